@@ -1,0 +1,189 @@
+/*
+ * obol driver ABI — everything a backend author needs, and nothing an
+ * application does (applications include only <obol/obol.h>).
+ *
+ * A driver is a shared object, "<name>.so", that exports one function:
+ *
+ *     const obol_driver *obol_driver_<name>_entry(const obol_driver_host *host);
+ *
+ * The core calls it once, right after loading the file, with a host table
+ * that lives until the process ends, and gets back a driver table that must
+ * also live that long (a static const struct). The per-driver entry name
+ * lets several drivers be linked statically into one program.
+ *
+ * Records. The core hands the driver sealed bytes it must store and return
+ * verbatim, filed under (store prefix, user id, type, session id). Every
+ * string is counted (obol_bytes) and may hold any byte, NUL included. A
+ * driver never parses a record and never sees a key.
+ *
+ * Compare-and-set. put() stores a record only when the stored lock version
+ * of that session equals expected_lock, where a missing record, and one
+ * whose expires_at is before now, count as lock version 0. It then stores
+ * record->lock_version (always expected_lock + 1) next to it. The check and
+ * the write must be atomic with respect to every other process and thread.
+ *
+ * Expiry. expires_at is when the backend may forget the record; a record
+ * with expires_at < now is dead and may be dropped at any time. Times are
+ * signed 64-bit Unix seconds; INT64_MAX means never.
+ *
+ * Status. Each function returns a status of the same family as the public
+ * API (OBOL_OK, OBOL_NOT_FOUND, OBOL_CONFLICT, OBOL_ERR_*) and, on error,
+ * fills err (which is never NULL here) — host->set_error() does that. A
+ * driver never prints; it may log through the callback in its config.
+ *
+ * Threads. A driver whose table has OBOL_DRIVER_THREAD_SAFE is called
+ * concurrently on one handle; otherwise the core serializes calls on it.
+ *
+ * Versions. Slots are only ever added at the end of a table, with a minor
+ * bump. The core refuses a driver whose abi_major differs from its own or
+ * whose struct_size is smaller than the version 1.0 table, and reads a slot
+ * added later only when both struct_size and abi_minor cover it.
+ */
+#ifndef OBOL_DRIVER_H
+#define OBOL_DRIVER_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <obol/obol.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define OBOL_DRIVER_ABI_MAJOR 1
+#define OBOL_DRIVER_ABI_MINOR 0
+
+/* A counted byte string; data need not be NUL-terminated. */
+typedef struct obol_bytes {
+    const uint8_t *data;
+    size_t len;
+} obol_bytes;
+
+/* Where one session lives within a store. */
+typedef struct obol_driver_key {
+    obol_bytes user_id;
+    obol_bytes type;
+    obol_bytes id;
+} obol_driver_key;
+
+/* One stored session as the driver sees it. */
+typedef struct obol_driver_record {
+    obol_driver_key key;
+    obol_bytes sealed;     /* opaque bytes to store and return verbatim */
+    int64_t expires_at;    /* the backend may drop the record after this */
+    uint64_t lock_version; /* the record's optimistic-lock counter */
+} obol_driver_record;
+
+/*
+ * Called by list() and scan() once per record. The bytes are valid only
+ * during the call. Returning anything but OBOL_OK stops the walk, and the
+ * driver function returns that status.
+ */
+typedef int (*obol_driver_visit)(void *arg, const obol_driver_record *record);
+
+/* One driver-specific option from the config string (percent-decoded). */
+typedef struct obol_driver_option {
+    const char *key;
+    const char *value;
+} obol_driver_option;
+
+/*
+ * The parsed config string, as given to open(). Every string is
+ * percent-decoded and NUL-terminated; absent parts are NULL (port: 0).
+ * Options the core understands (prefix, secret, ...) are removed; the driver
+ * must refuse any option left here that it does not know.
+ */
+typedef struct obol_driver_config {
+    size_t struct_size;         /* sizeof(obol_driver_config) of the core */
+    const char *url;            /* the whole string, secrets are never in it */
+    const char *scheme;         /* as written: "redis", "redis+unix", ... */
+    const char *user;
+    const char *password;
+    const char *host;           /* NULL when there is no "//" authority */
+    uint16_t port;
+    const char *path;           /* "/var/lib/app", "/0"; NULL when empty */
+    const obol_driver_option *options;
+    size_t option_count;
+    obol_bytes prefix;          /* the store's namespace, never empty */
+    /* Logger of the store; log may be called from any thread. */
+    void (*log)(void *log_arg, int level, const char *msg);
+    void *log_arg;
+} obol_driver_config;
+
+/* What the core offers a driver; valid until the process ends. */
+typedef struct obol_driver_host {
+    uint32_t abi_major;
+    uint32_t abi_minor;
+    size_t struct_size;
+    /* Allocator for every buffer a driver hands to the core (get()). */
+    void *(*alloc)(size_t size);
+    void (*free)(void *ptr);
+    /* Fills err with status and a printf-style message; returns status. */
+    int (*set_error)(obol_error *err, int status, const char *fmt, ...)
+#if defined(__GNUC__)
+        __attribute__((format(printf, 3, 4)))
+#endif
+        ;
+    /* Parses a whole decimal number in [0, max]; 0 on success, -1 if not. */
+    int (*parse_uint)(const char *text, uint64_t max, uint64_t *out);
+    /* Parses a size such as "4096", "64KiB", "1GiB", "10MB"; 0 or -1. */
+    int (*parse_size)(const char *text, uint64_t *out);
+} obol_driver_host;
+
+/* Capability flags of a driver table. */
+#define OBOL_DRIVER_THREAD_SAFE   (1u << 0) /* one handle, many threads */
+#define OBOL_DRIVER_MULTI_PROCESS (1u << 1) /* processes may share a store */
+#define OBOL_DRIVER_NATIVE_EXPIRY (1u << 2) /* the backend drops dead records */
+#define OBOL_DRIVER_PERSISTENT    (1u << 3) /* data outlives the process */
+
+typedef struct obol_driver {
+    uint32_t abi_major;        /* OBOL_DRIVER_ABI_MAJOR the driver was built for */
+    uint32_t abi_minor;        /* OBOL_DRIVER_ABI_MINOR the driver was built for */
+    size_t struct_size;        /* sizeof(obol_driver) the driver was built with */
+    const char *name;          /* "lmdb"; the file is "<name>.so" */
+    const char *const *schemes;/* NULL-terminated: { "redis", "redis+unix", NULL } */
+    uint32_t capabilities;     /* OBOL_DRIVER_* flags */
+
+    /* Connects or opens; *handle is passed to every other call. */
+    int (*open)(const obol_driver_config *config, void **handle,
+                obol_error *err);
+    void (*close)(void *handle);
+
+    /* OBOL_OK with *sealed (from host->alloc) or OBOL_NOT_FOUND. */
+    int (*get)(void *handle, const obol_driver_key *key, uint8_t **sealed,
+               size_t *sealed_len, obol_error *err);
+    /* Compare-and-set, see above: OBOL_OK or OBOL_CONFLICT. */
+    int (*put)(void *handle, const obol_driver_record *record,
+               uint64_t expected_lock, int64_t now, obol_error *err);
+    /* Removes one session; a missing one is OBOL_OK. */
+    int (*del)(void *handle, const obol_driver_key *key, obol_error *err);
+    /* Visits every record of (user_id, type); key.id is ignored. */
+    int (*list)(void *handle, const obol_driver_key *key,
+                obol_driver_visit visit, void *arg, obol_error *err);
+    /* Removes every record of (user_id, type); key.id is ignored. */
+    int (*del_all)(void *handle, const obol_driver_key *key, obol_error *err);
+    /* Visits every record of the store's prefix, in no particular order. */
+    int (*scan)(void *handle, obol_driver_visit visit, void *arg,
+                obol_error *err);
+    /* Removes records whose expires_at < now. */
+    int (*prune)(void *handle, int64_t now, obol_error *err);
+
+    /* Optional (NULL: not supported). Writes a one-line description of the
+     * backend (server version, path, ...) into info. */
+    int (*health)(void *handle, char *info, size_t info_size, obol_error *err);
+} obol_driver;
+
+/* The version 1.0 table ends after this slot; a smaller struct_size is
+ * refused. */
+#define OBOL_DRIVER_MIN_SIZE \
+    (offsetof(obol_driver, prune) + sizeof(((obol_driver *)0)->prune))
+
+typedef const obol_driver *(*obol_driver_entry_fn)(const obol_driver_host *host);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* OBOL_DRIVER_H */

@@ -1,0 +1,272 @@
+/*
+ * obol — a session store for C programs.
+ *
+ * A store keeps authentication sessions (one record per login, per user and
+ * per session type) in a backend chosen by a config string:
+ *
+ *     obol_store *st;
+ *     obol_error err;
+ *     if (obol_store_open("lmdb:///var/lib/app/sessions?secret=env:OBOL_SECRET",
+ *                         &st, &err) != OBOL_OK)
+ *         fprintf(stderr, "obol: %s\n", err.message);
+ *
+ * The core library encodes, signs and checks every session; the backend
+ * driver, loaded at run time, only ever stores opaque sealed bytes.
+ *
+ * Conventions
+ *   - Every call that can fail returns a status: 0 (OBOL_OK), a positive
+ *     outcome (OBOL_NOT_FOUND, OBOL_CONFLICT) or a negative error. Its last
+ *     argument is an obol_error that receives the status and a message saying
+ *     what failed and where; it may be NULL.
+ *   - Strings are NUL-terminated; any other byte is allowed in ids.
+ *   - Times are Unix seconds in int64_t. OBOL_INFINITE means "never".
+ *   - The library never prints. Warnings (for example a record refused
+ *     because its signature does not verify) go to the logger callback set
+ *     with obol_store_set_logger(); by default they are dropped.
+ *
+ * Thread safety
+ *   A store handle may be shared by any number of threads once it is set up:
+ *   call obol_store_set_logger() and obol_store_set_clock() before sharing
+ *   it. obol_store_add_key() may be called at any time. An obol_session is
+ *   plain memory owned by the caller and is not locked.
+ *
+ * Caveats
+ *   - A session is "live" while now <= refresh_expires_at. No call ever
+ *     returns a session that is not live.
+ *   - After fork(), the child must not use a store opened by the parent;
+ *     open a new one in the child.
+ */
+#ifndef OBOL_H
+#define OBOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && !defined(OBOL_STATIC)
+#define OBOL_API __attribute__((visibility("default")))
+#else
+#define OBOL_API
+#endif
+
+/* Version of the headers; obol_version() gives the library's at run time. */
+#define OBOL_VERSION_MAJOR 0
+#define OBOL_VERSION_MINOR 1
+#define OBOL_VERSION_PATCH 0
+#define OBOL_VERSION_STRING "0.1.0"
+
+/* Returns the library version as "MAJOR.MINOR.PATCH"; fills any non-NULL
+ * pointer with the matching number. */
+OBOL_API const char *obol_version(int *major, int *minor, int *patch);
+
+/* ---------------------------------------------------------------- statuses */
+
+enum {
+    OBOL_OK = 0,
+    OBOL_NOT_FOUND = 1,      /* no live session matches */
+    OBOL_CONFLICT = 2,       /* optimistic lock lost: reload and retry */
+
+    OBOL_ERR_INVALID = -1,   /* bad argument, config string or option */
+    OBOL_ERR_DRIVER = -2,    /* driver missing, unloadable, wrong ABI */
+    OBOL_ERR_BACKEND = -3,   /* backend failed or unreachable */
+    OBOL_ERR_TIMEOUT = -4,   /* backend did not answer in time */
+    OBOL_ERR_NOMEM = -5,     /* out of memory */
+    OBOL_ERR_KEY = -6,       /* no usable signing key */
+    OBOL_ERR_TOO_LARGE = -7, /* payload or record over the limit */
+    OBOL_ERR_CORRUPT = -8    /* a record does not verify or decode */
+};
+
+/* A short, static description of a status ("not found", "driver error"). */
+OBOL_API const char *obol_strerror(int status);
+
+/* Filled by every call that fails; message is always NUL-terminated. */
+typedef struct obol_error {
+    int status;
+    char message[256];
+} obol_error;
+
+/* Log levels passed to the logger callback. */
+enum {
+    OBOL_LOG_ERROR = 0,
+    OBOL_LOG_WARNING = 1,
+    OBOL_LOG_INFO = 2,
+    OBOL_LOG_DEBUG = 3
+};
+
+/* "Never expires". */
+#define OBOL_INFINITE INT64_MAX
+
+/* Default session type, used when a type argument is NULL. */
+#define OBOL_DEFAULT_TYPE "full"
+
+/* Current encoding version of a session (see docs/FORMAT.md). */
+#define OBOL_SESSION_VERSION 2
+
+/* ----------------------------------------------------------------- session */
+
+/*
+ * One login. The struct is plain memory owned by the caller: read any field,
+ * change fields before obol_upsert(), free it with obol_session_free().
+ * Strings and extra_payload are allocated with malloc(); replace them only
+ * with malloc()ed memory (obol_session_set_payload() does this for you).
+ */
+typedef struct obol_session {
+    char *id;                  /* unique session id */
+    char *user_id;
+    char *type;                /* "full", "oauth2", ... */
+    char *refresh_token_id;    /* id of the current refresh token */
+    int64_t created_at;
+    int64_t expires_at;        /* absolute end, or OBOL_INFINITE */
+    int64_t refresh_expires_at;/* refresh token usable until; <= expires_at */
+    int64_t refreshed_at;      /* last refresh */
+    int64_t tokens_fresh_from;
+    int64_t prev_tokens_fresh_from;
+    uint64_t lock_version;     /* managed by the store: 0 means "new" */
+    uint8_t *extra_payload;    /* application bytes, opaque to obol */
+    size_t extra_payload_len;
+    uint32_t version;          /* encoding version; OBOL_SESSION_VERSION */
+} obol_session;
+
+/*
+ * Makes a new session for user uid of the given type (NULL: "full") with a
+ * random 128-bit url-safe id and refresh token id. It expires session_ttl
+ * seconds after now (OBOL_INFINITE: never) and its refresh token refresh_ttl
+ * seconds after now, capped at the session's end. Returns NULL when out of
+ * memory, when uid is NULL, or when a ttl is negative.
+ */
+OBOL_API obol_session *obol_session_new(const char *uid, const char *type,
+                                        int64_t now, int64_t session_ttl,
+                                        int64_t refresh_ttl);
+
+/*
+ * Rotates the refresh token: a new random refresh_token_id, refreshed_at =
+ * now, refresh_expires_at = now + refresh_ttl capped at expires_at, and the
+ * token generation moved on (prev_tokens_fresh_from = tokens_fresh_from,
+ * tokens_fresh_from = now). Store the result with obol_upsert().
+ * Returns OBOL_OK, OBOL_ERR_INVALID or OBOL_ERR_NOMEM.
+ */
+OBOL_API int obol_session_refresh(obol_session *s, int64_t now,
+                                  int64_t refresh_ttl);
+
+/* Replaces extra_payload with a copy of len bytes at data (NULL, 0 clears
+ * it). Returns OBOL_OK, OBOL_ERR_INVALID or OBOL_ERR_NOMEM. */
+OBOL_API int obol_session_set_payload(obol_session *s, const void *data,
+                                      size_t len);
+
+/* A deep copy, or NULL when out of memory. */
+OBOL_API obol_session *obol_session_dup(const obol_session *s);
+
+/* Frees a session and everything it owns; NULL is allowed. */
+OBOL_API void obol_session_free(obol_session *s);
+
+/* Frees count sessions and the array returned by obol_get_all(). */
+OBOL_API void obol_sessions_free(obol_session **list, size_t count);
+
+/* ------------------------------------------------------------------- store */
+
+typedef struct obol_store obol_store;
+
+/*
+ * Opens a store described by config:
+ *
+ *   scheme://[user[:password]@]host[:port][/path-or-db][?key=value&...]
+ *
+ *   lmdb:///var/lib/app/sessions?map_size=1GiB
+ *   redis://127.0.0.1:6379/0?prefix=obol&timeout_ms=500
+ *   memory:
+ *
+ * The scheme names the driver. Options for every driver (see docs/CONFIG.md):
+ *   prefix=NAME          namespace of this store's records (default "obol")
+ *   secret=env:NAME      base secret read from an environment variable
+ *   secret=file:PATH     base secret read from a file
+ *   key_id=N             id of the key derived from the secret to sign with
+ *   seal=mac|aead        sign only (default), or also encrypt the payload
+ *   allow_unsigned=0|1   accept records written without a seal (with a warning)
+ *   max_payload=SIZE     limit of extra_payload (default 64KiB)
+ *   driver_path=DIR      look for the driver in DIR first
+ * Any other option goes to the driver, which refuses options it does not
+ * know. Returns OBOL_OK, OBOL_ERR_INVALID, OBOL_ERR_DRIVER, OBOL_ERR_KEY,
+ * OBOL_ERR_BACKEND or OBOL_ERR_NOMEM.
+ *
+ * A store without a key (no secret option and no obol_store_add_key() yet)
+ * opens, but refuses every read and write with OBOL_ERR_KEY.
+ */
+OBOL_API int obol_store_open(const char *config, obol_store **out,
+                             obol_error *err);
+
+/* Closes the store and wipes its keys; NULL is allowed. No call on st may
+ * be in progress. */
+OBOL_API void obol_store_close(obol_store *st);
+
+/*
+ * Adds a raw 32-byte key under key_id. With sign_with_it, new records are
+ * signed with it; otherwise it only verifies records that name key_id (an
+ * old key kept during rotation). A key_id that is already loaded is
+ * replaced. Returns OBOL_OK, OBOL_ERR_INVALID or OBOL_ERR_NOMEM.
+ */
+OBOL_API int obol_store_add_key(obol_store *st, uint32_t key_id,
+                                const uint8_t key[32], int sign_with_it,
+                                obol_error *err);
+
+/* Sets the logger that receives warnings (records refused and why),
+ * information and debug messages. NULL restores the silent default. */
+OBOL_API void obol_store_set_logger(obol_store *st,
+                                    void (*log)(void *arg, int level,
+                                                const char *msg),
+                                    void *arg);
+
+/* Sets the clock used for liveness checks and pruning (default: time()).
+ * NULL restores the default. */
+OBOL_API void obol_store_set_clock(obol_store *st, int64_t (*now)(void *arg),
+                                   void *arg);
+
+/* Name of the driver serving the store ("lmdb", "redis", ...). */
+OBOL_API const char *obol_store_driver_name(const obol_store *st);
+
+/*
+ * Reads the live session (sid, uid, type). Returns OBOL_OK with *out set
+ * (free it with obol_session_free()), OBOL_NOT_FOUND, or an error. A record
+ * that fails its seal, does not decode, is not live or names another id,
+ * user or type is OBOL_NOT_FOUND, and the logger is told why.
+ */
+OBOL_API int obol_get(obol_store *st, const char *sid, const char *uid,
+                      const char *type, obol_session **out, obol_error *err);
+
+/*
+ * Inserts or updates s under optimistic locking. lock_version 0 inserts
+ * only if no record has s->id; lock_version n > 0 updates only if the stored
+ * record has lock_version n. On success the stored and s->lock_version
+ * become n + 1; otherwise OBOL_CONFLICT and nothing changes. A session whose
+ * refresh_expires_at is already past is not written and the call succeeds.
+ * An extra_payload over max_payload is OBOL_ERR_TOO_LARGE.
+ */
+OBOL_API int obol_upsert(obol_store *st, obol_session *s, obol_error *err);
+
+/* Deletes one session; a missing one is OBOL_OK. */
+OBOL_API int obol_delete(obol_store *st, const char *sid, const char *uid,
+                         const char *type, obol_error *err);
+
+/*
+ * Every live session of user uid and type. On OBOL_OK *out is an array of
+ * *count sessions (possibly none); free it with obol_sessions_free().
+ * Records that do not verify are skipped and logged.
+ */
+OBOL_API int obol_get_all(obol_store *st, const char *uid, const char *type,
+                          obol_session ***out, size_t *count, obol_error *err);
+
+/* Deletes every session of user uid and type, and nothing else. */
+OBOL_API int obol_delete_all(obol_store *st, const char *uid, const char *type,
+                             obol_error *err);
+
+/* Removes records whose refresh_expires_at has passed. Backends also expire
+ * records on their own; this makes it happen now. */
+OBOL_API int obol_prune(obol_store *st, obol_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* OBOL_H */

@@ -1,0 +1,16 @@
+# Tests are cmocka programs speaking TAP, so that automake counts each case.
+# A program that cannot run here (no redis-server outside CI) prints a
+# "1..0 # SKIP why" plan instead of running.
+LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
+AM_TESTS_ENVIRONMENT = \
+	OBOL_DRIVER_PATH='$(BUILD_DRIVER_PATH)'; export OBOL_DRIVER_PATH; \
+	CMOCKA_MESSAGE_OUTPUT=TAP; export CMOCKA_MESSAGE_OUTPUT; \
+	OBOL_TEST_BUILDDIR='$(abs_top_builddir)'; export OBOL_TEST_BUILDDIR; \
+	REDIS_SERVER='$(REDIS_SERVER)'; export REDIS_SERVER;
+
+# Flags for every test program: internal headers, and the core linked in
+# statically so that hidden functions are reachable.
+TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(SODIUM_CFLAGS)
+TEST_LIBS = lib/libobolcore.la $(CMOCKA_LIBS) $(SODIUM_LIBS) $(URIPARSER_LIBS)
+
+include tests/codec.mk
