@@ -1,2 +1,451 @@
-/* placeholder, being written */
-#include <obol/obol.h>
+/* Config string parsing; see config_internal.h and docs/CONFIG.md. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <uriparser/Uri.h>
+
+#include "config_internal.h"
+#include "errors_internal.h"
+#include "parse_internal.h"
+#include "seal_internal.h"
+
+/* A range of the input as uriparser hands it out. */
+typedef struct text_range {
+    const char *first;
+    const char *after_last;
+} text_range;
+
+static text_range range_of(UriTextRangeA r)
+{
+    text_range out = { r.first, r.afterLast };
+    return out;
+}
+
+/* Copies and percent-decodes a range. A decoded NUL would silently cut a
+ * C string short, so it is refused. */
+static int decode_range(text_range r, const char *what, char **out,
+                        obol_error *err)
+{
+    size_t len = (size_t)(r.after_last - r.first);
+    const char *end;
+    char *text = malloc(len + 1);
+
+    if (text == NULL)
+        return obol_set_error(err, OBOL_ERR_NOMEM, "config: out of memory");
+    memcpy(text, r.first, len);
+    text[len] = '\0';
+    end = uriUnescapeInPlaceExA(text, URI_FALSE, URI_BR_DONT_TOUCH);
+    if ((size_t)(end - text) != strlen(text)) {
+        free(text);
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "config: %s contains an encoded NUL (%%00)", what);
+    }
+    *out = text;
+    return OBOL_OK;
+}
+
+static int check_scheme(const char *scheme, obol_config *out, obol_error *err)
+{
+    size_t name_len = strcspn(scheme, "+");
+
+    if (!(scheme[0] >= 'a' && scheme[0] <= 'z') ||
+        strspn(scheme, "abcdefghijklmnopqrstuvwxyz0123456789+") != strlen(scheme))
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "config: scheme '%s' must be lower-case letters, "
+                              "digits and '+', starting with a letter", scheme);
+    out->driver_name = strndup(scheme, name_len);
+    if (out->driver_name == NULL)
+        return obol_set_error(err, OBOL_ERR_NOMEM, "config: out of memory");
+    return OBOL_OK;
+}
+
+static int parse_user_info(const UriUriA *uri, obol_config *out,
+                           obol_error *err)
+{
+    text_range info = range_of(uri->userInfo);
+    const char *colon;
+    int status;
+
+    if (info.first == NULL)
+        return OBOL_OK;
+    colon = memchr(info.first, ':', (size_t)(info.after_last - info.first));
+    if (colon == NULL)
+        return decode_range(info, "user", &out->user, err);
+    status = decode_range((text_range){ info.first, colon }, "user",
+                          &out->user, err);
+    if (status == OBOL_OK)
+        status = decode_range((text_range){ colon + 1, info.after_last },
+                              "password", &out->password, err);
+    if (status == OBOL_OK && out->user[0] == '\0') {
+        free(out->user);
+        out->user = NULL;
+    }
+    return status;
+}
+
+static int parse_port(const UriUriA *uri, obol_config *out, obol_error *err)
+{
+    text_range port = range_of(uri->portText);
+    char digits[8];
+    size_t len;
+    uint64_t value;
+
+    if (port.first == NULL)
+        return OBOL_OK;
+    len = (size_t)(port.after_last - port.first);
+    if (len == 0)
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "config: port is empty after ':'");
+    if (len >= sizeof digits)
+        len = sizeof digits - 1;   /* still too long: refused below */
+    memcpy(digits, port.first, len);
+    digits[len] = '\0';
+    if (obol_parse_uint(digits, 65535, &value) != 0 || value == 0)
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "config: port '%.*s' is not a number from 1 to 65535",
+                              (int)(port.after_last - port.first), port.first);
+    out->port = (uint16_t)value;
+    return OBOL_OK;
+}
+
+static int parse_authority(const UriUriA *uri, obol_config *out,
+                           obol_error *err)
+{
+    text_range host = range_of(uri->hostText);
+    int status;
+
+    if (host.first == NULL)
+        return OBOL_OK;   /* "memory:" has no authority at all */
+    status = decode_range(host, "host", &out->host, err);
+    if (status == OBOL_OK)
+        status = parse_user_info(uri, out, err);
+    if (status == OBOL_OK)
+        status = parse_port(uri, out, err);
+    if (status == OBOL_OK && out->host[0] == '\0' &&
+        (out->port != 0 || out->user != NULL || out->password != NULL))
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "config: a port or user is given but the host is empty");
+    return status;
+}
+
+/* Rebuilds the path from its decoded segments: "/var/lib/app". */
+static int parse_path(const UriUriA *uri, obol_config *out, obol_error *err)
+{
+    size_t cap = 2, len = 0;
+    int status = OBOL_OK;
+    char *path;
+
+    for (UriPathSegmentA *s = uri->pathHead; s != NULL; s = s->next)
+        cap += (size_t)(s->text.afterLast - s->text.first) + 1;
+    path = malloc(cap);
+    if (path == NULL)
+        return obol_set_error(err, OBOL_ERR_NOMEM, "config: out of memory");
+    if (uri->absolutePath || uri->hostText.first != NULL)
+        path[len++] = '/';
+    for (UriPathSegmentA *s = uri->pathHead; s != NULL; s = s->next) {
+        size_t n = (size_t)(s->text.afterLast - s->text.first);
+        memcpy(path + len, s->text.first, n);
+        len += n;
+        if (s->next != NULL)
+            path[len++] = '/';
+    }
+    path[len] = '\0';
+    if (len > 0 && strcmp(path, "/") != 0)
+        status = decode_range((text_range){ path, path + len }, "path",
+                              &out->path, err);
+    free(path);
+    return status;
+}
+
+/* ------------------------------------------------------------ options */
+
+static int replace_string(char **slot, const char *value, obol_error *err)
+{
+    char *copy = strdup(value);
+
+    if (copy == NULL)
+        return obol_set_error(err, OBOL_ERR_NOMEM, "config: out of memory");
+    free(*slot);
+    *slot = copy;
+    return OBOL_OK;
+}
+
+static int set_prefix(obol_config *c, const char *value, obol_error *err)
+{
+    if (value[0] == '\0')
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "config: option 'prefix' must not be empty");
+    return replace_string(&c->prefix, value, err);
+}
+
+static int set_secret(obol_config *c, const char *value, obol_error *err)
+{
+    if (strncmp(value, "env:", 4) != 0 && strncmp(value, "file:", 5) != 0)
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "config: option 'secret' must be env:NAME or "
+                              "file:PATH (secrets never sit in the config string)");
+    return replace_string(&c->secret_source, value, err);
+}
+
+static int set_key_id(obol_config *c, const char *value, obol_error *err)
+{
+    uint64_t id;
+
+    if (obol_parse_uint(value, UINT32_MAX, &id) != 0)
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "config: option 'key_id' must be a number from "
+                              "0 to 4294967295, not '%s'", value);
+    c->key_id = (uint32_t)id;
+    return OBOL_OK;
+}
+
+static int set_seal(obol_config *c, const char *value, obol_error *err)
+{
+    if (strcmp(value, "mac") == 0)
+        c->seal_mode = OBOL_SEAL_MAC;
+    else if (strcmp(value, "aead") == 0)
+        c->seal_mode = OBOL_SEAL_AEAD;
+    else
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "config: option 'seal' must be 'mac' or 'aead', "
+                              "not '%s'", value);
+    return OBOL_OK;
+}
+
+static int set_allow_unsigned(obol_config *c, const char *value,
+                              obol_error *err)
+{
+    if (strcmp(value, "0") != 0 && strcmp(value, "1") != 0)
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "config: option 'allow_unsigned' must be 0 or 1, "
+                              "not '%s'", value);
+    c->allow_unsigned = value[0] == '1';
+    return OBOL_OK;
+}
+
+static int set_max_payload(obol_config *c, const char *value, obol_error *err)
+{
+    /* The codec carries lengths in 32 bits' worth of room comfortably. */
+    const uint64_t ceiling = 1ull << 30;
+
+    if (obol_parse_size(value, &c->max_payload) != 0 ||
+        c->max_payload > ceiling)
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "config: option 'max_payload' must be a size up "
+                              "to 1GiB such as 65536 or 64KiB, not '%s'", value);
+    return OBOL_OK;
+}
+
+static int set_driver_path(obol_config *c, const char *value, obol_error *err)
+{
+    if (value[0] != '/')
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "config: option 'driver_path' must be an "
+                              "absolute directory, not '%s'", value);
+    return replace_string(&c->driver_path, value, err);
+}
+
+static const struct core_option {
+    const char *name;
+    int (*set)(obol_config *c, const char *value, obol_error *err);
+} core_options[] = {
+    { "prefix", set_prefix },
+    { "secret", set_secret },
+    { "key_id", set_key_id },
+    { "seal", set_seal },
+    { "allow_unsigned", set_allow_unsigned },
+    { "max_payload", set_max_payload },
+    { "driver_path", set_driver_path },
+};
+
+static const struct core_option *find_core_option(const char *name)
+{
+    for (size_t i = 0; i < sizeof core_options / sizeof core_options[0]; i++)
+        if (strcmp(core_options[i].name, name) == 0)
+            return &core_options[i];
+    return NULL;
+}
+
+static int add_driver_option(obol_config *c, const char *key,
+                             const char *value, obol_error *err)
+{
+    obol_driver_option *bigger;
+    obol_driver_option *slot;
+
+    bigger = realloc(c->driver_options,
+                     (c->driver_option_count + 1) * sizeof *bigger);
+    if (bigger == NULL)
+        return obol_set_error(err, OBOL_ERR_NOMEM, "config: out of memory");
+    c->driver_options = bigger;
+    slot = &bigger[c->driver_option_count];
+    slot->key = strdup(key);
+    slot->value = strdup(value);
+    if (slot->key == NULL || slot->value == NULL) {
+        free((char *)slot->key);
+        free((char *)slot->value);
+        return obol_set_error(err, OBOL_ERR_NOMEM, "config: out of memory");
+    }
+    c->driver_option_count++;
+    return OBOL_OK;
+}
+
+static int check_option(const UriQueryListA *item, const UriQueryListA *list,
+                        obol_error *err)
+{
+    if (item->key == NULL || item->key[0] == '\0')
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "config: an option has no name");
+    if (item->value == NULL)
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "config: option '%s' has no value (write %s=...)",
+                              item->key, item->key);
+    for (const UriQueryListA *other = list; other != item; other = other->next)
+        if (strcmp(other->key, item->key) == 0)
+            return obol_set_error(err, OBOL_ERR_INVALID,
+                                  "config: option '%s' is given twice",
+                                  item->key);
+    return OBOL_OK;
+}
+
+static int parse_options(const UriUriA *uri, obol_config *out, obol_error *err)
+{
+    UriQueryListA *list = NULL;
+    int count = 0;
+    int status = OBOL_OK;
+
+    if (uri->query.first == NULL || uri->query.first == uri->query.afterLast)
+        return OBOL_OK;
+    if (uriDissectQueryMallocExA(&list, &count, uri->query.first,
+                                 uri->query.afterLast, URI_FALSE,
+                                 URI_BR_DONT_TOUCH) != URI_SUCCESS)
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "config: the options after '?' are malformed");
+    for (const UriQueryListA *item = list; item && status == OBOL_OK;
+         item = item->next) {
+        const struct core_option *core;
+
+        status = check_option(item, list, err);
+        if (status != OBOL_OK)
+            break;
+        core = find_core_option(item->key);
+        status = core != NULL ? core->set(out, item->value, err)
+                              : add_driver_option(out, item->key, item->value, err);
+    }
+    uriFreeQueryListA(list);
+    return status;
+}
+
+/* ------------------------------------------------------------ the whole */
+
+/* The string as it may appear in messages: the password is masked. */
+static int redact(const char *text, const UriUriA *uri, obol_config *out,
+                  obol_error *err)
+{
+    const char *info = uri->userInfo.first;
+    const char *colon = info ? memchr(info, ':', (size_t)(uri->userInfo.afterLast - info)) : NULL;
+    size_t head, tail_len;
+
+    if (colon == NULL)
+        return replace_string(&out->redacted_url, text, err);
+    head = (size_t)(colon + 1 - text);
+    tail_len = strlen(uri->userInfo.afterLast);
+    out->redacted_url = malloc(head + 3 + tail_len + 1);
+    if (out->redacted_url == NULL)
+        return obol_set_error(err, OBOL_ERR_NOMEM, "config: out of memory");
+    memcpy(out->redacted_url, text, head);
+    memcpy(out->redacted_url + head, "***", 3);
+    memcpy(out->redacted_url + head + 3, uri->userInfo.afterLast, tail_len + 1);
+    return OBOL_OK;
+}
+
+static int parse_uri(const char *text, obol_config *out, obol_error *err)
+{
+    UriUriA uri;
+    const char *error_pos = NULL;
+    int status;
+
+    if (uriParseSingleUriA(&uri, text, &error_pos) != URI_SUCCESS) {
+        size_t at = error_pos ? (size_t)(error_pos - text) : 0;
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "config: malformed at character %zu: '%.40s'",
+                              at + 1, error_pos ? error_pos : text);
+    }
+    if (uri.scheme.first == NULL) {
+        uriFreeUriMembersA(&uri);
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "config: '%.60s' has no scheme (lmdb:, redis:, "
+                              "memory:, ...)", text);
+    }
+    status = decode_range(range_of(uri.scheme), "scheme", &out->scheme, err);
+    if (status == OBOL_OK)
+        status = check_scheme(out->scheme, out, err);
+    if (status == OBOL_OK)
+        status = parse_authority(&uri, out, err);
+    if (status == OBOL_OK)
+        status = parse_path(&uri, out, err);
+    if (status == OBOL_OK)
+        status = parse_options(&uri, out, err);
+    if (status == OBOL_OK)
+        status = redact(text, &uri, out, err);
+    uriFreeUriMembersA(&uri);
+    return status;
+}
+
+int obol_config_parse(const char *text, obol_config *out, obol_error *err)
+{
+    int status;
+
+    memset(out, 0, sizeof *out);
+    if (text == NULL || text[0] == '\0')
+        return obol_set_error(err, OBOL_ERR_INVALID, "config: the string is empty");
+    out->seal_mode = OBOL_SEAL_MAC;
+    out->max_payload = OBOL_DEFAULT_MAX_PAYLOAD;
+    out->key_id = 1;
+    status = parse_uri(text, out, err);
+    if (status == OBOL_OK && out->prefix == NULL)
+        status = replace_string(&out->prefix, OBOL_DEFAULT_PREFIX, err);
+    if (status != OBOL_OK)
+        obol_config_clear(out);
+    return status;
+}
+
+void obol_config_clear(obol_config *c)
+{
+    if (c == NULL)
+        return;
+    free(c->redacted_url);
+    free(c->scheme);
+    free(c->driver_name);
+    free(c->user);
+    free(c->password);
+    free(c->host);
+    free(c->path);
+    for (size_t i = 0; i < c->driver_option_count; i++) {
+        free((char *)c->driver_options[i].key);
+        free((char *)c->driver_options[i].value);
+    }
+    free(c->driver_options);
+    free(c->prefix);
+    free(c->secret_source);
+    free(c->driver_path);
+    memset(c, 0, sizeof *c);
+}
+
+void obol_config_for_driver(const obol_config *c, obol_driver_config *out)
+{
+    memset(out, 0, sizeof *out);
+    out->struct_size = sizeof *out;
+    out->url = c->redacted_url;
+    out->scheme = c->scheme;
+    out->user = c->user;
+    out->password = c->password;
+    out->host = c->host;
+    out->port = c->port;
+    out->path = c->path;
+    out->options = c->driver_options;
+    out->option_count = c->driver_option_count;
+    out->prefix.data = (const uint8_t *)c->prefix;
+    out->prefix.len = strlen(c->prefix);
+}

@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 
+#include <obol/driver.h>
 #include <obol/obol.h>
 
 /* Sets err->status and a printf-style message (err may be NULL); returns
@@ -16,5 +17,9 @@ int obol_set_error_v(obol_error *err, int status, const char *fmt,
 
 /* Clears err to OBOL_OK and an empty message (err may be NULL). */
 void obol_clear_error(obol_error *err);
+
+/* Copies bytes for a log line or message: printable ASCII as is, anything
+ * else as \xNN, cut to fit size, so that a hostile id cannot forge lines. */
+const char *obol_printable(obol_bytes bytes, char *buf, size_t size);
 
 #endif

@@ -1,2 +1,162 @@
-/* placeholder, being written */
-#include <obol/obol.h>
+/* Finding, loading and checking driver plugins. */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "errors_internal.h"
+#include "loader_internal.h"
+#include "parse_internal.h"
+
+static const obol_driver_host host = {
+    .abi_major = OBOL_DRIVER_ABI_MAJOR,
+    .abi_minor = OBOL_DRIVER_ABI_MINOR,
+    .struct_size = sizeof(obol_driver_host),
+    .alloc = malloc,
+    .free = free,
+    .set_error = obol_set_error,
+    .parse_uint = obol_parse_uint,
+    .parse_size = obol_parse_size,
+};
+
+const obol_driver_host *obol_loader_host(void)
+{
+    return &host;
+}
+
+static int serves_scheme(const obol_driver *driver, const char *scheme)
+{
+    if (driver->schemes == NULL)
+        return 0;
+    for (const char *const *s = driver->schemes; *s != NULL; s++)
+        if (strcmp(*s, scheme) == 0)
+            return 1;
+    return 0;
+}
+
+static int has_required_slots(const obol_driver *d)
+{
+    return d->open && d->close && d->get && d->put && d->del && d->list &&
+           d->del_all && d->scan && d->prune;
+}
+
+int obol_loader_check(const obol_driver *d, const char *scheme,
+                      const char *driver_name, const char *file,
+                      obol_error *err)
+{
+    if (d == NULL)
+        return obol_set_error(err, OBOL_ERR_DRIVER,
+                              "driver %s: entry function returned no table", file);
+    if (d->abi_major != OBOL_DRIVER_ABI_MAJOR)
+        return obol_set_error(err, OBOL_ERR_DRIVER,
+                              "driver %s: ABI major version %u, this library "
+                              "speaks %u", file, d->abi_major,
+                              OBOL_DRIVER_ABI_MAJOR);
+    if (d->struct_size < OBOL_DRIVER_MIN_SIZE)
+        return obol_set_error(err, OBOL_ERR_DRIVER,
+                              "driver %s: table of %zu bytes is smaller than "
+                              "the %zu of ABI %u.0", file, d->struct_size,
+                              (size_t)OBOL_DRIVER_MIN_SIZE,
+                              OBOL_DRIVER_ABI_MAJOR);
+    if (d->name == NULL || strcmp(d->name, driver_name) != 0)
+        return obol_set_error(err, OBOL_ERR_DRIVER,
+                              "driver %s: calls itself '%s', expected '%s'",
+                              file, d->name ? d->name : "(null)", driver_name);
+    if (!serves_scheme(d, scheme))
+        return obol_set_error(err, OBOL_ERR_DRIVER,
+                              "driver %s: does not serve scheme '%s'", file,
+                              scheme);
+    if (!has_required_slots(d))
+        return obol_set_error(err, OBOL_ERR_DRIVER,
+                              "driver %s: a required function is missing", file);
+    return OBOL_OK;
+}
+
+/* Loads one file that exists. */
+static int load_file(const char *file, const char *scheme,
+                     const char *driver_name, const obol_driver **out,
+                     obol_error *err)
+{
+    char symbol[128];
+    obol_driver_entry_fn entry;
+    void *lib;
+
+    lib = dlopen(file, RTLD_NOW | RTLD_LOCAL);
+    if (lib == NULL)
+        return obol_set_error(err, OBOL_ERR_DRIVER, "driver %s: cannot load: %s",
+                              file, dlerror());
+    snprintf(symbol, sizeof symbol, "obol_driver_%s_entry", driver_name);
+    /* POSIX sanctions converting dlsym's result to a function pointer. */
+    *(void **)&entry = dlsym(lib, symbol);
+    if (entry == NULL)
+        return obol_set_error(err, OBOL_ERR_DRIVER,
+                              "driver %s: has no function %s", file, symbol);
+    *out = entry(&host);
+    return obol_loader_check(*out, scheme, driver_name, file, err);
+}
+
+/* Tries dir/<name>.so: OBOL_NOT_FOUND when there is no such file. */
+static int try_dir(const char *dir, size_t dir_len, const char *scheme,
+                   const char *driver_name, const obol_driver **out,
+                   obol_error *err)
+{
+    char file[4096];
+    int n;
+
+    if (dir_len == 0 || dir[0] != '/')
+        return OBOL_NOT_FOUND;   /* relative entries are never searched */
+    n = snprintf(file, sizeof file, "%.*s/%s.so", (int)dir_len, dir,
+                 driver_name);
+    if (n < 0 || (size_t)n >= sizeof file)
+        return OBOL_NOT_FOUND;
+    if (access(file, F_OK) != 0)
+        return OBOL_NOT_FOUND;
+    return load_file(file, scheme, driver_name, out, err);
+}
+
+static int valid_driver_name(const char *name)
+{
+    return name[0] != '\0' && strlen(name) <= 32 &&
+           strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789") == strlen(name);
+}
+
+int obol_loader_load(const char *scheme, const char *driver_name,
+                     const char *driver_path, const obol_driver **out,
+                     obol_error *err)
+{
+    const char *env = getenv("OBOL_DRIVER_PATH");
+    int status;
+
+    if (!valid_driver_name(driver_name))
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "config: driver name '%s' must be 1 to 32 of "
+                              "[a-z0-9]", driver_name);
+    if (driver_path != NULL) {
+        status = try_dir(driver_path, strlen(driver_path), scheme, driver_name,
+                         out, err);
+        if (status != OBOL_NOT_FOUND)
+            return status;
+    }
+    for (const char *p = env; p != NULL && *p != '\0';) {
+        size_t len = strcspn(p, ":");
+        status = try_dir(p, len, scheme, driver_name, out, err);
+        if (status != OBOL_NOT_FOUND)
+            return status;
+        p += len + (p[len] == ':');
+    }
+    status = try_dir(OBOL_DRIVER_DIR, strlen(OBOL_DRIVER_DIR), scheme,
+                     driver_name, out, err);
+    if (status != OBOL_NOT_FOUND)
+        return status;
+    return obol_set_error(err, OBOL_ERR_DRIVER,
+                          "no driver for scheme '%s': %s.so is in none of "
+                          "%s%s%s%s%s", scheme, driver_name,
+                          driver_path ? driver_path : "",
+                          driver_path ? ", " : "",
+                          env && *env ? env : "",
+                          env && *env ? ", " : "", OBOL_DRIVER_DIR);
+}

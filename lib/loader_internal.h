@@ -1,1 +1,44 @@
-/* placeholder */
+/*
+ * The driver loader: finds "<name>.so" for a scheme, dlopen()s it, calls
+ * obol_driver_<name>_entry and checks the table before any other call.
+ * Loaded drivers stay loaded until the process ends: another thread may
+ * still be inside one, so nothing is ever dlclose()d.
+ */
+#ifndef OBOL_LOADER_INTERNAL_H
+#define OBOL_LOADER_INTERNAL_H
+
+#include <obol/driver.h>
+#include <obol/obol.h>
+
+/* Where `make install` puts drivers; set by the build. */
+#ifndef OBOL_DRIVER_DIR
+#define OBOL_DRIVER_DIR "/usr/local/lib/obol/drivers"
+#endif
+
+/* The host table handed to every driver. */
+const obol_driver_host *obol_loader_host(void);
+
+/*
+ * Loads the driver serving scheme (driver name: the scheme up to '+'),
+ * searching driver_path (may be NULL), then each directory of
+ * $OBOL_DRIVER_PATH (colon-separated), then OBOL_DRIVER_DIR. Only absolute
+ * directories are searched. OBOL_OK, or OBOL_ERR_DRIVER with the file tried
+ * and why.
+ */
+int obol_loader_load(const char *scheme, const char *driver_name,
+                     const char *driver_path, const obol_driver **out,
+                     obol_error *err);
+
+/* Checks a driver table the way the loader does (also for tests). */
+int obol_loader_check(const obol_driver *driver, const char *scheme,
+                      const char *driver_name, const char *file,
+                      obol_error *err);
+
+/* Whether a table carries a slot added in ABI minor version `minor`. */
+#define OBOL_DRIVER_HAS_SLOT(driver, slot, minor)                            \
+    ((driver)->abi_minor >= (minor) &&                                      \
+     (driver)->struct_size >= offsetof(obol_driver, slot) +                 \
+                                  sizeof((driver)->slot) &&                 \
+     (driver)->slot != NULL)
+
+#endif

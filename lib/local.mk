@@ -4,12 +4,13 @@ noinst_LTLIBRARIES += lib/libobolcore.la
 lib_libobolcore_la_SOURCES = \
 	lib/errors.c lib/errors_internal.h \
 	lib/parse.c lib/parse_internal.h \
-	lib/session.c \
+	lib/session.c lib/session_internal.h \
 	lib/codec.c lib/codec_internal.h \
 	lib/keys.c lib/keys_internal.h \
 	lib/seal.c lib/seal_internal.h \
 	lib/config.c lib/config_internal.h \
 	lib/loader.c lib/loader_internal.h \
+	lib/record.c lib/record_internal.h \
 	lib/store.c lib/store_internal.h
 lib_libobolcore_la_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DOBOL_DRIVER_DIR='"$(driverdir)"'

@@ -1,2 +1,188 @@
-/* placeholder, being written */
-#include <obol/obol.h>
+/* Signing and verifying records; see seal_internal.h for the layout. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "codec_internal.h"
+#include "errors_internal.h"
+#include "seal_internal.h"
+
+#define MAC_BYTES 32
+#define CONTEXT_DIGEST_BYTES 32
+
+static void put_u32_be(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static uint32_t get_u32_be(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+           (uint32_t)p[3];
+}
+
+/* Each part is length-prefixed, so ("ab", "c") and ("a", "bc") differ. */
+static void absorb_part(crypto_generichash_state *state, obol_bytes part)
+{
+    uint8_t len[8];
+
+    for (int i = 0; i < 8; i++)
+        len[i] = (uint8_t)((uint64_t)part.len >> (8 * i));
+    crypto_generichash_update(state, len, sizeof len);
+    crypto_generichash_update(state, part.data, part.len);
+}
+
+/* The associated data bound to a record: format, key id and a digest of
+ * (prefix, user, type, id). */
+static void bind_context(uint8_t format, uint32_t key_id,
+                         const obol_seal_context *ctx, uint8_t ad[5 + CONTEXT_DIGEST_BYTES])
+{
+    crypto_generichash_state state;
+
+    ad[0] = format;
+    put_u32_be(ad + 1, key_id);
+    crypto_generichash_init(&state, NULL, 0, CONTEXT_DIGEST_BYTES);
+    absorb_part(&state, ctx->prefix);
+    absorb_part(&state, ctx->user_id);
+    absorb_part(&state, ctx->type);
+    absorb_part(&state, ctx->id);
+    crypto_generichash_final(&state, ad + 5, CONTEXT_DIGEST_BYTES);
+}
+
+static void compute_mac(const uint8_t mac_key[OBOL_KEY_BYTES],
+                        const uint8_t *ad, size_t ad_len,
+                        const uint8_t *payload, size_t len,
+                        uint8_t mac[MAC_BYTES])
+{
+    crypto_generichash_state state;
+
+    crypto_generichash_init(&state, mac_key, OBOL_KEY_BYTES, MAC_BYTES);
+    crypto_generichash_update(&state, ad, ad_len);
+    crypto_generichash_update(&state, payload, len);
+    crypto_generichash_final(&state, mac, MAC_BYTES);
+}
+
+size_t obol_sealed_size(int mode, size_t payload_len)
+{
+    size_t extra = mode == OBOL_SEAL_AEAD
+                       ? OBOL_SEAL_NONCE_BYTES + OBOL_SEAL_TAG_BYTES : 0;
+    return OBOL_SEAL_HEADER_BYTES + extra + payload_len;
+}
+
+size_t obol_seal_payload_offset(int mode)
+{
+    (void)mode;
+    return OBOL_SEAL_HEADER_BYTES;
+}
+
+void obol_seal(int mode, const obol_key *key, const obol_seal_context *ctx,
+               const uint8_t *plain, size_t payload_len, uint8_t *out)
+{
+    uint8_t ad[5 + CONTEXT_DIGEST_BYTES];
+    uint8_t *body = out + OBOL_SEAL_HEADER_BYTES;
+    size_t body_len = payload_len;
+
+    bind_context((uint8_t)mode, key->id, ctx, ad);
+    memcpy(out, ad, 5);
+    if (mode == OBOL_SEAL_AEAD) {
+        unsigned long long cipher_len;
+        uint8_t *nonce = body;
+
+        randombytes_buf(nonce, OBOL_SEAL_NONCE_BYTES);
+        crypto_aead_xchacha20poly1305_ietf_encrypt(
+            body + OBOL_SEAL_NONCE_BYTES, &cipher_len, plain, payload_len,
+            ad, sizeof ad, NULL, nonce, key->aead);
+        body_len = OBOL_SEAL_NONCE_BYTES + (size_t)cipher_len;
+    }
+    compute_mac(key->mac, ad, sizeof ad, body, body_len, out + 5);
+}
+
+static int decrypt_body(const obol_key *key, const uint8_t *ad, size_t ad_len,
+                        const uint8_t *body, size_t body_len,
+                        obol_unsealed *out, obol_error *err)
+{
+    unsigned long long plain_len;
+    size_t cipher_len;
+
+    if (body_len < OBOL_SEAL_NONCE_BYTES + OBOL_SEAL_TAG_BYTES)
+        return obol_set_error(err, OBOL_ERR_CORRUPT,
+                              "encrypted record is truncated");
+    cipher_len = body_len - OBOL_SEAL_NONCE_BYTES;
+    out->owned = malloc(cipher_len - OBOL_SEAL_TAG_BYTES + 1);
+    if (out->owned == NULL)
+        return obol_set_error(err, OBOL_ERR_NOMEM, "out of memory decrypting");
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+            out->owned, &plain_len, NULL, body + OBOL_SEAL_NONCE_BYTES,
+            cipher_len, ad, ad_len, body, key->aead) != 0) {
+        free(out->owned);
+        out->owned = NULL;
+        return obol_set_error(err, OBOL_ERR_CORRUPT, "record does not decrypt");
+    }
+    out->payload = out->owned;
+    out->len = (size_t)plain_len;
+    return OBOL_OK;
+}
+
+static int accept_unsigned(int allow_unsigned, const uint8_t *record,
+                           size_t len, obol_unsealed *out, obol_error *err)
+{
+    if (!allow_unsigned)
+        return obol_set_error(err, OBOL_ERR_CORRUPT,
+                              "unsigned record refused (allow_unsigned=0)");
+    out->payload = record;
+    out->len = len;
+    out->was_unsigned = 1;
+    return OBOL_OK;
+}
+
+int obol_unseal(obol_keyring *ring, int allow_unsigned,
+                const obol_seal_context *ctx, const uint8_t *record,
+                size_t len, obol_unsealed *out, obol_error *err)
+{
+    uint8_t ad[5 + CONTEXT_DIGEST_BYTES];
+    uint8_t mac[MAC_BYTES];
+    obol_key key;
+    uint8_t format;
+    int status;
+
+    memset(out, 0, sizeof *out);
+    if (len == 0)
+        return obol_set_error(err, OBOL_ERR_CORRUPT, "record is empty");
+    format = record[0];
+    if (format == OBOL_CODEC_MAGIC)
+        return accept_unsigned(allow_unsigned, record, len, out, err);
+    if (format != OBOL_SEAL_MAC && format != OBOL_SEAL_AEAD)
+        return obol_set_error(err, OBOL_ERR_CORRUPT,
+                              "unknown record format 0x%02x", format);
+    if (len < OBOL_SEAL_HEADER_BYTES)
+        return obol_set_error(err, OBOL_ERR_CORRUPT,
+                              "record of %zu bytes is shorter than a seal", len);
+    out->key_id = get_u32_be(record + 1);
+    if (obol_keyring_verify_key(ring, out->key_id, &key) != OBOL_OK)
+        return obol_set_error(err, OBOL_ERR_CORRUPT,
+                              "record is signed with unknown key id %u",
+                              out->key_id);
+    bind_context(format, out->key_id, ctx, ad);
+    compute_mac(key.mac, ad, sizeof ad, record + OBOL_SEAL_HEADER_BYTES,
+                len - OBOL_SEAL_HEADER_BYTES, mac);
+    if (crypto_verify_32(mac, record + 5) != 0) {
+        status = obol_set_error(err, OBOL_ERR_CORRUPT,
+                                "MAC mismatch (key id %u): record was altered "
+                                "or belongs elsewhere", out->key_id);
+    } else if (format == OBOL_SEAL_AEAD) {
+        status = decrypt_body(&key, ad, sizeof ad, record + OBOL_SEAL_HEADER_BYTES,
+                              len - OBOL_SEAL_HEADER_BYTES, out, err);
+    } else {
+        out->payload = record + OBOL_SEAL_HEADER_BYTES;
+        out->len = len - OBOL_SEAL_HEADER_BYTES;
+        status = OBOL_OK;
+    }
+    sodium_memzero(&key, sizeof key);
+    return status;
+}

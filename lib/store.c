@@ -1,2 +1,461 @@
-/* placeholder, being written */
-#include <obol/obol.h>
+/* The store: the public API on top of the codec, the seal and a driver. */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "codec_internal.h"
+#include "errors_internal.h"
+#include "loader_internal.h"
+#include "record_internal.h"
+#include "seal_internal.h"
+#include "store_internal.h"
+
+/* Records up to this size are built on the stack. */
+#define STACK_RECORD_BYTES 2048
+
+const char *obol_version(int *major, int *minor, int *patch)
+{
+    if (major != NULL)
+        *major = OBOL_VERSION_MAJOR;
+    if (minor != NULL)
+        *minor = OBOL_VERSION_MINOR;
+    if (patch != NULL)
+        *patch = OBOL_VERSION_PATCH;
+    return OBOL_VERSION_STRING;
+}
+
+/* ---------------------------------------------------------- logging, time */
+
+void obol_store_log(obol_store *st, int level, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    if (st->log == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    st->log(st->log_arg, level, msg);
+}
+
+/* Drivers log through the store, so that a logger set after opening
+ * reaches them too. */
+static void driver_log(void *arg, int level, const char *msg)
+{
+    obol_store *st = arg;
+
+    if (st->log != NULL)
+        st->log(st->log_arg, level, msg);
+}
+
+static int64_t system_now(void *arg)
+{
+    (void)arg;
+    return (int64_t)time(NULL);
+}
+
+int64_t obol_store_now(obol_store *st)
+{
+    return st->now(st->now_arg);
+}
+
+void obol_store_set_logger(obol_store *st,
+                           void (*log)(void *arg, int level, const char *msg),
+                           void *arg)
+{
+    if (st == NULL)
+        return;
+    st->log = log;
+    st->log_arg = arg;
+}
+
+void obol_store_set_clock(obol_store *st, int64_t (*now)(void *arg), void *arg)
+{
+    if (st == NULL)
+        return;
+    st->now = now != NULL ? now : system_now;
+    st->now_arg = now != NULL ? arg : NULL;
+}
+
+const char *obol_store_driver_name(const obol_store *st)
+{
+    return st != NULL ? st->driver->name : NULL;
+}
+
+/* ---------------------------------------------------------- open, close */
+
+static int load_secret(obol_store *st, obol_error *err)
+{
+    uint8_t *secret;
+    size_t len;
+    int status;
+
+    if (st->config.secret_source == NULL)
+        return OBOL_OK;
+    status = obol_secret_load(st->config.secret_source, &secret, &len, err);
+    if (status != OBOL_OK)
+        return status;
+    status = obol_keyring_set_secret(st->keys, secret, len, st->config.key_id,
+                                     err);
+    sodium_free(secret);
+    return status;
+}
+
+static int open_driver(obol_store *st, obol_error *err)
+{
+    obol_driver_config view;
+    int status;
+
+    status = obol_loader_load(st->config.scheme, st->config.driver_name,
+                              st->config.driver_path, &st->driver, err);
+    if (status != OBOL_OK)
+        return status;
+    obol_config_for_driver(&st->config, &view);
+    view.log = driver_log;
+    view.log_arg = st;
+    status = st->driver->open(&view, &st->handle, err);
+    if (status != OBOL_OK)
+        st->handle = NULL;
+    return status;
+}
+
+static obol_store *store_new(void)
+{
+    obol_store *st = calloc(1, sizeof *st);
+
+    if (st == NULL)
+        return NULL;
+    st->keys = obol_keyring_new();
+    if (st->keys == NULL || pthread_mutex_init(&st->call_lock, NULL) != 0) {
+        obol_keyring_free(st->keys);
+        free(st);
+        return NULL;
+    }
+    st->now = system_now;
+    return st;
+}
+
+int obol_store_open(const char *config, obol_store **out, obol_error *err)
+{
+    obol_store *st;
+    int status;
+
+    if (out == NULL)
+        return obol_set_error(err, OBOL_ERR_INVALID, "store_open: out is NULL");
+    *out = NULL;
+    st = store_new();
+    if (st == NULL)
+        return obol_set_error(err, OBOL_ERR_NOMEM, "store_open: out of memory");
+    status = obol_config_parse(config, &st->config, err);
+    if (status == OBOL_OK)
+        status = load_secret(st, err);
+    if (status == OBOL_OK)
+        status = open_driver(st, err);
+    if (status != OBOL_OK) {
+        obol_store_close(st);
+        return status;
+    }
+    st->prefix.data = (const uint8_t *)st->config.prefix;
+    st->prefix.len = strlen(st->config.prefix);
+    st->serialize_calls = !(st->driver->capabilities & OBOL_DRIVER_THREAD_SAFE);
+    obol_clear_error(err);
+    *out = st;
+    return OBOL_OK;
+}
+
+void obol_store_close(obol_store *st)
+{
+    if (st == NULL)
+        return;
+    if (st->handle != NULL)
+        st->driver->close(st->handle);
+    obol_keyring_free(st->keys);
+    obol_config_clear(&st->config);
+    pthread_mutex_destroy(&st->call_lock);
+    free(st);
+}
+
+int obol_store_add_key(obol_store *st, uint32_t key_id, const uint8_t key[32],
+                       int sign_with_it, obol_error *err)
+{
+    if (st == NULL || key == NULL)
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "add_key: store and key must not be NULL");
+    return obol_keyring_add(st->keys, key_id, key, sign_with_it, err);
+}
+
+/* ---------------------------------------------------------- operations */
+
+/* Brackets every driver call: drivers that are not thread-safe get one
+ * caller at a time. */
+static void driver_enter(obol_store *st)
+{
+    if (st->serialize_calls)
+        pthread_mutex_lock(&st->call_lock);
+}
+
+static void driver_leave(obol_store *st)
+{
+    if (st->serialize_calls)
+        pthread_mutex_unlock(&st->call_lock);
+}
+
+static obol_bytes bytes_of(const char *text)
+{
+    obol_bytes b = { (const uint8_t *)text, strlen(text) };
+    return b;
+}
+
+/* Common checks of every operation; fills the driver's view of the key.
+ * sid may be NULL for operations on all of a user's sessions. */
+static int prepare(obol_store *st, const char *op, const char *sid,
+                   int need_sid, const char *uid, const char *type,
+                   obol_driver_key *key, obol_error *err)
+{
+    if (st == NULL)
+        return obol_set_error(err, OBOL_ERR_INVALID, "%s: store is NULL", op);
+    if (need_sid && (sid == NULL || sid[0] == '\0'))
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "%s: session id is NULL or empty", op);
+    if (uid == NULL || uid[0] == '\0')
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "%s: user id is NULL or empty", op);
+    if (type != NULL && type[0] == '\0')
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "%s: type is empty (NULL means \"full\")", op);
+    if (!obol_keyring_can_sign(st->keys))
+        return obol_set_error(err, OBOL_ERR_KEY,
+                              "%s: the store has no signing key (set secret= "
+                              "or call obol_store_add_key)", op);
+    key->user_id = bytes_of(uid);
+    key->type = bytes_of(type != NULL ? type : OBOL_DEFAULT_TYPE);
+    key->id = bytes_of(sid != NULL ? sid : "");
+    return OBOL_OK;
+}
+
+int obol_get(obol_store *st, const char *sid, const char *uid,
+             const char *type, obol_session **out, obol_error *err)
+{
+    obol_error local;
+    obol_driver_key key;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    int status;
+
+    if (err == NULL)
+        err = &local;
+    if (out == NULL)
+        return obol_set_error(err, OBOL_ERR_INVALID, "get: out is NULL");
+    *out = NULL;
+    status = prepare(st, "get", sid, 1, uid, type, &key, err);
+    if (status != OBOL_OK)
+        return status;
+    driver_enter(st);
+    status = st->driver->get(st->handle, &key, &bytes, &len, err);
+    driver_leave(st);
+    if (status == OBOL_NOT_FOUND)
+        return obol_set_error(err, OBOL_NOT_FOUND, "session not found");
+    if (status != OBOL_OK)
+        return status;
+    status = obol_record_open(st, &key, bytes, len, out, err);
+    free(bytes);
+    return status;
+}
+
+static int check_session(obol_store *st, const obol_session *s,
+                         obol_error *err)
+{
+    if (s == NULL || s->id == NULL || s->id[0] == '\0' || s->user_id == NULL ||
+        s->user_id[0] == '\0' || s->type == NULL || s->type[0] == '\0' ||
+        s->refresh_token_id == NULL)
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "upsert: session, id, user_id, type and "
+                              "refresh_token_id must be set");
+    if (s->extra_payload_len > 0 && s->extra_payload == NULL)
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "upsert: extra_payload is NULL but its length is %zu",
+                              s->extra_payload_len);
+    if (s->extra_payload_len > st->config.max_payload)
+        return obol_set_error(err, OBOL_ERR_TOO_LARGE,
+                              "upsert: extra_payload of %zu bytes is over "
+                              "max_payload (%llu)", s->extra_payload_len,
+                              (unsigned long long)st->config.max_payload);
+    if (s->refresh_expires_at > s->expires_at)
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "upsert: refresh_expires_at is after expires_at");
+    if (s->lock_version == UINT64_MAX)
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "upsert: lock_version cannot grow further");
+    return OBOL_OK;
+}
+
+int obol_upsert(obol_store *st, obol_session *s, obol_error *err)
+{
+    obol_error local;
+    obol_driver_record record;
+    obol_record_buf sealed;
+    int64_t now;
+    int status;
+
+    if (err == NULL)
+        err = &local;
+    status = prepare(st, "upsert", s ? s->id : NULL, 1, s ? s->user_id : NULL,
+                     s ? s->type : NULL, &record.key, err);
+    if (status == OBOL_OK)
+        status = check_session(st, s, err);
+    if (status != OBOL_OK)
+        return status;
+    now = obol_store_now(st);
+    if (s->refresh_expires_at < now) {
+        /* Writing a dead session could only resurrect or leak it. */
+        obol_store_log(st, OBOL_LOG_DEBUG, "obol: upsert of an expired "
+                       "session writes nothing");
+        obol_clear_error(err);
+        return OBOL_OK;
+    }
+    status = obol_record_seal(st, s, s->lock_version + 1, &sealed, err);
+    if (status != OBOL_OK)
+        return status;
+    record.sealed.data = sealed.data;
+    record.sealed.len = sealed.len;
+    record.expires_at = s->refresh_expires_at;
+    record.lock_version = s->lock_version + 1;
+    driver_enter(st);
+    status = st->driver->put(st->handle, &record, s->lock_version, now, err);
+    driver_leave(st);
+    obol_record_buf_release(&sealed);
+    if (status == OBOL_OK)
+        s->lock_version++;
+    else if (status == OBOL_CONFLICT)
+        obol_set_error(err, OBOL_CONFLICT,
+                       "upsert: lock_version %llu is stale or the session "
+                       "is gone", (unsigned long long)s->lock_version);
+    return status;
+}
+
+int obol_delete(obol_store *st, const char *sid, const char *uid,
+                const char *type, obol_error *err)
+{
+    obol_error local;
+    obol_driver_key key;
+    int status;
+
+    if (err == NULL)
+        err = &local;
+    status = prepare(st, "delete", sid, 1, uid, type, &key, err);
+    if (status != OBOL_OK)
+        return status;
+    driver_enter(st);
+    status = st->driver->del(st->handle, &key, err);
+    driver_leave(st);
+    return status;
+}
+
+/* Collects the sessions of one user and type from list(). */
+typedef struct collector {
+    obol_store *st;
+    obol_session **items;
+    size_t count;
+    size_t capacity;
+    obol_error *err;
+} collector;
+
+static int collect(void *arg, const obol_driver_record *record)
+{
+    collector *c = arg;
+    obol_session *s;
+    int status;
+
+    status = obol_record_open(c->st, &record->key, record->sealed.data,
+                              record->sealed.len, &s, c->err);
+    if (status == OBOL_NOT_FOUND)
+        return OBOL_OK;   /* refused and logged: skip it */
+    if (status != OBOL_OK)
+        return status;
+    if (c->count == c->capacity) {
+        size_t capacity = c->capacity ? c->capacity * 2 : 8;
+        obol_session **bigger = realloc(c->items, capacity * sizeof *bigger);
+        if (bigger == NULL) {
+            obol_session_free(s);
+            return obol_set_error(c->err, OBOL_ERR_NOMEM,
+                                  "get_all: out of memory");
+        }
+        c->items = bigger;
+        c->capacity = capacity;
+    }
+    c->items[c->count++] = s;
+    return OBOL_OK;
+}
+
+int obol_get_all(obol_store *st, const char *uid, const char *type,
+                 obol_session ***out, size_t *count, obol_error *err)
+{
+    obol_error local;
+    obol_driver_key key;
+    collector c = { 0 };
+    int status;
+
+    if (err == NULL)
+        err = &local;
+    if (out == NULL || count == NULL)
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "get_all: out and count must not be NULL");
+    *out = NULL;
+    *count = 0;
+    status = prepare(st, "get_all", NULL, 0, uid, type, &key, err);
+    if (status != OBOL_OK)
+        return status;
+    c.st = st;
+    c.err = err;
+    driver_enter(st);
+    status = st->driver->list(st->handle, &key, collect, &c, err);
+    driver_leave(st);
+    if (status != OBOL_OK) {
+        obol_sessions_free(c.items, c.count);
+        return status;
+    }
+    obol_clear_error(err);
+    *out = c.items;
+    *count = c.count;
+    return OBOL_OK;
+}
+
+int obol_delete_all(obol_store *st, const char *uid, const char *type,
+                    obol_error *err)
+{
+    obol_error local;
+    obol_driver_key key;
+    int status;
+
+    if (err == NULL)
+        err = &local;
+    status = prepare(st, "delete_all", NULL, 0, uid, type, &key, err);
+    if (status != OBOL_OK)
+        return status;
+    driver_enter(st);
+    status = st->driver->del_all(st->handle, &key, err);
+    driver_leave(st);
+    return status;
+}
+
+int obol_prune(obol_store *st, obol_error *err)
+{
+    obol_error local;
+    int status;
+
+    if (err == NULL)
+        err = &local;
+    if (st == NULL)
+        return obol_set_error(err, OBOL_ERR_INVALID, "prune: store is NULL");
+    driver_enter(st);
+    status = st->driver->prune(st->handle, obol_store_now(st), err);
+    driver_leave(st);
+    return status;
+}

@@ -1,0 +1,188 @@
+/* Sessions to sealed records and back; see record_internal.h. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "codec_internal.h"
+#include "errors_internal.h"
+#include "record_internal.h"
+#include "seal_internal.h"
+
+static obol_seal_context context_of(const obol_store *st,
+                                    const obol_driver_key *key)
+{
+    obol_seal_context ctx = { st->prefix, key->user_id, key->type, key->id };
+    return ctx;
+}
+
+static obol_bytes bytes_of(const char *text)
+{
+    obol_bytes b = { (const uint8_t *)text, strlen(text) };
+    return b;
+}
+
+static int reserve(obol_record_buf *buf, size_t size)
+{
+    buf->data = buf->inline_bytes;
+    if (size <= sizeof buf->inline_bytes)
+        return OBOL_OK;
+    buf->data = malloc(size);
+    return buf->data != NULL ? OBOL_OK : OBOL_ERR_NOMEM;
+}
+
+void obol_record_buf_release(obol_record_buf *buf)
+{
+    if (buf->data != NULL && buf->data != buf->inline_bytes)
+        free(buf->data);
+    buf->data = NULL;
+}
+
+/* In MAC mode the session is encoded straight into its place in the
+ * record; in AEAD mode into a scratch buffer that is then encrypted. */
+static int encode_and_seal(obol_store *st, const obol_session *stored,
+                           const obol_key *key, obol_record_buf *out,
+                           obol_error *err)
+{
+    int mode = st->config.seal_mode;
+    size_t plain_len = obol_codec_encoded_size(stored);
+    obol_driver_key where = { bytes_of(stored->user_id), bytes_of(stored->type),
+                              bytes_of(stored->id) };
+    obol_seal_context ctx = context_of(st, &where);
+    obol_record_buf scratch = { 0 };
+    uint8_t *plain;
+    int status;
+
+    out->len = obol_sealed_size(mode, plain_len);
+    if (reserve(out, out->len) != OBOL_OK)
+        return obol_set_error(err, OBOL_ERR_NOMEM, "upsert: out of memory");
+    if (mode == OBOL_SEAL_MAC) {
+        plain = out->data + obol_seal_payload_offset(mode);
+    } else if (reserve(&scratch, plain_len) == OBOL_OK) {
+        plain = scratch.data;
+    } else {
+        obol_record_buf_release(out);
+        return obol_set_error(err, OBOL_ERR_NOMEM, "upsert: out of memory");
+    }
+    status = obol_codec_encode(stored, plain, plain_len, &plain_len);
+    if (status == OBOL_OK)
+        obol_seal(mode, key, &ctx, plain, plain_len, out->data);
+    else
+        obol_set_error(err, status, "upsert: session does not encode");
+    if (mode == OBOL_SEAL_AEAD)
+        sodium_memzero(scratch.data, plain_len);
+    obol_record_buf_release(&scratch);
+    if (status != OBOL_OK)
+        obol_record_buf_release(out);
+    return status;
+}
+
+int obol_record_seal(obol_store *st, const obol_session *s, uint64_t new_lock,
+                     obol_record_buf *out, obol_error *err)
+{
+    obol_session stored = *s;
+    obol_key key;
+    int status;
+
+    if (obol_keyring_signing_key(st->keys, &key) != OBOL_OK)
+        return obol_set_error(err, OBOL_ERR_KEY,
+                              "upsert: the store has no signing key (set "
+                              "secret= or call obol_store_add_key)");
+    stored.lock_version = new_lock;
+    stored.version = OBOL_SESSION_VERSION;
+    status = encode_and_seal(st, &stored, &key, out, err);
+    sodium_memzero(&key, sizeof key);
+    return status;
+}
+
+/* ------------------------------------------------------------- reading */
+
+static int same_bytes(const char *text, obol_bytes b)
+{
+    return strlen(text) == b.len && memcmp(text, b.data, b.len) == 0;
+}
+
+/* Why a decoded session may not be returned for key, or NULL. */
+static const char *mismatch(const obol_session *s, const obol_driver_key *key)
+{
+    if (!same_bytes(s->id, key->id))
+        return "it holds another session id";
+    if (!same_bytes(s->user_id, key->user_id))
+        return "it belongs to another user";
+    if (!same_bytes(s->type, key->type))
+        return "it is of another type";
+    return NULL;
+}
+
+static void log_record(obol_store *st, int level, const obol_driver_key *key,
+                       const char *verdict, const char *why)
+{
+    char id[96];
+    char user[96];
+
+    obol_store_log(st, level, "obol: record of session '%s' (user '%s') %s: %s",
+                   obol_printable(key->id, id, sizeof id),
+                   obol_printable(key->user_id, user, sizeof user), verdict,
+                   why);
+}
+
+static int refuse(obol_store *st, int level, const obol_driver_key *key,
+                  const char *why, obol_error *err)
+{
+    log_record(st, level, key, "refused", why);
+    return obol_set_error(err, OBOL_NOT_FOUND, "session not found");
+}
+
+/* Decodes a verified payload and checks it is the live session asked for. */
+static int decode_checked(obol_store *st, const obol_driver_key *key,
+                          const obol_unsealed *payload, obol_session **out,
+                          obol_error *err)
+{
+    char why[160];
+    const char *wrong;
+    obol_session *s;
+    int status;
+
+    status = obol_codec_decode(payload->payload, payload->len, &s, why,
+                               sizeof why);
+    if (status == OBOL_ERR_NOMEM)
+        return obol_set_error(err, status, "out of memory decoding a session");
+    if (status != OBOL_OK)
+        return refuse(st, OBOL_LOG_WARNING, key, why, err);
+    wrong = mismatch(s, key);
+    if (wrong != NULL) {
+        obol_session_free(s);
+        return refuse(st, OBOL_LOG_WARNING, key, wrong, err);
+    }
+    if (obol_store_now(st) > s->refresh_expires_at) {
+        obol_session_free(s);
+        return refuse(st, OBOL_LOG_DEBUG, key, "it has expired", err);
+    }
+    *out = s;
+    return OBOL_OK;
+}
+
+int obol_record_open(obol_store *st, const obol_driver_key *key,
+                     const uint8_t *bytes, size_t len, obol_session **out,
+                     obol_error *err)
+{
+    obol_seal_context ctx = context_of(st, key);
+    obol_unsealed payload;
+    int status;
+
+    status = obol_unseal(st->keys, st->config.allow_unsigned, &ctx, bytes, len,
+                         &payload, err);
+    if (status == OBOL_ERR_NOMEM)
+        return status;
+    if (status != OBOL_OK)
+        return refuse(st, OBOL_LOG_WARNING, key, err->message, err);
+    if (payload.was_unsigned)
+        log_record(st, OBOL_LOG_WARNING, key, "accepted",
+                   "it is unsigned and allow_unsigned=1 (run `obol migrate` "
+                   "to seal it)");
+    status = decode_checked(st, key, &payload, out, err);
+    free(payload.owned);
+    return status;
+}

@@ -1,0 +1,44 @@
+/*
+ * Sessions to records and back: encode + seal on the way in; unseal,
+ * decode and check on the way out. Every rule about which stored bytes may
+ * become a session lives here.
+ */
+#ifndef OBOL_RECORD_INTERNAL_H
+#define OBOL_RECORD_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <obol/driver.h>
+#include <obol/obol.h>
+
+#include "store_internal.h"
+
+/* A sealed record being built; small ones live in inline storage. */
+typedef struct obol_record_buf {
+    uint8_t *data;
+    size_t len;
+    uint8_t inline_bytes[2048];
+} obol_record_buf;
+
+/*
+ * Encodes s as it will be stored with lock_version new_lock and seals it
+ * for the store's prefix. OBOL_OK, OBOL_ERR_KEY, OBOL_ERR_NOMEM or
+ * OBOL_ERR_INVALID. Release with obol_record_buf_release().
+ */
+int obol_record_seal(obol_store *st, const obol_session *s, uint64_t new_lock,
+                     obol_record_buf *out, obol_error *err);
+
+void obol_record_buf_release(obol_record_buf *buf);
+
+/*
+ * Turns stored bytes found under key into a session: OBOL_OK with *out,
+ * OBOL_NOT_FOUND when the record is not to be trusted or not live (the
+ * reason goes to the logger, at warning level for anything that looks like
+ * tampering), or OBOL_ERR_NOMEM.
+ */
+int obol_record_open(obol_store *st, const obol_driver_key *key,
+                     const uint8_t *bytes, size_t len, obol_session **out,
+                     obol_error *err);
+
+#endif
