@@ -14,3 +14,13 @@ TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(SODIUM_CFLAGS)
 TEST_LIBS = lib/libobolcore.la $(CMOCKA_LIBS) $(SODIUM_LIBS) $(URIPARSER_LIBS)
 
 include tests/codec.mk
+include tests/unit.mk
+
+# The store-semantics suite, one runner per driver.
+STORE_SUITE_SOURCES = tests/store_suite.c tests/store_suite.h \
+	tests/tmpdir.c tests/tmpdir.h
+check_PROGRAMS += tests/test_store_lmdb
+TESTS += tests/test_store_lmdb
+tests_test_store_lmdb_SOURCES = tests/test_store_lmdb.c $(STORE_SUITE_SOURCES)
+tests_test_store_lmdb_CFLAGS = $(TEST_CFLAGS)
+tests_test_store_lmdb_LDADD = $(TEST_LIBS) $(PTHREAD_LIBS)

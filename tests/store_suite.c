@@ -1,0 +1,894 @@
+/*
+ * The store-semantics suite (see store_suite.h). Each test is one rule of
+ * DESIGN.md's "The store API", named for it.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <obol/obol.h>
+
+#include "codec_internal.h"
+#include "store_internal.h"
+#include "store_suite.h"
+
+static const char *suite_base_url;
+static unsigned suite_counter;
+
+static const uint8_t key_one[32] = "obol test key number one.......";
+static const uint8_t key_two[32] = "obol test key number two.......";
+
+#define DAY (24 * 3600)
+
+typedef struct fixture {
+    obol_store *st;
+    char url[1024];
+    int64_t now;              /* the store's clock */
+    int warnings;             /* warnings logged so far */
+    char last_warning[512];
+} fixture;
+
+static int64_t fixture_clock(void *arg)
+{
+    return ((fixture *)arg)->now;
+}
+
+static void fixture_log(void *arg, int level, const char *msg)
+{
+    fixture *f = arg;
+
+    if (level <= OBOL_LOG_WARNING) {
+        f->warnings++;
+        snprintf(f->last_warning, sizeof f->last_warning, "%s", msg);
+    }
+}
+
+/* A config string for this test: the base plus a prefix no other test uses
+ * and any extra options. */
+static void make_url(fixture *f, const char *extra)
+{
+    char sep = strchr(suite_base_url, '?') ? '&' : '?';
+
+    snprintf(f->url, sizeof f->url, "%s%cprefix=t%ld-%u%s%s", suite_base_url,
+             sep, (long)getpid(), ++suite_counter, extra ? "&" : "",
+             extra ? extra : "");
+}
+
+static obol_store *open_store(fixture *f, const char *url, int with_key)
+{
+    obol_store *st = NULL;
+    obol_error err;
+    int status = obol_store_open(url, &st, &err);
+
+    if (status != OBOL_OK)
+        fail_msg("obol_store_open(%s): %s", url, err.message);
+    if (with_key)
+        assert_int_equal(obol_store_add_key(st, 1, key_one, 1, NULL), OBOL_OK);
+    obol_store_set_clock(st, fixture_clock, f);
+    obol_store_set_logger(st, fixture_log, f);
+    return st;
+}
+
+static int setup_with(void **state, const char *extra)
+{
+    fixture *f = calloc(1, sizeof *f);
+
+    assert_non_null(f);
+    f->now = (int64_t)time(NULL);
+    make_url(f, extra);
+    f->st = open_store(f, f->url, 1);
+    *state = f;
+    return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_with(state, NULL);
+}
+
+static int setup_aead(void **state)
+{
+    return setup_with(state, "seal=aead");
+}
+
+static int setup_small_payload(void **state)
+{
+    return setup_with(state, "max_payload=1KiB");
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+
+    obol_store_close(f->st);
+    free(f);
+    return 0;
+}
+
+/* A new session stored for uid/type, valid for a day. */
+static obol_session *stored_session(fixture *f, const char *uid,
+                                    const char *type)
+{
+    obol_session *s = obol_session_new(uid, type, f->now, 7 * DAY, DAY);
+    obol_error err;
+
+    assert_non_null(s);
+    if (obol_upsert(f->st, s, &err) != OBOL_OK)
+        fail_msg("upsert: %s", err.message);
+    return s;
+}
+
+static void assert_not_found(fixture *f, const char *sid, const char *uid,
+                             const char *type)
+{
+    obol_session *got = NULL;
+
+    assert_int_equal(obol_get(f->st, sid, uid, type, &got, NULL), OBOL_NOT_FOUND);
+    assert_null(got);
+}
+
+static void assert_sessions_equal(const obol_session *a, const obol_session *b)
+{
+    assert_string_equal(a->id, b->id);
+    assert_string_equal(a->user_id, b->user_id);
+    assert_string_equal(a->type, b->type);
+    assert_string_equal(a->refresh_token_id, b->refresh_token_id);
+    assert_true(a->created_at == b->created_at);
+    assert_true(a->expires_at == b->expires_at);
+    assert_true(a->refresh_expires_at == b->refresh_expires_at);
+    assert_true(a->refreshed_at == b->refreshed_at);
+    assert_true(a->tokens_fresh_from == b->tokens_fresh_from);
+    assert_true(a->prev_tokens_fresh_from == b->prev_tokens_fresh_from);
+    assert_true(a->lock_version == b->lock_version);
+    assert_int_equal(a->extra_payload_len, b->extra_payload_len);
+    if (a->extra_payload_len > 0)
+        assert_memory_equal(a->extra_payload, b->extra_payload,
+                            a->extra_payload_len);
+}
+
+/* ---------------------------------------------------------------- reads */
+
+static void get_of_missing_session_is_not_found(void **state)
+{
+    fixture *f = *state;
+
+    assert_not_found(f, "no-such-session", "alice", NULL);
+}
+
+static void every_field_survives_a_round_trip(void **state)
+{
+    fixture *f = *state;
+    static const uint8_t payload[] = { 0, 1, 2, 0, 0xff, 'x', 0, 0x80 };
+    obol_session *s = obol_session_new("alice", "oauth2", f->now, 7 * DAY, DAY);
+    obol_session *got = NULL;
+
+    assert_non_null(s);
+    s->created_at = f->now - 100;
+    s->tokens_fresh_from = f->now - 50;
+    s->prev_tokens_fresh_from = f->now - 75;
+    assert_int_equal(obol_session_set_payload(s, payload, sizeof payload), OBOL_OK);
+    assert_int_equal(obol_upsert(f->st, s, NULL), OBOL_OK);
+    assert_int_equal(obol_get(f->st, s->id, "alice", "oauth2", &got, NULL), OBOL_OK);
+    assert_sessions_equal(s, got);
+    assert_int_equal(got->version, OBOL_SESSION_VERSION);
+    obol_session_free(got);
+    obol_session_free(s);
+}
+
+static void infinite_session_round_trips(void **state)
+{
+    fixture *f = *state;
+    obol_session *s = obol_session_new("alice", NULL, f->now, OBOL_INFINITE, DAY);
+    obol_session *got = NULL;
+
+    assert_non_null(s);
+    assert_true(s->expires_at == OBOL_INFINITE);
+    assert_int_equal(obol_upsert(f->st, s, NULL), OBOL_OK);
+    assert_int_equal(obol_get(f->st, s->id, "alice", NULL, &got, NULL), OBOL_OK);
+    assert_true(got->expires_at == OBOL_INFINITE);
+    obol_session_free(got);
+    obol_session_free(s);
+}
+
+static void null_type_means_full(void **state)
+{
+    fixture *f = *state;
+    obol_session *s = stored_session(f, "alice", NULL);
+    obol_session *got = NULL;
+
+    assert_string_equal(s->type, "full");
+    assert_int_equal(obol_get(f->st, s->id, "alice", "full", &got, NULL), OBOL_OK);
+    obol_session_free(got);
+    obol_session_free(s);
+}
+
+static void expired_session_is_not_returned(void **state)
+{
+    fixture *f = *state;
+    obol_session *s = stored_session(f, "alice", NULL);
+
+    f->now += DAY + 1;
+    assert_not_found(f, s->id, "alice", NULL);
+    obol_session_free(s);
+}
+
+/* ------------------------------------------------------------ isolation */
+
+static void types_are_isolated(void **state)
+{
+    fixture *f = *state;
+    obol_session *s = stored_session(f, "alice", "full");
+
+    assert_not_found(f, s->id, "alice", "oauth2");
+    obol_session_free(s);
+}
+
+static void users_are_isolated(void **state)
+{
+    fixture *f = *state;
+    obol_session *s = stored_session(f, "alice", NULL);
+
+    assert_not_found(f, s->id, "bob", NULL);
+    assert_not_found(f, s->id, "alic", NULL);
+    assert_not_found(f, s->id, "alicee", NULL);
+    obol_session_free(s);
+}
+
+/* User ids and types that would collide under a naive "user:type" key. */
+static void odd_bytes_in_ids_never_collide(void **state)
+{
+    fixture *f = *state;
+    static const char *const users[] = {
+        "a", "a:b", "a:b:c", "{a}", "a}", "{", "a b", "a*", "a?", "a\\",
+        "\xff\xfe", "a\x01", "a/b", "a%00", "\xc3\xa9t\xc3\xa9",
+    };
+    static const char *const types[] = { "full", "b", "b:full", "full:b", "}" };
+    enum { USERS = sizeof users / sizeof users[0], TYPES = sizeof types / sizeof types[0] };
+    obol_session *made[USERS][TYPES];
+
+    for (size_t u = 0; u < USERS; u++)
+        for (size_t t = 0; t < TYPES; t++)
+            made[u][t] = stored_session(f, users[u], types[t]);
+    for (size_t u = 0; u < USERS; u++) {
+        for (size_t t = 0; t < TYPES; t++) {
+            obol_session **all = NULL;
+            size_t count = 0;
+
+            assert_int_equal(obol_get_all(f->st, users[u], types[t], &all, &count,
+                                          NULL), OBOL_OK);
+            assert_int_equal(count, 1);
+            assert_string_equal(all[0]->id, made[u][t]->id);
+            obol_sessions_free(all, count);
+        }
+    }
+    for (size_t u = 0; u < USERS; u++)
+        for (size_t t = 0; t < TYPES; t++)
+            obol_session_free(made[u][t]);
+}
+
+/* A valid record filed under another user's key must not be served. */
+static void record_copied_to_another_user_is_refused(void **state)
+{
+    fixture *f = *state;
+    obol_store *st = f->st;
+    obol_session *s = stored_session(f, "alice", NULL);
+    obol_driver_key from = { { (const uint8_t *)"alice", 5 },
+                             { (const uint8_t *)"full", 4 },
+                             { (const uint8_t *)s->id, strlen(s->id) } };
+    obol_driver_record copy = { { { (const uint8_t *)"mallory", 7 },
+                                  { (const uint8_t *)"full", 4 },
+                                  from.id }, { NULL, 0 }, s->refresh_expires_at, 1 };
+    obol_error err;
+    uint8_t *bytes;
+    size_t len;
+
+    assert_int_equal(st->driver->get(st->handle, &from, &bytes, &len, &err), OBOL_OK);
+    copy.sealed.data = bytes;
+    copy.sealed.len = len;
+    assert_int_equal(st->driver->put(st->handle, &copy, 0, f->now, &err), OBOL_OK);
+    free(bytes);
+    f->warnings = 0;
+    assert_not_found(f, s->id, "mallory", NULL);
+    assert_int_equal(f->warnings, 1);
+    assert_non_null(strstr(f->last_warning, "MAC mismatch"));
+    obol_session_free(s);
+}
+
+static void record_altered_in_the_backend_is_refused(void **state)
+{
+    fixture *f = *state;
+    obol_store *st = f->st;
+    obol_session *s = stored_session(f, "alice", NULL);
+    obol_driver_record rec = { { { (const uint8_t *)"alice", 5 },
+                                 { (const uint8_t *)"full", 4 },
+                                 { (const uint8_t *)s->id, strlen(s->id) } },
+                               { NULL, 0 }, s->refresh_expires_at, 2 };
+    obol_error err;
+    uint8_t *bytes;
+    size_t len;
+
+    assert_int_equal(st->driver->get(st->handle, &rec.key, &bytes, &len, &err), OBOL_OK);
+    bytes[len - 1] ^= 0x01;
+    rec.sealed.data = bytes;
+    rec.sealed.len = len;
+    assert_int_equal(st->driver->put(st->handle, &rec, 1, f->now, &err), OBOL_OK);
+    free(bytes);
+    f->warnings = 0;
+    assert_not_found(f, s->id, "alice", NULL);
+    assert_int_equal(f->warnings, 1);
+    obol_session_free(s);
+}
+
+/* --------------------------------------------------------------- upsert */
+
+static void new_session_gets_lock_version_one(void **state)
+{
+    fixture *f = *state;
+    obol_session *s = stored_session(f, "alice", NULL);
+
+    assert_true(s->lock_version == 1);
+    obol_session_free(s);
+}
+
+static void insert_of_an_existing_id_conflicts(void **state)
+{
+    fixture *f = *state;
+    obol_session *s = stored_session(f, "alice", NULL);
+    obol_session *twin = obol_session_dup(s);
+
+    twin->lock_version = 0;
+    assert_int_equal(obol_upsert(f->st, twin, NULL), OBOL_CONFLICT);
+    assert_true(twin->lock_version == 0);
+    obol_session_free(twin);
+    obol_session_free(s);
+}
+
+static void refresh_with_current_lock_succeeds(void **state)
+{
+    fixture *f = *state;
+    obol_session *s = stored_session(f, "alice", NULL);
+    obol_session *got = NULL;
+
+    f->now += 60;
+    assert_int_equal(obol_session_refresh(s, f->now, DAY), OBOL_OK);
+    assert_int_equal(obol_upsert(f->st, s, NULL), OBOL_OK);
+    assert_true(s->lock_version == 2);
+    assert_int_equal(obol_get(f->st, s->id, "alice", NULL, &got, NULL), OBOL_OK);
+    assert_sessions_equal(s, got);
+    obol_session_free(got);
+    obol_session_free(s);
+}
+
+static void stale_refresh_conflicts_and_changes_nothing(void **state)
+{
+    fixture *f = *state;
+    obol_session *s = stored_session(f, "alice", NULL);
+    obol_session *stale = obol_session_dup(s);
+    obol_session *got = NULL;
+    obol_error err;
+
+    assert_int_equal(obol_session_refresh(s, f->now + 1, DAY), OBOL_OK);
+    assert_int_equal(obol_upsert(f->st, s, NULL), OBOL_OK);
+    assert_int_equal(obol_session_refresh(stale, f->now + 2, DAY), OBOL_OK);
+    assert_int_equal(obol_upsert(f->st, stale, &err), OBOL_CONFLICT);
+    assert_int_equal(err.status, OBOL_CONFLICT);
+    assert_true(stale->lock_version == 1);
+    assert_int_equal(obol_get(f->st, s->id, "alice", NULL, &got, NULL), OBOL_OK);
+    assert_string_equal(got->refresh_token_id, s->refresh_token_id);
+    obol_session_free(got);
+    obol_session_free(stale);
+    obol_session_free(s);
+}
+
+static void refresh_after_delete_does_not_resurrect(void **state)
+{
+    fixture *f = *state;
+    obol_session *s = stored_session(f, "alice", NULL);
+
+    assert_int_equal(obol_delete(f->st, s->id, "alice", NULL, NULL), OBOL_OK);
+    assert_int_equal(obol_session_refresh(s, f->now + 1, DAY), OBOL_OK);
+    assert_int_equal(obol_upsert(f->st, s, NULL), OBOL_CONFLICT);
+    assert_not_found(f, s->id, "alice", NULL);
+    obol_session_free(s);
+}
+
+static void refresh_of_an_expired_record_conflicts(void **state)
+{
+    fixture *f = *state;
+    obol_session *s = stored_session(f, "alice", NULL);
+
+    f->now += DAY + 10;
+    assert_int_equal(obol_session_refresh(s, f->now, DAY), OBOL_OK);
+    assert_int_equal(obol_upsert(f->st, s, NULL), OBOL_CONFLICT);
+    obol_session_free(s);
+}
+
+static void upsert_of_an_expired_session_writes_nothing(void **state)
+{
+    fixture *f = *state;
+    obol_session *s = obol_session_new("alice", NULL, f->now - 2 * DAY, 7 * DAY, DAY);
+    obol_session **all = NULL;
+    size_t count = 0;
+
+    assert_int_equal(obol_upsert(f->st, s, NULL), OBOL_OK);
+    assert_true(s->lock_version == 0);
+    f->now -= 2 * DAY;   /* even a clock turned back finds nothing */
+    assert_not_found(f, s->id, "alice", NULL);
+    assert_int_equal(obol_get_all(f->st, "alice", NULL, &all, &count, NULL), OBOL_OK);
+    assert_int_equal(count, 0);
+    obol_sessions_free(all, count);
+    obol_session_free(s);
+}
+
+static void payload_over_the_limit_is_too_large(void **state)
+{
+    fixture *f = *state;
+    obol_session *s = obol_session_new("alice", NULL, f->now, 7 * DAY, DAY);
+    uint8_t big[1025];
+    obol_error err;
+
+    memset(big, 'p', sizeof big);
+    assert_int_equal(obol_session_set_payload(s, big, sizeof big), OBOL_OK);
+    assert_int_equal(obol_upsert(f->st, s, &err), OBOL_ERR_TOO_LARGE);
+    assert_non_null(strstr(err.message, "max_payload"));
+    assert_not_found(f, s->id, "alice", NULL);
+    assert_int_equal(obol_session_set_payload(s, big, 1024), OBOL_OK);
+    assert_int_equal(obol_upsert(f->st, s, NULL), OBOL_OK);
+    obol_session_free(s);
+}
+
+static void invalid_arguments_are_refused(void **state)
+{
+    fixture *f = *state;
+    obol_session *s = obol_session_new("alice", NULL, f->now, 7 * DAY, DAY);
+    obol_session *got = NULL;
+    obol_error err;
+
+    assert_int_equal(obol_get(f->st, NULL, "alice", NULL, &got, &err), OBOL_ERR_INVALID);
+    assert_int_equal(obol_get(f->st, "x", "", NULL, &got, &err), OBOL_ERR_INVALID);
+    assert_int_equal(obol_get(f->st, "x", "alice", "", &got, &err), OBOL_ERR_INVALID);
+    assert_int_equal(obol_upsert(f->st, NULL, &err), OBOL_ERR_INVALID);
+    s->refresh_expires_at = s->expires_at + 1;
+    assert_int_equal(obol_upsert(f->st, s, &err), OBOL_ERR_INVALID);
+    assert_non_null(strstr(err.message, "refresh_expires_at"));
+    obol_session_free(s);
+}
+
+/* -------------------------------------------------------- lists, deletes */
+
+static void delete_of_a_missing_session_is_ok(void **state)
+{
+    fixture *f = *state;
+
+    assert_int_equal(obol_delete(f->st, "nothing", "alice", NULL, NULL), OBOL_OK);
+}
+
+static void delete_removes_only_that_session(void **state)
+{
+    fixture *f = *state;
+    obol_session *a = stored_session(f, "alice", NULL);
+    obol_session *b = stored_session(f, "alice", NULL);
+    obol_session *got = NULL;
+
+    assert_int_equal(obol_delete(f->st, a->id, "alice", NULL, NULL), OBOL_OK);
+    assert_not_found(f, a->id, "alice", NULL);
+    assert_int_equal(obol_get(f->st, b->id, "alice", NULL, &got, NULL), OBOL_OK);
+    obol_session_free(got);
+    obol_session_free(a);
+    obol_session_free(b);
+}
+
+static int has_session(obol_session **all, size_t count, const char *id)
+{
+    for (size_t i = 0; i < count; i++)
+        if (strcmp(all[i]->id, id) == 0)
+            return 1;
+    return 0;
+}
+
+static void get_all_returns_only_live_sessions_of_that_user_and_type(void **state)
+{
+    fixture *f = *state;
+    obol_session *mine1 = stored_session(f, "alice", NULL);
+    obol_session *mine2 = stored_session(f, "alice", NULL);
+    obol_session *other_type = stored_session(f, "alice", "oauth2");
+    obol_session *other_user = stored_session(f, "bob", NULL);
+    obol_session *short_lived = obol_session_new("alice", NULL, f->now, 7 * DAY, 60);
+    obol_session **all = NULL;
+    size_t count = 0;
+
+    assert_int_equal(obol_upsert(f->st, short_lived, NULL), OBOL_OK);
+    f->now += 61;
+    assert_int_equal(obol_get_all(f->st, "alice", NULL, &all, &count, NULL), OBOL_OK);
+    assert_int_equal(count, 2);
+    assert_true(has_session(all, count, mine1->id));
+    assert_true(has_session(all, count, mine2->id));
+    obol_sessions_free(all, count);
+    obol_session_free(mine1);
+    obol_session_free(mine2);
+    obol_session_free(other_type);
+    obol_session_free(other_user);
+    obol_session_free(short_lived);
+}
+
+static void get_all_of_an_unknown_user_is_empty(void **state)
+{
+    fixture *f = *state;
+    obol_session **all = NULL;
+    size_t count = 7;
+
+    assert_int_equal(obol_get_all(f->st, "nobody", NULL, &all, &count, NULL), OBOL_OK);
+    assert_int_equal(count, 0);
+    obol_sessions_free(all, count);
+}
+
+static void delete_all_touches_no_other_user_or_type(void **state)
+{
+    fixture *f = *state;
+    obol_session *mine = stored_session(f, "alice", NULL);
+    obol_session *other_type = stored_session(f, "alice", "oauth2");
+    obol_session *other_user = stored_session(f, "alice2", NULL);
+    obol_session *got = NULL;
+
+    assert_int_equal(obol_delete_all(f->st, "alice", NULL, NULL), OBOL_OK);
+    assert_not_found(f, mine->id, "alice", NULL);
+    assert_int_equal(obol_get(f->st, other_type->id, "alice", "oauth2", &got, NULL), OBOL_OK);
+    obol_session_free(got);
+    assert_int_equal(obol_get(f->st, other_user->id, "alice2", NULL, &got, NULL), OBOL_OK);
+    obol_session_free(got);
+    obol_session_free(mine);
+    obol_session_free(other_type);
+    obol_session_free(other_user);
+}
+
+static void prune_removes_expired_records_only(void **state)
+{
+    fixture *f = *state;
+    obol_session *dies = obol_session_new("alice", NULL, f->now, 7 * DAY, 60);
+    obol_session *lives = stored_session(f, "alice", NULL);
+    obol_session *got = NULL;
+    int64_t start = f->now;
+
+    assert_int_equal(obol_upsert(f->st, dies, NULL), OBOL_OK);
+    f->now += 120;
+    assert_int_equal(obol_prune(f->st, NULL), OBOL_OK);
+    /* Turn the clock back: only a record that is really gone stays away. */
+    f->now = start;
+    assert_not_found(f, dies->id, "alice", NULL);
+    assert_int_equal(obol_get(f->st, lives->id, "alice", NULL, &got, NULL), OBOL_OK);
+    obol_session_free(got);
+    obol_session_free(dies);
+    obol_session_free(lives);
+}
+
+/* ----------------------------------------------------------------- keys */
+
+static void store_without_key_refuses_everything(void **state)
+{
+    fixture *f = *state;
+    obol_store *bare = open_store(f, f->url, 0);
+    obol_session *s = obol_session_new("alice", NULL, f->now, 7 * DAY, DAY);
+    obol_session *got = NULL;
+    obol_session **all = NULL;
+    size_t count = 0;
+    obol_error err;
+
+    assert_int_equal(obol_get(bare, "x", "alice", NULL, &got, &err), OBOL_ERR_KEY);
+    assert_int_equal(obol_upsert(bare, s, &err), OBOL_ERR_KEY);
+    assert_int_equal(obol_delete(bare, "x", "alice", NULL, &err), OBOL_ERR_KEY);
+    assert_int_equal(obol_get_all(bare, "alice", NULL, &all, &count, &err), OBOL_ERR_KEY);
+    assert_int_equal(obol_delete_all(bare, "alice", NULL, &err), OBOL_ERR_KEY);
+    assert_non_null(strstr(err.message, "key"));
+    obol_store_close(bare);
+    obol_session_free(s);
+}
+
+static void record_signed_with_another_key_is_refused(void **state)
+{
+    fixture *f = *state;
+    obol_session *s = stored_session(f, "alice", NULL);
+    obol_store *other = open_store(f, f->url, 0);
+    obol_session *got = NULL;
+
+    assert_int_equal(obol_store_add_key(other, 1, key_two, 1, NULL), OBOL_OK);
+    f->warnings = 0;
+    assert_int_equal(obol_get(other, s->id, "alice", NULL, &got, NULL), OBOL_NOT_FOUND);
+    assert_int_equal(f->warnings, 1);
+    obol_store_close(other);
+    obol_session_free(s);
+}
+
+static void old_key_keeps_verifying_after_rotation(void **state)
+{
+    fixture *f = *state;
+    obol_session *old = stored_session(f, "alice", NULL);
+    obol_session *got = NULL;
+
+    assert_int_equal(obol_store_add_key(f->st, 2, key_two, 1, NULL), OBOL_OK);
+    assert_int_equal(obol_get(f->st, old->id, "alice", NULL, &got, NULL), OBOL_OK);
+    obol_session_free(got);
+    /* A rewrite is signed with the new key: a store with only key two reads it. */
+    assert_int_equal(obol_upsert(f->st, old, NULL), OBOL_OK);
+    {
+        obol_store *only_two = open_store(f, f->url, 0);
+        assert_int_equal(obol_store_add_key(only_two, 2, key_two, 1, NULL), OBOL_OK);
+        assert_int_equal(obol_get(only_two, old->id, "alice", NULL, &got, NULL), OBOL_OK);
+        obol_session_free(got);
+        obol_store_close(only_two);
+    }
+    obol_session_free(old);
+}
+
+/* A record written by an unsigned deployment: the bare encoding. */
+static void put_unsigned_record(fixture *f, const obol_session *s)
+{
+    obol_driver_record rec = { { { (const uint8_t *)s->user_id, strlen(s->user_id) },
+                                 { (const uint8_t *)s->type, strlen(s->type) },
+                                 { (const uint8_t *)s->id, strlen(s->id) } },
+                               { NULL, 0 }, s->refresh_expires_at, 1 };
+    obol_session copy = *s;
+    uint8_t buf[1024];
+    size_t len;
+    obol_error err;
+
+    copy.lock_version = 1;
+    assert_int_equal(obol_codec_encode(&copy, buf, sizeof buf, &len), OBOL_OK);
+    rec.sealed.data = buf;
+    rec.sealed.len = len;
+    assert_int_equal(f->st->driver->put(f->st->handle, &rec, 0, f->now, &err), OBOL_OK);
+}
+
+static void unsigned_record_is_read_only_when_allowed(void **state)
+{
+    fixture *f = *state;
+    obol_session *s = obol_session_new("alice", NULL, f->now, 7 * DAY, DAY);
+    obol_session *got = NULL;
+    char url[1100];
+    obol_store *lenient;
+
+    put_unsigned_record(f, s);
+    assert_not_found(f, s->id, "alice", NULL);
+    snprintf(url, sizeof url, "%s&allow_unsigned=1", f->url);
+    lenient = open_store(f, url, 1);
+    f->warnings = 0;
+    assert_int_equal(obol_get(lenient, s->id, "alice", NULL, &got, NULL), OBOL_OK);
+    assert_int_equal(f->warnings, 1);
+    assert_non_null(strstr(f->last_warning, "unsigned"));
+    assert_string_equal(got->refresh_token_id, s->refresh_token_id);
+    obol_session_free(got);
+    obol_store_close(lenient);
+    obol_session_free(s);
+}
+
+static void secret_from_environment_signs_and_verifies(void **state)
+{
+    fixture *f = *state;
+    obol_session *s = obol_session_new("alice", NULL, f->now, 7 * DAY, DAY);
+    obol_session *got = NULL;
+    char url[1100];
+    obol_store *a, *b;
+
+    setenv("OBOL_SUITE_SECRET", "a test secret that is long enough", 1);
+    snprintf(url, sizeof url, "%s&secret=env:OBOL_SUITE_SECRET&key_id=7", f->url);
+    a = open_store(f, url, 0);
+    b = open_store(f, url, 0);
+    assert_int_equal(obol_upsert(a, s, NULL), OBOL_OK);
+    assert_int_equal(obol_get(b, s->id, "alice", NULL, &got, NULL), OBOL_OK);
+    obol_session_free(got);
+    /* The store keyed by raw key one cannot read it. */
+    assert_not_found(f, s->id, "alice", NULL);
+    obol_store_close(a);
+    obol_store_close(b);
+    obol_session_free(s);
+}
+
+static void aead_sealed_session_round_trips(void **state)
+{
+    fixture *f = *state;
+    obol_session *s = obol_session_new("alice", NULL, f->now, 7 * DAY, DAY);
+    obol_session *got = NULL;
+
+    assert_int_equal(obol_session_set_payload(s, "secret-ish payload", 18), OBOL_OK);
+    assert_int_equal(obol_upsert(f->st, s, NULL), OBOL_OK);
+    assert_int_equal(obol_get(f->st, s->id, "alice", NULL, &got, NULL), OBOL_OK);
+    assert_sessions_equal(s, got);
+    obol_session_free(got);
+    obol_session_free(s);
+}
+
+/* ------------------------------------------------------------ concurrency */
+
+enum { RACE_THREADS = 4, RACE_WINS_PER_THREAD = 25 };
+
+typedef struct racer {
+    fixture *f;
+    obol_store *st;
+    const char *sid;
+    int wins;
+    int failures;
+} racer;
+
+/* The payload holds a counter that every winning refresh increments: a lost
+ * update would show as a counter below the number of wins. */
+static uint64_t payload_counter(const obol_session *s)
+{
+    uint64_t n = 0;
+
+    if (s->extra_payload_len == sizeof n)
+        memcpy(&n, s->extra_payload, sizeof n);
+    return n;
+}
+
+static void *race(void *arg)
+{
+    racer *r = arg;
+
+    while (r->wins < RACE_WINS_PER_THREAD && r->failures == 0) {
+        obol_session *s = NULL;
+        uint64_t n;
+        int status;
+
+        if (obol_get(r->st, r->sid, "racer", NULL, &s, NULL) != OBOL_OK) {
+            r->failures++;
+            break;
+        }
+        n = payload_counter(s) + 1;
+        obol_session_set_payload(s, &n, sizeof n);
+        obol_session_refresh(s, r->f->now, DAY);
+        status = obol_upsert(r->st, s, NULL);
+        if (status == OBOL_OK)
+            r->wins++;
+        else if (status != OBOL_CONFLICT)
+            r->failures++;
+        obol_session_free(s);
+    }
+    return NULL;
+}
+
+/* Runs RACE_THREADS racers on st; returns the wins, or -1 on a failure. */
+static int race_threads(fixture *f, obol_store *st, const char *sid)
+{
+    pthread_t threads[RACE_THREADS];
+    racer racers[RACE_THREADS];
+    int wins = 0;
+
+    for (int i = 0; i < RACE_THREADS; i++) {
+        racers[i] = (racer){ f, st, sid, 0, 0 };
+        pthread_create(&threads[i], NULL, race, &racers[i]);
+    }
+    for (int i = 0; i < RACE_THREADS; i++) {
+        pthread_join(threads[i], NULL);
+        if (racers[i].failures > 0)
+            return -1;
+        wins += racers[i].wins;
+    }
+    return wins;
+}
+
+static void assert_no_update_lost(fixture *f, const char *sid, uint64_t wins)
+{
+    obol_session *s = NULL;
+
+    assert_int_equal(obol_get(f->st, sid, "racer", NULL, &s, NULL), OBOL_OK);
+    assert_int_equal(payload_counter(s), wins);
+    assert_true(s->lock_version == wins + 1);
+    obol_session_free(s);
+}
+
+static void racing_threads_lose_no_update(void **state)
+{
+    fixture *f = *state;
+    obol_session *s = stored_session(f, "racer", NULL);
+    int wins = race_threads(f, f->st, s->id);
+
+    assert_int_equal(wins, RACE_THREADS * RACE_WINS_PER_THREAD);
+    assert_no_update_lost(f, s->id, (uint64_t)wins);
+    obol_session_free(s);
+}
+
+enum { RACE_PROCESSES = 2 };
+
+/* In the child: a store of its own (never one opened before fork). */
+static void race_in_child(fixture *f, const char *sid)
+{
+    obol_store *st = NULL;
+    int wins;
+
+    if (obol_store_open(f->url, &st, NULL) != OBOL_OK ||
+        obol_store_add_key(st, 1, key_one, 1, NULL) != OBOL_OK)
+        _exit(100);
+    obol_store_set_clock(st, fixture_clock, f);
+    wins = race_threads(f, st, sid);
+    obol_store_close(st);
+    _exit(wins == RACE_THREADS * RACE_WINS_PER_THREAD ? 0 : 101);
+}
+
+static void racing_processes_lose_no_update(void **state)
+{
+    fixture *f = *state;
+    obol_session *s = stored_session(f, "racer", NULL);
+    pid_t children[RACE_PROCESSES];
+
+    if (!(f->st->driver->capabilities & OBOL_DRIVER_MULTI_PROCESS)) {
+        print_message("driver %s is single-process: nothing to race\n",
+                      f->st->driver->name);
+        obol_session_free(s);
+        return;
+    }
+    for (int i = 0; i < RACE_PROCESSES; i++) {
+        children[i] = fork();
+        assert_true(children[i] >= 0);
+        if (children[i] == 0)
+            race_in_child(f, s->id);
+    }
+    for (int i = 0; i < RACE_PROCESSES; i++) {
+        int wstatus;
+        assert_int_equal(waitpid(children[i], &wstatus, 0), children[i]);
+        assert_true(WIFEXITED(wstatus));
+        assert_int_equal(WEXITSTATUS(wstatus), 0);
+    }
+    assert_no_update_lost(f, s->id,
+                          (uint64_t)RACE_PROCESSES * RACE_THREADS * RACE_WINS_PER_THREAD);
+    obol_session_free(s);
+}
+
+/* ---------------------------------------------------------------- suite */
+
+#define STORE_TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int store_suite_run(const char *group_name, const char *base_url)
+{
+    const struct CMUnitTest tests[] = {
+        STORE_TEST(get_of_missing_session_is_not_found),
+        STORE_TEST(every_field_survives_a_round_trip),
+        STORE_TEST(infinite_session_round_trips),
+        STORE_TEST(null_type_means_full),
+        STORE_TEST(expired_session_is_not_returned),
+        STORE_TEST(types_are_isolated),
+        STORE_TEST(users_are_isolated),
+        STORE_TEST(odd_bytes_in_ids_never_collide),
+        STORE_TEST(record_copied_to_another_user_is_refused),
+        STORE_TEST(record_altered_in_the_backend_is_refused),
+        STORE_TEST(new_session_gets_lock_version_one),
+        STORE_TEST(insert_of_an_existing_id_conflicts),
+        STORE_TEST(refresh_with_current_lock_succeeds),
+        STORE_TEST(stale_refresh_conflicts_and_changes_nothing),
+        STORE_TEST(refresh_after_delete_does_not_resurrect),
+        STORE_TEST(refresh_of_an_expired_record_conflicts),
+        STORE_TEST(upsert_of_an_expired_session_writes_nothing),
+        cmocka_unit_test_setup_teardown(payload_over_the_limit_is_too_large,
+                                        setup_small_payload, teardown),
+        STORE_TEST(invalid_arguments_are_refused),
+        STORE_TEST(delete_of_a_missing_session_is_ok),
+        STORE_TEST(delete_removes_only_that_session),
+        STORE_TEST(get_all_returns_only_live_sessions_of_that_user_and_type),
+        STORE_TEST(get_all_of_an_unknown_user_is_empty),
+        STORE_TEST(delete_all_touches_no_other_user_or_type),
+        STORE_TEST(prune_removes_expired_records_only),
+        STORE_TEST(store_without_key_refuses_everything),
+        STORE_TEST(record_signed_with_another_key_is_refused),
+        STORE_TEST(old_key_keeps_verifying_after_rotation),
+        STORE_TEST(unsigned_record_is_read_only_when_allowed),
+        STORE_TEST(secret_from_environment_signs_and_verifies),
+        cmocka_unit_test_setup_teardown(aead_sealed_session_round_trips,
+                                        setup_aead, teardown),
+        STORE_TEST(racing_threads_lose_no_update),
+        STORE_TEST(racing_processes_lose_no_update),
+    };
+
+    suite_base_url = base_url;
+    return _cmocka_run_group_tests(group_name, tests,
+                                   sizeof tests / sizeof tests[0], NULL, NULL);
+}
