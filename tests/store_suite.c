@@ -801,7 +801,7 @@ static void racing_threads_lose_no_update(void **state)
 enum { RACE_PROCESSES = 2 };
 
 /* In the child: a store of its own (never one opened before fork). */
-static void race_in_child(fixture *f, const char *sid)
+static void race_in_child(fixture *f, obol_session *raced)
 {
     obol_store *st = NULL;
     int wins;
@@ -810,8 +810,9 @@ static void race_in_child(fixture *f, const char *sid)
         obol_store_add_key(st, 1, key_one, 1, NULL) != OBOL_OK)
         _exit(100);
     obol_store_set_clock(st, fixture_clock, f);
-    wins = race_threads(f, st, sid);
+    wins = race_threads(f, st, raced->id);
     obol_store_close(st);
+    obol_session_free(raced);
     _exit(wins == RACE_THREADS * RACE_WINS_PER_THREAD ? 0 : 101);
 }
 
@@ -831,7 +832,7 @@ static void racing_processes_lose_no_update(void **state)
         children[i] = fork();
         assert_true(children[i] >= 0);
         if (children[i] == 0)
-            race_in_child(f, s->id);
+            race_in_child(f, s);
     }
     for (int i = 0; i < RACE_PROCESSES; i++) {
         int wstatus;
