@@ -13,9 +13,10 @@ drivers_lmdb_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden -pthread \
 drivers_lmdb_la_LIBADD = $(LMDB_LIBS) -lpthread
 drivers_lmdb_la_LDFLAGS = -module -avoid-version -shared -no-undefined
 
-# Tests of the driver alone, loaded with dlopen() as the core loads it.
+# Tests of the driver alone, loaded with dlopen() as the core loads it;
+# they link LMDB themselves to inspect the expiry index from a child.
 check_PROGRAMS += tests/test_lmdb_driver
 TESTS += tests/test_lmdb_driver
 tests_test_lmdb_driver_SOURCES = tests/test_lmdb_driver.c
-tests_test_lmdb_driver_CFLAGS = $(TEST_CFLAGS) -pthread
-tests_test_lmdb_driver_LDADD = $(TEST_LIBS) -lpthread
+tests_test_lmdb_driver_CFLAGS = $(TEST_CFLAGS) $(LMDB_CFLAGS) -pthread
+tests_test_lmdb_driver_LDADD = $(TEST_LIBS) $(LMDB_LIBS) -lpthread
