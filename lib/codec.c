@@ -357,50 +357,74 @@ static int read_bytes(reader *r, uint64_t field, const uint8_t **data,
     return OBOL_OK;
 }
 
-/* Reads one field into s. seen collects the known fields met so far, to
- * refuse duplicates (a second id could otherwise override a checked one). */
-static int read_field(reader *r, obol_session *s, uint32_t version,
-                      uint32_t *seen)
-{
-    uint64_t tag, field, value = 0;
+/* One field as it appears on the wire, before its number is interpreted. */
+typedef struct field_value {
+    uint64_t number;
     unsigned wire;
-    const uint8_t *data = NULL;
-    size_t len = 0, start = r->pos;
+    uint64_t varint;     /* wire type 0 */
+    const uint8_t *data; /* wire type 2: points into the input */
+    size_t len;
+} field_value;
+
+/* Reads a tag and the value it frames. Wire types other than 0 and 2 are
+ * refused even on unknown fields: without one, nobody knows where the field
+ * ends. */
+static int read_field_value(reader *r, field_value *fv)
+{
+    uint64_t tag;
+    size_t start = r->pos;
     const char *bad = read_varint(r, &tag);
-    int rc;
 
     if (bad)
         return corrupt(r, "tag at byte %zu: %s", start, bad);
-    field = tag >> 3;
-    wire = (unsigned)(tag & 7);
-    if (field == 0)
+    fv->number = tag >> 3;
+    fv->wire = (unsigned)(tag & 7);
+    if (fv->number == 0)
         return corrupt(r, "field number 0 is reserved");
-    if (wire == WIRE_VARINT) {
-        bad = read_varint(r, &value);
-        if (bad)
-            return corrupt(r, "field %llu: %s", (unsigned long long)field,
-                           bad);
-    } else if (wire == WIRE_BYTES) {
-        rc = read_bytes(r, field, &data, &len);
-        if (rc != OBOL_OK)
-            return rc;
-    } else {
+    if (fv->wire == WIRE_BYTES)
+        return read_bytes(r, fv->number, &fv->data, &fv->len);
+    if (fv->wire != WIRE_VARINT)
         return corrupt(r, "field %llu: unknown wire type %u",
-                       (unsigned long long)field, wire);
-    }
-
-    if (!field_known(field, version))
-        return OBOL_OK; /* skipped: written by a newer version */
-    if (wire != field_wire_type((unsigned)field))
-        return corrupt(r, "field %u: wire type %u, expected %u",
-                       (unsigned)field, wire, field_wire_type((unsigned)field));
-    if (*seen & FIELD_BIT(field))
-        return corrupt(r, "field %u: duplicated", (unsigned)field);
-    *seen |= FIELD_BIT(field);
-    if (wire == WIRE_BYTES)
-        return store_bytes(r, s, (unsigned)field, data, len);
-    store_varint(s, (unsigned)field, value);
+                       (unsigned long long)fv->number, fv->wire);
+    bad = read_varint(r, &fv->varint);
+    if (bad)
+        return corrupt(r, "field %llu: %s", (unsigned long long)fv->number,
+                       bad);
     return OBOL_OK;
+}
+
+/* Stores a known field into s. seen collects the known fields met so far,
+ * to refuse duplicates (a second id could otherwise override a checked
+ * one). */
+static int store_field(reader *r, obol_session *s, const field_value *fv,
+                       uint32_t *seen)
+{
+    unsigned field = (unsigned)fv->number;
+    unsigned expected = field_wire_type(field);
+
+    if (fv->wire != expected)
+        return corrupt(r, "field %u: wire type %u, expected %u", field,
+                       fv->wire, expected);
+    if (*seen & FIELD_BIT(field))
+        return corrupt(r, "field %u: duplicated", field);
+    *seen |= FIELD_BIT(field);
+    if (fv->wire == WIRE_BYTES)
+        return store_bytes(r, s, field, fv->data, fv->len);
+    store_varint(s, field, fv->varint);
+    return OBOL_OK;
+}
+
+static int read_field(reader *r, obol_session *s, uint32_t version,
+                      uint32_t *seen)
+{
+    field_value fv = {0, 0, 0, NULL, 0};
+    int rc = read_field_value(r, &fv);
+
+    if (rc != OBOL_OK)
+        return rc;
+    if (!field_known(fv.number, version))
+        return OBOL_OK; /* skipped: defined by a newer revision */
+    return store_field(r, s, &fv, seen);
 }
 
 static int read_header(reader *r, uint32_t *version)

@@ -1,17 +1,18 @@
 /*
  * libFuzzer target for the session decoder. Not built by make: it needs
  * clang's libFuzzer runtime (Debian: apt-get install clang libclang-rt-14-dev).
- * obol_session_free() comes from lib/session.c. From the top of the source
- * tree:
+ * obol_session_free() comes from lib/session.c, which needs the config.h of
+ * a configured build tree (BUILD below) and libsodium. From the top of the
+ * source tree:
  *
  *   clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
- *       -Iinclude -Ilib lib/codec.c lib/session.c tests/fuzz_codec.c \
- *       -o fuzz_codec
+ *       -Iinclude -Ilib -I$BUILD lib/codec.c lib/session.c \
+ *       tests/fuzz_codec.c -lsodium -o fuzz_codec
  *   mkdir -p corpus && ./fuzz_codec -max_total_time=60 corpus
  *
- * (If lib/session.c pulls in more of the library than is convenient, link
- * the static core from a build tree instead: build/lib/.libs/libobolcore.a
- * with -lsodium -luriparser.)
+ * Compile codec.c with clang as above rather than linking a gcc-built
+ * libobolcore.a: libFuzzer only sees the coverage of code it instrumented.
+ * A seed corpus helps: the example record of docs/FORMAT.md as a file.
  *
  * What it checks, beyond "no crash, no leak, no out-of-bounds read": any
  * input that decodes is a session that encodes again, and whose encoding
