@@ -297,6 +297,7 @@ static void count_entries(const char *dir, size_t *sessions, size_t *expiry)
                 && mdb_stat(txn, dbi, &st) == 0)
                 counts[1] = st.ms_entries;
             mdb_txn_abort(txn);
+            mdb_env_close(env);
         }
         ssize_t written = write(fds[1], counts, sizeof counts);
         _exit(written == sizeof counts ? 0 : 1);
@@ -934,27 +935,84 @@ static void overlong_key_is_too_large(void **state)
     driver->close(handle);
 }
 
+/* The map size health() reports. */
+static unsigned long long map_size_of(void *handle)
+{
+    char info[512];
+    obol_error err = { 0 };
+    assert_int_equal(driver->health(handle, info, sizeof info, &err), OBOL_OK);
+    const char *map = strstr(info, "map ");
+    assert_non_null(map);
+    return strtoull(map + 4, NULL, 10);
+}
+
+/* Writes count records of 16 KiB under user "big"; 0 or the failing
+ * status. */
+static int write_big_records(void *handle, int count)
+{
+    static uint8_t sealed[16384];
+    for (int i = 0; i < count; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "b%d", i);
+        memset(sealed, i, sizeof sealed);
+        int status = put_record(handle, key_of(text("big"), text("t"),
+                                               text(id)),
+                                bytes_of(sealed, sizeof sealed), INT64_MAX,
+                                0, 0);
+        if (status != OBOL_OK)
+            return status;
+    }
+    return OBOL_OK;
+}
+
 static void map_grows_when_full(void **state)
 {
     fixture *f = *state;
     void *handle = open_store(f->dir, "obol", "map_size", "32KiB");
-    static uint8_t sealed[16384];
-    for (int i = 0; i < 256; i++) {
-        char id[16];
-        snprintf(id, sizeof id, "s%d", i);
-        memset(sealed, i, sizeof sealed);
-        assert_int_equal(put_record(handle, key_of(text("u"), text("t"),
-                                                   text(id)),
-                                    bytes_of(sealed, sizeof sealed),
-                                    INT64_MAX, 0, 0), OBOL_OK);
-    }
-    memset(sealed, 77, sizeof sealed);
-    assert_stored(handle, key_of(text("u"), text("t"), text("s77")), sealed,
-                  sizeof sealed);
+    assert_int_equal(write_big_records(handle, 256), OBOL_OK);
+    static uint8_t expected[16384];
+    memset(expected, 77, sizeof expected);
+    assert_stored(handle, key_of(text("big"), text("t"), text("b77")),
+                  expected, sizeof expected);
+    assert_true(map_size_of(handle) > 256 * 16384);
     char info[512];
     obol_error err = { 0 };
     assert_int_equal(driver->health(handle, info, sizeof info, &err), OBOL_OK);
     assert_non_null(strstr(info, "256 records"));
+    driver->close(handle);
+}
+
+static void map_grown_by_another_process_is_adopted(void **state)
+{
+    fixture *f = *state;
+    void *handle = open_store(f->dir, "obol", "map_size", "32KiB");
+    assert_true(map_size_of(handle) < 65536);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        test_config tc;
+        config_init(&tc, f->dir, "obol");
+        config_option(&tc, "map_size", "32KiB");
+        void *own = NULL;
+        obol_error err = { 0 };
+        if (driver->open(&tc.config, &own, &err) != OBOL_OK)
+            _exit(2);
+        int status = write_big_records(own, 200);
+        driver->close(own);
+        _exit(status == OBOL_OK ? 0 : 1);
+    }
+    int wstatus;
+    assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+    assert_true(WIFEXITED(wstatus));
+    assert_int_equal(WEXITSTATUS(wstatus), 0);
+    /* Our map is far smaller than the data now: the next transaction
+     * finds out and takes the larger size. */
+    static uint8_t expected[16384];
+    memset(expected, 150, sizeof expected);
+    assert_stored(handle, key_of(text("big"), text("t"), text("b150")),
+                  expected, sizeof expected);
+    assert_true(map_size_of(handle) > 200 * 16384);
+    insert(handle, key_of(text("u"), text("full"), text("after")));
     driver->close(handle);
 }
 
@@ -1239,6 +1297,7 @@ int main(void)
         WITH_DIR(prune_handles_more_than_one_batch),
         WITH_DIR(overlong_key_is_too_large),
         WITH_DIR(map_grows_when_full),
+        WITH_DIR(map_grown_by_another_process_is_adopted),
         WITH_DIR(health_names_version_and_path),
         WITH_DIR(two_handles_share_one_environment),
         WITH_DIR(forked_child_opens_its_own_environment),
