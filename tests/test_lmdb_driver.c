@@ -990,6 +990,8 @@ static void map_grown_by_another_process_is_adopted(void **state)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        /* Frees our copy of the parent's handle, not its environment. */
+        driver->close(handle);
         test_config tc;
         config_init(&tc, f->dir, "obol");
         config_option(&tc, "map_size", "32KiB");
