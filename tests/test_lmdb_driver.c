@@ -718,7 +718,7 @@ static void visitor_status_stops_the_walk(void **state)
     fixture *f = *state;
     void *handle = open_store(f->dir, "obol", NULL, NULL);
     for (int i = 0; i < 5; i++) {
-        char id[8];
+        char id[32];
         snprintf(id, sizeof id, "s%d", i);
         insert(handle, key_of(text("u"), text("full"), text(id)));
     }
@@ -757,7 +757,7 @@ static void scan_visitor_may_write_to_the_store(void **state)
     fixture *f = *state;
     void *handle = open_store(f->dir, "obol", NULL, NULL);
     for (int i = 0; i < 200; i++) {
-        char id[16];
+        char id[32];
         snprintf(id, sizeof id, "session-%03d", i);
         insert(handle, key_of(text("u"), text("full"), text(id)));
     }
@@ -848,7 +848,7 @@ static void prune_removes_exactly_the_expired(void **state)
                                         INT64_MAX };
     const size_t count = sizeof expiries / sizeof expiries[0];
     for (size_t i = 0; i < count; i++) {
-        char id[8];
+        char id[32];
         snprintf(id, sizeof id, "e%zu", i);
         assert_int_equal(put_record(handle, key_of(text("u"), text("full"),
                                                    text(id)),
@@ -858,7 +858,7 @@ static void prune_removes_exactly_the_expired(void **state)
     obol_error err = { 0 };
     assert_int_equal(driver->prune(handle, 20, &err), OBOL_OK);
     for (size_t i = 0; i < count; i++) {
-        char id[8];
+        char id[32];
         snprintf(id, sizeof id, "e%zu", i);
         obol_driver_key key = key_of(text("u"), text("full"), text(id));
         if (expiries[i] < 20)
@@ -892,7 +892,7 @@ static void prune_handles_more_than_one_batch(void **state)
     fixture *f = *state;
     void *handle = open_store(f->dir, "obol", "sync", "off");
     for (int i = 0; i < 2500; i++) {
-        char id[16];
+        char id[32];
         snprintf(id, sizeof id, "s%d", i);
         assert_int_equal(put_record(handle, key_of(text("u"), text("t"),
                                                    text(id)),
@@ -952,7 +952,7 @@ static int write_big_records(void *handle, int count)
 {
     static uint8_t sealed[16384];
     for (int i = 0; i < count; i++) {
-        char id[16];
+        char id[32];
         snprintf(id, sizeof id, "b%d", i);
         memset(sealed, i, sizeof sealed);
         int status = put_record(handle, key_of(text("big"), text("t"),
