@@ -1,0 +1,35 @@
+# The Redis driver (redis.so), its test and its benchmark. See docs/REDIS.md.
+driver_LTLIBRARIES += drivers/redis.la
+drivers_redis_la_SOURCES = \
+	drivers/redis/redis_driver.c drivers/redis/redis_driver.h \
+	drivers/redis/redis_config.c drivers/redis/redis_config.h \
+	drivers/redis/redis_conn.c drivers/redis/redis_conn.h \
+	drivers/redis/redis_keys.c drivers/redis/redis_keys.h \
+	drivers/redis/redis_lua.c drivers/redis/redis_lua.h \
+	drivers/redis/redis_scripts.c drivers/redis/redis_scripts.h
+drivers_redis_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden $(HIREDIS_CFLAGS)
+drivers_redis_la_LIBADD = $(HIREDIS_LIBS)
+drivers_redis_la_LDFLAGS = -module -avoid-version -shared -no-undefined
+
+# The driver test starts its own redis-server (tests/redis_harness.h) and
+# loads redis.so from OBOL_DRIVER_PATH as the core does.
+check_PROGRAMS += tests/test_redis_driver
+TESTS += tests/test_redis_driver
+tests_test_redis_driver_SOURCES = tests/test_redis_driver.c \
+	tests/redis_harness.c tests/redis_harness.h
+tests_test_redis_driver_CFLAGS = $(TEST_CFLAGS) $(HIREDIS_CFLAGS)
+tests_test_redis_driver_LDADD = $(TEST_LIBS) $(HIREDIS_LIBS)
+EXTRA_tests_test_redis_driver_DEPENDENCIES = drivers/redis.la
+
+# Raw hiredis next to the driver (and later the store) against one server;
+# built by make, run by hand: bench/redis_bench [redis://host:port].
+noinst_PROGRAMS += bench/redis_bench
+bench_redis_bench_SOURCES = bench/redis_bench.c \
+	tests/redis_harness.c tests/redis_harness.h \
+	drivers/redis/redis_lua.c drivers/redis/redis_lua.h
+bench_redis_bench_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DOBOL_BUILD_DRIVER_PATH='"$(BUILD_DRIVER_PATH)"'
+bench_redis_bench_CFLAGS = $(AM_CFLAGS) $(HIREDIS_CFLAGS) $(SODIUM_CFLAGS)
+bench_redis_bench_LDADD = lib/libobolcore.la $(HIREDIS_LIBS) \
+	$(SODIUM_LIBS) $(URIPARSER_LIBS)
+EXTRA_bench_redis_bench_DEPENDENCIES = drivers/redis.la

@@ -1,0 +1,17 @@
+/* State shared by the files of the Redis driver. */
+#ifndef OBOL_REDIS_DRIVER_H
+#define OBOL_REDIS_DRIVER_H
+
+#include <obol/driver.h>
+
+/* The core's host table, set once by the entry function before any other
+ * call; every message and every buffer handed to the core goes through it. */
+extern const obol_driver_host *redis_host;
+
+/* The plug-in's only exported symbol (driver.h). */
+#if defined(__GNUC__)
+__attribute__((visibility("default")))
+#endif
+const obol_driver *obol_driver_redis_entry(const obol_driver_host *host);
+
+#endif

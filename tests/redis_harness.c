@@ -1,0 +1,383 @@
+/* A private redis-server for tests and benchmarks; see redis_harness.h. */
+#define _DEFAULT_SOURCE /* mkdtemp */
+#define _POSIX_C_SOURCE 200809L
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "redis_harness.h"
+
+struct redis_harness {
+    char server[PATH_MAX];
+    char dir[200];
+    char socket_path[PATH_MAX];
+    char url[64];
+    char *requirepass;
+    uint16_t port;
+    pid_t pid;               /* 0 when not running */
+};
+
+static int is_executable(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+           access(path, X_OK) == 0;
+}
+
+static int find_server(char *out, size_t size)
+{
+    const char *env = getenv("REDIS_SERVER");
+    const char *path = getenv("PATH");
+
+    if (env != NULL && env[0] != '\0') {
+        if (!is_executable(env))
+            return -1;
+        snprintf(out, size, "%s", env);
+        return 0;
+    }
+    while (path != NULL && *path != '\0') {
+        size_t len = strcspn(path, ":");
+        snprintf(out, size, "%.*s/redis-server", (int)len,
+                 len > 0 ? path : ".");
+        if (is_executable(out))
+            return 0;
+        path += len;
+        if (*path == ':')
+            path++;
+    }
+    return -1;
+}
+
+const char *redis_harness_require(void)
+{
+    static char server[PATH_MAX];
+    const char *ci = getenv("CI");
+
+    if (find_server(server, sizeof server) == 0)
+        return server;
+    if (ci != NULL && strcmp(ci, "true") == 0) {
+        printf("Bail out! redis-server not found (REDIS_SERVER='%s') and "
+               "CI=true: Redis tests must run in CI\n",
+               getenv("REDIS_SERVER") ? getenv("REDIS_SERVER") : "");
+        fflush(stdout);
+        exit(1);
+    }
+    printf("1..0 # SKIP redis-server not found (set REDIS_SERVER or PATH)\n");
+    fprintf(stderr, "*** redis-server not found: the Redis tests did NOT "
+                    "run ***\n");
+    fflush(stdout);
+    exit(0);
+}
+
+/* Asks the kernel for a free loopback port. Another process could take it
+ * before the server binds it; starting is retried with a new port then. */
+static int free_port(uint16_t *port)
+{
+    struct sockaddr_in addr;
+    socklen_t len = sizeof addr;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int status = -1;
+
+    if (fd < 0)
+        return -1;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
+        getsockname(fd, (struct sockaddr *)&addr, &len) == 0) {
+        *port = ntohs(addr.sin_port);
+        status = 0;
+    }
+    close(fd);
+    return status;
+}
+
+static void print_log_tail(const redis_harness *h)
+{
+    char path[PATH_MAX + 16], line[512];
+    FILE *file;
+
+    snprintf(path, sizeof path, "%s/redis.log", h->dir);
+    file = fopen(path, "r");
+    if (file == NULL)
+        return;
+    fprintf(stderr, "--- %s:\n", path);
+    while (fgets(line, sizeof line, file) != NULL)
+        fprintf(stderr, "    %s", line);
+    fclose(file);
+}
+
+static void spawn(redis_harness *h)
+{
+    char port[16], log_path[PATH_MAX + 16];
+    const char *argv[32];
+    int argc = 0;
+    int null_fd;
+
+    snprintf(port, sizeof port, "%u", h->port);
+    snprintf(log_path, sizeof log_path, "%s/redis.log", h->dir);
+    argv[argc++] = h->server;
+    argv[argc++] = "--port";
+    argv[argc++] = port;
+    argv[argc++] = "--bind";
+    argv[argc++] = "127.0.0.1";
+    argv[argc++] = "--save";
+    argv[argc++] = "";
+    argv[argc++] = "--appendonly";
+    argv[argc++] = "no";
+    argv[argc++] = "--dir";
+    argv[argc++] = h->dir;
+    argv[argc++] = "--unixsocket";
+    argv[argc++] = h->socket_path;
+    argv[argc++] = "--unixsocketperm";
+    argv[argc++] = "700";
+    argv[argc++] = "--daemonize";
+    argv[argc++] = "no";
+    argv[argc++] = "--logfile";
+    argv[argc++] = log_path;
+    if (h->requirepass != NULL) {
+        argv[argc++] = "--requirepass";
+        argv[argc++] = h->requirepass;
+    }
+    argv[argc] = NULL;
+
+    null_fd = open("/dev/null", O_RDWR);
+    if (null_fd >= 0) {
+        dup2(null_fd, STDIN_FILENO);
+        dup2(null_fd, STDOUT_FILENO);
+        close(null_fd);
+    }
+    execv(h->server, (char *const *)argv);
+    fprintf(stderr, "redis harness: exec %s: %s\n", h->server,
+            strerror(errno));
+    _exit(127);
+}
+
+static redisContext *connect_client(const redis_harness *h, int timeout_ms)
+{
+    struct timeval tv = { timeout_ms / 1000, timeout_ms % 1000 * 1000 };
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", h->port, tv);
+
+    if (c == NULL)
+        return NULL;
+    if (c->err != 0) {
+        redisFree(c);
+        return NULL;
+    }
+    if (h->requirepass != NULL) {
+        redisReply *r = redisCommand(c, "AUTH %s", h->requirepass);
+        int ok = r != NULL && r->type == REDIS_REPLY_STATUS;
+        if (r != NULL)
+            freeReplyObject(r);
+        if (!ok) {
+            redisFree(c);
+            return NULL;
+        }
+    }
+    return c;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, ms % 1000 * 1000000L };
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* Waits up to 10 s for PONG; -1 if the server died or never answered. */
+static int wait_ready(redis_harness *h)
+{
+    for (int attempt = 0; attempt < 200; attempt++) {
+        int wstatus;
+        redisContext *c;
+
+        if (waitpid(h->pid, &wstatus, WNOHANG) == h->pid) {
+            h->pid = 0;
+            return -1;
+        }
+        c = connect_client(h, 200);
+        if (c != NULL) {
+            redisReply *r = redisCommand(c, "PING");
+            int ok = r != NULL && r->type == REDIS_REPLY_STATUS &&
+                     strcmp(r->str, "PONG") == 0;
+            if (r != NULL)
+                freeReplyObject(r);
+            redisFree(c);
+            if (ok)
+                return 0;
+        }
+        sleep_ms(50);
+    }
+    return -1;
+}
+
+static int launch(redis_harness *h)
+{
+    fflush(stdout);
+    fflush(stderr);
+    h->pid = fork();
+    if (h->pid < 0) {
+        h->pid = 0;
+        return -1;
+    }
+    if (h->pid == 0)
+        spawn(h);
+    if (wait_ready(h) == 0)
+        return 0;
+    if (h->pid != 0) {
+        kill(h->pid, SIGKILL);
+        waitpid(h->pid, NULL, 0);
+        h->pid = 0;
+    }
+    return -1;
+}
+
+static const char *temp_root(void)
+{
+    const char *tmp = getenv("TMPDIR");
+
+    /* A unix socket path is limited to about 100 bytes. */
+    if (tmp != NULL && tmp[0] == '/' && strlen(tmp) < 60)
+        return tmp;
+    return "/tmp";
+}
+
+static void remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *entry;
+
+    if (d == NULL)
+        return;
+    while ((entry = readdir(d)) != NULL) {
+        char path[PATH_MAX + 256];
+        if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, entry->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+redis_harness *redis_harness_start(const redis_harness_options *options)
+{
+    redis_harness *h = calloc(1, sizeof *h);
+
+    if (h == NULL)
+        return NULL;
+    if (find_server(h->server, sizeof h->server) != 0) {
+        fprintf(stderr, "redis harness: redis-server not found\n");
+        free(h);
+        return NULL;
+    }
+    if (options != NULL && options->requirepass != NULL)
+        h->requirepass = strdup(options->requirepass);
+    snprintf(h->dir, sizeof h->dir, "%s/obol-redis-XXXXXX", temp_root());
+    if (mkdtemp(h->dir) == NULL) {
+        fprintf(stderr, "redis harness: mkdtemp %s: %s\n", h->dir,
+                strerror(errno));
+        free(h->requirepass);
+        free(h);
+        return NULL;
+    }
+    snprintf(h->socket_path, sizeof h->socket_path, "%s/redis.sock", h->dir);
+
+    for (int attempt = 0; attempt < 5; attempt++) {
+        if (free_port(&h->port) != 0)
+            continue;
+        snprintf(h->url, sizeof h->url, "redis://127.0.0.1:%u", h->port);
+        if (launch(h) == 0)
+            return h;
+    }
+    fprintf(stderr, "redis harness: %s did not start\n", h->server);
+    print_log_tail(h);
+    redis_harness_stop(h);
+    return NULL;
+}
+
+int redis_harness_kill(redis_harness *h)
+{
+    if (h->pid == 0)
+        return -1;
+    kill(h->pid, SIGKILL);
+    waitpid(h->pid, NULL, 0);
+    h->pid = 0;
+    return 0;
+}
+
+void redis_harness_stop(redis_harness *h)
+{
+    if (h == NULL)
+        return;
+    redis_harness_kill(h);
+    remove_dir(h->dir);
+    free(h->requirepass);
+    free(h);
+}
+
+int redis_harness_restart(redis_harness *h)
+{
+    if (h->pid != 0)
+        redis_harness_kill(h);
+    if (launch(h) != 0) {
+        fprintf(stderr, "redis harness: restart on port %u failed\n",
+                h->port);
+        print_log_tail(h);
+        return -1;
+    }
+    return 0;
+}
+
+int redis_harness_pause(redis_harness *h)
+{
+    return h->pid != 0 ? kill(h->pid, SIGSTOP) : -1;
+}
+
+int redis_harness_resume(redis_harness *h)
+{
+    return h->pid != 0 ? kill(h->pid, SIGCONT) : -1;
+}
+
+uint16_t redis_harness_port(const redis_harness *h)
+{
+    return h->port;
+}
+
+const char *redis_harness_url(const redis_harness *h)
+{
+    return h->url;
+}
+
+const char *redis_harness_socket(const redis_harness *h)
+{
+    return h->socket_path;
+}
+
+redisContext *redis_harness_client(const redis_harness *h)
+{
+    redisContext *c = connect_client(h, 2000);
+    struct timeval tv = { 5, 0 };
+
+    if (c != NULL)
+        redisSetTimeout(c, tv);
+    return c;
+}

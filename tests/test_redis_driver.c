@@ -1,0 +1,1434 @@
+/*
+ * The Redis driver on its own, against a real redis-server started by
+ * tests/redis_harness.h: loaded with dlopen() from $OBOL_DRIVER_PATH as the
+ * core loads it, opened from config strings parsed by the core's own
+ * parser, and checked from a second, raw hiredis client. Each test uses a
+ * prefix of its own, so the tests share one server without seeing each
+ * other.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "config.h"
+
+#include <dlfcn.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <setjmp.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <hiredis.h>
+#include <obol/driver.h>
+
+#include "config_internal.h"
+#include "errors_internal.h"
+#include "parse_internal.h"
+#include "redis_harness.h"
+
+/* ------------------------------------------------------------- fixtures */
+
+static void *driver_library;
+static const obol_driver *driver;
+static redis_harness *redis;  /* shared server, started once */
+static redisContext *raw;     /* second client, to look behind the driver */
+static int prefix_counter;
+static char prefix[32];       /* this test's prefix */
+
+static const obol_driver_host host = {
+    .abi_major = OBOL_DRIVER_ABI_MAJOR,
+    .abi_minor = OBOL_DRIVER_ABI_MINOR,
+    .struct_size = sizeof(obol_driver_host),
+    .alloc = malloc,
+    .free = free,
+    .set_error = obol_set_error,
+    .parse_uint = obol_parse_uint,
+    .parse_size = obol_parse_size,
+};
+
+static int load_driver(void)
+{
+    const char *dir = getenv("OBOL_DRIVER_PATH");
+    char path[PATH_MAX];
+    obol_driver_entry_fn entry;
+    void *symbol;
+
+    if (dir == NULL) {
+        fprintf(stderr, "OBOL_DRIVER_PATH is not set\n");
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/redis.so", dir);
+    driver_library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (driver_library == NULL) {
+        fprintf(stderr, "%s\n", dlerror());
+        return -1;
+    }
+    symbol = dlsym(driver_library, "obol_driver_redis_entry");
+    if (symbol == NULL)
+        return -1;
+    memcpy(&entry, &symbol, sizeof entry);
+    driver = entry(&host);
+    return driver != NULL ? 0 : -1;
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    if (load_driver() != 0)
+        return -1;
+    redis = redis_harness_start(NULL);
+    if (redis == NULL)
+        return -1;
+    raw = redis_harness_client(redis);
+    return raw != NULL ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    if (raw != NULL)
+        redisFree(raw);
+    redis_harness_stop(redis);
+    if (driver_library != NULL)
+        dlclose(driver_library);
+    return 0;
+}
+
+/* Every test gets a fresh prefix. */
+static int test_setup(void **state)
+{
+    (void)state;
+    snprintf(prefix, sizeof prefix, "t%d", ++prefix_counter);
+    return 0;
+}
+
+/* -------------------------------------------------------------- helpers */
+
+static int64_t now_s(void)
+{
+    return (int64_t)time(NULL);
+}
+
+static double monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Opens the driver from a config string, as the core would after parsing
+ * it; the test's prefix is added unless the string names one. */
+static int open_url(const char *url, void **handle, obol_error *err)
+{
+    obol_config config;
+    obol_driver_config driver_config;
+    char full[1024];
+    int status;
+
+    snprintf(full, sizeof full, "%s%sprefix=%s", url,
+             strchr(url, '?') != NULL ? "&" : "?", prefix);
+    if (strstr(url, "prefix=") != NULL)
+        snprintf(full, sizeof full, "%s", url);
+    status = obol_config_parse(full, &config, err);
+    if (status != OBOL_OK)
+        return status;
+    obol_config_for_driver(&config, &driver_config);
+    *handle = NULL;
+    status = driver->open(&driver_config, handle, err);
+    obol_config_clear(&config);
+    return status;
+}
+
+/* The shared server with the given options ("" for none). */
+static void *open_default(const char *options)
+{
+    char url[512];
+    obol_error err = { 0 };
+    void *handle = NULL;
+    int status;
+
+    snprintf(url, sizeof url, "%s%s", redis_harness_url(redis), options);
+    status = open_url(url, &handle, &err);
+    if (status != OBOL_OK)
+        fprintf(stderr, "open %s: %s\n", url, err.message);
+    assert_int_equal(status, OBOL_OK);
+    return handle;
+}
+
+/* The status of opening url, with the message in err. */
+static int open_status(const char *url, obol_error *err)
+{
+    void *handle = NULL;
+    int status = open_url(url, &handle, err);
+
+    if (status == OBOL_OK)
+        driver->close(handle);
+    return status;
+}
+
+static void assert_message_has(const obol_error *err, const char *part)
+{
+    if (strstr(err->message, part) == NULL) {
+        fprintf(stderr, "message \"%s\" lacks \"%s\"\n", err->message, part);
+        fail();
+    }
+}
+
+static obol_bytes bytes_of(const void *data, size_t len)
+{
+    obol_bytes b = { data, len };
+    return b;
+}
+
+static obol_bytes text(const char *s)
+{
+    return bytes_of(s, strlen(s));
+}
+
+static obol_driver_key key_of(const char *user, const char *type,
+                              const char *id)
+{
+    obol_driver_key key = { text(user), text(type), text(id) };
+    return key;
+}
+
+static int put_record(void *handle, obol_driver_key key, const char *sealed,
+                      int64_t expires_at, uint64_t expected, int64_t now,
+                      obol_error *err)
+{
+    obol_driver_record record = { key, text(sealed), expires_at,
+                                  expected + 1 };
+    return driver->put(handle, &record, expected, now, err);
+}
+
+/* put() that must succeed. */
+static void put_ok(void *handle, obol_driver_key key, const char *sealed,
+                   int64_t expires_at, uint64_t expected)
+{
+    obol_error err = { 0 };
+    int status = put_record(handle, key, sealed, expires_at, expected,
+                            now_s(), &err);
+    if (status != OBOL_OK)
+        fprintf(stderr, "put: %d %s\n", status, err.message);
+    assert_int_equal(status, OBOL_OK);
+}
+
+static int get_status(void *handle, obol_driver_key key, char *out,
+                      size_t out_size, obol_error *err)
+{
+    uint8_t *sealed = NULL;
+    size_t sealed_len = 0;
+    int status = driver->get(handle, &key, &sealed, &sealed_len, err);
+
+    if (status == OBOL_OK) {
+        size_t n = sealed_len < out_size - 1 ? sealed_len : out_size - 1;
+        memcpy(out, sealed, n);
+        out[n] = '\0';
+        free(sealed);
+    }
+    return status;
+}
+
+/* get() compared with the expected text; NULL expects OBOL_NOT_FOUND. */
+static void assert_stored(void *handle, obol_driver_key key,
+                          const char *expected)
+{
+    char got[256];
+    obol_error err = { 0 };
+    int status = get_status(handle, key, got, sizeof got, &err);
+
+    if (expected == NULL) {
+        assert_int_equal(status, OBOL_NOT_FOUND);
+        return;
+    }
+    if (status != OBOL_OK)
+        fprintf(stderr, "get: %d %s\n", status, err.message);
+    assert_int_equal(status, OBOL_OK);
+    assert_string_equal(got, expected);
+}
+
+static void del_ok(void *handle, obol_driver_key key)
+{
+    obol_error err = { 0 };
+    assert_int_equal(driver->del(handle, &key, &err), OBOL_OK);
+}
+
+/* Collects what list() or scan() visit. */
+typedef struct seen {
+    size_t count;
+    struct {
+        char user[64], type[64], id[64], sealed[128];
+        size_t user_len, type_len;
+        int64_t expires_at;
+        uint64_t lock_version;
+    } r[64];
+} seen;
+
+static void copy_out(char *out, size_t size, obol_bytes b)
+{
+    size_t n = b.len < size - 1 ? b.len : size - 1;
+    memcpy(out, b.data, n);
+    out[n] = '\0';
+}
+
+static int collect(void *arg, const obol_driver_record *record)
+{
+    seen *s = arg;
+
+    if (s->count == 64)
+        return OBOL_ERR_INVALID;
+    copy_out(s->r[s->count].user, 64, record->key.user_id);
+    copy_out(s->r[s->count].type, 64, record->key.type);
+    copy_out(s->r[s->count].id, 64, record->key.id);
+    copy_out(s->r[s->count].sealed, 128, record->sealed);
+    s->r[s->count].user_len = record->key.user_id.len;
+    s->r[s->count].type_len = record->key.type.len;
+    s->r[s->count].expires_at = record->expires_at;
+    s->r[s->count].lock_version = record->lock_version;
+    s->count++;
+    return OBOL_OK;
+}
+
+static size_t list_count(void *handle, obol_driver_key key, seen *s)
+{
+    obol_error err = { 0 };
+    memset(s, 0, sizeof *s);
+    assert_int_equal(driver->list(handle, &key, collect, s, &err), OBOL_OK);
+    return s->count;
+}
+
+static int seen_index(const seen *s, const char *id)
+{
+    for (size_t i = 0; i < s->count; i++)
+        if (strcmp(s->r[i].id, id) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Raw commands on the second client. */
+static redisReply *raw_command(const char *format, ...)
+{
+    va_list ap;
+    redisReply *reply;
+
+    va_start(ap, format);
+    reply = redisvCommand(raw, format, ap);
+    va_end(ap);
+    assert_non_null(reply);
+    return reply;
+}
+
+static long long raw_integer(const char *format, const char *key)
+{
+    redisReply *reply = raw_command(format, key);
+    long long value;
+
+    assert_int_equal(reply->type, REDIS_REPLY_INTEGER);
+    value = reply->integer;
+    freeReplyObject(reply);
+    return value;
+}
+
+/* The three key names of (user, type) under this test's prefix, as
+ * docs/REDIS.md says they are; user and type here are already escaped. */
+static void key_names(const char *user, const char *type, char names[3][256])
+{
+    static const char *const suffix[3] = { "rec", "exp", "lock" };
+
+    for (int k = 0; k < 3; k++)
+        snprintf(names[k], 256, "%s:{%s:%s}:%s", prefix, user, type,
+                 suffix[k]);
+}
+
+static void assert_keys_absent(const char *user, const char *type)
+{
+    char names[3][256];
+
+    key_names(user, type, names);
+    for (int k = 0; k < 3; k++)
+        if (raw_integer("EXISTS %s", names[k]) != 0) {
+            fprintf(stderr, "%s still exists\n", names[k]);
+            fail();
+        }
+}
+
+/* Every key of (user, type) expires within [low_ms, high_ms]. */
+static void assert_ttl_between(const char *user, const char *type,
+                               long long low_ms, long long high_ms)
+{
+    char names[3][256];
+
+    key_names(user, type, names);
+    for (int k = 0; k < 3; k++) {
+        long long ttl = raw_integer("PTTL %s", names[k]);
+        if (ttl < low_ms || ttl > high_ms) {
+            fprintf(stderr, "PTTL %s = %lld, want %lld..%lld\n", names[k],
+                    ttl, low_ms, high_ms);
+            fail();
+        }
+    }
+}
+
+/* --------------------------------------------------------------- config */
+
+static void entry_declares_the_driver(void **state)
+{
+    (void)state;
+    assert_int_equal(driver->abi_major, OBOL_DRIVER_ABI_MAJOR);
+    assert_true(driver->struct_size >= OBOL_DRIVER_MIN_SIZE);
+    assert_string_equal(driver->name, "redis");
+    assert_string_equal(driver->schemes[0], "redis");
+    assert_string_equal(driver->schemes[1], "redis+unix");
+    assert_null(driver->schemes[2]);
+    assert_int_equal(driver->capabilities,
+                     OBOL_DRIVER_THREAD_SAFE | OBOL_DRIVER_MULTI_PROCESS |
+                         OBOL_DRIVER_NATIVE_EXPIRY | OBOL_DRIVER_PERSISTENT);
+    assert_non_null(driver->health);
+}
+
+/* Appends options to the shared server's URL and expects INVALID with a
+ * message naming part. */
+static void assert_refused(const char *suffix, const char *part)
+{
+    char url[512];
+    obol_error err = { 0 };
+
+    snprintf(url, sizeof url, "%s%s", redis_harness_url(redis), suffix);
+    assert_int_equal(open_status(url, &err), OBOL_ERR_INVALID);
+    assert_message_has(&err, part);
+}
+
+static void config_refuses_unknown_option(void **state)
+{
+    (void)state;
+    assert_refused("?colour=blue", "unknown option 'colour'");
+}
+
+static void config_refuses_bad_numbers(void **state)
+{
+    (void)state;
+    assert_refused("?timeout_ms=abc", "timeout_ms 'abc'");
+    assert_refused("?timeout_ms=0", "timeout_ms '0'");
+    assert_refused("?timeout_ms=-5", "timeout_ms '-5'");
+    assert_refused("?connect_timeout_ms=1e3", "connect_timeout_ms '1e3'");
+    assert_refused("?pool=0", "pool '0'");
+    assert_refused("?pool=99999", "pool '99999'");
+    assert_refused("?pool=4x", "pool '4x'");
+    assert_refused("?db=two", "db 'two'");
+}
+
+static void config_refuses_option_given_twice(void **state)
+{
+    (void)state;
+    assert_refused("?pool=2&pool=3", "'pool' is given twice");
+    assert_refused("/1?db=2", "both as the path and as option 'db'");
+}
+
+static void config_refuses_db_path_that_is_not_a_number(void **state)
+{
+    (void)state;
+    assert_refused("/abc", "path '/abc'");
+    assert_refused("/1/2", "path '/1/2'");
+    assert_refused("/-1", "path '/-1'");
+}
+
+static void config_refuses_empty_host(void **state)
+{
+    obol_error err = { 0 };
+    (void)state;
+    assert_int_equal(open_status("redis:///0", &err), OBOL_ERR_INVALID);
+    assert_message_has(&err, "host is empty");
+}
+
+static void config_refuses_host_for_unix_socket(void **state)
+{
+    obol_error err = { 0 };
+    (void)state;
+    assert_int_equal(open_status("redis+unix://localhost/run/redis.sock",
+                                 &err),
+                     OBOL_ERR_INVALID);
+    assert_message_has(&err, "takes no host ('localhost')");
+    assert_int_equal(open_status("redis+unix://", &err), OBOL_ERR_INVALID);
+    assert_message_has(&err, "absolute path of the socket");
+}
+
+static void config_refuses_user_without_password(void **state)
+{
+    char url[256];
+    obol_error err = { 0 };
+    (void)state;
+    snprintf(url, sizeof url, "redis://bob@127.0.0.1:%u",
+             redis_harness_port(redis));
+    assert_int_equal(open_status(url, &err), OBOL_ERR_INVALID);
+    assert_message_has(&err, "user 'bob' has no password");
+    assert_refused("?password=hunter2", "env:NAME or file:PATH");
+    assert_refused("?password=env:OBOL_TEST_UNSET_VARIABLE",
+                   "'OBOL_TEST_UNSET_VARIABLE' is not set");
+}
+
+static void open_names_server_and_cause_when_unreachable(void **state)
+{
+    obol_error err = { 0 };
+    (void)state;
+    /* Port 1 on loopback: nothing listens there. */
+    assert_int_equal(open_status("redis://127.0.0.1:1?connect_timeout_ms=300",
+                                 &err),
+                     OBOL_ERR_BACKEND);
+    assert_message_has(&err, "redis 127.0.0.1:1: connect: ");
+    assert_message_has(&err, "refused");
+}
+
+/* ------------------------------------------------------------ basic ops */
+
+static void put_then_get_returns_bytes_verbatim(void **state)
+{
+    void *h = open_default("");
+    static const uint8_t sealed[] = { 0, 1, 2, 0xff, '\r', '\n', 0, '$' };
+    obol_driver_key key = key_of("alice", "full", "s1");
+    obol_driver_record record = { key, bytes_of(sealed, sizeof sealed),
+                                  now_s() + 100, 1 };
+    obol_error err = { 0 };
+    uint8_t *got = NULL;
+    size_t got_len = 0;
+    (void)state;
+
+    assert_int_equal(driver->put(h, &record, 0, now_s(), &err), OBOL_OK);
+    assert_int_equal(driver->get(h, &key, &got, &got_len, &err), OBOL_OK);
+    assert_int_equal(got_len, sizeof sealed);
+    assert_memory_equal(got, sealed, sizeof sealed);
+    free(got);
+    driver->close(h);
+}
+
+static void get_of_missing_session_is_not_found(void **state)
+{
+    void *h = open_default("");
+    (void)state;
+    assert_stored(h, key_of("alice", "full", "nope"), NULL);
+    put_ok(h, key_of("alice", "full", "s1"), "one", now_s() + 100, 0);
+    assert_stored(h, key_of("alice", "full", "nope"), NULL);
+    assert_stored(h, key_of("alice", "oauth2", "s1"), NULL);
+    driver->close(h);
+}
+
+static void empty_record_and_empty_id_are_stored(void **state)
+{
+    void *h = open_default("");
+    (void)state;
+    put_ok(h, key_of("", "", ""), "", now_s() + 100, 0);
+    assert_stored(h, key_of("", "", ""), "");
+    del_ok(h, key_of("", "", ""));
+    assert_stored(h, key_of("", "", ""), NULL);
+    driver->close(h);
+}
+
+/* ------------------------------------------------------------------ CAS */
+
+static void insert_conflicts_with_a_live_record(void **state)
+{
+    void *h = open_default("");
+    obol_driver_key key = key_of("alice", "full", "s1");
+    obol_error err = { 0 };
+    (void)state;
+
+    put_ok(h, key, "first", now_s() + 100, 0);
+    assert_int_equal(put_record(h, key, "second", now_s() + 100, 0, now_s(),
+                                &err),
+                     OBOL_CONFLICT);
+    assert_stored(h, key, "first");
+    driver->close(h);
+}
+
+static void update_needs_the_stored_lock_version(void **state)
+{
+    void *h = open_default("");
+    obol_driver_key key = key_of("alice", "full", "s1");
+    obol_error err = { 0 };
+    seen s;
+    (void)state;
+
+    put_ok(h, key, "v1", now_s() + 100, 0);
+    put_ok(h, key, "v2", now_s() + 100, 1);
+    assert_int_equal(put_record(h, key, "stale", now_s() + 100, 1, now_s(),
+                                &err),
+                     OBOL_CONFLICT);
+    assert_int_equal(put_record(h, key, "ahead", now_s() + 100, 7, now_s(),
+                                &err),
+                     OBOL_CONFLICT);
+    assert_stored(h, key, "v2");
+    assert_int_equal(list_count(h, key, &s), 1);
+    assert_int_equal(s.r[0].lock_version, 2);
+    driver->close(h);
+}
+
+static void update_of_missing_record_conflicts(void **state)
+{
+    void *h = open_default("");
+    obol_driver_key key = key_of("alice", "full", "s1");
+    obol_error err = { 0 };
+    (void)state;
+
+    assert_int_equal(put_record(h, key, "x", now_s() + 100, 3, now_s(), &err),
+                     OBOL_CONFLICT);
+    assert_stored(h, key, NULL);
+    assert_keys_absent("alice", "full");
+    driver->close(h);
+}
+
+static void expired_record_counts_as_lock_zero(void **state)
+{
+    void *h = open_default("");
+    obol_driver_key key = key_of("alice", "full", "s1");
+    int64_t now = now_s();
+    obol_error err = { 0 };
+    (void)state;
+
+    put_ok(h, key, "old", now + 50, 0);
+    /* At now + 60 (the store's clock) the record is dead: an update of it
+     * conflicts, a new insert under its id goes through. */
+    assert_int_equal(put_record(h, key, "revived", now + 100, 1, now + 60,
+                                &err),
+                     OBOL_CONFLICT);
+    assert_int_equal(put_record(h, key, "new", now + 100, 0, now + 60, &err),
+                     OBOL_OK);
+    assert_stored(h, key, "new");
+    driver->close(h);
+}
+
+static void deleted_session_is_not_brought_back(void **state)
+{
+    void *h = open_default("");
+    obol_driver_key key = key_of("alice", "full", "s1");
+    obol_error err = { 0 };
+    (void)state;
+
+    put_ok(h, key, "v1", now_s() + 100, 0);
+    del_ok(h, key);
+    assert_int_equal(put_record(h, key, "refresh", now_s() + 100, 1, now_s(),
+                                &err),
+                     OBOL_CONFLICT);
+    assert_stored(h, key, NULL);
+    del_ok(h, key); /* deleting a missing session is fine */
+    driver->close(h);
+}
+
+static void lock_versions_beyond_double_precision_compare_exactly(void **state)
+{
+    void *h = open_default("");
+    obol_driver_key key = key_of("alice", "full", "s1");
+    /* 2^53 + 1 is not a double: a Lua number compare would see 2^53. */
+    uint64_t big = 9007199254740993ull;
+    obol_driver_record record = { key, text("big"), now_s() + 100, big + 1 };
+    obol_error err = { 0 };
+    seen s;
+    (void)state;
+
+    put_ok(h, key, "v1", now_s() + 100, 0);
+    /* Set the stored lock to 2^53 + 1 behind the driver's back. */
+    {
+        char names[3][256];
+        key_names("alice", "full", names);
+        freeReplyObject(raw_command("HSET %s s1 %llu", names[2],
+                                    (unsigned long long)big));
+    }
+    assert_int_equal(driver->put(h, &record, big - 1, now_s(), &err),
+                     OBOL_CONFLICT);
+    assert_int_equal(driver->put(h, &record, big, now_s(), &err), OBOL_OK);
+    assert_int_equal(list_count(h, key, &s), 1);
+    assert_true(s.r[0].lock_version == big + 1);
+    driver->close(h);
+}
+
+/* ----------------------------------------------------------- key names */
+
+static void keys_follow_the_documented_layout(void **state)
+{
+    void *h = open_default("");
+    char names[3][256];
+    (void)state;
+
+    put_ok(h, key_of("alice@example.com", "full", "s1"), "x", now_s() + 100,
+           0);
+    key_names("alice@example.com", "full", names);
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(raw_integer("EXISTS %s", names[k]), 1);
+    {
+        redisReply *r = raw_command("TYPE %s", names[0]);
+        assert_string_equal(r->str, "hash");
+        freeReplyObject(r);
+        r = raw_command("TYPE %s", names[1]);
+        assert_string_equal(r->str, "zset");
+        freeReplyObject(r);
+        r = raw_command("TYPE %s", names[2]);
+        assert_string_equal(r->str, "hash");
+        freeReplyObject(r);
+    }
+    driver->close(h);
+}
+
+/* users "a:b"/type "c" against user "a"/type "b:c", and friends. */
+static void separator_in_user_or_type_does_not_collide(void **state)
+{
+    void *h = open_default("");
+    seen s;
+    (void)state;
+
+    put_ok(h, key_of("a:b", "c", "s"), "one", now_s() + 100, 0);
+    put_ok(h, key_of("a", "b:c", "s"), "two", now_s() + 100, 0);
+    put_ok(h, key_of("a:b:c", "", "s"), "three", now_s() + 100, 0);
+    put_ok(h, key_of("", "a:b:c", "s"), "four", now_s() + 100, 0);
+    assert_stored(h, key_of("a:b", "c", "s"), "one");
+    assert_stored(h, key_of("a", "b:c", "s"), "two");
+    assert_stored(h, key_of("a:b:c", "", "s"), "three");
+    assert_stored(h, key_of("", "a:b:c", "s"), "four");
+    assert_int_equal(list_count(h, key_of("a", "b:c", ""), &s), 1);
+    assert_string_equal(s.r[0].sealed, "two");
+    driver->close(h);
+}
+
+static void odd_bytes_in_ids_never_collide(void **state)
+{
+    static const struct {
+        const char *user;
+        size_t user_len;
+        const char *type;
+        size_t type_len;
+    } tuples[] = {
+        { "{x}", 3, "full", 4 },
+        { "x", 1, "}{full", 6 },
+        { "}", 1, "{", 1 },
+        { "a\0b", 3, "full", 4 },
+        { "a\0c", 3, "full", 4 },
+        { "a", 1, "full", 4 },
+        { "\xff\xfe", 2, "full", 4 },
+        { "%FF%FE", 6, "full", 4 },
+        { "a b*c?[d]", 9, "full", 4 },
+        { "a%20b", 5, "full", 4 },
+        { "\xc3\xa9t\xc3\xa9", 6, "full\0", 5 },
+    };
+    enum { N = sizeof tuples / sizeof tuples[0] };
+    void *h = open_default("");
+    obol_error err = { 0 };
+    (void)state;
+
+    for (size_t i = 0; i < N; i++) {
+        obol_driver_key key = { bytes_of(tuples[i].user, tuples[i].user_len),
+                                bytes_of(tuples[i].type, tuples[i].type_len),
+                                text("s") };
+        char sealed[8];
+        snprintf(sealed, sizeof sealed, "%zu", i);
+        assert_int_equal(put_record(h, key, sealed, now_s() + 100, 0, now_s(),
+                                    &err),
+                         OBOL_OK);
+    }
+    for (size_t i = 0; i < N; i++) {
+        obol_driver_key key = { bytes_of(tuples[i].user, tuples[i].user_len),
+                                bytes_of(tuples[i].type, tuples[i].type_len),
+                                text("s") };
+        char sealed[8];
+        seen s;
+        snprintf(sealed, sizeof sealed, "%zu", i);
+        assert_stored(h, key, sealed);
+        assert_int_equal(list_count(h, key, &s), 1);
+        assert_string_equal(s.r[0].sealed, sealed);
+    }
+
+    /* On the server: 3 keys per tuple, each with the hash tag "{U:T}" right
+     * after the prefix, with no brace inside it, and no two tuples sharing
+     * a tag. */
+    {
+        redisReply *r = raw_command("KEYS %s:*", prefix);
+        char tags[N * 3][128];
+        size_t distinct = 0;
+
+        assert_int_equal(r->elements, N * 3);
+        for (size_t i = 0; i < r->elements; i++) {
+            const char *name = r->element[i]->str;
+            const char *open = strchr(name, '{');
+            const char *close = open != NULL ? strchr(open, '}') : NULL;
+            size_t len;
+            int known = 0;
+
+            assert_non_null(open);
+            assert_non_null(close);
+            assert_int_equal(open - name, (long)strlen(prefix) + 1);
+            assert_true(close - open > 1); /* a tag is never empty */
+            assert_null(memchr(open + 1, '{', (size_t)(close - open - 1)));
+            len = (size_t)(close - open + 1);
+            assert_true(len < sizeof tags[0]);
+            for (size_t j = 0; j < distinct; j++)
+                if (strlen(tags[j]) == len && memcmp(tags[j], open, len) == 0)
+                    known = 1;
+            if (!known) {
+                memcpy(tags[distinct], open, len);
+                tags[distinct][len] = '\0';
+                distinct++;
+            }
+        }
+        assert_int_equal(distinct, N);
+        freeReplyObject(r);
+    }
+    driver->close(h);
+}
+
+/* ------------------------------------------------------------ key expiry */
+
+static void key_ttl_is_the_highest_expiry(void **state)
+{
+    void *h = open_default("");
+    int64_t now = now_s();
+    (void)state;
+
+    put_ok(h, key_of("alice", "full", "short"), "a", now + 100, 0);
+    put_ok(h, key_of("alice", "full", "long"), "b", now + 500, 0);
+    put_ok(h, key_of("alice", "full", "mid"), "c", now + 300, 0);
+    /* Keys live through the last second of the latest record. */
+    assert_ttl_between("alice", "full", 499000, 501000);
+    driver->close(h);
+}
+
+static void key_ttl_is_lowered_after_deleting_the_highest(void **state)
+{
+    void *h = open_default("");
+    int64_t now = now_s();
+    (void)state;
+
+    put_ok(h, key_of("alice", "full", "short"), "a", now + 100, 0);
+    put_ok(h, key_of("alice", "full", "long"), "b", now + 500, 0);
+    del_ok(h, key_of("alice", "full", "long"));
+    assert_ttl_between("alice", "full", 99000, 101000);
+    driver->close(h);
+}
+
+static void keys_are_gone_after_deleting_the_last_session(void **state)
+{
+    void *h = open_default("");
+    (void)state;
+
+    put_ok(h, key_of("alice", "full", "s1"), "a", now_s() + 100, 0);
+    put_ok(h, key_of("alice", "full", "s2"), "b", now_s() + 100, 0);
+    del_ok(h, key_of("alice", "full", "s1"));
+    del_ok(h, key_of("alice", "full", "s2"));
+    assert_keys_absent("alice", "full");
+    driver->close(h);
+}
+
+static void put_of_an_expired_record_leaves_no_key(void **state)
+{
+    void *h = open_default("");
+    (void)state;
+
+    put_ok(h, key_of("alice", "full", "s1"), "dead", now_s() - 10, 0);
+    assert_keys_absent("alice", "full");
+    assert_stored(h, key_of("alice", "full", "s1"), NULL);
+    driver->close(h);
+}
+
+static void put_drops_expired_members(void **state)
+{
+    void *h = open_default("");
+    int64_t now = now_s();
+    obol_error err = { 0 };
+    seen s;
+    (void)state;
+
+    put_ok(h, key_of("alice", "full", "old"), "a", now + 10, 0);
+    assert_int_equal(put_record(h, key_of("alice", "full", "new"), "b",
+                                now + 500, 0, now + 20, &err),
+                     OBOL_OK);
+    assert_int_equal(list_count(h, key_of("alice", "full", ""), &s), 1);
+    assert_string_equal(s.r[0].id, "new");
+    driver->close(h);
+}
+
+static void never_expiring_record_keeps_keys_forever(void **state)
+{
+    void *h = open_default("");
+    seen s;
+    (void)state;
+
+    put_ok(h, key_of("alice", "full", "short"), "a", now_s() + 100, 0);
+    put_ok(h, key_of("alice", "full", "forever"), "b", INT64_MAX, 0);
+    assert_ttl_between("alice", "full", -1, -1);
+    assert_int_equal(list_count(h, key_of("alice", "full", ""), &s), 2);
+    assert_true(s.r[seen_index(&s, "forever")].expires_at == INT64_MAX);
+    del_ok(h, key_of("alice", "full", "forever"));
+    assert_ttl_between("alice", "full", 99000, 101000);
+    driver->close(h);
+}
+
+/* ------------------------------------------------------ list, del_all, scan */
+
+static void list_returns_records_with_expiry_and_lock(void **state)
+{
+    void *h = open_default("");
+    int64_t now = now_s();
+    seen s;
+    int i;
+    (void)state;
+
+    put_ok(h, key_of("alice", "full", "s1"), "one", now + 100, 0);
+    put_ok(h, key_of("alice", "full", "s2"), "two", now + 200, 0);
+    put_ok(h, key_of("alice", "full", "s2"), "two'", now + 300, 1);
+    put_ok(h, key_of("alice", "oauth2", "s3"), "other type", now + 100, 0);
+    put_ok(h, key_of("bob", "full", "s4"), "other user", now + 100, 0);
+
+    assert_int_equal(list_count(h, key_of("alice", "full", ""), &s), 2);
+    i = seen_index(&s, "s1");
+    assert_true(i >= 0);
+    assert_string_equal(s.r[i].sealed, "one");
+    assert_true(s.r[i].expires_at == now + 100);
+    assert_int_equal(s.r[i].lock_version, 1);
+    assert_string_equal(s.r[i].user, "alice");
+    assert_string_equal(s.r[i].type, "full");
+    i = seen_index(&s, "s2");
+    assert_true(i >= 0);
+    assert_string_equal(s.r[i].sealed, "two'");
+    assert_true(s.r[i].expires_at == now + 300);
+    assert_int_equal(s.r[i].lock_version, 2);
+    assert_int_equal(list_count(h, key_of("nobody", "full", ""), &s), 0);
+    driver->close(h);
+}
+
+static int stop_after_one(void *arg, const obol_driver_record *record)
+{
+    (void)record;
+    ++*(int *)arg;
+    return OBOL_CONFLICT;
+}
+
+static void visit_status_stops_the_walk(void **state)
+{
+    void *h = open_default("");
+    obol_driver_key key = key_of("alice", "full", "");
+    obol_error err = { 0 };
+    int calls = 0;
+    (void)state;
+
+    put_ok(h, key_of("alice", "full", "s1"), "a", now_s() + 100, 0);
+    put_ok(h, key_of("alice", "full", "s2"), "b", now_s() + 100, 0);
+    assert_int_equal(driver->list(h, &key, stop_after_one, &calls, &err),
+                     OBOL_CONFLICT);
+    assert_int_equal(calls, 1);
+    calls = 0;
+    assert_int_equal(driver->scan(h, stop_after_one, &calls, &err),
+                     OBOL_CONFLICT);
+    assert_int_equal(calls, 1);
+    driver->close(h);
+}
+
+static void del_all_touches_no_other_user_or_type(void **state)
+{
+    void *h = open_default("");
+    obol_driver_key all = key_of("alice", "full", "");
+    obol_error err = { 0 };
+    seen s;
+    (void)state;
+
+    put_ok(h, key_of("alice", "full", "s1"), "a", now_s() + 100, 0);
+    put_ok(h, key_of("alice", "full", "s2"), "b", now_s() + 100, 0);
+    put_ok(h, key_of("alice", "oauth2", "s3"), "c", now_s() + 100, 0);
+    put_ok(h, key_of("alice:full", "", "s4"), "d", now_s() + 100, 0);
+    assert_int_equal(driver->del_all(h, &all, &err), OBOL_OK);
+    assert_keys_absent("alice", "full");
+    assert_int_equal(list_count(h, all, &s), 0);
+    assert_stored(h, key_of("alice", "oauth2", "s3"), "c");
+    assert_stored(h, key_of("alice:full", "", "s4"), "d");
+    driver->close(h);
+}
+
+static void scan_visits_every_record_of_the_prefix_only(void **state)
+{
+    void *h = open_default("");
+    void *other;
+    char other_prefix[sizeof prefix];
+    obol_error err = { 0 };
+    seen s;
+    (void)state;
+
+    for (int i = 0; i < 30; i++) {
+        char user[16], id[16];
+        snprintf(user, sizeof user, "u%d", i % 10);
+        snprintf(id, sizeof id, "s%d", i);
+        put_ok(h, key_of(user, i % 2 ? "full" : "oauth2", id), id,
+               now_s() + 100, 0);
+    }
+    put_ok(h, key_of("we{ird}:*", "t\xff", "odd"), "odd", now_s() + 100, 0);
+    /* A prefix that starts like this one: its records are not ours. */
+    snprintf(other_prefix, sizeof other_prefix, "%s", prefix);
+    strcat(prefix, "x");
+    other = open_default("");
+    put_ok(other, key_of("u1", "full", "foreign"), "foreign", now_s() + 100,
+           0);
+    driver->close(other);
+    snprintf(prefix, sizeof prefix, "%s", other_prefix);
+
+    memset(&s, 0, sizeof s);
+    assert_int_equal(driver->scan(h, collect, &s, &err), OBOL_OK);
+    assert_int_equal(s.count, 31);
+    for (int i = 0; i < 30; i++) {
+        char id[16];
+        int at;
+        snprintf(id, sizeof id, "s%d", i);
+        at = seen_index(&s, id);
+        assert_true(at >= 0);
+        assert_string_equal(s.r[at].sealed, id);
+        assert_string_equal(s.r[at].type, i % 2 ? "full" : "oauth2");
+    }
+    assert_true(seen_index(&s, "foreign") < 0);
+    {
+        int at = seen_index(&s, "odd");
+        assert_true(at >= 0);
+        assert_string_equal(s.r[at].user, "we{ird}:*");
+        assert_string_equal(s.r[at].type, "t\xff");
+    }
+    driver->close(h);
+}
+
+static void prune_removes_only_expired_records(void **state)
+{
+    void *h = open_default("");
+    int64_t now = now_s();
+    obol_error err = { 0 };
+    seen s;
+    (void)state;
+
+    put_ok(h, key_of("alice", "full", "soon"), "a", now + 10, 0);
+    put_ok(h, key_of("alice", "full", "later"), "b", now + 500, 0);
+    put_ok(h, key_of("bob", "full", "soon"), "c", now + 10, 0);
+    assert_int_equal(driver->prune(h, now + 20, &err), OBOL_OK);
+    assert_int_equal(list_count(h, key_of("alice", "full", ""), &s), 1);
+    assert_string_equal(s.r[0].id, "later");
+    assert_int_equal(list_count(h, key_of("bob", "full", ""), &s), 0);
+    assert_keys_absent("bob", "full");
+    assert_ttl_between("alice", "full", 499000, 501000);
+    driver->close(h);
+}
+
+static void health_names_version_and_server(void **state)
+{
+    void *h = open_default("");
+    char info[256], where[64];
+    obol_error err = { 0 };
+    (void)state;
+
+    assert_int_equal(driver->health(h, info, sizeof info, &err), OBOL_OK);
+    snprintf(where, sizeof where, "127.0.0.1:%u", redis_harness_port(redis));
+    assert_non_null(strstr(info, "redis "));
+    assert_non_null(strstr(info, where));
+    driver->close(h);
+}
+
+/* ---------------------------------------------------------- round trips */
+
+/*
+ * Counts the commands clients send while op runs, with MONITOR on a third
+ * connection: INFO's total_commands_processed would also count the
+ * commands a script runs inside the server, which are no round trips.
+ * MONITOR shows those with the source "lua", and they are left out.
+ */
+typedef void (*operation)(void *handle);
+
+static int commands_sent_by(operation op, void *handle)
+{
+    redisContext *monitor = redis_harness_client(redis);
+    redisReply *reply;
+    int count = 0;
+
+    assert_non_null(monitor);
+    reply = redisCommand(monitor, "MONITOR");
+    assert_non_null(reply);
+    freeReplyObject(reply);
+    op(handle);
+    freeReplyObject(raw_command("ECHO obol-count-marker"));
+    for (;;) {
+        void *r = NULL;
+        const char *line;
+        assert_int_equal(redisGetReply(monitor, &r), REDIS_OK);
+        line = ((redisReply *)r)->str;
+        if (strstr(line, "obol-count-marker") != NULL) {
+            freeReplyObject(r);
+            break;
+        }
+        if (strstr(line, " lua]") == NULL)
+            count++;
+        freeReplyObject(r);
+    }
+    redisFree(monitor);
+    return count;
+}
+
+static void op_get(void *h)
+{
+    assert_stored(h, key_of("alice", "full", "s1"), "v1");
+}
+
+static void op_put(void *h)
+{
+    put_ok(h, key_of("alice", "full", "s2"), "v2", now_s() + 100, 0);
+}
+
+static void op_update(void *h)
+{
+    put_ok(h, key_of("alice", "full", "s2"), "v2'", now_s() + 100, 1);
+}
+
+static void op_del(void *h)
+{
+    del_ok(h, key_of("alice", "full", "s2"));
+}
+
+static void op_list(void *h)
+{
+    seen s;
+    assert_int_equal(list_count(h, key_of("alice", "full", ""), &s), 1);
+}
+
+static void op_del_all(void *h)
+{
+    obol_driver_key key = key_of("alice", "full", "");
+    obol_error err = { 0 };
+    assert_int_equal(driver->del_all(h, &key, &err), OBOL_OK);
+}
+
+static void every_operation_is_one_round_trip(void **state)
+{
+    void *h = open_default("?pool=1");
+    (void)state;
+
+    put_ok(h, key_of("alice", "full", "s1"), "v1", now_s() + 100, 0);
+    assert_int_equal(commands_sent_by(op_get, h), 1);
+    assert_int_equal(commands_sent_by(op_put, h), 1);
+    assert_int_equal(commands_sent_by(op_update, h), 1);
+    assert_int_equal(commands_sent_by(op_del, h), 1);
+    assert_int_equal(commands_sent_by(op_list, h), 1);
+    assert_int_equal(commands_sent_by(op_del_all, h), 1);
+    driver->close(h);
+}
+
+static void lost_scripts_are_loaded_again(void **state)
+{
+    void *h = open_default("?pool=1");
+    seen s;
+    (void)state;
+
+    freeReplyObject(raw_command("SCRIPT FLUSH"));
+    put_ok(h, key_of("alice", "full", "s1"), "v1", now_s() + 100, 0);
+    freeReplyObject(raw_command("SCRIPT FLUSH"));
+    assert_int_equal(list_count(h, key_of("alice", "full", ""), &s), 1);
+    freeReplyObject(raw_command("SCRIPT FLUSH"));
+    del_ok(h, key_of("alice", "full", "s1"));
+    assert_keys_absent("alice", "full");
+    /* NOSCRIPT costs one retry with EVAL, which caches the script again,
+     * so the next call is back to one EVALSHA. */
+    freeReplyObject(raw_command("SCRIPT FLUSH"));
+    assert_int_equal(commands_sent_by(op_put, h), 2);
+    assert_int_equal(commands_sent_by(op_update, h), 1);
+    driver->close(h);
+}
+
+/* ----------------------------------------------------------- outages */
+
+static void killed_server_fails_fast_and_handle_recovers(void **state)
+{
+    void *h = open_default("?timeout_ms=300&connect_timeout_ms=300&pool=2");
+    char where[64], got[64];
+    obol_error err = { 0 };
+    double started;
+    int status;
+    (void)state;
+
+    snprintf(where, sizeof where, "redis 127.0.0.1:%u: ",
+             redis_harness_port(redis));
+    put_ok(h, key_of("alice", "full", "s1"), "v1", now_s() + 100, 0);
+    redisFree(raw);
+    raw = NULL;
+    assert_int_equal(redis_harness_kill(redis), 0);
+
+    for (int attempt = 0; attempt < 3; attempt++) {
+        started = monotonic_ms();
+        status = get_status(h, key_of("alice", "full", "s1"), got, sizeof got,
+                            &err);
+        assert_true(status == OBOL_ERR_BACKEND || status == OBOL_ERR_TIMEOUT);
+        assert_true(monotonic_ms() - started < 1000);
+        assert_message_has(&err, where);
+    }
+    assert_message_has(&err, "connect: Connection refused");
+    status = put_record(h, key_of("alice", "full", "s2"), "v2",
+                        now_s() + 100, 0, now_s(), &err);
+    assert_int_equal(status, OBOL_ERR_BACKEND);
+
+    assert_int_equal(redis_harness_restart(redis), 0);
+    raw = redis_harness_client(redis);
+    assert_non_null(raw);
+    /* The restarted server is empty and has no scripts; same handle. */
+    assert_stored(h, key_of("alice", "full", "s1"), NULL);
+    put_ok(h, key_of("alice", "full", "s1"), "again", now_s() + 100, 0);
+    assert_stored(h, key_of("alice", "full", "s1"), "again");
+    driver->close(h);
+}
+
+static void *get_in_thread(void *arg)
+{
+    static char got[64];
+    obol_error err = { 0 };
+    int *status = malloc(sizeof *status);
+
+    *status = get_status(arg, key_of("alice", "full", "s1"), got, sizeof got,
+                         &err);
+    return status;
+}
+
+static void stalled_server_times_out(void **state)
+{
+    void *h = open_default("?timeout_ms=300&pool=1");
+    char got[64];
+    obol_error err = { 0 };
+    pthread_t thread;
+    void *thread_status;
+    double started;
+    int status;
+    (void)state;
+
+    put_ok(h, key_of("alice", "full", "s1"), "v1", now_s() + 100, 0);
+    assert_int_equal(redis_harness_pause(redis), 0);
+
+    started = monotonic_ms();
+    status = get_status(h, key_of("alice", "full", "s1"), got, sizeof got,
+                        &err);
+    assert_int_equal(status, OBOL_ERR_TIMEOUT);
+    assert_true(monotonic_ms() - started < 1000);
+    assert_message_has(&err, "no reply within 300 ms");
+
+    /* Two threads, one connection: the one left waiting gives up too. */
+    started = monotonic_ms();
+    assert_int_equal(pthread_create(&thread, NULL, get_in_thread, h), 0);
+    status = get_status(h, key_of("alice", "full", "s1"), got, sizeof got,
+                        &err);
+    assert_int_equal(pthread_join(thread, &thread_status), 0);
+    assert_int_equal(status, OBOL_ERR_TIMEOUT);
+    assert_int_equal(*(int *)thread_status, OBOL_ERR_TIMEOUT);
+    free(thread_status);
+    assert_true(monotonic_ms() - started < 2000);
+
+    assert_int_equal(redis_harness_resume(redis), 0);
+    assert_stored(h, key_of("alice", "full", "s1"), "v1");
+    driver->close(h);
+}
+
+/* ------------------------------------------------------------ threads */
+
+enum { RACERS = 8, WINS_EACH = 25 };
+
+typedef struct racer {
+    void *handle;
+    int conflicts;
+    int failures;
+} racer;
+
+/* Read, increment, compare-and-set, as a refresh does; the stored record
+ * is the counter itself. */
+static void *race(void *arg)
+{
+    racer *r = arg;
+    obol_driver_key key = key_of("alice", "full", "shared");
+
+    for (int wins = 0; wins < WINS_EACH;) {
+        char got[32], next[32];
+        obol_error err = { 0 };
+        unsigned long long value;
+        int status = get_status(r->handle, key, got, sizeof got, &err);
+
+        if (status != OBOL_OK) {
+            r->failures++;
+            return NULL;
+        }
+        value = strtoull(got, NULL, 10);
+        snprintf(next, sizeof next, "%llu", value + 1);
+        status = put_record(r->handle, key, next, now_s() + 100, value,
+                            now_s(), &err);
+        if (status == OBOL_OK)
+            wins++;
+        else if (status == OBOL_CONFLICT)
+            r->conflicts++;
+        else {
+            r->failures++;
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+static void racing_threads_lose_no_update(void **state)
+{
+    void *h = open_default("?pool=4&timeout_ms=5000");
+    pthread_t threads[RACERS];
+    racer racers[RACERS];
+    char expected[16];
+    (void)state;
+
+    /* Lock version and counter move together: the record "n" has lock n. */
+    put_ok(h, key_of("alice", "full", "shared"), "1", now_s() + 100, 0);
+    for (int i = 0; i < RACERS; i++) {
+        racers[i] = (racer){ h, 0, 0 };
+        assert_int_equal(pthread_create(&threads[i], NULL, race, &racers[i]),
+                         0);
+    }
+    for (int i = 0; i < RACERS; i++) {
+        assert_int_equal(pthread_join(threads[i], NULL), 0);
+        assert_int_equal(racers[i].failures, 0);
+    }
+    snprintf(expected, sizeof expected, "%d", 1 + RACERS * WINS_EACH);
+    assert_stored(h, key_of("alice", "full", "shared"), expected);
+    driver->close(h);
+}
+
+/* ------------------------------------------------------ auth and sockets */
+
+static void password_protected_server(void **state)
+{
+    redis_harness_options options = { .requirepass = "s3cret-pass" };
+    redis_harness *locked = redis_harness_start(&options);
+    char url[256];
+    void *h = NULL;
+    obol_error err = { 0 };
+    (void)state;
+
+    assert_non_null(locked);
+    snprintf(url, sizeof url, "redis://:s3cret-pass@127.0.0.1:%u",
+             redis_harness_port(locked));
+    assert_int_equal(open_url(url, &h, &err), OBOL_OK);
+    put_ok(h, key_of("alice", "full", "s1"), "v1", now_s() + 100, 0);
+    assert_stored(h, key_of("alice", "full", "s1"), "v1");
+    driver->close(h);
+
+    snprintf(url, sizeof url, "redis://:wrong@127.0.0.1:%u",
+             redis_harness_port(locked));
+    assert_int_equal(open_url(url, &h, &err), OBOL_ERR_BACKEND);
+    assert_message_has(&err, "AUTH: WRONGPASS");
+
+    snprintf(url, sizeof url, "redis://127.0.0.1:%u",
+             redis_harness_port(locked));
+    assert_int_equal(open_url(url, &h, &err), OBOL_ERR_BACKEND);
+    assert_message_has(&err, "NOAUTH");
+
+    setenv("OBOL_TEST_REDIS_PASSWORD", "s3cret-pass", 1);
+    snprintf(url, sizeof url,
+             "redis://127.0.0.1:%u?password=env:OBOL_TEST_REDIS_PASSWORD",
+             redis_harness_port(locked));
+    assert_int_equal(open_url(url, &h, &err), OBOL_OK);
+    assert_stored(h, key_of("alice", "full", "s1"), "v1");
+    driver->close(h);
+    redis_harness_stop(locked);
+}
+
+static void acl_user_logs_in_with_its_name(void **state)
+{
+    char url[256];
+    void *h = NULL;
+    obol_error err = { 0 };
+    (void)state;
+
+    freeReplyObject(raw_command("ACL SETUSER obol-app on >app-pass ~* "
+                                "+@all"));
+    snprintf(url, sizeof url, "redis://obol-app:app-pass@127.0.0.1:%u/3",
+             redis_harness_port(redis));
+    assert_int_equal(open_url(url, &h, &err), OBOL_OK);
+    put_ok(h, key_of("alice", "full", "s1"), "v1", now_s() + 100, 0);
+    assert_stored(h, key_of("alice", "full", "s1"), "v1");
+    driver->close(h);
+
+    snprintf(url, sizeof url, "redis://obol-app:nope@127.0.0.1:%u",
+             redis_harness_port(redis));
+    assert_int_equal(open_url(url, &h, &err), OBOL_ERR_BACKEND);
+    assert_message_has(&err, "WRONGPASS");
+    freeReplyObject(raw_command("ACL DELUSER obol-app"));
+}
+
+static void unix_socket_with_db(void **state)
+{
+    char url[512], names[3][256];
+    void *h = NULL;
+    obol_error err = { 0 };
+    (void)state;
+
+    snprintf(url, sizeof url, "redis+unix://%s?db=2",
+             redis_harness_socket(redis));
+    if (open_url(url, &h, &err) != OBOL_OK)
+        fprintf(stderr, "%s: %s\n", url, err.message);
+    assert_non_null(h);
+    put_ok(h, key_of("alice", "full", "s1"), "v1", now_s() + 100, 0);
+    key_names("alice", "full", names);
+    assert_int_equal(raw_integer("EXISTS %s", names[0]), 0);
+    freeReplyObject(raw_command("SELECT 2"));
+    assert_int_equal(raw_integer("EXISTS %s", names[0]), 1);
+    freeReplyObject(raw_command("SELECT 0"));
+    {
+        char info[256];
+        assert_int_equal(driver->health(h, info, sizeof info, &err), OBOL_OK);
+        assert_non_null(strstr(info, "unix:"));
+        assert_non_null(strstr(info, "db 2"));
+    }
+    driver->close(h);
+}
+
+/* ----------------------------------------------------------------- main */
+
+#define T(name) cmocka_unit_test_setup(name, test_setup)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(entry_declares_the_driver),
+        T(config_refuses_unknown_option),
+        T(config_refuses_bad_numbers),
+        T(config_refuses_option_given_twice),
+        T(config_refuses_db_path_that_is_not_a_number),
+        T(config_refuses_empty_host),
+        T(config_refuses_host_for_unix_socket),
+        T(config_refuses_user_without_password),
+        T(open_names_server_and_cause_when_unreachable),
+        T(put_then_get_returns_bytes_verbatim),
+        T(get_of_missing_session_is_not_found),
+        T(empty_record_and_empty_id_are_stored),
+        T(insert_conflicts_with_a_live_record),
+        T(update_needs_the_stored_lock_version),
+        T(update_of_missing_record_conflicts),
+        T(expired_record_counts_as_lock_zero),
+        T(deleted_session_is_not_brought_back),
+        T(lock_versions_beyond_double_precision_compare_exactly),
+        T(keys_follow_the_documented_layout),
+        T(separator_in_user_or_type_does_not_collide),
+        T(odd_bytes_in_ids_never_collide),
+        T(key_ttl_is_the_highest_expiry),
+        T(key_ttl_is_lowered_after_deleting_the_highest),
+        T(keys_are_gone_after_deleting_the_last_session),
+        T(put_of_an_expired_record_leaves_no_key),
+        T(put_drops_expired_members),
+        T(never_expiring_record_keeps_keys_forever),
+        T(list_returns_records_with_expiry_and_lock),
+        T(visit_status_stops_the_walk),
+        T(del_all_touches_no_other_user_or_type),
+        T(scan_visits_every_record_of_the_prefix_only),
+        T(prune_removes_only_expired_records),
+        T(health_names_version_and_server),
+        T(every_operation_is_one_round_trip),
+        T(lost_scripts_are_loaded_again),
+        T(killed_server_fails_fast_and_handle_recovers),
+        T(stalled_server_times_out),
+        T(racing_threads_lose_no_update),
+        T(password_protected_server),
+        T(acl_user_logs_in_with_its_name),
+        T(unix_socket_with_db),
+    };
+
+    redis_harness_require();
+    return cmocka_run_group_tests_name("redis driver", tests, group_setup,
+                                       group_teardown);
+}
