@@ -982,6 +982,22 @@ static void map_grows_when_full(void **state)
     driver->close(handle);
 }
 
+static void reopening_keeps_the_grown_map(void **state)
+{
+    fixture *f = *state;
+    void *handle = open_store(f->dir, "obol", "map_size", "32KiB");
+    assert_int_equal(write_big_records(handle, 256), OBOL_OK);
+    unsigned long long grown = map_size_of(handle);
+    driver->close(handle);
+    handle = open_store(f->dir, "obol", "map_size", "32KiB");
+    assert_true(map_size_of(handle) >= grown);
+    driver->close(handle);
+    /* A configured size larger than the recorded one wins. */
+    handle = open_store(f->dir, "obol", "map_size", "1GiB");
+    assert_int_equal(map_size_of(handle), 1ull << 30);
+    driver->close(handle);
+}
+
 static void map_grown_by_another_process_is_adopted(void **state)
 {
     fixture *f = *state;
@@ -1299,6 +1315,7 @@ int main(void)
         WITH_DIR(prune_handles_more_than_one_batch),
         WITH_DIR(overlong_key_is_too_large),
         WITH_DIR(map_grows_when_full),
+        WITH_DIR(reopening_keeps_the_grown_map),
         WITH_DIR(map_grown_by_another_process_is_adopted),
         WITH_DIR(health_names_version_and_path),
         WITH_DIR(two_handles_share_one_environment),

@@ -159,6 +159,21 @@ static int open_databases(lmdb_env *e, obol_error *err)
                      LMDB_MAX_ATTEMPTS);
 }
 
+/* mdb_env_open() uses the configured size even when the environment has
+ * already grown larger, which would only make us grow again. Take the
+ * larger of the two: the size recorded in the file (what
+ * mdb_env_set_mapsize(env, 0) adopts) and the configured one. */
+static int keep_recorded_map_size(MDB_env *env, const char *path,
+                                  size_t configured, obol_error *err)
+{
+    int rc = mdb_env_set_mapsize(env, 0);
+    if (rc == 0 && current_map_size(env) < configured)
+        rc = mdb_env_set_mapsize(env, configured);
+    if (rc != 0)
+        return lmdb_fail_mdb(err, rc, "mdb_env_set_mapsize", path);
+    return OBOL_OK;
+}
+
 static int configure_env(MDB_env *env, const char *path,
                          const lmdb_env_settings *settings, obol_error *err)
 {
@@ -178,7 +193,7 @@ static int configure_env(MDB_env *env, const char *path,
      * old pages forever; free them now. */
     int dead;
     mdb_reader_check(env, &dead);
-    return OBOL_OK;
+    return keep_recorded_map_size(env, path, settings->map_size, err);
 }
 
 static void free_env(lmdb_env *e)
