@@ -20,7 +20,9 @@ size_t obol_codec_encoded_size(const obol_session *s);
 /*
  * Encodes s at the current version (OBOL_SESSION_VERSION) into buf, which
  * has room for cap bytes; sets *len. Returns OBOL_OK, or OBOL_ERR_INVALID
- * when a required string is NULL or cap is too small.
+ * when cap is too small or s could not be decoded again: a required string
+ * is NULL, id or user_id is empty, refresh_expires_at is after expires_at,
+ * or extra_payload is NULL with a length.
  */
 int obol_codec_encode(const obol_session *s, uint8_t *buf, size_t cap,
                       size_t *len);

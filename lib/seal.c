@@ -12,6 +12,7 @@
 
 #define MAC_BYTES 32
 #define CONTEXT_DIGEST_BYTES 32
+#define AD_BYTES (5 + CONTEXT_DIGEST_BYTES)
 
 static void put_u32_be(uint8_t *p, uint32_t v)
 {
@@ -38,34 +39,46 @@ static void absorb_part(crypto_generichash_state *state, obol_bytes part)
     crypto_generichash_update(state, part.data, part.len);
 }
 
-/* The associated data bound to a record: format, key id and a digest of
- * (prefix, user, type, id). */
-static void bind_context(uint8_t format, uint32_t key_id,
-                         const obol_seal_context *ctx, uint8_t ad[5 + CONTEXT_DIGEST_BYTES])
+/* format || key id || (prefix, user, type, id): what every seal is bound
+ * to. The MAC absorbs it in the same pass as the payload, so a seal costs
+ * one keyed hash. */
+static void absorb_header(crypto_generichash_state *state, uint8_t format,
+                          uint32_t key_id, const obol_seal_context *ctx)
 {
-    crypto_generichash_state state;
+    uint8_t head[5];
 
-    ad[0] = format;
-    put_u32_be(ad + 1, key_id);
-    crypto_generichash_init(&state, NULL, 0, CONTEXT_DIGEST_BYTES);
-    absorb_part(&state, ctx->prefix);
-    absorb_part(&state, ctx->user_id);
-    absorb_part(&state, ctx->type);
-    absorb_part(&state, ctx->id);
-    crypto_generichash_final(&state, ad + 5, CONTEXT_DIGEST_BYTES);
+    head[0] = format;
+    put_u32_be(head + 1, key_id);
+    crypto_generichash_update(state, head, sizeof head);
+    absorb_part(state, ctx->prefix);
+    absorb_part(state, ctx->user_id);
+    absorb_part(state, ctx->type);
+    absorb_part(state, ctx->id);
 }
 
-static void compute_mac(const uint8_t mac_key[OBOL_KEY_BYTES],
-                        const uint8_t *ad, size_t ad_len,
-                        const uint8_t *payload, size_t len,
-                        uint8_t mac[MAC_BYTES])
+static void compute_mac(const uint8_t mac_key[OBOL_KEY_BYTES], uint8_t format,
+                        uint32_t key_id, const obol_seal_context *ctx,
+                        const uint8_t *body, size_t len, uint8_t mac[MAC_BYTES])
 {
     crypto_generichash_state state;
 
     crypto_generichash_init(&state, mac_key, OBOL_KEY_BYTES, MAC_BYTES);
-    crypto_generichash_update(&state, ad, ad_len);
-    crypto_generichash_update(&state, payload, len);
+    absorb_header(&state, format, key_id, ctx);
+    crypto_generichash_update(&state, body, len);
     crypto_generichash_final(&state, mac, MAC_BYTES);
+}
+
+/* The AEAD's associated data: format || key id || digest of the context. */
+static void aead_context(uint32_t key_id, const obol_seal_context *ctx,
+                         uint8_t ad[AD_BYTES])
+{
+    crypto_generichash_state state;
+
+    ad[0] = OBOL_SEAL_AEAD;
+    put_u32_be(ad + 1, key_id);
+    crypto_generichash_init(&state, NULL, 0, CONTEXT_DIGEST_BYTES);
+    absorb_header(&state, OBOL_SEAL_AEAD, key_id, ctx);
+    crypto_generichash_final(&state, ad + 5, CONTEXT_DIGEST_BYTES);
 }
 
 size_t obol_sealed_size(int mode, size_t payload_len)
@@ -84,29 +97,31 @@ size_t obol_seal_payload_offset(int mode)
 void obol_seal(int mode, const obol_key *key, const obol_seal_context *ctx,
                const uint8_t *plain, size_t payload_len, uint8_t *out)
 {
-    uint8_t ad[5 + CONTEXT_DIGEST_BYTES];
     uint8_t *body = out + OBOL_SEAL_HEADER_BYTES;
     size_t body_len = payload_len;
 
-    bind_context((uint8_t)mode, key->id, ctx, ad);
-    memcpy(out, ad, 5);
+    out[0] = (uint8_t)mode;
+    put_u32_be(out + 1, key->id);
     if (mode == OBOL_SEAL_AEAD) {
+        uint8_t ad[AD_BYTES];
         unsigned long long cipher_len;
         uint8_t *nonce = body;
 
+        aead_context(key->id, ctx, ad);
         randombytes_buf(nonce, OBOL_SEAL_NONCE_BYTES);
         crypto_aead_xchacha20poly1305_ietf_encrypt(
             body + OBOL_SEAL_NONCE_BYTES, &cipher_len, plain, payload_len,
             ad, sizeof ad, NULL, nonce, key->aead);
         body_len = OBOL_SEAL_NONCE_BYTES + (size_t)cipher_len;
     }
-    compute_mac(key->mac, ad, sizeof ad, body, body_len, out + 5);
+    compute_mac(key->mac, (uint8_t)mode, key->id, ctx, body, body_len, out + 5);
 }
 
-static int decrypt_body(const obol_key *key, const uint8_t *ad, size_t ad_len,
+static int decrypt_body(const obol_key *key, const obol_seal_context *ctx,
                         const uint8_t *body, size_t body_len,
                         obol_unsealed *out, obol_error *err)
 {
+    uint8_t ad[AD_BYTES];
     unsigned long long plain_len;
     size_t cipher_len;
 
@@ -114,12 +129,13 @@ static int decrypt_body(const obol_key *key, const uint8_t *ad, size_t ad_len,
         return obol_set_error(err, OBOL_ERR_CORRUPT,
                               "encrypted record is truncated");
     cipher_len = body_len - OBOL_SEAL_NONCE_BYTES;
+    aead_context(key->id, ctx, ad);
     out->owned = malloc(cipher_len - OBOL_SEAL_TAG_BYTES + 1);
     if (out->owned == NULL)
         return obol_set_error(err, OBOL_ERR_NOMEM, "out of memory decrypting");
     if (crypto_aead_xchacha20poly1305_ietf_decrypt(
             out->owned, &plain_len, NULL, body + OBOL_SEAL_NONCE_BYTES,
-            cipher_len, ad, ad_len, body, key->aead) != 0) {
+            cipher_len, ad, sizeof ad, body, key->aead) != 0) {
         free(out->owned);
         out->owned = NULL;
         return obol_set_error(err, OBOL_ERR_CORRUPT, "record does not decrypt");
@@ -145,7 +161,6 @@ int obol_unseal(obol_keyring *ring, int allow_unsigned,
                 const obol_seal_context *ctx, const uint8_t *record,
                 size_t len, obol_unsealed *out, obol_error *err)
 {
-    uint8_t ad[5 + CONTEXT_DIGEST_BYTES];
     uint8_t mac[MAC_BYTES];
     obol_key key;
     uint8_t format;
@@ -168,15 +183,15 @@ int obol_unseal(obol_keyring *ring, int allow_unsigned,
         return obol_set_error(err, OBOL_ERR_CORRUPT,
                               "record is signed with unknown key id %u",
                               out->key_id);
-    bind_context(format, out->key_id, ctx, ad);
-    compute_mac(key.mac, ad, sizeof ad, record + OBOL_SEAL_HEADER_BYTES,
-                len - OBOL_SEAL_HEADER_BYTES, mac);
+    compute_mac(key.mac, format, out->key_id, ctx,
+                record + OBOL_SEAL_HEADER_BYTES, len - OBOL_SEAL_HEADER_BYTES,
+                mac);
     if (crypto_verify_32(mac, record + 5) != 0) {
         status = obol_set_error(err, OBOL_ERR_CORRUPT,
                                 "MAC mismatch (key id %u): record was altered "
                                 "or belongs elsewhere", out->key_id);
     } else if (format == OBOL_SEAL_AEAD) {
-        status = decrypt_body(&key, ad, sizeof ad, record + OBOL_SEAL_HEADER_BYTES,
+        status = decrypt_body(&key, ctx, record + OBOL_SEAL_HEADER_BYTES,
                               len - OBOL_SEAL_HEADER_BYTES, out, err);
     } else {
         out->payload = record + OBOL_SEAL_HEADER_BYTES;

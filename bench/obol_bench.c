@@ -1,0 +1,253 @@
+/*
+ * obol_bench: what obol costs on top of the raw backend, measured in one run.
+ *
+ *   obol_bench [ITERATIONS] [SYNC]
+ *
+ * Prints, for a session with a 256-byte payload:
+ *   - encode+seal and verify+decode time per session (ns/op);
+ *   - single-thread LMDB get and upsert through obol, next to raw mdb_get
+ *     and mdb_put of the same bytes in an environment with the same flags,
+ *     as ops/s and as the ratio obol/raw.
+ * SYNC is the LMDB driver's sync option (full, nometasync, off), applied to
+ * both sides (default: full).
+ * Each figure is the best of several rounds, since the machine is shared.
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <obol/obol.h>
+
+#include "record_internal.h"
+#include "store_internal.h"
+#include "tmpdir.h"
+
+#define ROUNDS 5
+#define PAYLOAD_BYTES 256
+
+static long iterations = 20000;
+static const char *sync_mode = "full";
+
+static double now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* Runs body(arg) `iterations` times per round; returns the best ns/op. */
+static double best_ns_per_op(void (*body)(void *arg, long i), void *arg)
+{
+    double best = 0;
+
+    for (int round = 0; round < ROUNDS; round++) {
+        double start = now_ns();
+        for (long i = 0; i < iterations; i++)
+            body(arg, i);
+        double per_op = (now_ns() - start) / (double)iterations;
+        if (round == 0 || per_op < best)
+            best = per_op;
+    }
+    return best;
+}
+
+static void die(const char *what, const char *why)
+{
+    fprintf(stderr, "obol_bench: %s: %s\n", what, why);
+    exit(1);
+}
+
+/* ------------------------------------------------------------ the core */
+
+typedef struct core_bench {
+    obol_store *st;
+    obol_session *session;
+    obol_driver_key key;
+    obol_record_buf sealed;
+} core_bench;
+
+static void seal_once(void *arg, long i)
+{
+    core_bench *b = arg;
+    obol_record_buf buf;
+
+    if (obol_record_seal(b->st, b->session, (uint64_t)i + 1, &buf, NULL) != OBOL_OK)
+        die("seal", "failed");
+    obol_record_buf_release(&buf);
+}
+
+static void open_once(void *arg, long i)
+{
+    core_bench *b = arg;
+    obol_session *s;
+
+    (void)i;
+    if (obol_record_open(b->st, &b->key, b->sealed.data, b->sealed.len, &s,
+                         NULL) != OBOL_OK)
+        die("open", "failed");
+    obol_session_free(s);
+}
+
+/* ------------------------------------------------------------ raw LMDB */
+
+typedef struct raw_bench {
+    MDB_env *env;
+    MDB_dbi dbi;
+    MDB_val key;
+    MDB_val value;
+} raw_bench;
+
+static unsigned sync_flags(void)
+{
+    if (strcmp(sync_mode, "off") == 0)
+        return MDB_NOSYNC;
+    if (strcmp(sync_mode, "nometasync") == 0)
+        return MDB_NOMETASYNC;
+    return 0;
+}
+
+static void raw_open(raw_bench *b, const char *dir, const obol_record_buf *sealed)
+{
+    MDB_txn *txn;
+    int rc;
+
+    if ((rc = mdb_env_create(&b->env)) != 0 ||
+        (rc = mdb_env_set_mapsize(b->env, (size_t)64 << 20)) != 0 ||
+        (rc = mdb_env_open(b->env, dir, MDB_NOTLS | sync_flags(), 0600)) != 0 ||
+        (rc = mdb_txn_begin(b->env, NULL, 0, &txn)) != 0 ||
+        (rc = mdb_dbi_open(txn, NULL, 0, &b->dbi)) != 0 ||
+        (rc = mdb_txn_commit(txn)) != 0)
+        die("raw lmdb", mdb_strerror(rc));
+    b->key.mv_data = "obol\0alice\0full\0session-id-of-22chars";
+    b->key.mv_size = 38;
+    b->value.mv_data = sealed->data;
+    b->value.mv_size = sealed->len;
+}
+
+static void raw_put_once(void *arg, long i)
+{
+    raw_bench *b = arg;
+    MDB_txn *txn;
+    int rc;
+
+    (void)i;
+    if ((rc = mdb_txn_begin(b->env, NULL, 0, &txn)) != 0 ||
+        (rc = mdb_put(txn, b->dbi, &b->key, &b->value, 0)) != 0 ||
+        (rc = mdb_txn_commit(txn)) != 0)
+        die("mdb_put", mdb_strerror(rc));
+}
+
+static void raw_get_once(void *arg, long i)
+{
+    raw_bench *b = arg;
+    MDB_txn *txn;
+    MDB_val value;
+    int rc;
+
+    (void)i;
+    if ((rc = mdb_txn_begin(b->env, NULL, MDB_RDONLY, &txn)) != 0 ||
+        (rc = mdb_get(txn, b->dbi, &b->key, &value)) != 0)
+        die("mdb_get", mdb_strerror(rc));
+    mdb_txn_abort(txn);
+}
+
+/* ------------------------------------------------------------ obol LMDB */
+
+static void obol_upsert_once(void *arg, long i)
+{
+    core_bench *b = arg;
+    obol_error err;
+
+    (void)i;
+    if (obol_upsert(b->st, b->session, &err) != OBOL_OK)
+        die("obol_upsert", err.message);
+}
+
+static void obol_get_once(void *arg, long i)
+{
+    core_bench *b = arg;
+    obol_session *s;
+    obol_error err;
+
+    (void)i;
+    if (obol_get(b->st, b->session->id, "alice", NULL, &s, &err) != OBOL_OK)
+        die("obol_get", err.message);
+    obol_session_free(s);
+}
+
+static void setup_core(core_bench *b, const char *dir)
+{
+    static const uint8_t key[32] = "benchmark key, not for real use";
+    uint8_t payload[PAYLOAD_BYTES];
+    char url[4200];
+    obol_error err;
+
+    snprintf(url, sizeof url, "lmdb://%s/obol?sync=%s", dir, sync_mode);
+    if (obol_store_open(url, &b->st, &err) != OBOL_OK)
+        die("open", err.message);
+    obol_store_add_key(b->st, 1, key, 1, NULL);
+    b->session = obol_session_new("alice", NULL, (int64_t)time(NULL), 86400 * 30, 86400);
+    for (size_t i = 0; i < sizeof payload; i++)
+        payload[i] = (uint8_t)(i * 7);
+    obol_session_set_payload(b->session, payload, sizeof payload);
+    b->key.user_id = (obol_bytes){ (const uint8_t *)"alice", 5 };
+    b->key.type = (obol_bytes){ (const uint8_t *)"full", 4 };
+    b->key.id = (obol_bytes){ (const uint8_t *)b->session->id, strlen(b->session->id) };
+    if (obol_record_seal(b->st, b->session, 1, &b->sealed, &err) != OBOL_OK)
+        die("seal", err.message);
+}
+
+int main(int argc, char **argv)
+{
+    core_bench core = { 0 };
+    raw_bench raw = { 0 };
+    char *dir = tmpdir_make("bench");
+    char raw_dir[4200];
+    double seal_ns, open_ns, raw_put, raw_get, obol_put, obol_get_ns;
+
+    if (argc > 1)
+        iterations = strtol(argv[1], NULL, 10);
+    if (argc > 2)
+        sync_mode = argv[2];
+    if (dir == NULL || iterations <= 0)
+        die("setup", "bad arguments or no temporary directory");
+    setup_core(&core, dir);
+    snprintf(raw_dir, sizeof raw_dir, "%s/raw", dir);
+    if (mkdir(raw_dir, 0700) != 0)
+        die("mkdir", raw_dir);
+    raw_open(&raw, raw_dir, &core.sealed);
+
+    seal_ns = best_ns_per_op(seal_once, &core);
+    open_ns = best_ns_per_op(open_once, &core);
+    printf("session with a %d-byte payload, sealed record of %zu bytes, "
+           "%ld iterations x %d rounds (best), sync=%s\n",
+           PAYLOAD_BYTES, core.sealed.len, iterations, ROUNDS, sync_mode);
+    printf("%-28s %10.0f ns/op\n", "encode+seal", seal_ns);
+    printf("%-28s %10.0f ns/op\n", "verify+decode", open_ns);
+
+    raw_put = best_ns_per_op(raw_put_once, &raw);
+    obol_upsert_once(&core, 0);
+    obol_put = best_ns_per_op(obol_upsert_once, &core);
+    raw_get = best_ns_per_op(raw_get_once, &raw);
+    obol_get_ns = best_ns_per_op(obol_get_once, &core);
+    printf("%-28s %10.0f ops/s\n", "raw mdb_put (txn each)", 1e9 / raw_put);
+    printf("%-28s %10.0f ops/s   ratio %.2fx raw\n", "obol_upsert on lmdb",
+           1e9 / obol_put, raw_put / obol_put);
+    printf("%-28s %10.0f ops/s\n", "raw mdb_get (txn each)", 1e9 / raw_get);
+    printf("%-28s %10.0f ops/s   ratio %.2fx raw\n", "obol_get on lmdb",
+           1e9 / obol_get_ns, raw_get / obol_get_ns);
+
+    obol_record_buf_release(&core.sealed);
+    obol_session_free(core.session);
+    obol_store_close(core.st);
+    mdb_env_close(raw.env);
+    tmpdir_remove(dir);
+    return 0;
+}
