@@ -24,3 +24,10 @@ TESTS += tests/test_store_lmdb
 tests_test_store_lmdb_SOURCES = tests/test_store_lmdb.c $(STORE_SUITE_SOURCES)
 tests_test_store_lmdb_CFLAGS = $(TEST_CFLAGS)
 tests_test_store_lmdb_LDADD = $(TEST_LIBS) $(PTHREAD_LIBS)
+
+check_PROGRAMS += tests/test_store_redis
+TESTS += tests/test_store_redis
+tests_test_store_redis_SOURCES = tests/test_store_redis.c $(STORE_SUITE_SOURCES) \
+	tests/redis_harness.c tests/redis_harness.h
+tests_test_store_redis_CFLAGS = $(TEST_CFLAGS) $(HIREDIS_CFLAGS)
+tests_test_store_redis_LDADD = $(TEST_LIBS) $(HIREDIS_LIBS) $(PTHREAD_LIBS)
