@@ -26,6 +26,7 @@ struct redis_pool {
     size_t idle_count;
     redis_conn **idle;        /* stack of connections no thread holds */
     redis_conn *conns;
+    int guard_sigpipe;        /* see pipe_guard */
 };
 
 const char *redis_pool_where(const redis_pool *pool)
@@ -47,7 +48,9 @@ static struct timeval timeval_of_ms(uint64_t ms)
  * whose default action kills the process. A library must not change the
  * process's signal dispositions, so SIGPIPE is blocked in this thread for
  * the duration of one exchange, and one raised meanwhile is consumed before
- * it is unblocked again.
+ * it is unblocked again. That costs two system calls per command, which a
+ * process that already ignores SIGPIPE when it opens the store (as most
+ * servers do) is spared.
  */
 typedef struct pipe_guard {
     sigset_t old_mask;
@@ -129,11 +132,13 @@ static int exchange(const redis_pool *pool, redisContext *ctx, int argc,
     memcpy(what, argv[0], what_len);
     what[what_len] = '\0';
 
-    pipe_guard_begin(&guard);
+    if (pool->guard_sigpipe)
+        pipe_guard_begin(&guard);
     errno = 0;
     r = redisCommandArgv(ctx, argc, argv, argv_len);
     saved_errno = errno;
-    pipe_guard_end(&guard, r == NULL);
+    if (pool->guard_sigpipe)
+        pipe_guard_end(&guard, r == NULL);
 
     if (r == NULL)
         return exchange_error(pool, ctx, saved_errno, what, err);
@@ -344,6 +349,11 @@ int redis_pool_create(const redis_settings *settings, redis_pool **out,
         return redis_host->set_error(err, OBOL_ERR_NOMEM,
                                      "redis: out of memory");
     pool->settings = settings;
+    {
+        struct sigaction current;
+        pool->guard_sigpipe = sigaction(SIGPIPE, NULL, &current) != 0 ||
+                              current.sa_handler != SIG_IGN;
+    }
     pool->conns = calloc(settings->pool_size, sizeof *pool->conns);
     pool->idle = calloc(settings->pool_size, sizeof *pool->idle);
     if (pool->conns == NULL || pool->idle == NULL) {
