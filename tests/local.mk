@@ -31,3 +31,10 @@ tests_test_store_redis_SOURCES = tests/test_store_redis.c $(STORE_SUITE_SOURCES)
 	tests/redis_harness.c tests/redis_harness.h
 tests_test_store_redis_CFLAGS = $(TEST_CFLAGS) $(HIREDIS_CFLAGS)
 tests_test_store_redis_LDADD = $(TEST_LIBS) $(HIREDIS_LIBS) $(PTHREAD_LIBS)
+
+# The installed library, headers, pkg-config file and driver, used the way
+# an application uses them.
+TESTS += tests/test_installed.sh
+EXTRA_DIST += tests/test_installed.sh tests/installed_api.c
+AM_TESTS_ENVIRONMENT += CC='$(CC)'; export CC; MAKE='$(MAKE)'; export MAKE; \
+	srcdir='$(srcdir)'; export srcdir;
