@@ -2,6 +2,9 @@
 # A program that cannot run here (no redis-server outside CI) prints a
 # "1..0 # SKIP why" plan instead of running.
 LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
+TEST_EXTENSIONS = .sh
+SH_LOG_DRIVER = $(LOG_DRIVER)
+SH_LOG_COMPILER = $(SHELL)
 AM_TESTS_ENVIRONMENT = \
 	OBOL_DRIVER_PATH='$(BUILD_DRIVER_PATH)'; export OBOL_DRIVER_PATH; \
 	CMOCKA_MESSAGE_OUTPUT=TAP; export CMOCKA_MESSAGE_OUTPUT; \
@@ -38,3 +41,13 @@ TESTS += tests/test_installed.sh
 EXTRA_DIST += tests/test_installed.sh tests/installed_api.c
 AM_TESTS_ENVIRONMENT += CC='$(CC)'; export CC; MAKE='$(MAKE)'; export MAKE; \
 	srcdir='$(srcdir)'; export srcdir;
+
+# `make check-valgrind`: every test program under memcheck, forked children
+# included; any leak or invalid access fails the test.
+VALGRIND_FLAGS = --quiet --leak-check=full --show-leak-kinds=definite,indirect,possible \
+	--errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99 \
+	--suppressions=$(abs_top_srcdir)/tests/lmdb_valgrind.supp
+.PHONY: check-valgrind
+check-valgrind:
+	$(MAKE) $(AM_MAKEFLAGS) check TEST_SUITE_LOG=test-suite-valgrind.log \
+		LOG_COMPILER='$(LIBTOOL) --mode=execute $(VALGRIND) $(VALGRIND_FLAGS)'
