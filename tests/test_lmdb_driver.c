@@ -1275,6 +1275,102 @@ static void processes_and_threads_lose_no_update(void **state)
     driver->close(handle);
 }
 
+/* Writers that each fill their own user's range with 8 KiB records while
+ * the map, opened tiny, keeps growing under them. */
+typedef struct grower {
+    void *handle;
+    char user[16];
+    int failures;
+} grower;
+
+#define GROWER_RECORDS 48
+
+static void *grow_thread(void *arg)
+{
+    grower *g = arg;
+    static const uint8_t zeros[8192];
+    for (int i = 0; i < GROWER_RECORDS; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "r%d", i);
+        obol_driver_key key = key_of(text(g->user), text("t"), text(id));
+        if (put_record(g->handle, key, bytes_of(zeros, sizeof zeros),
+                       INT64_MAX, 0, 0) != OBOL_OK)
+            g->failures++;
+        uint8_t *sealed = NULL;
+        size_t sealed_len = 0;
+        obol_error err = { 0 };
+        if (driver->get(g->handle, &key, &sealed, &sealed_len, &err)
+                != OBOL_OK
+            || sealed_len != sizeof zeros)
+            g->failures++;
+        free(sealed);
+    }
+    return NULL;
+}
+
+/* Runs THREADS growers named after tag; returns the failures. */
+static int grow_together(void *handle, char tag)
+{
+    pthread_t threads[THREADS];
+    grower growers[THREADS];
+    int failures = 0;
+    for (int i = 0; i < THREADS; i++) {
+        growers[i].handle = handle;
+        growers[i].failures = 0;
+        snprintf(growers[i].user, sizeof growers[i].user, "%c%d", tag, i);
+        if (pthread_create(&threads[i], NULL, grow_thread, &growers[i]) != 0)
+            return -1;
+    }
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(threads[i], NULL);
+        failures += growers[i].failures;
+    }
+    return failures;
+}
+
+static void processes_and_threads_grow_the_map_together(void **state)
+{
+    fixture *f = *state;
+    pid_t children[2];
+    for (int i = 0; i < 2; i++) {
+        children[i] = fork();
+        assert_true(children[i] >= 0);
+        if (children[i] == 0) {
+            test_config tc;
+            config_init(&tc, f->dir, "obol");
+            config_option(&tc, "map_size", "32KiB");
+            void *handle = NULL;
+            obol_error err = { 0 };
+            if (driver->open(&tc.config, &handle, &err) != OBOL_OK)
+                _exit(2);
+            int failures = grow_together(handle, (char)('a' + i));
+            driver->close(handle);
+            _exit(failures == 0 ? 0 : 1);
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        int wstatus;
+        assert_int_equal(waitpid(children[i], &wstatus, 0), children[i]);
+        assert_true(WIFEXITED(wstatus));
+        assert_int_equal(WEXITSTATUS(wstatus), 0);
+    }
+    void *handle = open_store(f->dir, "obol", "map_size", "32KiB");
+    seen s;
+    list_into(handle, key_of(text("b3"), text("t"), text("")), &s);
+    assert_int_equal(s.count, GROWER_RECORDS);
+    assert_entries(f->dir, 2 * THREADS * GROWER_RECORDS);
+    driver->close(handle);
+}
+
+static void threads_grow_the_map_together(void **state)
+{
+    fixture *f = *state;
+    void *handle = open_store(f->dir, "obol", "map_size", "32KiB");
+    assert_int_equal(grow_together(handle, 'x'), 0);
+    assert_entries(f->dir, THREADS * GROWER_RECORDS);
+    driver->close(handle);
+}
+
 /* ---------------------------------------------------------------- main */
 
 #define WITH_DIR(test) \
@@ -1323,6 +1419,8 @@ int main(void)
         WITH_DIR(committed_data_survives_sigkill),
         WITH_DIR(threads_lose_no_update),
         WITH_DIR(processes_and_threads_lose_no_update),
+        WITH_DIR(threads_grow_the_map_together),
+        WITH_DIR(processes_and_threads_grow_the_map_together),
     };
     return cmocka_run_group_tests_name("lmdb driver", tests, load_driver,
                                        unload_driver);
