@@ -23,112 +23,7 @@
 #include "codec_internal.h"
 #include "store_internal.h"
 #include "store_suite.h"
-
-static const char *suite_base_url;
-static unsigned suite_counter;
-
-static const uint8_t key_one[32] = "obol test key number one.......";
-static const uint8_t key_two[32] = "obol test key number two.......";
-
-#define DAY (24 * 3600)
-
-typedef struct fixture {
-    obol_store *st;
-    char url[1024];
-    int64_t now;              /* the store's clock */
-    int warnings;             /* warnings logged so far */
-    char last_warning[512];
-} fixture;
-
-static int64_t fixture_clock(void *arg)
-{
-    return ((fixture *)arg)->now;
-}
-
-static void fixture_log(void *arg, int level, const char *msg)
-{
-    fixture *f = arg;
-
-    if (level <= OBOL_LOG_WARNING) {
-        f->warnings++;
-        snprintf(f->last_warning, sizeof f->last_warning, "%s", msg);
-    }
-}
-
-/* A config string for this test: the base plus a prefix no other test uses
- * and any extra options. */
-static void make_url(fixture *f, const char *extra)
-{
-    char sep = strchr(suite_base_url, '?') ? '&' : '?';
-
-    snprintf(f->url, sizeof f->url, "%s%cprefix=t%ld-%u%s%s", suite_base_url,
-             sep, (long)getpid(), ++suite_counter, extra ? "&" : "",
-             extra ? extra : "");
-}
-
-static obol_store *open_store(fixture *f, const char *url, int with_key)
-{
-    obol_store *st = NULL;
-    obol_error err;
-    int status = obol_store_open(url, &st, &err);
-
-    if (status != OBOL_OK)
-        fail_msg("obol_store_open(%s): %s", url, err.message);
-    if (with_key)
-        assert_int_equal(obol_store_add_key(st, 1, key_one, 1, NULL), OBOL_OK);
-    obol_store_set_clock(st, fixture_clock, f);
-    obol_store_set_logger(st, fixture_log, f);
-    return st;
-}
-
-static int setup_with(void **state, const char *extra)
-{
-    fixture *f = calloc(1, sizeof *f);
-
-    assert_non_null(f);
-    f->now = (int64_t)time(NULL);
-    make_url(f, extra);
-    f->st = open_store(f, f->url, 1);
-    *state = f;
-    return 0;
-}
-
-static int setup(void **state)
-{
-    return setup_with(state, NULL);
-}
-
-static int setup_aead(void **state)
-{
-    return setup_with(state, "seal=aead");
-}
-
-static int setup_small_payload(void **state)
-{
-    return setup_with(state, "max_payload=1KiB");
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-
-    obol_store_close(f->st);
-    free(f);
-    return 0;
-}
-
-/* A new session stored for uid/type, valid for a day. */
-static obol_session *stored_session(fixture *f, const char *uid,
-                                    const char *type)
-{
-    obol_session *s = obol_session_new(uid, type, f->now, 7 * DAY, DAY);
-    obol_error err;
-
-    assert_non_null(s);
-    if (obol_upsert(f->st, s, &err) != OBOL_OK)
-        fail_msg("upsert: %s", err.message);
-    return s;
-}
+#include "suite_fixture.h"
 
 static void assert_not_found(fixture *f, const char *sid, const char *uid,
                              const char *type)
@@ -205,7 +100,7 @@ static void infinite_session_round_trips(void **state)
 static void null_type_means_full(void **state)
 {
     fixture *f = *state;
-    obol_session *s = stored_session(f, "alice", NULL);
+    obol_session *s = suite_stored_session(f, "alice", NULL);
     obol_session *got = NULL;
 
     assert_string_equal(s->type, "full");
@@ -217,7 +112,7 @@ static void null_type_means_full(void **state)
 static void expired_session_is_not_returned(void **state)
 {
     fixture *f = *state;
-    obol_session *s = stored_session(f, "alice", NULL);
+    obol_session *s = suite_stored_session(f, "alice", NULL);
 
     f->now += DAY + 1;
     assert_not_found(f, s->id, "alice", NULL);
@@ -229,7 +124,7 @@ static void expired_session_is_not_returned(void **state)
 static void types_are_isolated(void **state)
 {
     fixture *f = *state;
-    obol_session *s = stored_session(f, "alice", "full");
+    obol_session *s = suite_stored_session(f, "alice", "full");
 
     assert_not_found(f, s->id, "alice", "oauth2");
     obol_session_free(s);
@@ -238,7 +133,7 @@ static void types_are_isolated(void **state)
 static void users_are_isolated(void **state)
 {
     fixture *f = *state;
-    obol_session *s = stored_session(f, "alice", NULL);
+    obol_session *s = suite_stored_session(f, "alice", NULL);
 
     assert_not_found(f, s->id, "bob", NULL);
     assert_not_found(f, s->id, "alic", NULL);
@@ -260,7 +155,7 @@ static void odd_bytes_in_ids_never_collide(void **state)
 
     for (size_t u = 0; u < USERS; u++)
         for (size_t t = 0; t < TYPES; t++)
-            made[u][t] = stored_session(f, users[u], types[t]);
+            made[u][t] = suite_stored_session(f, users[u], types[t]);
     for (size_t u = 0; u < USERS; u++) {
         for (size_t t = 0; t < TYPES; t++) {
             obol_session **all = NULL;
@@ -283,7 +178,7 @@ static void record_copied_to_another_user_is_refused(void **state)
 {
     fixture *f = *state;
     obol_store *st = f->st;
-    obol_session *s = stored_session(f, "alice", NULL);
+    obol_session *s = suite_stored_session(f, "alice", NULL);
     obol_driver_key from = { { (const uint8_t *)"alice", 5 },
                              { (const uint8_t *)"full", 4 },
                              { (const uint8_t *)s->id, strlen(s->id) } };
@@ -310,7 +205,7 @@ static void record_altered_in_the_backend_is_refused(void **state)
 {
     fixture *f = *state;
     obol_store *st = f->st;
-    obol_session *s = stored_session(f, "alice", NULL);
+    obol_session *s = suite_stored_session(f, "alice", NULL);
     obol_driver_record rec = { { { (const uint8_t *)"alice", 5 },
                                  { (const uint8_t *)"full", 4 },
                                  { (const uint8_t *)s->id, strlen(s->id) } },
@@ -336,7 +231,7 @@ static void record_altered_in_the_backend_is_refused(void **state)
 static void new_session_gets_lock_version_one(void **state)
 {
     fixture *f = *state;
-    obol_session *s = stored_session(f, "alice", NULL);
+    obol_session *s = suite_stored_session(f, "alice", NULL);
 
     assert_true(s->lock_version == 1);
     obol_session_free(s);
@@ -345,7 +240,7 @@ static void new_session_gets_lock_version_one(void **state)
 static void insert_of_an_existing_id_conflicts(void **state)
 {
     fixture *f = *state;
-    obol_session *s = stored_session(f, "alice", NULL);
+    obol_session *s = suite_stored_session(f, "alice", NULL);
     obol_session *twin = obol_session_dup(s);
 
     twin->lock_version = 0;
@@ -358,7 +253,7 @@ static void insert_of_an_existing_id_conflicts(void **state)
 static void refresh_with_current_lock_succeeds(void **state)
 {
     fixture *f = *state;
-    obol_session *s = stored_session(f, "alice", NULL);
+    obol_session *s = suite_stored_session(f, "alice", NULL);
     obol_session *got = NULL;
 
     f->now += 60;
@@ -374,7 +269,7 @@ static void refresh_with_current_lock_succeeds(void **state)
 static void stale_refresh_conflicts_and_changes_nothing(void **state)
 {
     fixture *f = *state;
-    obol_session *s = stored_session(f, "alice", NULL);
+    obol_session *s = suite_stored_session(f, "alice", NULL);
     obol_session *stale = obol_session_dup(s);
     obol_session *got = NULL;
     obol_error err;
@@ -395,7 +290,7 @@ static void stale_refresh_conflicts_and_changes_nothing(void **state)
 static void refresh_after_delete_does_not_resurrect(void **state)
 {
     fixture *f = *state;
-    obol_session *s = stored_session(f, "alice", NULL);
+    obol_session *s = suite_stored_session(f, "alice", NULL);
 
     assert_int_equal(obol_delete(f->st, s->id, "alice", NULL, NULL), OBOL_OK);
     assert_int_equal(obol_session_refresh(s, f->now + 1, DAY), OBOL_OK);
@@ -407,7 +302,7 @@ static void refresh_after_delete_does_not_resurrect(void **state)
 static void refresh_of_an_expired_record_conflicts(void **state)
 {
     fixture *f = *state;
-    obol_session *s = stored_session(f, "alice", NULL);
+    obol_session *s = suite_stored_session(f, "alice", NULL);
 
     f->now += DAY + 10;
     assert_int_equal(obol_session_refresh(s, f->now, DAY), OBOL_OK);
@@ -478,8 +373,8 @@ static void delete_of_a_missing_session_is_ok(void **state)
 static void delete_removes_only_that_session(void **state)
 {
     fixture *f = *state;
-    obol_session *a = stored_session(f, "alice", NULL);
-    obol_session *b = stored_session(f, "alice", NULL);
+    obol_session *a = suite_stored_session(f, "alice", NULL);
+    obol_session *b = suite_stored_session(f, "alice", NULL);
     obol_session *got = NULL;
 
     assert_int_equal(obol_delete(f->st, a->id, "alice", NULL, NULL), OBOL_OK);
@@ -501,10 +396,10 @@ static int has_session(obol_session **all, size_t count, const char *id)
 static void get_all_returns_only_live_sessions_of_that_user_and_type(void **state)
 {
     fixture *f = *state;
-    obol_session *mine1 = stored_session(f, "alice", NULL);
-    obol_session *mine2 = stored_session(f, "alice", NULL);
-    obol_session *other_type = stored_session(f, "alice", "oauth2");
-    obol_session *other_user = stored_session(f, "bob", NULL);
+    obol_session *mine1 = suite_stored_session(f, "alice", NULL);
+    obol_session *mine2 = suite_stored_session(f, "alice", NULL);
+    obol_session *other_type = suite_stored_session(f, "alice", "oauth2");
+    obol_session *other_user = suite_stored_session(f, "bob", NULL);
     obol_session *short_lived = obol_session_new("alice", NULL, f->now, 7 * DAY, 60);
     obol_session **all = NULL;
     size_t count = 0;
@@ -537,9 +432,9 @@ static void get_all_of_an_unknown_user_is_empty(void **state)
 static void delete_all_touches_no_other_user_or_type(void **state)
 {
     fixture *f = *state;
-    obol_session *mine = stored_session(f, "alice", NULL);
-    obol_session *other_type = stored_session(f, "alice", "oauth2");
-    obol_session *other_user = stored_session(f, "alice2", NULL);
+    obol_session *mine = suite_stored_session(f, "alice", NULL);
+    obol_session *other_type = suite_stored_session(f, "alice", "oauth2");
+    obol_session *other_user = suite_stored_session(f, "alice2", NULL);
     obol_session *got = NULL;
 
     assert_int_equal(obol_delete_all(f->st, "alice", NULL, NULL), OBOL_OK);
@@ -557,7 +452,7 @@ static void prune_removes_expired_records_only(void **state)
 {
     fixture *f = *state;
     obol_session *dies = obol_session_new("alice", NULL, f->now, 7 * DAY, 60);
-    obol_session *lives = stored_session(f, "alice", NULL);
+    obol_session *lives = suite_stored_session(f, "alice", NULL);
     obol_session *got = NULL;
     int64_t start = f->now;
 
@@ -578,7 +473,7 @@ static void prune_removes_expired_records_only(void **state)
 static void store_without_key_refuses_everything(void **state)
 {
     fixture *f = *state;
-    obol_store *bare = open_store(f, f->url, 0);
+    obol_store *bare = suite_open_store(f, f->url, 0);
     obol_session *s = obol_session_new("alice", NULL, f->now, 7 * DAY, DAY);
     obol_session *got = NULL;
     obol_session **all = NULL;
@@ -598,11 +493,11 @@ static void store_without_key_refuses_everything(void **state)
 static void record_signed_with_another_key_is_refused(void **state)
 {
     fixture *f = *state;
-    obol_session *s = stored_session(f, "alice", NULL);
-    obol_store *other = open_store(f, f->url, 0);
+    obol_session *s = suite_stored_session(f, "alice", NULL);
+    obol_store *other = suite_open_store(f, f->url, 0);
     obol_session *got = NULL;
 
-    assert_int_equal(obol_store_add_key(other, 1, key_two, 1, NULL), OBOL_OK);
+    assert_int_equal(obol_store_add_key(other, 1, suite_key_two, 1, NULL), OBOL_OK);
     f->warnings = 0;
     assert_int_equal(obol_get(other, s->id, "alice", NULL, &got, NULL), OBOL_NOT_FOUND);
     assert_int_equal(f->warnings, 1);
@@ -613,17 +508,17 @@ static void record_signed_with_another_key_is_refused(void **state)
 static void old_key_keeps_verifying_after_rotation(void **state)
 {
     fixture *f = *state;
-    obol_session *old = stored_session(f, "alice", NULL);
+    obol_session *old = suite_stored_session(f, "alice", NULL);
     obol_session *got = NULL;
 
-    assert_int_equal(obol_store_add_key(f->st, 2, key_two, 1, NULL), OBOL_OK);
+    assert_int_equal(obol_store_add_key(f->st, 2, suite_key_two, 1, NULL), OBOL_OK);
     assert_int_equal(obol_get(f->st, old->id, "alice", NULL, &got, NULL), OBOL_OK);
     obol_session_free(got);
     /* A rewrite is signed with the new key: a store with only key two reads it. */
     assert_int_equal(obol_upsert(f->st, old, NULL), OBOL_OK);
     {
-        obol_store *only_two = open_store(f, f->url, 0);
-        assert_int_equal(obol_store_add_key(only_two, 2, key_two, 1, NULL), OBOL_OK);
+        obol_store *only_two = suite_open_store(f, f->url, 0);
+        assert_int_equal(obol_store_add_key(only_two, 2, suite_key_two, 1, NULL), OBOL_OK);
         assert_int_equal(obol_get(only_two, old->id, "alice", NULL, &got, NULL), OBOL_OK);
         obol_session_free(got);
         obol_store_close(only_two);
@@ -661,7 +556,7 @@ static void unsigned_record_is_read_only_when_allowed(void **state)
     put_unsigned_record(f, s);
     assert_not_found(f, s->id, "alice", NULL);
     snprintf(url, sizeof url, "%s&allow_unsigned=1", f->url);
-    lenient = open_store(f, url, 1);
+    lenient = suite_open_store(f, url, 1);
     f->warnings = 0;
     assert_int_equal(obol_get(lenient, s->id, "alice", NULL, &got, NULL), OBOL_OK);
     assert_int_equal(f->warnings, 1);
@@ -682,8 +577,8 @@ static void secret_from_environment_signs_and_verifies(void **state)
 
     setenv("OBOL_SUITE_SECRET", "a test secret that is long enough", 1);
     snprintf(url, sizeof url, "%s&secret=env:OBOL_SUITE_SECRET&key_id=7", f->url);
-    a = open_store(f, url, 0);
-    b = open_store(f, url, 0);
+    a = suite_open_store(f, url, 0);
+    b = suite_open_store(f, url, 0);
     assert_int_equal(obol_upsert(a, s, NULL), OBOL_OK);
     assert_int_equal(obol_get(b, s->id, "alice", NULL, &got, NULL), OBOL_OK);
     obol_session_free(got);
@@ -790,7 +685,7 @@ static void assert_no_update_lost(fixture *f, const char *sid, uint64_t wins)
 static void racing_threads_lose_no_update(void **state)
 {
     fixture *f = *state;
-    obol_session *s = stored_session(f, "racer", NULL);
+    obol_session *s = suite_stored_session(f, "racer", NULL);
     int wins = race_threads(f, f->st, s->id);
 
     assert_int_equal(wins, RACE_THREADS * RACE_WINS_PER_THREAD);
@@ -807,9 +702,9 @@ static void race_in_child(fixture *f, obol_session *raced)
     int wins;
 
     if (obol_store_open(f->url, &st, NULL) != OBOL_OK ||
-        obol_store_add_key(st, 1, key_one, 1, NULL) != OBOL_OK)
+        obol_store_add_key(st, 1, suite_key_one, 1, NULL) != OBOL_OK)
         _exit(100);
-    obol_store_set_clock(st, fixture_clock, f);
+    obol_store_set_clock(st, suite_clock, f);
     wins = race_threads(f, st, raced->id);
     obol_store_close(st);
     obol_session_free(raced);
@@ -819,7 +714,7 @@ static void race_in_child(fixture *f, obol_session *raced)
 static void racing_processes_lose_no_update(void **state)
 {
     fixture *f = *state;
-    obol_session *s = stored_session(f, "racer", NULL);
+    obol_session *s = suite_stored_session(f, "racer", NULL);
     pid_t children[RACE_PROCESSES];
 
     if (!(f->st->driver->capabilities & OBOL_DRIVER_MULTI_PROCESS)) {
@@ -847,7 +742,7 @@ static void racing_processes_lose_no_update(void **state)
 
 /* ---------------------------------------------------------------- suite */
 
-#define STORE_TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define STORE_TEST(name) cmocka_unit_test_setup_teardown(name, suite_setup, suite_teardown)
 
 int store_suite_run(const char *group_name, const char *base_url)
 {
@@ -870,7 +765,7 @@ int store_suite_run(const char *group_name, const char *base_url)
         STORE_TEST(refresh_of_an_expired_record_conflicts),
         STORE_TEST(upsert_of_an_expired_session_writes_nothing),
         cmocka_unit_test_setup_teardown(payload_over_the_limit_is_too_large,
-                                        setup_small_payload, teardown),
+                                        suite_setup_small_payload, suite_teardown),
         STORE_TEST(invalid_arguments_are_refused),
         STORE_TEST(delete_of_a_missing_session_is_ok),
         STORE_TEST(delete_removes_only_that_session),
@@ -884,12 +779,12 @@ int store_suite_run(const char *group_name, const char *base_url)
         STORE_TEST(unsigned_record_is_read_only_when_allowed),
         STORE_TEST(secret_from_environment_signs_and_verifies),
         cmocka_unit_test_setup_teardown(aead_sealed_session_round_trips,
-                                        setup_aead, teardown),
+                                        suite_setup_aead, suite_teardown),
         STORE_TEST(racing_threads_lose_no_update),
         STORE_TEST(racing_processes_lose_no_update),
     };
 
-    suite_base_url = base_url;
+    suite_set_base_url(base_url);
     return _cmocka_run_group_tests(group_name, tests,
                                    sizeof tests / sizeof tests[0], NULL, NULL);
 }
