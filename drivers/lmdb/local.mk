@@ -29,6 +29,7 @@ LMDB_VALGRIND_FLAGS = --quiet --leak-check=full \
 	--suppressions=$(top_srcdir)/tests/lmdb_valgrind.supp
 .PHONY: check-lmdb-valgrind
 check-lmdb-valgrind: tests/test_lmdb_driver$(EXEEXT) drivers/lmdb.la
+	@test -n '$(VALGRIND)' || { echo 'valgrind was not found by configure'; exit 1; }
 	OBOL_DRIVER_PATH='$(BUILD_DRIVER_PATH)' CMOCKA_MESSAGE_OUTPUT=TAP \
 	$(LIBTOOL) --mode=execute $(VALGRIND) $(LMDB_VALGRIND_FLAGS) \
 	tests/test_lmdb_driver$(EXEEXT)
