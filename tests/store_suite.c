@@ -21,6 +21,7 @@
 #include <obol/obol.h>
 
 #include "codec_internal.h"
+#include "driver_suite.h"
 #include "store_internal.h"
 #include "store_suite.h"
 #include "suite_fixture.h"
@@ -718,7 +719,7 @@ static void racing_processes_lose_no_update(void **state)
     pid_t children[RACE_PROCESSES];
 
     if (!(f->st->driver->capabilities & OBOL_DRIVER_MULTI_PROCESS)) {
-        print_message("driver %s is single-process: nothing to race\n",
+        print_message("# driver %s is single-process: nothing to race\n",
                       f->st->driver->name);
         obol_session_free(s);
         return;
@@ -746,7 +747,7 @@ static void racing_processes_lose_no_update(void **state)
 
 int store_suite_run(const char *group_name, const char *base_url)
 {
-    const struct CMUnitTest tests[] = {
+    const struct CMUnitTest store_tests[] = {
         STORE_TEST(get_of_missing_session_is_not_found),
         STORE_TEST(every_field_survives_a_round_trip),
         STORE_TEST(infinite_session_round_trips),
@@ -784,7 +785,19 @@ int store_suite_run(const char *group_name, const char *base_url)
         STORE_TEST(racing_processes_lose_no_update),
     };
 
+    size_t store_count = sizeof store_tests / sizeof store_tests[0];
+    size_t count = store_count + driver_suite_test_count;
+    struct CMUnitTest *all = malloc(count * sizeof *all);
+    int failures;
+
+    if (all == NULL)
+        return 1;
+    /* One group, so that the TAP output has one plan. */
+    memcpy(all, store_tests, sizeof store_tests);
+    memcpy(all + store_count, driver_suite_tests,
+           driver_suite_test_count * sizeof *all);
     suite_set_base_url(base_url);
-    return _cmocka_run_group_tests(group_name, tests,
-                                   sizeof tests / sizeof tests[0], NULL, NULL);
+    failures = _cmocka_run_group_tests(group_name, all, count, NULL, NULL);
+    free(all);
+    return failures;
 }

@@ -1,0 +1,546 @@
+/*
+ * Driver-level conformance cases: the contract of include/obol/driver.h,
+ * exercised through the table of the driver a store loaded. These are what
+ * a backend must get right for the store's guarantees to hold, whatever the
+ * core does on top.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <obol/driver.h>
+
+#include "driver_suite.h"
+#include "store_internal.h"
+#include "suite_fixture.h"
+
+static obol_bytes text(const char *s)
+{
+    obol_bytes b = { (const uint8_t *)s, strlen(s) };
+    return b;
+}
+
+static obol_bytes raw(const void *data, size_t len)
+{
+    obol_bytes b = { data, len };
+    return b;
+}
+
+static obol_driver_key key_of(obol_bytes user, obol_bytes type, obol_bytes id)
+{
+    obol_driver_key k = { user, type, id };
+    return k;
+}
+
+static int drv_put(fixture *f, obol_driver_key key, obol_bytes sealed,
+                   int64_t expires_at, uint64_t expected_lock)
+{
+    obol_driver_record rec = { key, sealed, expires_at, expected_lock + 1 };
+    obol_error err;
+    int status = f->st->driver->put(f->st->handle, &rec, expected_lock, f->now, &err);
+
+    if (status < 0)
+        print_message("# put: %s\n", err.message);
+    return status;
+}
+
+/* Reads key; returns the status, and on OBOL_OK checks the bytes equal
+ * want. */
+static int drv_get_equals(fixture *f, obol_driver_key key, obol_bytes want)
+{
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    obol_error err;
+    int status = f->st->driver->get(f->st->handle, &key, &bytes, &len, &err);
+
+    if (status == OBOL_OK) {
+        assert_int_equal(len, want.len);
+        if (len > 0)
+            assert_memory_equal(bytes, want.data, len);
+        free(bytes);
+    }
+    return status;
+}
+
+/* Counts visited records, optionally stopping after `stop_after`. */
+typedef struct tally {
+    size_t seen;
+    size_t stop_after;      /* 0: never stop */
+    int stop_status;
+    obol_bytes only_user;   /* data NULL: any user */
+    size_t foreign;         /* records of another user than only_user */
+} tally;
+
+static int count_visit(void *arg, const obol_driver_record *rec)
+{
+    tally *t = arg;
+
+    t->seen++;
+    if (t->only_user.data != NULL &&
+        (rec->key.user_id.len != t->only_user.len ||
+         memcmp(rec->key.user_id.data, t->only_user.data, t->only_user.len) != 0))
+        t->foreign++;
+    if (t->stop_after != 0 && t->seen == t->stop_after)
+        return t->stop_status;
+    return OBOL_OK;
+}
+
+static size_t drv_list_count(fixture *f, obol_driver_key key)
+{
+    tally t = { 0 };
+    obol_error err;
+
+    t.only_user = key.user_id;
+    assert_int_equal(f->st->driver->list(f->st->handle, &key, count_visit, &t, &err),
+                     OBOL_OK);
+    assert_int_equal(t.foreign, 0);
+    return t.seen;
+}
+
+static size_t drv_scan_count(fixture *f)
+{
+    tally t = { 0 };
+    obol_error err;
+
+    assert_int_equal(f->st->driver->scan(f->st->handle, count_visit, &t, &err), OBOL_OK);
+    return t.seen;
+}
+
+#define BYTES(literal) raw(literal, sizeof literal - 1)
+
+/* ------------------------------------------------------ compare-and-set */
+
+static void put_with_lock_zero_inserts_only_when_absent(void **state)
+{
+    fixture *f = *state;
+    obol_driver_key k = key_of(text("u"), text("full"), text("s1"));
+
+    assert_int_equal(drv_put(f, k, BYTES("one"), f->now + DAY, 0), OBOL_OK);
+    assert_int_equal(drv_put(f, k, BYTES("two"), f->now + DAY, 0), OBOL_CONFLICT);
+    assert_int_equal(drv_get_equals(f, k, BYTES("one")), OBOL_OK);
+}
+
+static void put_with_a_wrong_lock_conflicts_and_changes_nothing(void **state)
+{
+    fixture *f = *state;
+    obol_driver_key k = key_of(text("u"), text("full"), text("s1"));
+
+    assert_int_equal(drv_put(f, k, BYTES("v1"), f->now + DAY, 0), OBOL_OK);
+    assert_int_equal(drv_put(f, k, BYTES("v2"), f->now + DAY, 1), OBOL_OK);
+    assert_int_equal(drv_put(f, k, BYTES("stale"), f->now + DAY, 1), OBOL_CONFLICT);
+    assert_int_equal(drv_put(f, k, BYTES("ahead"), f->now + DAY, 3), OBOL_CONFLICT);
+    assert_int_equal(drv_get_equals(f, k, BYTES("v2")), OBOL_OK);
+    assert_int_equal(drv_put(f, k, BYTES("v3"), f->now + DAY, 2), OBOL_OK);
+    assert_int_equal(drv_get_equals(f, k, BYTES("v3")), OBOL_OK);
+}
+
+static void put_with_a_lock_on_a_missing_record_conflicts(void **state)
+{
+    fixture *f = *state;
+    obol_driver_key k = key_of(text("u"), text("full"), text("never"));
+
+    assert_int_equal(drv_put(f, k, BYTES("x"), f->now + DAY, 4), OBOL_CONFLICT);
+    assert_int_equal(drv_get_equals(f, k, BYTES("x")), OBOL_NOT_FOUND);
+}
+
+static void an_expired_record_counts_as_absent(void **state)
+{
+    fixture *f = *state;
+    obol_driver_key k = key_of(text("u"), text("full"), text("s1"));
+
+    assert_int_equal(drv_put(f, k, BYTES("old"), f->now + 10, 0), OBOL_OK);
+    f->now += 20;
+    assert_int_equal(drv_put(f, k, BYTES("update"), f->now + DAY, 1), OBOL_CONFLICT);
+    assert_int_equal(drv_put(f, k, BYTES("new"), f->now + DAY, 0), OBOL_OK);
+    assert_int_equal(drv_get_equals(f, k, BYTES("new")), OBOL_OK);
+}
+
+/* ------------------------------------------------------------- bytes */
+
+static void sealed_bytes_come_back_verbatim(void **state)
+{
+    fixture *f = *state;
+    static const uint8_t odd[] = { 0, 0xff, 0, '\n', '}', '{', 0x80, 0 };
+    obol_driver_key k = key_of(text("u"), text("full"), text("s1"));
+
+    assert_int_equal(drv_put(f, k, raw(odd, sizeof odd), f->now + DAY, 0), OBOL_OK);
+    assert_int_equal(drv_get_equals(f, k, raw(odd, sizeof odd)), OBOL_OK);
+}
+
+static void ids_holding_nul_bytes_are_distinct(void **state)
+{
+    fixture *f = *state;
+    obol_driver_key a = key_of(BYTES("u\0a"), text("full"), BYTES("s\0"));
+    obol_driver_key b = key_of(BYTES("u\0b"), text("full"), BYTES("s\0"));
+    obol_driver_key c = key_of(BYTES("u\0a"), text("full"), BYTES("s\0\0"));
+
+    assert_int_equal(drv_put(f, a, BYTES("a"), f->now + DAY, 0), OBOL_OK);
+    assert_int_equal(drv_put(f, b, BYTES("b"), f->now + DAY, 0), OBOL_OK);
+    assert_int_equal(drv_put(f, c, BYTES("c"), f->now + DAY, 0), OBOL_OK);
+    assert_int_equal(drv_get_equals(f, a, BYTES("a")), OBOL_OK);
+    assert_int_equal(drv_get_equals(f, b, BYTES("b")), OBOL_OK);
+    assert_int_equal(drv_get_equals(f, c, BYTES("c")), OBOL_OK);
+    assert_int_equal(drv_list_count(f, a), 2);
+}
+
+/* Ids of a hundred bytes fit every in-tree backend; far longer ones may be
+ * refused, but only with OBOL_ERR_TOO_LARGE, and never half-stored. */
+static void long_ids_round_trip_or_are_refused_cleanly(void **state)
+{
+    fixture *f = *state;
+    char user[101], id[101], huge[4097];
+    int status;
+
+    memset(user, 'u', 100);
+    user[100] = '\0';
+    memset(id, 'i', 100);
+    id[100] = '\0';
+    memset(huge, 'h', 4096);
+    huge[4096] = '\0';
+    obol_driver_key k = key_of(text(user), text("full"), text(id));
+    assert_int_equal(drv_put(f, k, BYTES("long"), f->now + DAY, 0), OBOL_OK);
+    assert_int_equal(drv_get_equals(f, k, BYTES("long")), OBOL_OK);
+
+    obol_driver_key h = key_of(text(huge), text("full"), text(huge));
+    status = drv_put(f, h, BYTES("huge"), f->now + DAY, 0);
+    assert_true(status == OBOL_OK || status == OBOL_ERR_TOO_LARGE);
+    if (status == OBOL_OK)
+        assert_int_equal(drv_get_equals(f, h, BYTES("huge")), OBOL_OK);
+    else
+        assert_int_equal(drv_list_count(f, h), 0);
+}
+
+/* A record with a payload at the default 64 KiB limit, sealed. */
+static void records_at_the_payload_limit_round_trip(void **state)
+{
+    fixture *f = *state;
+    size_t len = 64 * 1024 + 512;
+    uint8_t *big = malloc(len);
+    obol_driver_key k = key_of(text("u"), text("full"), text("big"));
+
+    assert_non_null(big);
+    for (size_t i = 0; i < len; i++)
+        big[i] = (uint8_t)(i * 131);
+    assert_int_equal(drv_put(f, k, raw(big, len), f->now + DAY, 0), OBOL_OK);
+    assert_int_equal(drv_get_equals(f, k, raw(big, len)), OBOL_OK);
+    free(big);
+}
+
+static void times_use_the_whole_signed_range(void **state)
+{
+    fixture *f = *state;
+    obol_driver_key forever = key_of(text("u"), text("full"), text("forever"));
+    obol_driver_key past = key_of(text("u"), text("full"), text("past"));
+
+    assert_int_equal(drv_put(f, forever, BYTES("f"), INT64_MAX, 0), OBOL_OK);
+    assert_int_equal(drv_put(f, past, BYTES("p"), -5, 0), OBOL_OK);
+    f->now += 365 * DAY;
+    assert_int_equal(drv_put(f, forever, BYTES("f2"), INT64_MAX, 1), OBOL_OK);
+    assert_int_equal(drv_put(f, past, BYTES("p2"), f->now + DAY, 0), OBOL_OK);
+}
+
+/* ----------------------------------------------------- lists and scans */
+
+static void list_visits_exactly_one_user_and_type(void **state)
+{
+    fixture *f = *state;
+    const char *users[] = { "a", "ab", "a:b", "b" };
+    const char *types[] = { "full", "full2", "ful" };
+
+    for (size_t u = 0; u < 4; u++)
+        for (size_t t = 0; t < 3; t++)
+            for (int i = 0; i < 2; i++) {
+                char id[8];
+                snprintf(id, sizeof id, "s%d", i);
+                assert_int_equal(drv_put(f, key_of(text(users[u]), text(types[t]),
+                                                   text(id)),
+                                         BYTES("x"), f->now + DAY, 0), OBOL_OK);
+            }
+    for (size_t u = 0; u < 4; u++)
+        for (size_t t = 0; t < 3; t++)
+            assert_int_equal(drv_list_count(f, key_of(text(users[u]), text(types[t]),
+                                                      text(""))), 2);
+}
+
+static void a_visitor_can_stop_a_walk(void **state)
+{
+    fixture *f = *state;
+    obol_driver_key k = key_of(text("u"), text("full"), text(""));
+    tally t = { 0 };
+    obol_error err;
+
+    for (int i = 0; i < 5; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "s%d", i);
+        assert_int_equal(drv_put(f, key_of(text("u"), text("full"), text(id)),
+                                 BYTES("x"), f->now + DAY, 0), OBOL_OK);
+    }
+    t.stop_after = 2;
+    t.stop_status = OBOL_ERR_NOMEM;
+    assert_int_equal(f->st->driver->list(f->st->handle, &k, count_visit, &t, &err),
+                     OBOL_ERR_NOMEM);
+    assert_int_equal(t.seen, 2);
+    t.seen = 0;
+    assert_int_equal(f->st->driver->scan(f->st->handle, count_visit, &t, &err),
+                     OBOL_ERR_NOMEM);
+    assert_int_equal(t.seen, 2);
+}
+
+static void scan_sees_its_prefix_only(void **state)
+{
+    fixture *f = *state;
+    fixture other = { 0 };
+
+    other.now = f->now;
+    suite_make_url(&other, NULL);
+    other.st = suite_open_store(&other, other.url, 1);
+    assert_int_equal(drv_put(f, key_of(text("u"), text("full"), text("mine")),
+                             BYTES("m"), f->now + DAY, 0), OBOL_OK);
+    assert_int_equal(drv_put(&other, key_of(text("u"), text("full"), text("theirs")),
+                             BYTES("t"), f->now + DAY, 0), OBOL_OK);
+    assert_int_equal(drv_scan_count(f), 1);
+    assert_int_equal(drv_scan_count(&other), 1);
+    assert_int_equal(drv_get_equals(f, key_of(text("u"), text("full"), text("theirs")),
+                                    BYTES("t")), OBOL_NOT_FOUND);
+    obol_store_close(other.st);
+}
+
+static void del_all_removes_one_user_and_type(void **state)
+{
+    fixture *f = *state;
+    obol_error err;
+    obol_driver_key mine = key_of(text("u"), text("full"), text(""));
+
+    assert_int_equal(drv_put(f, key_of(text("u"), text("full"), text("1")),
+                             BYTES("x"), f->now + DAY, 0), OBOL_OK);
+    assert_int_equal(drv_put(f, key_of(text("u"), text("oauth2"), text("2")),
+                             BYTES("x"), f->now + DAY, 0), OBOL_OK);
+    assert_int_equal(drv_put(f, key_of(text("u2"), text("full"), text("3")),
+                             BYTES("x"), f->now + DAY, 0), OBOL_OK);
+    assert_int_equal(f->st->driver->del_all(f->st->handle, &mine, &err), OBOL_OK);
+    assert_int_equal(drv_scan_count(f), 2);
+    assert_int_equal(drv_list_count(f, mine), 0);
+}
+
+static void prune_removes_only_what_expired(void **state)
+{
+    fixture *f = *state;
+    obol_error err;
+
+    assert_int_equal(drv_put(f, key_of(text("u"), text("full"), text("short")),
+                             BYTES("x"), f->now + 10, 0), OBOL_OK);
+    assert_int_equal(drv_put(f, key_of(text("u"), text("full"), text("long")),
+                             BYTES("x"), f->now + DAY, 0), OBOL_OK);
+    assert_int_equal(f->st->driver->prune(f->st->handle, f->now + 11, &err), OBOL_OK);
+    assert_int_equal(drv_scan_count(f), 1);
+    assert_int_equal(drv_get_equals(f, key_of(text("u"), text("full"), text("long")),
+                                    BYTES("x")), OBOL_OK);
+}
+
+/* While a writer adds and removes records, a list sees every record that
+ * exists throughout, each with its bytes intact. */
+typedef struct churn {
+    fixture *f;
+    int stop;
+    int failures;
+} churn;
+
+static void *churn_writer(void *arg)
+{
+    churn *c = arg;
+    obol_error err;
+
+    for (int i = 0; !__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE); i++) {
+        char id[24];
+        snprintf(id, sizeof id, "churn%d", i % 50);
+        obol_driver_key k = key_of(text("u"), text("full"), text(id));
+        if (i % 100 < 50) {
+            obol_driver_record rec = { k, BYTES("churning"), c->f->now + DAY, 1 };
+            if (c->f->st->driver->put(c->f->st->handle, &rec, 0, c->f->now, &err) < 0)
+                c->failures++;
+        } else if (c->f->st->driver->del(c->f->st->handle, &k, &err) != OBOL_OK) {
+            c->failures++;
+        }
+    }
+    return NULL;
+}
+
+typedef struct steady_tally {
+    size_t steady;
+    size_t damaged;
+} steady_tally;
+
+static int steady_visit(void *arg, const obol_driver_record *rec)
+{
+    steady_tally *t = arg;
+    int steady = rec->key.id.len >= 6 && memcmp(rec->key.id.data, "steady", 6) == 0;
+    obol_bytes want = steady ? BYTES("steady bytes") : BYTES("churning");
+
+    if (rec->sealed.len != want.len || memcmp(rec->sealed.data, want.data, want.len) != 0)
+        t->damaged++;
+    if (steady)
+        t->steady++;
+    return OBOL_OK;
+}
+
+static void lists_stay_consistent_while_writing(void **state)
+{
+    fixture *f = *state;
+    churn c = { f, 0, 0 };
+    pthread_t writer;
+    obol_driver_key all = key_of(text("u"), text("full"), text(""));
+    obol_error err;
+
+    for (int i = 0; i < 20; i++) {
+        char id[24];
+        snprintf(id, sizeof id, "steady%d", i);
+        assert_int_equal(drv_put(f, key_of(text("u"), text("full"), text(id)),
+                                 BYTES("steady bytes"), f->now + DAY, 0), OBOL_OK);
+    }
+    pthread_create(&writer, NULL, churn_writer, &c);
+    for (int round = 0; round < 50; round++) {
+        steady_tally t = { 0 };
+        assert_int_equal(f->st->driver->list(f->st->handle, &all, steady_visit, &t, &err),
+                         OBOL_OK);
+        assert_int_equal(t.steady, 20);
+        assert_int_equal(t.damaged, 0);
+        t = (steady_tally){ 0 };
+        assert_int_equal(f->st->driver->scan(f->st->handle, steady_visit, &t, &err),
+                         OBOL_OK);
+        assert_int_equal(t.steady, 20);
+        assert_int_equal(t.damaged, 0);
+    }
+    __atomic_store_n(&c.stop, 1, __ATOMIC_RELEASE);
+    pthread_join(writer, NULL);
+    assert_int_equal(c.failures, 0);
+}
+
+/* ------------------------------------------------------------- threads */
+
+enum { CAS_THREADS = 8, CAS_WINS = 40 };
+
+typedef struct cas_racer {
+    fixture *f;
+    int wins;
+    int failures;
+} cas_racer;
+
+/* Each racer reads the current lock from the bytes (they hold it as text)
+ * and tries to move it on by one. */
+static void *cas_race(void *arg)
+{
+    cas_racer *r = arg;
+    obol_driver_key k = key_of(text("racer"), text("full"), text("one"));
+
+    while (r->wins < CAS_WINS && r->failures == 0) {
+        uint8_t *bytes;
+        size_t len;
+        char next[24];
+        obol_error err;
+        unsigned long long lock;
+
+        if (r->f->st->driver->get(r->f->st->handle, &k, &bytes, &len, &err) != OBOL_OK) {
+            r->failures++;
+            break;
+        }
+        snprintf(next, sizeof next, "%.*s", (int)len, (const char *)bytes);
+        free(bytes);
+        lock = strtoull(next, NULL, 10);
+        snprintf(next, sizeof next, "%llu", lock + 1);
+        obol_driver_record rec = { k, text(next), r->f->now + DAY, lock + 1 };
+        int status = r->f->st->driver->put(r->f->st->handle, &rec, lock, r->f->now, &err);
+        if (status == OBOL_OK)
+            r->wins++;
+        else if (status != OBOL_CONFLICT)
+            r->failures++;
+    }
+    return NULL;
+}
+
+static void concurrent_compare_and_set_loses_nothing(void **state)
+{
+    fixture *f = *state;
+    obol_driver_key k = key_of(text("racer"), text("full"), text("one"));
+    pthread_t threads[CAS_THREADS];
+    cas_racer racers[CAS_THREADS];
+    char want[24];
+
+    assert_int_equal(drv_put(f, k, BYTES("1"), f->now + DAY, 0), OBOL_OK);
+    for (int i = 0; i < CAS_THREADS; i++) {
+        racers[i] = (cas_racer){ f, 0, 0 };
+        pthread_create(&threads[i], NULL, cas_race, &racers[i]);
+    }
+    for (int i = 0; i < CAS_THREADS; i++) {
+        pthread_join(threads[i], NULL);
+        assert_int_equal(racers[i].failures, 0);
+        assert_int_equal(racers[i].wins, CAS_WINS);
+    }
+    snprintf(want, sizeof want, "%d", 1 + CAS_THREADS * CAS_WINS);
+    assert_int_equal(drv_get_equals(f, k, text(want)), OBOL_OK);
+}
+
+/* -------------------------------------------------------------- errors */
+
+static void an_unknown_option_is_refused_by_name(void **state)
+{
+    fixture *f = *state;
+    char url[1100];
+    obol_store *st = NULL;
+    obol_error err;
+
+    snprintf(url, sizeof url, "%s&no_such_option=1", f->url);
+    assert_int_equal(obol_store_open(url, &st, &err), OBOL_ERR_INVALID);
+    assert_null(st);
+    assert_non_null(strstr(err.message, "no_such_option"));
+}
+
+static void health_describes_the_backend_when_offered(void **state)
+{
+    fixture *f = *state;
+    const obol_driver *d = f->st->driver;
+    char info[256] = "";
+    obol_error err;
+
+    if (d->struct_size < offsetof(obol_driver, health) + sizeof d->health ||
+        d->health == NULL) {
+        print_message("# driver %s offers no health()\n", d->name);
+        return;
+    }
+    assert_int_equal(d->health(f->st->handle, info, sizeof info, &err), OBOL_OK);
+    assert_true(strlen(info) > 0);
+}
+
+#define DRIVER_CASE(name) cmocka_unit_test_setup_teardown(name, suite_setup, suite_teardown)
+
+const struct CMUnitTest driver_suite_tests[] = {
+    DRIVER_CASE(put_with_lock_zero_inserts_only_when_absent),
+    DRIVER_CASE(put_with_a_wrong_lock_conflicts_and_changes_nothing),
+    DRIVER_CASE(put_with_a_lock_on_a_missing_record_conflicts),
+    DRIVER_CASE(an_expired_record_counts_as_absent),
+    DRIVER_CASE(sealed_bytes_come_back_verbatim),
+    DRIVER_CASE(ids_holding_nul_bytes_are_distinct),
+    DRIVER_CASE(long_ids_round_trip_or_are_refused_cleanly),
+    DRIVER_CASE(records_at_the_payload_limit_round_trip),
+    DRIVER_CASE(times_use_the_whole_signed_range),
+    DRIVER_CASE(list_visits_exactly_one_user_and_type),
+    DRIVER_CASE(a_visitor_can_stop_a_walk),
+    DRIVER_CASE(scan_sees_its_prefix_only),
+    DRIVER_CASE(del_all_removes_one_user_and_type),
+    DRIVER_CASE(prune_removes_only_what_expired),
+    DRIVER_CASE(lists_stay_consistent_while_writing),
+    DRIVER_CASE(concurrent_compare_and_set_loses_nothing),
+    DRIVER_CASE(an_unknown_option_is_refused_by_name),
+    DRIVER_CASE(health_describes_the_backend_when_offered),
+};
+
+const size_t driver_suite_test_count =
+    sizeof driver_suite_tests / sizeof driver_suite_tests[0];
