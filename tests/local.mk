@@ -17,7 +17,6 @@ TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(SODIUM_CFLAGS)
 TEST_LIBS = lib/libobolcore.la $(CMOCKA_LIBS) $(SODIUM_LIBS) $(URIPARSER_LIBS)
 
 include tests/codec.mk
-include tests/unit.mk
 
 # The store-semantics suite, one runner per driver.
 STORE_SUITE_SOURCES = tests/store_suite.c tests/store_suite.h \
