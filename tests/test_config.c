@@ -1,0 +1,604 @@
+/*
+ * The config string (lib/config.c, DESIGN.md "The config string"):
+ *   scheme://[user[:password]@]host[:port][/path-or-db][?key=value&...]
+ * What each part parses to, which options the core takes for itself, and
+ * that every mistake is OBOL_ERR_INVALID with a message naming the part.
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "config_internal.h"
+#include "seal_internal.h"
+
+/* ------------------------------------------------------------ helpers */
+
+static void parse_ok(const char *text, obol_config *c)
+{
+    obol_error err = { 0, "" };
+    int status = obol_config_parse(text, c, &err);
+
+    if (status != OBOL_OK)
+        fail_msg("'%s' refused: %s", text, err.message);
+}
+
+/* Parses text expecting OBOL_ERR_INVALID with a message that contains
+ * every word of words (NULL-terminated). */
+static void assert_refused_naming(const char *text, const char *const *words)
+{
+    obol_config c;
+    obol_error err = { 0, "" };
+
+    assert_int_equal(obol_config_parse(text, &c, &err), OBOL_ERR_INVALID);
+    assert_int_equal(err.status, OBOL_ERR_INVALID);
+    for (const char *const *w = words; *w != NULL; w++)
+        if (strstr(err.message, *w) == NULL)
+            fail_msg("'%s': message '%s' does not mention '%s'", text,
+                     err.message, *w);
+    /* A refused string leaves nothing to free. */
+    assert_null(c.scheme);
+    assert_null(c.prefix);
+    assert_null(c.driver_options);
+}
+
+#define assert_refused(text, ...) \
+    assert_refused_naming((text), (const char *const[]){ __VA_ARGS__, NULL })
+
+static const char *driver_option(const obol_config *c, const char *key)
+{
+    for (size_t i = 0; i < c->driver_option_count; i++)
+        if (strcmp(c->driver_options[i].key, key) == 0)
+            return c->driver_options[i].value;
+    return NULL;
+}
+
+/* ------------------------------------------------------ design examples */
+
+static void redis_tcp_example_parses_to_its_parts(void **state)
+{
+    obol_config c;
+
+    (void)state;
+    parse_ok("redis://127.0.0.1:6379/0?prefix=obol&timeout_ms=500&pool=8", &c);
+    assert_string_equal(c.scheme, "redis");
+    assert_string_equal(c.driver_name, "redis");
+    assert_null(c.user);
+    assert_null(c.password);
+    assert_string_equal(c.host, "127.0.0.1");
+    assert_int_equal(c.port, 6379);
+    assert_string_equal(c.path, "/0");
+    assert_string_equal(c.prefix, "obol");
+    assert_int_equal(c.driver_option_count, 2);
+    assert_string_equal(driver_option(&c, "timeout_ms"), "500");
+    assert_string_equal(driver_option(&c, "pool"), "8");
+    assert_null(driver_option(&c, "prefix"));
+    assert_string_equal(c.redacted_url,
+                        "redis://127.0.0.1:6379/0?prefix=obol&timeout_ms=500&pool=8");
+    obol_config_clear(&c);
+}
+
+static void redis_unix_example_names_the_redis_driver(void **state)
+{
+    obol_config c;
+
+    (void)state;
+    parse_ok("redis+unix:///run/redis.sock?db=2", &c);
+    assert_string_equal(c.scheme, "redis+unix");
+    assert_string_equal(c.driver_name, "redis");
+    /* "//" with nothing before the path: an authority with an empty host. */
+    assert_true(c.host == NULL || c.host[0] == '\0');
+    assert_int_equal(c.port, 0);
+    assert_string_equal(c.path, "/run/redis.sock");
+    assert_int_equal(c.driver_option_count, 1);
+    assert_string_equal(driver_option(&c, "db"), "2");
+    obol_config_clear(&c);
+}
+
+static void lmdb_example_keeps_map_size_for_the_driver(void **state)
+{
+    obol_config c;
+
+    (void)state;
+    parse_ok("lmdb:///var/lib/app/sessions?map_size=1GiB", &c);
+    assert_string_equal(c.scheme, "lmdb");
+    assert_string_equal(c.driver_name, "lmdb");
+    assert_string_equal(c.path, "/var/lib/app/sessions");
+    assert_int_equal(c.driver_option_count, 1);
+    assert_string_equal(driver_option(&c, "map_size"), "1GiB");
+    obol_config_clear(&c);
+}
+
+static void memory_example_has_defaults_only(void **state)
+{
+    obol_config c;
+
+    (void)state;
+    parse_ok("memory:", &c);
+    assert_string_equal(c.scheme, "memory");
+    assert_string_equal(c.driver_name, "memory");
+    assert_null(c.host);
+    assert_null(c.user);
+    assert_null(c.password);
+    assert_null(c.path);
+    assert_int_equal(c.port, 0);
+    assert_int_equal(c.driver_option_count, 0);
+    assert_string_equal(c.prefix, OBOL_DEFAULT_PREFIX);
+    assert_null(c.secret_source);
+    assert_int_equal(c.key_id, 1);
+    assert_int_equal(c.seal_mode, OBOL_SEAL_MAC);
+    assert_int_equal(c.allow_unsigned, 0);
+    assert_true(c.max_payload == OBOL_DEFAULT_MAX_PAYLOAD);
+    assert_null(c.driver_path);
+    assert_string_equal(c.redacted_url, "memory:");
+    obol_config_clear(&c);
+}
+
+/* ------------------------------------------------------ parts */
+
+static void user_and_password_are_decoded_and_password_masked(void **state)
+{
+    obol_config c;
+
+    (void)state;
+    parse_ok("redis://app%40corp:p%40ss%3Aw0rd@cache.local:6380/1", &c);
+    assert_string_equal(c.user, "app@corp");
+    assert_string_equal(c.password, "p@ss:w0rd");
+    assert_string_equal(c.host, "cache.local");
+    assert_int_equal(c.port, 6380);
+    assert_null(strstr(c.redacted_url, "p%40ss"));
+    assert_null(strstr(c.redacted_url, "w0rd"));
+    assert_string_equal(c.redacted_url, "redis://app%40corp:***@cache.local:6380/1");
+    obol_config_clear(&c);
+}
+
+static void user_without_password_is_kept_in_redacted_url(void **state)
+{
+    obol_config c;
+
+    (void)state;
+    parse_ok("redis://reader@host", &c);
+    assert_string_equal(c.user, "reader");
+    assert_null(c.password);
+    assert_string_equal(c.redacted_url, "redis://reader@host");
+    obol_config_clear(&c);
+}
+
+static void password_without_user_is_masked(void **state)
+{
+    obol_config c;
+
+    (void)state;
+    parse_ok("redis://:topsecret@host:6379", &c);
+    assert_null(c.user);
+    assert_string_equal(c.password, "topsecret");
+    assert_null(strstr(c.redacted_url, "topsecret"));
+    assert_string_equal(c.redacted_url, "redis://:***@host:6379");
+    obol_config_clear(&c);
+}
+
+static void path_is_percent_decoded(void **state)
+{
+    obol_config c;
+
+    (void)state;
+    parse_ok("lmdb:///var/lib/my%20app/s%C3%A9ssions", &c);
+    assert_string_equal(c.path, "/var/lib/my app/s\xc3\xa9ssions");
+    obol_config_clear(&c);
+}
+
+static void options_are_percent_decoded(void **state)
+{
+    obol_config c;
+
+    (void)state;
+    parse_ok("lmdb:///tmp/x?na%6De=a%26b%3Dc&prefix=my%20app", &c);
+    assert_string_equal(driver_option(&c, "name"), "a&b=c");
+    assert_string_equal(c.prefix, "my app");
+    obol_config_clear(&c);
+}
+
+static void ipv6_host_is_given_without_brackets(void **state)
+{
+    obol_config c;
+
+    (void)state;
+    parse_ok("redis://[::1]:6379/0", &c);
+    assert_string_equal(c.host, "::1");
+    assert_int_equal(c.port, 6379);
+    assert_string_equal(c.path, "/0");
+    obol_config_clear(&c);
+}
+
+static void host_without_port_has_port_zero(void **state)
+{
+    obol_config c;
+
+    (void)state;
+    parse_ok("redis://cache.local", &c);
+    assert_string_equal(c.host, "cache.local");
+    assert_int_equal(c.port, 0);
+    assert_null(c.path);
+    obol_config_clear(&c);
+}
+
+static void port_bounds_one_and_65535_are_accepted(void **state)
+{
+    obol_config c;
+
+    (void)state;
+    parse_ok("redis://h:1", &c);
+    assert_int_equal(c.port, 1);
+    obol_config_clear(&c);
+    parse_ok("redis://h:65535", &c);
+    assert_int_equal(c.port, 65535);
+    obol_config_clear(&c);
+}
+
+/* ------------------------------------------------------ core options */
+
+static void core_options_are_parsed_and_kept_from_the_driver(void **state)
+{
+    obol_config c;
+
+    (void)state;
+    parse_ok("lmdb:///tmp/s?prefix=app&secret=env:APP_SECRET&key_id=7"
+             "&seal=aead&allow_unsigned=1&max_payload=1MiB"
+             "&driver_path=/opt/obol/drivers&map_size=10MB", &c);
+    assert_string_equal(c.prefix, "app");
+    assert_string_equal(c.secret_source, "env:APP_SECRET");
+    assert_int_equal(c.key_id, 7);
+    assert_int_equal(c.seal_mode, OBOL_SEAL_AEAD);
+    assert_int_equal(c.allow_unsigned, 1);
+    assert_true(c.max_payload == 1024 * 1024);
+    assert_string_equal(c.driver_path, "/opt/obol/drivers");
+    assert_int_equal(c.driver_option_count, 1);
+    assert_string_equal(driver_option(&c, "map_size"), "10MB");
+    obol_config_clear(&c);
+}
+
+static void secret_may_come_from_a_file(void **state)
+{
+    obol_config c;
+
+    (void)state;
+    parse_ok("memory:?secret=file:/etc/obol/secret&seal=mac&allow_unsigned=0",
+             &c);
+    assert_string_equal(c.secret_source, "file:/etc/obol/secret");
+    assert_int_equal(c.seal_mode, OBOL_SEAL_MAC);
+    assert_int_equal(c.allow_unsigned, 0);
+    obol_config_clear(&c);
+}
+
+static void key_id_bounds_are_zero_and_uint32_max(void **state)
+{
+    obol_config c;
+
+    (void)state;
+    parse_ok("memory:?key_id=0", &c);
+    assert_int_equal(c.key_id, 0);
+    obol_config_clear(&c);
+    parse_ok("memory:?key_id=4294967295", &c);
+    assert_true(c.key_id == UINT32_MAX);
+    obol_config_clear(&c);
+}
+
+static void max_payload_accepts_up_to_one_gib(void **state)
+{
+    obol_config c;
+
+    (void)state;
+    parse_ok("memory:?max_payload=1GiB", &c);
+    assert_true(c.max_payload == 1ull << 30);
+    obol_config_clear(&c);
+    parse_ok("memory:?max_payload=0", &c);
+    assert_true(c.max_payload == 0);
+    obol_config_clear(&c);
+}
+
+static void driver_view_matches_the_parsed_config(void **state)
+{
+    obol_config c;
+    obol_driver_config view;
+
+    (void)state;
+    parse_ok("redis://u:pw@h:7000/3?prefix=px&pool=4", &c);
+    obol_config_for_driver(&c, &view);
+    assert_int_equal(view.struct_size, sizeof view);
+    assert_string_equal(view.url, "redis://u:***@h:7000/3?prefix=px&pool=4");
+    assert_string_equal(view.scheme, "redis");
+    assert_string_equal(view.user, "u");
+    assert_string_equal(view.password, "pw");
+    assert_string_equal(view.host, "h");
+    assert_int_equal(view.port, 7000);
+    assert_string_equal(view.path, "/3");
+    assert_int_equal(view.option_count, 1);
+    assert_string_equal(view.options[0].key, "pool");
+    assert_string_equal(view.options[0].value, "4");
+    assert_int_equal(view.prefix.len, 2);
+    assert_memory_equal(view.prefix.data, "px", 2);
+    obol_config_clear(&c);
+}
+
+/* ------------------------------------------------------ refusals */
+
+static void empty_string_is_refused(void **state)
+{
+    obol_config c;
+    obol_error err;
+
+    (void)state;
+    assert_refused("", "empty");
+    assert_int_equal(obol_config_parse(NULL, &c, &err), OBOL_ERR_INVALID);
+    assert_non_null(strstr(err.message, "empty"));
+}
+
+static void string_without_scheme_is_refused(void **state)
+{
+    (void)state;
+    assert_refused("/var/lib/app", "scheme");
+    assert_refused("//host:6379/0", "scheme");
+    assert_refused("sessions", "scheme");
+}
+
+static void upper_case_scheme_is_refused(void **state)
+{
+    (void)state;
+    assert_refused("Redis://h", "scheme", "Redis");
+    assert_refused("LMDB:///tmp/x", "scheme", "LMDB");
+    assert_refused("redis+Unix:///run/r.sock", "scheme", "redis+Unix");
+}
+
+static void scheme_with_other_characters_is_refused(void **state)
+{
+    (void)state;
+    assert_refused("re.dis://h", "scheme", "re.dis");
+    assert_refused("re-dis://h", "scheme", "re-dis");
+    /* Not a scheme at all by URI rules: refused as malformed. */
+    assert_refused("re_dis://h", "config");
+    assert_refused("1redis://h", "config");
+}
+
+static void malformed_uri_is_refused_with_its_position(void **state)
+{
+    (void)state;
+    assert_refused("redis://h o/0", "malformed", "character");
+    assert_refused("redis://[::1/0", "malformed");
+    assert_refused("redis://h/%zz", "malformed");
+}
+
+static void port_zero_is_refused(void **state)
+{
+    (void)state;
+    assert_refused("redis://h:0", "port", "'0'");
+}
+
+static void port_over_65535_is_refused(void **state)
+{
+    (void)state;
+    assert_refused("redis://h:65536", "port", "65536");
+    assert_refused("redis://h:99999999999", "port", "99999999999");
+}
+
+static void non_numeric_port_is_refused(void **state)
+{
+    obol_config c;
+    obol_error err = { 0, "" };
+
+    (void)state;
+    /* uriparser itself refuses letters in a port; either way: invalid and
+     * the message says where. */
+    assert_int_equal(obol_config_parse("redis://h:abc/0", &c, &err),
+                     OBOL_ERR_INVALID);
+    assert_true(strstr(err.message, "port") != NULL ||
+                strstr(err.message, "malformed") != NULL);
+}
+
+static void empty_port_is_refused(void **state)
+{
+    (void)state;
+    assert_refused("redis://h:/0", "port", "empty");
+}
+
+static void port_without_host_is_refused(void **state)
+{
+    (void)state;
+    assert_refused("redis://:6379/0", "port", "host");
+}
+
+static void user_without_host_is_refused(void **state)
+{
+    (void)state;
+    assert_refused("redis://someone@/0", "user", "host");
+}
+
+static void option_without_value_is_refused(void **state)
+{
+    (void)state;
+    assert_refused("lmdb:///tmp/x?sync", "sync", "no value");
+    assert_refused("lmdb:///tmp/x?map_size=1GiB&sync", "sync");
+}
+
+static void option_given_twice_is_refused(void **state)
+{
+    (void)state;
+    assert_refused("lmdb:///tmp/x?map_size=1&map_size=2", "map_size", "twice");
+    assert_refused("memory:?prefix=a&prefix=b", "prefix", "twice");
+    /* The same name once encoded and once not is still the same option. */
+    assert_refused("memory:?seal=mac&se%61l=aead", "seal", "twice");
+}
+
+static void option_without_name_is_refused(void **state)
+{
+    (void)state;
+    assert_refused("lmdb:///tmp/x?=1", "no name");
+    assert_refused("lmdb:///tmp/x?map_size=1&=2", "no name");
+}
+
+static void encoded_nul_in_path_is_refused(void **state)
+{
+    (void)state;
+    assert_refused("lmdb:///tmp/a%00b", "path", "%00");
+}
+
+static void encoded_nul_in_user_or_password_is_refused(void **state)
+{
+    (void)state;
+    assert_refused("redis://a%00b@h", "user", "%00");
+    assert_refused("redis://a:p%00w@h", "password", "%00");
+}
+
+static void encoded_nul_in_host_is_refused(void **state)
+{
+    (void)state;
+    assert_refused("redis://ho%00st/0", "%00");
+}
+
+/* A decoded NUL would silently cut an option short: prefix=a%00b would
+ * become prefix "a", and secret=file:/etc/x%00junk a different file. */
+static void encoded_nul_in_option_value_is_refused(void **state)
+{
+    (void)state;
+    assert_refused("memory:?prefix=a%00b", "prefix", "%00");
+    assert_refused("lmdb:///tmp/x?map_size=1%00GiB", "map_size", "%00");
+}
+
+static void encoded_nul_in_option_name_is_refused(void **state)
+{
+    (void)state;
+    assert_refused("lmdb:///tmp/x?map%00_size=1", "%00");
+}
+
+static void bad_key_id_is_refused(void **state)
+{
+    (void)state;
+    assert_refused("memory:?key_id=-1", "key_id", "'-1'");
+    assert_refused("memory:?key_id=4294967296", "key_id", "4294967296");
+    assert_refused("memory:?key_id=one", "key_id", "one");
+    assert_refused("memory:?key_id=", "key_id");
+}
+
+static void bad_seal_is_refused(void **state)
+{
+    (void)state;
+    assert_refused("memory:?seal=none", "seal", "none");
+    assert_refused("memory:?seal=AEAD", "seal", "AEAD");
+    assert_refused("memory:?seal=", "seal");
+}
+
+static void bad_allow_unsigned_is_refused(void **state)
+{
+    (void)state;
+    assert_refused("memory:?allow_unsigned=yes", "allow_unsigned", "yes");
+    assert_refused("memory:?allow_unsigned=2", "allow_unsigned", "'2'");
+    assert_refused("memory:?allow_unsigned=", "allow_unsigned");
+}
+
+static void bad_max_payload_is_refused(void **state)
+{
+    (void)state;
+    assert_refused("memory:?max_payload=lots", "max_payload", "lots");
+    assert_refused("memory:?max_payload=-1", "max_payload", "-1");
+    assert_refused("memory:?max_payload=2GiB", "max_payload", "2GiB");
+    assert_refused("memory:?max_payload=1073741825", "max_payload");
+    assert_refused("memory:?max_payload=64%20KiB", "max_payload");
+}
+
+static void relative_driver_path_is_refused(void **state)
+{
+    (void)state;
+    assert_refused("memory:?driver_path=drivers", "driver_path", "drivers");
+    assert_refused("memory:?driver_path=./drivers", "driver_path", "./drivers");
+    assert_refused("memory:?driver_path=", "driver_path");
+}
+
+static void empty_prefix_is_refused(void **state)
+{
+    (void)state;
+    assert_refused("memory:?prefix=", "prefix");
+}
+
+static void literal_secret_is_refused_without_echoing_it(void **state)
+{
+    obol_config c;
+    obol_error err = { 0, "" };
+
+    (void)state;
+    assert_int_equal(obol_config_parse("memory:?secret=hunter2hunter2hunter2",
+                                       &c, &err), OBOL_ERR_INVALID);
+    assert_non_null(strstr(err.message, "secret"));
+    assert_non_null(strstr(err.message, "env:"));
+    assert_null(strstr(err.message, "hunter2"));
+    assert_refused("memory:?secret=environment:X", "secret");
+    assert_refused("memory:?secret=ENV:X", "secret");
+}
+
+static void error_pointer_may_be_null(void **state)
+{
+    obol_config c;
+
+    (void)state;
+    assert_int_equal(obol_config_parse("redis://h:0", &c, NULL),
+                     OBOL_ERR_INVALID);
+    assert_int_equal(obol_config_parse("memory:", &c, NULL), OBOL_OK);
+    obol_config_clear(&c);
+    obol_config_clear(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(redis_tcp_example_parses_to_its_parts),
+        cmocka_unit_test(redis_unix_example_names_the_redis_driver),
+        cmocka_unit_test(lmdb_example_keeps_map_size_for_the_driver),
+        cmocka_unit_test(memory_example_has_defaults_only),
+        cmocka_unit_test(user_and_password_are_decoded_and_password_masked),
+        cmocka_unit_test(user_without_password_is_kept_in_redacted_url),
+        cmocka_unit_test(password_without_user_is_masked),
+        cmocka_unit_test(path_is_percent_decoded),
+        cmocka_unit_test(options_are_percent_decoded),
+        cmocka_unit_test(ipv6_host_is_given_without_brackets),
+        cmocka_unit_test(host_without_port_has_port_zero),
+        cmocka_unit_test(port_bounds_one_and_65535_are_accepted),
+        cmocka_unit_test(core_options_are_parsed_and_kept_from_the_driver),
+        cmocka_unit_test(secret_may_come_from_a_file),
+        cmocka_unit_test(key_id_bounds_are_zero_and_uint32_max),
+        cmocka_unit_test(max_payload_accepts_up_to_one_gib),
+        cmocka_unit_test(driver_view_matches_the_parsed_config),
+        cmocka_unit_test(empty_string_is_refused),
+        cmocka_unit_test(string_without_scheme_is_refused),
+        cmocka_unit_test(upper_case_scheme_is_refused),
+        cmocka_unit_test(scheme_with_other_characters_is_refused),
+        cmocka_unit_test(malformed_uri_is_refused_with_its_position),
+        cmocka_unit_test(port_zero_is_refused),
+        cmocka_unit_test(port_over_65535_is_refused),
+        cmocka_unit_test(non_numeric_port_is_refused),
+        cmocka_unit_test(empty_port_is_refused),
+        cmocka_unit_test(port_without_host_is_refused),
+        cmocka_unit_test(user_without_host_is_refused),
+        cmocka_unit_test(option_without_value_is_refused),
+        cmocka_unit_test(option_given_twice_is_refused),
+        cmocka_unit_test(option_without_name_is_refused),
+        cmocka_unit_test(encoded_nul_in_path_is_refused),
+        cmocka_unit_test(encoded_nul_in_user_or_password_is_refused),
+        cmocka_unit_test(encoded_nul_in_host_is_refused),
+        cmocka_unit_test(encoded_nul_in_option_value_is_refused),
+        cmocka_unit_test(encoded_nul_in_option_name_is_refused),
+        cmocka_unit_test(bad_key_id_is_refused),
+        cmocka_unit_test(bad_seal_is_refused),
+        cmocka_unit_test(bad_allow_unsigned_is_refused),
+        cmocka_unit_test(bad_max_payload_is_refused),
+        cmocka_unit_test(relative_driver_path_is_refused),
+        cmocka_unit_test(empty_prefix_is_refused),
+        cmocka_unit_test(literal_secret_is_refused_without_echoing_it),
+        cmocka_unit_test(error_pointer_may_be_null),
+    };
+
+    return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}
