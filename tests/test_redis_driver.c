@@ -131,10 +131,11 @@ static int open_url(const char *url, void **handle, obol_error *err)
     char full[1024];
     int status;
 
-    snprintf(full, sizeof full, "%s%sprefix=%s", url,
-             strchr(url, '?') != NULL ? "&" : "?", prefix);
     if (strstr(url, "prefix=") != NULL)
         snprintf(full, sizeof full, "%s", url);
+    else
+        snprintf(full, sizeof full, "%s%cprefix=%s", url,
+                 strchr(url, '?') != NULL ? '&' : '?', prefix);
     status = obol_config_parse(full, &config, err);
     if (status != OBOL_OK)
         return status;
