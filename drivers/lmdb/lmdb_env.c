@@ -21,7 +21,7 @@
 struct lmdb_env {
     lmdb_env_view view;
     char *path;
-    pid_t pid;             /* the process that opened view.env */
+    unsigned long generation; /* fork_generation when view.env was opened */
     unsigned long refs;    /* guarded by registry_lock */
     /* mdb_env_set_mapsize() may only run while this process has no
      * transaction open: every transaction holds this lock shared, a
@@ -34,6 +34,11 @@ struct lmdb_env {
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static lmdb_env *registry;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+/* Bumped in every child of fork(): an environment opened under another
+ * generation belongs to an ancestor. Comparing it costs nothing, where
+ * getpid() is a system call on every operation. Written only in a child
+ * right after fork(), while it has a single thread. */
+static unsigned long fork_generation;
 
 /* fork() while another thread holds registry_lock would leave the child
  * with a lock nobody can release; taking it around fork() prevents that. */
@@ -42,20 +47,26 @@ static void registry_prepare_fork(void)
     pthread_mutex_lock(&registry_lock);
 }
 
-static void registry_after_fork(void)
+static void registry_after_fork_parent(void)
 {
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void registry_after_fork_child(void)
+{
+    fork_generation++;
     pthread_mutex_unlock(&registry_lock);
 }
 
 static void registry_install_atfork(void)
 {
-    pthread_atfork(registry_prepare_fork, registry_after_fork,
-                   registry_after_fork);
+    pthread_atfork(registry_prepare_fork, registry_after_fork_parent,
+                   registry_after_fork_child);
 }
 
 int lmdb_env_is_ours(const lmdb_env *env)
 {
-    return env->pid == getpid();
+    return env->generation == fork_generation;
 }
 
 const lmdb_env_view *lmdb_env_get_view(const lmdb_env *env)
@@ -233,7 +244,7 @@ static int open_env(const char *path, const lmdb_env_settings *settings,
     }
     e->view.max_key = (size_t)mdb_env_get_maxkeysize(e->view.env);
     e->map_size = current_map_size(e->view.env);
-    e->pid = getpid();
+    e->generation = fork_generation;
     e->refs = 1;
     *out = e;
     return OBOL_OK;
@@ -242,10 +253,9 @@ static int open_env(const char *path, const lmdb_env_settings *settings,
 /* Caller holds registry_lock. */
 static lmdb_env *registry_find(const char *path)
 {
-    pid_t self = getpid();
     for (lmdb_env *e = registry; e != NULL; e = e->next) {
         /* An entry copied from the parent by fork() is not ours to use. */
-        if (e->pid == self && strcmp(e->path, path) == 0)
+        if (lmdb_env_is_ours(e) && strcmp(e->path, path) == 0)
             return e;
     }
     return NULL;
