@@ -21,15 +21,6 @@ tests_test_lmdb_driver_SOURCES = tests/test_lmdb_driver.c
 tests_test_lmdb_driver_CFLAGS = $(TEST_CFLAGS) $(LMDB_CFLAGS) -pthread
 tests_test_lmdb_driver_LDADD = $(TEST_LIBS) $(LMDB_LIBS) -lpthread
 
-# The same tests under valgrind; forked children are checked too.
+# `make check-valgrind` (tests/local.mk) runs these tests under memcheck with
+# this suppression file.
 EXTRA_DIST += tests/lmdb_valgrind.supp
-LMDB_VALGRIND_FLAGS = --quiet --leak-check=full \
-	--show-leak-kinds=definite,indirect,possible \
-	--errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99 \
-	--suppressions=$(top_srcdir)/tests/lmdb_valgrind.supp
-.PHONY: check-lmdb-valgrind
-check-lmdb-valgrind: tests/test_lmdb_driver$(EXEEXT) drivers/lmdb.la
-	@test -n '$(VALGRIND)' || { echo 'valgrind was not found by configure'; exit 1; }
-	OBOL_DRIVER_PATH='$(BUILD_DRIVER_PATH)' CMOCKA_MESSAGE_OUTPUT=TAP \
-	$(LIBTOOL) --mode=execute $(VALGRIND) $(LMDB_VALGRIND_FLAGS) \
-	tests/test_lmdb_driver$(EXEEXT)
