@@ -745,48 +745,53 @@ static void racing_processes_lose_no_update(void **state)
 
 #define STORE_TEST(name) cmocka_unit_test_setup_teardown(name, suite_setup, suite_teardown)
 
+static const struct CMUnitTest store_tests[] = {
+    STORE_TEST(get_of_missing_session_is_not_found),
+    STORE_TEST(every_field_survives_a_round_trip),
+    STORE_TEST(infinite_session_round_trips),
+    STORE_TEST(null_type_means_full),
+    STORE_TEST(expired_session_is_not_returned),
+    STORE_TEST(types_are_isolated),
+    STORE_TEST(users_are_isolated),
+    STORE_TEST(odd_bytes_in_ids_never_collide),
+    STORE_TEST(record_copied_to_another_user_is_refused),
+    STORE_TEST(record_altered_in_the_backend_is_refused),
+    STORE_TEST(new_session_gets_lock_version_one),
+    STORE_TEST(insert_of_an_existing_id_conflicts),
+    STORE_TEST(refresh_with_current_lock_succeeds),
+    STORE_TEST(stale_refresh_conflicts_and_changes_nothing),
+    STORE_TEST(refresh_after_delete_does_not_resurrect),
+    STORE_TEST(refresh_of_an_expired_record_conflicts),
+    STORE_TEST(upsert_of_an_expired_session_writes_nothing),
+    cmocka_unit_test_setup_teardown(payload_over_the_limit_is_too_large,
+                                    suite_setup_small_payload, suite_teardown),
+    STORE_TEST(invalid_arguments_are_refused),
+    STORE_TEST(delete_of_a_missing_session_is_ok),
+    STORE_TEST(delete_removes_only_that_session),
+    STORE_TEST(get_all_returns_only_live_sessions_of_that_user_and_type),
+    STORE_TEST(get_all_of_an_unknown_user_is_empty),
+    STORE_TEST(delete_all_touches_no_other_user_or_type),
+    STORE_TEST(prune_removes_expired_records_only),
+    STORE_TEST(store_without_key_refuses_everything),
+    STORE_TEST(record_signed_with_another_key_is_refused),
+    STORE_TEST(old_key_keeps_verifying_after_rotation),
+    STORE_TEST(unsigned_record_is_read_only_when_allowed),
+    STORE_TEST(secret_from_environment_signs_and_verifies),
+    cmocka_unit_test_setup_teardown(aead_sealed_session_round_trips,
+                                    suite_setup_aead, suite_teardown),
+    STORE_TEST(racing_threads_lose_no_update),
+    STORE_TEST(racing_processes_lose_no_update),
+};
+
+size_t store_suite_count(void)
+{
+    return sizeof store_tests / sizeof store_tests[0] + driver_suite_test_count;
+}
+
 int store_suite_run(const char *group_name, const char *base_url)
 {
-    const struct CMUnitTest store_tests[] = {
-        STORE_TEST(get_of_missing_session_is_not_found),
-        STORE_TEST(every_field_survives_a_round_trip),
-        STORE_TEST(infinite_session_round_trips),
-        STORE_TEST(null_type_means_full),
-        STORE_TEST(expired_session_is_not_returned),
-        STORE_TEST(types_are_isolated),
-        STORE_TEST(users_are_isolated),
-        STORE_TEST(odd_bytes_in_ids_never_collide),
-        STORE_TEST(record_copied_to_another_user_is_refused),
-        STORE_TEST(record_altered_in_the_backend_is_refused),
-        STORE_TEST(new_session_gets_lock_version_one),
-        STORE_TEST(insert_of_an_existing_id_conflicts),
-        STORE_TEST(refresh_with_current_lock_succeeds),
-        STORE_TEST(stale_refresh_conflicts_and_changes_nothing),
-        STORE_TEST(refresh_after_delete_does_not_resurrect),
-        STORE_TEST(refresh_of_an_expired_record_conflicts),
-        STORE_TEST(upsert_of_an_expired_session_writes_nothing),
-        cmocka_unit_test_setup_teardown(payload_over_the_limit_is_too_large,
-                                        suite_setup_small_payload, suite_teardown),
-        STORE_TEST(invalid_arguments_are_refused),
-        STORE_TEST(delete_of_a_missing_session_is_ok),
-        STORE_TEST(delete_removes_only_that_session),
-        STORE_TEST(get_all_returns_only_live_sessions_of_that_user_and_type),
-        STORE_TEST(get_all_of_an_unknown_user_is_empty),
-        STORE_TEST(delete_all_touches_no_other_user_or_type),
-        STORE_TEST(prune_removes_expired_records_only),
-        STORE_TEST(store_without_key_refuses_everything),
-        STORE_TEST(record_signed_with_another_key_is_refused),
-        STORE_TEST(old_key_keeps_verifying_after_rotation),
-        STORE_TEST(unsigned_record_is_read_only_when_allowed),
-        STORE_TEST(secret_from_environment_signs_and_verifies),
-        cmocka_unit_test_setup_teardown(aead_sealed_session_round_trips,
-                                        suite_setup_aead, suite_teardown),
-        STORE_TEST(racing_threads_lose_no_update),
-        STORE_TEST(racing_processes_lose_no_update),
-    };
-
     size_t store_count = sizeof store_tests / sizeof store_tests[0];
-    size_t count = store_count + driver_suite_test_count;
+    size_t count = store_suite_count();
     struct CMUnitTest *all = malloc(count * sizeof *all);
     int failures;
 
