@@ -15,7 +15,7 @@ static const char *read_digits(const char *text, uint64_t max, uint64_t *out)
 
     for (; *p >= '0' && *p <= '9'; p++) {
         uint64_t digit = (uint64_t)(*p - '0');
-        if (value > (max - digit) / 10)
+        if (digit > max || value > (max - digit) / 10)
             return NULL;
         value = value * 10 + digit;
     }
