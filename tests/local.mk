@@ -18,6 +18,8 @@ TEST_LIBS = lib/libobolcore.la $(CMOCKA_LIBS) $(SODIUM_LIBS) $(URIPARSER_LIBS)
 
 include tests/codec.mk
 
+include tests/unit.mk
+
 # The store-semantics suite, one runner per driver.
 STORE_SUITE_SOURCES = tests/store_suite.c tests/store_suite.h \
 	tests/suite_fixture.c tests/suite_fixture.h \
