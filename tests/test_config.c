@@ -203,9 +203,11 @@ static void options_are_percent_decoded(void **state)
     obol_config c;
 
     (void)state;
-    parse_ok("lmdb:///tmp/x?na%6De=a%26b%3Dc&prefix=my%20app", &c);
+    parse_ok("lmdb:///tmp/x?na%6De=a%26b%3Dc&prefix=my%20app&plus=a+b", &c);
     assert_string_equal(driver_option(&c, "name"), "a&b=c");
     assert_string_equal(c.prefix, "my app");
+    /* '+' is a plus, not a space: this is not a form submission. */
+    assert_string_equal(driver_option(&c, "plus"), "a+b");
     obol_config_clear(&c);
 }
 
@@ -544,6 +546,37 @@ static void literal_secret_is_refused_without_echoing_it(void **state)
     assert_refused("memory:?secret=ENV:X", "secret");
 }
 
+/* Messages are logged; like redacted_url, they must not carry a password
+ * from the string, whichever part of it is wrong. */
+static void error_messages_do_not_echo_the_password(void **state)
+{
+    static const char *const configs[] = {
+        "//user:hunter2@host/0",              /* no scheme */
+        "redis://user:hun[ter2@host/0",       /* malformed inside it */
+        "redis://user:hunter2@ho st/0",       /* malformed after it */
+        "redis://user:hunter2@host:0",
+        "redis://user:hunter2@host/0?pool",
+        "Redis://user:hunter2@host/0",
+    };
+    int leaks = 0;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++) {
+        obol_config c;
+        obol_error err = { 0, "" };
+
+        assert_int_equal(obol_config_parse(configs[i], &c, &err),
+                         OBOL_ERR_INVALID);
+        /* "ter2" is in every password above, also past a bad character. */
+        if (strstr(err.message, "ter2") != NULL) {
+            print_error("'%s': message '%s' shows the password\n",
+                        configs[i], err.message);
+            leaks++;
+        }
+    }
+    assert_int_equal(leaks, 0);
+}
+
 static void error_pointer_may_be_null(void **state)
 {
     obol_config c;
@@ -602,6 +635,7 @@ int main(void)
         cmocka_unit_test(relative_driver_path_is_refused),
         cmocka_unit_test(empty_prefix_is_refused),
         cmocka_unit_test(literal_secret_is_refused_without_echoing_it),
+        cmocka_unit_test(error_messages_do_not_echo_the_password),
         cmocka_unit_test(error_pointer_may_be_null),
     };
 
