@@ -46,6 +46,36 @@ static int decode_range(text_range r, const char *what, char **out,
     return OBOL_OK;
 }
 
+static int contains_encoded_nul(text_range r)
+{
+    for (const char *p = r.first; p + 2 < r.after_last; p++)
+        if (p[0] == '%' && p[1] == '0' && p[2] == '0')
+            return 1;
+    return 0;
+}
+
+/* uriparser decodes options into C strings, where %00 would cut a name or
+ * value short without a word; refuse it, naming the option as written. */
+static int refuse_encoded_nul_options(text_range query, obol_error *err)
+{
+    const char *p = query.first;
+
+    while (p < query.after_last) {
+        const char *end = memchr(p, '&', (size_t)(query.after_last - p));
+        const char *eq;
+
+        if (end == NULL)
+            end = query.after_last;
+        eq = memchr(p, '=', (size_t)(end - p));
+        if (contains_encoded_nul((text_range){ p, end }))
+            return obol_set_error(err, OBOL_ERR_INVALID,
+                                  "config: option '%.*s' contains an encoded "
+                                  "NUL (%%00)", (int)((eq ? eq : end) - p), p);
+        p = end + 1;
+    }
+    return OBOL_OK;
+}
+
 static int check_scheme(const char *scheme, obol_config *out, obol_error *err)
 {
     size_t name_len = strcspn(scheme, "+");
@@ -317,6 +347,9 @@ static int parse_options(const UriUriA *uri, obol_config *out, obol_error *err)
 
     if (uri->query.first == NULL || uri->query.first == uri->query.afterLast)
         return OBOL_OK;
+    status = refuse_encoded_nul_options(range_of(uri->query), err);
+    if (status != OBOL_OK)
+        return status;
     if (uriDissectQueryMallocExA(&list, &count, uri->query.first,
                                  uri->query.afterLast, URI_FALSE,
                                  URI_BR_DONT_TOUCH) != URI_SUCCESS)
@@ -368,15 +401,19 @@ static int parse_uri(const char *text, obol_config *out, obol_error *err)
 
     if (uriParseSingleUriA(&uri, text, &error_pos) != URI_SUCCESS) {
         size_t at = error_pos ? (size_t)(error_pos - text) : 0;
+        /* Only the offending character: the rest may hold a password. */
+        if (error_pos != NULL && *error_pos != '\0')
+            return obol_set_error(err, OBOL_ERR_INVALID,
+                                  "config: malformed at character %zu ('%c')",
+                                  at + 1, *error_pos);
         return obol_set_error(err, OBOL_ERR_INVALID,
-                              "config: malformed at character %zu: '%.40s'",
-                              at + 1, error_pos ? error_pos : text);
+                              "config: malformed at character %zu", at + 1);
     }
     if (uri.scheme.first == NULL) {
         uriFreeUriMembersA(&uri);
         return obol_set_error(err, OBOL_ERR_INVALID,
-                              "config: '%.60s' has no scheme (lmdb:, redis:, "
-                              "memory:, ...)", text);
+                              "config: the string has no scheme (lmdb:, "
+                              "redis:, memory:, ...)");
     }
     status = decode_range(range_of(uri.scheme), "scheme", &out->scheme, err);
     if (status == OBOL_OK)
