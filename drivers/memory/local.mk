@@ -1,0 +1,16 @@
+# The memory driver (memory.so): sessions in process memory, for
+# applications' unit tests and as the worked example of docs/DRIVERS.md.
+# Like every driver it links no part of libobol, only pthread.
+driver_LTLIBRARIES += drivers/memory.la
+drivers_memory_la_SOURCES = drivers/memory/memory_driver.c
+drivers_memory_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden -pthread
+drivers_memory_la_LIBADD = -lpthread
+drivers_memory_la_LDFLAGS = -module -avoid-version -shared -no-undefined
+
+# The store-semantics suite (tests/store_suite.h) on "memory:".
+check_PROGRAMS += tests/test_store_memory
+TESTS += tests/test_store_memory
+tests_test_store_memory_SOURCES = tests/test_store_memory.c $(STORE_SUITE_SOURCES)
+tests_test_store_memory_CFLAGS = $(TEST_CFLAGS)
+tests_test_store_memory_LDADD = $(TEST_LIBS) $(PTHREAD_LIBS)
+EXTRA_tests_test_store_memory_DEPENDENCIES = drivers/memory.la

@@ -1,0 +1,571 @@
+/*
+ * The memory driver, "memory:": sessions kept in this process's memory,
+ * for applications' own unit tests. It is also the worked example for
+ * driver authors (see docs/DRIVERS.md), so it does every job of a driver
+ * in the plainest way that is still correct.
+ *
+ * What a user should know:
+ *
+ * - Each open() gets its own empty store. Two stores opened on "memory:",
+ *   even with the same prefix, never see each other's records, and
+ *   everything is gone when the store is closed. Nothing is shared with
+ *   other processes (no OBOL_DRIVER_MULTI_PROCESS) and nothing outlives
+ *   this one (no OBOL_DRIVER_PERSISTENT).
+ * - One handle may be used from many threads (OBOL_DRIVER_THREAD_SAFE):
+ *   a single mutex per store makes every call atomic, which is all that
+ *   compare-and-set needs here.
+ * - The only option is max_records=N, a cap on how many records the store
+ *   holds (default: no cap), so that a test can provoke a full backend.
+ *
+ * The records sit in a plain array searched from end to end. A unit test
+ * holds a handful of sessions; an index would only be more code to trust.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <obol/driver.h>
+
+/* The one symbol the shared object exports; everything else is hidden by
+ * -fvisibility=hidden. */
+__attribute__((visibility("default")))
+const obol_driver *obol_driver_memory_entry(const obol_driver_host *new_host);
+
+/* Given by the core before any other call; lives until the process ends. */
+static const obol_driver_host *host;
+
+/* Bytes this driver allocated and must free. */
+typedef struct owned_bytes {
+    uint8_t *data;
+    size_t len;
+} owned_bytes;
+
+/* One stored session. The parts are kept separately, as the visitor of
+ * list() and scan() must be shown them, and once more encoded together in
+ * key, which is what lookups compare. */
+typedef struct memory_record {
+    owned_bytes key;            /* encode_key(prefix, user id, type, id) */
+    owned_bytes user_id;
+    owned_bytes type;
+    owned_bytes id;
+    owned_bytes sealed;
+    int64_t expires_at;         /* signed: a time in the past stays past */
+    uint64_t lock_version;
+} memory_record;
+
+typedef struct memory_store {
+    pthread_mutex_t mutex;      /* guards everything below */
+    owned_bytes prefix;         /* config->prefix, the store's namespace */
+    size_t max_records;         /* 0: no cap */
+    memory_record *records;     /* in no particular order */
+    size_t count;
+    size_t capacity;
+} memory_store;
+
+/* -------------------------------------------------------------- bytes */
+
+/* Copies b into memory of our own. A copy of zero bytes still gets a
+ * buffer, so that NULL always means "out of memory". */
+static int bytes_copy(obol_bytes b, owned_bytes *out)
+{
+    out->data = malloc(b.len > 0 ? b.len : 1);
+    out->len = b.len;
+    if (out->data == NULL)
+        return -1;
+    if (b.len > 0)
+        memcpy(out->data, b.data, b.len);
+    return 0;
+}
+
+static obol_bytes bytes_view(owned_bytes b)
+{
+    obol_bytes view = { b.data, b.len };
+    return view;
+}
+
+/* ---------------------------------------------------------------- keys */
+
+/* Each part of a key is written as its length (8 bytes, big-endian)
+ * followed by its bytes. Because every part says how long it is, no two
+ * different tuples share an encoding whatever bytes they hold ("a:b" + "c"
+ * and "a" + "b:c" differ), and the encoding of (prefix, user, type) is the
+ * start of the key of every session of that user and type and of no other
+ * — which is how list() and scan() find theirs. A backend shared by stores
+ * relies on the prefix in the key to keep them apart; here each store is
+ * private already, but the key is built the same way to show how. */
+#define KEY_LENGTH_SIZE 8
+
+static int encode_key(const obol_bytes *parts, size_t part_count,
+                      owned_bytes *out)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < part_count; i++) {
+        if (parts[i].len > SIZE_MAX - KEY_LENGTH_SIZE - total)
+            return -1;
+        total += KEY_LENGTH_SIZE + parts[i].len;
+    }
+    out->data = malloc(total);
+    out->len = total;
+    if (out->data == NULL)
+        return -1;
+    uint8_t *at = out->data;
+    for (size_t i = 0; i < part_count; i++) {
+        uint64_t len = parts[i].len;
+        for (int byte = KEY_LENGTH_SIZE - 1; byte >= 0; byte--) {
+            at[byte] = (uint8_t)(len & 0xff);
+            len >>= 8;
+        }
+        at += KEY_LENGTH_SIZE;
+        if (parts[i].len > 0)
+            memcpy(at, parts[i].data, parts[i].len);
+        at += parts[i].len;
+    }
+    return 0;
+}
+
+/* The key of one session, or with part_count 3 the start shared by all
+ * sessions of a user and type, or with 1 by the whole store. */
+static int store_key(const memory_store *st, const obol_driver_key *key,
+                     size_t part_count, owned_bytes *out, obol_error *err)
+{
+    obol_bytes parts[4] = { bytes_view(st->prefix) };
+    if (key != NULL) {
+        parts[1] = key->user_id;
+        parts[2] = key->type;
+        parts[3] = key->id;
+    }
+    if (encode_key(parts, part_count, out) != 0)
+        return host->set_error(err, OBOL_ERR_NOMEM, "memory: out of memory");
+    return OBOL_OK;
+}
+
+static int key_starts_with(owned_bytes key, owned_bytes start)
+{
+    return key.len >= start.len && memcmp(key.data, start.data, start.len) == 0;
+}
+
+static int key_equals(owned_bytes a, owned_bytes b)
+{
+    return a.len == b.len && memcmp(a.data, b.data, a.len) == 0;
+}
+
+/* ------------------------------------------------------------- records */
+
+static void record_free(memory_record *r)
+{
+    free(r->key.data);
+    free(r->user_id.data);
+    free(r->type.data);
+    free(r->id.data);
+    free(r->sealed.data);
+}
+
+/* Builds a record that owns copies of everything in from; nothing of it is
+ * left allocated when it fails. */
+static int record_make(const memory_store *st, const obol_driver_record *from,
+                       memory_record *out, obol_error *err)
+{
+    memset(out, 0, sizeof *out);
+    int status = store_key(st, &from->key, 4, &out->key, err);
+    if (status != OBOL_OK)
+        return status;
+    if (bytes_copy(from->key.user_id, &out->user_id) != 0 ||
+        bytes_copy(from->key.type, &out->type) != 0 ||
+        bytes_copy(from->key.id, &out->id) != 0 ||
+        bytes_copy(from->sealed, &out->sealed) != 0) {
+        record_free(out);
+        return host->set_error(err, OBOL_ERR_NOMEM, "memory: out of memory");
+    }
+    out->expires_at = from->expires_at;
+    out->lock_version = from->lock_version;
+    return OBOL_OK;
+}
+
+/* What a visitor is shown: views of the record's own bytes, valid while
+ * the store's mutex is held. */
+static obol_driver_record record_view(const memory_record *r)
+{
+    obol_driver_record view = {
+        { bytes_view(r->user_id), bytes_view(r->type), bytes_view(r->id) },
+        bytes_view(r->sealed), r->expires_at, r->lock_version
+    };
+    return view;
+}
+
+/* Index of the record stored under key, or st->count when there is none. */
+static size_t find_record(const memory_store *st, owned_bytes key)
+{
+    size_t i = 0;
+    while (i < st->count && !key_equals(st->records[i].key, key))
+        i++;
+    return i;
+}
+
+/* Frees record i and fills its slot with the last one: order does not
+ * matter, and nothing has to move. A loop that removes records must look
+ * at slot i again afterwards. */
+static void remove_record(memory_store *st, size_t i)
+{
+    record_free(&st->records[i]);
+    st->count--;
+    st->records[i] = st->records[st->count];
+}
+
+static void remove_expired(memory_store *st, int64_t now)
+{
+    size_t i = 0;
+    while (i < st->count) {
+        if (st->records[i].expires_at < now)
+            remove_record(st, i);
+        else
+            i++;
+    }
+}
+
+/* Makes room for one more record: the cap first, then the array. */
+static int make_room(memory_store *st, int64_t now, obol_error *err)
+{
+    /* Dead records may be dropped at any time (driver.h); do it before
+     * telling a test its store is full. */
+    if (st->max_records != 0 && st->count >= st->max_records)
+        remove_expired(st, now);
+    if (st->max_records != 0 && st->count >= st->max_records)
+        return host->set_error(err, OBOL_ERR_TOO_LARGE,
+                               "memory: the store is full: it holds "
+                               "max_records=%zu live records",
+                               st->max_records);
+    if (st->count < st->capacity)
+        return OBOL_OK;
+    size_t capacity = st->capacity > 0 ? st->capacity * 2 : 16;
+    if (capacity > SIZE_MAX / sizeof *st->records)
+        return host->set_error(err, OBOL_ERR_NOMEM, "memory: out of memory");
+    memory_record *bigger = realloc(st->records, capacity * sizeof *bigger);
+    if (bigger == NULL)
+        return host->set_error(err, OBOL_ERR_NOMEM, "memory: out of memory");
+    st->records = bigger;
+    st->capacity = capacity;
+    return OBOL_OK;
+}
+
+/* ---------------------------------------------------------- open/close */
+
+/* "memory:" names no place, so every part that would name one is a
+ * mistake worth reporting rather than ignoring. The password itself is
+ * never repeated in a message. */
+static int refuse_location(const obol_driver_config *config, obol_error *err)
+{
+    if (config->user != NULL)
+        return host->set_error(err, OBOL_ERR_INVALID,
+                               "memory: a store in memory takes no user ('%s')",
+                               config->user);
+    if (config->password != NULL)
+        return host->set_error(err, OBOL_ERR_INVALID,
+                               "memory: a store in memory takes no password");
+    if (config->host != NULL)
+        return host->set_error(err, OBOL_ERR_INVALID,
+                               "memory: a store in memory takes no host ('%s')",
+                               config->host);
+    if (config->port != 0)
+        return host->set_error(err, OBOL_ERR_INVALID,
+                               "memory: a store in memory takes no port (%u)",
+                               (unsigned)config->port);
+    if (config->path != NULL)
+        return host->set_error(err, OBOL_ERR_INVALID,
+                               "memory: a store in memory takes no path ('%s')",
+                               config->path);
+    return OBOL_OK;
+}
+
+/* The core has removed the options it understands; anything left that we
+ * do not know is refused by name, so that a typo never goes unnoticed. */
+static int parse_options(const obol_driver_config *config, size_t *max_records,
+                         obol_error *err)
+{
+    *max_records = 0;
+    for (size_t i = 0; i < config->option_count; i++) {
+        const obol_driver_option *option = &config->options[i];
+        if (strcmp(option->key, "max_records") != 0)
+            return host->set_error(err, OBOL_ERR_INVALID,
+                                   "memory: unknown option '%s' (the only "
+                                   "option is max_records)", option->key);
+        uint64_t value;
+        if (host->parse_uint(option->value, SIZE_MAX, &value) != 0 ||
+            value == 0)
+            return host->set_error(err, OBOL_ERR_INVALID,
+                                   "memory: max_records '%s' is not a whole "
+                                   "number of 1 or more", option->value);
+        *max_records = (size_t)value;
+    }
+    return OBOL_OK;
+}
+
+static int memory_open(const obol_driver_config *config, void **handle,
+                       obol_error *err)
+{
+    /* A core older than this driver may pass a shorter config; we read
+     * up to and including prefix. */
+    size_t needed = offsetof(obol_driver_config, prefix) + sizeof(obol_bytes);
+    if (config->struct_size < needed)
+        return host->set_error(err, OBOL_ERR_INVALID,
+                               "memory: the core passed a config of an older ABI");
+    size_t max_records;
+    int status = refuse_location(config, err);
+    if (status == OBOL_OK)
+        status = parse_options(config, &max_records, err);
+    if (status != OBOL_OK)
+        return status;
+
+    memory_store *st = calloc(1, sizeof *st);
+    if (st == NULL)
+        return host->set_error(err, OBOL_ERR_NOMEM, "memory: out of memory");
+    if (bytes_copy(config->prefix, &st->prefix) != 0) {
+        free(st);
+        return host->set_error(err, OBOL_ERR_NOMEM, "memory: out of memory");
+    }
+    if (pthread_mutex_init(&st->mutex, NULL) != 0) {
+        free(st->prefix.data);
+        free(st);
+        return host->set_error(err, OBOL_ERR_NOMEM,
+                               "memory: cannot create a mutex");
+    }
+    st->max_records = max_records;
+    *handle = st;
+    return OBOL_OK;
+}
+
+static void memory_close(void *handle)
+{
+    memory_store *st = handle;
+    if (st == NULL)
+        return;
+    for (size_t i = 0; i < st->count; i++)
+        record_free(&st->records[i]);
+    free(st->records);
+    free(st->prefix.data);
+    pthread_mutex_destroy(&st->mutex);
+    free(st);
+}
+
+/* ---------------------------------------------------------- operations */
+
+/*
+ * Every operation below encodes its key before taking the mutex (that is
+ * the only allocation that can fail there), then does all its work under
+ * the mutex, so that no other thread ever sees half of it.
+ */
+
+/* Returns the record even when it has expired: get() is not told the
+ * time, and the core decides whether a session is live. */
+static int memory_get(void *handle, const obol_driver_key *key,
+                      uint8_t **sealed, size_t *sealed_len, obol_error *err)
+{
+    memory_store *st = handle;
+    owned_bytes wanted;
+    int status = store_key(st, key, 4, &wanted, err);
+    if (status != OBOL_OK)
+        return status;
+
+    pthread_mutex_lock(&st->mutex);
+    size_t i = find_record(st, wanted);
+    if (i == st->count) {
+        status = OBOL_NOT_FOUND;
+    } else {
+        /* The core frees this buffer with host->free, so it must come from
+         * host->alloc; ask for a byte at least, as alloc(0) may be NULL. */
+        owned_bytes found = st->records[i].sealed;
+        *sealed = host->alloc(found.len > 0 ? found.len : 1);
+        if (*sealed == NULL) {
+            status = host->set_error(err, OBOL_ERR_NOMEM,
+                                     "memory: out of memory");
+        } else {
+            if (found.len > 0)
+                memcpy(*sealed, found.data, found.len);
+            *sealed_len = found.len;
+        }
+    }
+    pthread_mutex_unlock(&st->mutex);
+    free(wanted.data);
+    return status;
+}
+
+/* Compare-and-set (driver.h): a missing record, and one that expired
+ * before now, count as lock version 0. The check and the write happen
+ * under one hold of the mutex, which is what makes them atomic. */
+static int memory_put(void *handle, const obol_driver_record *record,
+                      uint64_t expected_lock, int64_t now, obol_error *err)
+{
+    memory_store *st = handle;
+    memory_record fresh;
+    /* Copy everything before locking: a failed copy changes nothing. */
+    int status = record_make(st, record, &fresh, err);
+    if (status != OBOL_OK)
+        return status;
+
+    pthread_mutex_lock(&st->mutex);
+    size_t i = find_record(st, fresh.key);
+    uint64_t stored_lock = 0;
+    if (i < st->count && st->records[i].expires_at >= now)
+        stored_lock = st->records[i].lock_version;
+    if (stored_lock != expected_lock) {
+        status = OBOL_CONFLICT;
+    } else if (i < st->count) {
+        record_free(&st->records[i]);
+        st->records[i] = fresh;
+    } else {
+        status = make_room(st, now, err);
+        if (status == OBOL_OK)
+            st->records[st->count++] = fresh;
+    }
+    pthread_mutex_unlock(&st->mutex);
+    if (status != OBOL_OK)
+        record_free(&fresh);
+    return status;
+}
+
+static int memory_del(void *handle, const obol_driver_key *key,
+                      obol_error *err)
+{
+    memory_store *st = handle;
+    owned_bytes wanted;
+    int status = store_key(st, key, 4, &wanted, err);
+    if (status != OBOL_OK)
+        return status;
+
+    pthread_mutex_lock(&st->mutex);
+    size_t i = find_record(st, wanted);
+    if (i < st->count)
+        remove_record(st, i);
+    pthread_mutex_unlock(&st->mutex);
+    free(wanted.data);
+    return OBOL_OK;     /* deleting what is not there is not an error */
+}
+
+/*
+ * Calls visit for every record whose key starts with start, stopping at
+ * the first status that is not OBOL_OK.
+ *
+ * The visitor runs with the mutex held: that is what keeps the bytes it
+ * is shown valid, and what makes a walk see one consistent state while
+ * other threads write. It also means the visitor must not call back into
+ * this driver on the same handle (that would deadlock). The core's
+ * visitors only decode and collect, so this holds; say so if you write a
+ * driver that relies on the same assumption.
+ */
+static int walk(memory_store *st, owned_bytes start, obol_driver_visit visit,
+                void *arg)
+{
+    int status = OBOL_OK;
+    pthread_mutex_lock(&st->mutex);
+    for (size_t i = 0; i < st->count && status == OBOL_OK; i++) {
+        if (key_starts_with(st->records[i].key, start)) {
+            obol_driver_record view = record_view(&st->records[i]);
+            status = visit(arg, &view);
+        }
+    }
+    pthread_mutex_unlock(&st->mutex);
+    return status;
+}
+
+static int memory_list(void *handle, const obol_driver_key *key,
+                       obol_driver_visit visit, void *arg, obol_error *err)
+{
+    memory_store *st = handle;
+    owned_bytes start;
+    int status = store_key(st, key, 3, &start, err);   /* key->id ignored */
+    if (status != OBOL_OK)
+        return status;
+    status = walk(st, start, visit, arg);
+    free(start.data);
+    return status;
+}
+
+static int memory_scan(void *handle, obol_driver_visit visit, void *arg,
+                       obol_error *err)
+{
+    memory_store *st = handle;
+    owned_bytes start;
+    int status = store_key(st, NULL, 1, &start, err);
+    if (status != OBOL_OK)
+        return status;
+    status = walk(st, start, visit, arg);
+    free(start.data);
+    return status;
+}
+
+static int memory_del_all(void *handle, const obol_driver_key *key,
+                          obol_error *err)
+{
+    memory_store *st = handle;
+    owned_bytes start;
+    int status = store_key(st, key, 3, &start, err);   /* key->id ignored */
+    if (status != OBOL_OK)
+        return status;
+
+    pthread_mutex_lock(&st->mutex);
+    size_t i = 0;
+    while (i < st->count) {
+        if (key_starts_with(st->records[i].key, start))
+            remove_record(st, i);
+        else
+            i++;
+    }
+    pthread_mutex_unlock(&st->mutex);
+    free(start.data);
+    return OBOL_OK;
+}
+
+static int memory_prune(void *handle, int64_t now, obol_error *err)
+{
+    memory_store *st = handle;
+    (void)err;          /* nothing here can fail */
+    pthread_mutex_lock(&st->mutex);
+    remove_expired(st, now);
+    pthread_mutex_unlock(&st->mutex);
+    return OBOL_OK;
+}
+
+/* Counts dead records not yet pruned too: they are still held. */
+static int memory_health(void *handle, char *info, size_t info_size,
+                         obol_error *err)
+{
+    memory_store *st = handle;
+    (void)err;
+    pthread_mutex_lock(&st->mutex);
+    size_t count = st->count;
+    pthread_mutex_unlock(&st->mutex);
+    snprintf(info, info_size, "memory: %zu records", count);
+    return OBOL_OK;
+}
+
+/* -------------------------------------------------------------- table */
+
+static const char *const memory_schemes[] = { "memory", NULL };
+
+static const obol_driver memory_driver = {
+    .abi_major = OBOL_DRIVER_ABI_MAJOR,
+    .abi_minor = OBOL_DRIVER_ABI_MINOR,
+    .struct_size = sizeof(obol_driver),
+    .name = "memory",
+    .schemes = memory_schemes,
+    .capabilities = OBOL_DRIVER_THREAD_SAFE,
+    .open = memory_open,
+    .close = memory_close,
+    .get = memory_get,
+    .put = memory_put,
+    .del = memory_del,
+    .list = memory_list,
+    .del_all = memory_del_all,
+    .scan = memory_scan,
+    .prune = memory_prune,
+    .health = memory_health,
+};
+
+const obol_driver *obol_driver_memory_entry(const obol_driver_host *new_host)
+{
+    host = new_host;
+    return &memory_driver;
+}
