@@ -14,3 +14,11 @@ tests_test_store_memory_SOURCES = tests/test_store_memory.c $(STORE_SUITE_SOURCE
 tests_test_store_memory_CFLAGS = $(TEST_CFLAGS)
 tests_test_store_memory_LDADD = $(TEST_LIBS) $(PTHREAD_LIBS)
 EXTRA_tests_test_store_memory_DEPENDENCIES = drivers/memory.la
+
+# Private and named spaces, max_records, refused config parts.
+check_PROGRAMS += tests/test_memory_driver
+TESTS += tests/test_memory_driver
+tests_test_memory_driver_SOURCES = tests/test_memory_driver.c
+tests_test_memory_driver_CFLAGS = $(TEST_CFLAGS)
+tests_test_memory_driver_LDADD = $(TEST_LIBS)
+EXTRA_tests_test_memory_driver_DEPENDENCIES = drivers/memory.la

@@ -6,11 +6,12 @@
  *
  * What a user should know:
  *
- * - Each open() gets its own empty store. Two stores opened on "memory:",
- *   even with the same prefix, never see each other's records, and
- *   everything is gone when the store is closed. Nothing is shared with
- *   other processes (no OBOL_DRIVER_MULTI_PROCESS) and nothing outlives
- *   this one (no OBOL_DRIVER_PERSISTENT).
+ * - "memory:" gives each open() a private, empty store, gone when it is
+ *   closed. "memory:NAME" names a space shared by every store of this
+ *   process opened on the same name (each under its own prefix, as stores
+ *   on one Redis server are); it lives until the last of them is closed.
+ *   Nothing is shared with other processes (no OBOL_DRIVER_MULTI_PROCESS)
+ *   and nothing outlives this one (no OBOL_DRIVER_PERSISTENT).
  * - One handle may be used from many threads (OBOL_DRIVER_THREAD_SAFE):
  *   a single mutex per store makes every call atomic, which is all that
  *   compare-and-set needs here.
@@ -57,14 +58,27 @@ typedef struct memory_record {
     uint64_t lock_version;
 } memory_record;
 
+/* Where records live: private to one handle, or shared by name. */
 typedef struct memory_store {
     pthread_mutex_t mutex;      /* guards everything below */
-    owned_bytes prefix;         /* config->prefix, the store's namespace */
     size_t max_records;         /* 0: no cap */
     memory_record *records;     /* in no particular order */
     size_t count;
     size_t capacity;
+    char *name;                 /* NULL: private to one handle */
+    unsigned long refs;         /* handles using it; guarded by spaces_lock */
+    struct memory_store *next;  /* in the list of named stores */
 } memory_store;
+
+/* What open() returns: a store, seen through one prefix. */
+typedef struct memory_handle {
+    memory_store *store;
+    owned_bytes prefix;         /* config->prefix, the store's namespace */
+} memory_handle;
+
+/* The named stores of this process. */
+static pthread_mutex_t spaces_lock = PTHREAD_MUTEX_INITIALIZER;
+static memory_store *spaces;
 
 /* -------------------------------------------------------------- bytes */
 
@@ -94,9 +108,9 @@ static obol_bytes bytes_view(owned_bytes b)
  * different tuples share an encoding whatever bytes they hold ("a:b" + "c"
  * and "a" + "b:c" differ), and the encoding of (prefix, user, type) is the
  * start of the key of every session of that user and type and of no other
- * — which is how list() and scan() find theirs. A backend shared by stores
- * relies on the prefix in the key to keep them apart; here each store is
- * private already, but the key is built the same way to show how. */
+ * — which is how list() and scan() find theirs. Stores sharing a named
+ * space rely on the prefix in the key to keep them apart, just as stores
+ * sharing a Redis server or an LMDB directory do. */
 #define KEY_LENGTH_SIZE 8
 
 static int encode_key(const obol_bytes *parts, size_t part_count,
@@ -129,10 +143,10 @@ static int encode_key(const obol_bytes *parts, size_t part_count,
 
 /* The key of one session, or with part_count 3 the start shared by all
  * sessions of a user and type, or with 1 by the whole store. */
-static int store_key(const memory_store *st, const obol_driver_key *key,
+static int store_key(const memory_handle *h, const obol_driver_key *key,
                      size_t part_count, owned_bytes *out, obol_error *err)
 {
-    obol_bytes parts[4] = { bytes_view(st->prefix) };
+    obol_bytes parts[4] = { bytes_view(h->prefix) };
     if (key != NULL) {
         parts[1] = key->user_id;
         parts[2] = key->type;
@@ -166,11 +180,11 @@ static void record_free(memory_record *r)
 
 /* Builds a record that owns copies of everything in from; nothing of it is
  * left allocated when it fails. */
-static int record_make(const memory_store *st, const obol_driver_record *from,
+static int record_make(const memory_handle *h, const obol_driver_record *from,
                        memory_record *out, obol_error *err)
 {
     memset(out, 0, sizeof *out);
-    int status = store_key(st, &from->key, 4, &out->key, err);
+    int status = store_key(h, &from->key, 4, &out->key, err);
     if (status != OBOL_OK)
         return status;
     if (bytes_copy(from->key.user_id, &out->user_id) != 0 ||
@@ -253,9 +267,9 @@ static int make_room(memory_store *st, int64_t now, obol_error *err)
 
 /* ---------------------------------------------------------- open/close */
 
-/* "memory:" names no place, so every part that would name one is a
- * mistake worth reporting rather than ignoring. The password itself is
- * never repeated in a message. */
+/* "memory:" and "memory:NAME" name no server, so every part that would
+ * name one is a mistake worth reporting rather than ignoring. The password
+ * itself is never repeated in a message. */
 static int refuse_location(const obol_driver_config *config, obol_error *err)
 {
     if (config->user != NULL)
@@ -273,10 +287,6 @@ static int refuse_location(const obol_driver_config *config, obol_error *err)
         return host->set_error(err, OBOL_ERR_INVALID,
                                "memory: a store in memory takes no port (%u)",
                                (unsigned)config->port);
-    if (config->path != NULL)
-        return host->set_error(err, OBOL_ERR_INVALID,
-                               "memory: a store in memory takes no path ('%s')",
-                               config->path);
     return OBOL_OK;
 }
 
@@ -303,6 +313,76 @@ static int parse_options(const obol_driver_config *config, size_t *max_records,
     return OBOL_OK;
 }
 
+static memory_store *store_new(const char *name, size_t max_records)
+{
+    memory_store *st = calloc(1, sizeof *st);
+    if (st == NULL)
+        return NULL;
+    if (name != NULL && (st->name = strdup(name)) == NULL) {
+        free(st);
+        return NULL;
+    }
+    if (pthread_mutex_init(&st->mutex, NULL) != 0) {
+        free(st->name);
+        free(st);
+        return NULL;
+    }
+    st->max_records = max_records;
+    st->refs = 1;
+    return st;
+}
+
+static void store_free(memory_store *st)
+{
+    for (size_t i = 0; i < st->count; i++)
+        record_free(&st->records[i]);
+    free(st->records);
+    free(st->name);
+    pthread_mutex_destroy(&st->mutex);
+    free(st);
+}
+
+/* The named store, made on first use; a private one for name NULL. The
+ * first open of a name decides its max_records. */
+static memory_store *store_acquire(const char *name, size_t max_records)
+{
+    memory_store *st;
+
+    if (name == NULL)
+        return store_new(NULL, max_records);
+    pthread_mutex_lock(&spaces_lock);
+    for (st = spaces; st != NULL; st = st->next)
+        if (strcmp(st->name, name) == 0)
+            break;
+    if (st != NULL) {
+        st->refs++;
+    } else if ((st = store_new(name, max_records)) != NULL) {
+        st->next = spaces;
+        spaces = st;
+    }
+    pthread_mutex_unlock(&spaces_lock);
+    return st;
+}
+
+static void store_release(memory_store *st)
+{
+    if (st->name == NULL) {
+        store_free(st);
+        return;
+    }
+    pthread_mutex_lock(&spaces_lock);
+    int last = --st->refs == 0;
+    if (last) {
+        memory_store **at = &spaces;
+        while (*at != st)
+            at = &(*at)->next;
+        *at = st->next;
+    }
+    pthread_mutex_unlock(&spaces_lock);
+    if (last)
+        store_free(st);
+}
+
 static int memory_open(const obol_driver_config *config, void **handle,
                        obol_error *err)
 {
@@ -319,35 +399,26 @@ static int memory_open(const obol_driver_config *config, void **handle,
     if (status != OBOL_OK)
         return status;
 
-    memory_store *st = calloc(1, sizeof *st);
-    if (st == NULL)
-        return host->set_error(err, OBOL_ERR_NOMEM, "memory: out of memory");
-    if (bytes_copy(config->prefix, &st->prefix) != 0) {
-        free(st);
+    memory_handle *h = calloc(1, sizeof *h);
+    if (h == NULL || bytes_copy(config->prefix, &h->prefix) != 0 ||
+        (h->store = store_acquire(config->path, max_records)) == NULL) {
+        if (h != NULL)
+            free(h->prefix.data);
+        free(h);
         return host->set_error(err, OBOL_ERR_NOMEM, "memory: out of memory");
     }
-    if (pthread_mutex_init(&st->mutex, NULL) != 0) {
-        free(st->prefix.data);
-        free(st);
-        return host->set_error(err, OBOL_ERR_NOMEM,
-                               "memory: cannot create a mutex");
-    }
-    st->max_records = max_records;
-    *handle = st;
+    *handle = h;
     return OBOL_OK;
 }
 
 static void memory_close(void *handle)
 {
-    memory_store *st = handle;
-    if (st == NULL)
+    memory_handle *h = handle;
+    if (h == NULL)
         return;
-    for (size_t i = 0; i < st->count; i++)
-        record_free(&st->records[i]);
-    free(st->records);
-    free(st->prefix.data);
-    pthread_mutex_destroy(&st->mutex);
-    free(st);
+    store_release(h->store);
+    free(h->prefix.data);
+    free(h);
 }
 
 /* ---------------------------------------------------------- operations */
@@ -363,9 +434,10 @@ static void memory_close(void *handle)
 static int memory_get(void *handle, const obol_driver_key *key,
                       uint8_t **sealed, size_t *sealed_len, obol_error *err)
 {
-    memory_store *st = handle;
+    memory_handle *h = handle;
+    memory_store *st = h->store;
     owned_bytes wanted;
-    int status = store_key(st, key, 4, &wanted, err);
+    int status = store_key(h, key, 4, &wanted, err);
     if (status != OBOL_OK)
         return status;
 
@@ -398,10 +470,11 @@ static int memory_get(void *handle, const obol_driver_key *key,
 static int memory_put(void *handle, const obol_driver_record *record,
                       uint64_t expected_lock, int64_t now, obol_error *err)
 {
-    memory_store *st = handle;
+    memory_handle *h = handle;
+    memory_store *st = h->store;
     memory_record fresh;
     /* Copy everything before locking: a failed copy changes nothing. */
-    int status = record_make(st, record, &fresh, err);
+    int status = record_make(h, record, &fresh, err);
     if (status != OBOL_OK)
         return status;
 
@@ -429,9 +502,10 @@ static int memory_put(void *handle, const obol_driver_record *record,
 static int memory_del(void *handle, const obol_driver_key *key,
                       obol_error *err)
 {
-    memory_store *st = handle;
+    memory_handle *h = handle;
+    memory_store *st = h->store;
     owned_bytes wanted;
-    int status = store_key(st, key, 4, &wanted, err);
+    int status = store_key(h, key, 4, &wanted, err);
     if (status != OBOL_OK)
         return status;
 
@@ -444,41 +518,80 @@ static int memory_del(void *handle, const obol_driver_key *key,
     return OBOL_OK;     /* deleting what is not there is not an error */
 }
 
+/* A copy of r that owns its bytes. */
+static int record_copy(const memory_record *r, memory_record *out)
+{
+    memset(out, 0, sizeof *out);
+    if (bytes_copy(bytes_view(r->key), &out->key) != 0 ||
+        bytes_copy(bytes_view(r->user_id), &out->user_id) != 0 ||
+        bytes_copy(bytes_view(r->type), &out->type) != 0 ||
+        bytes_copy(bytes_view(r->id), &out->id) != 0 ||
+        bytes_copy(bytes_view(r->sealed), &out->sealed) != 0) {
+        record_free(out);
+        return -1;
+    }
+    out->expires_at = r->expires_at;
+    out->lock_version = r->lock_version;
+    return 0;
+}
+
+/* Copies, under the mutex, every record whose key starts with start. */
+static int snapshot(memory_store *st, owned_bytes start, memory_record **out,
+                    size_t *count)
+{
+    int failed = 0;
+    *count = 0;
+    pthread_mutex_lock(&st->mutex);
+    *out = malloc((st->count > 0 ? st->count : 1) * sizeof **out);
+    failed = *out == NULL;
+    for (size_t i = 0; i < st->count && !failed; i++) {
+        if (!key_starts_with(st->records[i].key, start))
+            continue;
+        failed = record_copy(&st->records[i], &(*out)[*count]) != 0;
+        if (!failed)
+            (*count)++;
+    }
+    pthread_mutex_unlock(&st->mutex);
+    return failed ? -1 : 0;
+}
+
 /*
  * Calls visit for every record whose key starts with start, stopping at
  * the first status that is not OBOL_OK.
  *
- * The visitor runs with the mutex held: that is what keeps the bytes it
- * is shown valid, and what makes a walk see one consistent state while
- * other threads write. It also means the visitor must not call back into
- * this driver on the same handle (that would deadlock). The core's
- * visitors only decode and collect, so this holds; say so if you write a
- * driver that relies on the same assumption.
+ * The visitor is shown a snapshot taken under the mutex and called after
+ * it is released: a visitor may then call back into this driver (a
+ * migration writes while it walks) without deadlocking, and the array
+ * cannot move under it. Copying is the price; a unit test's store is small.
  */
 static int walk(memory_store *st, owned_bytes start, obol_driver_visit visit,
-                void *arg)
+                void *arg, obol_error *err)
 {
+    memory_record *copies;
+    size_t count;
     int status = OBOL_OK;
-    pthread_mutex_lock(&st->mutex);
-    for (size_t i = 0; i < st->count && status == OBOL_OK; i++) {
-        if (key_starts_with(st->records[i].key, start)) {
-            obol_driver_record view = record_view(&st->records[i]);
-            status = visit(arg, &view);
-        }
+
+    if (snapshot(st, start, &copies, &count) != 0)
+        status = host->set_error(err, OBOL_ERR_NOMEM, "memory: out of memory");
+    for (size_t i = 0; i < count && status == OBOL_OK; i++) {
+        obol_driver_record view = record_view(&copies[i]);
+        status = visit(arg, &view);
     }
-    pthread_mutex_unlock(&st->mutex);
+    for (size_t i = 0; i < count; i++)
+        record_free(&copies[i]);
+    free(copies);
     return status;
 }
 
 static int memory_list(void *handle, const obol_driver_key *key,
                        obol_driver_visit visit, void *arg, obol_error *err)
 {
-    memory_store *st = handle;
+    memory_handle *h = handle;
     owned_bytes start;
-    int status = store_key(st, key, 3, &start, err);   /* key->id ignored */
+    int status = store_key(h, key, 3, &start, err);   /* key->id ignored */
     if (status != OBOL_OK)
         return status;
-    status = walk(st, start, visit, arg);
+    status = walk(h->store, start, visit, arg, err);
     free(start.data);
     return status;
 }
@@ -486,12 +599,12 @@ static int memory_list(void *handle, const obol_driver_key *key,
 static int memory_scan(void *handle, obol_driver_visit visit, void *arg,
                        obol_error *err)
 {
-    memory_store *st = handle;
+    memory_handle *h = handle;
     owned_bytes start;
-    int status = store_key(st, NULL, 1, &start, err);
+    int status = store_key(h, NULL, 1, &start, err);
     if (status != OBOL_OK)
         return status;
-    status = walk(st, start, visit, arg);
+    status = walk(h->store, start, visit, arg, err);
     free(start.data);
     return status;
 }
@@ -499,9 +612,10 @@ static int memory_scan(void *handle, obol_driver_visit visit, void *arg,
 static int memory_del_all(void *handle, const obol_driver_key *key,
                           obol_error *err)
 {
-    memory_store *st = handle;
+    memory_handle *h = handle;
+    memory_store *st = h->store;
     owned_bytes start;
-    int status = store_key(st, key, 3, &start, err);   /* key->id ignored */
+    int status = store_key(h, key, 3, &start, err);   /* key->id ignored */
     if (status != OBOL_OK)
         return status;
 
@@ -520,7 +634,7 @@ static int memory_del_all(void *handle, const obol_driver_key *key,
 
 static int memory_prune(void *handle, int64_t now, obol_error *err)
 {
-    memory_store *st = handle;
+    memory_store *st = ((memory_handle *)handle)->store;
     (void)err;          /* nothing here can fail */
     pthread_mutex_lock(&st->mutex);
     remove_expired(st, now);
@@ -532,7 +646,7 @@ static int memory_prune(void *handle, int64_t now, obol_error *err)
 static int memory_health(void *handle, char *info, size_t info_size,
                          obol_error *err)
 {
-    memory_store *st = handle;
+    memory_store *st = ((memory_handle *)handle)->store;
     (void)err;
     pthread_mutex_lock(&st->mutex);
     size_t count = st->count;
