@@ -33,3 +33,13 @@ bench_redis_bench_CFLAGS = $(AM_CFLAGS) $(HIREDIS_CFLAGS) $(SODIUM_CFLAGS)
 bench_redis_bench_LDADD = lib/libobolcore.la $(HIREDIS_LIBS) \
 	$(SODIUM_LIBS) $(URIPARSER_LIBS)
 EXTRA_bench_redis_bench_DEPENDENCIES = drivers/redis.la
+
+# The store on Redis through the public API: key expiry, records changed
+# behind the store, round trips, outages, racing refreshes.
+check_PROGRAMS += tests/test_redis_store
+TESTS += tests/test_redis_store
+tests_test_redis_store_SOURCES = tests/test_redis_store.c \
+	tests/redis_harness.c tests/redis_harness.h
+tests_test_redis_store_CFLAGS = $(TEST_CFLAGS) $(HIREDIS_CFLAGS)
+tests_test_redis_store_LDADD = $(TEST_LIBS) $(HIREDIS_LIBS) $(PTHREAD_LIBS)
+EXTRA_tests_test_redis_store_DEPENDENCIES = drivers/redis.la

@@ -1,0 +1,753 @@
+/*
+ * The store on Redis, through the public API only, checked from a second,
+ * raw hiredis client: the keys' expiry follows the sessions, a record
+ * changed or moved behind the store's back is refused, every operation is
+ * one round trip, an outage gives clear errors and the handle recovers,
+ * and racing refreshes lose no update. The store-semantics suite
+ * (tests/test_store_redis.c) covers the rest; here is what only Redis can
+ * show. Each test has a prefix of its own on one shared server.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "config.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <setjmp.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <hiredis.h>
+#include <obol/obol.h>
+
+#include "redis_harness.h"
+
+/* ------------------------------------------------------------- fixtures */
+
+static redis_harness *redis;   /* one server for every test */
+static redisContext *raw;      /* the second client, behind the store */
+static int prefix_counter;
+static char prefix[32];        /* this test's prefix */
+
+static const uint8_t signing_key[32] = {
+    0x6f, 0x62, 0x6f, 0x6c, 0x2d, 0x72, 0x65, 0x64, 0x69, 0x73, 0x2d, 0x73,
+    0x74, 0x6f, 0x72, 0x65, 0x2d, 0x74, 0x65, 0x73, 0x74, 0x2d, 0x6b, 0x65,
+    0x79, 0x2d, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35,
+};
+
+/* What the store told its logger during one test. */
+static struct {
+    int warnings;
+    char last_warning[512];
+} logged;
+
+static void capture_log(void *arg, int level, const char *msg)
+{
+    (void)arg;
+    if (level != OBOL_LOG_WARNING)
+        return;
+    logged.warnings++;
+    snprintf(logged.last_warning, sizeof logged.last_warning, "%s", msg);
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    redis = redis_harness_start(NULL);
+    if (redis == NULL)
+        return -1;
+    raw = redis_harness_client(redis);
+    return raw != NULL ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    if (raw != NULL)
+        redisFree(raw);
+    redis_harness_stop(redis);
+    return 0;
+}
+
+static int test_setup(void **state)
+{
+    (void)state;
+    snprintf(prefix, sizeof prefix, "rs%d", ++prefix_counter);
+    memset(&logged, 0, sizeof logged);
+    return 0;
+}
+
+/* -------------------------------------------------------------- helpers */
+
+static int64_t now_s(void)
+{
+    return (int64_t)time(NULL);
+}
+
+static double monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static void assert_message_has(const char *message, const char *part)
+{
+    if (strstr(message, part) == NULL) {
+        fprintf(stderr, "message \"%s\" lacks \"%s\"\n", message, part);
+        fail();
+    }
+}
+
+/* A store on the shared server under this test's prefix, with the test key
+ * and the capturing logger; options start with '&' or are "". */
+static obol_store *open_store(const char *options)
+{
+    char config[512];
+    obol_store *st = NULL;
+    obol_error err = { 0 };
+    int status;
+
+    snprintf(config, sizeof config, "%s?prefix=%s%s",
+             redis_harness_url(redis), prefix, options);
+    status = obol_store_open(config, &st, &err);
+    if (status != OBOL_OK)
+        fprintf(stderr, "open %s: %s\n", config, err.message);
+    assert_int_equal(status, OBOL_OK);
+    assert_int_equal(obol_store_add_key(st, 1, signing_key, 1, &err),
+                     OBOL_OK);
+    obol_store_set_logger(st, capture_log, NULL);
+    return st;
+}
+
+static void upsert_ok(obol_store *st, obol_session *s)
+{
+    obol_error err = { 0 };
+    int status = obol_upsert(st, s, &err);
+
+    if (status != OBOL_OK)
+        fprintf(stderr, "upsert: %d %s\n", status, err.message);
+    assert_int_equal(status, OBOL_OK);
+}
+
+/* A stored session of user uid, type "full", whose refresh token lasts
+ * refresh_ttl seconds and the session itself far longer, so that the keys'
+ * expiry can only have come from refresh_expires_at. */
+static obol_session *stored_session(obol_store *st, const char *uid,
+                                    int64_t refresh_ttl)
+{
+    obol_session *s = obol_session_new(uid, NULL, now_s(), 100000,
+                                       refresh_ttl);
+
+    assert_non_null(s);
+    upsert_ok(st, s);
+    return s;
+}
+
+static int get_status(obol_store *st, const char *sid, const char *uid,
+                      obol_error *err)
+{
+    obol_session *s = NULL;
+    int status = obol_get(st, sid, uid, NULL, &s, err);
+
+    obol_session_free(s);
+    return status;
+}
+
+/* Raw commands on the second client. */
+static redisReply *raw_command(const char *format, ...)
+{
+    va_list ap;
+    redisReply *reply;
+
+    va_start(ap, format);
+    reply = redisvCommand(raw, format, ap);
+    va_end(ap);
+    assert_non_null(reply);
+    return reply;
+}
+
+static long long raw_integer(const char *format, const char *key)
+{
+    redisReply *reply = raw_command(format, key);
+    long long value;
+
+    assert_int_equal(reply->type, REDIS_REPLY_INTEGER);
+    value = reply->integer;
+    freeReplyObject(reply);
+    return value;
+}
+
+enum { REC, EXP, LOCK };
+
+/* The keys of (uid, "full") under this test's prefix, as docs/REDIS.md
+ * lays them out; the user ids of these tests need no escaping. */
+static void key_names(const char *uid, char names[3][128])
+{
+    static const char *const suffix[3] = { "rec", "exp", "lock" };
+
+    for (int k = 0; k < 3; k++)
+        snprintf(names[k], 128, "%s:{%s:full}:%s", prefix, uid, suffix[k]);
+}
+
+static void assert_no_keys_of(const char *uid)
+{
+    char names[3][128];
+
+    key_names(uid, names);
+    for (int k = 0; k < 3; k++)
+        if (raw_integer("EXISTS %s", names[k]) != 0) {
+            fprintf(stderr, "%s still exists\n", names[k]);
+            fail();
+        }
+}
+
+/* Nothing at all under this test's prefix. */
+static void assert_prefix_empty(void)
+{
+    redisReply *reply = raw_command("SCAN 0 MATCH %s:* COUNT 100000",
+                                    prefix);
+
+    assert_int_equal(reply->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(reply->elements, 2);
+    assert_int_equal(reply->element[1]->elements, 0);
+    freeReplyObject(reply);
+}
+
+/*
+ * Every key of uid expires one second after refresh_expires_at (a record
+ * is live through its last second; docs/REDIS.md). PEXPIRETIME (Redis 7)
+ * gives the exact instant; on Redis 6.2 PTTL gives it give or take the
+ * time this check takes.
+ */
+static void assert_keys_expire_after(const char *uid,
+                                     int64_t refresh_expires_at)
+{
+    long long want_ms = (refresh_expires_at + 1) * 1000LL;
+    char names[3][128];
+
+    key_names(uid, names);
+    for (int k = 0; k < 3; k++) {
+        redisReply *reply = raw_command("PEXPIRETIME %s", names[k]);
+        long long got_ms, slack_ms = 0;
+
+        if (reply->type == REDIS_REPLY_ERROR) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            got_ms = raw_integer("PTTL %s", names[k]) +
+                     (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+            slack_ms = 1000;
+        } else {
+            assert_int_equal(reply->type, REDIS_REPLY_INTEGER);
+            got_ms = reply->integer;
+        }
+        freeReplyObject(reply);
+        if (got_ms < want_ms - slack_ms || got_ms > want_ms + slack_ms) {
+            fprintf(stderr, "%s expires at %lld ms, want %lld\n", names[k],
+                    got_ms, want_ms);
+            fail();
+        }
+    }
+}
+
+/* The stored bytes of (uid, sid), or fails; free with freeReplyObject(). */
+static redisReply *raw_record(const char *uid, const char *sid)
+{
+    char names[3][128];
+    redisReply *reply;
+
+    key_names(uid, names);
+    reply = raw_command("HGET %s %s", names[REC], sid);
+    assert_int_equal(reply->type, REDIS_REPLY_STRING);
+    return reply;
+}
+
+/* Writes sealed bytes as (uid, sid) the way the driver would, score and
+ * lock included, so that only the seal can tell they do not belong. */
+static void raw_plant(const char *uid, const char *sid, const char *sealed,
+                      size_t len, int64_t expires_at)
+{
+    char names[3][128];
+
+    key_names(uid, names);
+    freeReplyObject(raw_command("HSET %s %s %b", names[REC], sid, sealed,
+                                len));
+    freeReplyObject(raw_command("ZADD %s %" PRId64 " %s", names[EXP],
+                                expires_at, sid));
+    freeReplyObject(raw_command("HSET %s %s 1", names[LOCK], sid));
+}
+
+/*
+ * Counting round trips. MONITOR, on a connection of its own, sees every
+ * command any client sends; the commands a script runs inside the server
+ * show up with the source "lua" and are no round trips, so they are left
+ * out. An ECHO sent after the operation marks where it ended.
+ */
+static redisContext *monitor_begin(void)
+{
+    redisContext *monitor = redis_harness_client(redis);
+    redisReply *reply;
+
+    assert_non_null(monitor);
+    reply = redisCommand(monitor, "MONITOR");
+    assert_non_null(reply);
+    assert_int_equal(reply->type, REDIS_REPLY_STATUS);
+    freeReplyObject(reply);
+    return monitor;
+}
+
+static int monitor_end(redisContext *monitor)
+{
+    static const char marker[] = "obol-round-trip-marker";
+    int commands = 0;
+
+    freeReplyObject(raw_command("ECHO %s", marker));
+    for (;;) {
+        void *reply = NULL;
+        const char *line;
+        int done;
+
+        assert_int_equal(redisGetReply(monitor, &reply), REDIS_OK);
+        line = ((redisReply *)reply)->str;
+        assert_non_null(line);
+        done = strstr(line, marker) != NULL;
+        if (!done && strstr(line, " lua]") == NULL)
+            commands++;
+        freeReplyObject(reply);
+        if (done)
+            break;
+    }
+    redisFree(monitor);
+    return commands;
+}
+
+/* ----------------------------------------------------------- key expiry */
+
+static void key_ttl_is_the_highest_refresh_expiry(void **state)
+{
+    obol_store *st = open_store("");
+    obol_session *a = stored_session(st, "alice", 300);
+    obol_session *b = stored_session(st, "alice", 900);
+    obol_session *c = stored_session(st, "alice", 600);
+    (void)state;
+
+    assert_true(b->refresh_expires_at < b->expires_at);
+    assert_keys_expire_after("alice", b->refresh_expires_at);
+    /* A refresh of the latest pushes the expiry on; of another, not. */
+    assert_int_equal(obol_session_refresh(b, now_s(), 1200), OBOL_OK);
+    upsert_ok(st, b);
+    assert_keys_expire_after("alice", b->refresh_expires_at);
+    assert_int_equal(obol_session_refresh(a, now_s(), 60), OBOL_OK);
+    upsert_ok(st, a);
+    assert_keys_expire_after("alice", b->refresh_expires_at);
+    obol_session_free(a);
+    obol_session_free(b);
+    obol_session_free(c);
+    obol_store_close(st);
+}
+
+static void key_ttl_is_lowered_after_deleting_the_highest(void **state)
+{
+    obol_store *st = open_store("");
+    obol_session *a = stored_session(st, "alice", 300);
+    obol_session *b = stored_session(st, "alice", 900);
+    obol_session *c = stored_session(st, "alice", 600);
+    (void)state;
+
+    assert_keys_expire_after("alice", b->refresh_expires_at);
+    assert_int_equal(obol_delete(st, b->id, "alice", NULL, NULL), OBOL_OK);
+    assert_keys_expire_after("alice", c->refresh_expires_at);
+    assert_int_equal(obol_delete(st, c->id, "alice", NULL, NULL), OBOL_OK);
+    assert_keys_expire_after("alice", a->refresh_expires_at);
+    obol_session_free(a);
+    obol_session_free(b);
+    obol_session_free(c);
+    obol_store_close(st);
+}
+
+static void keys_are_gone_after_deleting_the_last_session(void **state)
+{
+    obol_store *st = open_store("");
+    obol_session *a = stored_session(st, "alice", 300);
+    obol_session *b = stored_session(st, "alice", 900);
+    (void)state;
+
+    assert_int_equal(obol_delete(st, a->id, "alice", NULL, NULL), OBOL_OK);
+    assert_int_equal(obol_delete(st, b->id, "alice", NULL, NULL), OBOL_OK);
+    assert_no_keys_of("alice");
+    assert_prefix_empty();
+    obol_session_free(a);
+    obol_session_free(b);
+    obol_store_close(st);
+}
+
+static void keys_are_gone_after_delete_all(void **state)
+{
+    obol_store *st = open_store("");
+    obol_session *a = stored_session(st, "alice", 300);
+    obol_session *b = stored_session(st, "alice", 900);
+    obol_session *other = stored_session(st, "bob", 600);
+    (void)state;
+
+    assert_int_equal(obol_delete_all(st, "alice", NULL, NULL), OBOL_OK);
+    assert_no_keys_of("alice");
+    assert_keys_expire_after("bob", other->refresh_expires_at);
+    assert_int_equal(obol_delete_all(st, "bob", NULL, NULL), OBOL_OK);
+    assert_prefix_empty();
+    obol_session_free(a);
+    obol_session_free(b);
+    obol_session_free(other);
+    obol_store_close(st);
+}
+
+static void upsert_of_an_expired_session_writes_nothing(void **state)
+{
+    obol_store *st = open_store("");
+    int64_t long_ago = now_s() - 5000;
+    obol_session *dead = obol_session_new("alice", NULL, long_ago, 100000,
+                                          60);
+    redisContext *monitor;
+    (void)state;
+
+    assert_non_null(dead);
+    monitor = monitor_begin();
+    upsert_ok(st, dead);
+    assert_int_equal(monitor_end(monitor), 0);
+    assert_int_equal(dead->lock_version, 0);
+    assert_prefix_empty();
+    obol_session_free(dead);
+    obol_store_close(st);
+}
+
+/* -------------------------------------------- records changed behind us */
+
+static void changed_record_is_not_found_and_logged(void **state)
+{
+    obol_store *st = open_store("");
+    obol_session *s = stored_session(st, "alice", 600);
+    redisReply *record = raw_record("alice", s->id);
+    size_t len = record->len;
+    const size_t positions[4] = { 0, 4, 20, len - 1 };
+    char *changed = malloc(len);
+    obol_error err = { 0 };
+    (void)state;
+
+    assert_non_null(changed);
+    assert_true(len > 37);
+    /* One bit of the format, the key id, the MAC and the body in turn
+     * (docs/FORMAT.md). */
+    for (size_t i = 0; i < 4; i++) {
+        memcpy(changed, record->str, len);
+        changed[positions[i]] ^= 0x01;
+        raw_plant("alice", s->id, changed, len, s->refresh_expires_at);
+        logged.warnings = 0;
+        assert_int_equal(get_status(st, s->id, "alice", &err),
+                         OBOL_NOT_FOUND);
+        assert_int_equal(logged.warnings, 1);
+        assert_message_has(logged.last_warning, s->id);
+    }
+    {
+        obol_session **all = NULL;
+        size_t count = 99;
+        logged.warnings = 0;
+        assert_int_equal(obol_get_all(st, "alice", NULL, &all, &count, &err),
+                         OBOL_OK);
+        assert_int_equal(count, 0);
+        assert_int_equal(logged.warnings, 1);
+        obol_sessions_free(all, count);
+    }
+    free(changed);
+    freeReplyObject(record);
+    obol_session_free(s);
+    obol_store_close(st);
+}
+
+static void record_copied_to_another_user_is_not_found(void **state)
+{
+    obol_store *st = open_store("");
+    obol_session *s = stored_session(st, "alice", 600);
+    redisReply *record = raw_record("alice", s->id);
+    obol_session **all = NULL;
+    size_t count = 99;
+    obol_error err = { 0 };
+    (void)state;
+
+    raw_plant("mallory", s->id, record->str, record->len,
+              s->refresh_expires_at);
+    assert_int_equal(get_status(st, s->id, "mallory", &err), OBOL_NOT_FOUND);
+    assert_int_equal(logged.warnings, 1);
+    assert_message_has(logged.last_warning, "mallory");
+    assert_int_equal(obol_get_all(st, "mallory", NULL, &all, &count, &err),
+                     OBOL_OK);
+    assert_int_equal(count, 0);
+    assert_int_equal(logged.warnings, 2);
+    obol_sessions_free(all, count);
+    /* The original is untouched. */
+    assert_int_equal(get_status(st, s->id, "alice", &err), OBOL_OK);
+    freeReplyObject(record);
+    obol_session_free(s);
+    obol_store_close(st);
+}
+
+static void record_copied_to_another_session_id_is_not_found(void **state)
+{
+    obol_store *st = open_store("");
+    obol_session *s = stored_session(st, "alice", 600);
+    redisReply *record = raw_record("alice", s->id);
+    obol_error err = { 0 };
+    (void)state;
+
+    raw_plant("alice", "forged-id", record->str, record->len,
+              s->refresh_expires_at);
+    assert_int_equal(get_status(st, "forged-id", "alice", &err),
+                     OBOL_NOT_FOUND);
+    assert_int_equal(logged.warnings, 1);
+    assert_message_has(logged.last_warning, "forged-id");
+    freeReplyObject(record);
+    obol_session_free(s);
+    obol_store_close(st);
+}
+
+/* ---------------------------------------------------------- round trips */
+
+static void every_operation_is_one_round_trip(void **state)
+{
+    obol_store *st = open_store("&pool=1");
+    obol_session *s = obol_session_new("alice", NULL, now_s(), 3600, 600);
+    obol_session *stale, *got = NULL, **all = NULL;
+    size_t count = 0;
+    redisContext *monitor;
+    (void)state;
+
+    assert_non_null(s);
+    monitor = monitor_begin();
+    upsert_ok(st, s);                                      /* insert */
+    assert_int_equal(monitor_end(monitor), 1);
+    stale = obol_session_dup(s);
+    assert_non_null(stale);
+
+    monitor = monitor_begin();
+    assert_int_equal(obol_get(st, s->id, "alice", NULL, &got, NULL), OBOL_OK);
+    assert_int_equal(monitor_end(monitor), 1);
+    obol_session_free(got);
+
+    assert_int_equal(obol_session_refresh(s, now_s(), 600), OBOL_OK);
+    monitor = monitor_begin();
+    upsert_ok(st, s);                                      /* update */
+    assert_int_equal(monitor_end(monitor), 1);
+
+    monitor = monitor_begin();
+    assert_int_equal(obol_upsert(st, stale, NULL), OBOL_CONFLICT);
+    assert_int_equal(monitor_end(monitor), 1);
+
+    monitor = monitor_begin();
+    assert_int_equal(obol_get_all(st, "alice", NULL, &all, &count, NULL),
+                     OBOL_OK);
+    assert_int_equal(monitor_end(monitor), 1);
+    assert_int_equal(count, 1);
+    obol_sessions_free(all, count);
+
+    monitor = monitor_begin();
+    assert_int_equal(obol_delete(st, s->id, "alice", NULL, NULL), OBOL_OK);
+    assert_int_equal(monitor_end(monitor), 1);
+
+    monitor = monitor_begin();
+    assert_int_equal(get_status(st, s->id, "alice", NULL), OBOL_NOT_FOUND);
+    assert_int_equal(monitor_end(monitor), 1);
+
+    monitor = monitor_begin();
+    assert_int_equal(obol_delete_all(st, "alice", NULL, NULL), OBOL_OK);
+    assert_int_equal(monitor_end(monitor), 1);
+
+    obol_session_free(stale);
+    obol_session_free(s);
+    obol_store_close(st);
+}
+
+/* -------------------------------------------------------------- outages */
+
+enum { TIMEOUT_MS = 300, CONNECT_TIMEOUT_MS = 300, SLACK_MS = 400 };
+
+static void assert_fails_naming_server(int status, double started,
+                                       const obol_error *err)
+{
+    char where[64];
+
+    snprintf(where, sizeof where, "redis 127.0.0.1:%u",
+             redis_harness_port(redis));
+    if (status != OBOL_ERR_BACKEND && status != OBOL_ERR_TIMEOUT)
+        fprintf(stderr, "status %d: %s\n", status, err->message);
+    assert_true(status == OBOL_ERR_BACKEND || status == OBOL_ERR_TIMEOUT);
+    assert_int_equal(err->status, status);
+    assert_message_has(err->message, where);
+    assert_true(monotonic_ms() - started <
+                TIMEOUT_MS + CONNECT_TIMEOUT_MS + SLACK_MS);
+}
+
+static void killed_server_fails_within_timeout_then_recovers(void **state)
+{
+    char options[96];
+    obol_store *st;
+    obol_session *s, *fresh, *got = NULL;
+    obol_error err = { 0 };
+    double started;
+    (void)state;
+
+    snprintf(options, sizeof options,
+             "&timeout_ms=%d&connect_timeout_ms=%d&pool=2", TIMEOUT_MS,
+             CONNECT_TIMEOUT_MS);
+    st = open_store(options);
+    s = stored_session(st, "alice", 600);
+    redisFree(raw);
+    raw = NULL;
+    assert_int_equal(redis_harness_kill(redis), 0);
+
+    /* More calls than connections: a dead idle connection is no excuse. */
+    for (int attempt = 0; attempt < 3; attempt++) {
+        started = monotonic_ms();
+        assert_fails_naming_server(get_status(st, s->id, "alice", &err),
+                                   started, &err);
+        assert_int_equal(obol_session_refresh(s, now_s(), 600), OBOL_OK);
+        started = monotonic_ms();
+        assert_fails_naming_server(obol_upsert(st, s, &err), started, &err);
+        assert_int_equal(s->lock_version, 1);
+    }
+
+    assert_int_equal(redis_harness_restart(redis), 0);
+    raw = redis_harness_client(redis);
+    assert_non_null(raw);
+    /* The server came back empty; the same handle serves it. */
+    assert_int_equal(get_status(st, s->id, "alice", &err), OBOL_NOT_FOUND);
+    assert_int_equal(obol_upsert(st, s, &err), OBOL_CONFLICT);
+    fresh = stored_session(st, "alice", 600);
+    assert_int_equal(obol_get(st, fresh->id, "alice", NULL, &got, &err),
+                     OBOL_OK);
+    assert_string_equal(got->refresh_token_id, fresh->refresh_token_id);
+    assert_int_equal(got->lock_version, 1);
+    obol_session_free(got);
+    obol_session_free(fresh);
+    obol_session_free(s);
+    obol_store_close(st);
+}
+
+/* -------------------------------------------------------------- threads */
+
+enum { RACERS = 8, WINS_EACH = 20 };
+
+typedef struct racer {
+    obol_store *st;
+    const char *sid;
+    int wins, conflicts, failures;
+    char failure[300];
+} racer;
+
+/*
+ * A refresh as an application does it: read, refresh, write back under the
+ * lock, and on a conflict start again from a fresh read. The payload holds
+ * a counter each winner increments, so a lost update would show as a
+ * counter behind the lock version.
+ */
+static void *refresh_race(void *arg)
+{
+    racer *r = arg;
+
+    while (r->wins < WINS_EACH) {
+        obol_session *s = NULL;
+        obol_error err = { 0 };
+        char counter[24] = "";
+        int status = obol_get(r->st, r->sid, "alice", NULL, &s, &err);
+
+        if (status == OBOL_OK) {
+            memcpy(counter, s->extra_payload,
+                   s->extra_payload_len < 23 ? s->extra_payload_len : 23);
+            snprintf(counter, sizeof counter, "%llu",
+                     strtoull(counter, NULL, 10) + 1);
+            status = obol_session_refresh(s, now_s(), 600);
+        }
+        if (status == OBOL_OK)
+            status = obol_session_set_payload(s, counter, strlen(counter));
+        if (status == OBOL_OK)
+            status = obol_upsert(r->st, s, &err);
+        obol_session_free(s);
+        if (status == OBOL_OK) {
+            r->wins++;
+        } else if (status == OBOL_CONFLICT) {
+            r->conflicts++;
+        } else {
+            r->failures++;
+            snprintf(r->failure, sizeof r->failure, "%d %s", status,
+                     err.message);
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+static void racing_refreshes_lose_no_update(void **state)
+{
+    obol_store *st = open_store("&pool=4&timeout_ms=5000");
+    obol_session *s = obol_session_new("alice", NULL, now_s(), 3600, 600);
+    obol_session *final = NULL;
+    pthread_t threads[RACERS];
+    racer racers[RACERS];
+    int wins = 0;
+    char expected[24];
+    (void)state;
+
+    assert_non_null(s);
+    assert_int_equal(obol_session_set_payload(s, "0", 1), OBOL_OK);
+    upsert_ok(st, s);
+    for (int i = 0; i < RACERS; i++) {
+        racers[i] = (racer){ .st = st, .sid = s->id };
+        assert_int_equal(pthread_create(&threads[i], NULL, refresh_race,
+                                        &racers[i]), 0);
+    }
+    for (int i = 0; i < RACERS; i++) {
+        assert_int_equal(pthread_join(threads[i], NULL), 0);
+        if (racers[i].failures != 0)
+            fprintf(stderr, "racer %d: %s\n", i, racers[i].failure);
+        assert_int_equal(racers[i].failures, 0);
+        wins += racers[i].wins;
+    }
+    assert_int_equal(wins, RACERS * WINS_EACH);
+    assert_int_equal(obol_get(st, s->id, "alice", NULL, &final, NULL),
+                     OBOL_OK);
+    assert_int_equal(final->lock_version, (uint64_t)wins + 1);
+    snprintf(expected, sizeof expected, "%d", wins);
+    assert_int_equal(final->extra_payload_len, strlen(expected));
+    assert_memory_equal(final->extra_payload, expected, strlen(expected));
+    obol_session_free(final);
+    obol_session_free(s);
+    obol_store_close(st);
+}
+
+/* ----------------------------------------------------------------- main */
+
+#define T(name) cmocka_unit_test_setup(name, test_setup)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(key_ttl_is_the_highest_refresh_expiry),
+        T(key_ttl_is_lowered_after_deleting_the_highest),
+        T(keys_are_gone_after_deleting_the_last_session),
+        T(keys_are_gone_after_delete_all),
+        T(upsert_of_an_expired_session_writes_nothing),
+        T(changed_record_is_not_found_and_logged),
+        T(record_copied_to_another_user_is_not_found),
+        T(record_copied_to_another_session_id_is_not_found),
+        T(every_operation_is_one_round_trip),
+        T(killed_server_fails_within_timeout_then_recovers),
+        T(racing_refreshes_lose_no_update),
+    };
+
+    redis_harness_require();
+    return cmocka_run_group_tests_name("redis store", tests, group_setup,
+                                       group_teardown);
+}
