@@ -128,11 +128,13 @@ static void log_record(obol_store *st, int level, const obol_driver_key *key,
                    why);
 }
 
-static int refuse(obol_store *st, int level, const obol_driver_key *key,
-                  const char *why, obol_error *err)
+/* A record that is not to be trusted: OBOL_ERR_CORRUPT, and the logger
+ * is told why. */
+static int refuse(obol_store *st, const obol_driver_key *key, const char *why,
+                  obol_error *err)
 {
-    log_record(st, level, key, "refused", why);
-    return obol_set_error(err, OBOL_NOT_FOUND, "session not found");
+    log_record(st, OBOL_LOG_WARNING, key, "refused", why);
+    return obol_set_error(err, OBOL_ERR_CORRUPT, "record refused: %s", why);
 }
 
 /* Decodes a verified payload and checks it is the live session asked for. */
@@ -150,15 +152,16 @@ static int decode_checked(obol_store *st, const obol_driver_key *key,
     if (status == OBOL_ERR_NOMEM)
         return obol_set_error(err, status, "out of memory decoding a session");
     if (status != OBOL_OK)
-        return refuse(st, OBOL_LOG_WARNING, key, why, err);
+        return refuse(st, key, why, err);
     wrong = mismatch(s, key);
     if (wrong != NULL) {
         obol_session_free(s);
-        return refuse(st, OBOL_LOG_WARNING, key, wrong, err);
+        return refuse(st, key, wrong, err);
     }
     if (obol_store_now(st) > s->refresh_expires_at) {
         obol_session_free(s);
-        return refuse(st, OBOL_LOG_DEBUG, key, "it has expired", err);
+        log_record(st, OBOL_LOG_DEBUG, key, "skipped", "it has expired");
+        return obol_set_error(err, OBOL_NOT_FOUND, "session has expired");
     }
     *out = s;
     return OBOL_OK;
@@ -177,7 +180,7 @@ int obol_record_open(obol_store *st, const obol_driver_key *key,
     if (status == OBOL_ERR_NOMEM)
         return status;
     if (status != OBOL_OK)
-        return refuse(st, OBOL_LOG_WARNING, key, err->message, err);
+        return refuse(st, key, err->message, err);
     if (payload.was_unsigned)
         log_record(st, OBOL_LOG_WARNING, key, "accepted",
                    "it is unsigned and allow_unsigned=1 (run `obol migrate` "

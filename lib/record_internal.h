@@ -33,9 +33,10 @@ void obol_record_buf_release(obol_record_buf *buf);
 
 /*
  * Turns stored bytes found under key into a session: OBOL_OK with *out,
- * OBOL_NOT_FOUND when the record is not to be trusted or not live (the
- * reason goes to the logger, at warning level for anything that looks like
- * tampering), or OBOL_ERR_NOMEM.
+ * OBOL_NOT_FOUND when the session is no longer live, OBOL_ERR_CORRUPT when
+ * the record is not to be trusted (bad seal, bad encoding, filed under
+ * another id, user or type; the logger is told why at warning level), or
+ * OBOL_ERR_NOMEM.
  */
 int obol_record_open(obol_store *st, const obol_driver_key *key,
                      const uint8_t *bytes, size_t len, obol_session **out,

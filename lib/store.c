@@ -193,15 +193,13 @@ int obol_store_add_key(obol_store *st, uint32_t key_id, const uint8_t key[32],
 
 /* ---------------------------------------------------------- operations */
 
-/* Brackets every driver call: drivers that are not thread-safe get one
- * caller at a time. */
-static void driver_enter(obol_store *st)
+void obol_store_driver_enter(obol_store *st)
 {
     if (st->serialize_calls)
         pthread_mutex_lock(&st->call_lock);
 }
 
-static void driver_leave(obol_store *st)
+void obol_store_driver_leave(obol_store *st)
 {
     if (st->serialize_calls)
         pthread_mutex_unlock(&st->call_lock);
@@ -213,9 +211,7 @@ static obol_bytes bytes_of(const char *text)
     return b;
 }
 
-/* Common checks of every operation; fills the driver's view of the key.
- * sid may be NULL for operations on all of a user's sessions. */
-static int prepare(obol_store *st, const char *op, const char *sid,
+int obol_store_prepare(obol_store *st, const char *op, const char *sid,
                    int need_sid, const char *uid, const char *type,
                    obol_driver_key *key, obol_error *err)
 {
@@ -254,23 +250,25 @@ int obol_get(obol_store *st, const char *sid, const char *uid,
     if (out == NULL)
         return obol_set_error(err, OBOL_ERR_INVALID, "get: out is NULL");
     *out = NULL;
-    status = prepare(st, "get", sid, 1, uid, type, &key, err);
+    status = obol_store_prepare(st, "get", sid, 1, uid, type, &key, err);
     if (status != OBOL_OK)
         return status;
-    driver_enter(st);
+    obol_store_driver_enter(st);
     status = st->driver->get(st->handle, &key, &bytes, &len, err);
-    driver_leave(st);
+    obol_store_driver_leave(st);
     if (status == OBOL_NOT_FOUND)
         return obol_set_error(err, OBOL_NOT_FOUND, "session not found");
     if (status != OBOL_OK)
         return status;
     status = obol_record_open(st, &key, bytes, len, out, err);
     free(bytes);
+    if (status == OBOL_ERR_CORRUPT || status == OBOL_NOT_FOUND)
+        return obol_set_error(err, OBOL_NOT_FOUND, "session not found");
     return status;
 }
 
-static int check_session(obol_store *st, const obol_session *s,
-                         obol_error *err)
+int obol_store_check_session(obol_store *st, const obol_session *s,
+                             obol_error *err)
 {
     if (s == NULL || s->id == NULL || s->id[0] == '\0' || s->user_id == NULL ||
         s->user_id[0] == '\0' || s->type == NULL || s->type[0] == '\0' ||
@@ -296,20 +294,43 @@ static int check_session(obol_store *st, const obol_session *s,
     return OBOL_OK;
 }
 
+int obol_store_write(obol_store *st, const obol_driver_key *key,
+                     const obol_session *s, uint64_t new_lock,
+                     uint64_t expected_lock, int64_t now, obol_error *err)
+{
+    obol_driver_record record;
+    obol_record_buf sealed;
+    int status;
+
+    status = obol_record_seal(st, s, new_lock, &sealed, err);
+    if (status != OBOL_OK)
+        return status;
+    record.key = *key;
+    record.sealed.data = sealed.data;
+    record.sealed.len = sealed.len;
+    record.expires_at = s->refresh_expires_at;
+    record.lock_version = new_lock;
+    obol_store_driver_enter(st);
+    status = st->driver->put(st->handle, &record, expected_lock, now, err);
+    obol_store_driver_leave(st);
+    obol_record_buf_release(&sealed);
+    return status;
+}
+
 int obol_upsert(obol_store *st, obol_session *s, obol_error *err)
 {
     obol_error local;
-    obol_driver_record record;
-    obol_record_buf sealed;
+    obol_driver_key key;
     int64_t now;
     int status;
 
     if (err == NULL)
         err = &local;
-    status = prepare(st, "upsert", s ? s->id : NULL, 1, s ? s->user_id : NULL,
-                     s ? s->type : NULL, &record.key, err);
+    status = obol_store_prepare(st, "upsert", s ? s->id : NULL, 1,
+                                s ? s->user_id : NULL, s ? s->type : NULL,
+                                &key, err);
     if (status == OBOL_OK)
-        status = check_session(st, s, err);
+        status = obol_store_check_session(st, s, err);
     if (status != OBOL_OK)
         return status;
     now = obol_store_now(st);
@@ -320,17 +341,8 @@ int obol_upsert(obol_store *st, obol_session *s, obol_error *err)
         obol_clear_error(err);
         return OBOL_OK;
     }
-    status = obol_record_seal(st, s, s->lock_version + 1, &sealed, err);
-    if (status != OBOL_OK)
-        return status;
-    record.sealed.data = sealed.data;
-    record.sealed.len = sealed.len;
-    record.expires_at = s->refresh_expires_at;
-    record.lock_version = s->lock_version + 1;
-    driver_enter(st);
-    status = st->driver->put(st->handle, &record, s->lock_version, now, err);
-    driver_leave(st);
-    obol_record_buf_release(&sealed);
+    status = obol_store_write(st, &key, s, s->lock_version + 1,
+                              s->lock_version, now, err);
     if (status == OBOL_OK)
         s->lock_version++;
     else if (status == OBOL_CONFLICT)
@@ -349,12 +361,12 @@ int obol_delete(obol_store *st, const char *sid, const char *uid,
 
     if (err == NULL)
         err = &local;
-    status = prepare(st, "delete", sid, 1, uid, type, &key, err);
+    status = obol_store_prepare(st, "delete", sid, 1, uid, type, &key, err);
     if (status != OBOL_OK)
         return status;
-    driver_enter(st);
+    obol_store_driver_enter(st);
     status = st->driver->del(st->handle, &key, err);
-    driver_leave(st);
+    obol_store_driver_leave(st);
     return status;
 }
 
@@ -375,8 +387,8 @@ static int collect(void *arg, const obol_driver_record *record)
 
     status = obol_record_open(c->st, &record->key, record->sealed.data,
                               record->sealed.len, &s, c->err);
-    if (status == OBOL_NOT_FOUND)
-        return OBOL_OK;   /* refused and logged: skip it */
+    if (status == OBOL_NOT_FOUND || status == OBOL_ERR_CORRUPT)
+        return OBOL_OK;   /* expired, or refused and logged: skip it */
     if (status != OBOL_OK)
         return status;
     if (c->count == c->capacity) {
@@ -409,14 +421,14 @@ int obol_get_all(obol_store *st, const char *uid, const char *type,
                               "get_all: out and count must not be NULL");
     *out = NULL;
     *count = 0;
-    status = prepare(st, "get_all", NULL, 0, uid, type, &key, err);
+    status = obol_store_prepare(st, "get_all", NULL, 0, uid, type, &key, err);
     if (status != OBOL_OK)
         return status;
     c.st = st;
     c.err = err;
-    driver_enter(st);
+    obol_store_driver_enter(st);
     status = st->driver->list(st->handle, &key, collect, &c, err);
-    driver_leave(st);
+    obol_store_driver_leave(st);
     if (status != OBOL_OK) {
         obol_sessions_free(c.items, c.count);
         return status;
@@ -436,12 +448,12 @@ int obol_delete_all(obol_store *st, const char *uid, const char *type,
 
     if (err == NULL)
         err = &local;
-    status = prepare(st, "delete_all", NULL, 0, uid, type, &key, err);
+    status = obol_store_prepare(st, "delete_all", NULL, 0, uid, type, &key, err);
     if (status != OBOL_OK)
         return status;
-    driver_enter(st);
+    obol_store_driver_enter(st);
     status = st->driver->del_all(st->handle, &key, err);
-    driver_leave(st);
+    obol_store_driver_leave(st);
     return status;
 }
 
@@ -454,8 +466,8 @@ int obol_prune(obol_store *st, obol_error *err)
         err = &local;
     if (st == NULL)
         return obol_set_error(err, OBOL_ERR_INVALID, "prune: store is NULL");
-    driver_enter(st);
+    obol_store_driver_enter(st);
     status = st->driver->prune(st->handle, obol_store_now(st), err);
-    driver_leave(st);
+    obol_store_driver_leave(st);
     return status;
 }

@@ -35,4 +35,29 @@ void obol_store_log(obol_store *st, int level, const char *fmt, ...)
 /* The store's clock. */
 int64_t obol_store_now(obol_store *st);
 
+/* Brackets every driver call: drivers that are not thread-safe get one
+ * caller at a time. */
+void obol_store_driver_enter(obol_store *st);
+void obol_store_driver_leave(obol_store *st);
+
+/* The checks every operation starts with (store, ids, a signing key);
+ * fills the driver's view of the key. sid may be NULL when need_sid is 0,
+ * for operations on all of a user's sessions. op names the call in
+ * messages. */
+int obol_store_prepare(obol_store *st, const char *op, const char *sid,
+                       int need_sid, const char *uid, const char *type,
+                       obol_driver_key *key, obol_error *err);
+
+/* Whether s may be written: strings set, payload within max_payload,
+ * refresh_expires_at <= expires_at. */
+int obol_store_check_session(obol_store *st, const obol_session *s,
+                             obol_error *err);
+
+/* Seals s with lock version new_lock and stores it under key if the
+ * stored lock version is expected_lock (driver.h's compare-and-set):
+ * OBOL_OK, OBOL_CONFLICT or an error. */
+int obol_store_write(obol_store *st, const obol_driver_key *key,
+                     const obol_session *s, uint64_t new_lock,
+                     uint64_t expected_lock, int64_t now, obol_error *err);
+
 #endif

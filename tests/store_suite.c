@@ -604,6 +604,201 @@ static void aead_sealed_session_round_trips(void **state)
     obol_session_free(s);
 }
 
+/* --------------------------------------------------------- whole stores */
+
+typedef struct seen_ids {
+    char ids[8][32];
+    size_t count;
+} seen_ids;
+
+static int remember_id(void *arg, const obol_session *s)
+{
+    seen_ids *seen = arg;
+
+    if (seen->count < 8)
+        snprintf(seen->ids[seen->count], sizeof seen->ids[0], "%s", s->id);
+    seen->count++;
+    return OBOL_OK;
+}
+
+static int seen_id(const seen_ids *seen, const char *id)
+{
+    for (size_t i = 0; i < seen->count && i < 8; i++)
+        if (strcmp(seen->ids[i], id) == 0)
+            return 1;
+    return 0;
+}
+
+static void scan_visits_every_live_session_and_counts_the_rest(void **state)
+{
+    fixture *f = *state;
+    obol_session *a = suite_stored_session(f, "alice", NULL);
+    obol_session *b = suite_stored_session(f, "bob", "oauth2");
+    obol_session *dies = obol_session_new("carol", NULL, f->now, DAY, 60);
+    obol_session *bad = suite_stored_session(f, "dave", NULL);
+    obol_store *other = suite_open_store(f, f->url, 0);
+    obol_scan_stats stats;
+    seen_ids seen = { 0 };
+
+    assert_int_equal(obol_upsert(f->st, dies, NULL), OBOL_OK);
+    /* dave's record, rewritten under another key, no longer verifies. */
+    assert_int_equal(obol_store_add_key(other, 1, suite_key_two, 1, NULL), OBOL_OK);
+    assert_int_equal(obol_restore(other, bad, NULL), OBOL_OK);
+    f->now += 61;
+    f->warnings = 0;
+    assert_int_equal(obol_scan(f->st, remember_id, &seen, &stats, NULL), OBOL_OK);
+    assert_true(stats.records == 4 && stats.live == 2 && stats.expired == 1 &&
+                stats.rejected == 1);
+    assert_int_equal(seen.count, 2);
+    assert_true(seen_id(&seen, a->id) && seen_id(&seen, b->id));
+    assert_int_equal(f->warnings, 1);
+    obol_store_close(other);
+    obol_session_free(a);
+    obol_session_free(b);
+    obol_session_free(dies);
+    obol_session_free(bad);
+}
+
+static int stop_at_first(void *arg, const obol_session *s)
+{
+    (void)arg;
+    (void)s;
+    return OBOL_CONFLICT;
+}
+
+static void scan_stops_when_the_callback_says_so(void **state)
+{
+    fixture *f = *state;
+    obol_session *a = suite_stored_session(f, "alice", NULL);
+    obol_session *b = suite_stored_session(f, "alice", NULL);
+    obol_scan_stats stats;
+
+    assert_int_equal(obol_scan(f->st, stop_at_first, NULL, &stats, NULL), OBOL_CONFLICT);
+    assert_true(stats.live == 1);
+    obol_session_free(a);
+    obol_session_free(b);
+}
+
+static void restore_writes_the_session_as_it_is(void **state)
+{
+    fixture *f = *state;
+    obol_session *s = suite_stored_session(f, "alice", NULL);
+    obol_session *copy = obol_session_dup(s);
+    obol_session *got = NULL;
+
+    copy->lock_version = 41;
+    copy->refreshed_at = f->now - 5;
+    assert_int_equal(obol_restore(f->st, copy, NULL), OBOL_OK);
+    assert_true(copy->lock_version == 41);
+    assert_int_equal(obol_get(f->st, s->id, "alice", NULL, &got, NULL), OBOL_OK);
+    assert_sessions_equal(copy, got);
+    obol_session_free(got);
+    /* The old copy's lock is stale now; the restored one's is current. */
+    assert_int_equal(obol_upsert(f->st, s, NULL), OBOL_CONFLICT);
+    assert_int_equal(obol_upsert(f->st, copy, NULL), OBOL_OK);
+    obol_session_free(copy);
+    obol_session_free(s);
+}
+
+static void restore_refuses_a_new_session(void **state)
+{
+    fixture *f = *state;
+    obol_session *s = obol_session_new("alice", NULL, f->now, DAY, DAY);
+    obol_error err;
+
+    assert_int_equal(obol_restore(f->st, s, &err), OBOL_ERR_INVALID);
+    assert_non_null(strstr(err.message, "lock_version"));
+    obol_session_free(s);
+}
+
+static void migrate_copies_every_live_session_and_is_idempotent(void **state)
+{
+    fixture *f = *state;
+    fixture to = { 0 };
+    obol_session *made[3];
+    obol_session *dies = obol_session_new("carol", NULL, f->now, DAY, 60);
+    obol_migrate_stats stats;
+
+    made[0] = suite_stored_session(f, "alice", NULL);
+    made[1] = suite_stored_session(f, "alice", "oauth2");
+    made[2] = suite_stored_session(f, "bob", NULL);
+    assert_int_equal(obol_session_set_payload(made[2], "\0bytes\0", 7), OBOL_OK);
+    assert_int_equal(obol_upsert(f->st, made[2], NULL), OBOL_OK);
+    assert_int_equal(obol_upsert(f->st, dies, NULL), OBOL_OK);
+    f->now += 61;
+    to.now = f->now;
+    suite_make_url(&to, NULL);
+    to.st = suite_open_store(&to, to.url, 0);
+    assert_int_equal(obol_store_add_key(to.st, 9, suite_key_two, 1, NULL), OBOL_OK);
+    for (int run = 0; run < 2; run++) {
+        assert_int_equal(obol_migrate(f->st, to.st, NULL, NULL, &stats, NULL), OBOL_OK);
+        assert_true(stats.total == 4 && stats.seen == 4 && stats.copied == 3 &&
+                    stats.skipped == 1 && stats.rejected == 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        obol_session *got = NULL;
+        assert_int_equal(obol_get(to.st, made[i]->id, made[i]->user_id, made[i]->type,
+                                  &got, NULL), OBOL_OK);
+        assert_sessions_equal(made[i], got);
+        obol_session_free(got);
+        obol_session_free(made[i]);
+    }
+    obol_session_free(dies);
+    obol_store_close(to.st);
+}
+
+static void migrate_seals_unsigned_records(void **state)
+{
+    fixture *f = *state;
+    obol_session *s = obol_session_new("alice", NULL, f->now, 7 * DAY, DAY);
+    obol_session *got = NULL;
+    char url[1100];
+    obol_store *lenient;
+    obol_migrate_stats stats;
+
+    put_unsigned_record(f, s);
+    snprintf(url, sizeof url, "%s&allow_unsigned=1", f->url);
+    lenient = suite_open_store(f, url, 1);
+    assert_int_equal(obol_migrate(lenient, f->st, NULL, NULL, &stats, NULL), OBOL_OK);
+    assert_true(stats.copied == 1);
+    /* The strict store reads it now: it was sealed in place. */
+    assert_int_equal(obol_get(f->st, s->id, "alice", NULL, &got, NULL), OBOL_OK);
+    assert_string_equal(got->refresh_token_id, s->refresh_token_id);
+    obol_session_free(got);
+    obol_store_close(lenient);
+    obol_session_free(s);
+}
+
+typedef struct progress_log {
+    int calls;
+    obol_migrate_stats last;
+} progress_log;
+
+static void note_progress(void *arg, const obol_migrate_stats *so_far)
+{
+    progress_log *log = arg;
+
+    log->calls++;
+    log->last = *so_far;
+}
+
+static void migrate_reports_progress_to_the_end(void **state)
+{
+    fixture *f = *state;
+    fixture to = { 0 };
+    progress_log log = { 0 };
+    obol_session *s = suite_stored_session(f, "alice", NULL);
+
+    to.now = f->now;
+    suite_make_url(&to, NULL);
+    to.st = suite_open_store(&to, to.url, 1);
+    assert_int_equal(obol_migrate(f->st, to.st, note_progress, &log, NULL, NULL), OBOL_OK);
+    assert_true(log.calls >= 1);
+    assert_true(log.last.total == 1 && log.last.seen == 1 && log.last.copied == 1);
+    obol_store_close(to.st);
+    obol_session_free(s);
+}
+
 /* ------------------------------------------------------------ concurrency */
 
 enum { RACE_THREADS = 4, RACE_WINS_PER_THREAD = 25 };
@@ -779,6 +974,13 @@ static const struct CMUnitTest store_tests[] = {
     STORE_TEST(secret_from_environment_signs_and_verifies),
     cmocka_unit_test_setup_teardown(aead_sealed_session_round_trips,
                                     suite_setup_aead, suite_teardown),
+    STORE_TEST(scan_visits_every_live_session_and_counts_the_rest),
+    STORE_TEST(scan_stops_when_the_callback_says_so),
+    STORE_TEST(restore_writes_the_session_as_it_is),
+    STORE_TEST(restore_refuses_a_new_session),
+    STORE_TEST(migrate_copies_every_live_session_and_is_idempotent),
+    STORE_TEST(migrate_seals_unsigned_records),
+    STORE_TEST(migrate_reports_progress_to_the_end),
     STORE_TEST(racing_threads_lose_no_update),
     STORE_TEST(racing_processes_lose_no_update),
 };

@@ -19,8 +19,10 @@
  * Compare-and-set. put() stores a record only when the stored lock version
  * of that session equals expected_lock, where a missing record, and one
  * whose expires_at is before now, count as lock version 0. It then stores
- * record->lock_version (always expected_lock + 1) next to it. The check and
- * the write must be atomic with respect to every other process and thread.
+ * record->lock_version next to it, as given: expected_lock + 1 for an
+ * upsert, the session's own lock version for a restore or a migration.
+ * The check and the write must be atomic with respect to every other
+ * process and thread.
  *
  * Expiry. expires_at is when the backend may forget the record; a record
  * with expires_at < now is dead and may be dropped at any time. Times are

@@ -265,6 +265,68 @@ OBOL_API int obol_delete_all(obol_store *st, const char *uid, const char *type,
  * records on their own; this makes it happen now. */
 OBOL_API int obol_prune(obol_store *st, obol_error *err);
 
+/* ------------------------------------------------------------ whole stores */
+
+/* What a walk over a whole store met. */
+typedef struct obol_scan_stats {
+    uint64_t records;   /* records of the store's prefix seen */
+    uint64_t live;      /* live sessions handed on */
+    uint64_t expired;   /* no longer live: skipped */
+    uint64_t rejected;  /* did not verify or decode: skipped, and logged */
+} obol_scan_stats;
+
+/* Called once per live session; s is valid during the call only (keep a
+ * copy with obol_session_dup()). Return OBOL_OK to go on. */
+typedef int (*obol_scan_fn)(void *arg, const obol_session *s);
+
+/*
+ * Calls each() for every live session of the store, of every user and
+ * type, in no particular order. A walk is not a snapshot: sessions written
+ * meanwhile may or may not be seen. Records that do not verify are counted
+ * in stats->rejected and logged, and the walk goes on. Returns OBOL_OK, the
+ * first status other than OBOL_OK that each() returned, or an error.
+ * stats may be NULL.
+ */
+OBOL_API int obol_scan(obol_store *st, obol_scan_fn each, void *arg,
+                       obol_scan_stats *stats, obol_error *err);
+
+/*
+ * Writes s exactly as it is, lock_version included, sealed with this
+ * store's key, replacing whatever the store holds under its id: the way
+ * to restore an export or copy sessions between stores, never to refresh
+ * one (use obol_upsert()). s->lock_version must be at least 1. A session
+ * that is no longer live is not written, and the call succeeds. Returns
+ * OBOL_OK, OBOL_ERR_INVALID, OBOL_ERR_TOO_LARGE, OBOL_ERR_KEY, or a
+ * backend error.
+ */
+OBOL_API int obol_restore(obol_store *st, const obol_session *s,
+                          obol_error *err);
+
+/* Progress of a migration. */
+typedef struct obol_migrate_stats {
+    uint64_t total;     /* records in the source, counted before copying */
+    uint64_t seen;      /* records handled so far */
+    uint64_t copied;    /* live sessions written to the destination */
+    uint64_t skipped;   /* expired: not copied */
+    uint64_t rejected;  /* did not verify or decode: not copied, logged */
+} obol_migrate_stats;
+
+/* Called as a migration goes on (every few hundred records, and once at
+ * the end); so_far is valid during the call only. */
+typedef void (*obol_progress_fn)(void *arg, const obol_migrate_stats *so_far);
+
+/*
+ * Copies every live session of src into dst with obol_restore(): between
+ * backends (redis to lmdb and back), between prefixes, or from unsigned
+ * records (src opened with allow_unsigned=1) to sealed ones. Every field is
+ * kept; records are sealed anew with dst's key. Running it twice gives the
+ * same result. progress may be NULL; so may stats. Returns OBOL_OK or the
+ * first error, which stops the migration (what was copied stays copied).
+ */
+OBOL_API int obol_migrate(obol_store *src, obol_store *dst,
+                          obol_progress_fn progress, void *arg,
+                          obol_migrate_stats *stats, obol_error *err);
+
 #ifdef __cplusplus
 }
 #endif
