@@ -22,7 +22,8 @@ esac
 cd "$(dirname "$0")"
 
 build_packages="build-essential autoconf automake libtool pkg-config
-    libsodium-dev liblmdb-dev libhiredis-dev liburiparser-dev libcmocka-dev"
+    libsodium-dev liblmdb-dev libhiredis-dev liburiparser-dev libcmocka-dev
+    libjansson-dev"
 test_packages="redis-server valgrind"
 
 install_packages() {

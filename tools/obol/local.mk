@@ -1,0 +1,1 @@
+# the obol command-line tool: being written
