@@ -1,15 +1,24 @@
 /*
- * Redis benchmark: what the driver costs over raw hiredis.
+ * Redis benchmark: what the driver and the store cost over raw hiredis.
  *
- *     bench/redis_bench [-n OPS] [redis://HOST:PORT]
+ *     bench/redis_bench [-n OPS] [-r ROUNDS] [redis://HOST:PORT]
  *
  * Without a URL it starts a private redis-server (tests/redis_harness.h).
  * It measures ops/s and p50/p99 latency of
- *   - raw hiredis HGET, and raw EVALSHA of the driver's own upsert script,
+ *   - raw hiredis: HGET, and EVALSHA of the driver's own scripts (upsert as
+ *     an insert and as an update under the lock, list, delete),
  *   - the driver's get() and put() called through its ABI table,
+ *   - the store's public API: obol_get, obol_upsert (a refresh of one
+ *     session, its lock version carried forward), obol_get_all of a user
+ *     with 10 sessions, obol_delete (of sessions created beforehand),
  * on one connection (one thread), and on 8 connections with 8 threads (8
- * raw connections, or a driver pool of 8), against the same server in the
- * same run. The keys written are under the prefix "obol-bench".
+ * raw connections, or a pool of 8), against the same server in the same
+ * run. The paths compared with each other run in alternating rounds; a
+ * row's ops/s is the median over the rounds and a ratio the median of the
+ * ratios of each round, so that a noisy neighbour slows both sides alike.
+ * Only the operations are timed: connecting, and creating the sessions a
+ * delete removes, happen before a round's clock starts. The keys written
+ * are under the prefix "obol-bench" and removed at the end.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "config.h"
@@ -26,6 +35,7 @@
 
 #include <hiredis.h>
 #include <obol/driver.h>
+#include <obol/obol.h>
 
 #include "../drivers/redis/redis_lua.h"
 #include "../tests/redis_harness.h"
@@ -35,7 +45,10 @@
 
 #define BENCH_PREFIX "obol-bench"
 #define BENCH_THREADS 8
-#define RECORD_SIZE 200  /* about a sealed session with a small payload */
+#define RECORD_SIZE 200     /* about a sealed session with a small payload */
+#define LIST_SESSIONS 10    /* sessions of the user get_all reads */
+#define MAX_ROUNDS 64
+#define SESSION_TTL 86400   /* long enough for any run */
 
 static const obol_driver_host host = {
     .abi_major = OBOL_DRIVER_ABI_MAJOR,
@@ -48,13 +61,20 @@ static const obol_driver_host host = {
     .parse_size = obol_parse_size,
 };
 
+static const uint8_t store_key[32] = {
+    0x62, 0x65, 0x6e, 0x63, 0x68, 0x2d, 0x6b, 0x65, 0x79, 0x2d, 0x6e, 0x6f,
+    0x74, 0x2d, 0x61, 0x2d, 0x73, 0x65, 0x63, 0x72, 0x65, 0x74, 0x2d, 0x30,
+    0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38,
+};
+
 static const obol_driver *driver;
 static char server_host[256] = "127.0.0.1";
 static int server_port;
 static char server_url[512];
-static char upsert_sha[41];
+static char script_sha[REDIS_SCRIPT_COUNT][41];
 static uint8_t record_bytes[RECORD_SIZE];
-static long id_base;  /* moved on every round, so that each put is new */
+static long id_base;  /* moved on every round, so that each insert is new */
+static char get_ids[BENCH_THREADS][64];  /* the session each thread gets */
 
 static double now_ns(void)
 {
@@ -71,13 +91,26 @@ static void die(const char *what, const char *why)
 
 /* ------------------------------------------------------------ the paths */
 
-/* One benchmarked operation: thread t, iteration i, its state. */
+/* What one thread holds while it runs a path; each path uses its part. */
+typedef struct bench_state {
+    int thread;
+    redisContext *redis;      /* raw paths: a connection of their own */
+    void *handle;             /* driver paths: the shared driver handle */
+    obol_store *store;        /* store paths: the shared store */
+    obol_session *session;    /* obol upsert: the session it refreshes */
+    obol_session **doomed;    /* obol delete: the sessions it removes */
+    long doomed_count;
+    uint64_t lock_version;    /* raw update: the record's current lock */
+    char id[32];              /* raw update: its id */
+} bench_state;
+
+/* One benchmarked operation: setup (not timed) prepares ops iterations,
+ * run does iteration i. */
 typedef struct path {
     const char *name;
-    int (*setup)(struct path *p, int thread, void **state);
-    int (*run)(void *state, int thread, long i);
-    void (*teardown)(void *state);
-    void *shared;            /* the driver handle, for driver paths */
+    int (*setup)(struct path *p, bench_state *state, long ops);
+    int (*run)(bench_state *state, long i);
+    void *shared;             /* the driver handle or the store */
 } path;
 
 static redisContext *raw_connect(void)
@@ -88,80 +121,169 @@ static redisContext *raw_connect(void)
     return c;
 }
 
-static int raw_setup(path *p, int thread, void **state)
+static void state_clear(bench_state *state)
+{
+    if (state->redis != NULL)
+        redisFree(state->redis);
+    obol_session_free(state->session);
+    obol_sessions_free(state->doomed, (size_t)state->doomed_count);
+    memset(state, 0, sizeof *state);
+}
+
+/* The key of user "<user>-T", type "full", as docs/REDIS.md lays it out
+ * (these names need no escaping). */
+static void user_key(const char *user, int thread, const char *suffix,
+                     char *out, size_t size)
+{
+    snprintf(out, size, BENCH_PREFIX ":{%s-%d:full}:%s", user, thread,
+             suffix);
+}
+
+static int raw_setup(path *p, bench_state *state, long ops)
 {
     (void)p;
-    (void)thread;
-    *state = raw_connect();
+    (void)ops;
+    state->redis = raw_connect();
     return 0;
 }
 
-static void raw_teardown(void *state)
-{
-    redisFree(state);
-}
-
-/* The record key of user "bench-T", type "full", as docs/REDIS.md lays
- * it out (these names need no escaping). */
-static void record_key(int thread, char *out, size_t size, const char *suffix)
-{
-    snprintf(out, size, BENCH_PREFIX ":{bench-%d:full}:%s", thread, suffix);
-}
-
-static int raw_hget(void *state, int thread, long i)
+static int raw_hget(bench_state *state, long i)
 {
     char key[128];
     redisReply *r;
     (void)i;
 
-    record_key(thread, key, sizeof key, "rec");
-    r = redisCommand(state, "HGET %s s", key);
+    user_key("bench", state->thread, "rec", key, sizeof key);
+    r = redisCommand(state->redis, "HGET %s s", key);
     if (r == NULL || r->type != REDIS_REPLY_STRING)
         return -1;
     freeReplyObject(r);
     return 0;
 }
 
-/* Raw EVALSHA with exactly the arguments the driver sends: the session
- * id "u<i>" is new each time, as a login is. */
-static int raw_evalsha(void *state, int thread, long i)
+/* EVALSHA of a script on the three keys of (user, thread), with argc
+ * arguments; the reply, or NULL on an I/O error. */
+static redisReply *raw_script(bench_state *state, redis_script_id script,
+                              const char *user, int argc,
+                              const char *const *args, const size_t *lens)
 {
-    char keys[3][128], id[32], score[24], now[24];
-    const char *argv[12];
-    size_t argv_len[12];
-    int64_t t = (int64_t)time(NULL);
-    redisReply *r;
+    static const char *const suffix[3] = { "rec", "exp", "lock" };
+    char keys[3][128];
+    const char *argv[16];
+    size_t argv_len[16];
 
-    record_key(thread, keys[0], sizeof keys[0], "rec");
-    record_key(thread, keys[1], sizeof keys[1], "exp");
-    record_key(thread, keys[2], sizeof keys[2], "lock");
-    snprintf(id, sizeof id, "raw%ld", id_base + i);
+    argv[0] = "EVALSHA";
+    argv[1] = script_sha[script];
+    argv[2] = "3";
+    for (int k = 0; k < 3; k++) {
+        user_key(user, state->thread, suffix[k], keys[k], sizeof keys[k]);
+        argv[3 + k] = keys[k];
+    }
+    for (int k = 0; k < 6; k++)
+        argv_len[k] = strlen(argv[k]);
+    for (int k = 0; k < argc; k++) {
+        argv[6 + k] = args[k];
+        argv_len[6 + k] = lens != NULL && lens[k] != 0 ? lens[k]
+                                                       : strlen(args[k]);
+    }
+    return redisCommandArgv(state->redis, 6 + argc, argv, argv_len);
+}
+
+/* The upsert script with exactly the arguments the driver sends. */
+static int raw_upsert(bench_state *state, const char *user, const char *id,
+                      uint64_t expected)
+{
+    char score[24], now[24], expected_text[24], new_text[24];
+    int64_t t = (int64_t)time(NULL);
+    const char *args[6] = { id, (const char *)record_bytes, score,
+                            expected_text, new_text, now };
+    size_t lens[6] = { 0, RECORD_SIZE, 0, 0, 0, 0 };
+    redisReply *r;
+    int ok;
+
     snprintf(score, sizeof score, "%" PRId64, t + 3600);
     snprintf(now, sizeof now, "%" PRId64, t);
-    argv[0] = "EVALSHA"; argv[1] = upsert_sha; argv[2] = "3";
-    argv[3] = keys[0]; argv[4] = keys[1]; argv[5] = keys[2];
-    argv[6] = id; argv[7] = (const char *)record_bytes; argv[8] = score;
-    argv[9] = "0"; argv[10] = "1"; argv[11] = now;
-    for (int k = 0; k < 12; k++)
-        argv_len[k] = strlen(argv[k]);
-    argv_len[7] = RECORD_SIZE;
-    r = redisCommandArgv(state, 12, argv, argv_len);
-    if (r == NULL || r->type != REDIS_REPLY_INTEGER || r->integer != 1)
-        return -1;
+    snprintf(expected_text, sizeof expected_text, "%" PRIu64, expected);
+    snprintf(new_text, sizeof new_text, "%" PRIu64, expected + 1);
+    r = raw_script(state, REDIS_SCRIPT_UPSERT, user, 6, args, lens);
+    ok = r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
     freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
+/* An insert: the session id "raw<i>" is new each time, as a login is. */
+static int raw_insert(bench_state *state, long i)
+{
+    char id[32];
+
+    snprintf(id, sizeof id, "raw%ld", id_base + i);
+    return raw_upsert(state, "bench", id, 0);
+}
+
+static int raw_update_setup(path *p, bench_state *state, long ops)
+{
+    raw_setup(p, state, ops);
+    snprintf(state->id, sizeof state->id, "upd%ld", id_base);
+    state->lock_version = 1;
+    return raw_upsert(state, "bench", state->id, 0);
+}
+
+/* An update of one record, its lock version carried forward: what the
+ * store's upsert of a refreshed session sends. */
+static int raw_update(bench_state *state, long i)
+{
+    (void)i;
+    if (raw_upsert(state, "bench", state->id, state->lock_version) != 0)
+        return -1;
+    state->lock_version++;
     return 0;
 }
 
-static int driver_setup(path *p, int thread, void **state)
+/* The list script on the keys obol get_all reads. */
+static int raw_list(bench_state *state, long i)
 {
-    (void)thread;
-    *state = p->shared;
+    redisReply *r = raw_script(state, REDIS_SCRIPT_LIST, "list", 0, NULL,
+                               NULL);
+    int ok = r != NULL && r->type == REDIS_REPLY_ARRAY &&
+             r->elements == 4 * LIST_SESSIONS;
+    (void)i;
+
+    freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
+static int raw_delete_setup(path *p, bench_state *state, long ops)
+{
+    raw_setup(p, state, ops);
+    for (long i = 0; i < ops; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "del%ld", id_base + i);
+        if (raw_upsert(state, "rawdel", id, 0) != 0)
+            return -1;
+    }
     return 0;
 }
 
-static void driver_teardown(void *state)
+static int raw_delete(bench_state *state, long i)
 {
-    (void)state;
+    char id[32];
+    const char *args[1] = { id };
+    redisReply *r;
+    int ok;
+
+    snprintf(id, sizeof id, "del%ld", id_base + i);
+    r = raw_script(state, REDIS_SCRIPT_DELETE, "rawdel", 1, args, NULL);
+    ok = r != NULL && r->type == REDIS_REPLY_INTEGER;
+    freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
+static int shared_setup(path *p, bench_state *state, long ops)
+{
+    (void)ops;
+    state->handle = p->shared;
+    state->store = p->shared;
+    return 0;
 }
 
 static obol_driver_key bench_key(int thread, const char *id, char *user,
@@ -176,22 +298,22 @@ static obol_driver_key bench_key(int thread, const char *id, char *user,
     return key;
 }
 
-static int driver_get(void *state, int thread, long i)
+static int driver_get(bench_state *state, long i)
 {
     char user[32];
-    obol_driver_key key = bench_key(thread, "s", user, sizeof user);
+    obol_driver_key key = bench_key(state->thread, "s", user, sizeof user);
     obol_error err;
     uint8_t *sealed;
     size_t len;
     (void)i;
 
-    if (driver->get(state, &key, &sealed, &len, &err) != OBOL_OK)
+    if (driver->get(state->handle, &key, &sealed, &len, &err) != OBOL_OK)
         return -1;
     free(sealed);
     return 0;
 }
 
-static int driver_put(void *state, int thread, long i)
+static int driver_put(bench_state *state, long i)
 {
     char user[32], id[32];
     obol_driver_key key;
@@ -200,10 +322,114 @@ static int driver_put(void *state, int thread, long i)
     obol_error err;
 
     snprintf(id, sizeof id, "drv%ld", id_base + i);
-    key = bench_key(thread, id, user, sizeof user);
+    key = bench_key(state->thread, id, user, sizeof user);
     record = (obol_driver_record){ key, { record_bytes, RECORD_SIZE },
                                    t + 3600, 1 };
-    return driver->put(state, &record, 0, t, &err) == OBOL_OK ? 0 : -1;
+    return driver->put(state->handle, &record, 0, t, &err) == OBOL_OK ? 0
+                                                                     : -1;
+}
+
+/* The store's users are "<what>-T", like the raw paths' keys. */
+static void store_user(const char *what, int thread, char *out, size_t size)
+{
+    snprintf(out, size, "%s-%d", what, thread);
+}
+
+/* A new stored session of user, or NULL. */
+static obol_session *store_insert(obol_store *st, const char *user)
+{
+    obol_session *s = obol_session_new(user, NULL, (int64_t)time(NULL),
+                                       SESSION_TTL, SESSION_TTL);
+    obol_error err;
+
+    if (s != NULL && obol_upsert(st, s, &err) != OBOL_OK) {
+        fprintf(stderr, "redis_bench: upsert: %s\n", err.message);
+        obol_session_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static int store_get(bench_state *state, long i)
+{
+    char user[32];
+    obol_session *s;
+    obol_error err;
+    (void)i;
+
+    store_user("store", state->thread, user, sizeof user);
+    if (obol_get(state->store, get_ids[state->thread], user, NULL, &s,
+                 &err) != OBOL_OK)
+        return -1;
+    obol_session_free(s);
+    return 0;
+}
+
+static int store_upsert_setup(path *p, bench_state *state, long ops)
+{
+    char user[32];
+
+    shared_setup(p, state, ops);
+    store_user("store", state->thread, user, sizeof user);
+    state->session = store_insert(state->store, user);
+    return state->session != NULL ? 0 : -1;
+}
+
+/* A refresh as an application does it: new refresh token, then the write
+ * under the lock; the session's lock version moves on with each. */
+static int store_upsert(bench_state *state, long i)
+{
+    obol_error err;
+    (void)i;
+
+    if (obol_session_refresh(state->session, (int64_t)time(NULL),
+                             SESSION_TTL) != OBOL_OK)
+        return -1;
+    return obol_upsert(state->store, state->session, &err) == OBOL_OK ? 0
+                                                                      : -1;
+}
+
+static int store_get_all(bench_state *state, long i)
+{
+    char user[32];
+    obol_session **all;
+    size_t count;
+    obol_error err;
+    (void)i;
+
+    store_user("list", state->thread, user, sizeof user);
+    if (obol_get_all(state->store, user, NULL, &all, &count, &err) != OBOL_OK)
+        return -1;
+    obol_sessions_free(all, count);
+    return count == LIST_SESSIONS ? 0 : -1;
+}
+
+static int store_delete_setup(path *p, bench_state *state, long ops)
+{
+    char user[32];
+
+    shared_setup(p, state, ops);
+    store_user("del", state->thread, user, sizeof user);
+    state->doomed = calloc((size_t)ops, sizeof *state->doomed);
+    if (state->doomed == NULL)
+        return -1;
+    for (; state->doomed_count < ops; state->doomed_count++) {
+        obol_session *s = store_insert(state->store, user);
+        if (s == NULL)
+            return -1;
+        state->doomed[state->doomed_count] = s;
+    }
+    return 0;
+}
+
+static int store_delete(bench_state *state, long i)
+{
+    obol_session *s = state->doomed[i];
+    obol_error err;
+
+    return obol_delete(state->store, s->id, s->user_id, NULL, &err) == OBOL_OK
+               ? 0
+               : -1;
 }
 
 /* ---------------------------------------------------------- measurement */
@@ -213,28 +439,70 @@ typedef struct worker {
     int thread;
     long ops;
     double *latency_ns;
+    pthread_barrier_t *start_line;
+    double started_ns, finished_ns;
     int failed;
 } worker;
 
+/* Sets up, waits for the other threads, then runs the timed loop. */
 static void *work(void *arg)
 {
     worker *w = arg;
-    void *state;
+    bench_state state = { .thread = w->thread };
 
-    if (w->p->setup(w->p, w->thread, &state) != 0) {
-        w->failed = 1;
-        return NULL;
-    }
-    for (long i = 0; i < w->ops; i++) {
+    w->failed = w->p->setup(w->p, &state, w->ops) != 0;
+    pthread_barrier_wait(w->start_line);
+    w->started_ns = now_ns();
+    for (long i = 0; i < w->ops && !w->failed; i++) {
         double started = now_ns();
-        if (w->p->run(state, w->thread, i) != 0) {
+        if (w->p->run(&state, i) != 0) {
             w->failed = 1;
             break;
         }
         w->latency_ns[i] = now_ns() - started;
     }
-    w->p->teardown(state);
+    w->finished_ns = now_ns();
+    state_clear(&state);
     return NULL;
+}
+
+/* One path measured over several rounds. */
+typedef struct series {
+    path *p;
+    double *latency_ns;       /* every operation of every round */
+    long count;
+    double round_ops[MAX_ROUNDS];
+} series;
+
+static void measure_round(series *s, int threads, long per_thread,
+                          int round)
+{
+    pthread_t ids[BENCH_THREADS];
+    worker workers[BENCH_THREADS];
+    pthread_barrier_t start_line;
+    double first = 0, last = 0;
+
+    pthread_barrier_init(&start_line, NULL, (unsigned)threads);
+    for (int t = 0; t < threads; t++) {
+        workers[t] = (worker){ .p = s->p, .thread = t, .ops = per_thread,
+                               .latency_ns = s->latency_ns + s->count +
+                                             t * per_thread,
+                               .start_line = &start_line };
+        if (pthread_create(&ids[t], NULL, work, &workers[t]) != 0)
+            die(s->p->name, "pthread_create failed");
+    }
+    for (int t = 0; t < threads; t++) {
+        pthread_join(ids[t], NULL);
+        if (workers[t].failed)
+            die(s->p->name, "an operation failed");
+        if (t == 0 || workers[t].started_ns < first)
+            first = workers[t].started_ns;
+        if (t == 0 || workers[t].finished_ns > last)
+            last = workers[t].finished_ns;
+    }
+    pthread_barrier_destroy(&start_line);
+    s->count += per_thread * threads;
+    s->round_ops[round] = (double)(per_thread * threads) / ((last - first) / 1e9);
 }
 
 static int compare_double(const void *a, const void *b)
@@ -243,96 +511,100 @@ static int compare_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-typedef struct result {
-    double ops_per_s, p50_us, p99_us;
-} result;
-
-/* Latencies and time of one path over several rounds. */
-typedef struct sample {
-    double *latency_ns;
-    long count;
-    double elapsed_ns;
-} sample;
-
-static void measure_round(path *p, int threads, long ops_per_thread,
-                          sample *s)
+static double median(const double *values, int n)
 {
-    pthread_t ids[BENCH_THREADS];
-    worker workers[BENCH_THREADS];
-    double started;
+    double sorted[MAX_ROUNDS];
 
-    started = now_ns();
-    for (int t = 0; t < threads; t++) {
-        workers[t] = (worker){ p, t, ops_per_thread,
-                               s->latency_ns + s->count + t * ops_per_thread,
-                               0 };
-        pthread_create(&ids[t], NULL, work, &workers[t]);
-    }
-    for (int t = 0; t < threads; t++) {
-        pthread_join(ids[t], NULL);
-        if (workers[t].failed)
-            die(p->name, "an operation failed");
-    }
-    s->elapsed_ns += now_ns() - started;
-    s->count += ops_per_thread * threads;
-    id_base += ops_per_thread;
+    memcpy(sorted, values, (size_t)n * sizeof *sorted);
+    qsort(sorted, (size_t)n, sizeof *sorted, compare_double);
+    return n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
 }
 
-static result summarize(sample *s)
+static int rounds = 10;
+
+/*
+ * Measures the paths of one group in alternating rounds: each round runs
+ * every path once, forwards on even rounds and backwards on odd ones, so
+ * that neither a noisy neighbour nor the order favours one of them.
+ */
+static void measure_group(series *group, int n, int threads, long ops)
 {
-    result r;
+    long per_thread = ops / threads / rounds;
+
+    if (per_thread < 1)
+        die("measure", "too few operations for the rounds");
+    for (int k = 0; k < n; k++) {
+        group[k].count = 0;
+        group[k].latency_ns = calloc((size_t)(per_thread * threads * rounds),
+                                     sizeof(double));
+        if (group[k].latency_ns == NULL)
+            die("measure", "out of memory");
+    }
+    for (int round = 0; round < rounds; round++) {
+        for (int j = 0; j < n; j++) {
+            int k = round % 2 == 0 ? j : n - 1 - j;
+            measure_round(&group[k], threads, per_thread, round);
+        }
+        id_base += per_thread;
+    }
+}
+
+static double ops_per_s(const series *s)
+{
+    return median(s->round_ops, rounds);
+}
+
+/* The median over rounds of a's ops/s over b's in the same round. */
+static double ratio(const series *a, const series *b)
+{
+    double r[MAX_ROUNDS];
+
+    for (int round = 0; round < rounds; round++)
+        r[round] = a->round_ops[round] / b->round_ops[round];
+    return median(r, rounds);
+}
+
+/* Sorts the latencies, then prints the row. */
+static void print_row(series *s, int threads)
+{
+    double p50, p99;
 
     qsort(s->latency_ns, (size_t)s->count, sizeof *s->latency_ns,
           compare_double);
-    r.ops_per_s = (double)s->count / (s->elapsed_ns / 1e9);
-    r.p50_us = s->latency_ns[s->count / 2] / 1e3;
-    r.p99_us = s->latency_ns[s->count * 99 / 100] / 1e3;
-    free(s->latency_ns);
-    return r;
+    p50 = s->latency_ns[s->count / 2] / 1e3;
+    p99 = s->latency_ns[s->count * 99 / 100] / 1e3;
+    printf("%-26s %5d %7d %11.0f %9.1f %9.1f\n", s->p->name, threads,
+           threads, ops_per_s(s), p50, p99);
 }
 
-/*
- * Measures a raw and a driver path in alternating rounds, so that a noisy
- * neighbour or a warming server slows both alike instead of whichever ran
- * at the wrong moment.
- */
-#define ROUNDS 10
-
-static void measure_pair(path *raw_path, path *driver_path, int threads,
-                         long ops, result *raw_result, result *driver_result)
+static void print_ratio(const char *what, const series *a, const series *b,
+                        double target)
 {
-    long per_thread = ops / threads / ROUNDS;
-    sample a = { calloc((size_t)ops, sizeof(double)), 0, 0 };
-    sample b = { calloc((size_t)ops, sizeof(double)), 0, 0 };
+    double r = ratio(a, b);
 
-    if (a.latency_ns == NULL || b.latency_ns == NULL || per_thread < 1)
-        die("measure", "out of memory or too few operations");
-    for (int round = 0; round < ROUNDS; round++) {
-        measure_round(raw_path, threads, per_thread, &a);
-        measure_round(driver_path, threads, per_thread, &b);
-    }
-    *raw_result = summarize(&a);
-    *driver_result = summarize(&b);
-}
-
-static void print_row(const char *name, int conns, int threads, result r)
-{
-    printf("%-26s %5d %7d %11.0f %9.1f %9.1f\n", name, conns, threads,
-           r.ops_per_s, r.p50_us, r.p99_us);
+    if (target > 0)
+        printf("  %-34s %5.2f  (target >= %.2f: %s)\n", what, r, target,
+               r >= target ? "met" : "MISSED");
+    else
+        printf("  %-34s %5.2f\n", what, r);
 }
 
 /* ---------------------------------------------------------------- setup */
 
-static void load_driver(void)
+static const char *driver_dir(void)
 {
     const char *dir = getenv("OBOL_DRIVER_PATH");
+
+    return dir != NULL && dir[0] != '\0' ? dir : OBOL_BUILD_DRIVER_PATH;
+}
+
+static void load_driver(void)
+{
     char file[PATH_MAX];
     obol_driver_entry_fn entry;
     void *library, *symbol;
 
-    if (dir == NULL || dir[0] == '\0')
-        dir = OBOL_BUILD_DRIVER_PATH;
-    snprintf(file, sizeof file, "%s/redis.so", dir);
+    snprintf(file, sizeof file, "%s/redis.so", driver_dir());
     library = dlopen(file, RTLD_NOW | RTLD_LOCAL);
     if (library == NULL)
         die("dlopen", dlerror());
@@ -364,41 +636,85 @@ static void *open_driver(int pool)
     return handle;
 }
 
-/* The record every get reads, for each thread, and the script's SHA. */
-static void prepare_server(void)
+/* The store on the same server, with the driver the bench loaded. */
+static obol_store *open_store(int pool)
+{
+    char config[PATH_MAX + 700];
+    obol_store *st;
+    obol_error err;
+
+    snprintf(config, sizeof config,
+             "%s?prefix=" BENCH_PREFIX "&pool=%d&driver_path=%s", server_url,
+             pool, driver_dir());
+    if (obol_store_open(config, &st, &err) != OBOL_OK)
+        die(config, err.message);
+    if (obol_store_add_key(st, 1, store_key, 1, &err) != OBOL_OK)
+        die("add_key", err.message);
+    return st;
+}
+
+/* The record each raw and driver get reads, the scripts' SHAs, and through
+ * the store the session each store get reads and the sessions of the user
+ * each get_all lists. */
+static void prepare_server(obol_store *st)
 {
     redisContext *c = raw_connect();
-    const char *source = redis_lua_source(REDIS_SCRIPT_UPSERT);
     redisReply *r;
 
-    r = redisCommand(c, "SCRIPT LOAD %s", source);
-    if (r == NULL || r->type != REDIS_REPLY_STRING || r->len != 40)
-        die("SCRIPT LOAD", r != NULL && r->str ? r->str : c->errstr);
-    memcpy(upsert_sha, r->str, 41);
-    freeReplyObject(r);
+    for (int k = 0; k < REDIS_SCRIPT_COUNT; k++) {
+        r = redisCommand(c, "SCRIPT LOAD %s",
+                         redis_lua_source((redis_script_id)k));
+        if (r == NULL || r->type != REDIS_REPLY_STRING || r->len != 40)
+            die("SCRIPT LOAD", r != NULL && r->str ? r->str : c->errstr);
+        memcpy(script_sha[k], r->str, 41);
+        freeReplyObject(r);
+    }
     for (int t = 0; t < BENCH_THREADS; t++) {
-        char key[128];
-        record_key(t, key, sizeof key, "rec");
+        char key[128], user[32];
+        obol_session *s;
+
+        user_key("bench", t, "rec", key, sizeof key);
         r = redisCommand(c, "HSET %s s %b", key, record_bytes,
                          (size_t)RECORD_SIZE);
         if (r == NULL)
             die("HSET", c->errstr);
         freeReplyObject(r);
+
+        store_user("store", t, user, sizeof user);
+        s = store_insert(st, user);
+        if (s == NULL)
+            die("prepare", "could not store a session");
+        snprintf(get_ids[t], sizeof get_ids[t], "%s", s->id);
+        obol_session_free(s);
+        store_user("list", t, user, sizeof user);
+        for (int k = 0; k < LIST_SESSIONS; k++) {
+            s = store_insert(st, user);
+            if (s == NULL)
+                die("prepare", "could not store a session");
+            obol_session_free(s);
+        }
     }
     redisFree(c);
 }
 
+/* Deletes every key of the bench's prefix. */
 static void clean_server(void)
 {
     redisContext *c = raw_connect();
-    for (int t = 0; t < BENCH_THREADS; t++) {
-        static const char *const suffix[3] = { "rec", "exp", "lock" };
-        for (int k = 0; k < 3; k++) {
-            char key[128];
-            record_key(t, key, sizeof key, suffix[k]);
-            freeReplyObject(redisCommand(c, "DEL %s", key));
-        }
-    }
+    char cursor[32] = "0";
+
+    do {
+        redisReply *r = redisCommand(c, "SCAN %s MATCH " BENCH_PREFIX
+                                        ":* COUNT 1000", cursor);
+        if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2)
+            die("SCAN", c->errstr);
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        for (size_t k = 0; k < r->element[1]->elements; k++)
+            freeReplyObject(redisCommand(c, "DEL %b",
+                                         r->element[1]->element[k]->str,
+                                         r->element[1]->element[k]->len));
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
     redisFree(c);
 }
 
@@ -416,19 +732,91 @@ static int parse_url(const char *url)
     return 0;
 }
 
+/* ------------------------------------------------------------------ run */
+
+enum {
+    RAW_HGET, DRIVER_GET, OBOL_GET,
+    RAW_INSERT, DRIVER_PUT, RAW_UPDATE, OBOL_UPSERT,
+    RAW_LIST, OBOL_GET_ALL,
+    RAW_DELETE, OBOL_DELETE,
+    PATH_COUNT
+};
+
+/* Every path on one connection (threads 1) or on 8 with 8 threads; the
+ * figures are printed when print is set. */
+static void run_all(int threads, void *handle, obol_store *st, long ops,
+                    int print)
+{
+    path paths[PATH_COUNT] = {
+        [RAW_HGET] = { "raw HGET", raw_setup, raw_hget, NULL },
+        [DRIVER_GET] = { "driver get", shared_setup, driver_get, handle },
+        [OBOL_GET] = { "obol_get", shared_setup, store_get, st },
+        [RAW_INSERT] = { "raw EVALSHA upsert (new)", raw_setup, raw_insert,
+                         NULL },
+        [DRIVER_PUT] = { "driver put (new)", shared_setup, driver_put,
+                         handle },
+        [RAW_UPDATE] = { "raw EVALSHA upsert (lock)", raw_update_setup,
+                         raw_update, NULL },
+        [OBOL_UPSERT] = { "obol_upsert (refresh)", store_upsert_setup,
+                          store_upsert, st },
+        [RAW_LIST] = { "raw EVALSHA list (10)", raw_setup, raw_list, NULL },
+        [OBOL_GET_ALL] = { "obol_get_all (10)", shared_setup, store_get_all,
+                           st },
+        [RAW_DELETE] = { "raw EVALSHA delete", raw_delete_setup, raw_delete,
+                         NULL },
+        [OBOL_DELETE] = { "obol_delete", store_delete_setup, store_delete,
+                          st },
+    };
+    series s[PATH_COUNT];
+
+    for (int k = 0; k < PATH_COUNT; k++)
+        s[k] = (series){ .p = &paths[k] };
+    measure_group(&s[RAW_HGET], 3, threads, ops);
+    measure_group(&s[RAW_INSERT], 4, threads, ops);
+    measure_group(&s[RAW_LIST], 2, threads, ops);
+    measure_group(&s[RAW_DELETE], 2, threads, ops);
+    for (int k = 0; k < PATH_COUNT; k++) {
+        if (print)
+            print_row(&s[k], threads);
+        free(s[k].latency_ns);
+    }
+    if (!print)
+        return;
+    printf("ratios, %d connection%s (median of %d rounds):\n", threads,
+           threads > 1 ? "s" : "", rounds);
+    print_ratio("driver get / raw HGET", &s[DRIVER_GET], &s[RAW_HGET], 0);
+    print_ratio("obol_get / raw HGET", &s[OBOL_GET], &s[RAW_HGET],
+                threads == 1 ? 0.9 : 0);
+    print_ratio("driver put / raw EVALSHA (new)", &s[DRIVER_PUT],
+                &s[RAW_INSERT], 0);
+    print_ratio("obol_upsert / raw EVALSHA (lock)", &s[OBOL_UPSERT],
+                &s[RAW_UPDATE], 0.8);
+    print_ratio("obol_upsert / raw EVALSHA (new)", &s[OBOL_UPSERT],
+                &s[RAW_INSERT], 0);
+    print_ratio("obol_get_all / raw EVALSHA list", &s[OBOL_GET_ALL],
+                &s[RAW_LIST], 0);
+    print_ratio("obol_delete / raw EVALSHA delete", &s[OBOL_DELETE],
+                &s[RAW_DELETE], 0);
+}
+
 int main(int argc, char **argv)
 {
     long ops = 20000;
     redis_harness *redis = NULL;
     const char *url = NULL;
     void *pooled_1, *pooled_8;
+    obol_store *store_1, *store_8;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-n") == 0 && i + 1 < argc)
             ops = strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "-r") == 0 && i + 1 < argc)
+            rounds = (int)strtol(argv[++i], NULL, 10);
         else
             url = argv[i];
     }
+    if (rounds < 1 || rounds > MAX_ROUNDS)
+        die("-r", "rounds must be 1 to 64");
     if (ops < 100)
         ops = 100;
     /* As servers do: a dead peer then fails a write() with EPIPE instead of
@@ -454,62 +842,30 @@ int main(int argc, char **argv)
     }
 
     load_driver();
-    prepare_server();
     pooled_1 = open_driver(1);
     pooled_8 = open_driver(BENCH_THREADS);
+    store_1 = open_store(1);
+    store_8 = open_store(BENCH_THREADS);
+    prepare_server(store_1);
 
-    printf("server %s, %ld ops per row, record %d bytes\n", server_url, ops,
-           RECORD_SIZE);
+    printf("server %s, %ld ops per row in %d rounds\n", server_url, ops,
+           rounds);
     printf("%-26s %5s %7s %11s %9s %9s\n", "path", "conns", "threads",
            "ops/s", "p50 us", "p99 us");
+    /* A short run first warms the server, the connections and the caches;
+     * its figures are not printed. */
     {
-        path raw_get = { "raw HGET", raw_setup, raw_hget, raw_teardown, NULL };
-        path raw_put = { "raw EVALSHA upsert", raw_setup, raw_evalsha,
-                         raw_teardown, NULL };
-        path drv_get1 = { "driver get", driver_setup, driver_get,
-                          driver_teardown, pooled_1 };
-        path drv_put1 = { "driver put", driver_setup, driver_put,
-                          driver_teardown, pooled_1 };
-        path drv_get8 = { "driver get", driver_setup, driver_get,
-                          driver_teardown, pooled_8 };
-        path drv_put8 = { "driver put", driver_setup, driver_put,
-                          driver_teardown, pooled_8 };
-        result hget1, eval1, get1, put1, hget8, eval8, get8, put8;
-
-        /* The first pair warms the server and the caches up. */
-        measure_pair(&raw_get, &drv_get1, 1, ops / 5, &hget1, &get1);
-        measure_pair(&raw_get, &drv_get1, 1, ops, &hget1, &get1);
-        measure_pair(&raw_put, &drv_put1, 1, ops, &eval1, &put1);
-        clean_server();
-        prepare_server();
-        measure_pair(&raw_get, &drv_get8, BENCH_THREADS, ops, &hget8, &get8);
-        measure_pair(&raw_put, &drv_put8, BENCH_THREADS, ops, &eval8, &put8);
-        print_row("raw HGET", 1, 1, hget1);
-        print_row("driver get", 1, 1, get1);
-        print_row("raw EVALSHA upsert", 1, 1, eval1);
-        print_row("driver put", 1, 1, put1);
-        print_row("raw HGET", BENCH_THREADS, BENCH_THREADS, hget8);
-        print_row("driver get (pool)", BENCH_THREADS, BENCH_THREADS, get8);
-        print_row("raw EVALSHA upsert", BENCH_THREADS, BENCH_THREADS, eval8);
-        print_row("driver put (pool)", BENCH_THREADS, BENCH_THREADS, put8);
-
-        /*
-         * The store path goes here: obol_get/obol_upsert/obol_get_all of 10
-         * sessions/obol_delete through obol_store_open(server_url +
-         * "?prefix=obol-bench&secret=..."), one thread and BENCH_THREADS,
-         * measured with measure() like the rows above, so that the issue's
-         * targets (store get >= 0.9x raw HGET, store upsert >= 0.8x raw
-         * EVALSHA) are printed next to the raw rows.
-         */
-
-        printf("ratios, 1 connection: get/HGET %.2f, put/EVALSHA %.2f\n",
-               get1.ops_per_s / hget1.ops_per_s,
-               put1.ops_per_s / eval1.ops_per_s);
-        printf("ratios, %d threads:    get/HGET %.2f, put/EVALSHA %.2f\n",
-               BENCH_THREADS, get8.ops_per_s / hget8.ops_per_s,
-               put8.ops_per_s / eval8.ops_per_s);
+        int saved = rounds;
+        rounds = 2;
+        run_all(1, pooled_1, store_1, ops / 10 > 100 ? ops / 10 : 100, 0);
+        rounds = saved;
     }
+    run_all(1, pooled_1, store_1, ops, 1);
+    run_all(BENCH_THREADS, pooled_8, store_8, ops, 1);
+
     clean_server();
+    obol_store_close(store_1);
+    obol_store_close(store_8);
     driver->close(pooled_1);
     driver->close(pooled_8);
     redis_harness_stop(redis);

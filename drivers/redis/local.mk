@@ -21,7 +21,7 @@ tests_test_redis_driver_CFLAGS = $(TEST_CFLAGS) $(HIREDIS_CFLAGS)
 tests_test_redis_driver_LDADD = $(TEST_LIBS) $(HIREDIS_LIBS)
 EXTRA_tests_test_redis_driver_DEPENDENCIES = drivers/redis.la
 
-# Raw hiredis next to the driver (and later the store) against one server;
+# Raw hiredis next to the driver and the store against one server;
 # built by make, run by hand: bench/redis_bench [redis://host:port].
 noinst_PROGRAMS += bench/redis_bench
 bench_redis_bench_SOURCES = bench/redis_bench.c \
