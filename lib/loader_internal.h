@@ -36,7 +36,7 @@ int obol_loader_check(const obol_driver *driver, const char *scheme,
 
 /* Whether a table carries a slot added in ABI minor version `minor`. */
 #define OBOL_DRIVER_HAS_SLOT(driver, slot, minor)                            \
-    ((driver)->abi_minor >= (minor) &&                                      \
+    ((long long)(driver)->abi_minor >= (long long)(minor) &&              \
      (driver)->struct_size >= offsetof(obol_driver, slot) +                 \
                                   sizeof((driver)->slot) &&                 \
      (driver)->slot != NULL)

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +88,33 @@ void obol_store_set_clock(obol_store *st, int64_t (*now)(void *arg), void *arg)
 const char *obol_store_driver_name(const obol_store *st)
 {
     return st != NULL ? st->driver->name : NULL;
+}
+
+int obol_store_describe(obol_store *st, obol_store_info *info, obol_error *err)
+{
+    const obol_driver *d;
+    int status = OBOL_OK;
+
+    if (st == NULL || info == NULL)
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "describe: store and info must not be NULL");
+    d = st->driver;
+    memset(info, 0, sizeof *info);
+    info->driver = d->name;
+    info->driver_abi_major = d->abi_major;
+    info->driver_abi_minor = d->abi_minor;
+    info->thread_safe = !!(d->capabilities & OBOL_DRIVER_THREAD_SAFE);
+    info->multi_process = !!(d->capabilities & OBOL_DRIVER_MULTI_PROCESS);
+    info->native_expiry = !!(d->capabilities & OBOL_DRIVER_NATIVE_EXPIRY);
+    info->persistent = !!(d->capabilities & OBOL_DRIVER_PERSISTENT);
+    if (OBOL_DRIVER_HAS_SLOT(d, health, 0)) {
+        obol_store_driver_enter(st);
+        status = d->health(st->handle, info->backend, sizeof info->backend, err);
+        obol_store_driver_leave(st);
+    }
+    if (status == OBOL_OK)
+        obol_clear_error(err);
+    return status;
 }
 
 /* ---------------------------------------------------------- open, close */

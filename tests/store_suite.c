@@ -604,6 +604,20 @@ static void aead_sealed_session_round_trips(void **state)
     obol_session_free(s);
 }
 
+static void describe_names_the_driver_and_its_backend(void **state)
+{
+    fixture *f = *state;
+    obol_store_info info;
+
+    assert_int_equal(obol_store_describe(f->st, &info, NULL), OBOL_OK);
+    assert_string_equal(info.driver, obol_store_driver_name(f->st));
+    assert_int_equal(info.driver_abi_major, OBOL_DRIVER_ABI_MAJOR);
+    assert_int_equal(info.thread_safe,
+                     !!(f->st->driver->capabilities & OBOL_DRIVER_THREAD_SAFE));
+    if (f->st->driver->health != NULL)
+        assert_true(strlen(info.backend) > 0);
+}
+
 /* --------------------------------------------------------- whole stores */
 
 typedef struct seen_ids {
@@ -974,6 +988,7 @@ static const struct CMUnitTest store_tests[] = {
     STORE_TEST(secret_from_environment_signs_and_verifies),
     cmocka_unit_test_setup_teardown(aead_sealed_session_round_trips,
                                     suite_setup_aead, suite_teardown),
+    STORE_TEST(describe_names_the_driver_and_its_backend),
     STORE_TEST(scan_visits_every_live_session_and_counts_the_rest),
     STORE_TEST(scan_stops_when_the_callback_says_so),
     STORE_TEST(restore_writes_the_session_as_it_is),

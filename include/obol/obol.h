@@ -226,6 +226,24 @@ OBOL_API void obol_store_set_clock(obol_store *st, int64_t (*now)(void *arg),
 /* Name of the driver serving the store ("lmdb", "redis", ...). */
 OBOL_API const char *obol_store_driver_name(const obol_store *st);
 
+/* What serves a store, for diagnostics. */
+typedef struct obol_store_info {
+    const char *driver;          /* "lmdb", "redis", ...; valid with the store */
+    unsigned driver_abi_major;   /* ABI the driver was built for */
+    unsigned driver_abi_minor;
+    int thread_safe;             /* one handle may serve many threads */
+    int multi_process;           /* processes may share the backend */
+    int native_expiry;           /* the backend drops dead records itself */
+    int persistent;              /* records outlive the process */
+    char backend[256];           /* the driver's own one-line description
+                                    (server version, path, ...), or "" */
+} obol_store_info;
+
+/* Fills *info. Asking the driver about its backend may take a round trip:
+ * OBOL_OK, or the backend's error (info is filled as far as it goes). */
+OBOL_API int obol_store_describe(obol_store *st, obol_store_info *info,
+                                 obol_error *err);
+
 /*
  * Reads the live session (sid, uid, type). Returns OBOL_OK with *out set
  * (free it with obol_session_free()), OBOL_NOT_FOUND, or an error. A record
