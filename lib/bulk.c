@@ -124,22 +124,17 @@ int obol_restore(obol_store *st, const obol_session *s, obol_error *err)
 
     if (err == NULL)
         err = &local;
-    status = obol_store_prepare(st, "restore", s ? s->id : NULL, 1,
-                                s ? s->user_id : NULL, s ? s->type : NULL,
-                                &key, err);
-    if (status == OBOL_OK)
-        status = obol_store_check_session(st, s, err);
-    if (status != OBOL_OK)
-        return status;
-    if (s->lock_version == 0)
+    if (s != NULL && s->lock_version == 0)
         return obol_set_error(err, OBOL_ERR_INVALID,
                               "restore: lock_version 0 is a new session "
                               "(write it with obol_upsert)");
-    now = obol_store_now(st);
-    if (s->refresh_expires_at < now) {
+    status = obol_store_begin_write(st, "restore", s, &key, &now, err);
+    if (status == OBOL_NOT_FOUND) {
         obol_clear_error(err);
         return OBOL_OK;
     }
+    if (status != OBOL_OK)
+        return status;
     status = obol_store_write(st, &key, s, s->lock_version,
                               stored_lock(st, &key), now, err);
     if (status == OBOL_CONFLICT) {

@@ -295,30 +295,30 @@ int obol_get(obol_store *st, const char *sid, const char *uid,
     return status;
 }
 
-int obol_store_check_session(obol_store *st, const obol_session *s,
-                             obol_error *err)
+static int check_session(obol_store *st, const char *op,
+                         const obol_session *s, obol_error *err)
 {
     if (s == NULL || s->id == NULL || s->id[0] == '\0' || s->user_id == NULL ||
         s->user_id[0] == '\0' || s->type == NULL || s->type[0] == '\0' ||
         s->refresh_token_id == NULL)
         return obol_set_error(err, OBOL_ERR_INVALID,
-                              "upsert: session, id, user_id, type and "
-                              "refresh_token_id must be set");
+                              "%s: session, id, user_id, type and "
+                              "refresh_token_id must be set", op);
     if (s->extra_payload_len > 0 && s->extra_payload == NULL)
         return obol_set_error(err, OBOL_ERR_INVALID,
-                              "upsert: extra_payload is NULL but its length is %zu",
-                              s->extra_payload_len);
+                              "%s: extra_payload is NULL but its length is %zu",
+                              op, s->extra_payload_len);
     if (s->extra_payload_len > st->config.max_payload)
         return obol_set_error(err, OBOL_ERR_TOO_LARGE,
-                              "upsert: extra_payload of %zu bytes is over "
-                              "max_payload (%llu)", s->extra_payload_len,
+                              "%s: extra_payload of %zu bytes is over "
+                              "max_payload (%llu)", op, s->extra_payload_len,
                               (unsigned long long)st->config.max_payload);
     if (s->refresh_expires_at > s->expires_at)
         return obol_set_error(err, OBOL_ERR_INVALID,
-                              "upsert: refresh_expires_at is after expires_at");
+                              "%s: refresh_expires_at is after expires_at", op);
     if (s->lock_version == UINT64_MAX)
         return obol_set_error(err, OBOL_ERR_INVALID,
-                              "upsert: lock_version cannot grow further");
+                              "%s: lock_version cannot grow further", op);
     return OBOL_OK;
 }
 
@@ -345,6 +345,28 @@ int obol_store_write(obol_store *st, const obol_driver_key *key,
     return status;
 }
 
+int obol_store_begin_write(obol_store *st, const char *op,
+                           const obol_session *s, obol_driver_key *key,
+                           int64_t *now, obol_error *err)
+{
+    int status = obol_store_prepare(st, op, s ? s->id : NULL, 1,
+                                    s ? s->user_id : NULL, s ? s->type : NULL,
+                                    key, err);
+
+    if (status == OBOL_OK)
+        status = check_session(st, op, s, err);
+    if (status != OBOL_OK)
+        return status;
+    *now = obol_store_now(st);
+    if (s->refresh_expires_at < *now) {
+        /* Writing a dead session could only resurrect or leak it. */
+        obol_store_log(st, OBOL_LOG_DEBUG, "obol: %s of an expired session "
+                       "writes nothing", op);
+        return OBOL_NOT_FOUND;
+    }
+    return OBOL_OK;
+}
+
 int obol_upsert(obol_store *st, obol_session *s, obol_error *err)
 {
     obol_error local;
@@ -354,21 +376,13 @@ int obol_upsert(obol_store *st, obol_session *s, obol_error *err)
 
     if (err == NULL)
         err = &local;
-    status = obol_store_prepare(st, "upsert", s ? s->id : NULL, 1,
-                                s ? s->user_id : NULL, s ? s->type : NULL,
-                                &key, err);
-    if (status == OBOL_OK)
-        status = obol_store_check_session(st, s, err);
-    if (status != OBOL_OK)
-        return status;
-    now = obol_store_now(st);
-    if (s->refresh_expires_at < now) {
-        /* Writing a dead session could only resurrect or leak it. */
-        obol_store_log(st, OBOL_LOG_DEBUG, "obol: upsert of an expired "
-                       "session writes nothing");
+    status = obol_store_begin_write(st, "upsert", s, &key, &now, err);
+    if (status == OBOL_NOT_FOUND) {
         obol_clear_error(err);
         return OBOL_OK;
     }
+    if (status != OBOL_OK)
+        return status;
     status = obol_store_write(st, &key, s, s->lock_version + 1,
                               s->lock_version, now, err);
     if (status == OBOL_OK)

@@ -48,10 +48,14 @@ int obol_store_prepare(obol_store *st, const char *op, const char *sid,
                        int need_sid, const char *uid, const char *type,
                        obol_driver_key *key, obol_error *err);
 
-/* Whether s may be written: strings set, payload within max_payload,
- * refresh_expires_at <= expires_at. */
-int obol_store_check_session(obol_store *st, const obol_session *s,
-                             obol_error *err);
+/* What every write of s starts with: obol_store_prepare(), then whether s
+ * may be written (strings set, payload within max_payload,
+ * refresh_expires_at <= expires_at); sets *now. Returns OBOL_OK to go on,
+ * OBOL_NOT_FOUND when s is no longer live (a write that must do nothing
+ * and succeed), or an error. */
+int obol_store_begin_write(obol_store *st, const char *op,
+                           const obol_session *s, obol_driver_key *key,
+                           int64_t *now, obol_error *err);
 
 /* Seals s with lock version new_lock and stores it under key if the
  * stored lock version is expected_lock (driver.h's compare-and-set):
