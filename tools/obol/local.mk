@@ -1,1 +1,16 @@
-# the obol command-line tool: being written
+# obol(1): the command-line tool. It uses libobol's public API only, like
+# any application, and jansson for JSON.
+bin_PROGRAMS += tools/obol/obol
+tools_obol_obol_SOURCES = \
+	tools/obol/main.c tools/obol/cli.h \
+	tools/obol/connect.c \
+	tools/obol/output.c \
+	tools/obol/times.c \
+	tools/obol/json.c tools/obol/json.h \
+	tools/obol/progress.c tools/obol/progress.h \
+	tools/obol/commands_session.c \
+	tools/obol/commands_bulk.c \
+	tools/obol/commands_check.c
+tools_obol_obol_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(SODIUM_CFLAGS)
+tools_obol_obol_LDADD = lib/libobol.la $(JANSSON_LIBS) $(SODIUM_LIBS)
+dist_man_MANS += tools/obol/obol.1

@@ -1,0 +1,133 @@
+/*
+ * The obol command-line tool: what its modules share. The tool uses
+ * nothing of libobol but the public header.
+ */
+#ifndef OBOL_CLI_H
+#define OBOL_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <obol/obol.h>
+
+/* Exit statuses, documented in obol(1) and `obol --help`. */
+enum {
+    EXIT_OK = 0,
+    EXIT_NOT_FOUND = 1,  /* no live session matches */
+    EXIT_USAGE = 2,      /* bad arguments, config string or input data */
+    EXIT_BACKEND = 3,    /* driver, backend, timeout, memory or output error */
+    EXIT_CONFLICT = 4,   /* optimistic lock lost */
+    EXIT_KEY = 5,        /* no usable key: no secret given, or unreadable */
+    EXIT_REJECTED = 6    /* done, but some records did not verify */
+};
+
+/* Everything the command line says, once parsed. */
+typedef struct cli_options {
+    int json;                    /* --json */
+    int all_types;               /* ls --all-types */
+    int quiet;                   /* -q: no library warnings */
+    int verbose;                 /* -v: every library message */
+    int progress;                /* -1 auto (a terminal), 0 never, 1 always */
+    const char *secret_file;     /* --secret-file */
+    const char *src_secret_file; /* --src-secret-file */
+    const char *dst_secret_file; /* --dst-secret-file */
+    int64_t ttl;                 /* put: default session lifetime */
+    int64_t refresh_ttl;         /* put: default refresh token lifetime */
+    unsigned long sample;        /* check: records to verify */
+    char **args;                 /* operands after the command name */
+    int nargs;
+} cli_options;
+
+/* ---------------------------------------------------------------- output.c */
+
+/* Prints "obol: what: message" on stderr. */
+void cli_error(const char *what, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Reports a failed library call ("obol: what: <err message>") and returns
+ * the exit status for it. */
+int cli_fail(const char *what, int status, const obol_error *err);
+
+/* The exit status for a library status. */
+int cli_exit_status(int status);
+
+/* Logger for stores: warnings (or everything with -v) to stderr, the first
+ * few only; cli_log_finish() says how many more were dropped. */
+void cli_log_setup(int quiet, int verbose);
+void cli_log(void *arg, int level, const char *msg);
+void cli_log_finish(void);
+
+/* Writes s to stdout for people (a block of "field  value" lines) or as
+ * one line of JSON. Returns 0, or -1 when out of memory. */
+int cli_print_session(const obol_session *s, int json);
+
+/* Writes a table row of s for `ls`, with the header first when asked. */
+void cli_print_row_header(void);
+void cli_print_row(const obol_session *s);
+
+/* Prints a JSON object (stolen) as one line on stdout. -1 when out of
+ * memory. The type is jansson's json_t, kept opaque here. */
+struct json_t;
+int cli_print_json(struct json_t *doc);
+
+/* Flushes stdout; on a write error reports it for command and returns
+ * EXIT_BACKEND, else status unchanged. */
+int cli_finish_output(const char *command, int status);
+
+
+/* ---------------------------------------------------------------- connect.c */
+
+/* Where a store's secret comes from, as decided from options and the
+ * environment; see obol(1), SECRETS. */
+typedef struct cli_secret {
+    const char *file;     /* a --*-secret-file, or NULL */
+    const char *env_name; /* an environment variable holding it, or NULL */
+} cli_secret;
+
+cli_secret cli_secret_for(const cli_options *o, const char *role);
+
+/* Opens the store at url with the secret added to the config string
+ * (unless url has its own secret= option) and the CLI logger. Reports
+ * failures itself; returns an exit status. */
+int cli_open_store(const char *url, cli_secret secret, const char *what,
+                   obol_store **out);
+
+/* Adds the hint "set OBOL_SECRET or use --secret-file" to key errors. */
+int cli_fail_store(const char *what, int status, const obol_error *err);
+
+/* Copies the options of url that bound what a store accepts (max_payload,
+ * driver_path) into "memory:?...", the config of a scratch store that
+ * checks sessions by the library's own rules. Returns malloc()ed memory. */
+char *cli_scratch_config(const char *url);
+
+/* ---------------------------------------------------------- command files */
+
+int cmd_get(const cli_options *o);
+int cmd_ls(const cli_options *o);
+int cmd_rm(const cli_options *o);
+int cmd_rm_all(const cli_options *o);
+int cmd_prune(const cli_options *o);
+int cmd_put(const cli_options *o);
+int cmd_check(const cli_options *o);
+int cmd_export(const cli_options *o);
+int cmd_import(const cli_options *o);
+int cmd_migrate(const cli_options *o);
+
+/* ----------------------------------------------------------------- times.c */
+
+/* "2026-11-28T06:57:06Z", "infinity", or the number when no four-digit
+ * year can show it. buf has room for CLI_TIME_MAX bytes. */
+#define CLI_TIME_MAX 48
+const char *cli_format_time(int64_t t, char buf[CLI_TIME_MAX]);
+
+/* Whether cli_format_time() shows t as an ISO-8601 date. */
+int cli_time_is_iso(int64_t t);
+
+/* Reads "YYYY-MM-DDTHH:MM:SSZ" or "infinity"; 0, or -1 when text is
+ * anything else (or no such date). */
+int cli_parse_time(const char *text, int64_t *out);
+
+/* Seconds on a monotonic clock, for rates and latencies. */
+double cli_monotonic_seconds(void);
+
+#endif

@@ -1,0 +1,322 @@
+/*
+ * Commands on whole stores: export, import, migrate.
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "json.h"
+#include "progress.h"
+
+/* -------------------------------------------------------------- export */
+
+static int export_session(void *arg, const obol_session *s)
+{
+    unsigned long *written = arg;
+
+    if (cli_print_session(s, 1) != 0)
+        return OBOL_ERR_NOMEM;
+    ++*written;
+    return OBOL_OK;
+}
+
+int cmd_export(const cli_options *o)
+{
+    obol_scan_stats stats = { 0 };
+    unsigned long written = 0;
+    obol_store *st;
+    obol_error err;
+    int status, code;
+
+    code = cli_open_store(o->args[0], cli_secret_for(o, ""), "export", &st);
+    if (code != EXIT_OK)
+        return code;
+    status = obol_scan(st, export_session, &written, &stats, &err);
+    if (status != OBOL_OK)
+        code = cli_fail_store("export", status, &err);
+    else if (stats.rejected > 0)
+        code = EXIT_REJECTED;
+    obol_store_close(st);
+    code = cli_finish_output("export", code);
+    if (!o->quiet)
+        fprintf(stderr, "obol: export: %lu sessions written; %" PRIu64 " expired "
+                "and %" PRIu64 " rejected records skipped\n", written,
+                stats.expired, stats.rejected);
+    return code;
+}
+
+/* -------------------------------------------------------------- import */
+
+typedef struct import_batch {
+    obol_session **sessions;
+    unsigned long *lines;   /* the input line of each session */
+    size_t count, capacity;
+} import_batch;
+
+static void batch_free(import_batch *b)
+{
+    obol_sessions_free(b->sessions, b->count);
+    free(b->lines);
+}
+
+static int batch_add(import_batch *b, obol_session *s, unsigned long line)
+{
+    if (b->count == b->capacity) {
+        size_t capacity = b->capacity ? b->capacity * 2 : 256;
+        obol_session **sessions = realloc(b->sessions, capacity * sizeof *sessions);
+        unsigned long *lines;
+
+        if (sessions == NULL)
+            return -1;
+        b->sessions = sessions;
+        lines = realloc(b->lines, capacity * sizeof *lines);
+        if (lines == NULL)
+            return -1;
+        b->lines = lines;
+        b->capacity = capacity;
+    }
+    b->sessions[b->count] = s;
+    b->lines[b->count] = line;
+    b->count++;
+    return 0;
+}
+
+static int is_blank(const char *line)
+{
+    return line[strspn(line, " \t\r\n")] == '\0';
+}
+
+/*
+ * One input line to a session, checked as far as the tool can (JSON,
+ * members) and then by the library itself: restoring it into the scratch
+ * store applies every rule of obol_restore() (ids, times, max_payload)
+ * without touching the destination.
+ */
+static int check_line(obol_store *scratch, const char *line, unsigned long number,
+                      obol_session **out)
+{
+    json_error_t error;
+    json_t *doc = json_loads(line, JSON_REJECT_DUPLICATES, &error);
+    obol_session *s;
+    obol_error err;
+    unsigned present;
+    char why[256];
+    int status;
+
+    if (doc == NULL) {
+        cli_error("import", "line %lu: malformed JSON: %s (column %d)", number,
+                  error.text, error.column);
+        return EXIT_USAGE;
+    }
+    status = session_from_json(doc, &s, &present, why, sizeof why);
+    json_decref(doc);
+    if (status != 0) {
+        cli_error("import", "line %lu: %s", number, why);
+        return EXIT_USAGE;
+    }
+    if ((present & FIELDS_ALL) != FIELDS_ALL) {
+        cli_error("import", "line %lu: member '%s' is missing", number,
+                  session_field_name(FIELDS_ALL & ~present));
+        obol_session_free(s);
+        return EXIT_USAGE;
+    }
+    if (s->lock_version == 0) {
+        cli_error("import", "line %lu: lock_version must be at least 1 (import "
+                  "restores stored sessions; `obol put` creates new ones)", number);
+        obol_session_free(s);
+        return EXIT_USAGE;
+    }
+    s->version = OBOL_SESSION_VERSION;
+    status = obol_restore(scratch, s, &err);
+    if (status == OBOL_OK)
+        status = obol_delete(scratch, s->id, s->user_id, s->type, &err);
+    if (status != OBOL_OK) {
+        cli_error("import", "line %lu: %s", number, err.message);
+        obol_session_free(s);
+        return cli_exit_status(status);
+    }
+    *out = s;
+    return EXIT_OK;
+}
+
+/* A store that only checks sessions, keyed with a throwaway key. */
+static int open_scratch(const char *url, obol_store **out)
+{
+    static const uint8_t throwaway_key[32];
+    char *config = cli_scratch_config(url);
+    obol_error err;
+    int status;
+
+    if (config == NULL)
+        return cli_fail("import", OBOL_ERR_NOMEM, NULL);
+    status = obol_store_open(config, out, &err);
+    free(config);
+    if (status == OBOL_OK)
+        status = obol_store_add_key(*out, 1, throwaway_key, 1, &err);
+    if (status != OBOL_OK) {
+        cli_error("import", "cannot open the in-memory store that checks the "
+                  "input: %s", err.message);
+        obol_store_close(*out);
+        return cli_exit_status(status);
+    }
+    return EXIT_OK;
+}
+
+/* Reads and checks all of standard input before anything is written. */
+static int read_batch(const char *url, import_batch *batch)
+{
+    obol_store *scratch = NULL;
+    unsigned long number = 0;
+    char *line = NULL;
+    size_t size = 0;
+    int code;
+
+    code = open_scratch(url, &scratch);
+    while (code == EXIT_OK && getline(&line, &size, stdin) >= 0) {
+        obol_session *s;
+
+        number++;
+        if (is_blank(line))
+            continue;
+        code = check_line(scratch, line, number, &s);
+        if (code == EXIT_OK && batch_add(batch, s, number) != 0) {
+            obol_session_free(s);
+            code = cli_fail("import", OBOL_ERR_NOMEM, NULL);
+        }
+    }
+    if (code == EXIT_OK && ferror(stdin)) {
+        cli_error("import", "cannot read standard input");
+        code = EXIT_USAGE;
+    }
+    free(line);
+    obol_store_close(scratch);
+    return code;
+}
+
+/* Fails early, before any input is read, when the destination has no key
+ * or cannot be reached. */
+static int probe_store(obol_store *st, const char *what)
+{
+    obol_session *probe = obol_session_new("obol-probe", NULL, 0, 0, 0);
+    obol_session *found = NULL;
+    obol_error err;
+    int status;
+
+    if (probe == NULL)
+        return cli_fail(what, OBOL_ERR_NOMEM, NULL);
+    status = obol_get(st, probe->id, probe->user_id, NULL, &found, &err);
+    obol_session_free(found);
+    obol_session_free(probe);
+    if (status == OBOL_OK || status == OBOL_NOT_FOUND)
+        return EXIT_OK;
+    return cli_fail_store(what, status, &err);
+}
+
+static int write_batch(obol_store *st, const import_batch *batch, int json)
+{
+    int64_t now = (int64_t)time(NULL);
+    unsigned long expired = 0;
+    obol_error err;
+    size_t i;
+
+    for (i = 0; i < batch->count; i++) {
+        int status = obol_restore(st, batch->sessions[i], &err);
+
+        if (status != OBOL_OK) {
+            cli_error("import", "line %lu: %s", batch->lines[i], err.message);
+            cli_error("import", "stopped after writing %zu of %zu sessions", i,
+                      batch->count);
+            return cli_exit_status(status);
+        }
+        if (batch->sessions[i]->refresh_expires_at < now)
+            expired++;
+    }
+    if (json)
+        return cli_print_json(json_pack("{s:s, s:I, s:I}", "command", "import",
+                                        "imported", (json_int_t)(i - expired),
+                                        "expired", (json_int_t)expired))
+                   ? cli_fail("import", OBOL_ERR_NOMEM, NULL) : EXIT_OK;
+    printf("imported %zu sessions (%lu already expired: not written)\n",
+           i - expired, expired);
+    return EXIT_OK;
+}
+
+int cmd_import(const cli_options *o)
+{
+    import_batch batch = { 0 };
+    obol_store *st;
+    int code;
+
+    code = cli_open_store(o->args[0], cli_secret_for(o, ""), "import", &st);
+    if (code != EXIT_OK)
+        return code;
+    code = probe_store(st, "import");
+    if (code == EXIT_OK)
+        code = read_batch(o->args[0], &batch);
+    if (code == EXIT_OK)
+        code = write_batch(st, &batch, o->json);
+    batch_free(&batch);
+    obol_store_close(st);
+    return cli_finish_output("import", code);
+}
+
+/* ------------------------------------------------------------- migrate */
+
+static int print_migration(const obol_migrate_stats *stats, double seconds, int json)
+{
+    double rate = seconds > 0 ? (double)stats->seen / seconds : 0;
+
+    if (json)
+        return cli_print_json(json_pack(
+            "{s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:f}", "command", "migrate",
+            "total", (json_int_t)stats->total, "seen", (json_int_t)stats->seen,
+            "copied", (json_int_t)stats->copied, "skipped", (json_int_t)stats->skipped,
+            "rejected", (json_int_t)stats->rejected, "seconds", seconds,
+            "sessions_per_second", rate));
+    printf("copied %" PRIu64 ", skipped %" PRIu64 " (expired), rejected %" PRIu64
+           " (did not verify) of %" PRIu64 " records in %.2f s (%.0f records/s)\n",
+           stats->copied, stats->skipped, stats->rejected, stats->seen, seconds,
+           rate);
+    return 0;
+}
+
+int cmd_migrate(const cli_options *o)
+{
+    obol_store *src = NULL, *dst = NULL;
+    obol_migrate_stats stats = { 0 };
+    cli_progress progress;
+    obol_error err;
+    double started;
+    int status, code;
+
+    code = cli_open_store(o->args[0], cli_secret_for(o, "src"), "migrate: source", &src);
+    if (code == EXIT_OK)
+        code = cli_open_store(o->args[1], cli_secret_for(o, "dst"),
+                              "migrate: destination", &dst);
+    if (code != EXIT_OK)
+        goto done;
+    cli_progress_start(&progress, o->progress);
+    started = cli_monotonic_seconds();
+    status = obol_migrate(src, dst, cli_progress_update, &progress, &stats, &err);
+    cli_progress_end(&progress);
+    if (status != OBOL_OK) {
+        code = cli_fail_store("migrate", status, &err);
+        cli_error("migrate", "stopped after copying %" PRIu64 " sessions", stats.copied);
+        goto done;
+    }
+    if (print_migration(&stats, cli_monotonic_seconds() - started, o->json) != 0)
+        code = cli_fail("migrate", OBOL_ERR_NOMEM, NULL);
+    else if (stats.rejected > 0)
+        code = EXIT_REJECTED;
+done:
+    obol_store_close(src);
+    obol_store_close(dst);
+    return cli_finish_output("migrate", code);
+}

@@ -1,0 +1,138 @@
+/*
+ * `obol check`: can this store be used from here, how fast does it
+ * answer, and do its records verify with the keys given?
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+
+/* Reads of a missing session timed for the round trip. */
+#define LATENCY_READS 21
+
+typedef struct latency {
+    double min_ms, median_ms, max_ms;
+} latency;
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* A read of a random id that no session has costs one round trip to the
+ * backend and no decoding: the latency a get pays at least. */
+static int measure_latency(obol_store *st, latency *out, obol_error *err)
+{
+    obol_session *probe = obol_session_new("obol-check", NULL, 0, 0, 0);
+    double took[LATENCY_READS];
+    int status = OBOL_OK;
+
+    if (probe == NULL)
+        return OBOL_ERR_NOMEM;
+    for (int i = 0; i < LATENCY_READS && status == OBOL_OK; i++) {
+        obol_session *found = NULL;
+        double started = cli_monotonic_seconds();
+
+        status = obol_get(st, probe->id, probe->user_id, NULL, &found, err);
+        took[i] = (cli_monotonic_seconds() - started) * 1000;
+        obol_session_free(found);
+        if (status == OBOL_NOT_FOUND)
+            status = OBOL_OK;
+    }
+    obol_session_free(probe);
+    if (status != OBOL_OK)
+        return status;
+    qsort(took, LATENCY_READS, sizeof took[0], compare_doubles);
+    *out = (latency){ took[0], took[LATENCY_READS / 2], took[LATENCY_READS - 1] };
+    return OBOL_OK;
+}
+
+typedef struct sample {
+    unsigned long wanted, verified;
+} sample;
+
+/* Any positive status that the library does not use stops a walk. */
+#define SAMPLE_FULL 1000
+
+static int count_verified(void *arg, const obol_session *s)
+{
+    sample *smp = arg;
+
+    (void)s;
+    return ++smp->verified >= smp->wanted ? SAMPLE_FULL : OBOL_OK;
+}
+
+/* Microseconds to one decimal: more digits would be noise. */
+static double rounded_us(double ms)
+{
+    return (double)(long long)(ms * 10000 + 0.5) / 10;
+}
+
+static int print_report(const obol_store *st, const latency *lat,
+                        const obol_scan_stats *stats, int json)
+{
+    const char *library = obol_version(NULL, NULL, NULL);
+
+    if (json)
+        return cli_print_json(json_pack(
+            "{s:s, s:s, s:s, s:{s:f, s:f, s:f, s:i}, s:{s:I, s:I, s:I, s:I}}",
+            "driver", obol_store_driver_name(st), "library_version", library,
+            "tool_version", OBOL_VERSION_STRING,
+            "latency_us", "min", rounded_us(lat->min_ms),
+            "median", rounded_us(lat->median_ms), "max", rounded_us(lat->max_ms),
+            "reads", LATENCY_READS,
+            "sample", "records", (json_int_t)stats->records,
+            "verified", (json_int_t)stats->live, "expired", (json_int_t)stats->expired,
+            "rejected", (json_int_t)stats->rejected));
+    printf("%-16s%s\n", "driver", obol_store_driver_name(st));
+    printf("%-16s%s (tool built with %s)\n", "library", library, OBOL_VERSION_STRING);
+    printf("%-16smin %.1f us, median %.1f us, max %.1f us over %d reads of a "
+           "missing session\n", "round trip", lat->min_ms * 1000,
+           lat->median_ms * 1000, lat->max_ms * 1000, LATENCY_READS);
+    printf("%-16s%" PRIu64 " records: %" PRIu64 " verified, %" PRIu64
+           " expired, %" PRIu64 " rejected\n", "keys", stats->records, stats->live,
+           stats->expired, stats->rejected);
+    if (stats->rejected > 0)
+        printf("%-16srecords that do not verify: wrong secret or key_id, "
+               "unsigned records (allow_unsigned=1), or tampering\n", "");
+    return 0;
+}
+
+int cmd_check(const cli_options *o)
+{
+    obol_scan_stats stats = { 0 };
+    sample smp = { o->sample, 0 };
+    latency lat;
+    obol_store *st;
+    obol_error err;
+    int status, code;
+
+    code = cli_open_store(o->args[0], cli_secret_for(o, ""), "check", &st);
+    if (code != EXIT_OK)
+        return code;
+    status = measure_latency(st, &lat, &err);
+    if (status != OBOL_OK) {
+        code = cli_fail_store("check", status, &err);
+        goto done;
+    }
+    status = smp.wanted > 0 ? obol_scan(st, count_verified, &smp, &stats, &err)
+                            : OBOL_OK;
+    if (status != OBOL_OK && status != SAMPLE_FULL) {
+        code = cli_fail_store("check", status, &err);
+        goto done;
+    }
+    if (print_report(st, &lat, &stats, o->json) != 0)
+        code = cli_fail("check", OBOL_ERR_NOMEM, NULL);
+    else if (stats.rejected > 0)
+        code = EXIT_REJECTED;
+done:
+    obol_store_close(st);
+    return cli_finish_output("check", code);
+}

@@ -1,0 +1,181 @@
+/*
+ * Opening stores from the command line. Secrets reach the library only
+ * through the config string's secret=env:NAME or secret=file:PATH, so
+ * that no secret ever appears in argv (where `ps` shows it) or in the
+ * tool's memory longer than the library keeps it.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+cli_secret cli_secret_for(const cli_options *o, const char *role)
+{
+    cli_secret secret = { NULL, NULL };
+
+    if (strcmp(role, "src") == 0) {
+        if (o->src_secret_file != NULL)
+            secret.file = o->src_secret_file;
+        else if (getenv("OBOL_SRC_SECRET") != NULL)
+            secret.env_name = "OBOL_SRC_SECRET";
+    } else if (strcmp(role, "dst") == 0) {
+        if (o->dst_secret_file != NULL)
+            secret.file = o->dst_secret_file;
+        else if (getenv("OBOL_DST_SECRET") != NULL)
+            secret.env_name = "OBOL_DST_SECRET";
+    }
+    if (secret.file != NULL || secret.env_name != NULL)
+        return secret;
+    if (o->secret_file != NULL)
+        secret.file = o->secret_file;
+    else if (getenv("OBOL_SECRET") != NULL)
+        secret.env_name = "OBOL_SECRET";
+    return secret;
+}
+
+/* The value of option name in url's query ("" for a bare name), or NULL.
+ * Option names are compared as written: the library refuses a second
+ * secret= spelt differently, so a miss here cannot go unnoticed. */
+static const char *option_in(const char *url, const char *name, size_t *value_len)
+{
+    const char *p = strchr(url, '?');
+    size_t name_len = strlen(name);
+
+    if (p == NULL)
+        return NULL;
+    for (p++; *p != '\0';) {
+        size_t len = strcspn(p, "&#");
+
+        if (len >= name_len && strncmp(p, name, name_len) == 0 &&
+            (len == name_len || p[name_len] == '=')) {
+            const char *value = p + name_len + (len > name_len);
+
+            *value_len = (size_t)(p + len - value);
+            return value;
+        }
+        if (p[len] != '&')
+            break;
+        p += len + 1;
+    }
+    return NULL;
+}
+
+/* Appends key=value to a config string under construction; value is
+ * percent-encoded unless it is already in config syntax. */
+static int append_option(char **config, const char *key, const char *value,
+                         size_t value_len, int encode)
+{
+    size_t old_len = strlen(*config);
+    size_t room = old_len + strlen(key) + 3 * value_len + 3;
+    char *grown = realloc(*config, room);
+    char *p, last;
+
+    if (grown == NULL)
+        return -1;
+    p = grown + old_len;
+    last = old_len > 0 ? grown[old_len - 1] : '\0';
+    if (last != '?' && last != '&')
+        *p++ = strchr(grown, '?') != NULL ? '&' : '?';
+    p += sprintf(p, "%s=", key);
+    for (size_t i = 0; i < value_len; i++) {
+        unsigned char c = (unsigned char)value[i];
+
+        if (!encode || strchr("-._~/:", c) != NULL ||
+            (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+            (c >= 'A' && c <= 'Z'))
+            *p++ = (char)c;
+        else
+            p += sprintf(p, "%%%02X", c);
+    }
+    *p = '\0';
+    *config = grown;
+    return 0;
+}
+
+/* url with the secret option added; NULL when out of memory. */
+static char *config_with_secret(const char *url, cli_secret secret)
+{
+    char *config = strdup(url);
+    size_t unused;
+    int status = 0;
+
+    if (config == NULL || option_in(url, "secret", &unused) != NULL)
+        return config;
+    if (secret.file != NULL) {
+        char *value = malloc(strlen(secret.file) + 6);
+
+        if (value == NULL) {
+            free(config);
+            return NULL;
+        }
+        sprintf(value, "file:%s", secret.file);
+        status = append_option(&config, "secret", value, strlen(value), 1);
+        free(value);
+    } else if (secret.env_name != NULL) {
+        char value[64];
+
+        snprintf(value, sizeof value, "env:%s", secret.env_name);
+        status = append_option(&config, "secret", value, strlen(value), 0);
+    }
+    if (status != 0) {
+        free(config);
+        return NULL;
+    }
+    return config;
+}
+
+int cli_fail_store(const char *what, int status, const obol_error *err)
+{
+    if (status != OBOL_ERR_KEY)
+        return cli_fail(what, status, err);
+    cli_error(what, "%s; give the secret in OBOL_SECRET or with --secret-file "
+              "(see SECRETS in obol(1))",
+              err != NULL && err->message[0] ? err->message : obol_strerror(status));
+    return EXIT_KEY;
+}
+
+int cli_open_store(const char *url, cli_secret secret, const char *what,
+                   obol_store **out)
+{
+    obol_error err;
+    size_t unused;
+    char *config;
+    int status;
+
+    if (secret.file != NULL && option_in(url, "secret", &unused) != NULL) {
+        cli_error(what, "the URL has a secret= option and a secret file is "
+                  "given too: use one");
+        return EXIT_USAGE;
+    }
+    config = config_with_secret(url, secret);
+    if (config == NULL) {
+        cli_error(what, "out of memory");
+        return EXIT_BACKEND;
+    }
+    status = obol_store_open(config, out, &err);
+    free(config);
+    if (status != OBOL_OK)
+        return cli_fail_store(what, status, &err);
+    obol_store_set_logger(*out, cli_log, NULL);
+    return EXIT_OK;
+}
+
+char *cli_scratch_config(const char *url)
+{
+    static const char *const copied[] = { "max_payload", "driver_path" };
+    char *config = strdup("memory:");
+
+    for (size_t i = 0; config != NULL && i < 2; i++) {
+        size_t len;
+        const char *value = option_in(url, copied[i], &len);
+
+        if (value != NULL && append_option(&config, copied[i], value, len, 0) != 0) {
+            free(config);
+            config = NULL;
+        }
+    }
+    return config;
+}

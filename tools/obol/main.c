@@ -1,0 +1,248 @@
+/*
+ * obol: inspect, manage and migrate the sessions of an obol store from the
+ * command line. This file reads the command line and dispatches; each
+ * command lives in a commands_*.c file.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(const cli_options *o);
+    int min_args, max_args;
+    const char *operands;
+} command;
+
+static const command commands[] = {
+    { "get", cmd_get, 3, 4, "URL SID UID [TYPE]" },
+    { "ls", cmd_ls, 2, 3, "URL UID [TYPE | --all-types]" },
+    { "rm", cmd_rm, 3, 4, "URL SID UID [TYPE]" },
+    { "rm-all", cmd_rm_all, 2, 3, "URL UID [TYPE]" },
+    { "prune", cmd_prune, 1, 1, "URL" },
+    { "put", cmd_put, 1, 1, "URL < session.json" },
+    { "check", cmd_check, 1, 1, "URL" },
+    { "export", cmd_export, 1, 1, "URL > sessions.jsonl" },
+    { "import", cmd_import, 1, 1, "URL < sessions.jsonl" },
+    { "migrate", cmd_migrate, 2, 2, "SRC-URL DST-URL" },
+};
+
+#define COMMAND_COUNT (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *out)
+{
+    fputs("usage: obol [OPTIONS] COMMAND ARGS...\n\ncommands:\n", out);
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        fprintf(out, "  obol %-8s %s\n", commands[i].name, commands[i].operands);
+    fputs("\n"
+"options:\n"
+"  --json                 one JSON document per line instead of text\n"
+"  --secret-file PATH     read the store's secret from PATH\n"
+"  --src-secret-file PATH, --dst-secret-file PATH\n"
+"                         migrate: secrets of the source and the destination\n"
+"  --all-types            ls: every type of the user\n"
+"  --ttl DURATION         put: lifetime of a new session (default 30d)\n"
+"  --refresh-ttl DURATION put: refresh window of a new session (default 7d)\n"
+"  --sample N             check: live sessions to verify (default 100)\n"
+"  --progress, --no-progress\n"
+"                         migrate: progress bar always / never (default: when\n"
+"                         stderr is a terminal)\n"
+"  -q, --quiet            no warnings from the library\n"
+"  -v, --verbose          every message from the library\n"
+"  -h, --help             this text\n"
+"  -V, --version          versions of the tool and the library\n"
+"\n"
+"Secrets come from the environment or a file, never from the command line:\n"
+"OBOL_SECRET or --secret-file (migrate: OBOL_SRC_SECRET / OBOL_DST_SECRET or\n"
+"--src-secret-file / --dst-secret-file, falling back to the former).\n"
+"Durations are seconds or a number with s, m, h or d; or \"infinity\".\n"
+"\n"
+"exit status:\n"
+"  0  ok\n"
+"  1  not found\n"
+"  2  usage error or bad input (arguments, config string, JSON)\n"
+"  3  backend or driver error (unreachable, timeout, no driver for the scheme)\n"
+"  4  conflict (stale lock_version, or the session already exists)\n"
+"  5  no usable key (no secret given, or it cannot be read)\n"
+"  6  done, but some records did not verify and were skipped\n"
+"\nSee obol(1).\n", out);
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fputs("obol: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs("\nTry 'obol --help'.\n", stderr);
+    return EXIT_USAGE;
+}
+
+/* Seconds, or a number with s/m/h/d, or "infinity". */
+static int parse_duration(const char *text, int64_t *out)
+{
+    static const struct { char unit; int64_t seconds; } units[] = {
+        { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 }
+    };
+    int64_t scale = 1;
+    long long value;
+    char *end;
+
+    if (strcmp(text, "infinity") == 0) {
+        *out = OBOL_INFINITE;
+        return 0;
+    }
+    if (text[0] < '0' || text[0] > '9')
+        return -1;
+    errno = 0;
+    value = strtoll(text, &end, 10);
+    if (errno != 0)
+        return -1;
+    if (*end != '\0') {
+        size_t i;
+
+        for (i = 0; i < 4 && units[i].unit != *end; i++)
+            ;
+        if (i == 4 || end[1] != '\0')
+            return -1;
+        scale = units[i].seconds;
+    }
+    if (value > INT64_MAX / scale)
+        return -1;
+    *out = value * scale;
+    return 0;
+}
+
+static int parse_count(const char *text, unsigned long *out)
+{
+    char *end;
+
+    if (text[0] < '0' || text[0] > '9')
+        return -1;
+    errno = 0;
+    *out = strtoul(text, &end, 10);
+    return errno != 0 || *end != '\0' ? -1 : 0;
+}
+
+enum {
+    OPT_JSON = 256, OPT_SECRET_FILE, OPT_SRC_SECRET_FILE, OPT_DST_SECRET_FILE,
+    OPT_ALL_TYPES, OPT_TTL, OPT_REFRESH_TTL, OPT_SAMPLE, OPT_PROGRESS,
+    OPT_NO_PROGRESS
+};
+
+static const struct option long_options[] = {
+    { "json", no_argument, NULL, OPT_JSON },
+    { "secret-file", required_argument, NULL, OPT_SECRET_FILE },
+    { "src-secret-file", required_argument, NULL, OPT_SRC_SECRET_FILE },
+    { "dst-secret-file", required_argument, NULL, OPT_DST_SECRET_FILE },
+    { "all-types", no_argument, NULL, OPT_ALL_TYPES },
+    { "ttl", required_argument, NULL, OPT_TTL },
+    { "refresh-ttl", required_argument, NULL, OPT_REFRESH_TTL },
+    { "sample", required_argument, NULL, OPT_SAMPLE },
+    { "progress", no_argument, NULL, OPT_PROGRESS },
+    { "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+    { "quiet", no_argument, NULL, 'q' },
+    { "verbose", no_argument, NULL, 'v' },
+    { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, 'V' },
+    { NULL, 0, NULL, 0 }
+};
+
+/* Returns -1 to go on, or an exit status. */
+static int parse_option(int c, cli_options *o)
+{
+    switch (c) {
+    case OPT_JSON: o->json = 1; break;
+    case OPT_SECRET_FILE: o->secret_file = optarg; break;
+    case OPT_SRC_SECRET_FILE: o->src_secret_file = optarg; break;
+    case OPT_DST_SECRET_FILE: o->dst_secret_file = optarg; break;
+    case OPT_ALL_TYPES: o->all_types = 1; break;
+    case OPT_PROGRESS: o->progress = 1; break;
+    case OPT_NO_PROGRESS: o->progress = 0; break;
+    case 'q': o->quiet = 1; break;
+    case 'v': o->verbose = 1; break;
+    case OPT_TTL:
+        if (parse_duration(optarg, &o->ttl) != 0)
+            return usage_error("--ttl '%s' is not a duration", optarg);
+        break;
+    case OPT_REFRESH_TTL:
+        if (parse_duration(optarg, &o->refresh_ttl) != 0)
+            return usage_error("--refresh-ttl '%s' is not a duration", optarg);
+        break;
+    case OPT_SAMPLE:
+        if (parse_count(optarg, &o->sample) != 0)
+            return usage_error("--sample '%s' is not a count", optarg);
+        break;
+    case 'h':
+        usage(stdout);
+        return cli_finish_output("help", EXIT_OK);
+    case 'V':
+        printf("obol %s (libobol %s)\n", OBOL_VERSION_STRING,
+               obol_version(NULL, NULL, NULL));
+        return cli_finish_output("version", EXIT_OK);
+    default:
+        return usage_error("%s", "bad option");
+    }
+    return -1;
+}
+
+/* Options that only one command reads are refused elsewhere: a typo in a
+ * script should not pass silently. */
+static int check_options_fit(const command *cmd, const cli_options *o,
+                             const cli_options *defaults)
+{
+    const char *name = cmd->name;
+
+    if (o->all_types && strcmp(name, "ls") != 0)
+        return usage_error("--all-types is an option of ls, not %s", name);
+    if ((o->ttl != defaults->ttl || o->refresh_ttl != defaults->refresh_ttl) &&
+        strcmp(name, "put") != 0)
+        return usage_error("--ttl and --refresh-ttl are options of put, not %s", name);
+    if (o->sample != defaults->sample && strcmp(name, "check") != 0)
+        return usage_error("--sample is an option of check, not %s", name);
+    if ((o->src_secret_file || o->dst_secret_file || o->progress != -1) &&
+        strcmp(name, "migrate") != 0)
+        return usage_error("--src-secret-file, --dst-secret-file and --progress "
+                           "are options of migrate, not %s", name);
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    const cli_options defaults = { .progress = -1, .ttl = 30 * 86400,
+                                   .refresh_ttl = 7 * 86400, .sample = 100 };
+    cli_options o = defaults;
+    const command *cmd = NULL;
+    int c, code;
+
+    while ((c = getopt_long(argc, argv, "qvhV", long_options, NULL)) != -1) {
+        code = parse_option(c, &o);
+        if (code >= 0)
+            return code;
+    }
+    if (optind >= argc)
+        return usage_error("%s", "no command given");
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        if (strcmp(argv[optind], commands[i].name) == 0)
+            cmd = &commands[i];
+    if (cmd == NULL)
+        return usage_error("unknown command '%s'", argv[optind]);
+    o.args = argv + optind + 1;
+    o.nargs = argc - optind - 1;
+    if (o.nargs < cmd->min_args || o.nargs > cmd->max_args) {
+        fprintf(stderr, "obol: usage: obol %s %s\n", cmd->name, cmd->operands);
+        return EXIT_USAGE;
+    }
+    code = check_options_fit(cmd, &o, &defaults);
+    if (code >= 0)
+        return code;
+    cli_log_setup(o.quiet, o.verbose);
+    code = cmd->run(&o);
+    cli_log_finish();
+    return code;
+}
