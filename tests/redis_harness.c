@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -380,4 +381,160 @@ redisContext *redis_harness_client(const redis_harness *h)
     if (c != NULL)
         redisSetTimeout(c, tv);
     return c;
+}
+
+redisReply *redis_harness_command(redisContext *c, const char *format, ...)
+{
+    va_list ap;
+    redisReply *reply;
+
+    if (c == NULL)
+        return NULL;
+    va_start(ap, format);
+    reply = redisvCommand(c, format, ap);
+    va_end(ap);
+    return reply;
+}
+
+int redis_harness_run(redisContext *c, const char *format, ...)
+{
+    va_list ap;
+    redisReply *reply;
+    int status;
+
+    if (c == NULL)
+        return -1;
+    va_start(ap, format);
+    reply = redisvCommand(c, format, ap);
+    va_end(ap);
+    status = reply != NULL && reply->type != REDIS_REPLY_ERROR ? 0 : -1;
+    if (reply != NULL && status != 0)
+        fprintf(stderr, "redis harness: %s: %s\n", format, reply->str);
+    freeReplyObject(reply);
+    return status;
+}
+
+long long redis_harness_integer(redisContext *c, const char *format, ...)
+{
+    va_list ap;
+    redisReply *reply;
+    long long value = REDIS_HARNESS_NO_INTEGER;
+
+    if (c == NULL)
+        return value;
+    va_start(ap, format);
+    reply = redisvCommand(c, format, ap);
+    va_end(ap);
+    if (reply != NULL && reply->type == REDIS_REPLY_INTEGER)
+        value = reply->integer;
+    freeReplyObject(reply);
+    return value;
+}
+
+void redis_harness_key_names(const char *prefix, const char *user,
+                             const char *type,
+                             char names[3][REDIS_HARNESS_KEY_MAX])
+{
+    static const char *const suffix[3] = { "rec", "exp", "lock" };
+
+    for (int k = 0; k < 3; k++)
+        snprintf(names[k], REDIS_HARNESS_KEY_MAX, "%s:{%s:%s}:%s", prefix,
+                 user, type, suffix[k]);
+}
+
+int redis_harness_keys_left(redisContext *c, const char *prefix,
+                            const char *user, const char *type)
+{
+    char names[3][REDIS_HARNESS_KEY_MAX];
+    int left = 0;
+
+    redis_harness_key_names(prefix, user, type, names);
+    for (int k = 0; k < 3; k++) {
+        long long exists = redis_harness_integer(c, "EXISTS %s", names[k]);
+        if (exists == REDIS_HARNESS_NO_INTEGER)
+            return -1;
+        if (exists != 0) {
+            fprintf(stderr, "%s still exists\n", names[k]);
+            left++;
+        }
+    }
+    return left;
+}
+
+struct redis_harness_monitor {
+    redisContext *monitor;   /* in MONITOR mode */
+    redisContext *marker;    /* sends the ECHO that ends the count */
+};
+
+static void monitor_free(redis_harness_monitor *m)
+{
+    if (m == NULL)
+        return;
+    if (m->monitor != NULL)
+        redisFree(m->monitor);
+    if (m->marker != NULL)
+        redisFree(m->marker);
+    free(m);
+}
+
+redis_harness_monitor *redis_harness_monitor_begin(const redis_harness *h)
+{
+    redis_harness_monitor *m = calloc(1, sizeof *m);
+    redisReply *reply;
+    int ok;
+
+    if (m == NULL)
+        return NULL;
+    /* Both connect (and log in) before MONITOR starts: a login would
+     * count as a command. */
+    m->marker = redis_harness_client(h);
+    m->monitor = redis_harness_client(h);
+    reply = m->marker != NULL ? redis_harness_command(m->monitor, "MONITOR")
+                              : NULL;
+    ok = reply != NULL && reply->type == REDIS_REPLY_STATUS;
+    freeReplyObject(reply);
+    if (!ok) {
+        monitor_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* Reads monitor lines up to the marker; the count, or -1. */
+static int count_until_marker(redisContext *monitor, const char *marker)
+{
+    int commands = 0;
+
+    for (;;) {
+        void *reply = NULL;
+        const char *line;
+        int done;
+
+        if (redisGetReply(monitor, &reply) != REDIS_OK)
+            return -1;
+        line = ((redisReply *)reply)->str;
+        if (line == NULL) {
+            freeReplyObject(reply);
+            return -1;
+        }
+        done = strstr(line, marker) != NULL;
+        if (!done && strstr(line, " lua]") == NULL)
+            commands++;
+        freeReplyObject(reply);
+        if (done)
+            return commands;
+    }
+}
+
+int redis_harness_monitor_end(redis_harness_monitor *m)
+{
+    static const char marker[] = "obol-round-trip-marker";
+    int commands = -1;
+
+    if (m == NULL)
+        return -1;
+    if (redis_harness_run(m->marker, "ECHO %s", marker) == 0)
+        commands = count_until_marker(m->monitor, marker);
+    monitor_free(m);
+    return commands;
 }

@@ -16,6 +16,7 @@
 #ifndef OBOL_TESTS_REDIS_HARNESS_H
 #define OBOL_TESTS_REDIS_HARNESS_H
 
+#include <limits.h>
 #include <stdint.h>
 
 #include <hiredis.h>
@@ -65,5 +66,60 @@ const char *redis_harness_socket(const redis_harness *h);
 /* A new raw hiredis connection to the server, logged in with requirepass
  * when set; NULL on failure. Free it with redisFree(). */
 redisContext *redis_harness_client(const redis_harness *h);
+
+/*
+ * Looking behind a driver from a raw client c (redis_harness_client()).
+ * These never assert: they return NULL, -1 or REDIS_HARNESS_NO_INTEGER on
+ * failure and the test asserts on the result.
+ */
+
+/* One command (redisCommand() formats); the reply, NULL when none came.
+ * Free it with freeReplyObject(). */
+redisReply *redis_harness_command(redisContext *c, const char *format, ...);
+
+/* One command whose reply is not needed: 0, or -1 when no reply came or
+ * the reply is an error. */
+int redis_harness_run(redisContext *c, const char *format, ...);
+
+/* Not a value any Redis integer reply takes here (PTTL answers -1 and -2,
+ * so -1 cannot mean failure). */
+#define REDIS_HARNESS_NO_INTEGER LLONG_MIN
+
+/* One command with an integer reply (EXISTS, PTTL): its value, or
+ * REDIS_HARNESS_NO_INTEGER when none came or it is not an integer. */
+long long redis_harness_integer(redisContext *c, const char *format, ...);
+
+/* The keys of one (user, type), in the order of docs/REDIS.md. */
+enum { REDIS_HARNESS_REC, REDIS_HARNESS_EXP, REDIS_HARNESS_LOCK };
+#define REDIS_HARNESS_KEY_MAX 256
+
+/*
+ * Writes the three key names of (user, type) under prefix as docs/REDIS.md
+ * lays them out, "PREFIX:{USER:TYPE}:rec" and so on. user and type are
+ * taken as they are: a test whose ids need escaping escapes them itself.
+ */
+void redis_harness_key_names(const char *prefix, const char *user,
+                             const char *type,
+                             char names[3][REDIS_HARNESS_KEY_MAX]);
+
+/* How many of the three keys of (user, type) exist, each one that does
+ * named on stderr (for tests that expect them gone); -1 on failure. */
+int redis_harness_keys_left(redisContext *c, const char *prefix,
+                            const char *user, const char *type);
+
+/*
+ * Counting round trips. MONITOR, on a connection of its own, sees every
+ * command any client sends. redis_harness_monitor_begin() starts watching
+ * (NULL on failure); redis_harness_monitor_end() marks the end with an ECHO
+ * from a client of the monitor's own, frees the monitor and returns how
+ * many commands clients sent in between, or -1 on failure. The commands a
+ * script runs inside the server show up with the source "lua" and are no
+ * round trips, so they are not counted (which is also why INFO's
+ * total_commands_processed will not do).
+ */
+typedef struct redis_harness_monitor redis_harness_monitor;
+
+redis_harness_monitor *redis_harness_monitor_begin(const redis_harness *h);
+int redis_harness_monitor_end(redis_harness_monitor *m);
 
 #endif

@@ -312,62 +312,21 @@ static int seen_index(const seen *s, const char *id)
     return -1;
 }
 
-/* Raw commands on the second client. */
-static redisReply *raw_command(const char *format, ...)
-{
-    va_list ap;
-    redisReply *reply;
-
-    va_start(ap, format);
-    reply = redisvCommand(raw, format, ap);
-    va_end(ap);
-    assert_non_null(reply);
-    return reply;
-}
-
-static long long raw_integer(const char *format, const char *key)
-{
-    redisReply *reply = raw_command(format, key);
-    long long value;
-
-    assert_int_equal(reply->type, REDIS_REPLY_INTEGER);
-    value = reply->integer;
-    freeReplyObject(reply);
-    return value;
-}
-
-/* The three key names of (user, type) under this test's prefix, as
- * docs/REDIS.md says they are; user and type here are already escaped. */
-static void key_names(const char *user, const char *type, char names[3][256])
-{
-    static const char *const suffix[3] = { "rec", "exp", "lock" };
-
-    for (int k = 0; k < 3; k++)
-        snprintf(names[k], 256, "%s:{%s:%s}:%s", prefix, user, type,
-                 suffix[k]);
-}
-
+/* Looking behind the driver with the second client (redis_harness.h). */
 static void assert_keys_absent(const char *user, const char *type)
 {
-    char names[3][256];
-
-    key_names(user, type, names);
-    for (int k = 0; k < 3; k++)
-        if (raw_integer("EXISTS %s", names[k]) != 0) {
-            fprintf(stderr, "%s still exists\n", names[k]);
-            fail();
-        }
+    assert_int_equal(redis_harness_keys_left(raw, prefix, user, type), 0);
 }
 
 /* Every key of (user, type) expires within [low_ms, high_ms]. */
 static void assert_ttl_between(const char *user, const char *type,
                                long long low_ms, long long high_ms)
 {
-    char names[3][256];
+    char names[3][REDIS_HARNESS_KEY_MAX];
 
-    key_names(user, type, names);
+    redis_harness_key_names(prefix, user, type, names);
     for (int k = 0; k < 3; k++) {
-        long long ttl = raw_integer("PTTL %s", names[k]);
+        long long ttl = redis_harness_integer(raw, "PTTL %s", names[k]);
         if (ttl < low_ms || ttl > high_ms) {
             fprintf(stderr, "PTTL %s = %lld, want %lld..%lld\n", names[k],
                     ttl, low_ms, high_ms);
@@ -633,10 +592,12 @@ static void lock_versions_beyond_double_precision_compare_exactly(void **state)
     put_ok(h, key, "v1", now_s() + 100, 0);
     /* Set the stored lock to 2^53 + 1 behind the driver's back. */
     {
-        char names[3][256];
-        key_names("alice", "full", names);
-        freeReplyObject(raw_command("HSET %s s1 %llu", names[2],
-                                    (unsigned long long)big));
+        char names[3][REDIS_HARNESS_KEY_MAX];
+        redis_harness_key_names(prefix, "alice", "full", names);
+        assert_int_equal(redis_harness_run(raw, "HSET %s s1 %llu",
+                                           names[REDIS_HARNESS_LOCK],
+                                           (unsigned long long)big),
+                         0);
     }
     assert_int_equal(driver->put(h, &record, big - 1, now_s(), &err),
                      OBOL_CONFLICT);
@@ -651,23 +612,21 @@ static void lock_versions_beyond_double_precision_compare_exactly(void **state)
 static void keys_follow_the_documented_layout(void **state)
 {
     void *h = open_default("");
-    char names[3][256];
+    char names[3][REDIS_HARNESS_KEY_MAX];
+    static const char *const types[3] = { "hash", "zset", "hash" };
     (void)state;
 
     put_ok(h, key_of("alice@example.com", "full", "s1"), "x", now_s() + 100,
            0);
-    key_names("alice@example.com", "full", names);
-    for (int k = 0; k < 3; k++)
-        assert_int_equal(raw_integer("EXISTS %s", names[k]), 1);
-    {
-        redisReply *r = raw_command("TYPE %s", names[0]);
-        assert_string_equal(r->str, "hash");
-        freeReplyObject(r);
-        r = raw_command("TYPE %s", names[1]);
-        assert_string_equal(r->str, "zset");
-        freeReplyObject(r);
-        r = raw_command("TYPE %s", names[2]);
-        assert_string_equal(r->str, "hash");
+    redis_harness_key_names(prefix, "alice@example.com", "full", names);
+    for (int k = 0; k < 3; k++) {
+        redisReply *r;
+
+        assert_int_equal(redis_harness_integer(raw, "EXISTS %s", names[k]),
+                         1);
+        r = redis_harness_command(raw, "TYPE %s", names[k]);
+        assert_non_null(r);
+        assert_string_equal(r->str, types[k]);
         freeReplyObject(r);
     }
     driver->close(h);
@@ -744,10 +703,11 @@ static void odd_bytes_in_ids_never_collide(void **state)
      * after the prefix, with no brace inside it, and no two tuples sharing
      * a tag. */
     {
-        redisReply *r = raw_command("KEYS %s:*", prefix);
+        redisReply *r = redis_harness_command(raw, "KEYS %s:*", prefix);
         char tags[N * 3][128];
         size_t distinct = 0;
 
+        assert_non_null(r);
         assert_int_equal(r->elements, N * 3);
         for (size_t i = 0; i < r->elements; i++) {
             const char *name = r->element[i]->str;
@@ -1028,41 +988,16 @@ static void health_names_version_and_server(void **state)
 
 /* ---------------------------------------------------------- round trips */
 
-/*
- * Counts the commands clients send while op runs, with MONITOR on a third
- * connection: INFO's total_commands_processed would also count the
- * commands a script runs inside the server, which are no round trips.
- * MONITOR shows those with the source "lua", and they are left out.
- */
+/* Counts the commands clients send while op runs (redis_harness.h). */
 typedef void (*operation)(void *handle);
 
 static int commands_sent_by(operation op, void *handle)
 {
-    redisContext *monitor = redis_harness_client(redis);
-    redisReply *reply;
-    int count = 0;
+    redis_harness_monitor *monitor = redis_harness_monitor_begin(redis);
 
     assert_non_null(monitor);
-    reply = redisCommand(monitor, "MONITOR");
-    assert_non_null(reply);
-    freeReplyObject(reply);
     op(handle);
-    freeReplyObject(raw_command("ECHO obol-count-marker"));
-    for (;;) {
-        void *r = NULL;
-        const char *line;
-        assert_int_equal(redisGetReply(monitor, &r), REDIS_OK);
-        line = ((redisReply *)r)->str;
-        if (strstr(line, "obol-count-marker") != NULL) {
-            freeReplyObject(r);
-            break;
-        }
-        if (strstr(line, " lua]") == NULL)
-            count++;
-        freeReplyObject(r);
-    }
-    redisFree(monitor);
-    return count;
+    return redis_harness_monitor_end(monitor);
 }
 
 static void op_get(void *h)
@@ -1119,16 +1054,16 @@ static void lost_scripts_are_loaded_again(void **state)
     seen s;
     (void)state;
 
-    freeReplyObject(raw_command("SCRIPT FLUSH"));
+    assert_int_equal(redis_harness_run(raw, "SCRIPT FLUSH"), 0);
     put_ok(h, key_of("alice", "full", "s1"), "v1", now_s() + 100, 0);
-    freeReplyObject(raw_command("SCRIPT FLUSH"));
+    assert_int_equal(redis_harness_run(raw, "SCRIPT FLUSH"), 0);
     assert_int_equal(list_count(h, key_of("alice", "full", ""), &s), 1);
-    freeReplyObject(raw_command("SCRIPT FLUSH"));
+    assert_int_equal(redis_harness_run(raw, "SCRIPT FLUSH"), 0);
     del_ok(h, key_of("alice", "full", "s1"));
     assert_keys_absent("alice", "full");
     /* NOSCRIPT costs one retry with EVAL, which caches the script again,
      * so the next call is back to one EVALSHA. */
-    freeReplyObject(raw_command("SCRIPT FLUSH"));
+    assert_int_equal(redis_harness_run(raw, "SCRIPT FLUSH"), 0);
     assert_int_equal(commands_sent_by(op_put, h), 2);
     assert_int_equal(commands_sent_by(op_update, h), 1);
     driver->close(h);
@@ -1336,8 +1271,9 @@ static void acl_user_logs_in_with_its_name(void **state)
     obol_error err = { 0 };
     (void)state;
 
-    freeReplyObject(raw_command("ACL SETUSER obol-app on >app-pass ~* "
-                                "+@all"));
+    assert_int_equal(redis_harness_run(raw, "ACL SETUSER obol-app on "
+                                            ">app-pass ~* +@all"),
+                     0);
     snprintf(url, sizeof url, "redis://obol-app:app-pass@127.0.0.1:%u/3",
              redis_harness_port(redis));
     assert_int_equal(open_url(url, &h, &err), OBOL_OK);
@@ -1349,12 +1285,12 @@ static void acl_user_logs_in_with_its_name(void **state)
              redis_harness_port(redis));
     assert_int_equal(open_url(url, &h, &err), OBOL_ERR_BACKEND);
     assert_message_has(&err, "WRONGPASS");
-    freeReplyObject(raw_command("ACL DELUSER obol-app"));
+    assert_int_equal(redis_harness_run(raw, "ACL DELUSER obol-app"), 0);
 }
 
 static void unix_socket_with_db(void **state)
 {
-    char url[512], names[3][256];
+    char url[512], names[3][REDIS_HARNESS_KEY_MAX];
     void *h = NULL;
     obol_error err = { 0 };
     (void)state;
@@ -1365,11 +1301,11 @@ static void unix_socket_with_db(void **state)
         fprintf(stderr, "%s: %s\n", url, err.message);
     assert_non_null(h);
     put_ok(h, key_of("alice", "full", "s1"), "v1", now_s() + 100, 0);
-    key_names("alice", "full", names);
-    assert_int_equal(raw_integer("EXISTS %s", names[0]), 0);
-    freeReplyObject(raw_command("SELECT 2"));
-    assert_int_equal(raw_integer("EXISTS %s", names[0]), 1);
-    freeReplyObject(raw_command("SELECT 0"));
+    redis_harness_key_names(prefix, "alice", "full", names);
+    assert_int_equal(redis_harness_integer(raw, "EXISTS %s", names[0]), 0);
+    assert_int_equal(redis_harness_run(raw, "SELECT 2"), 0);
+    assert_int_equal(redis_harness_integer(raw, "EXISTS %s", names[0]), 1);
+    assert_int_equal(redis_harness_run(raw, "SELECT 0"), 0);
     {
         char info[256];
         assert_int_equal(driver->health(h, info, sizeof info, &err), OBOL_OK);

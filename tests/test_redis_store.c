@@ -160,60 +160,25 @@ static int get_status(obol_store *st, const char *sid, const char *uid,
     return status;
 }
 
-/* Raw commands on the second client. */
-static redisReply *raw_command(const char *format, ...)
+/* Looking behind the store with the second client (redis_harness.h).
+ * The user ids of these tests need no escaping; the type is "full". */
+static void key_names(const char *uid, char names[3][REDIS_HARNESS_KEY_MAX])
 {
-    va_list ap;
-    redisReply *reply;
-
-    va_start(ap, format);
-    reply = redisvCommand(raw, format, ap);
-    va_end(ap);
-    assert_non_null(reply);
-    return reply;
-}
-
-static long long raw_integer(const char *format, const char *key)
-{
-    redisReply *reply = raw_command(format, key);
-    long long value;
-
-    assert_int_equal(reply->type, REDIS_REPLY_INTEGER);
-    value = reply->integer;
-    freeReplyObject(reply);
-    return value;
-}
-
-enum { REC, EXP, LOCK };
-
-/* The keys of (uid, "full") under this test's prefix, as docs/REDIS.md
- * lays them out; the user ids of these tests need no escaping. */
-static void key_names(const char *uid, char names[3][128])
-{
-    static const char *const suffix[3] = { "rec", "exp", "lock" };
-
-    for (int k = 0; k < 3; k++)
-        snprintf(names[k], 128, "%s:{%s:full}:%s", prefix, uid, suffix[k]);
+    redis_harness_key_names(prefix, uid, "full", names);
 }
 
 static void assert_no_keys_of(const char *uid)
 {
-    char names[3][128];
-
-    key_names(uid, names);
-    for (int k = 0; k < 3; k++)
-        if (raw_integer("EXISTS %s", names[k]) != 0) {
-            fprintf(stderr, "%s still exists\n", names[k]);
-            fail();
-        }
+    assert_int_equal(redis_harness_keys_left(raw, prefix, uid, "full"), 0);
 }
 
 /* Nothing at all under this test's prefix. */
 static void assert_prefix_empty(void)
 {
-    redisReply *reply = raw_command("SCAN 0 MATCH %s:* COUNT 100000",
-                                    prefix);
+    redisReply *reply = redis_harness_command(
+        raw, "SCAN 0 MATCH %s:* COUNT 100000", prefix);
 
+    assert_non_null(reply);
     assert_int_equal(reply->type, REDIS_REPLY_ARRAY);
     assert_int_equal(reply->elements, 2);
     assert_int_equal(reply->element[1]->elements, 0);
@@ -230,18 +195,21 @@ static void assert_keys_expire_after(const char *uid,
                                      int64_t refresh_expires_at)
 {
     long long want_ms = (refresh_expires_at + 1) * 1000LL;
-    char names[3][128];
+    char names[3][REDIS_HARNESS_KEY_MAX];
 
     key_names(uid, names);
     for (int k = 0; k < 3; k++) {
-        redisReply *reply = raw_command("PEXPIRETIME %s", names[k]);
+        redisReply *reply = redis_harness_command(raw, "PEXPIRETIME %s",
+                                                  names[k]);
         long long got_ms, slack_ms = 0;
 
+        assert_non_null(reply);
         if (reply->type == REDIS_REPLY_ERROR) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
-            got_ms = raw_integer("PTTL %s", names[k]) +
-                     (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+            got_ms = redis_harness_integer(raw, "PTTL %s", names[k]);
+            assert_true(got_ms != REDIS_HARNESS_NO_INTEGER);
+            got_ms += (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
             slack_ms = 1000;
         } else {
             assert_int_equal(reply->type, REDIS_REPLY_INTEGER);
@@ -259,11 +227,13 @@ static void assert_keys_expire_after(const char *uid,
 /* The stored bytes of (uid, sid), or fails; free with freeReplyObject(). */
 static redisReply *raw_record(const char *uid, const char *sid)
 {
-    char names[3][128];
+    char names[3][REDIS_HARNESS_KEY_MAX];
     redisReply *reply;
 
     key_names(uid, names);
-    reply = raw_command("HGET %s %s", names[REC], sid);
+    reply = redis_harness_command(raw, "HGET %s %s",
+                                  names[REDIS_HARNESS_REC], sid);
+    assert_non_null(reply);
     assert_int_equal(reply->type, REDIS_REPLY_STRING);
     return reply;
 }
@@ -273,58 +243,29 @@ static redisReply *raw_record(const char *uid, const char *sid)
 static void raw_plant(const char *uid, const char *sid, const char *sealed,
                       size_t len, int64_t expires_at)
 {
-    char names[3][128];
+    char names[3][REDIS_HARNESS_KEY_MAX];
 
     key_names(uid, names);
-    freeReplyObject(raw_command("HSET %s %s %b", names[REC], sid, sealed,
-                                len));
-    freeReplyObject(raw_command("ZADD %s %" PRId64 " %s", names[EXP],
-                                expires_at, sid));
-    freeReplyObject(raw_command("HSET %s %s 1", names[LOCK], sid));
+    assert_int_equal(redis_harness_run(raw, "HSET %s %s %b",
+                                       names[REDIS_HARNESS_REC], sid, sealed,
+                                       len),
+                     0);
+    assert_int_equal(redis_harness_run(raw, "ZADD %s %" PRId64 " %s",
+                                       names[REDIS_HARNESS_EXP], expires_at,
+                                       sid),
+                     0);
+    assert_int_equal(redis_harness_run(raw, "HSET %s %s 1",
+                                       names[REDIS_HARNESS_LOCK], sid),
+                     0);
 }
 
-/*
- * Counting round trips. MONITOR, on a connection of its own, sees every
- * command any client sends; the commands a script runs inside the server
- * show up with the source "lua" and are no round trips, so they are left
- * out. An ECHO sent after the operation marks where it ended.
- */
-static redisContext *monitor_begin(void)
+/* Counting round trips (redis_harness.h). */
+static redis_harness_monitor *monitor_begin(void)
 {
-    redisContext *monitor = redis_harness_client(redis);
-    redisReply *reply;
+    redis_harness_monitor *monitor = redis_harness_monitor_begin(redis);
 
     assert_non_null(monitor);
-    reply = redisCommand(monitor, "MONITOR");
-    assert_non_null(reply);
-    assert_int_equal(reply->type, REDIS_REPLY_STATUS);
-    freeReplyObject(reply);
     return monitor;
-}
-
-static int monitor_end(redisContext *monitor)
-{
-    static const char marker[] = "obol-round-trip-marker";
-    int commands = 0;
-
-    freeReplyObject(raw_command("ECHO %s", marker));
-    for (;;) {
-        void *reply = NULL;
-        const char *line;
-        int done;
-
-        assert_int_equal(redisGetReply(monitor, &reply), REDIS_OK);
-        line = ((redisReply *)reply)->str;
-        assert_non_null(line);
-        done = strstr(line, marker) != NULL;
-        if (!done && strstr(line, " lua]") == NULL)
-            commands++;
-        freeReplyObject(reply);
-        if (done)
-            break;
-    }
-    redisFree(monitor);
-    return commands;
 }
 
 /* ----------------------------------------------------------- key expiry */
@@ -412,13 +353,13 @@ static void upsert_of_an_expired_session_writes_nothing(void **state)
     int64_t long_ago = now_s() - 5000;
     obol_session *dead = obol_session_new("alice", NULL, long_ago, 100000,
                                           60);
-    redisContext *monitor;
+    redis_harness_monitor *monitor;
     (void)state;
 
     assert_non_null(dead);
     monitor = monitor_begin();
     upsert_ok(st, dead);
-    assert_int_equal(monitor_end(monitor), 0);
+    assert_int_equal(redis_harness_monitor_end(monitor), 0);
     assert_int_equal(dead->lock_version, 0);
     assert_prefix_empty();
     obol_session_free(dead);
@@ -522,48 +463,48 @@ static void every_operation_is_one_round_trip(void **state)
     obol_session *s = obol_session_new("alice", NULL, now_s(), 3600, 600);
     obol_session *stale, *got = NULL, **all = NULL;
     size_t count = 0;
-    redisContext *monitor;
+    redis_harness_monitor *monitor;
     (void)state;
 
     assert_non_null(s);
     monitor = monitor_begin();
     upsert_ok(st, s);                                      /* insert */
-    assert_int_equal(monitor_end(monitor), 1);
+    assert_int_equal(redis_harness_monitor_end(monitor), 1);
     stale = obol_session_dup(s);
     assert_non_null(stale);
 
     monitor = monitor_begin();
     assert_int_equal(obol_get(st, s->id, "alice", NULL, &got, NULL), OBOL_OK);
-    assert_int_equal(monitor_end(monitor), 1);
+    assert_int_equal(redis_harness_monitor_end(monitor), 1);
     obol_session_free(got);
 
     assert_int_equal(obol_session_refresh(s, now_s(), 600), OBOL_OK);
     monitor = monitor_begin();
     upsert_ok(st, s);                                      /* update */
-    assert_int_equal(monitor_end(monitor), 1);
+    assert_int_equal(redis_harness_monitor_end(monitor), 1);
 
     monitor = monitor_begin();
     assert_int_equal(obol_upsert(st, stale, NULL), OBOL_CONFLICT);
-    assert_int_equal(monitor_end(monitor), 1);
+    assert_int_equal(redis_harness_monitor_end(monitor), 1);
 
     monitor = monitor_begin();
     assert_int_equal(obol_get_all(st, "alice", NULL, &all, &count, NULL),
                      OBOL_OK);
-    assert_int_equal(monitor_end(monitor), 1);
+    assert_int_equal(redis_harness_monitor_end(monitor), 1);
     assert_int_equal(count, 1);
     obol_sessions_free(all, count);
 
     monitor = monitor_begin();
     assert_int_equal(obol_delete(st, s->id, "alice", NULL, NULL), OBOL_OK);
-    assert_int_equal(monitor_end(monitor), 1);
+    assert_int_equal(redis_harness_monitor_end(monitor), 1);
 
     monitor = monitor_begin();
     assert_int_equal(get_status(st, s->id, "alice", NULL), OBOL_NOT_FOUND);
-    assert_int_equal(monitor_end(monitor), 1);
+    assert_int_equal(redis_harness_monitor_end(monitor), 1);
 
     monitor = monitor_begin();
     assert_int_equal(obol_delete_all(st, "alice", NULL, NULL), OBOL_OK);
-    assert_int_equal(monitor_end(monitor), 1);
+    assert_int_equal(redis_harness_monitor_end(monitor), 1);
 
     obol_session_free(stale);
     obol_session_free(s);
