@@ -23,7 +23,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "config.h"
 
-#include <dlfcn.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
@@ -40,8 +39,7 @@
 #include "../drivers/redis/redis_lua.h"
 #include "../tests/redis_harness.h"
 #include "config_internal.h"
-#include "errors_internal.h"
-#include "parse_internal.h"
+#include "loader_internal.h"
 
 #define BENCH_PREFIX "obol-bench"
 #define BENCH_THREADS 8
@@ -49,17 +47,6 @@
 #define LIST_SESSIONS 10    /* sessions of the user get_all reads */
 #define MAX_ROUNDS 64
 #define SESSION_TTL 86400   /* long enough for any run */
-
-static const obol_driver_host host = {
-    .abi_major = OBOL_DRIVER_ABI_MAJOR,
-    .abi_minor = OBOL_DRIVER_ABI_MINOR,
-    .struct_size = sizeof(obol_driver_host),
-    .alloc = malloc,
-    .free = free,
-    .set_error = obol_set_error,
-    .parse_uint = obol_parse_uint,
-    .parse_size = obol_parse_size,
-};
 
 static const uint8_t store_key[32] = {
     0x62, 0x65, 0x6e, 0x63, 0x68, 0x2d, 0x6b, 0x65, 0x79, 0x2d, 0x6e, 0x6f,
@@ -598,23 +585,14 @@ static const char *driver_dir(void)
     return dir != NULL && dir[0] != '\0' ? dir : OBOL_BUILD_DRIVER_PATH;
 }
 
+/* Through the core's own loader, from where the stores find it too. */
 static void load_driver(void)
 {
-    char file[PATH_MAX];
-    obol_driver_entry_fn entry;
-    void *library, *symbol;
+    obol_error err = { 0 };
 
-    snprintf(file, sizeof file, "%s/redis.so", driver_dir());
-    library = dlopen(file, RTLD_NOW | RTLD_LOCAL);
-    if (library == NULL)
-        die("dlopen", dlerror());
-    symbol = dlsym(library, "obol_driver_redis_entry");
-    if (symbol == NULL)
-        die("dlsym", dlerror());
-    memcpy(&entry, &symbol, sizeof entry);
-    driver = entry(&host);
-    if (driver == NULL)
-        die("entry", "refused the host table");
+    if (obol_loader_load("redis", "redis", driver_dir(), &driver, &err) !=
+        OBOL_OK)
+        die("load", err.message);
 }
 
 static void *open_driver(int pool)

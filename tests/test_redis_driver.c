@@ -1,17 +1,15 @@
 /*
  * The Redis driver on its own, against a real redis-server started by
- * tests/redis_harness.h: loaded with dlopen() from $OBOL_DRIVER_PATH as the
- * core loads it, opened from config strings parsed by the core's own
- * parser, and checked from a second, raw hiredis client. Each test uses a
+ * tests/redis_harness.h: loaded from $OBOL_DRIVER_PATH by the core's own
+ * loader, opened from config strings parsed by the core's own parser, and
+ * checked from a second, raw hiredis client. Each test uses a
  * prefix of its own, so the tests share one server without seeing each
  * other.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "config.h"
 
-#include <dlfcn.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,53 +26,27 @@
 #include <obol/driver.h>
 
 #include "config_internal.h"
-#include "errors_internal.h"
-#include "parse_internal.h"
+#include "loader_internal.h"
 #include "redis_harness.h"
 
 /* ------------------------------------------------------------- fixtures */
 
-static void *driver_library;
 static const obol_driver *driver;
 static redis_harness *redis;  /* shared server, started once */
 static redisContext *raw;     /* second client, to look behind the driver */
 static int prefix_counter;
 static char prefix[32];       /* this test's prefix */
 
-static const obol_driver_host host = {
-    .abi_major = OBOL_DRIVER_ABI_MAJOR,
-    .abi_minor = OBOL_DRIVER_ABI_MINOR,
-    .struct_size = sizeof(obol_driver_host),
-    .alloc = malloc,
-    .free = free,
-    .set_error = obol_set_error,
-    .parse_uint = obol_parse_uint,
-    .parse_size = obol_parse_size,
-};
-
+/* Through the core's own loader, as a store loads it. */
 static int load_driver(void)
 {
-    const char *dir = getenv("OBOL_DRIVER_PATH");
-    char path[PATH_MAX];
-    obol_driver_entry_fn entry;
-    void *symbol;
+    obol_error err = { 0 };
 
-    if (dir == NULL) {
-        fprintf(stderr, "OBOL_DRIVER_PATH is not set\n");
+    if (obol_loader_load("redis", "redis", NULL, &driver, &err) != OBOL_OK) {
+        fprintf(stderr, "%s\n", err.message);
         return -1;
     }
-    snprintf(path, sizeof path, "%s/redis.so", dir);
-    driver_library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (driver_library == NULL) {
-        fprintf(stderr, "%s\n", dlerror());
-        return -1;
-    }
-    symbol = dlsym(driver_library, "obol_driver_redis_entry");
-    if (symbol == NULL)
-        return -1;
-    memcpy(&entry, &symbol, sizeof entry);
-    driver = entry(&host);
-    return driver != NULL ? 0 : -1;
+    return 0;
 }
 
 static int group_setup(void **state)
@@ -95,8 +67,6 @@ static int group_teardown(void **state)
     if (raw != NULL)
         redisFree(raw);
     redis_harness_stop(redis);
-    if (driver_library != NULL)
-        dlclose(driver_library);
     return 0;
 }
 
