@@ -1,0 +1,235 @@
+#!/bin/sh
+# The obol tool end to end on LMDB: every command, --json output, sessions
+# kept byte for byte through export and import, legacy unsigned records
+# upgraded by migrate, and bad input refused with its exit status while
+# the store stays as it was. TAP output.
+srcdir=${srcdir:-.}
+. "$srcdir/tests/cli_lib.sh"
+
+db=lmdb://$work/db
+mkdir "$work/db" "$work/other" "$work/legacy"
+
+# ------------------------------------------------------------ the command line
+run --help
+expect "--help exits 0" 0
+check "--help documents every exit status" grep -q "6  done, but some records" "$work/out"
+run --version
+expect "--version exits 0" 0
+run
+expect "no command is a usage error" 2 "no command"
+run frobnicate "$db"
+expect "an unknown command is a usage error" 2 "unknown command"
+run get "$db" only-a-sid
+expect "missing operands are a usage error" 2 "usage: obol get"
+run get --all-types "$db" a b
+expect "an option of another command is a usage error" 2 "option of ls"
+
+# --------------------------------------------------------------- put and get
+echo '{"user_id":"alice","extra_payload":"AAEC/w=="}' >"$work/new.json"
+run_in "$work/new.json" put --json "$db"
+expect "put creates a session from a user_id alone" 0
+cp "$work/out" "$work/alice.json"
+check "put --json prints the stored session" json_lines "$work/alice.json"
+check "a created session has lock_version 1" test "$(field "$work/alice.json" lock_version)" = 1
+sid=$(field "$work/alice.json" id)
+check "a created session gets a random id" test "${#sid}" -ge 16
+
+run get --json "$db" "$sid" alice
+expect "get finds it" 0
+check "get --json is the stored session" same_sessions "$work/out" "$work/alice.json"
+run get "$db" "$sid" alice full
+expect "get prints text" 0
+check "text shows ISO-8601 UTC times" grep -Eq '^created_at +[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$' "$work/out"
+check "text shows the payload escaped" grep -q 'extra_payload *4 bytes: "\\x00\\x01\\x02\\xff"' "$work/out"
+run get "$db" no-such-session alice
+expect "get of a missing session is 'not found'" 1 "not found"
+run get "$db" "$sid" alice oauth2
+expect "get under another type is 'not found'" 1
+
+# ------------------------------------------------------------- put updates
+printf '{"id":"%s","user_id":"alice","lock_version":1,"expires_at":"infinity"}\n' "$sid" >"$work/update.json"
+run_in "$work/update.json" put --json "$db"
+expect "put with the current lock_version updates" 0
+check "the update moves lock_version to 2" test "$(field "$work/out" lock_version)" = 2
+check "the update keeps the fields not given" test "$(field "$work/out" extra_payload)" = "AAEC/w=="
+check "the update writes the fields given" test "$(field "$work/out" expires_at)" = infinity
+"$OBOL_BIN" export "$db" >"$work/before" 2>/dev/null
+run_in "$work/update.json" put "$db"
+expect "put with a stale lock_version is a conflict" 4 "stale"
+printf '{"id":"%s","user_id":"alice"}\n' "$sid" >"$work/dup.json"
+run_in "$work/dup.json" put "$db"
+expect "put of a new session with a taken id is a conflict" 4 "already exists"
+printf '{"user_id":"alice","expires_at":"2001-01-01T00:00:00Z","refresh_expires_at":"2001-01-01T00:00:00Z"}\n' >"$work/dead.json"
+run_in "$work/dead.json" put "$db"
+expect "put of an already expired session says nothing was written" 2 "nothing written"
+printf '{"user_id":"alice","expires":"2030-01-01T00:00:00Z"}\n' >"$work/typo.json"
+run_in "$work/typo.json" put "$db"
+expect "put refuses an unknown member" 2 "unknown member 'expires'"
+printf '{"user_id":"alice","created_at":"2026-02-30T00:00:00Z"}\n' >"$work/baddate.json"
+run_in "$work/baddate.json" put "$db"
+expect "put refuses an impossible date" 2 "created_at"
+printf '{"user_id": "alice",' >"$work/broken.json"
+run_in "$work/broken.json" put "$db"
+expect "put refuses malformed JSON" 2 "malformed JSON"
+"$OBOL_BIN" export "$db" >"$work/after" 2>/dev/null
+check "refused puts change nothing" cmp -s "$work/before" "$work/after"
+
+# ---------------------------------------------------------- ls, rm, rm-all
+echo '{"user_id":"alice","type":"oauth2"}' >"$work/oauth.json"
+run_in "$work/oauth.json" put "$db"
+echo '{"user_id":"bob"}' >"$work/bob.json"
+run_in "$work/bob.json" put "$db"
+run ls "$db" alice
+expect "ls lists a user's sessions of one type" 0
+check "ls shows one full session" grep -q "^1 session$" "$work/out"
+run ls --json "$db" alice oauth2
+expect "ls --json of another type" 0
+check "ls --json prints one JSON line per session" json_lines "$work/out"
+check "ls of oauth2 shows only oauth2" test "$(field "$work/out" type)" = oauth2
+run ls --json --all-types "$db" alice
+expect "ls --all-types" 0
+check "ls --all-types shows every type of the user and no other user" count_lines "$work/out" 2
+run ls "$db" alice full --all-types
+expect "ls with a TYPE and --all-types is a usage error" 2
+run rm-all --json "$db" alice oauth2
+expect "rm-all" 0
+check "rm-all --json says ok" grep -q '"status":"ok"' "$work/out"
+run ls --json --all-types "$db" alice
+check "rm-all removed that type only" count_lines "$work/out" 1
+run ls --json "$db" bob
+check "rm-all left other users alone" count_lines "$work/out" 1
+run rm "$db" "$sid" alice
+expect "rm" 0
+run get "$db" "$sid" alice
+expect "a removed session is not found" 1
+run rm "$db" "$sid" alice
+expect "rm of a missing session is not an error" 0
+run prune --json "$db"
+expect "prune" 0
+
+# --------------------------------------------------------------- check
+run check "$db"
+expect "check" 0
+check "check names the driver" grep -q "^driver *lmdb" "$work/out"
+check "check reports a round trip" grep -q "^round trip *min" "$work/out"
+check "check reports the verified sample" grep -q "1 verified, 0 expired, 0 rejected" "$work/out"
+run check --json "$db"
+check "check --json parses" json_lines "$work/out"
+echo "another secret of enough length" >"$work/wrong.secret"
+run check --secret-file "$work/wrong.secret" "$db"
+expect "check with the wrong key reports rejected records" 6
+check "check counts the rejected record" grep -q "0 verified, 0 expired, 1 rejected" "$work/out"
+
+# -------------------------------------------- export and import, byte for byte
+gen_sessions 300 40 >"$work/many.jsonl"
+run_in "$work/many.jsonl" import "$db"
+expect "import of 300 sessions" 0
+check "import says how many" grep -q "imported 300 sessions" "$work/out"
+"$OBOL_BIN" export "$db" >"$work/all.jsonl" 2>"$work/err"
+check "export writes JSON lines" json_lines "$work/all.jsonl"
+check "export holds the 300 imported sessions and bob's" count_lines "$work/all.jsonl" 301
+grep -v '"user_id":"bob"' "$work/all.jsonl" >"$work/all-but-bob.jsonl"
+check "every field survives import and export: binary ids, payloads, extreme times and locks" \
+    same_sessions "$work/many.jsonl" "$work/all-but-bob.jsonl"
+check "ids that are not UTF-8 travel as base64 twins" grep -q '"id_b64"' "$work/all.jsonl"
+run_in "$work/all.jsonl" import "lmdb://$work/other"
+"$OBOL_BIN" export "lmdb://$work/other" >"$work/other.jsonl" 2>/dev/null
+check "export, import into another store, export: the same sessions" \
+    same_sessions "$work/all.jsonl" "$work/other.jsonl"
+binary_user=$(printf '\377\376user\0017')
+run ls --json --all-types "$db" "$binary_user"
+expect "ls of a user id that is not UTF-8" 0
+check "finds that user's sessions" count_lines "$work/out" 8
+run ls --all-types "$db" "$binary_user"
+check "text output escapes bytes that are not UTF-8" grep -q '^8 sessions$' "$work/out"
+check "text output holds no raw control bytes" sh -c "! LC_ALL=C grep -q \"\$(printf '[\001\377]')\" '$work/out'"
+
+# ------------------------------------------------- bad input changes nothing
+"$OBOL_BIN" export "$db" >"$work/before" 2>/dev/null
+{ head -n 5 "$work/many.jsonl"; echo '{"id": "x", "user_id": '; } >"$work/bad.jsonl"
+run_in "$work/bad.jsonl" import "$db"
+expect "import of malformed JSON names the line" 2 "line 6: malformed JSON"
+sed -n '2,4s/"lock_version":[0-9][0-9]*/"lock_version":0/p' "$work/many.jsonl" >"$work/lock0.jsonl"
+run_in "$work/lock0.jsonl" import "$db"
+expect "import refuses lock_version 0" 2 "line 1: lock_version must be at least 1"
+python3 -c '
+import base64, json, sys
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines()[:4]
+big = json.loads(lines[0]); big["extra_payload"] = base64.b64encode(b"x" * 70000).decode()
+lines.append(json.dumps(big))
+print("\n".join(lines))
+' "$work/many.jsonl" >"$work/big.jsonl"
+run_in "$work/big.jsonl" import "$db"
+expect "import of a payload over max_payload names the line" 2 "line 5: .*max_payload"
+sed '2s/"type":"[a-z0-9]*",//' "$work/many.jsonl" | head -n 3 >"$work/notype.jsonl"
+run_in "$work/notype.jsonl" import "$db"
+expect "import names a missing member" 2 "line 2: member 'type' is missing"
+run get "mysql://$work/db" a b
+expect "an unknown scheme is a driver error" 3 "no driver for scheme 'mysql'"
+run_in "$work/many.jsonl" import "nosuch://x"
+expect "import into an unknown scheme" 3 "no driver"
+(unset OBOL_SECRET; "$OBOL_BIN" import "$db" <"$work/many.jsonl" >"$work/out" 2>"$work/err"); rc=$?
+expect "import without a secret is a key error" 5 "OBOL_SECRET"
+(unset OBOL_SECRET; "$OBOL_BIN" get "$db" "$sid" alice >"$work/out" 2>"$work/err"); rc=$?
+expect "get without a secret is a key error" 5 "no signing key"
+(unset OBOL_SECRET; "$OBOL_BIN" rm-all "$db" bob >"$work/out" 2>"$work/err"); rc=$?
+expect "rm-all without a secret is a key error" 5
+run get "$db?secret=env:NO_SUCH_VARIABLE" a b
+expect "a secret variable that is not set is a key error" 5 "NO_SUCH_VARIABLE"
+run get --secret-file "$work/wrong.secret" "$db?secret=env:OBOL_SECRET" a b
+expect "a secret file and a secret= option together are a usage error" 2 "use one"
+run get "$db?map_sise=1GiB" a b
+expect "a misspelt option is a usage error" 2 "map_sise"
+"$OBOL_BIN" export "$db" >"$work/after" 2>/dev/null
+check "refused commands changed nothing in the store" same_sessions "$work/before" "$work/after"
+
+# ----------------------------------------------------------- secret files
+printf '%s\n' "$OBOL_SECRET" >"$work/right.secret"
+(unset OBOL_SECRET; "$OBOL_BIN" export --secret-file "$work/right.secret" "$db" >"$work/out" 2>"$work/err"); rc=$?
+expect "--secret-file reads the secret from a file" 0
+check "and verifies every record with it" same_sessions "$work/out" "$work/before"
+
+# ------------------------------------------------------------- migrate
+run migrate --json "$db" "lmdb://$work/other?prefix=copy"
+expect "migrate between prefixes" 0
+check "migrate --json parses" json_lines "$work/out"
+check "migrate copied every session" test "$(field "$work/out" copied)" = 301
+check "a migration that is not on a terminal draws no progress bar" sh -c "! grep -q ETA '$work/err'"
+"$OBOL_BIN" export "lmdb://$work/other?prefix=copy" >"$work/copy.jsonl" 2>/dev/null
+check "migrate keeps every field" same_sessions "$work/copy.jsonl" "$work/before"
+run migrate "$db" "lmdb://$work/other?prefix=copy"
+expect "migrate again" 0
+"$OBOL_BIN" export "lmdb://$work/other?prefix=copy" >"$work/copy2.jsonl" 2>/dev/null
+check "migrate is idempotent" same_sessions "$work/copy2.jsonl" "$work/before"
+check "migrate prints its counts" grep -q "^copied 301, skipped 0 (expired), rejected 0" "$work/out"
+run migrate --progress "$db" "lmdb://$work/other?prefix=copy"
+check "--progress draws a bar with rate and ETA on stderr" grep -q "ETA" "$work/err"
+run migrate --dst-secret-file "$work/wrong.secret" "$db" "lmdb://$work/other?prefix=rekeyed"
+expect "migrate re-seals with the destination's own secret" 0
+(OBOL_SECRET=$(cat "$work/wrong.secret"); export OBOL_SECRET
+ "$OBOL_BIN" export "lmdb://$work/other?prefix=rekeyed" >"$work/rekeyed.jsonl" 2>/dev/null)
+check "the destination's secret reads the copy" same_sessions "$work/rekeyed.jsonl" "$work/before"
+run check "lmdb://$work/other?prefix=rekeyed"
+expect "the source's secret does not" 6
+(OBOL_SRC_SECRET=$(cat "$work/wrong.secret"); export OBOL_SRC_SECRET
+ "$OBOL_BIN" migrate "lmdb://$work/other?prefix=rekeyed" "lmdb://$work/other?prefix=back" >"$work/out" 2>"$work/err"); rc=$?
+expect "OBOL_SRC_SECRET keys the source" 0
+"$OBOL_BIN" export "lmdb://$work/other?prefix=back" >"$work/back.jsonl" 2>/dev/null
+check "and OBOL_SECRET the destination" same_sessions "$work/back.jsonl" "$work/before"
+
+# ------------------------------------------------- legacy unsigned records
+legacy=lmdb://$work/legacy
+run_in "$work/many.jsonl" import "$legacy"
+"$OBOL_BIN" export "$legacy" >"$work/legacy-before" 2>/dev/null
+check "the legacy helper rewrites every record unsigned" sh -c "test \"\$('$UNSIGN' '$legacy?secret=env:OBOL_SECRET')\" = 300"
+run export "$legacy"
+expect "unsigned records are rejected by a strict store" 6
+check "and not exported" test ! -s "$work/out"
+run migrate "$legacy?allow_unsigned=1" "$legacy"
+expect "migrate from allow_unsigned=1 upgrades them in place" 0
+check "migrate warns about unsigned records, a few lines only" grep -q "more warnings not shown" "$work/err"
+check "every unsigned record was copied" grep -q "^copied 300, skipped 0 (expired), rejected 0" "$work/out"
+"$OBOL_BIN" export "$legacy" >"$work/legacy-after" 2>/dev/null
+check "upgraded records verify and keep every field" same_sessions "$work/legacy-before" "$work/legacy-after"
+
+done_testing
