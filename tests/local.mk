@@ -24,7 +24,8 @@ include tests/unit.mk
 STORE_SUITE_SOURCES = tests/store_suite.c tests/store_suite.h \
 	tests/suite_fixture.c tests/suite_fixture.h \
 	tests/driver_suite.c tests/driver_suite.h \
-	tests/tmpdir.c tests/tmpdir.h
+	tests/tmpdir.c tests/tmpdir.h \
+	tests/session_assert.c tests/session_assert.h
 check_PROGRAMS += tests/test_store_lmdb
 TESTS += tests/test_store_lmdb
 tests_test_store_lmdb_SOURCES = tests/test_store_lmdb.c $(STORE_SUITE_SOURCES)

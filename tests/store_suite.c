@@ -22,6 +22,7 @@
 
 #include "codec_internal.h"
 #include "driver_suite.h"
+#include "session_assert.h"
 #include "store_internal.h"
 #include "store_suite.h"
 #include "suite_fixture.h"
@@ -33,25 +34,6 @@ static void assert_not_found(fixture *f, const char *sid, const char *uid,
 
     assert_int_equal(obol_get(f->st, sid, uid, type, &got, NULL), OBOL_NOT_FOUND);
     assert_null(got);
-}
-
-static void assert_sessions_equal(const obol_session *a, const obol_session *b)
-{
-    assert_string_equal(a->id, b->id);
-    assert_string_equal(a->user_id, b->user_id);
-    assert_string_equal(a->type, b->type);
-    assert_string_equal(a->refresh_token_id, b->refresh_token_id);
-    assert_true(a->created_at == b->created_at);
-    assert_true(a->expires_at == b->expires_at);
-    assert_true(a->refresh_expires_at == b->refresh_expires_at);
-    assert_true(a->refreshed_at == b->refreshed_at);
-    assert_true(a->tokens_fresh_from == b->tokens_fresh_from);
-    assert_true(a->prev_tokens_fresh_from == b->prev_tokens_fresh_from);
-    assert_true(a->lock_version == b->lock_version);
-    assert_int_equal(a->extra_payload_len, b->extra_payload_len);
-    if (a->extra_payload_len > 0)
-        assert_memory_equal(a->extra_payload, b->extra_payload,
-                            a->extra_payload_len);
 }
 
 /* ---------------------------------------------------------------- reads */
