@@ -154,6 +154,24 @@ static int key_too_large(const lmdb_store *st, const lmdb_env_view *view,
                      session_key_limit(view) - 8);
 }
 
+/*
+ * The start of every operation: the environment this process may use, and
+ * a zeroed block of args_size bytes for the operation's keys (kilobytes
+ * each, kept off the stack of the caller's thread). NULL with *status set
+ * on failure; free() the block afterwards.
+ */
+static void *op_begin(lmdb_store *st, size_t args_size, lmdb_env **env,
+                      int *status, obol_error *err)
+{
+    *status = store_env(st, env, err);
+    if (*status != OBOL_OK)
+        return NULL;
+    void *args = calloc(1, args_size);
+    if (args == NULL)
+        *status = lmdb_fail(err, OBOL_ERR_NOMEM, "lmdb: out of memory");
+    return args;
+}
+
 /* ---------------------------------------------------------------- get */
 
 typedef struct get_args {
@@ -193,13 +211,10 @@ static int lmdb_get(void *handle, const obol_driver_key *where,
 {
     lmdb_store *st = handle;
     lmdb_env *env;
-    int status = store_env(st, &env, err);
-    if (status != OBOL_OK)
-        return status;
-    get_args *a = malloc(sizeof *a);
+    int status;
+    get_args *a = op_begin(st, sizeof *a, &env, &status, err);
     if (a == NULL)
-        return lmdb_fail(err, OBOL_ERR_NOMEM, "lmdb: out of memory");
-    a->sealed = NULL;
+        return status;
     const lmdb_env_view *view = lmdb_env_get_view(env);
     /* A key too long to store cannot have been stored. */
     if (lmdb_key_session(&a->key, session_key_limit(view), st->prefix,
@@ -309,13 +324,11 @@ static int lmdb_put(void *handle, const obol_driver_record *record,
 {
     lmdb_store *st = handle;
     lmdb_env *env;
-    int status = store_env(st, &env, err);
-    if (status != OBOL_OK)
+    int status;
+    put_args *a = op_begin(st, sizeof *a, &env, &status, err);
+    if (a == NULL)
         return status;
     const lmdb_env_view *view = lmdb_env_get_view(env);
-    put_args *a = malloc(sizeof *a);
-    if (a == NULL)
-        return lmdb_fail(err, OBOL_ERR_NOMEM, "lmdb: out of memory");
     a->record = record;
     a->expected_lock = expected_lock;
     a->now = now;
@@ -360,12 +373,10 @@ static int lmdb_del(void *handle, const obol_driver_key *where,
 {
     lmdb_store *st = handle;
     lmdb_env *env;
-    int status = store_env(st, &env, err);
-    if (status != OBOL_OK)
-        return status;
-    lmdb_key *key = malloc(sizeof *key);
+    int status;
+    lmdb_key *key = op_begin(st, sizeof *key, &env, &status, err);
     if (key == NULL)
-        return lmdb_fail(err, OBOL_ERR_NOMEM, "lmdb: out of memory");
+        return status;
     const lmdb_env_view *view = lmdb_env_get_view(env);
     if (lmdb_key_session(key, session_key_limit(view), st->prefix,
                          where) != 0)
@@ -378,43 +389,42 @@ static int lmdb_del(void *handle, const obol_driver_key *where,
 
 /* ------------------------------------------------ list, scan, del_all */
 
-static int lmdb_list(void *handle, const obol_driver_key *where,
-                     obol_driver_visit visit, void *arg, obol_error *err)
+/* The key range of one user and type (where), or of the whole prefix
+ * (where NULL); -1 when no key of it fits, so that none can be stored. */
+static int session_range(const lmdb_store *st, const lmdb_env_view *view,
+                         const obol_driver_key *where, lmdb_key *range)
 {
-    lmdb_store *st = handle;
+    if (where == NULL)
+        return lmdb_key_prefix(range, session_key_limit(view), st->prefix);
+    return lmdb_key_user(range, session_key_limit(view), st->prefix, where);
+}
+
+/* Visits the sessions of session_range(where). */
+static int walk_sessions(lmdb_store *st, const obol_driver_key *where,
+                         obol_driver_visit visit, void *arg, obol_error *err)
+{
     lmdb_env *env;
-    int status = store_env(st, &env, err);
-    if (status != OBOL_OK)
-        return status;
-    lmdb_key *range = malloc(sizeof *range);
+    int status;
+    lmdb_key *range = op_begin(st, sizeof *range, &env, &status, err);
     if (range == NULL)
-        return lmdb_fail(err, OBOL_ERR_NOMEM, "lmdb: out of memory");
-    const lmdb_env_view *view = lmdb_env_get_view(env);
-    if (lmdb_key_user(range, session_key_limit(view), st->prefix,
-                      where) == 0)
+        return status;
+    if (session_range(st, lmdb_env_get_view(env), where, range) == 0)
         status = lmdb_walk_range(env, range->bytes, range->len, visit, arg,
                                  err);
     free(range);
     return status;
 }
 
+static int lmdb_list(void *handle, const obol_driver_key *where,
+                     obol_driver_visit visit, void *arg, obol_error *err)
+{
+    return walk_sessions(handle, where, visit, arg, err);
+}
+
 static int lmdb_scan(void *handle, obol_driver_visit visit, void *arg,
                      obol_error *err)
 {
-    lmdb_store *st = handle;
-    lmdb_env *env;
-    int status = store_env(st, &env, err);
-    if (status != OBOL_OK)
-        return status;
-    lmdb_key *range = malloc(sizeof *range);
-    if (range == NULL)
-        return lmdb_fail(err, OBOL_ERR_NOMEM, "lmdb: out of memory");
-    const lmdb_env_view *view = lmdb_env_get_view(env);
-    if (lmdb_key_prefix(range, session_key_limit(view), st->prefix) == 0)
-        status = lmdb_walk_range(env, range->bytes, range->len, visit, arg,
-                                 err);
-    free(range);
-    return status;
+    return walk_sessions(handle, NULL, visit, arg, err);
 }
 
 /* Finds the first session key in range; OBOL_NOT_FOUND when none is left.
@@ -467,15 +477,11 @@ static int lmdb_del_all(void *handle, const obol_driver_key *where,
 {
     lmdb_store *st = handle;
     lmdb_env *env;
-    int status = store_env(st, &env, err);
-    if (status != OBOL_OK)
-        return status;
-    del_all_args *a = malloc(sizeof *a);
+    int status;
+    del_all_args *a = op_begin(st, sizeof *a, &env, &status, err);
     if (a == NULL)
-        return lmdb_fail(err, OBOL_ERR_NOMEM, "lmdb: out of memory");
-    const lmdb_env_view *view = lmdb_env_get_view(env);
-    if (lmdb_key_user(&a->range, session_key_limit(view), st->prefix,
-                      where) == 0)
+        return status;
+    if (session_range(st, lmdb_env_get_view(env), where, &a->range) == 0)
         status = lmdb_env_run(env, 1, del_all_body, a, err);
     free(a);
     return status;
@@ -563,16 +569,12 @@ static int prune_body(lmdb_txn *t, void *arg)
  * expiry index is shared, and a dead record is dead for everyone. */
 static int lmdb_prune(void *handle, int64_t now, obol_error *err)
 {
-    lmdb_store *st = handle;
     lmdb_env *env;
-    int status = store_env(st, &env, err);
-    if (status != OBOL_OK)
-        return status;
-    prune_args *a = malloc(sizeof *a);
+    int status;
+    prune_args *a = op_begin(handle, sizeof *a, &env, &status, err);
     if (a == NULL)
-        return lmdb_fail(err, OBOL_ERR_NOMEM, "lmdb: out of memory");
+        return status;
     a->now = now;
-    a->done = 0;
     while (status == OBOL_OK && !a->done)
         status = lmdb_env_run(env, 1, prune_body, a, err);
     free(a);
