@@ -1,0 +1,111 @@
+#!/bin/sh
+# The obol tool end to end on a private redis-server: every command, an
+# unreachable server, and 10,000 sessions of 1,000 users migrated
+# redis -> lmdb -> redis keeping every field byte for byte, with the
+# migration rates reported as TAP comments. TAP output.
+srcdir=${srcdir:-.}
+. "$srcdir/tests/cli_lib.sh"
+
+start_redis
+rs=$redis_url/0?prefix=cli
+
+# ------------------------------------------------------ every command on Redis
+echo '{"user_id":"alice","extra_payload":"aGVsbG8="}' >"$work/new.json"
+run_in "$work/new.json" put --json "$rs"
+expect "put on redis" 0
+sid=$(field "$work/out" id)
+cp "$work/out" "$work/alice.json"
+run get --json "$rs" "$sid" alice
+expect "get on redis" 0
+check "get returns what put stored" same_sessions "$work/out" "$work/alice.json"
+printf '{"id":"%s","user_id":"alice","lock_version":1,"refresh_token_id":"rotated"}\n' "$sid" >"$work/update.json"
+run_in "$work/update.json" put "$rs"
+expect "put updates under the lock on redis" 0
+run_in "$work/update.json" put "$rs"
+expect "a stale lock is a conflict on redis" 4
+echo '{"user_id":"alice","type":"oauth2"}' >"$work/oauth.json"
+run_in "$work/oauth.json" put "$rs"
+run ls "$rs" alice
+expect "ls on redis" 0
+check "ls shows alice's full session" grep -q "^1 session$" "$work/out"
+run ls --json --all-types "$rs" alice
+check "ls --all-types on redis" count_lines "$work/out" 2
+run check --json "$rs"
+expect "check on redis" 0
+check "check names the redis driver" grep -q '"driver":"redis"' "$work/out"
+run export "$rs"
+expect "export on redis" 0
+check "export on redis writes both sessions" count_lines "$work/out" 2
+cp "$work/out" "$work/small.jsonl"
+run rm-all "$rs" alice oauth2
+expect "rm-all on redis" 0
+run rm "$rs" "$sid" alice
+expect "rm on redis" 0
+run get "$rs" "$sid" alice
+expect "a removed session is gone from redis" 1
+run prune "$rs"
+expect "prune on redis" 0
+run_in "$work/small.jsonl" import "$rs"
+expect "import on redis" 0
+"$OBOL_BIN" export "$rs" >"$work/back.jsonl" 2>/dev/null
+check "import restores the exported sessions exactly" same_sessions "$work/small.jsonl" "$work/back.jsonl"
+
+# ----------------------------------------------------- failures change nothing
+closed=$(free_port)
+run get "redis://127.0.0.1:$closed/0?timeout_ms=500" a b
+expect "an unreachable redis is a backend error" 3 "127.0.0.1:$closed"
+run_in "$work/small.jsonl" import "redis://127.0.0.1:$closed"
+expect "import into an unreachable redis is a backend error" 3
+run migrate "$rs" "redis://127.0.0.1:$closed"
+expect "migrate to an unreachable redis is a backend error" 3
+printf '%s\n' '{"id":"x","user_id":"y","type":"full"' >"$work/bad.jsonl"
+run_in "$work/bad.jsonl" import "$rs"
+expect "malformed JSON into redis" 2 "line 1: malformed JSON"
+(unset OBOL_SECRET; "$OBOL_BIN" import "$rs" <"$work/small.jsonl" >"$work/out" 2>"$work/err"); rc=$?
+expect "import into redis without a secret" 5 "OBOL_SECRET"
+(unset OBOL_SECRET; "$OBOL_BIN" migrate "lmdb://$work" "$rs" >"$work/out" 2>"$work/err"); rc=$?
+expect "migrate without a secret" 5
+"$OBOL_BIN" export "$rs" >"$work/after.jsonl" 2>/dev/null
+check "the failures changed nothing in redis" same_sessions "$work/small.jsonl" "$work/after.jsonl"
+
+# ------------------------------------- 10,000 sessions: redis -> lmdb -> redis
+gen_sessions 10000 1000 >"$work/10k.jsonl"
+from=$redis_url/0?prefix=from
+to=$redis_url/0?prefix=to
+mkdir "$work/lmdb"
+run_in "$work/10k.jsonl" import "$from"
+expect "import 10,000 sessions into redis" 0
+"$OBOL_BIN" export "$from" >"$work/from.jsonl" 2>/dev/null
+check "redis holds the 10,000 sessions exactly" same_sessions "$work/10k.jsonl" "$work/from.jsonl"
+
+run migrate --json "$from" "lmdb://$work/lmdb"
+expect "migrate redis -> lmdb" 0
+check "redis -> lmdb copied 10,000" test "$(field "$work/out" copied)" = 10000
+echo "# redis -> lmdb: $(field "$work/out" sessions_per_second | cut -d. -f1) sessions/s (10,000 sessions)"
+"$OBOL_BIN" export "lmdb://$work/lmdb" >"$work/lmdb.jsonl" 2>/dev/null
+check "lmdb holds every field of every session" same_sessions "$work/10k.jsonl" "$work/lmdb.jsonl"
+
+run migrate --json "lmdb://$work/lmdb" "$to"
+expect "migrate lmdb -> redis" 0
+check "lmdb -> redis copied 10,000" test "$(field "$work/out" copied)" = 10000
+echo "# lmdb -> redis: $(field "$work/out" sessions_per_second | cut -d. -f1) sessions/s (10,000 sessions)"
+"$OBOL_BIN" export "$to" >"$work/to.jsonl" 2>/dev/null
+check "back in redis, every field of every session is the same" same_sessions "$work/10k.jsonl" "$work/to.jsonl"
+
+run migrate "lmdb://$work/lmdb" "$to"
+expect "migrating again" 0
+"$OBOL_BIN" export "$to" >"$work/to2.jsonl" 2>/dev/null
+check "changes nothing: migrate is idempotent" same_sessions "$work/10k.jsonl" "$work/to2.jsonl"
+run ls --json "$to" user-1 oauth2
+check "the migrated store answers per user" count_lines "$work/out" 4
+
+# ---------------------------------------------- legacy unsigned records on redis
+check "the legacy helper rewrites redis records unsigned" sh -c "test \"\$('$UNSIGN' '$from&secret=env:OBOL_SECRET')\" = 10000"
+run check "$from"
+expect "a strict store rejects them" 6
+run migrate "$from&allow_unsigned=1" "$from"
+expect "migrate from allow_unsigned=1 seals them in place" 0
+"$OBOL_BIN" export "$from" >"$work/sealed.jsonl" 2>/dev/null
+check "the sealed records keep every field" same_sessions "$work/10k.jsonl" "$work/sealed.jsonl"
+
+done_testing
