@@ -187,27 +187,31 @@ static int redis_put(void *handle, const obol_driver_record *record,
 
 /* ------------------------------------------------------------ del/del_all */
 
-static int redis_del(void *handle, const obol_driver_key *key,
-                     obol_error *err)
+/* Runs a script on the keys of key's (user, type) with one argument and
+ * drops its reply: delete and prune answer nothing the caller needs. */
+static int run_on_keys(redis_handle *h, const obol_driver_key *key,
+                       redis_script_id id, const char *arg, size_t arg_len,
+                       obol_error *err)
 {
-    redis_handle *h = handle;
     redis_keys keys;
     redisReply *reply = NULL;
     int status = build_keys(h, key, &keys, err);
 
     if (status != OBOL_OK)
         return status;
-    {
-        const char *argv[1] = { arg_of(key->id) };
-        size_t argv_len[1] = { key->id.len };
-
-        status = redis_script_run(h->pool, &h->scripts, REDIS_SCRIPT_DELETE,
-                                  &keys, 1, argv, argv_len, &reply, err);
-    }
+    status = redis_script_run(h->pool, &h->scripts, id, &keys, 1, &arg,
+                              &arg_len, &reply, err);
     redis_keys_clear(&keys);
     if (status == OBOL_OK)
         freeReplyObject(reply);
     return status;
+}
+
+static int redis_del(void *handle, const obol_driver_key *key,
+                     obol_error *err)
+{
+    return run_on_keys(handle, key, REDIS_SCRIPT_DELETE, arg_of(key->id),
+                       key->id.len, err);
 }
 
 static int redis_del_all(void *handle, const obol_driver_key *key,
@@ -414,23 +418,9 @@ static int prune_one(redis_handle *h, obol_bytes user, obol_bytes type,
 {
     const char *now_text = arg;
     obol_driver_key key = { user, type, { NULL, 0 } };
-    redis_keys keys;
-    redisReply *reply = NULL;
-    int status = build_keys(h, &key, &keys, err);
 
-    if (status != OBOL_OK)
-        return status;
-    {
-        const char *argv[1] = { now_text };
-        size_t argv_len[1] = { strlen(now_text) };
-
-        status = redis_script_run(h->pool, &h->scripts, REDIS_SCRIPT_PRUNE,
-                                  &keys, 1, argv, argv_len, &reply, err);
-    }
-    redis_keys_clear(&keys);
-    if (status == OBOL_OK)
-        freeReplyObject(reply);
-    return status;
+    return run_on_keys(h, &key, REDIS_SCRIPT_PRUNE, now_text,
+                       strlen(now_text), err);
 }
 
 static int redis_prune(void *handle, int64_t now, obol_error *err)
