@@ -586,12 +586,14 @@ static int walk(memory_store *st, owned_bytes start, obol_driver_visit visit,
     return status;
 }
 
-static int memory_list(void *handle, const obol_driver_key *key,
-                       obol_driver_visit visit, void *arg, obol_error *err)
+/* Walks the records whose key starts with the first part_count parts of
+ * key's encoding (see store_key()). */
+static int walk_key(memory_handle *h, const obol_driver_key *key,
+                    size_t part_count, obol_driver_visit visit, void *arg,
+                    obol_error *err)
 {
-    memory_handle *h = handle;
     owned_bytes start;
-    int status = store_key(h, key, 3, &start, err);   /* key->id ignored */
+    int status = store_key(h, key, part_count, &start, err);
     if (status != OBOL_OK)
         return status;
     status = walk(h->store, start, visit, arg, err);
@@ -599,17 +601,16 @@ static int memory_list(void *handle, const obol_driver_key *key,
     return status;
 }
 
+static int memory_list(void *handle, const obol_driver_key *key,
+                       obol_driver_visit visit, void *arg, obol_error *err)
+{
+    return walk_key(handle, key, 3, visit, arg, err);   /* key->id ignored */
+}
+
 static int memory_scan(void *handle, obol_driver_visit visit, void *arg,
                        obol_error *err)
 {
-    memory_handle *h = handle;
-    owned_bytes start;
-    int status = store_key(h, NULL, 1, &start, err);
-    if (status != OBOL_OK)
-        return status;
-    status = walk(h->store, start, visit, arg, err);
-    free(start.data);
-    return status;
+    return walk_key(handle, NULL, 1, visit, arg, err);
 }
 
 static int memory_del_all(void *handle, const obol_driver_key *key,
