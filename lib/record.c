@@ -179,8 +179,13 @@ int obol_record_open(obol_store *st, const obol_driver_key *key,
                          &payload, err);
     if (status == OBOL_ERR_NOMEM)
         return status;
-    if (status != OBOL_OK)
-        return refuse(st, key, err->message, err);
+    if (status != OBOL_OK) {
+        char why[sizeof err->message];
+
+        /* refuse() rewrites err->message: format from a copy. */
+        memcpy(why, err->message, sizeof why);
+        return refuse(st, key, why, err);
+    }
     if (payload.was_unsigned)
         log_record(st, OBOL_LOG_WARNING, key, "accepted",
                    "it is unsigned and allow_unsigned=1 (run `obol migrate` "
