@@ -168,6 +168,30 @@ static int open_status(const test_config *tc, obol_error *err)
     return status;
 }
 
+/* In a child process: a handle of its own on path with one option; a
+ * child that cannot open one exits with 2. */
+static void *child_open(const char *path, const char *option,
+                        const char *value)
+{
+    test_config tc;
+    config_init(&tc, path, "obol");
+    config_option(&tc, option, value);
+    void *handle = NULL;
+    obol_error err = { 0 };
+    if (driver->open(&tc.config, &handle, &err) != OBOL_OK)
+        _exit(2);
+    return handle;
+}
+
+/* Waits for a child and fails unless it exited with status 0. */
+static void assert_child_succeeded(pid_t pid)
+{
+    int wstatus;
+    assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+    assert_true(WIFEXITED(wstatus));
+    assert_int_equal(WEXITSTATUS(wstatus), 0);
+}
+
 static obol_bytes bytes_of(const void *data, size_t len)
 {
     obol_bytes b = { data, len };
@@ -996,21 +1020,12 @@ static void map_grown_by_another_process_is_adopted(void **state)
     if (pid == 0) {
         /* Frees our copy of the parent's handle, not its environment. */
         driver->close(handle);
-        test_config tc;
-        config_init(&tc, f->dir, "obol");
-        config_option(&tc, "map_size", "32KiB");
-        void *own = NULL;
-        obol_error err = { 0 };
-        if (driver->open(&tc.config, &own, &err) != OBOL_OK)
-            _exit(2);
+        void *own = child_open(f->dir, "map_size", "32KiB");
         int status = write_big_records(own, 200);
         driver->close(own);
         _exit(status == OBOL_OK ? 0 : 1);
     }
-    int wstatus;
-    assert_int_equal(waitpid(pid, &wstatus, 0), pid);
-    assert_true(WIFEXITED(wstatus));
-    assert_int_equal(WEXITSTATUS(wstatus), 0);
+    assert_child_succeeded(pid);
     /* Our map is far smaller than the data now: the next transaction
      * finds out and takes the larger size. */
     static uint8_t expected[16384];
@@ -1095,10 +1110,7 @@ static void forked_child_opens_its_own_environment(void **state)
     assert_true(pid >= 0);
     if (pid == 0)
         _exit(child_uses_directory(f->dir, handle));
-    int wstatus;
-    assert_int_equal(waitpid(pid, &wstatus, 0), pid);
-    assert_true(WIFEXITED(wstatus));
-    assert_int_equal(WEXITSTATUS(wstatus), 0);
+    assert_child_succeeded(pid);
     assert_stored(handle, key_of(text("u"), text("full"), text("child")),
                   "c", 1);
     assert_stored(handle, key_of(text("u"), text("full"), text("inherited")),
@@ -1230,32 +1242,40 @@ static void threads_lose_no_update(void **state)
     driver->close(handle);
 }
 
-static void processes_and_threads_lose_no_update(void **state)
+/* What each of run_in_two_processes()' children does with its handle;
+ * returns how many of its steps failed. */
+typedef int (*child_work)(void *handle, int child);
+
+/* Runs work in two child processes at once, each on a handle of its own
+ * opened on path with one option, and fails unless both succeeded. */
+static void run_in_two_processes(const char *path, const char *option,
+                                 const char *value, child_work work)
 {
-    fixture *f = *state;
     pid_t children[2];
     for (int i = 0; i < 2; i++) {
         children[i] = fork();
         assert_true(children[i] >= 0);
         if (children[i] == 0) {
-            test_config tc;
-            config_init(&tc, f->dir, "obol");
-            config_option(&tc, "sync", "off");
-            void *handle = NULL;
-            obol_error err = { 0 };
-            if (driver->open(&tc.config, &handle, &err) != OBOL_OK)
-                _exit(2);
-            intptr_t failures = hammer(handle);
+            void *handle = child_open(path, option, value);
+            int failures = work(handle, i);
             driver->close(handle);
             _exit(failures == 0 ? 0 : 1);
         }
     }
-    for (int i = 0; i < 2; i++) {
-        int wstatus;
-        assert_int_equal(waitpid(children[i], &wstatus, 0), children[i]);
-        assert_true(WIFEXITED(wstatus));
-        assert_int_equal(WEXITSTATUS(wstatus), 0);
-    }
+    for (int i = 0; i < 2; i++)
+        assert_child_succeeded(children[i]);
+}
+
+static int hammer_child(void *handle, int child)
+{
+    (void)child;
+    return hammer(handle) != 0;
+}
+
+static void processes_and_threads_lose_no_update(void **state)
+{
+    fixture *f = *state;
+    run_in_two_processes(f->dir, "sync", "off", hammer_child);
     void *handle = open_store(f->dir, "obol", NULL, NULL);
     uint64_t value;
     assert_int_equal(read_counter(handle, &value), OBOL_OK);
@@ -1316,32 +1336,16 @@ static int grow_together(void *handle, char tag)
     return failures;
 }
 
+/* Each child grows under users of its own: "a0".., "b0".. */
+static int grow_child(void *handle, int child)
+{
+    return grow_together(handle, (char)('a' + child));
+}
+
 static void processes_and_threads_grow_the_map_together(void **state)
 {
     fixture *f = *state;
-    pid_t children[2];
-    for (int i = 0; i < 2; i++) {
-        children[i] = fork();
-        assert_true(children[i] >= 0);
-        if (children[i] == 0) {
-            test_config tc;
-            config_init(&tc, f->dir, "obol");
-            config_option(&tc, "map_size", "32KiB");
-            void *handle = NULL;
-            obol_error err = { 0 };
-            if (driver->open(&tc.config, &handle, &err) != OBOL_OK)
-                _exit(2);
-            int failures = grow_together(handle, (char)('a' + i));
-            driver->close(handle);
-            _exit(failures == 0 ? 0 : 1);
-        }
-    }
-    for (int i = 0; i < 2; i++) {
-        int wstatus;
-        assert_int_equal(waitpid(children[i], &wstatus, 0), children[i]);
-        assert_true(WIFEXITED(wstatus));
-        assert_int_equal(WEXITSTATUS(wstatus), 0);
-    }
+    run_in_two_processes(f->dir, "map_size", "32KiB", grow_child);
     void *handle = open_store(f->dir, "obol", "map_size", "32KiB");
     seen s;
     list_into(handle, key_of(text("b3"), text("t"), text("")), &s);
