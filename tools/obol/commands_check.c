@@ -75,15 +75,31 @@ static double rounded_us(double ms)
     return (double)(long long)(ms * 10000 + 0.5) / 10;
 }
 
-static int print_report(const obol_store *st, const latency *lat,
+/* "thread-safe, multi-process, ..." for people. */
+static void describe_capabilities(const obol_store_info *info, char *buf,
+                                  size_t size)
+{
+    snprintf(buf, size, "%s%s%s%s", info->thread_safe ? "thread-safe " : "",
+             info->multi_process ? "multi-process " : "",
+             info->native_expiry ? "native-expiry " : "",
+             info->persistent ? "persistent" : "");
+}
+
+static int print_report(const obol_store_info *info, const latency *lat,
                         const obol_scan_stats *stats, int json)
 {
     const char *library = obol_version(NULL, NULL, NULL);
+    char abi[32], capabilities[80];
 
+    snprintf(abi, sizeof abi, "%u.%u", info->driver_abi_major,
+             info->driver_abi_minor);
+    describe_capabilities(info, capabilities, sizeof capabilities);
     if (json)
         return cli_print_json(json_pack(
-            "{s:s, s:s, s:s, s:{s:f, s:f, s:f, s:i}, s:{s:I, s:I, s:I, s:I}}",
-            "driver", obol_store_driver_name(st), "library_version", library,
+            "{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:f, s:f, s:f, s:i}, "
+            "s:{s:I, s:I, s:I, s:I}}",
+            "driver", info->driver, "driver_abi", abi, "capabilities",
+            capabilities, "backend", info->backend, "library_version", library,
             "tool_version", OBOL_VERSION_STRING,
             "latency_us", "min", rounded_us(lat->min_ms),
             "median", rounded_us(lat->median_ms), "max", rounded_us(lat->max_ms),
@@ -91,7 +107,8 @@ static int print_report(const obol_store *st, const latency *lat,
             "sample", "records", (json_int_t)stats->records,
             "verified", (json_int_t)stats->live, "expired", (json_int_t)stats->expired,
             "rejected", (json_int_t)stats->rejected));
-    printf("%-16s%s\n", "driver", obol_store_driver_name(st));
+    printf("%-16s%s (ABI %s; %s)\n", "driver", info->driver, abi, capabilities);
+    printf("%-16s%s\n", "backend", info->backend[0] ? info->backend : "(no description)");
     printf("%-16s%s (tool built with %s)\n", "library", library, OBOL_VERSION_STRING);
     printf("%-16smin %.1f us, median %.1f us, max %.1f us over %d reads of a "
            "missing session\n", "round trip", lat->min_ms * 1000,
@@ -108,6 +125,7 @@ static int print_report(const obol_store *st, const latency *lat,
 int cmd_check(const cli_options *o)
 {
     obol_scan_stats stats = { 0 };
+    obol_store_info info;
     sample smp = { o->sample, 0 };
     latency lat;
     obol_store *st;
@@ -117,7 +135,9 @@ int cmd_check(const cli_options *o)
     code = cli_open_store(o->args[0], cli_secret_for(o, ""), "check", &st);
     if (code != EXIT_OK)
         return code;
-    status = measure_latency(st, &lat, &err);
+    status = obol_store_describe(st, &info, &err);
+    if (status == OBOL_OK)
+        status = measure_latency(st, &lat, &err);
     if (status != OBOL_OK) {
         code = cli_fail_store("check", status, &err);
         goto done;
@@ -128,7 +148,7 @@ int cmd_check(const cli_options *o)
         code = cli_fail_store("check", status, &err);
         goto done;
     }
-    if (print_report(st, &lat, &stats, o->json) != 0)
+    if (print_report(&info, &lat, &stats, o->json) != 0)
         code = cli_fail("check", OBOL_ERR_NOMEM, NULL);
     else if (stats.rejected > 0)
         code = EXIT_REJECTED;
