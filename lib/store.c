@@ -10,15 +10,10 @@
 
 #include <sodium.h>
 
-#include "codec_internal.h"
 #include "errors_internal.h"
 #include "loader_internal.h"
 #include "record_internal.h"
-#include "seal_internal.h"
 #include "store_internal.h"
-
-/* Records up to this size are built on the stack. */
-#define STACK_RECORD_BYTES 2048
 
 const char *obol_version(int *major, int *minor, int *patch)
 {
@@ -92,9 +87,12 @@ const char *obol_store_driver_name(const obol_store *st)
 
 int obol_store_describe(obol_store *st, obol_store_info *info, obol_error *err)
 {
+    obol_error local;
     const obol_driver *d;
     int status = OBOL_OK;
 
+    if (err == NULL)
+        err = &local;   /* drivers always get somewhere to write */
     if (st == NULL || info == NULL)
         return obol_set_error(err, OBOL_ERR_INVALID,
                               "describe: store and info must not be NULL");
@@ -172,9 +170,12 @@ static obol_store *store_new(void)
 
 int obol_store_open(const char *config, obol_store **out, obol_error *err)
 {
+    obol_error local;
     obol_store *st;
     int status;
 
+    if (err == NULL)
+        err = &local;   /* drivers always get somewhere to write */
     if (out == NULL)
         return obol_set_error(err, OBOL_ERR_INVALID, "store_open: out is NULL");
     *out = NULL;
