@@ -456,6 +456,8 @@ void obol_config_clear(obol_config *c)
     free(c->scheme);
     free(c->driver_name);
     free(c->user);
+    if (c->password != NULL)   /* the one secret a config string may hold */
+        explicit_bzero(c->password, strlen(c->password));
     free(c->password);
     free(c->host);
     free(c->path);
