@@ -24,7 +24,7 @@ cd "$(dirname "$0")"
 build_packages="build-essential autoconf automake libtool pkg-config
     libsodium-dev liblmdb-dev libhiredis-dev liburiparser-dev libcmocka-dev
     libjansson-dev"
-test_packages="redis-server valgrind"
+test_packages="redis-server valgrind python3"
 
 install_packages() {
     sudo=""
