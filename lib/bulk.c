@@ -1,7 +1,8 @@
 /*
  * Whole-store operations: walking every session of a store (obol_scan),
  * writing a session exactly as it is (obol_restore), and copying a store
- * into another (obol_migrate). They serve export, import and migration.
+ * into another (obol_migrate), whose restores go in batches. They serve
+ * export, import and migration.
  */
 #include "config.h"
 
@@ -14,6 +15,10 @@
 
 /* How many records a migration handles between progress reports. */
 #define PROGRESS_EVERY 256
+
+/* How many sessions a migration writes at once: one put_batch, which is
+ * one transaction (one flush to disk) on LMDB. */
+#define RESTORE_BATCH 256
 
 /* ----------------------------------------------------------------- scan */
 
@@ -115,49 +120,206 @@ static uint64_t stored_lock(obol_store *st, const obol_driver_key *key)
     return lock;
 }
 
-int obol_restore(obol_store *st, const obol_session *s, obol_error *err)
-{
-    obol_error local;
-    obol_driver_key key;
-    int64_t now;
-    int status;
+/*
+ * Sessions on their way into a store, written together: sealed, then one
+ * obol_store_put_batch() for all of them. obol_restore() writes a batch of
+ * one, obol_migrate() batches of RESTORE_BATCH, by the same code. The
+ * arrays are the ones put_batch takes, capacity long.
+ */
+typedef struct restore_batch {
+    obol_store *st;
+    size_t count;
+    size_t capacity;
+    int owns_sessions;      /* sessions are copies the batch frees */
+    int64_t now;            /* the clock when the first session was added */
+    const obol_session **sessions;
+    obol_record_buf *sealed;
+    obol_driver_record *records;
+    uint64_t *expected_locks;
+    int *statuses;
+} restore_batch;
 
-    if (err == NULL)
-        err = &local;
+static int check_restore(obol_store *st, const obol_session *s,
+                         obol_driver_key *key, int64_t *now, obol_error *err)
+{
     if (s != NULL && s->lock_version == 0)
         return obol_set_error(err, OBOL_ERR_INVALID,
                               "restore: lock_version 0 is a new session "
                               "(write it with obol_upsert)");
-    status = obol_store_begin_write(st, "restore", s, &key, &now, err);
-    if (status == OBOL_NOT_FOUND) {
-        obol_clear_error(err);
-        return OBOL_OK;
+    return obol_store_begin_write(st, "restore", s, key, now, err);
+}
+
+/* Queues s after the checks of a restore; a session no longer live is left
+ * out and that is OBOL_OK. Unless the batch makes its own copy, s must
+ * stay valid until the batch is written. */
+static int batch_add(restore_batch *b, const obol_session *s, obol_error *err)
+{
+    obol_session *copy = NULL;
+    int64_t now;
+    int status;
+
+    if (b->owns_sessions && s != NULL) {
+        copy = obol_session_dup(s);
+        if (copy == NULL)
+            return obol_set_error(err, OBOL_ERR_NOMEM,
+                                  "restore: out of memory");
+        s = copy;
     }
+    status = check_restore(b->st, s, &b->records[b->count].key, &now, err);
+    if (status != OBOL_OK) {
+        obol_session_free(copy);
+        if (status == OBOL_NOT_FOUND)
+            obol_clear_error(err);
+        return status == OBOL_NOT_FOUND ? OBOL_OK : status;
+    }
+    /* The first session's clock is the oldest: every session of the batch
+     * was still live then. */
+    if (b->count == 0)
+        b->now = now;
+    b->sessions[b->count] = s;
+    b->sealed[b->count].data = NULL;
+    b->count++;
+    return OBOL_OK;
+}
+
+/* Seals every session with its own lock version, expecting the lock of
+ * what the store holds now. */
+static int batch_seal(restore_batch *b, obol_error *err)
+{
+    for (size_t i = 0; i < b->count; i++) {
+        obol_driver_record *record = &b->records[i];
+        int status = obol_record_build(b->st, &record->key, b->sessions[i],
+                                       b->sessions[i]->lock_version,
+                                       &b->sealed[i], record, err);
+
+        if (status != OBOL_OK)
+            return status;
+        b->expected_locks[i] = stored_lock(b->st, &record->key);
+    }
+    return OBOL_OK;
+}
+
+/* Moves the first count records that conflicted to the front, now
+ * expecting no record at all; returns how many there are. */
+static size_t take_conflicts(restore_batch *b, size_t count)
+{
+    size_t taken = 0;
+
+    for (size_t i = 0; i < count; i++) {
+        if (b->statuses[i] != OBOL_CONFLICT)
+            continue;
+        b->records[taken] = b->records[i];
+        b->expected_locks[taken] = 0;
+        taken++;
+    }
+    return taken;
+}
+
+static int delete_records(restore_batch *b, size_t count, obol_error *err)
+{
+    int status = OBOL_OK;
+
+    obol_store_driver_enter(b->st);
+    for (size_t i = 0; i < count && status == OBOL_OK; i++)
+        status = b->st->driver->del(b->st->handle, &b->records[i].key, err);
+    obol_store_driver_leave(b->st);
+    return status;
+}
+
+static int batch_put(restore_batch *b, obol_error *err)
+{
+    size_t conflicts;
+    int status = obol_store_put_batch(b->st, b->records, b->expected_locks,
+                                      b->count, b->now, b->statuses, err);
+
     if (status != OBOL_OK)
         return status;
-    status = obol_store_write(st, &key, s, s->lock_version,
-                              stored_lock(st, &key), now, err);
-    if (status == OBOL_CONFLICT) {
-        /* What is there cannot be read (another key, another format) or
-         * changed meanwhile: a restore replaces it all the same. */
-        obol_store_driver_enter(st);
-        status = st->driver->del(st->handle, &key, err);
-        obol_store_driver_leave(st);
-        if (status == OBOL_OK)
-            status = obol_store_write(st, &key, s, s->lock_version, 0, now, err);
+    /* What is there cannot be read (another key, another format) or
+     * changed meanwhile: a restore replaces it all the same. */
+    conflicts = take_conflicts(b, b->count);
+    if (conflicts == 0)
+        return OBOL_OK;
+    status = delete_records(b, conflicts, err);
+    if (status == OBOL_OK)
+        status = obol_store_put_batch(b->st, b->records, b->expected_locks,
+                                      conflicts, b->now, b->statuses, err);
+    if (status == OBOL_OK && take_conflicts(b, conflicts) > 0)
+        status = obol_set_error(err, OBOL_CONFLICT, "restore: another writer "
+                                "keeps replacing the session");
+    return status;
+}
+
+/* Writes every queued session, then empties the batch, whatever the
+ * outcome. */
+static int batch_write(restore_batch *b, obol_error *err)
+{
+    int status = batch_seal(b, err);
+
+    if (status == OBOL_OK)
+        status = batch_put(b, err);
+    for (size_t i = 0; i < b->count; i++) {
+        obol_record_buf_release(&b->sealed[i]);
+        if (b->owns_sessions)   /* copies batch_add made */
+            obol_session_free((obol_session *)b->sessions[i]);
     }
+    b->count = 0;
+    return status;
+}
+
+int obol_restore(obol_store *st, const obol_session *s, obol_error *err)
+{
+    obol_error local;
+    const obol_session *session;
+    obol_record_buf sealed;
+    obol_driver_record record;
+    uint64_t expected_lock;
+    int written;
+    restore_batch one = { st, 0, 1, 0, 0, &session, &sealed, &record,
+                          &expected_lock, &written };
+    int status;
+
+    if (err == NULL)
+        err = &local;
+    status = batch_add(&one, s, err);
+    if (status == OBOL_OK)
+        status = batch_write(&one, err);
     if (status == OBOL_OK)
         obol_clear_error(err);
-    else if (status == OBOL_CONFLICT)
-        obol_set_error(err, status, "restore: another writer keeps "
-                       "replacing the session");
     return status;
+}
+
+static void batch_free(restore_batch *b)
+{
+    free(b->sessions);
+    free(b->sealed);
+    free(b->records);
+    free(b->expected_locks);
+    free(b->statuses);
+}
+
+/* A batch that keeps copies of the sessions it is given, for a walk whose
+ * sessions are valid only during the callback. */
+static int batch_alloc(restore_batch *b, obol_store *st, size_t capacity,
+                       obol_error *err)
+{
+    *b = (restore_batch){ st, 0, capacity, 1, 0, NULL, NULL, NULL, NULL,
+                          NULL };
+    b->sessions = calloc(capacity, sizeof *b->sessions);
+    b->sealed = calloc(capacity, sizeof *b->sealed);
+    b->records = calloc(capacity, sizeof *b->records);
+    b->expected_locks = calloc(capacity, sizeof *b->expected_locks);
+    b->statuses = calloc(capacity, sizeof *b->statuses);
+    if (b->sessions != NULL && b->sealed != NULL && b->records != NULL &&
+        b->expected_locks != NULL && b->statuses != NULL)
+        return OBOL_OK;
+    batch_free(b);
+    return obol_set_error(err, OBOL_ERR_NOMEM, "migrate: out of memory");
 }
 
 /* -------------------------------------------------------------- migrate */
 
 typedef struct migration {
-    obol_store *dst;
+    restore_batch batch;    /* into the destination */
     obol_migrate_stats stats;
     obol_progress_fn progress;
     void *progress_arg;
@@ -183,11 +345,27 @@ static int count_source(obol_store *src, migration *m)
     return status;
 }
 
+/* Restores s into the destination, a batch at a time. */
 static int copy_session(void *arg, const obol_session *s)
 {
     migration *m = arg;
+    int status = batch_add(&m->batch, s, m->err);
 
-    return obol_restore(m->dst, s, m->err);
+    if (status == OBOL_OK && m->batch.count == m->batch.capacity)
+        status = batch_write(&m->batch, m->err);
+    return status;
+}
+
+/* Writes what the walk left queued, even after it failed: the sessions
+ * read before a failure are copied, as they were when each went alone.
+ * The walk's own error, if any, is the one reported. */
+static int copy_the_rest(migration *m, int walk_status)
+{
+    obol_error ignored;
+    int status = batch_write(&m->batch,
+                             walk_status == OBOL_OK ? m->err : &ignored);
+
+    return walk_status == OBOL_OK ? status : walk_status;
 }
 
 static void report_progress(void *arg, const obol_scan_stats *so_far)
@@ -222,11 +400,16 @@ int obol_migrate(obol_store *src, obol_store *dst, obol_progress_fn progress,
         return obol_set_error(err, OBOL_ERR_KEY, "migrate: the %s has no key",
                               obol_keyring_can_sign(src->keys) ? "destination"
                                                               : "source");
-    m = (migration){ dst, { 0 }, progress, arg, err };
+    m = (migration){ { 0 }, { 0 }, progress, arg, err };
+    status = batch_alloc(&m.batch, dst, RESTORE_BATCH, err);
+    if (status != OBOL_OK)
+        return status;
     status = count_source(src, &m);
     w = (walk){ src, copy_session, &m, { 0 }, report_progress, err };
     if (status == OBOL_OK)
         status = run_walk(&w);
+    status = copy_the_rest(&m, status);
+    batch_free(&m.batch);
     if (progress != NULL)
         progress(arg, &m.stats);
     if (stats != NULL)

@@ -97,6 +97,24 @@ int obol_record_seal(obol_store *st, const obol_session *s, uint64_t new_lock,
     return status;
 }
 
+int obol_record_build(obol_store *st, const obol_driver_key *key,
+                      const obol_session *s, uint64_t new_lock,
+                      obol_record_buf *sealed, obol_driver_record *record,
+                      obol_error *err)
+{
+    obol_driver_key where = *key;   /* key may point into record */
+    int status = obol_record_seal(st, s, new_lock, sealed, err);
+
+    if (status != OBOL_OK)
+        return status;
+    record->key = where;
+    record->sealed.data = sealed->data;
+    record->sealed.len = sealed->len;
+    record->expires_at = s->refresh_expires_at;
+    record->lock_version = new_lock;
+    return OBOL_OK;
+}
+
 /* ------------------------------------------------------------- reading */
 
 static int same_bytes(const char *text, obol_bytes b)

@@ -32,6 +32,16 @@ int obol_record_seal(obol_store *st, const obol_session *s, uint64_t new_lock,
 void obol_record_buf_release(obol_record_buf *buf);
 
 /*
+ * obol_record_seal() into sealed, then the driver's record of it: filed
+ * under key, with s's expiry and lock version new_lock; record points into
+ * sealed. Same statuses as obol_record_seal().
+ */
+int obol_record_build(obol_store *st, const obol_driver_key *key,
+                      const obol_session *s, uint64_t new_lock,
+                      obol_record_buf *sealed, obol_driver_record *record,
+                      obol_error *err);
+
+/*
  * Turns stored bytes found under key into a session: OBOL_OK with *out,
  * OBOL_NOT_FOUND when the session is no longer live, OBOL_ERR_CORRUPT when
  * the record is not to be trusted (bad seal, bad encoding, filed under

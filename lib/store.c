@@ -331,18 +331,67 @@ int obol_store_write(obol_store *st, const obol_driver_key *key,
     obol_record_buf sealed;
     int status;
 
-    status = obol_record_seal(st, s, new_lock, &sealed, err);
+    status = obol_record_build(st, key, s, new_lock, &sealed, &record, err);
     if (status != OBOL_OK)
         return status;
-    record.key = *key;
-    record.sealed.data = sealed.data;
-    record.sealed.len = sealed.len;
-    record.expires_at = s->refresh_expires_at;
-    record.lock_version = new_lock;
     obol_store_driver_enter(st);
     status = st->driver->put(st->handle, &record, expected_lock, now, err);
     obol_store_driver_leave(st);
     obol_record_buf_release(&sealed);
+    return status;
+}
+
+/* The core's put_batch for a driver without one: put() record by record,
+ * stopping at the first error (the records before it stay written). */
+static int put_one_by_one(obol_store *st, const obol_driver_record *records,
+                          const uint64_t *expected_locks, size_t count,
+                          int64_t now, int *statuses, obol_error *err)
+{
+    for (size_t i = 0; i < count; i++) {
+        int status = st->driver->put(st->handle, &records[i],
+                                     expected_locks[i], now, err);
+
+        if (status != OBOL_OK && status != OBOL_CONFLICT)
+            return status;
+        statuses[i] = status;
+    }
+    return OBOL_OK;
+}
+
+/* A status a driver left unset, or one put() never returns, is a broken
+ * driver, not a conflict to retry. */
+static int check_statuses(obol_store *st, const int *statuses, size_t count,
+                          obol_error *err)
+{
+    for (size_t i = 0; i < count; i++)
+        if (statuses[i] != OBOL_OK && statuses[i] != OBOL_CONFLICT)
+            return obol_set_error(err, OBOL_ERR_DRIVER, "%s: put_batch left "
+                                  "record %zu of %zu undecided",
+                                  st->driver->name, i + 1, count);
+    return OBOL_OK;
+}
+
+int obol_store_put_batch(obol_store *st, const obol_driver_record *records,
+                         const uint64_t *expected_locks, size_t count,
+                         int64_t now, int *statuses, obol_error *err)
+{
+    const obol_driver *d = st->driver;
+    int status;
+
+    if (count == 0)
+        return OBOL_OK;
+    for (size_t i = 0; i < count; i++)
+        statuses[i] = OBOL_ERR_DRIVER;
+    obol_store_driver_enter(st);
+    if (OBOL_DRIVER_HAS_SLOT(d, put_batch, 1))
+        status = d->put_batch(st->handle, records, expected_locks, count, now,
+                              statuses, err);
+    else
+        status = put_one_by_one(st, records, expected_locks, count, now,
+                                statuses, err);
+    obol_store_driver_leave(st);
+    if (status == OBOL_OK)
+        status = check_statuses(st, statuses, count, err);
     return status;
 }
 

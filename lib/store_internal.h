@@ -64,4 +64,13 @@ int obol_store_write(obol_store *st, const obol_driver_key *key,
                      const obol_session *s, uint64_t new_lock,
                      uint64_t expected_lock, int64_t now, obol_error *err);
 
+/* Several compare-and-sets of sealed records at once (driver.h's
+ * put_batch), through the driver's put_batch when it has one and put()
+ * record by record otherwise: OBOL_OK with statuses[i] OBOL_OK or
+ * OBOL_CONFLICT for every record, or an error, after which any record may
+ * or may not have been written. */
+int obol_store_put_batch(obol_store *st, const obol_driver_record *records,
+                         const uint64_t *expected_locks, size_t count,
+                         int64_t now, int *statuses, obol_error *err);
+
 #endif

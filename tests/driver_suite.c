@@ -20,6 +20,7 @@
 #include <obol/driver.h>
 
 #include "driver_suite.h"
+#include "loader_internal.h"
 #include "store_internal.h"
 #include "suite_fixture.h"
 
@@ -162,6 +163,129 @@ static void an_expired_record_counts_as_absent(void **state)
     assert_int_equal(drv_put(f, k, BYTES("update"), f->now + DAY, 1), OBOL_CONFLICT);
     assert_int_equal(drv_put(f, k, BYTES("new"), f->now + DAY, 0), OBOL_OK);
     assert_int_equal(drv_get_equals(f, k, BYTES("new")), OBOL_OK);
+}
+
+/* ------------------------------------------------------ put_batch (1.1) */
+
+/* Whether the driver offers put_batch; a driver without it is served by
+ * the core's fallback, which the store suite's migrations exercise. */
+static int offers_put_batch(fixture *f)
+{
+    if (OBOL_DRIVER_HAS_SLOT(f->st->driver, put_batch, 1))
+        return 1;
+    print_message("# driver %s offers no put_batch()\n", f->st->driver->name);
+    return 0;
+}
+
+static int drv_put_batch(fixture *f, const obol_driver_record *records,
+                         const uint64_t *expected_locks, size_t count,
+                         int *statuses)
+{
+    obol_error err;
+    int status = f->st->driver->put_batch(f->st->handle, records, expected_locks,
+                                          count, f->now, statuses, &err);
+
+    if (status < 0)
+        print_message("# put_batch: %s\n", err.message);
+    return status;
+}
+
+static obol_driver_record record_of(const char *id, obol_bytes sealed,
+                                    int64_t expires_at, uint64_t lock_version)
+{
+    obol_driver_record rec = { key_of(text("u"), text("full"), text(id)), sealed,
+                               expires_at, lock_version };
+    return rec;
+}
+
+static void put_batch_decides_each_record_in_order(void **state)
+{
+    fixture *f = *state;
+    int64_t later = f->now + DAY;
+    obol_driver_record batch[5] = {
+        record_of("new", BYTES("new"), later, 1),
+        record_of("kept", BYTES("stale"), later, 6),
+        record_of("updated", BYTES("u2"), later, 2),
+        record_of("other", BYTES("other"), later, 1),
+        record_of("new", BYTES("again"), later, 1),
+    };
+    const uint64_t expected[5] = { 0, 5, 1, 0, 0 };
+    int statuses[5];
+
+    if (!offers_put_batch(f))
+        return;
+    assert_int_equal(drv_put(f, batch[1].key, BYTES("v1"), later, 0), OBOL_OK);
+    assert_int_equal(drv_put(f, batch[2].key, BYTES("u1"), later, 0), OBOL_OK);
+    assert_int_equal(drv_put_batch(f, batch, expected, 5, statuses), OBOL_OK);
+    assert_int_equal(statuses[0], OBOL_OK);
+    assert_int_equal(statuses[1], OBOL_CONFLICT);   /* stale lock */
+    assert_int_equal(statuses[2], OBOL_OK);
+    assert_int_equal(statuses[3], OBOL_OK);
+    assert_int_equal(statuses[4], OBOL_CONFLICT);   /* batch[0] wrote it */
+    assert_int_equal(drv_get_equals(f, batch[0].key, BYTES("new")), OBOL_OK);
+    assert_int_equal(drv_get_equals(f, batch[1].key, BYTES("v1")), OBOL_OK);
+    assert_int_equal(drv_get_equals(f, batch[2].key, BYTES("u2")), OBOL_OK);
+    assert_int_equal(drv_get_equals(f, batch[3].key, BYTES("other")), OBOL_OK);
+    /* Each record's own lock version was stored with it. */
+    assert_int_equal(drv_put(f, batch[1].key, BYTES("v2"), later, 1), OBOL_OK);
+    assert_int_equal(drv_put(f, batch[2].key, BYTES("u3"), later, 2), OBOL_OK);
+    assert_int_equal(drv_scan_count(f), 4);
+}
+
+static void put_batch_of_nothing_succeeds(void **state)
+{
+    fixture *f = *state;
+
+    if (!offers_put_batch(f))
+        return;
+    assert_int_equal(drv_put_batch(f, NULL, NULL, 0, NULL), OBOL_OK);
+    assert_int_equal(drv_scan_count(f), 0);
+}
+
+static void put_batch_counts_an_expired_record_as_lock_zero(void **state)
+{
+    fixture *f = *state;
+    obol_driver_record batch[2];
+    const uint64_t expected[2] = { 1, 0 };
+    int statuses[2];
+
+    if (!offers_put_batch(f))
+        return;
+    batch[0] = record_of("s1", BYTES("update"), f->now + 20 + DAY, 2);
+    batch[1] = record_of("s1", BYTES("new"), f->now + 20 + DAY, 1);
+    assert_int_equal(drv_put(f, batch[0].key, BYTES("old"), f->now + 10, 0), OBOL_OK);
+    f->now += 20;
+    assert_int_equal(drv_put_batch(f, batch, expected, 2, statuses), OBOL_OK);
+    assert_int_equal(statuses[0], OBOL_CONFLICT);
+    assert_int_equal(statuses[1], OBOL_OK);
+    assert_int_equal(drv_get_equals(f, batch[1].key, BYTES("new")), OBOL_OK);
+}
+
+/* What prune() removes follows the expiry each record of a batch was
+ * written with, the replaced record's old one forgotten. */
+static void put_batch_keeps_expiry_in_step(void **state)
+{
+    fixture *f = *state;
+    obol_driver_record batch[3] = {
+        record_of("short", BYTES("s"), f->now + 10, 1),
+        record_of("long", BYTES("l"), f->now + DAY, 1),
+        record_of("extended", BYTES("e2"), f->now + DAY, 2),
+    };
+    const uint64_t expected[3] = { 0, 0, 1 };
+    int statuses[3];
+    obol_error err;
+
+    if (!offers_put_batch(f))
+        return;
+    assert_int_equal(drv_put(f, batch[2].key, BYTES("e1"), f->now + 10, 0), OBOL_OK);
+    assert_int_equal(drv_put_batch(f, batch, expected, 3, statuses), OBOL_OK);
+    assert_true(statuses[0] == OBOL_OK && statuses[1] == OBOL_OK &&
+                statuses[2] == OBOL_OK);
+    assert_int_equal(f->st->driver->prune(f->st->handle, f->now + 11, &err), OBOL_OK);
+    assert_int_equal(drv_get_equals(f, batch[0].key, BYTES("s")), OBOL_NOT_FOUND);
+    assert_int_equal(drv_get_equals(f, batch[1].key, BYTES("l")), OBOL_OK);
+    assert_int_equal(drv_get_equals(f, batch[2].key, BYTES("e2")), OBOL_OK);
+    assert_int_equal(drv_scan_count(f), 2);
 }
 
 /* ------------------------------------------------------------- bytes */
@@ -526,6 +650,10 @@ const struct CMUnitTest driver_suite_tests[] = {
     DRIVER_CASE(put_with_a_wrong_lock_conflicts_and_changes_nothing),
     DRIVER_CASE(put_with_a_lock_on_a_missing_record_conflicts),
     DRIVER_CASE(an_expired_record_counts_as_absent),
+    DRIVER_CASE(put_batch_decides_each_record_in_order),
+    DRIVER_CASE(put_batch_of_nothing_succeeds),
+    DRIVER_CASE(put_batch_counts_an_expired_record_as_lock_zero),
+    DRIVER_CASE(put_batch_keeps_expiry_in_step),
     DRIVER_CASE(sealed_bytes_come_back_verbatim),
     DRIVER_CASE(ids_holding_nul_bytes_are_distinct),
     DRIVER_CASE(long_ids_round_trip_or_are_refused_cleanly),

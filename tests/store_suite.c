@@ -707,6 +707,21 @@ static void restore_refuses_a_new_session(void **state)
     obol_session_free(s);
 }
 
+/* Checks that dst holds each of the count sessions exactly, then frees
+ * them. */
+static void assert_migrated_then_free(obol_store *dst, obol_session **made,
+                                      size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        obol_session *got = NULL;
+        assert_int_equal(obol_get(dst, made[i]->id, made[i]->user_id, made[i]->type,
+                                  &got, NULL), OBOL_OK);
+        assert_sessions_equal(made[i], got);
+        obol_session_free(got);
+        obol_session_free(made[i]);
+    }
+}
+
 static void migrate_copies_every_live_session_and_is_idempotent(void **state)
 {
     fixture *f = *state;
@@ -731,15 +746,45 @@ static void migrate_copies_every_live_session_and_is_idempotent(void **state)
         assert_true(stats.total == 4 && stats.seen == 4 && stats.copied == 3 &&
                     stats.skipped == 1 && stats.rejected == 0);
     }
-    for (int i = 0; i < 3; i++) {
-        obol_session *got = NULL;
-        assert_int_equal(obol_get(to.st, made[i]->id, made[i]->user_id, made[i]->type,
-                                  &got, NULL), OBOL_OK);
-        assert_sessions_equal(made[i], got);
-        obol_session_free(got);
-        obol_session_free(made[i]);
-    }
+    assert_migrated_then_free(to.st, made, 3);
     obol_session_free(dies);
+    obol_store_close(to.st);
+}
+
+/* More sessions than a migration writes at once, into a destination that
+ * holds some of them already: one under a higher lock version, one sealed
+ * with a key the destination cannot read. The copy replaces both. */
+static void migrate_replaces_what_the_destination_holds(void **state)
+{
+    enum { COUNT = 300 };
+    fixture *f = *state;
+    fixture to = { 0 };
+    obol_session *made[COUNT];
+    obol_session *ahead;
+    obol_store *stranger;
+    obol_migrate_stats stats;
+
+    for (int i = 0; i < COUNT; i++) {
+        char uid[16];
+        snprintf(uid, sizeof uid, "user%d", i % 7);
+        made[i] = suite_stored_session(f, uid, i % 2 ? "oauth2" : NULL);
+    }
+    to.now = f->now;
+    suite_make_url(&to, NULL);
+    to.st = suite_open_store(&to, to.url, 1);
+    ahead = obol_session_dup(made[0]);
+    ahead->lock_version = 7;
+    assert_int_equal(obol_restore(to.st, ahead, NULL), OBOL_OK);
+    stranger = suite_open_store(&to, to.url, 0);
+    assert_int_equal(obol_store_add_key(stranger, 2, suite_key_two, 1, NULL), OBOL_OK);
+    assert_int_equal(obol_restore(stranger, made[1], NULL), OBOL_OK);
+    for (int run = 0; run < 2; run++) {
+        assert_int_equal(obol_migrate(f->st, to.st, NULL, NULL, &stats, NULL), OBOL_OK);
+        assert_true(stats.total == COUNT && stats.copied == COUNT);
+    }
+    assert_migrated_then_free(to.st, made, COUNT);
+    obol_session_free(ahead);
+    obol_store_close(stranger);
     obol_store_close(to.st);
 }
 
@@ -976,6 +1021,7 @@ static const struct CMUnitTest store_tests[] = {
     STORE_TEST(restore_writes_the_session_as_it_is),
     STORE_TEST(restore_refuses_a_new_session),
     STORE_TEST(migrate_copies_every_live_session_and_is_idempotent),
+    STORE_TEST(migrate_replaces_what_the_destination_holds),
     STORE_TEST(migrate_seals_unsigned_records),
     STORE_TEST(migrate_reports_progress_to_the_end),
     STORE_TEST(racing_threads_lose_no_update),

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -434,6 +435,33 @@ static void optional_slot_needs_size_and_minor(void **state)
     assert_false(has_health(&d, 0));
 }
 
+static int noop_put_batch(void *h, const obol_driver_record *r,
+                          const uint64_t *x, size_t c, int64_t n, int *s,
+                          obol_error *e)
+{
+    (void)h, (void)r, (void)x, (void)c, (void)n, (void)s, (void)e;
+    return OBOL_OK;
+}
+
+/* put_batch came with ABI 1.1: a table of minor 0, or one that ends where
+ * 1.0 ended (after health), has none, whatever lies in its place. */
+static void put_batch_needs_a_1_1_table(void **state)
+{
+    obol_driver d = valid_table();
+
+    (void)state;
+    d.put_batch = noop_put_batch;
+    assert_true(OBOL_DRIVER_HAS_SLOT(&d, put_batch, 1));
+    d.abi_minor = 0;
+    assert_false(OBOL_DRIVER_HAS_SLOT(&d, put_batch, 1));
+    d.abi_minor = 1;
+    d.struct_size = offsetof(obol_driver, health) + sizeof d.health;
+    assert_false(OBOL_DRIVER_HAS_SLOT(&d, put_batch, 1));
+    d.struct_size = sizeof d;
+    d.put_batch = NULL;
+    assert_false(OBOL_DRIVER_HAS_SLOT(&d, put_batch, 1));
+}
+
 static void host_table_offers_the_core_helpers(void **state)
 {
     const obol_driver_host *host = obol_loader_host();
@@ -672,6 +700,67 @@ static void store_open_uses_a_good_driver(void **state)
     free(config);
 }
 
+static void a_1_0_driver_loads_without_put_batch(void **state)
+{
+    const obol_driver *driver = NULL;
+    obol_error err = { 0, "" };
+
+    (void)state;
+    if (obol_loader_load("fakeold", "fakeold", fake_dir, &driver, &err)
+        != OBOL_OK)
+        fail_msg("a 1.0 driver does not load: %s", err.message);
+    assert_int_equal(driver->abi_minor, 0);
+    assert_int_equal(driver->struct_size,
+                     offsetof(obol_driver, health) + sizeof driver->health);
+    assert_false(OBOL_DRIVER_HAS_SLOT(driver, put_batch, 1));
+}
+
+static obol_store *open_with_key(const char *config)
+{
+    static const uint8_t key[32] = { 0x6f, 0x62, 0x6f, 0x6c };
+    obol_store *st = NULL;
+    obol_error err = { 0, "" };
+
+    if (obol_store_open(config, &st, &err) != OBOL_OK)
+        fail_msg("%s: %s", config, err.message);
+    assert_int_equal(obol_store_add_key(st, 1, key, 1, NULL), OBOL_OK);
+    return st;
+}
+
+/* fakeold keeps a failing put_batch just past its 1.0 table: restores and
+ * migrations into it must go through put() alone. */
+static void writes_to_a_1_0_driver_never_use_put_batch(void **state)
+{
+    obol_store *src, *dst;
+    obol_session *s = obol_session_new("alice", NULL, time(NULL), 3600, 600);
+    obol_session *t = obol_session_new("bob", NULL, time(NULL), 3600, 600);
+    obol_error err = { 0, "" };
+    obol_migrate_stats stats;
+    char *config;
+
+    (void)state;
+    assert_true(asprintf(&config, "fakeold:?driver_path=%s", fake_dir) > 0);
+    dst = open_with_key(config);
+    free(config);
+    s->lock_version = 3;
+    if (obol_restore(dst, s, &err) != OBOL_OK)
+        fail_msg("restore: %s", err.message);
+    if (saved_driver_path == NULL) {
+        print_message("# no OBOL_DRIVER_PATH for the memory driver\n");
+    } else {
+        setenv("OBOL_DRIVER_PATH", saved_driver_path, 1);
+        src = open_with_key("memory:");
+        assert_int_equal(obol_upsert(src, t, NULL), OBOL_OK);
+        if (obol_migrate(src, dst, NULL, NULL, &stats, &err) != OBOL_OK)
+            fail_msg("migrate: %s", err.message);
+        assert_true(stats.copied == 1);
+        obol_store_close(src);
+    }
+    obol_session_free(s);
+    obol_session_free(t);
+    obol_store_close(dst);
+}
+
 static void store_open_passes_unknown_options_to_the_driver(void **state)
 {
     obol_store *st = NULL;
@@ -710,6 +799,8 @@ int main(void)
         LOADER_TEST(trailing_slash_in_driver_path_is_fine),
         LOADER_TEST(wrong_abi_major_is_refused),
         LOADER_TEST(table_smaller_than_abi_1_0_is_refused),
+        LOADER_TEST(a_1_0_driver_loads_without_put_batch),
+        LOADER_TEST(writes_to_a_1_0_driver_never_use_put_batch),
         LOADER_TEST(missing_entry_symbol_is_refused_naming_it),
         LOADER_TEST(driver_calling_itself_otherwise_is_refused),
         LOADER_TEST(file_that_is_not_a_shared_object_is_refused),
@@ -720,6 +811,7 @@ int main(void)
         LOADER_TEST(check_refuses_missing_name_or_schemes),
         LOADER_TEST(check_refuses_older_and_newer_abi_major),
         LOADER_TEST(optional_slot_needs_size_and_minor),
+        LOADER_TEST(put_batch_needs_a_1_1_table),
         LOADER_TEST(host_table_offers_the_core_helpers),
         LOADER_TEST(invalid_driver_names_are_refused),
         LOADER_TEST(name_of_32_characters_is_looked_for),

@@ -33,7 +33,7 @@ EXTRA_tests_test_loader_DEPENDENCIES = $(FAKE_DRIVERS)
 # they get everything from the host table.
 FAKE_DRIVERS = tests/fake_drivers/fakeok.la tests/fake_drivers/fakeabi.la \
 	tests/fake_drivers/fakeshort.la tests/fake_drivers/fakenosym.la \
-	tests/fake_drivers/fakename.la
+	tests/fake_drivers/fakename.la tests/fake_drivers/fakeold.la
 check_LTLIBRARIES += $(FAKE_DRIVERS)
 FAKE_DRIVER_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
 FAKE_DRIVER_SHARED = tests/fake_drivers/fake_common.h
@@ -53,3 +53,6 @@ tests_fake_drivers_fakenosym_la_LDFLAGS = $(FAKE_DRIVER_LDFLAGS)
 tests_fake_drivers_fakename_la_SOURCES = tests/fake_drivers/fakename.c \
 	$(FAKE_DRIVER_SHARED)
 tests_fake_drivers_fakename_la_LDFLAGS = $(FAKE_DRIVER_LDFLAGS)
+tests_fake_drivers_fakeold_la_SOURCES = tests/fake_drivers/fakeold.c \
+	$(FAKE_DRIVER_SHARED)
+tests_fake_drivers_fakeold_la_LDFLAGS = $(FAKE_DRIVER_LDFLAGS)

@@ -663,9 +663,12 @@ static int memory_health(void *handle, char *info, size_t info_size,
 
 static const char *const memory_schemes[] = { "memory", NULL };
 
+/* An ABI 1.0 driver: it leaves put_batch (1.1) out, so the core writes a
+ * batch record by record with put(). A driver that fills a newer slot
+ * declares the minor version that added it (OBOL_DRIVER_ABI_MINOR). */
 static const obol_driver memory_driver = {
     .abi_major = OBOL_DRIVER_ABI_MAJOR,
-    .abi_minor = OBOL_DRIVER_ABI_MINOR,
+    .abi_minor = 0,
     .struct_size = sizeof(obol_driver),
     .name = "memory",
     .schemes = memory_schemes,

@@ -467,9 +467,11 @@ static int redis_health(void *handle, char *info, size_t info_size,
 
 static const char *const redis_schemes[] = { "redis", "redis+unix", NULL };
 
+/* An ABI 1.0 driver: without put_batch (1.1) the core writes a batch
+ * record by record, each put() one round trip. */
 static const obol_driver redis_driver = {
     .abi_major = OBOL_DRIVER_ABI_MAJOR,
-    .abi_minor = OBOL_DRIVER_ABI_MINOR,
+    .abi_minor = 0,
     .struct_size = sizeof(obol_driver),
     .name = "redis",
     .schemes = redis_schemes,

@@ -36,10 +36,18 @@
  * Threads. A driver whose table has OBOL_DRIVER_THREAD_SAFE is called
  * concurrently on one handle; otherwise the core serializes calls on it.
  *
+ * Batches (ABI 1.1). put_batch() decides several compare-and-sets in one
+ * call, each exactly as put() would, in order: a record sees what the
+ * records before it in the batch wrote. It is optional; without it the
+ * core calls put() once per record.
+ *
  * Versions. Slots are only ever added at the end of a table, with a minor
  * bump. The core refuses a driver whose abi_major differs from its own or
  * whose struct_size is smaller than the version 1.0 table, and reads a slot
- * added later only when both struct_size and abi_minor cover it.
+ * added later only when both struct_size and abi_minor cover it:
+ *
+ *     1.0  open ... prune (required), health (optional)
+ *     1.1  put_batch (optional)
  */
 #ifndef OBOL_DRIVER_H
 #define OBOL_DRIVER_H
@@ -55,7 +63,7 @@ extern "C" {
 #endif
 
 #define OBOL_DRIVER_ABI_MAJOR 1
-#define OBOL_DRIVER_ABI_MINOR 0
+#define OBOL_DRIVER_ABI_MINOR 1
 
 /* A counted byte string; data need not be NUL-terminated. */
 typedef struct obol_bytes {
@@ -142,7 +150,8 @@ typedef struct obol_driver_host {
 
 typedef struct obol_driver {
     uint32_t abi_major;        /* OBOL_DRIVER_ABI_MAJOR the driver was built for */
-    uint32_t abi_minor;        /* OBOL_DRIVER_ABI_MINOR the driver was built for */
+    uint32_t abi_minor;        /* the minor version whose slots it fills, at
+                                  most OBOL_DRIVER_ABI_MINOR */
     size_t struct_size;        /* sizeof(obol_driver) the driver was built with */
     const char *name;          /* "lmdb"; the file is "<name>.so" */
     const char *const *schemes;/* NULL-terminated: { "redis", "redis+unix", NULL } */
@@ -175,10 +184,26 @@ typedef struct obol_driver {
     /* Optional (NULL: not supported). Writes a one-line description of the
      * backend (server version, path, ...) into info. */
     int (*health)(void *handle, char *info, size_t info_size, obol_error *err);
+
+    /* Optional, ABI 1.1 (NULL: the core calls put() per record). Decides
+     * count compare-and-sets in order, records[i] against
+     * expected_locks[i] exactly as put() would, and sets statuses[i] to
+     * OBOL_OK (stored) or OBOL_CONFLICT (left as it was). Each one is
+     * atomic as put()'s is; the batch as a whole need not be.
+     * Returns OBOL_OK once every record is decided, whatever the statuses
+     * (never OBOL_CONFLICT itself), or an error. After an error the
+     * statuses mean nothing and the core takes any record of the batch to
+     * be written or not; the driver still keeps each record whole (stored
+     * with its lock version and expiry, or untouched), never half of one.
+     * A driver that runs the batch as one transaction writes none of it
+     * then. count 0 is OBOL_OK, and the arrays may then be NULL. */
+    int (*put_batch)(void *handle, const obol_driver_record *records,
+                     const uint64_t *expected_locks, size_t count,
+                     int64_t now, int *statuses, obol_error *err);
 } obol_driver;
 
-/* The version 1.0 table ends after this slot; a smaller struct_size is
- * refused. */
+/* The required slots of the version 1.0 table end after this one; a
+ * smaller struct_size is refused. (The whole 1.0 table ends after health.) */
 #define OBOL_DRIVER_MIN_SIZE \
     (offsetof(obol_driver, prune) + sizeof(((obol_driver *)0)->prune))
 

@@ -334,10 +334,12 @@ typedef struct obol_migrate_stats {
 typedef void (*obol_progress_fn)(void *arg, const obol_migrate_stats *so_far);
 
 /*
- * Copies every live session of src into dst with obol_restore(): between
- * backends (redis to lmdb and back), between prefixes, or from unsigned
- * records (src opened with allow_unsigned=1) to sealed ones. Every field is
- * kept; records are sealed anew with dst's key. Running it twice gives the
+ * Copies every live session of src into dst as obol_restore() writes one:
+ * between backends (redis to lmdb and back), between prefixes, or from
+ * unsigned records (src opened with allow_unsigned=1) to sealed ones. Every
+ * field is kept; records are sealed anew with dst's key. Sessions are
+ * written a few hundred at a time, in one driver call where dst's driver
+ * can take a batch (one transaction on LMDB). Running it twice gives the
  * same result. progress may be NULL; so may stats. Returns OBOL_OK or the
  * first error, which stops the migration (what was copied stays copied).
  */

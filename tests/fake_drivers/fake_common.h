@@ -85,7 +85,8 @@ static int fake_prune(void *handle, int64_t now, obol_error *err)
     return OBOL_OK;
 }
 
-/* A complete, valid version 1.0 table for a driver called name. */
+/* A complete, valid table of this header's ABI version for a driver called
+ * name, its optional slots left NULL. */
 #define FAKE_DRIVER_TABLE(name_, schemes_)                                   \
     {                                                                        \
         .abi_major = OBOL_DRIVER_ABI_MAJOR,                                  \
