@@ -357,6 +357,10 @@ static void table_declares_itself(void **state)
     assert_int_equal(driver->capabilities,
                      OBOL_DRIVER_THREAD_SAFE | OBOL_DRIVER_MULTI_PROCESS
                          | OBOL_DRIVER_PERSISTENT);
+    /* ABI 1.1: put_batch. */
+    assert_int_equal(driver->abi_minor, 1);
+    assert_int_equal(driver->struct_size, sizeof(obol_driver));
+    assert_true(OBOL_DRIVER_HAS_SLOT(driver, put_batch, 1));
 }
 
 static void config_refuses_host(void **state)
@@ -947,6 +951,31 @@ static void overlong_key_is_too_large(void **state)
     driver->close(handle);
 }
 
+/* A batch is one transaction: a record that cannot be stored fails the
+ * batch, and the records before it are not written either. */
+static void put_batch_fails_whole(void **state)
+{
+    fixture *f = *state;
+    void *handle = open_store(f->dir, "obol", NULL, NULL);
+    static uint8_t user[600];
+    memset(user, 'u', sizeof user);
+    obol_driver_record batch[2] = {
+        { key_of(text("u"), text("full"), text("first")), text("1"),
+          INT64_MAX, 1 },
+        { key_of(bytes_of(user, sizeof user), text("full"), text("id")),
+          text("2"), INT64_MAX, 1 },
+    };
+    const uint64_t expected[2] = { 0, 0 };
+    int statuses[2];
+    obol_error err = { 0 };
+    assert_int_equal(driver->put_batch(handle, batch, expected, 2, 0, statuses,
+                                       &err),
+                     OBOL_ERR_TOO_LARGE);
+    assert_stored(handle, batch[0].key, NULL, 0);
+    assert_entries(f->dir, 0);
+    driver->close(handle);
+}
+
 /* The map size health() reports. */
 static unsigned long long map_size_of(void *handle)
 {
@@ -991,6 +1020,38 @@ static void map_grows_when_full(void **state)
     obol_error err = { 0 };
     assert_int_equal(driver->health(handle, info, sizeof info, &err), OBOL_OK);
     assert_non_null(strstr(info, "256 records"));
+    driver->close(handle);
+}
+
+/* One batch far larger than the map: the transaction is run again on a
+ * grown map until it fits, and every record lands exactly once. */
+static void put_batch_grows_the_map(void **state)
+{
+    enum { COUNT = 64 };
+    fixture *f = *state;
+    void *handle = open_store(f->dir, "obol", "map_size", "32KiB");
+    static uint8_t sealed[COUNT][16384];
+    static char ids[COUNT][16];
+    obol_driver_record batch[COUNT];
+    uint64_t expected[COUNT] = { 0 };
+    int statuses[COUNT];
+    for (int i = 0; i < COUNT; i++) {
+        snprintf(ids[i], sizeof ids[i], "b%d", i);
+        memset(sealed[i], i, sizeof sealed[i]);
+        batch[i] = (obol_driver_record){
+            key_of(text("big"), text("t"), text(ids[i])),
+            bytes_of(sealed[i], sizeof sealed[i]), INT64_MAX, 1 };
+    }
+    obol_error err = { 0 };
+    assert_int_equal(driver->put_batch(handle, batch, expected, COUNT, 0,
+                                       statuses, &err),
+                     OBOL_OK);
+    for (int i = 0; i < COUNT; i++) {
+        assert_int_equal(statuses[i], OBOL_OK);
+        assert_stored(handle, batch[i].key, sealed[i], sizeof sealed[i]);
+    }
+    assert_true(map_size_of(handle) > COUNT * 16384);
+    assert_entries(f->dir, COUNT);
     driver->close(handle);
 }
 
@@ -1402,7 +1463,9 @@ int main(void)
         WITH_DIR(prune_follows_updated_expiry),
         WITH_DIR(prune_handles_more_than_one_batch),
         WITH_DIR(overlong_key_is_too_large),
+        WITH_DIR(put_batch_fails_whole),
         WITH_DIR(map_grows_when_full),
+        WITH_DIR(put_batch_grows_the_map),
         WITH_DIR(reopening_keeps_the_grown_map),
         WITH_DIR(map_grown_by_another_process_is_adopted),
         WITH_DIR(health_names_version_and_path),

@@ -319,6 +319,24 @@ static int put_body(lmdb_txn *t, void *arg)
     return write_record(t, a);
 }
 
+/* Fills a for one compare-and-set of record: OBOL_OK, or
+ * OBOL_ERR_TOO_LARGE when its keys do not fit. */
+static int put_args_set(put_args *a, const lmdb_store *st,
+                        const lmdb_env_view *view,
+                        const obol_driver_record *record,
+                        uint64_t expected_lock, int64_t now, obol_error *err)
+{
+    a->record = record;
+    a->expected_lock = expected_lock;
+    a->now = now;
+    if (lmdb_key_session(&a->key, session_key_limit(view), st->prefix,
+                         &record->key) != 0
+        || lmdb_key_expiry(&a->expiry_key, view->max_key, record->expires_at,
+                           a->key.bytes, a->key.len) != 0)
+        return key_too_large(st, view, &record->key, err);
+    return OBOL_OK;
+}
+
 static int lmdb_put(void *handle, const obol_driver_record *record,
                     uint64_t expected_lock, int64_t now, obol_error *err)
 {
@@ -328,17 +346,58 @@ static int lmdb_put(void *handle, const obol_driver_record *record,
     put_args *a = op_begin(st, sizeof *a, &env, &status, err);
     if (a == NULL)
         return status;
-    const lmdb_env_view *view = lmdb_env_get_view(env);
-    a->record = record;
-    a->expected_lock = expected_lock;
-    a->now = now;
-    if (lmdb_key_session(&a->key, session_key_limit(view), st->prefix,
-                         &record->key) != 0
-        || lmdb_key_expiry(&a->expiry_key, view->max_key, record->expires_at,
-                           a->key.bytes, a->key.len) != 0)
-        status = key_too_large(st, view, &record->key, err);
-    else
+    status = put_args_set(a, st, lmdb_env_get_view(env), record,
+                          expected_lock, now, err);
+    if (status == OBOL_OK)
         status = lmdb_env_run(env, 1, put_body, a, err);
+    free(a);
+    return status;
+}
+
+typedef struct put_batch_args {
+    const lmdb_store *st;
+    const obol_driver_record *records;
+    const uint64_t *expected_locks;
+    size_t count;
+    int64_t now;
+    int *statuses;
+    put_args one;               /* the record being decided */
+} put_batch_args;
+
+/* Every record's compare-and-set in one write transaction: one commit,
+ * one flush, for the whole batch, and none of it written if any record
+ * fails (a conflict is not a failure). */
+static int put_batch_body(lmdb_txn *t, void *arg)
+{
+    put_batch_args *a = arg;
+    for (size_t i = 0; i < a->count; i++) {
+        int status = put_args_set(&a->one, a->st, t->view, &a->records[i],
+                                  a->expected_locks[i], a->now, t->err);
+        if (status == OBOL_OK)
+            status = put_body(t, &a->one);
+        if (status != OBOL_OK && status != OBOL_CONFLICT)
+            return status;
+        a->statuses[i] = status;
+    }
+    return OBOL_OK;
+}
+
+static int lmdb_put_batch(void *handle, const obol_driver_record *records,
+                          const uint64_t *expected_locks, size_t count,
+                          int64_t now, int *statuses, obol_error *err)
+{
+    lmdb_store *st = handle;
+    lmdb_env *env;
+    int status;
+    if (count == 0)
+        return OBOL_OK;
+    put_batch_args *a = op_begin(st, sizeof *a, &env, &status, err);
+    if (a == NULL)
+        return status;
+    *a = (put_batch_args){ .st = st, .records = records,
+                           .expected_locks = expected_locks, .count = count,
+                           .now = now, .statuses = statuses };
+    status = lmdb_env_run(env, 1, put_batch_body, a, err);
     free(a);
     return status;
 }
@@ -640,6 +699,7 @@ static const obol_driver lmdb_driver = {
     .scan = lmdb_scan,
     .prune = lmdb_prune,
     .health = lmdb_health,
+    .put_batch = lmdb_put_batch,
 };
 
 /* Refuses (NULL) a host of another major ABI, or one too old to have the
