@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,6 +119,63 @@ static int try_dir(const char *dir, size_t dir_len, const char *scheme,
     return load_file(file, scheme, driver_name, out, err);
 }
 
+/* ------------------------------------------------ drivers linked in */
+
+#define MAX_REGISTERED 32
+
+static pthread_mutex_t registered_lock = PTHREAD_MUTEX_INITIALIZER;
+static const obol_driver *registered[MAX_REGISTERED];
+static size_t registered_count;
+
+static int valid_driver_name(const char *name);
+
+int obol_driver_register(obol_driver_entry_fn entry, obol_error *err)
+{
+    const obol_driver *d = entry != NULL ? entry(&host) : NULL;
+    const char *name = d != NULL && d->name != NULL ? d->name : "";
+    int status = OBOL_OK;
+    size_t i;
+
+    if (d == NULL || !valid_driver_name(name))
+        return obol_set_error(err, OBOL_ERR_DRIVER,
+                              "register: the entry function gave no table or "
+                              "a name that is not 1 to 32 of [a-z0-9]");
+    status = obol_loader_check(d, d->schemes ? d->schemes[0] : "", name,
+                               "(linked in)", err);
+    if (status != OBOL_OK)
+        return status;
+    pthread_mutex_lock(&registered_lock);
+    for (i = 0; i < registered_count; i++)
+        if (strcmp(registered[i]->name, name) == 0)
+            break;
+    if (i < MAX_REGISTERED)
+        registered[i] = d;
+    else
+        status = obol_set_error(err, OBOL_ERR_NOMEM,
+                                "register: more than %d drivers", MAX_REGISTERED);
+    if (i == registered_count && status == OBOL_OK)
+        registered_count++;
+    pthread_mutex_unlock(&registered_lock);
+    return status;
+}
+
+/* The linked-in driver of that name: OBOL_NOT_FOUND when there is none. */
+static int find_registered(const char *scheme, const char *driver_name,
+                           const obol_driver **out, obol_error *err)
+{
+    const obol_driver *d = NULL;
+
+    pthread_mutex_lock(&registered_lock);
+    for (size_t i = 0; i < registered_count && d == NULL; i++)
+        if (strcmp(registered[i]->name, driver_name) == 0)
+            d = registered[i];
+    pthread_mutex_unlock(&registered_lock);
+    if (d == NULL)
+        return OBOL_NOT_FOUND;
+    *out = d;
+    return obol_loader_check(d, scheme, driver_name, "(linked in)", err);
+}
+
 static int valid_driver_name(const char *name)
 {
     return name[0] != '\0' && strlen(name) <= 32 &&
@@ -135,6 +193,9 @@ int obol_loader_load(const char *scheme, const char *driver_name,
         return obol_set_error(err, OBOL_ERR_INVALID,
                               "config: driver name '%s' must be 1 to 32 of "
                               "[a-z0-9]", driver_name);
+    status = find_registered(scheme, driver_name, out, err);
+    if (status != OBOL_NOT_FOUND)
+        return status;
     if (driver_path != NULL) {
         status = try_dir(driver_path, strlen(driver_path), scheme, driver_name,
                          out, err);

@@ -22,3 +22,11 @@ tests_test_memory_driver_SOURCES = tests/test_memory_driver.c
 tests_test_memory_driver_CFLAGS = $(TEST_CFLAGS)
 tests_test_memory_driver_LDADD = $(TEST_LIBS)
 EXTRA_tests_test_memory_driver_DEPENDENCIES = drivers/memory.la
+
+# The same source linked into a program and registered, not loaded.
+check_PROGRAMS += tests/test_static_driver
+TESTS += tests/test_static_driver
+tests_test_static_driver_SOURCES = tests/test_static_driver.c \
+	drivers/memory/memory_driver.c
+tests_test_static_driver_CFLAGS = $(TEST_CFLAGS)
+tests_test_static_driver_LDADD = $(TEST_LIBS) $(PTHREAD_LIBS)

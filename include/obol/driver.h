@@ -209,6 +209,16 @@ typedef struct obol_driver {
 
 typedef const obol_driver *(*obol_driver_entry_fn)(const obol_driver_host *host);
 
+/*
+ * For programs that link a driver in instead of loading it: makes the
+ * driver whose entry function is entry available under its name, ahead of
+ * any file the loader would search. The table is checked as a loaded one
+ * is. Registering the same name again replaces it for stores opened after.
+ * Returns OBOL_OK, OBOL_ERR_DRIVER (table refused, with the reason) or
+ * OBOL_ERR_NOMEM (more than 32 drivers).
+ */
+OBOL_API int obol_driver_register(obol_driver_entry_fn entry, obol_error *err);
+
 #ifdef __cplusplus
 }
 #endif
