@@ -1,11 +1,15 @@
-# Shared by tests/test_cli*.sh (sourced): the built obol tool, a scratch
-# directory removed on exit, TAP reporting, a private redis-server and
-# session generators. Every test drives the tool the way an operator does.
+# Shared by tests/test_cli*.sh (sourced): the obol tool as installed (into
+# a temporary DESTDIR, with its library and drivers), a scratch directory
+# removed on exit, TAP reporting, a private redis-server and session
+# generators. Every test drives the tool the way an operator does.
 set -u
-: "${OBOL_TEST_BUILDDIR:?run through make check}"
-OBOL_BIN=$OBOL_TEST_BUILDDIR/tools/obol/obol
+. "${srcdir:-.}/tests/install_tree.sh"    # sets work, bindir, libdir, driverdir
+OBOL_BIN=$bindir/obol
+[ -x "$OBOL_BIN" ] || bail "obol was not installed in $bindir"
+LD_LIBRARY_PATH=$libdir
+OBOL_DRIVER_PATH=$driverdir
+export LD_LIBRARY_PATH OBOL_DRIVER_PATH
 UNSIGN=$OBOL_TEST_BUILDDIR/tests/cli_unsign
-work=$(mktemp -d "${TMPDIR:-/tmp}/obol-cli.XXXXXX")
 redis_pid=
 
 cleanup() {

@@ -34,16 +34,16 @@ check "a created session has lock_version 1" test "$(field "$work/alice.json" lo
 sid=$(field "$work/alice.json" id)
 check "a created session gets a random id" test "${#sid}" -ge 16
 
-run get --json "$db" "$sid" alice
+run get --json -- "$db" "$sid" alice
 expect "get finds it" 0
 check "get --json is the stored session" same_sessions "$work/out" "$work/alice.json"
-run get "$db" "$sid" alice full
+run get -- "$db" "$sid" alice full
 expect "get prints text" 0
 check "text shows ISO-8601 UTC times" grep -Eq '^created_at +[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$' "$work/out"
 check "text shows the payload escaped" grep -q 'extra_payload *4 bytes: "\\x00\\x01\\x02\\xff"' "$work/out"
 run get "$db" no-such-session alice
 expect "get of a missing session is 'not found'" 1 "not found"
-run get "$db" "$sid" alice oauth2
+run get -- "$db" "$sid" alice oauth2
 expect "get under another type is 'not found'" 1
 
 # ------------------------------------------------------------- put updates
@@ -98,11 +98,11 @@ run ls --json --all-types "$db" alice
 check "rm-all removed that type only" count_lines "$work/out" 1
 run ls --json "$db" bob
 check "rm-all left other users alone" count_lines "$work/out" 1
-run rm "$db" "$sid" alice
+run rm -- "$db" "$sid" alice
 expect "rm" 0
-run get "$db" "$sid" alice
+run get -- "$db" "$sid" alice
 expect "a removed session is not found" 1
-run rm "$db" "$sid" alice
+run rm -- "$db" "$sid" alice
 expect "rm of a missing session is not an error" 0
 run prune --json "$db"
 expect "prune" 0
@@ -170,7 +170,7 @@ run_in "$work/many.jsonl" import "nosuch://x"
 expect "import into an unknown scheme" 3 "no driver"
 (unset OBOL_SECRET; "$OBOL_BIN" import "$db" <"$work/many.jsonl" >"$work/out" 2>"$work/err"); rc=$?
 expect "import without a secret is a key error" 5 "OBOL_SECRET"
-(unset OBOL_SECRET; "$OBOL_BIN" get "$db" "$sid" alice >"$work/out" 2>"$work/err"); rc=$?
+(unset OBOL_SECRET; "$OBOL_BIN" get -- "$db" "$sid" alice >"$work/out" 2>"$work/err"); rc=$?
 expect "get without a secret is a key error" 5 "no signing key"
 (unset OBOL_SECRET; "$OBOL_BIN" rm-all "$db" bob >"$work/out" 2>"$work/err"); rc=$?
 expect "rm-all without a secret is a key error" 5

@@ -15,7 +15,7 @@ run_in "$work/new.json" put --json "$rs"
 expect "put on redis" 0
 sid=$(field "$work/out" id)
 cp "$work/out" "$work/alice.json"
-run get --json "$rs" "$sid" alice
+run get --json -- "$rs" "$sid" alice
 expect "get on redis" 0
 check "get returns what put stored" same_sessions "$work/out" "$work/alice.json"
 printf '{"id":"%s","user_id":"alice","lock_version":1,"refresh_token_id":"rotated"}\n' "$sid" >"$work/update.json"
@@ -39,9 +39,9 @@ check "export on redis writes both sessions" count_lines "$work/out" 2
 cp "$work/out" "$work/small.jsonl"
 run rm-all "$rs" alice oauth2
 expect "rm-all on redis" 0
-run rm "$rs" "$sid" alice
+run rm -- "$rs" "$sid" alice
 expect "rm on redis" 0
-run get "$rs" "$sid" alice
+run get -- "$rs" "$sid" alice
 expect "a removed session is gone from redis" 1
 run prune "$rs"
 expect "prune on redis" 0
