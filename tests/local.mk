@@ -49,9 +49,10 @@ AM_TESTS_ENVIRONMENT += CC='$(CC)'; export CC; MAKE='$(MAKE)'; export MAKE; \
 
 # `make check-valgrind`: every test program under memcheck, forked children
 # included; any leak or invalid access fails the test.
+EXTRA_DIST += tests/valgrind.supp
 VALGRIND_FLAGS = --quiet --leak-check=full --show-leak-kinds=definite,indirect,possible \
 	--errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99 \
-	--suppressions=$(abs_top_srcdir)/tests/lmdb_valgrind.supp
+	--suppressions=$(abs_top_srcdir)/tests/valgrind.supp
 .PHONY: check-valgrind
 check-valgrind:
 	$(MAKE) $(AM_MAKEFLAGS) check TEST_SUITE_LOG=test-suite-valgrind.log \

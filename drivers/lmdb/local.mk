@@ -21,6 +21,3 @@ tests_test_lmdb_driver_SOURCES = tests/test_lmdb_driver.c
 tests_test_lmdb_driver_CFLAGS = $(TEST_CFLAGS) $(LMDB_CFLAGS) -pthread
 tests_test_lmdb_driver_LDADD = $(TEST_LIBS) $(LMDB_LIBS) -lpthread
 
-# `make check-valgrind` (tests/local.mk) runs these tests under memcheck with
-# this suppression file.
-EXTRA_DIST += tests/lmdb_valgrind.supp
