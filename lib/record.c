@@ -57,20 +57,20 @@ static int encode_and_seal(obol_store *st, const obol_session *stored,
 
     out->len = obol_sealed_size(mode, plain_len);
     if (reserve(out, out->len) != OBOL_OK)
-        return obol_set_error(err, OBOL_ERR_NOMEM, "upsert: out of memory");
+        return obol_set_error(err, OBOL_ERR_NOMEM, "seal: out of memory");
     if (mode == OBOL_SEAL_MAC) {
         plain = out->data + obol_seal_payload_offset(mode);
     } else if (reserve(&scratch, plain_len) == OBOL_OK) {
         plain = scratch.data;
     } else {
         obol_record_buf_release(out);
-        return obol_set_error(err, OBOL_ERR_NOMEM, "upsert: out of memory");
+        return obol_set_error(err, OBOL_ERR_NOMEM, "seal: out of memory");
     }
     status = obol_codec_encode(stored, plain, plain_len, &plain_len);
     if (status == OBOL_OK)
         obol_seal(mode, key, &ctx, plain, plain_len, out->data);
     else
-        obol_set_error(err, status, "upsert: session does not encode");
+        obol_set_error(err, status, "seal: the session does not encode");
     if (mode == OBOL_SEAL_AEAD)
         sodium_memzero(scratch.data, plain_len);
     obol_record_buf_release(&scratch);
@@ -88,7 +88,7 @@ int obol_record_seal(obol_store *st, const obol_session *s, uint64_t new_lock,
 
     if (obol_keyring_signing_key(st->keys, &key) != OBOL_OK)
         return obol_set_error(err, OBOL_ERR_KEY,
-                              "upsert: the store has no signing key (set "
+                              "seal: the store has no signing key (set "
                               "secret= or call obol_store_add_key)");
     stored.lock_version = new_lock;
     stored.version = OBOL_SESSION_VERSION;
