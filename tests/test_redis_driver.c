@@ -315,7 +315,8 @@ static void entry_declares_the_driver(void **state)
     assert_string_equal(driver->name, "redis");
     assert_string_equal(driver->schemes[0], "redis");
     assert_string_equal(driver->schemes[1], "redis+unix");
-    assert_null(driver->schemes[2]);
+    assert_string_equal(driver->schemes[2], "redis+cluster");
+    assert_null(driver->schemes[3]);
     assert_int_equal(driver->capabilities,
                      OBOL_DRIVER_THREAD_SAFE | OBOL_DRIVER_MULTI_PROCESS |
                          OBOL_DRIVER_NATIVE_EXPIRY | OBOL_DRIVER_PERSISTENT);

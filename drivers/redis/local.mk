@@ -4,6 +4,11 @@ drivers_redis_la_SOURCES = \
 	drivers/redis/redis_driver.c drivers/redis/redis_driver.h \
 	drivers/redis/redis_config.c drivers/redis/redis_config.h \
 	drivers/redis/redis_conn.c drivers/redis/redis_conn.h \
+	drivers/redis/redis_pool.c drivers/redis/redis_pool.h \
+	drivers/redis/redis_topology.c drivers/redis/redis_topology.h \
+	drivers/redis/redis_router.c drivers/redis/redis_router.h \
+	drivers/redis/redis_slot.c drivers/redis/redis_slot.h \
+	drivers/redis/redis_walk.c drivers/redis/redis_walk.h \
 	drivers/redis/redis_keys.c drivers/redis/redis_keys.h \
 	drivers/redis/redis_lua.c drivers/redis/redis_lua.h \
 	drivers/redis/redis_scripts.c drivers/redis/redis_scripts.h

@@ -19,8 +19,15 @@ enum {
     SEEN_POOL = 1 << 2,
     SEEN_DB = 1 << 3,
     SEEN_USER = 1 << 4,
-    SEEN_PASSWORD = 1 << 5
+    SEEN_PASSWORD = 1 << 5,
+    SEEN_NODES = 1 << 6,
+    SEEN_WAIT_REPLICAS = 1 << 7,
+    SEEN_WAIT_TIMEOUT = 1 << 8,
+    SEEN_TOPOLOGY_REFRESH = 1 << 9
 };
+
+/* Options that only a cluster takes. */
+#define CLUSTER_ONLY (SEEN_NODES | SEEN_TOPOLOGY_REFRESH)
 
 static int nomem(obol_error *err)
 {
@@ -92,6 +99,112 @@ static int read_password_source(const char *source, char **out,
                                  "written in the config string itself)");
 }
 
+int redis_endpoint_set_tcp(redis_endpoint *ep, const char *host,
+                           uint16_t port)
+{
+    size_t size = strlen(host) + sizeof "[]:65535";
+
+    memset(ep, 0, sizeof *ep);
+    ep->host = strdup(host);
+    ep->where = malloc(size);
+    if (ep->host == NULL || ep->where == NULL) {
+        redis_endpoint_clear(ep);
+        return -1;
+    }
+    ep->port = port;
+    if (strchr(host, ':') != NULL) /* IPv6 */
+        snprintf(ep->where, size, "[%s]:%u", host, port);
+    else
+        snprintf(ep->where, size, "%s:%u", host, port);
+    return 0;
+}
+
+static int set_unix(redis_endpoint *ep, const char *path)
+{
+    size_t size = strlen(path) + sizeof "unix:";
+
+    memset(ep, 0, sizeof *ep);
+    ep->socket_path = strdup(path);
+    ep->where = malloc(size);
+    if (ep->socket_path == NULL || ep->where == NULL) {
+        redis_endpoint_clear(ep);
+        return -1;
+    }
+    snprintf(ep->where, size, "unix:%s", path);
+    return 0;
+}
+
+void redis_endpoint_clear(redis_endpoint *ep)
+{
+    free(ep->host);
+    free(ep->socket_path);
+    free(ep->where);
+    memset(ep, 0, sizeof *ep);
+}
+
+static int add_seed(redis_settings *out, const char *host, uint16_t port,
+                    obol_error *err)
+{
+    if (out->seed_count == REDIS_MAX_SEEDS)
+        return redis_host->set_error(err, OBOL_ERR_INVALID,
+                                     "redis config: more than %d seed nodes",
+                                     REDIS_MAX_SEEDS);
+    if (redis_endpoint_set_tcp(&out->seeds[out->seed_count], host, port) != 0)
+        return nomem(err);
+    out->seed_count++;
+    return OBOL_OK;
+}
+
+/* One "HOST:PORT" or "[V6]:PORT" of option nodes, len bytes of text. */
+static int parse_seed(const char *text, size_t len, redis_settings *out,
+                      obol_error *err)
+{
+    char item[300], *host = item, *colon;
+    uint64_t port;
+
+    if (len == 0 || len >= sizeof item)
+        return redis_host->set_error(err, OBOL_ERR_INVALID,
+                                     "redis config: option 'nodes': '%.*s' "
+                                     "is not HOST:PORT", (int)len, text);
+    memcpy(item, text, len);
+    item[len] = '\0';
+    colon = strrchr(item, ':');
+    if (item[0] == '[') {
+        char *close = strchr(item, ']');
+        if (close == NULL || close + 1 != colon)
+            colon = NULL;
+        else {
+            host = item + 1;
+            *close = '\0';
+        }
+    }
+    if (colon == NULL || colon == host ||
+        redis_host->parse_uint(colon + 1, 65535, &port) != 0 || port == 0)
+        return redis_host->set_error(err, OBOL_ERR_INVALID,
+                                     "redis config: option 'nodes': '%s' is "
+                                     "not HOST:PORT", item);
+    *colon = '\0';
+    return add_seed(out, host, (uint16_t)port, err);
+}
+
+/* nodes=HOST:PORT,HOST:PORT,... */
+static int parse_nodes(const char *list, redis_settings *out,
+                       obol_error *err)
+{
+    const char *p = list;
+
+    for (;;) {
+        size_t len = strcspn(p, ",");
+        int status = parse_seed(p, len, out, err);
+
+        if (status != OBOL_OK)
+            return status;
+        if (p[len] == '\0')
+            return OBOL_OK;
+        p += len + 1;
+    }
+}
+
 static int apply_option(const obol_driver_option *option, unsigned *seen,
                         redis_settings *out, obol_error *err)
 {
@@ -105,6 +218,10 @@ static int apply_option(const obol_driver_option *option, unsigned *seen,
         { "db", SEEN_DB },
         { "user", SEEN_USER },
         { "password", SEEN_PASSWORD },
+        { "nodes", SEEN_NODES },
+        { "wait_replicas", SEEN_WAIT_REPLICAS },
+        { "wait_timeout_ms", SEEN_WAIT_TIMEOUT },
+        { "topology_refresh_ms", SEEN_TOPOLOGY_REFRESH },
     };
     unsigned flag = 0;
 
@@ -115,11 +232,18 @@ static int apply_option(const obol_driver_option *option, unsigned *seen,
         return redis_host->set_error(err, OBOL_ERR_INVALID,
                                      "redis config: unknown option '%s' "
                                      "(known: timeout_ms, connect_timeout_ms, "
-                                     "pool, db, user, password)", option->key);
+                                     "pool, db, user, password, "
+                                     "wait_replicas, wait_timeout_ms; for "
+                                     "redis+cluster also nodes, "
+                                     "topology_refresh_ms)", option->key);
     if (*seen & flag)
         return redis_host->set_error(err, OBOL_ERR_INVALID,
                                      "redis config: option '%s' is given "
                                      "twice", option->key);
+    if ((flag & CLUSTER_ONLY) && out->mode != REDIS_MODE_CLUSTER)
+        return redis_host->set_error(err, OBOL_ERR_INVALID,
+                                     "redis config: option '%s' is for "
+                                     "redis+cluster:// only", option->key);
     *seen |= flag;
 
     switch (flag) {
@@ -135,6 +259,18 @@ static int apply_option(const obol_driver_option *option, unsigned *seen,
                             &out->pool_size, err);
     case SEEN_DB:
         return parse_number("db", option->value, 0, REDIS_MAX_DB, &out->db,
+                            err);
+    case SEEN_NODES:
+        return parse_nodes(option->value, out, err);
+    case SEEN_WAIT_REPLICAS:
+        return parse_number("wait_replicas", option->value, 0,
+                            REDIS_MAX_WAIT_REPLICAS, &out->wait_replicas, err);
+    case SEEN_WAIT_TIMEOUT:
+        return parse_number("wait_timeout_ms", option->value, 1,
+                            REDIS_MAX_TIMEOUT_MS, &out->wait_timeout_ms, err);
+    case SEEN_TOPOLOGY_REFRESH:
+        return parse_number("topology_refresh_ms", option->value, 0,
+                            REDIS_MAX_TIMEOUT_MS, &out->topology_refresh_ms,
                             err);
     case SEEN_USER:
         if (out->user != NULL)
@@ -157,7 +293,7 @@ static int apply_option(const obol_driver_option *option, unsigned *seen,
     }
 }
 
-/* redis://host[:port][/db] */
+/* redis://host[:port][/db] and redis+cluster://host[:port][/0] */
 static int parse_tcp(const obol_driver_config *config, redis_settings *out,
                      obol_error *err)
 {
@@ -166,10 +302,14 @@ static int parse_tcp(const obol_driver_config *config, redis_settings *out,
     if (config->host == NULL || config->host[0] == '\0')
         return redis_host->set_error(err, OBOL_ERR_INVALID,
                                      "redis config: the host is empty; write "
-                                     "redis://HOST[:PORT][/DB] (or "
-                                     "redis+unix:///PATH for a unix socket)");
-    out->port = config->port != 0 ? config->port : REDIS_DEFAULT_PORT;
-    if (copy_string(config->host, &out->host, err) != OBOL_OK)
+                                     "%s://HOST[:PORT]%s", config->scheme,
+                                     out->mode == REDIS_MODE_CLUSTER
+                                         ? "?nodes=HOST:PORT,..."
+                                         : "[/DB] (or redis+unix:///PATH "
+                                           "for a unix socket)");
+    if (add_seed(out, config->host,
+                 config->port != 0 ? config->port : REDIS_DEFAULT_PORT,
+                 err) != OBOL_OK)
         return err->status;
     if (path == NULL || strcmp(path, "/") == 0)
         return OBOL_OK;
@@ -200,23 +340,70 @@ static int parse_unix(const obol_driver_config *config, redis_settings *out,
                                      "redis config: redis+unix needs the "
                                      "absolute path of the socket; write "
                                      "redis+unix:///PATH");
-    return copy_string(config->path, &out->socket_path, err);
+    if (set_unix(&out->seeds[0], config->path) != 0)
+        return nomem(err);
+    out->seed_count = 1;
+    return OBOL_OK;
 }
 
-static int describe_endpoint(redis_settings *out, obol_error *err)
+static int parse_address(const obol_driver_config *config, redis_settings *out,
+                         obol_error *err)
 {
-    const char *name = out->socket_path != NULL ? out->socket_path : out->host;
-    size_t size = strlen(name) + sizeof "unix:" + sizeof "[]:65535";
+    const char *scheme = config->scheme != NULL ? config->scheme : "";
+
+    if (strcmp(scheme, "redis+unix") == 0)
+        return parse_unix(config, out, err);
+    if (strcmp(scheme, "redis") == 0)
+        return parse_tcp(config, out, err);
+    if (strcmp(scheme, "redis+cluster") == 0) {
+        out->mode = REDIS_MODE_CLUSTER;
+        return parse_tcp(config, out, err);
+    }
+    return redis_host->set_error(err, OBOL_ERR_INVALID,
+                                 "redis config: unknown scheme '%s'", scheme);
+}
+
+/* What is only known once every option is read. */
+static int check_combination(const redis_settings *out, unsigned seen,
+                             int path_db, obol_error *err)
+{
+    if ((seen & SEEN_DB) && path_db)
+        return redis_host->set_error(err, OBOL_ERR_INVALID,
+                                     "redis config: the database is given "
+                                     "both as the path and as option 'db'");
+    if (out->mode == REDIS_MODE_CLUSTER && out->db != 0)
+        return redis_host->set_error(err, OBOL_ERR_INVALID,
+                                     "redis config: database %llu: Redis "
+                                     "Cluster has only database 0",
+                                     (unsigned long long)out->db);
+    if (out->user != NULL && out->password == NULL)
+        return redis_host->set_error(err, OBOL_ERR_INVALID,
+                                     "redis config: user '%s' has no "
+                                     "password", out->user);
+    if ((seen & SEEN_WAIT_TIMEOUT) && !(seen & SEEN_WAIT_REPLICAS))
+        return redis_host->set_error(err, OBOL_ERR_INVALID,
+                                     "redis config: option 'wait_timeout_ms' "
+                                     "needs wait_replicas");
+    if (out->wait_replicas > 0 && out->wait_timeout_ms >= out->timeout_ms)
+        return redis_host->set_error(err, OBOL_ERR_INVALID,
+                                     "redis config: wait_timeout_ms %llu "
+                                     "must be shorter than timeout_ms %llu, "
+                                     "which covers the whole call",
+                                     (unsigned long long)out->wait_timeout_ms,
+                                     (unsigned long long)out->timeout_ms);
+    return OBOL_OK;
+}
+
+static int describe_store(redis_settings *out, obol_error *err)
+{
+    const char *first = out->seeds[0].where;
+    size_t size = strlen(first) + sizeof "cluster ";
 
     out->where = malloc(size);
     if (out->where == NULL)
         return nomem(err);
-    if (out->socket_path != NULL)
-        snprintf(out->where, size, "unix:%s", name);
-    else if (strchr(name, ':') != NULL) /* IPv6 */
-        snprintf(out->where, size, "[%s]:%u", name, out->port);
-    else
-        snprintf(out->where, size, "%s:%u", name, out->port);
+    snprintf(out->where, size, "%s%s",
+             out->mode == REDIS_MODE_CLUSTER ? "cluster " : "", first);
     return OBOL_OK;
 }
 
@@ -225,19 +412,11 @@ static int parse_all(const obol_driver_config *config, redis_settings *out,
 {
     unsigned seen = 0;
     int path_db;
-    int status;
+    int status = parse_address(config, out, err);
 
-    if (config->scheme != NULL && strcmp(config->scheme, "redis+unix") == 0)
-        status = parse_unix(config, out, err);
-    else if (config->scheme != NULL && strcmp(config->scheme, "redis") == 0)
-        status = parse_tcp(config, out, err);
-    else
-        status = redis_host->set_error(err, OBOL_ERR_INVALID,
-                                       "redis config: unknown scheme '%s'",
-                                       config->scheme ? config->scheme : "");
     if (status != OBOL_OK)
         return status;
-    path_db = out->host != NULL && config->path != NULL &&
+    path_db = out->seeds[0].host != NULL && config->path != NULL &&
               strcmp(config->path, "/") != 0;
 
     if (config->user != NULL && config->user[0] != '\0' &&
@@ -252,15 +431,12 @@ static int parse_all(const obol_driver_config *config, redis_settings *out,
         if (status != OBOL_OK)
             return status;
     }
-    if ((seen & SEEN_DB) && path_db)
-        return redis_host->set_error(err, OBOL_ERR_INVALID,
-                                     "redis config: the database is given "
-                                     "both as the path and as option 'db'");
-    if (out->user != NULL && out->password == NULL)
-        return redis_host->set_error(err, OBOL_ERR_INVALID,
-                                     "redis config: user '%s' has no "
-                                     "password", out->user);
-    return describe_endpoint(out, err);
+    if (!(seen & SEEN_WAIT_TIMEOUT))
+        out->wait_timeout_ms = out->timeout_ms / 2;
+    status = check_combination(out, seen, path_db, err);
+    if (status != OBOL_OK)
+        return status;
+    return describe_store(out, err);
 }
 
 int redis_settings_parse(const obol_driver_config *config, redis_settings *out,
@@ -272,6 +448,10 @@ int redis_settings_parse(const obol_driver_config *config, redis_settings *out,
     out->timeout_ms = REDIS_DEFAULT_TIMEOUT_MS;
     out->connect_timeout_ms = REDIS_DEFAULT_CONNECT_TIMEOUT_MS;
     out->pool_size = REDIS_DEFAULT_POOL;
+    out->topology_refresh_ms = REDIS_DEFAULT_TOPOLOGY_REFRESH_MS;
+    out->seeds = calloc(REDIS_MAX_SEEDS, sizeof *out->seeds);
+    if (out->seeds == NULL)
+        return nomem(err);
 
     status = parse_all(config, out, err);
     if (status != OBOL_OK)
@@ -281,8 +461,10 @@ int redis_settings_parse(const obol_driver_config *config, redis_settings *out,
 
 void redis_settings_clear(redis_settings *settings)
 {
-    free(settings->host);
-    free(settings->socket_path);
+    for (size_t i = 0; settings->seeds != NULL && i < settings->seed_count;
+         i++)
+        redis_endpoint_clear(&settings->seeds[i]);
+    free(settings->seeds);
     free(settings->user);
     if (settings->password != NULL) {
         /* volatile so the wipe is not optimised away before free() */

@@ -1,186 +1,210 @@
-/* The connection pool: waiting for a connection, connecting, logging in,
- * one command at a time, and dropping what broke. */
-#define _POSIX_C_SOURCE 200809L
+/* One connection on the driver's own non-blocking socket; see
+ * redis_conn.h. */
+#define _GNU_SOURCE /* SOCK_NONBLOCK, SOCK_CLOEXEC */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
-#include <pthread.h>
-#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "redis_conn.h"
 #include "redis_driver.h"
 
-typedef struct redis_conn {
-    redisContext *ctx;  /* NULL until connected, and after it broke */
-} redis_conn;
-
-struct redis_pool {
+struct redis_conn {
+    int fd;
+    int broken;
+    redisReader *reader;
+    char *out;               /* formatted commands not sent yet */
+    size_t out_len, out_cap;
+    const redis_endpoint *ep;
     const redis_settings *settings;
-    pthread_mutex_t mutex;
-    pthread_cond_t returned;  /* signalled when a connection is given back */
-    size_t idle_count;
-    redis_conn **idle;        /* stack of connections no thread holds */
-    redis_conn *conns;
-    int guard_sigpipe;        /* see pipe_guard */
 };
 
-const char *redis_pool_where(const redis_pool *pool)
+int64_t redis_now_ms(void)
 {
-    return pool->settings->where;
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static struct timeval timeval_of_ms(uint64_t ms)
+const redis_endpoint *redis_conn_endpoint(const redis_conn *conn)
 {
-    struct timeval tv;
-
-    tv.tv_sec = (time_t)(ms / 1000);
-    tv.tv_usec = (suseconds_t)(ms % 1000 * 1000);
-    return tv;
+    return conn->ep;
 }
 
-/*
- * hiredis writes with write(), so a server that went away raises SIGPIPE,
- * whose default action kills the process. A library must not change the
- * process's signal dispositions, so SIGPIPE is blocked in this thread for
- * the duration of one exchange, and one raised meanwhile is consumed before
- * it is unblocked again. That costs two system calls per command, which a
- * process that already ignores SIGPIPE when it opens the store (as most
- * servers do) is spared.
- */
-typedef struct pipe_guard {
-    sigset_t old_mask;
-    int was_blocked;
-} pipe_guard;
-
-static void pipe_guard_begin(pipe_guard *guard)
+int redis_conn_is_broken(const redis_conn *conn)
 {
-    sigset_t pipe_set;
-
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &guard->old_mask);
-    guard->was_blocked = sigismember(&guard->old_mask, SIGPIPE);
+    return conn->broken;
 }
 
-static void pipe_guard_end(pipe_guard *guard, int failed)
+static int nomem(obol_error *err)
 {
-    if (guard->was_blocked)
-        return;
-    if (failed) {
-        sigset_t pending, pipe_set;
-        struct timespec no_wait = { 0, 0 };
+    return redis_host->set_error(err, OBOL_ERR_NOMEM, "redis: out of memory");
+}
 
-        sigemptyset(&pipe_set);
-        sigaddset(&pipe_set, SIGPIPE);
-        if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE))
-            while (sigtimedwait(&pipe_set, NULL, &no_wait) < 0 &&
-                   errno == EINTR)
-                ;
+/* Waits until fd is ready for events or the deadline passes: 1 ready,
+ * 0 timed out, -1 error (errno). */
+static int wait_fd(int fd, short events, int64_t deadline)
+{
+    for (;;) {
+        struct pollfd pfd = { .fd = fd, .events = events, .revents = 0 };
+        int64_t left = deadline - redis_now_ms();
+        int n;
+
+        if (left <= 0)
+            return 0;
+        n = poll(&pfd, 1, left > 1000000 ? 1000000 : (int)left);
+        if (n > 0)
+            return 1;
+        if (n < 0 && errno != EINTR)
+            return -1;
     }
-    pthread_sigmask(SIG_SETMASK, &guard->old_mask, NULL);
 }
 
-/* Turns a failed exchange (no reply at all) into a status and a message
- * naming the server, the command and the cause. */
-static int exchange_error(const redis_pool *pool, const redisContext *ctx,
-                          int saved_errno, const char *what, obol_error *err)
-{
-    const char *where = pool->settings->where;
+/* ---------------------------------------------------------------- connect */
 
-#ifdef REDIS_ERR_TIMEOUT
-    if (ctx->err == REDIS_ERR_TIMEOUT)
-        saved_errno = EAGAIN;
-#endif
-    if (ctx->err == REDIS_ERR_EOF)
-        return redis_host->set_error(err, OBOL_ERR_BACKEND,
-                                     "redis %s: %s: connection closed by the "
-                                     "server", where, what);
-    if (ctx->err == REDIS_ERR_IO &&
-        (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK))
+/* One non-blocking connect() of addr, finished within the deadline. */
+static int connect_addr(const struct sockaddr *addr, socklen_t addr_len,
+                        int64_t deadline, int *fd_out, int *error_out)
+{
+    int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    0);
+    int error = 0;
+    socklen_t error_len = sizeof error;
+    int ready;
+
+    if (fd < 0) {
+        *error_out = errno;
+        return -1;
+    }
+    if (connect(fd, addr, addr_len) == 0)
+        goto connected;
+    if (errno != EINPROGRESS) {
+        *error_out = errno;
+        close(fd);
+        return -1;
+    }
+    ready = wait_fd(fd, POLLOUT, deadline);
+    if (ready <= 0) {
+        *error_out = ready == 0 ? ETIMEDOUT : errno;
+        close(fd);
+        return -1;
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &error_len) != 0 ||
+        error != 0) {
+        *error_out = error != 0 ? error : errno;
+        close(fd);
+        return -1;
+    }
+connected:
+    if (addr->sa_family != AF_UNIX) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+static int connect_failed(const redis_conn *conn, int error, obol_error *err)
+{
+    if (error == ETIMEDOUT)
         return redis_host->set_error(err, OBOL_ERR_TIMEOUT,
-                                     "redis %s: %s: no reply within %llu ms",
-                                     where, what,
+                                     "redis %s: connect: no connection "
+                                     "within %llu ms", conn->ep->where,
                                      (unsigned long long)
-                                         pool->settings->timeout_ms);
-    if (ctx->err == REDIS_ERR_OOM)
-        return redis_host->set_error(err, OBOL_ERR_NOMEM,
-                                     "redis %s: %s: out of memory", where,
-                                     what);
-    return redis_host->set_error(err, OBOL_ERR_BACKEND, "redis %s: %s: %s",
-                                 where, what, ctx->errstr);
+                                         conn->settings->connect_timeout_ms);
+    return redis_host->set_error(err, OBOL_ERR_BACKEND, "redis %s: connect: %s",
+                                 conn->ep->where, strerror(error));
 }
 
-/* One request and its reply on a connected context; see
- * redis_pool_command() for accept_error. */
-static int exchange(const redis_pool *pool, redisContext *ctx, int argc,
-                    const char **argv, const size_t *argv_len,
-                    const char *accept_error, redisReply **reply,
-                    obol_error *err)
+static int connect_unix(redis_conn *conn, int64_t deadline, obol_error *err)
 {
-    char what[24];
-    size_t what_len = argv_len[0] < sizeof what - 1 ? argv_len[0]
-                                                    : sizeof what - 1;
-    pipe_guard guard;
-    redisReply *r;
-    int saved_errno;
+    struct sockaddr_un addr;
+    int error = 0;
 
-    memcpy(what, argv[0], what_len);
-    what[what_len] = '\0';
-
-    if (pool->guard_sigpipe)
-        pipe_guard_begin(&guard);
-    errno = 0;
-    r = redisCommandArgv(ctx, argc, argv, argv_len);
-    saved_errno = errno;
-    if (pool->guard_sigpipe)
-        pipe_guard_end(&guard, r == NULL);
-
-    if (r == NULL)
-        return exchange_error(pool, ctx, saved_errno, what, err);
-    if (r->type == REDIS_REPLY_ERROR &&
-        (accept_error == NULL ||
-         strncmp(r->str, accept_error, strlen(accept_error)) != 0)) {
-        int status = redis_host->set_error(err, OBOL_ERR_BACKEND,
-                                           "redis %s: %s: %s",
-                                           pool->settings->where, what,
-                                           r->str);
-        freeReplyObject(r);
-        return status;
-    }
-    *reply = r;
+    memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    if (strlen(conn->ep->socket_path) >= sizeof addr.sun_path)
+        return redis_host->set_error(err, OBOL_ERR_INVALID,
+                                     "redis %s: connect: the socket path is "
+                                     "longer than %zu bytes", conn->ep->where,
+                                     sizeof addr.sun_path - 1);
+    strcpy(addr.sun_path, conn->ep->socket_path);
+    if (connect_addr((struct sockaddr *)&addr, sizeof addr, deadline,
+                     &conn->fd, &error) != 0)
+        return connect_failed(conn, error, err);
     return OBOL_OK;
 }
 
-/* Sends a command whose only acceptable answer is +OK. */
-static int expect_ok(const redis_pool *pool, redisContext *ctx, int argc,
-                     const char **argv, const size_t *argv_len,
+static int connect_tcp(redis_conn *conn, int64_t deadline, obol_error *err)
+{
+    struct addrinfo hints, *list = NULL;
+    char port[8];
+    int error = ECONNREFUSED;
+    int gai;
+
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    snprintf(port, sizeof port, "%u", conn->ep->port);
+    gai = getaddrinfo(conn->ep->host, port, &hints, &list);
+    if (gai != 0)
+        return redis_host->set_error(err, gai == EAI_MEMORY ? OBOL_ERR_NOMEM
+                                                            : OBOL_ERR_BACKEND,
+                                     "redis %s: connect: cannot resolve "
+                                     "'%s': %s", conn->ep->where,
+                                     conn->ep->host, gai_strerror(gai));
+    for (struct addrinfo *a = list; a != NULL; a = a->ai_next)
+        if (connect_addr(a->ai_addr, a->ai_addrlen, deadline, &conn->fd,
+                         &error) == 0) {
+            freeaddrinfo(list);
+            return OBOL_OK;
+        }
+    freeaddrinfo(list);
+    return connect_failed(conn, error, err);
+}
+
+/* A command of the login whose only acceptable answer is +OK. */
+static int expect_ok(redis_conn *conn, int64_t deadline, const char *what,
                      obol_error *err)
 {
     redisReply *reply = NULL;
-    int status = exchange(pool, ctx, argc, argv, argv_len, NULL, &reply, err);
+    int status = redis_conn_read(conn, deadline, what, &reply, err);
 
     if (status != OBOL_OK)
         return status;
-    if (reply->type != REDIS_REPLY_STATUS)
+    if (reply->type == REDIS_REPLY_ERROR)
+        status = redis_host->set_error(err, OBOL_ERR_BACKEND,
+                                       "redis %s: %s: %s", conn->ep->where,
+                                       what, reply->str);
+    else if (reply->type != REDIS_REPLY_STATUS)
         status = redis_host->set_error(err, OBOL_ERR_BACKEND,
                                        "redis %s: %s: unexpected reply type "
-                                       "%d", pool->settings->where, argv[0],
+                                       "%d", conn->ep->where, what,
                                        reply->type);
     freeReplyObject(reply);
     return status;
 }
 
-/* AUTH [user] password, then SELECT db. */
-static int log_in(const redis_pool *pool, redisContext *ctx, obol_error *err)
+/* AUTH [user] password, then SELECT db, in one round trip. */
+static int log_in(redis_conn *conn, int64_t deadline, obol_error *err)
 {
-    const redis_settings *s = pool->settings;
+    const redis_settings *s = conn->settings;
     const char *argv[3];
     size_t argv_len[3];
+    char db[24];
     int argc = 0;
     int status = OBOL_OK;
 
@@ -189,214 +213,196 @@ static int log_in(const redis_pool *pool, redisContext *ctx, obol_error *err)
         argv_len[argc++] = 4;
         if (s->user != NULL) {
             argv[argc] = s->user;
-            argv_len[argc] = strlen(s->user);
-            argc++;
+            argv_len[argc++] = strlen(s->user);
         }
         argv[argc] = s->password;
-        argv_len[argc] = strlen(s->password);
-        argc++;
-        status = expect_ok(pool, ctx, argc, argv, argv_len, err);
+        argv_len[argc++] = strlen(s->password);
+        status = redis_conn_append(conn, argc, argv, argv_len, err);
     }
     if (status == OBOL_OK && s->db != 0) {
-        char db[24];
-        int len = snprintf(db, sizeof db, "%llu", (unsigned long long)s->db);
-        const char *select_argv[2] = { "SELECT", db };
-        size_t select_len[2] = { 6, (size_t)len };
-
-        status = expect_ok(pool, ctx, 2, select_argv, select_len, err);
+        argv[0] = "SELECT";
+        argv_len[0] = 6;
+        argv[1] = db;
+        argv_len[1] = (size_t)snprintf(db, sizeof db, "%llu",
+                                       (unsigned long long)s->db);
+        status = redis_conn_append(conn, 2, argv, argv_len, err);
     }
+    if (status != OBOL_OK || conn->out_len == 0)
+        return status;
+    status = redis_conn_flush(conn, deadline, "AUTH", NULL, err);
+    if (status == OBOL_OK && s->password != NULL)
+        status = expect_ok(conn, deadline, "AUTH", err);
+    if (status == OBOL_OK && s->db != 0)
+        status = expect_ok(conn, deadline, "SELECT", err);
     return status;
 }
 
-static int connect_conn(const redis_pool *pool, redis_conn *conn,
-                        obol_error *err)
+int redis_conn_open(const redis_endpoint *ep, const redis_settings *settings,
+                    int64_t deadline, redis_conn **out, obol_error *err)
 {
-    const redis_settings *s = pool->settings;
-    struct timeval connect_tv = timeval_of_ms(s->connect_timeout_ms);
-    redisContext *ctx;
-    int saved_errno;
+    redis_conn *conn = calloc(1, sizeof *conn);
+    int64_t connect_deadline = redis_now_ms() +
+                               (int64_t)settings->connect_timeout_ms;
     int status;
 
-    errno = 0;
-    if (s->socket_path != NULL)
-        ctx = redisConnectUnixWithTimeout(s->socket_path, connect_tv);
+    if (conn == NULL)
+        return nomem(err);
+    conn->fd = -1;
+    conn->ep = ep;
+    conn->settings = settings;
+    conn->reader = redisReaderCreate();
+    if (conn->reader == NULL) {
+        free(conn);
+        return nomem(err);
+    }
+    if (ep->socket_path != NULL)
+        status = connect_unix(conn, connect_deadline, err);
     else
-        ctx = redisConnectWithTimeout(s->host, s->port, connect_tv);
-    saved_errno = errno;
-    if (ctx == NULL)
-        return redis_host->set_error(err, OBOL_ERR_NOMEM,
-                                     "redis %s: connect: out of memory",
-                                     s->where);
-    if (ctx->err != 0) {
-        int timed_out = saved_errno == ETIMEDOUT ||
-                        strstr(ctx->errstr, "timed out") != NULL;
-        status = redis_host->set_error(err, timed_out ? OBOL_ERR_TIMEOUT
-                                                      : OBOL_ERR_BACKEND,
-                                       "redis %s: connect: %s", s->where,
-                                       ctx->errstr);
-        redisFree(ctx);
-        return status;
-    }
-    if (redisSetTimeout(ctx, timeval_of_ms(s->timeout_ms)) != REDIS_OK) {
-        status = redis_host->set_error(err, OBOL_ERR_BACKEND,
-                                       "redis %s: connect: cannot set the "
-                                       "timeout: %s", s->where, ctx->errstr);
-        redisFree(ctx);
-        return status;
-    }
-    status = log_in(pool, ctx, err);
+        status = connect_tcp(conn, connect_deadline, err);
+    if (status == OBOL_OK)
+        status = log_in(conn, deadline, err);
     if (status != OBOL_OK) {
-        redisFree(ctx);
+        redis_conn_close(conn);
         return status;
     }
-    conn->ctx = ctx;
+    *out = conn;
     return OBOL_OK;
 }
 
-/* An idle connection has nothing to read; if it has (the server closed it,
- * or sent bytes nobody asked for) it cannot be trusted with a command. */
-static int is_stale(const redisContext *ctx)
+void redis_conn_close(redis_conn *conn)
 {
-    struct pollfd pfd = { .fd = ctx->fd, .events = POLLIN, .revents = 0 };
+    if (conn == NULL)
+        return;
+    if (conn->fd >= 0)
+        close(conn->fd);
+    redisReaderFree(conn->reader);
+    free(conn->out);
+    free(conn);
+}
+
+int redis_conn_is_stale(const redis_conn *conn)
+{
+    struct pollfd pfd = { .fd = conn->fd, .events = POLLIN, .revents = 0 };
 
     return poll(&pfd, 1, 0) != 0;
 }
 
-static int acquire(redis_pool *pool, redis_conn **out, obol_error *err)
-{
-    struct timespec deadline;
-    int wait_status = 0;
+/* ------------------------------------------------------------ exchange */
 
-    pthread_mutex_lock(&pool->mutex);
-    if (pool->idle_count == 0) {
-        clock_gettime(CLOCK_MONOTONIC, &deadline);
-        deadline.tv_sec += (time_t)(pool->settings->timeout_ms / 1000);
-        deadline.tv_nsec += (long)(pool->settings->timeout_ms % 1000) *
-                            1000000L;
-        if (deadline.tv_nsec >= 1000000000L) {
-            deadline.tv_sec += 1;
-            deadline.tv_nsec -= 1000000000L;
+int redis_conn_append(redis_conn *conn, int argc, const char **argv,
+                      const size_t *argv_len, obol_error *err)
+{
+    char *command = NULL;
+    int len = redisFormatCommandArgv(&command, argc, argv, argv_len);
+
+    if (len < 0)
+        return nomem(err);
+    if (conn->out_len + (size_t)len > conn->out_cap) {
+        size_t cap = conn->out_cap != 0 ? conn->out_cap : 256;
+        char *grown;
+
+        while (cap < conn->out_len + (size_t)len)
+            cap *= 2;
+        grown = realloc(conn->out, cap);
+        if (grown == NULL) {
+            redisFreeCommand(command);
+            return nomem(err);
         }
-        while (pool->idle_count == 0 && wait_status != ETIMEDOUT)
-            wait_status = pthread_cond_timedwait(&pool->returned,
-                                                 &pool->mutex, &deadline);
+        conn->out = grown;
+        conn->out_cap = cap;
     }
-    if (pool->idle_count == 0) {
-        pthread_mutex_unlock(&pool->mutex);
+    memcpy(conn->out + conn->out_len, command, (size_t)len);
+    conn->out_len += (size_t)len;
+    redisFreeCommand(command);
+    return OBOL_OK;
+}
+
+static int io_failed(redis_conn *conn, int error, const char *what,
+                     obol_error *err)
+{
+    conn->broken = 1;
+    if (error == ETIMEDOUT)
         return redis_host->set_error(err, OBOL_ERR_TIMEOUT,
-                                     "redis %s: all %llu connections stayed "
-                                     "busy for %llu ms (option pool)",
-                                     pool->settings->where,
+                                     "redis %s: %s: no reply within %llu ms",
+                                     conn->ep->where, what,
                                      (unsigned long long)
-                                         pool->settings->pool_size,
-                                     (unsigned long long)
-                                         pool->settings->timeout_ms);
+                                         conn->settings->timeout_ms);
+    if (error == 0)
+        return redis_host->set_error(err, OBOL_ERR_BACKEND,
+                                     "redis %s: %s: connection closed by the "
+                                     "server", conn->ep->where, what);
+    return redis_host->set_error(err, OBOL_ERR_BACKEND, "redis %s: %s: %s",
+                                 conn->ep->where, what, strerror(error));
+}
+
+int redis_conn_flush(redis_conn *conn, int64_t deadline, const char *what,
+                     int *sent_any, obol_error *err)
+{
+    size_t done = 0;
+
+    if (sent_any != NULL)
+        *sent_any = 0;
+    while (done < conn->out_len) {
+        /* MSG_NOSIGNAL: a vanished server is an error here, never a
+         * SIGPIPE that would kill the process. */
+        ssize_t n = send(conn->fd, conn->out + done, conn->out_len - done,
+                         MSG_NOSIGNAL);
+
+        if (n > 0) {
+            done += (size_t)n;
+            if (sent_any != NULL)
+                *sent_any = 1;
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            int ready = wait_fd(conn->fd, POLLOUT, deadline);
+            if (ready <= 0) {
+                conn->out_len = 0;
+                return io_failed(conn, ready == 0 ? ETIMEDOUT : errno, what,
+                                 err);
+            }
+        } else if (n < 0 && errno != EINTR) {
+            conn->out_len = 0;
+            return io_failed(conn, errno, what, err);
+        }
     }
-    *out = pool->idle[--pool->idle_count];
-    pthread_mutex_unlock(&pool->mutex);
+    conn->out_len = 0;
     return OBOL_OK;
 }
 
-static void release(redis_pool *pool, redis_conn *conn)
+int redis_conn_read(redis_conn *conn, int64_t deadline, const char *what,
+                    redisReply **reply, obol_error *err)
 {
-    if (conn->ctx != NULL && conn->ctx->err != 0) {
-        redisFree(conn->ctx);
-        conn->ctx = NULL;
+    char buf[16384];
+
+    for (;;) {
+        void *parsed = NULL;
+        ssize_t n;
+        int ready;
+
+        if (redisReaderGetReply(conn->reader, &parsed) != REDIS_OK) {
+            conn->broken = 1;
+            return redis_host->set_error(err, OBOL_ERR_BACKEND,
+                                         "redis %s: %s: protocol error: %s",
+                                         conn->ep->where, what,
+                                         conn->reader->errstr);
+        }
+        if (parsed != NULL) {
+            *reply = parsed;
+            return OBOL_OK;
+        }
+        ready = wait_fd(conn->fd, POLLIN, deadline);
+        if (ready <= 0)
+            return io_failed(conn, ready == 0 ? ETIMEDOUT : errno, what, err);
+        n = recv(conn->fd, buf, sizeof buf, 0);
+        if (n == 0)
+            return io_failed(conn, 0, what, err);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                continue;
+            return io_failed(conn, errno, what, err);
+        }
+        if (redisReaderFeed(conn->reader, buf, (size_t)n) != REDIS_OK) {
+            conn->broken = 1;
+            return nomem(err);
+        }
     }
-    pthread_mutex_lock(&pool->mutex);
-    pool->idle[pool->idle_count++] = conn;
-    pthread_cond_signal(&pool->returned);
-    pthread_mutex_unlock(&pool->mutex);
-}
-
-static int make_ready(redis_pool *pool, redis_conn *conn, obol_error *err)
-{
-    if (conn->ctx != NULL && is_stale(conn->ctx)) {
-        redisFree(conn->ctx);
-        conn->ctx = NULL;
-    }
-    if (conn->ctx == NULL)
-        return connect_conn(pool, conn, err);
-    return OBOL_OK;
-}
-
-int redis_pool_command(redis_pool *pool, int argc, const char **argv,
-                       const size_t *argv_len, const char *accept_error,
-                       redisReply **reply, obol_error *err)
-{
-    redis_conn *conn;
-    int status = acquire(pool, &conn, err);
-
-    if (status != OBOL_OK)
-        return status;
-    status = make_ready(pool, conn, err);
-    if (status == OBOL_OK)
-        status = exchange(pool, conn->ctx, argc, argv, argv_len,
-                          accept_error, reply, err);
-    release(pool, conn);
-    return status;
-}
-
-int redis_pool_create(const redis_settings *settings, redis_pool **out,
-                      obol_error *err)
-{
-    redis_pool *pool = calloc(1, sizeof *pool);
-    pthread_condattr_t attr;
-    redis_conn *first;
-    int status;
-
-    if (pool == NULL)
-        return redis_host->set_error(err, OBOL_ERR_NOMEM,
-                                     "redis: out of memory");
-    pool->settings = settings;
-    {
-        struct sigaction current;
-        pool->guard_sigpipe = sigaction(SIGPIPE, NULL, &current) != 0 ||
-                              current.sa_handler != SIG_IGN;
-    }
-    pool->conns = calloc(settings->pool_size, sizeof *pool->conns);
-    pool->idle = calloc(settings->pool_size, sizeof *pool->idle);
-    if (pool->conns == NULL || pool->idle == NULL) {
-        free(pool->conns);
-        free(pool->idle);
-        free(pool);
-        return redis_host->set_error(err, OBOL_ERR_NOMEM,
-                                     "redis: out of memory");
-    }
-    for (size_t i = 0; i < settings->pool_size; i++)
-        pool->idle[pool->idle_count++] = &pool->conns[i];
-
-    /* The wait for a connection is measured on the monotonic clock, so a
-     * wall-clock step does not stretch or cut it. */
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&pool->returned, &attr);
-    pthread_condattr_destroy(&attr);
-    pthread_mutex_init(&pool->mutex, NULL);
-
-    status = acquire(pool, &first, err);
-    if (status == OBOL_OK) {
-        status = make_ready(pool, first, err);
-        release(pool, first);
-    }
-    if (status != OBOL_OK) {
-        redis_pool_destroy(pool);
-        return status;
-    }
-    *out = pool;
-    return OBOL_OK;
-}
-
-void redis_pool_destroy(redis_pool *pool)
-{
-    if (pool == NULL)
-        return;
-    for (size_t i = 0; i < pool->settings->pool_size; i++)
-        if (pool->conns[i].ctx != NULL)
-            redisFree(pool->conns[i].ctx);
-    pthread_mutex_destroy(&pool->mutex);
-    pthread_cond_destroy(&pool->returned);
-    free(pool->conns);
-    free(pool->idle);
-    free(pool);
 }

@@ -1,17 +1,23 @@
 /*
- * A pool of hiredis connections shared by the threads using one handle.
+ * One connection to one server, on the driver's own non-blocking socket
+ * (TCP or unix). hiredis only formats commands (redisFormatCommandArgv) and
+ * parses replies (redisReader); every wait is a poll() bounded by the
+ * deadline of the call, so a server that stalls, or drips a reply one byte
+ * at a time, cannot stretch a call past it.
  *
- * A thread takes an idle connection (waiting at most timeout_ms for one),
- * connects it if it has none yet (connect_timeout_ms, then AUTH and SELECT),
- * sends one command, reads its reply (at most timeout_ms) and gives the
- * connection back. A connection that saw an I/O error, EOF or a timeout is
- * freed when given back and re-established by the next thread that takes
- * it, so a restarted server is picked up without any help from the caller.
+ * Commands are appended to an output buffer and sent together by
+ * redis_conn_flush(), then their replies are read in order, so one round
+ * trip can carry several commands (a script and its WAIT, a batch).
+ *
+ * A connection that saw an I/O error, an end of file, a protocol error or
+ * a timeout is broken: what it would read next is unknowable, so it must
+ * be closed (redis_pool_give() does that).
  */
 #ifndef OBOL_REDIS_CONN_H
 #define OBOL_REDIS_CONN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <hiredis.h>
 
@@ -19,34 +25,44 @@
 
 #include "redis_config.h"
 
-typedef struct redis_pool redis_pool;
+typedef struct redis_conn redis_conn;
 
-/* Makes a pool of settings->pool_size connections and connects one of
- * them, so that a wrong address or password is reported by open().
- * settings must outlive the pool. */
-int redis_pool_create(const redis_settings *settings, redis_pool **out,
-                      obol_error *err);
-
-/* No call on the pool may be in progress. */
-void redis_pool_destroy(redis_pool *pool);
+/* Milliseconds on the monotonic clock; deadlines are points on it. */
+int64_t redis_now_ms(void);
 
 /*
- * Sends one command and returns its reply in *reply (free it with
- * freeReplyObject()). An error reply is returned as OBOL_BACKEND with a
- * message naming the server and the command, except when it starts with
- * accept_error (e.g. "NOSCRIPT"): then it is returned with OBOL_OK for the
- * caller to handle. Every other status names the server and the cause.
- *
- * A connection taken from the pool is first checked, without blocking, for
- * an end of file or stray bytes (the server restarted, or dropped idle
- * clients); such a one is replaced before the command is sent. A command
- * is never sent twice: whether a lost one ran is unknowable.
+ * Connects to ep within connect_timeout_ms of settings, then logs in (AUTH,
+ * SELECT) before deadline. Messages name ep->where; ep and settings must
+ * outlive the connection.
  */
-int redis_pool_command(redis_pool *pool, int argc, const char **argv,
-                       const size_t *argv_len, const char *accept_error,
-                       redisReply **reply, obol_error *err);
+int redis_conn_open(const redis_endpoint *ep, const redis_settings *settings,
+                    int64_t deadline, redis_conn **out, obol_error *err);
 
-/* "127.0.0.1:6379" or "unix:/path", for messages. */
-const char *redis_pool_where(const redis_pool *pool);
+void redis_conn_close(redis_conn *conn);
+
+/* The connection has bytes to read or an end of file while no reply is
+ * awaited: the server closed it, or sent what nobody asked for. */
+int redis_conn_is_stale(const redis_conn *conn);
+
+int redis_conn_is_broken(const redis_conn *conn);
+
+const redis_endpoint *redis_conn_endpoint(const redis_conn *conn);
+
+/* Appends one command to the output buffer; OBOL_OK or OBOL_ERR_NOMEM. */
+int redis_conn_append(redis_conn *conn, int argc, const char **argv,
+                      const size_t *argv_len, obol_error *err);
+
+/*
+ * Sends the output buffer. *sent_any (may be NULL) tells whether any byte
+ * left, which is what decides whether a failed write may have run. what
+ * names the command in messages.
+ */
+int redis_conn_flush(redis_conn *conn, int64_t deadline, const char *what,
+                     int *sent_any, obol_error *err);
+
+/* Reads the next reply (free it with freeReplyObject()). Error replies
+ * are returned as replies, with OBOL_OK. */
+int redis_conn_read(redis_conn *conn, int64_t deadline, const char *what,
+                    redisReply **reply, obol_error *err);
 
 #endif

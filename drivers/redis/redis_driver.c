@@ -1,7 +1,10 @@
 /*
- * The Redis driver: the driver table and the operations. Each operation of
- * a store is one round trip (HGET, EVALSHA or DEL); scan and prune walk the
- * prefix with SCAN and one round trip per key. See docs/REDIS.md.
+ * The Redis driver: the driver table and the operations, written once for
+ * a single server and a cluster (redis_topology.h decides where a command
+ * goes, redis_router.h follows redirections). Each operation of a store is
+ * one round trip in steady state (HGET, EVALSHA or DEL, with WAIT behind a
+ * write when wait_replicas is set); scan and prune walk every master
+ * (redis_walk.h). See docs/REDIS.md.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "config.h"
@@ -12,16 +15,20 @@
 #include <string.h>
 
 #include "redis_config.h"
-#include "redis_conn.h"
 #include "redis_driver.h"
 #include "redis_keys.h"
+#include "redis_router.h"
 #include "redis_scripts.h"
+#include "redis_slot.h"
+#include "redis_topology.h"
+#include "redis_walk.h"
 
 const obol_driver_host *redis_host;
 
 typedef struct redis_handle {
     redis_settings settings;
-    redis_pool *pool;
+    redis_topology *topology;
+    redis_router router;
     redis_scripts scripts;
     char *prefix;             /* escaped, see redis_keys.h */
 } redis_handle;
@@ -54,6 +61,19 @@ static int build_keys(const redis_handle *h, const obol_driver_key *key,
     return OBOL_OK;
 }
 
+/* A command on the keys of one (user, type), routed to their slot. */
+static int run_on_slot(redis_handle *h, const redis_keys *keys,
+                       const char *what, int is_write, int argc,
+                       const char **argv, const size_t *argv_len,
+                       redisReply **reply, obol_error *err)
+{
+    redis_call call = { what, redis_slot_of(keys->name[0], keys->len[0]),
+                        NULL, is_write, argc, argv, argv_len, NULL };
+
+    return redis_router_call(&h->router, &call,
+                             redis_router_deadline(&h->router), reply, err);
+}
+
 /* ------------------------------------------------------------ open/close */
 
 static void redis_close(void *handle)
@@ -62,17 +82,49 @@ static void redis_close(void *handle)
 
     if (h == NULL)
         return;
-    redis_pool_destroy(h->pool);
+    redis_topology_free(h->topology);
     redis_settings_clear(&h->settings);
     free(h->prefix);
     free(h);
+}
+
+static int escape_prefix(redis_handle *h, obol_bytes prefix, obol_error *err)
+{
+    size_t prefix_len = redis_escape(NULL, prefix.data, prefix.len);
+
+    h->prefix = malloc(prefix_len + 1);
+    if (h->prefix == NULL)
+        return nomem(err);
+    redis_escape(h->prefix, prefix.data, prefix.len);
+    h->prefix[prefix_len] = '\0';
+    return OBOL_OK;
+}
+
+/* Reads the slot map (cluster) and loads the scripts on one master, so
+ * that a wrong address or password is reported by open(). */
+static int connect_store(redis_handle *h, obol_error *err)
+{
+    redis_node *first = NULL;
+    int status = redis_topology_new(&h->settings,
+                                    redis_now_ms() +
+                                        (int64_t)h->settings.timeout_ms,
+                                    &h->topology, err);
+
+    if (status != OBOL_OK)
+        return status;
+    h->router.settings = &h->settings;
+    h->router.topology = h->topology;
+    if (redis_topology_masters(h->topology, &first, 1) == 0)
+        return redis_host->set_error(err, OBOL_ERR_BACKEND,
+                                     "redis %s: no master serves any slot",
+                                     h->settings.where);
+    return redis_scripts_load(&h->router, first, &h->scripts, err);
 }
 
 static int redis_open(const obol_driver_config *config, void **handle,
                       obol_error *err)
 {
     redis_handle *h = calloc(1, sizeof *h);
-    size_t prefix_len;
     int status;
 
     if (h == NULL)
@@ -82,18 +134,9 @@ static int redis_open(const obol_driver_config *config, void **handle,
         free(h);
         return status;
     }
-    prefix_len = redis_escape(NULL, config->prefix.data, config->prefix.len);
-    h->prefix = malloc(prefix_len + 1);
-    if (h->prefix == NULL) {
-        redis_close(h);
-        return nomem(err);
-    }
-    redis_escape(h->prefix, config->prefix.data, config->prefix.len);
-    h->prefix[prefix_len] = '\0';
-
-    status = redis_pool_create(&h->settings, &h->pool, err);
+    status = escape_prefix(h, config->prefix, err);
     if (status == OBOL_OK)
-        status = redis_scripts_load(h->pool, &h->scripts, err);
+        status = connect_store(h, err);
     if (status != OBOL_OK) {
         redis_close(h);
         return status;
@@ -119,8 +162,8 @@ static int redis_get(void *handle, const obol_driver_key *key,
                                 arg_of(key->id) };
         size_t argv_len[3] = { 4, keys.len[REDIS_KEY_REC], key->id.len };
 
-        status = redis_pool_command(h->pool, 3, argv, argv_len, NULL, &reply,
-                                    err);
+        status = run_on_slot(h, &keys, "HGET", 0, 3, argv, argv_len, &reply,
+                             err);
     }
     redis_keys_clear(&keys);
     if (status != OBOL_OK)
@@ -143,45 +186,137 @@ static int redis_get(void *handle, const obol_driver_key *key,
     return status;
 }
 
+/* The decimal arguments of one upsert script call. */
+typedef struct upsert_args {
+    char score[24], expected[24], new_lock[24], now[24];
+    const char *argv[6];
+    size_t argv_len[6];
+} upsert_args;
+
+static void upsert_args_fill(upsert_args *a, const obol_driver_record *record,
+                             uint64_t expected_lock, int64_t now)
+{
+    /* INT64_MAX ("never") is +inf in the sorted set: a double cannot hold
+     * it exactly, and +inf sorts after every real time. */
+    if (record->expires_at == INT64_MAX)
+        strcpy(a->score, "+inf");
+    else
+        snprintf(a->score, sizeof a->score, "%" PRId64, record->expires_at);
+    snprintf(a->expected, sizeof a->expected, "%" PRIu64, expected_lock);
+    snprintf(a->new_lock, sizeof a->new_lock, "%" PRIu64,
+             record->lock_version);
+    snprintf(a->now, sizeof a->now, "%" PRId64, now);
+    a->argv[0] = arg_of(record->key.id);
+    a->argv_len[0] = record->key.id.len;
+    a->argv[1] = arg_of(record->sealed);
+    a->argv_len[1] = record->sealed.len;
+    a->argv[2] = a->score;
+    a->argv[3] = a->expected;
+    a->argv[4] = a->new_lock;
+    a->argv[5] = a->now;
+    for (int i = 2; i < 6; i++)
+        a->argv_len[i] = strlen(a->argv[i]);
+}
+
+/* The upsert script answers 1 when it wrote, 0 on a lock conflict. */
+static int upsert_status(const redis_handle *h, const redisReply *reply,
+                         obol_error *err)
+{
+    if (reply->type != REDIS_REPLY_INTEGER)
+        return unexpected(h, "upsert script", reply, err);
+    return reply->integer == 1 ? OBOL_OK : OBOL_CONFLICT;
+}
+
 static int redis_put(void *handle, const obol_driver_record *record,
                      uint64_t expected_lock, int64_t now, obol_error *err)
 {
     redis_handle *h = handle;
-    char score[24], expected[24], new_lock[24], now_text[24];
+    upsert_args args;
     redis_keys keys;
     redisReply *reply = NULL;
     int status = build_keys(h, &record->key, &keys, err);
 
     if (status != OBOL_OK)
         return status;
-    /* INT64_MAX ("never") is +inf in the sorted set: a double cannot hold
-     * it exactly, and +inf sorts after every real time. */
-    if (record->expires_at == INT64_MAX)
-        strcpy(score, "+inf");
-    else
-        snprintf(score, sizeof score, "%" PRId64, record->expires_at);
-    snprintf(expected, sizeof expected, "%" PRIu64, expected_lock);
-    snprintf(new_lock, sizeof new_lock, "%" PRIu64, record->lock_version);
-    snprintf(now_text, sizeof now_text, "%" PRId64, now);
-    {
-        const char *argv[6] = { arg_of(record->key.id),
-                                arg_of(record->sealed), score,
-                                expected, new_lock, now_text };
-        size_t argv_len[6] = { record->key.id.len, record->sealed.len,
-                               strlen(score), strlen(expected),
-                               strlen(new_lock), strlen(now_text) };
-
-        status = redis_script_run(h->pool, &h->scripts, REDIS_SCRIPT_UPSERT,
-                                  &keys, 6, argv, argv_len, &reply, err);
-    }
+    upsert_args_fill(&args, record, expected_lock, now);
+    status = redis_script_run(&h->router, &h->scripts, REDIS_SCRIPT_UPSERT,
+                              &keys, 6, args.argv, args.argv_len,
+                              redis_router_deadline(&h->router), &reply, err);
     redis_keys_clear(&keys);
     if (status != OBOL_OK)
         return status;
-    if (reply->type != REDIS_REPLY_INTEGER)
-        status = unexpected(h, "upsert script", reply, err);
-    else
-        status = reply->integer == 1 ? OBOL_OK : OBOL_CONFLICT;
+    status = upsert_status(h, reply, err);
     freeReplyObject(reply);
+    return status;
+}
+
+/* One batch's records, pipelined per node by the router. */
+typedef struct batch_call {
+    redis_keys keys;
+    upsert_args args;
+    redis_script_call script;
+} batch_call;
+
+static int run_batch(redis_handle *h, batch_call *batch, redis_call *calls,
+                     redisReply **replies, const obol_driver_record *records,
+                     const uint64_t *expected_locks, size_t count,
+                     int64_t now, int *statuses, obol_error *err)
+{
+    size_t built = 0;
+    int status = OBOL_OK;
+
+    for (; built < count && status == OBOL_OK; built++) {
+        batch_call *b = &batch[built];
+        status = build_keys(h, &records[built].key, &b->keys, err);
+        if (status != OBOL_OK)
+            break;
+        upsert_args_fill(&b->args, &records[built], expected_locks[built],
+                         now);
+        redis_script_prepare(&h->scripts, REDIS_SCRIPT_UPSERT, &b->keys, 6,
+                             b->args.argv, b->args.argv_len, &b->script);
+        calls[built] = b->script.call;
+    }
+    if (status == OBOL_OK)
+        status = redis_router_call_many(&h->router, calls, count,
+                                        redis_router_deadline(&h->router),
+                                        replies, err);
+    for (size_t i = 0; i < count && status == OBOL_OK; i++) {
+        int decided = upsert_status(h, replies[i], err);
+        if (decided == OBOL_OK || decided == OBOL_CONFLICT)
+            statuses[i] = decided;
+        else
+            status = decided;
+    }
+    for (size_t i = 0; i < built; i++)
+        redis_keys_clear(&batch[i].keys);
+    for (size_t i = 0; i < count; i++)
+        if (replies[i] != NULL)
+            freeReplyObject(replies[i]);
+    return status;
+}
+
+static int redis_put_batch(void *handle, const obol_driver_record *records,
+                           const uint64_t *expected_locks, size_t count,
+                           int64_t now, int *statuses, obol_error *err)
+{
+    batch_call *batch;
+    redis_call *calls;
+    redisReply **replies;
+    int status;
+
+    if (count == 0)
+        return OBOL_OK;
+    batch = calloc(count, sizeof *batch);
+    calls = calloc(count, sizeof *calls);
+    replies = calloc(count, sizeof *replies);
+    if (batch == NULL || calls == NULL || replies == NULL)
+        status = nomem(err);
+    else
+        status = run_batch(handle, batch, calls, replies, records,
+                           expected_locks, count, now, statuses, err);
+    free(batch);
+    free(calls);
+    free(replies);
     return status;
 }
 
@@ -199,8 +334,9 @@ static int run_on_keys(redis_handle *h, const obol_driver_key *key,
 
     if (status != OBOL_OK)
         return status;
-    status = redis_script_run(h->pool, &h->scripts, id, &keys, 1, &arg,
-                              &arg_len, &reply, err);
+    status = redis_script_run(&h->router, &h->scripts, id, &keys, 1, &arg,
+                              &arg_len, redis_router_deadline(&h->router),
+                              &reply, err);
     redis_keys_clear(&keys);
     if (status == OBOL_OK)
         freeReplyObject(reply);
@@ -229,8 +365,8 @@ static int redis_del_all(void *handle, const obol_driver_key *key,
                                 keys.name[2] };
         size_t argv_len[4] = { 3, keys.len[0], keys.len[1], keys.len[2] };
 
-        status = redis_pool_command(h->pool, 4, argv, argv_len, NULL, &reply,
-                                    err);
+        status = run_on_slot(h, &keys, "DEL", 1, 4, argv, argv_len, &reply,
+                             err);
     }
     redis_keys_clear(&keys);
     if (status == OBOL_OK)
@@ -244,17 +380,17 @@ static int redis_del_all(void *handle, const obol_driver_key *key,
  * expires_at; "" (no score: a damaged entry) reads as long dead. */
 static int64_t expires_at_of(const redisReply *score)
 {
-    char text[64];
+    char number[64];
     char *end;
     double value;
 
-    if (score->len == 0 || score->len >= sizeof text)
+    if (score->len == 0 || score->len >= sizeof number)
         return 0;
-    memcpy(text, score->str, score->len);
-    text[score->len] = '\0';
-    if (strcmp(text, "inf") == 0)
+    memcpy(number, score->str, score->len);
+    number[score->len] = '\0';
+    if (strcmp(number, "inf") == 0)
         return INT64_MAX;
-    value = strtod(text, &end);
+    value = strtod(number, &end);
     if (*end != '\0')
         return 0;
     if (value >= 9223372036854775807.0)
@@ -266,13 +402,42 @@ static int64_t expires_at_of(const redisReply *score)
 
 static uint64_t lock_version_of(const redisReply *lock)
 {
-    char text[32];
+    char number[32];
 
-    if (lock->len == 0 || lock->len >= sizeof text)
+    if (lock->len == 0 || lock->len >= sizeof number)
         return 0;
-    memcpy(text, lock->str, lock->len);
-    text[lock->len] = '\0';
-    return strtoull(text, NULL, 10);
+    memcpy(number, lock->str, lock->len);
+    number[lock->len] = '\0';
+    return strtoull(number, NULL, 10);
+}
+
+/* Visits the id, sealed, score, lock quadruples of a list script reply. */
+static int visit_list(const redis_handle *h, const redisReply *reply,
+                      obol_bytes user, obol_bytes type,
+                      obol_driver_visit visit, void *arg, obol_error *err)
+{
+    int status = OBOL_OK;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements % 4 != 0)
+        return unexpected(h, "list script", reply, err);
+    for (size_t i = 0; i < reply->elements && status == OBOL_OK; i += 4) {
+        redisReply **e = reply->element + i;
+        obol_driver_record record;
+
+        for (int k = 0; k < 4; k++)
+            if (e[k]->type != REDIS_REPLY_STRING)
+                return unexpected(h, "list script", e[k], err);
+        record.key.user_id = user;
+        record.key.type = type;
+        record.key.id.data = (const uint8_t *)e[0]->str;
+        record.key.id.len = e[0]->len;
+        record.sealed.data = (const uint8_t *)e[1]->str;
+        record.sealed.len = e[1]->len;
+        record.expires_at = expires_at_of(e[2]);
+        record.lock_version = lock_version_of(e[3]);
+        status = visit(arg, &record);
+    }
+    return status;
 }
 
 /* Runs the list script for one (user, type) and visits what it returns. */
@@ -286,37 +451,13 @@ static int list_keys(redis_handle *h, obol_bytes user, obol_bytes type,
 
     if (status != OBOL_OK)
         return status;
-    status = redis_script_run(h->pool, &h->scripts, REDIS_SCRIPT_LIST, &keys,
-                              0, NULL, NULL, &reply, err);
+    status = redis_script_run(&h->router, &h->scripts, REDIS_SCRIPT_LIST,
+                              &keys, 0, NULL, NULL,
+                              redis_router_deadline(&h->router), &reply, err);
     redis_keys_clear(&keys);
     if (status != OBOL_OK)
         return status;
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements % 4 != 0) {
-        status = unexpected(h, "list script", reply, err);
-        freeReplyObject(reply);
-        return status;
-    }
-    for (size_t i = 0; i < reply->elements && status == OBOL_OK; i += 4) {
-        redisReply **e = reply->element + i;
-        obol_driver_record record;
-
-        if (e[0]->type != REDIS_REPLY_STRING ||
-            e[1]->type != REDIS_REPLY_STRING ||
-            e[2]->type != REDIS_REPLY_STRING ||
-            e[3]->type != REDIS_REPLY_STRING) {
-            status = unexpected(h, "list script", e[0], err);
-            break;
-        }
-        record.key.user_id = user;
-        record.key.type = type;
-        record.key.id.data = (const uint8_t *)e[0]->str;
-        record.key.id.len = e[0]->len;
-        record.sealed.data = (const uint8_t *)e[1]->str;
-        record.sealed.len = e[1]->len;
-        record.expires_at = expires_at_of(e[2]);
-        record.lock_version = lock_version_of(e[3]);
-        status = visit(arg, &record);
-    }
+    status = visit_list(h, reply, user, type, visit, arg, err);
     freeReplyObject(reply);
     return status;
 }
@@ -327,121 +468,70 @@ static int redis_list(void *handle, const obol_driver_key *key,
     return list_keys(handle, key->user_id, key->type, visit, arg, err);
 }
 
-/* Called by walk_prefix() for each (user, type) found. */
-typedef int (*walk_fn)(redis_handle *h, obol_bytes user, obol_bytes type,
-                       void *arg, obol_error *err);
-
-/*
- * SCANs the keys "P:{*}<suffix>" of the prefix (never KEYS, which blocks
- * the server) and calls fn for each (user, type). SCAN may report a key
- * twice when the keyspace is rehashed meanwhile; callers are idempotent.
- */
-static int walk_prefix(redis_handle *h, const char *suffix, walk_fn fn,
-                       void *arg, obol_error *err)
-{
-    char *pattern = redis_keys_pattern(h->prefix, suffix);
-    char cursor[32] = "0";
-    int status = OBOL_OK;
-
-    if (pattern == NULL)
-        return nomem(err);
-    do {
-        const char *argv[6] = { "SCAN", cursor, "MATCH", pattern, "COUNT",
-                                "200" };
-        size_t argv_len[6] = { 4, strlen(cursor), 5, strlen(pattern), 5, 3 };
-        redisReply *reply = NULL;
-        redisReply *names;
-
-        status = redis_pool_command(h->pool, 6, argv, argv_len, NULL, &reply,
-                                    err);
-        if (status != OBOL_OK)
-            break;
-        if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-            reply->element[0]->type != REDIS_REPLY_STRING ||
-            reply->element[0]->len >= sizeof cursor ||
-            reply->element[1]->type != REDIS_REPLY_ARRAY) {
-            status = unexpected(h, "SCAN", reply, err);
-            freeReplyObject(reply);
-            break;
-        }
-        memcpy(cursor, reply->element[0]->str, reply->element[0]->len);
-        cursor[reply->element[0]->len] = '\0';
-        names = reply->element[1];
-        for (size_t i = 0; i < names->elements && status == OBOL_OK; i++) {
-            const redisReply *name = names->element[i];
-            uint8_t *user = NULL, *type = NULL;
-            size_t user_len, type_len;
-
-            /* Keys that match the pattern but that this encoding would
-             * not have written are someone else's: leave them alone. */
-            if (name->type != REDIS_REPLY_STRING ||
-                redis_keys_parse(name->str, name->len, h->prefix, suffix,
-                                 &user, &user_len, &type, &type_len) != 0)
-                continue;
-            status = fn(h, (obol_bytes){ user, user_len },
-                        (obol_bytes){ type, type_len }, arg, err);
-            free(user);
-            free(type);
-        }
-        freeReplyObject(reply);
-    } while (status == OBOL_OK && strcmp(cursor, "0") != 0);
-    free(pattern);
-    return status;
-}
-
 typedef struct scan_state {
+    redis_handle *h;
     obol_driver_visit visit;
     void *arg;
 } scan_state;
 
-static int scan_one(redis_handle *h, obol_bytes user, obol_bytes type,
-                    void *arg, obol_error *err)
+static int scan_one(void *arg, obol_bytes user, obol_bytes type,
+                    obol_error *err)
 {
     scan_state *state = arg;
 
-    return list_keys(h, user, type, state->visit, state->arg, err);
+    return list_keys(state->h, user, type, state->visit, state->arg, err);
 }
 
 static int redis_scan(void *handle, obol_driver_visit visit, void *arg,
                       obol_error *err)
 {
-    scan_state state = { visit, arg };
+    redis_handle *h = handle;
+    scan_state state = { h, visit, arg };
 
-    return walk_prefix(handle, redis_key_suffix[REDIS_KEY_REC], scan_one,
-                       &state, err);
+    return redis_walk(&h->router, h->prefix, redis_key_suffix[REDIS_KEY_REC],
+                      scan_one, &state, err);
 }
 
 /* ------------------------------------------------------------ prune/health */
 
-static int prune_one(redis_handle *h, obol_bytes user, obol_bytes type,
-                     void *arg, obol_error *err)
+typedef struct prune_state {
+    redis_handle *h;
+    char now[24];
+} prune_state;
+
+static int prune_one(void *arg, obol_bytes user, obol_bytes type,
+                     obol_error *err)
 {
-    const char *now_text = arg;
+    prune_state *state = arg;
     obol_driver_key key = { user, type, { NULL, 0 } };
 
-    return run_on_keys(h, &key, REDIS_SCRIPT_PRUNE, now_text,
-                       strlen(now_text), err);
+    return run_on_keys(state->h, &key, REDIS_SCRIPT_PRUNE, state->now,
+                       strlen(state->now), err);
 }
 
 static int redis_prune(void *handle, int64_t now, obol_error *err)
 {
-    char now_text[24];
+    redis_handle *h = handle;
+    prune_state state;
 
-    snprintf(now_text, sizeof now_text, "%" PRId64, now);
-    return walk_prefix(handle, redis_key_suffix[REDIS_KEY_EXP], prune_one,
-                       now_text, err);
+    state.h = h;
+    snprintf(state.now, sizeof state.now, "%" PRId64, now);
+    return redis_walk(&h->router, h->prefix, redis_key_suffix[REDIS_KEY_EXP],
+                      prune_one, &state, err);
 }
 
-static int redis_health(void *handle, char *info, size_t info_size,
-                        obol_error *err)
+/* "7.0.15", from INFO server of node. */
+static int server_version(redis_handle *h, redis_node *node, char *out,
+                          size_t size, obol_error *err)
 {
-    redis_handle *h = handle;
     const char *argv[2] = { "INFO", "server" };
     size_t argv_len[2] = { 4, 6 };
+    redis_call call = { "INFO", 0, node, 0, 2, argv, argv_len, NULL };
     redisReply *reply = NULL;
     const char *version;
-    int status = redis_pool_command(h->pool, 2, argv, argv_len, NULL, &reply,
-                                    err);
+    int status = redis_router_call(&h->router, &call,
+                                   redis_router_deadline(&h->router), &reply,
+                                   err);
 
     if (status != OBOL_OK)
         return status;
@@ -451,27 +541,49 @@ static int redis_health(void *handle, char *info, size_t info_size,
         return status;
     }
     version = strstr(reply->str, "redis_version:");
-    if (version == NULL) {
-        version = "unknown";
-    } else {
-        version += strlen("redis_version:");
-    }
-    snprintf(info, info_size, "redis %.*s at %s, db %llu",
-             (int)strcspn(version, "\r\n"), version, h->settings.where,
-             (unsigned long long)h->settings.db);
+    version = version != NULL ? version + strlen("redis_version:") : "unknown";
+    snprintf(out, size, "%.*s", (int)strcspn(version, "\r\n"), version);
     freeReplyObject(reply);
+    return OBOL_OK;
+}
+
+static int redis_health(void *handle, char *info, size_t info_size,
+                        obol_error *err)
+{
+    redis_handle *h = handle;
+    redis_node *first = NULL;
+    char version[32], layout[512];
+    int status;
+
+    if (redis_topology_is_cluster(h->topology)) {
+        obol_error scratch = { 0 };
+        redis_topology_refresh(h->topology, redis_router_deadline(&h->router),
+                               1, &scratch);
+    }
+    if (redis_topology_masters(h->topology, &first, 1) == 0)
+        return redis_host->set_error(err, OBOL_ERR_BACKEND,
+                                     "redis %s: no master serves any slot",
+                                     h->settings.where);
+    status = server_version(h, first, version, sizeof version, err);
+    if (status != OBOL_OK)
+        return status;
+    redis_topology_describe(h->topology, layout, sizeof layout);
+    if (redis_topology_is_cluster(h->topology))
+        snprintf(info, info_size, "redis %s cluster, %s", version, layout);
+    else
+        snprintf(info, info_size, "redis %s at %s, db %llu", version,
+                 h->settings.where, (unsigned long long)h->settings.db);
     return OBOL_OK;
 }
 
 /* ------------------------------------------------------------------ table */
 
-static const char *const redis_schemes[] = { "redis", "redis+unix", NULL };
+static const char *const redis_schemes[] = { "redis", "redis+unix",
+                                             "redis+cluster", NULL };
 
-/* An ABI 1.0 driver: without put_batch (1.1) the core writes a batch
- * record by record, each put() one round trip. */
 static const obol_driver redis_driver = {
     .abi_major = OBOL_DRIVER_ABI_MAJOR,
-    .abi_minor = 0,
+    .abi_minor = 1,
     .struct_size = sizeof(obol_driver),
     .name = "redis",
     .schemes = redis_schemes,
@@ -487,6 +599,7 @@ static const obol_driver redis_driver = {
     .scan = redis_scan,
     .prune = redis_prune,
     .health = redis_health,
+    .put_batch = redis_put_batch,
 };
 
 const obol_driver *obol_driver_redis_entry(const obol_driver_host *host)

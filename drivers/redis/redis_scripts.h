@@ -1,36 +1,49 @@
 /*
- * Running the scripts of redis_lua.h: loaded once by open(), then run with
- * EVALSHA, falling back to EVAL when the server lost them.
+ * Running the scripts of redis_lua.h with EVALSHA. Their SHA1s are learnt
+ * once by open() (SCRIPT LOAD on one node; a SHA1 is the same everywhere);
+ * a node that does not have a script (a cluster node asked for the first
+ * time, a restart, SCRIPT FLUSH) answers NOSCRIPT and the router runs the
+ * source with EVAL, which caches it on that node again.
  */
 #ifndef OBOL_REDIS_SCRIPTS_H
 #define OBOL_REDIS_SCRIPTS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <hiredis.h>
 
-#include "redis_conn.h"
 #include "redis_keys.h"
 #include "redis_lua.h"
+#include "redis_router.h"
 
 /* SHA1 of each script, as the server reports it from SCRIPT LOAD. */
 typedef struct redis_scripts {
     char sha[REDIS_SCRIPT_COUNT][41];
 } redis_scripts;
 
-/* Loads every script (SCRIPT LOAD) and records their SHA1s. */
-int redis_scripts_load(redis_pool *pool, redis_scripts *scripts,
-                       obol_error *err);
+/* Loads every script on node (SCRIPT LOAD) and records their SHA1s. */
+int redis_scripts_load(redis_router *r, redis_node *node,
+                       redis_scripts *scripts, obol_error *err);
 
-/*
- * One EVALSHA of the script with the keys and argc arguments. When the
- * server does not have the script (NOSCRIPT: it restarted, or SCRIPT FLUSH),
- * runs it once with EVAL, which also caches it again. *reply is never an
- * error reply on OBOL_OK.
- */
-int redis_script_run(redis_pool *pool, const redis_scripts *scripts,
+/* The arguments of one script call, kept by the caller as long as the
+ * call it fills. */
+typedef struct redis_script_call {
+    redis_call call;
+    const char *argv[REDIS_CALL_MAX_ARGS];
+    size_t argv_len[REDIS_CALL_MAX_ARGS];
+} redis_script_call;
+
+/* Fills sc with EVALSHA of the script on the three keys and argc more
+ * arguments, routed to the keys' slot. */
+void redis_script_prepare(const redis_scripts *scripts, redis_script_id id,
+                          const redis_keys *keys, int argc, const char **argv,
+                          const size_t *argv_len, redis_script_call *sc);
+
+/* One script call; *reply is never an error reply on OBOL_OK. */
+int redis_script_run(redis_router *r, const redis_scripts *scripts,
                      redis_script_id id, const redis_keys *keys, int argc,
                      const char **argv, const size_t *argv_len,
-                     redisReply **reply, obol_error *err);
+                     int64_t deadline, redisReply **reply, obol_error *err);
 
 #endif

@@ -1,0 +1,41 @@
+/*
+ * The connections to one server, shared by the threads of one handle.
+ *
+ * A thread takes a connection (waiting for one until the call's deadline),
+ * which is connected and logged in on first use, uses it for one round
+ * trip and gives it back. A broken connection is closed when given back;
+ * its slot connects again for the next thread that takes it, so a
+ * restarted server is picked up without any help from the caller.
+ */
+#ifndef OBOL_REDIS_POOL_H
+#define OBOL_REDIS_POOL_H
+
+#include <stdint.h>
+
+#include <obol/driver.h>
+
+#include "redis_config.h"
+#include "redis_conn.h"
+
+typedef struct redis_pool redis_pool;
+
+/* A pool of settings->pool_size slots, none connected yet; NULL when out
+ * of memory. ep and settings must outlive it. */
+redis_pool *redis_pool_new(const redis_endpoint *ep,
+                           const redis_settings *settings);
+
+/* No connection may be taken. */
+void redis_pool_free(redis_pool *pool);
+
+/*
+ * A ready connection in *conn. An idle one is first checked without
+ * blocking, and replaced when the server closed it. Connecting is bounded
+ * by connect_timeout_ms on top of the call's time: *deadline is moved back
+ * by the time it took.
+ */
+int redis_pool_take(redis_pool *pool, int64_t *deadline, redis_conn **conn,
+                    obol_error *err);
+
+void redis_pool_give(redis_pool *pool, redis_conn *conn);
+
+#endif

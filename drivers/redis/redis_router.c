@@ -1,0 +1,540 @@
+/* Routing commands and following redirections; see redis_router.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "redis_driver.h"
+#include "redis_router.h"
+
+/* Redirections followed by one call before it is taken for a loop. */
+#define MAX_REDIRECTIONS 16
+#define BACKOFF_FIRST_MS 5
+#define BACKOFF_MAX_MS 200
+
+/* What one attempt on one node came to. */
+typedef enum outcome {
+    DONE,          /* *reply holds the answer, or err the final error */
+    MOVED,         /* the slot lives at target now */
+    ASK,           /* this key only: ask target */
+    NOSCRIPT,      /* the node lost the script: EVAL it */
+    RETRY,         /* a transient state: the same node, after a backoff */
+    RETRY_REFRESH  /* the node failed, or the map changed: refresh first */
+} outcome;
+
+typedef struct attempt {
+    int asking;              /* send ASKING first */
+    int use_eval;            /* EVAL the script instead of EVALSHA */
+    redis_node *target;      /* MOVED and ASK */
+    unsigned moved_slot;
+} attempt;
+
+int64_t redis_router_deadline(const redis_router *r)
+{
+    return redis_now_ms() + (int64_t)r->settings->timeout_ms;
+}
+
+static int has_prefix(const char *text, const char *prefix)
+{
+    return strncmp(text, prefix, strlen(prefix)) == 0;
+}
+
+/* ---------------------------------------------------------- the command */
+
+/* Appends [ASKING] and the command (EVALSHA, or EVAL of its script). */
+static int append_command(redis_conn *conn, const redis_call *call,
+                          const attempt *a, obol_error *err)
+{
+    const char *argv[REDIS_CALL_MAX_ARGS];
+    size_t argv_len[REDIS_CALL_MAX_ARGS];
+    int status = OBOL_OK;
+
+    if (a->asking) {
+        const char *asking = "ASKING";
+        size_t asking_len = 6;
+        status = redis_conn_append(conn, 1, &asking, &asking_len, err);
+    }
+    if (status != OBOL_OK)
+        return status;
+    if (!a->use_eval)
+        return redis_conn_append(conn, call->argc, call->argv, call->argv_len,
+                                 err);
+    memcpy(argv, call->argv, (size_t)call->argc * sizeof *argv);
+    memcpy(argv_len, call->argv_len, (size_t)call->argc * sizeof *argv_len);
+    argv[0] = "EVAL";
+    argv_len[0] = 4;
+    argv[1] = call->script;
+    argv_len[1] = strlen(call->script);
+    return redis_conn_append(conn, call->argc, argv, argv_len, err);
+}
+
+static int append_wait(redis_conn *conn, const redis_settings *s,
+                       obol_error *err)
+{
+    char replicas[24], timeout[24];
+    const char *argv[3] = { "WAIT", replicas, timeout };
+    size_t argv_len[3] = { 4, 0, 0 };
+
+    argv_len[1] = (size_t)snprintf(replicas, sizeof replicas, "%llu",
+                                   (unsigned long long)s->wait_replicas);
+    argv_len[2] = (size_t)snprintf(timeout, sizeof timeout, "%llu",
+                                   (unsigned long long)s->wait_timeout_ms);
+    return redis_conn_append(conn, 3, argv, argv_len, err);
+}
+
+static int wants_wait(const redis_router *r, const redis_call *call)
+{
+    return call->is_write && r->settings->wait_replicas > 0;
+}
+
+/* ------------------------------------------------------- reading replies */
+
+/* "MOVED 3999 127.0.0.1:6381" or "ASK ...": the slot and the node. */
+static int parse_redirection(redis_router *r, const char *text,
+                             unsigned *slot, redis_node **target)
+{
+    char host[256];
+    unsigned long long slot_value;
+    unsigned port;
+    const char *address = strchr(text, ' ');
+    const char *colon;
+
+    if (address == NULL || sscanf(address + 1, "%llu", &slot_value) != 1 ||
+        slot_value >= 16384)
+        return -1;
+    address = strchr(address + 1, ' ');
+    if (address == NULL || (colon = strrchr(address, ':')) == NULL ||
+        (size_t)(colon - address - 1) >= sizeof host ||
+        sscanf(colon + 1, "%u", &port) != 1 || port == 0 || port > 65535)
+        return -1;
+    memcpy(host, address + 1, (size_t)(colon - address - 1));
+    host[colon - address - 1] = '\0';
+    if (host[0] == '\0' && redis_topology_masters(r->topology, target, 1) == 1)
+        snprintf(host, sizeof host, "%s", (*target)->ep.host);
+    *slot = (unsigned)slot_value;
+    *target = redis_topology_node_at(r->topology, host, (uint16_t)port);
+    return *target != NULL ? 0 : -1;
+}
+
+/* What an error reply of the command means for the call. */
+static outcome classify_error(redis_router *r, const redis_call *call,
+                              const redisReply *reply, const redis_node *node,
+                              attempt *a, obol_error *err)
+{
+    const char *text = reply->str;
+    int cluster = redis_topology_is_cluster(r->topology);
+    outcome what;
+
+    if (cluster && call->node == NULL &&
+        (has_prefix(text, "MOVED ") || has_prefix(text, "ASK "))) {
+        what = text[0] == 'M' ? MOVED : ASK;
+        if (parse_redirection(r, text, &a->moved_slot, &a->target) == 0) {
+            redis_host->set_error(err, OBOL_ERR_BACKEND, "redis %s: %s: %s",
+                                  node->ep.where, call->what, text);
+            return what;
+        }
+    }
+    if (call->script != NULL && !a->use_eval && has_prefix(text, "NOSCRIPT"))
+        return NOSCRIPT;
+    if (has_prefix(text, "TRYAGAIN") || has_prefix(text, "LOADING") ||
+        (cluster && (has_prefix(text, "CLUSTERDOWN") ||
+                     has_prefix(text, "MASTERDOWN") ||
+                     has_prefix(text, "READONLY")))) {
+        redis_host->set_error(err, OBOL_ERR_BACKEND, "redis %s: %s: %s",
+                              node->ep.where, call->what, text);
+        return has_prefix(text, "TRYAGAIN") || has_prefix(text, "LOADING")
+                   ? RETRY
+                   : RETRY_REFRESH;
+    }
+    redis_host->set_error(err, OBOL_ERR_BACKEND, "redis %s: %s: %s%s",
+                          node->ep.where, call->what, text,
+                          !cluster && (has_prefix(text, "MOVED ") ||
+                                       has_prefix(text, "ASK "))
+                              ? " (a cluster node: use redis+cluster://)"
+                              : "");
+    return DONE;
+}
+
+/* The WAIT reply after a write that succeeded. */
+static int check_wait(redis_router *r, const redisReply *wait_reply,
+                      const redis_node *node, const char *what,
+                      obol_error *err)
+{
+    unsigned long long wanted = r->settings->wait_replicas;
+
+    if (wait_reply->type != REDIS_REPLY_INTEGER)
+        return redis_host->set_error(err, OBOL_ERR_BACKEND,
+                                     "redis %s: %s: the write reached the "
+                                     "master, but WAIT answered %s",
+                                     node->ep.where, what,
+                                     wait_reply->type == REDIS_REPLY_ERROR
+                                         ? wait_reply->str
+                                         : "no count");
+    if ((unsigned long long)wait_reply->integer < wanted)
+        return redis_host->set_error(err, OBOL_ERR_BACKEND,
+                                     "redis %s: %s: the write reached the "
+                                     "master, but only %lld of %llu replicas "
+                                     "had it within %llu ms (wait_replicas)",
+                                     node->ep.where, what, wait_reply->integer,
+                                     wanted,
+                                     (unsigned long long)
+                                         r->settings->wait_timeout_ms);
+    return OBOL_OK;
+}
+
+/* The connection failed after the command left: a read may go again,
+ * a write may have run and must not. */
+static outcome lost_after_send(const redis_call *call, const redis_node *node,
+                               obol_error *err)
+{
+    if (!call->is_write)
+        return RETRY_REFRESH;
+    redis_host->set_error(err, err->status,
+                          "redis %s: %s: the outcome is unknown (the "
+                          "connection failed after the command was sent, so "
+                          "it was not sent again): %s", node->ep.where,
+                          call->what, err->message);
+    return DONE;
+}
+
+/* Reads what one attempt sent: [ASKING] command [WAIT]. */
+static outcome read_replies(redis_router *r, redis_conn *conn,
+                            const redis_call *call, attempt *a,
+                            const redis_node *node, int64_t deadline,
+                            redisReply **reply, obol_error *err)
+{
+    redisReply *main_reply = NULL, *wait_reply = NULL;
+    outcome result = DONE;
+    int status = OBOL_OK;
+
+    if (a->asking) {
+        status = redis_conn_read(conn, deadline, "ASKING", &main_reply, err);
+        if (status == OBOL_OK)
+            freeReplyObject(main_reply);
+        main_reply = NULL;
+    }
+    if (status == OBOL_OK)
+        status = redis_conn_read(conn, deadline, call->what, &main_reply, err);
+    if (status == OBOL_OK && wants_wait(r, call))
+        status = redis_conn_read(conn, deadline, "WAIT", &wait_reply, err);
+    if (status != OBOL_OK) {
+        if (main_reply != NULL)
+            freeReplyObject(main_reply);
+        return status == OBOL_ERR_NOMEM ? DONE
+                                        : lost_after_send(call, node, err);
+    }
+    if (main_reply->type == REDIS_REPLY_ERROR) {
+        result = classify_error(r, call, main_reply, node, a, err);
+        freeReplyObject(main_reply);
+    } else if (wait_reply != NULL &&
+               check_wait(r, wait_reply, node, call->what, err) != OBOL_OK) {
+        freeReplyObject(main_reply);
+    } else {
+        *reply = main_reply;
+        err->status = OBOL_OK;
+    }
+    if (wait_reply != NULL)
+        freeReplyObject(wait_reply);
+    return result;
+}
+
+/* One attempt of call on node. On DONE, err->status is OBOL_OK with
+ * *reply set, or the error. */
+static outcome try_node(redis_router *r, const redis_call *call,
+                        redis_node *node, attempt *a, int64_t *deadline,
+                        redisReply **reply, obol_error *err)
+{
+    redis_conn *conn = NULL;
+    int sent_any = 0;
+    int status = redis_pool_take(node->pool, deadline, &conn, err);
+    outcome result;
+
+    if (status != OBOL_OK) {
+        /* Out of memory, a bad address, or the call's time spent waiting
+         * for a free connection: nothing another node would change. */
+        if (status == OBOL_ERR_NOMEM || status == OBOL_ERR_INVALID ||
+            redis_now_ms() >= *deadline)
+            return DONE;
+        redis_topology_mark_failed(r->topology, node);
+        return RETRY_REFRESH;
+    }
+    status = append_command(conn, call, a, err);
+    if (status == OBOL_OK && wants_wait(r, call))
+        status = append_wait(conn, r->settings, err);
+    if (status == OBOL_OK)
+        status = redis_conn_flush(conn, *deadline, call->what, &sent_any, err);
+    if (status != OBOL_OK) {
+        redis_pool_give(node->pool, conn);
+        if (status == OBOL_ERR_NOMEM)
+            return DONE;
+        redis_topology_mark_failed(r->topology, node);
+        return sent_any ? lost_after_send(call, node, err) : RETRY_REFRESH;
+    }
+    result = read_replies(r, conn, call, a, node, *deadline, reply, err);
+    if (redis_conn_is_broken(conn))
+        redis_topology_mark_failed(r->topology, node);
+    redis_pool_give(node->pool, conn);
+    return result;
+}
+
+/* ------------------------------------------------------------ the loop */
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+
+    if (ms > 0)
+        nanosleep(&ts, NULL);
+}
+
+/* Waits before the next try, never past the deadline; 0 when no time is
+ * left for one. */
+static int back_off(int tries, int64_t deadline)
+{
+    int64_t wait = BACKOFF_FIRST_MS << (tries < 6 ? tries : 6);
+    int64_t left = deadline - redis_now_ms();
+
+    if (wait > BACKOFF_MAX_MS)
+        wait = BACKOFF_MAX_MS;
+    if (left <= 0)
+        return 0;
+    sleep_ms(wait < left ? wait : left);
+    return redis_now_ms() < deadline;
+}
+
+static int gave_up(const redis_call *call, int tries, obol_error *err)
+{
+    char reason[sizeof err->message];
+
+    snprintf(reason, sizeof reason, "%s", err->message);
+    return redis_host->set_error(err, OBOL_ERR_TIMEOUT,
+                                 "redis: %s: no answer within the call's "
+                                 "time after %d tries; last: %s", call->what,
+                                 tries, reason);
+}
+
+static redis_node *owner_of(redis_router *r, const redis_call *call,
+                            obol_error *err)
+{
+    redis_node *node = call->node != NULL
+                           ? call->node
+                           : redis_topology_route(r->topology, call->slot);
+
+    if (node == NULL)
+        redis_host->set_error(err, OBOL_ERR_BACKEND,
+                              "redis cluster: %s: no master serves slot %u",
+                              call->what, call->slot);
+    return node;
+}
+
+int redis_router_call(redis_router *r, const redis_call *call,
+                      int64_t deadline, redisReply **reply, obol_error *err)
+{
+    attempt a = { 0, 0, NULL, 0 };
+    obol_error scratch = { 0 };  /* a refresh's own error is no answer */
+    int routed = call->node == NULL && redis_topology_is_cluster(r->topology);
+    redis_node *node;
+    int moved = 0, tries = 0, redirections = 0;
+
+    if (routed)
+        redis_topology_refresh_if_due(r->topology, deadline);
+    node = owner_of(r, call, err);
+    for (;;) {
+        outcome result = node != NULL
+                             ? try_node(r, call, node, &a, &deadline, reply,
+                                        err)
+                             : RETRY_REFRESH;
+        int was_asking = a.asking;
+
+        tries++;
+        a.asking = 0;
+        switch (result) {
+        case DONE:
+            if (moved)
+                redis_topology_refresh(r->topology, deadline, 0, &scratch);
+            return err->status;
+        case MOVED:
+        case ASK:
+            if (++redirections > MAX_REDIRECTIONS)
+                return redis_host->set_error(err, OBOL_ERR_BACKEND,
+                                             "redis cluster: %s: more than "
+                                             "%d redirections; last: %s",
+                                             call->what, MAX_REDIRECTIONS,
+                                             err->message);
+            if (result == MOVED) {
+                redis_topology_patch(r->topology, a.moved_slot, a.target);
+                moved = 1;
+            }
+            a.asking = result == ASK;
+            node = a.target;
+            continue;
+        case NOSCRIPT:
+            /* ASKING lasts for one command: the EVAL needs it again. */
+            a.use_eval = 1;
+            a.asking = was_asking;
+            continue;
+        case RETRY_REFRESH:
+            if (!redis_topology_is_cluster(r->topology) || call->node != NULL)
+                return err->status;
+            if (!back_off(tries - 1, deadline))
+                return gave_up(call, tries, err);
+            redis_topology_refresh(r->topology, deadline, 1, &scratch);
+            node = owner_of(r, call, err);
+            continue;
+        case RETRY:
+            if (!back_off(tries - 1, deadline))
+                return gave_up(call, tries, err);
+            continue;
+        }
+    }
+}
+
+/* ------------------------------------------------------------ pipelines */
+
+static void free_replies(redisReply **replies, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (replies[i] != NULL) {
+            freeReplyObject(replies[i]);
+            replies[i] = NULL;
+        }
+}
+
+/* The replies of a group sent to one node, in order. A reply that says
+ * the node did not run the command marks it for redo. */
+static int read_group(redis_router *r, redis_conn *conn, redis_node *node,
+                      const redis_call *calls, const size_t *group,
+                      size_t group_size, int with_wait, int64_t deadline,
+                      redisReply **replies, unsigned char *redo,
+                      obol_error *err)
+{
+    redisReply *reply = NULL;
+    int status = OBOL_OK;
+
+    for (size_t g = 0; g < group_size && status == OBOL_OK; g++) {
+        const redis_call *call = &calls[group[g]];
+        attempt a = { 0, 0, NULL, 0 };
+
+        status = redis_conn_read(conn, deadline, call->what, &reply, err);
+        if (status != OBOL_OK) {
+            if (status != OBOL_ERR_NOMEM)
+                lost_after_send(call, node, err);
+            return err->status;
+        }
+        if (reply->type != REDIS_REPLY_ERROR) {
+            replies[group[g]] = reply;
+            continue;
+        }
+        switch (classify_error(r, call, reply, node, &a, err)) {
+        case DONE:
+            status = err->status;
+            break;
+        case MOVED:
+            redis_topology_patch(r->topology, a.moved_slot, a.target);
+            /* fall through */
+        default:
+            redo[group[g]] = 1;
+        }
+        freeReplyObject(reply);
+    }
+    if (status == OBOL_OK && with_wait) {
+        status = redis_conn_read(conn, deadline, "WAIT", &reply, err);
+        if (status == OBOL_OK) {
+            status = check_wait(r, reply, node, calls[group[0]].what, err);
+            freeReplyObject(reply);
+        }
+    }
+    return status;
+}
+
+/* Sends a group of calls to node in one round trip. A node that cannot be
+ * reached leaves them all for redo: none of them was sent. */
+static int run_group(redis_router *r, redis_node *node, const redis_call *calls,
+                     const size_t *group, size_t group_size, int64_t deadline,
+                     redisReply **replies, unsigned char *redo,
+                     obol_error *err)
+{
+    attempt plain = { 0, 0, NULL, 0 };
+    redis_conn *conn = NULL;
+    int with_wait = 0, sent_any = 0;
+    int status = redis_pool_take(node->pool, &deadline, &conn, err);
+
+    if (status != OBOL_OK) {
+        if (status == OBOL_ERR_NOMEM)
+            return status;
+        redis_topology_mark_failed(r->topology, node);
+        for (size_t g = 0; g < group_size; g++)
+            redo[group[g]] = 1;
+        return OBOL_OK;
+    }
+    for (size_t g = 0; g < group_size && status == OBOL_OK; g++) {
+        status = append_command(conn, &calls[group[g]], &plain, err);
+        with_wait |= wants_wait(r, &calls[group[g]]);
+    }
+    if (status == OBOL_OK && with_wait)
+        status = append_wait(conn, r->settings, err);
+    if (status == OBOL_OK)
+        status = redis_conn_flush(conn, deadline, calls[group[0]].what,
+                                  &sent_any, err);
+    if (status == OBOL_OK)
+        status = read_group(r, conn, node, calls, group, group_size, with_wait,
+                            deadline, replies, redo, err);
+    else if (status != OBOL_ERR_NOMEM && sent_any)
+        lost_after_send(&calls[group[0]], node, err);
+    if (redis_conn_is_broken(conn))
+        redis_topology_mark_failed(r->topology, node);
+    redis_pool_give(node->pool, conn);
+    return status;
+}
+
+int redis_router_call_many(redis_router *r, const redis_call *calls,
+                           size_t count, int64_t deadline,
+                           redisReply **replies, obol_error *err)
+{
+    redis_node **nodes = calloc(count + 1, sizeof *nodes);
+    size_t *group = calloc(count + 1, sizeof *group);
+    unsigned char *redo = calloc(count + 1, 1);
+    int status = OBOL_OK;
+
+    memset(replies, 0, count * sizeof *replies);
+    if (nodes == NULL || group == NULL || redo == NULL) {
+        status = redis_host->set_error(err, OBOL_ERR_NOMEM,
+                                       "redis: out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < count; i++) {
+        nodes[i] = calls[i].node != NULL
+                       ? calls[i].node
+                       : redis_topology_route(r->topology, calls[i].slot);
+        redo[i] = nodes[i] == NULL;
+    }
+    /* One group per node, each in the order of the calls. */
+    for (size_t i = 0; i < count && status == OBOL_OK; i++) {
+        redis_node *node = nodes[i];
+        size_t group_size = 0;
+
+        if (node == NULL)
+            continue;
+        for (size_t j = i; j < count; j++)
+            if (nodes[j] == node) {
+                group[group_size++] = j;
+                nodes[j] = NULL;
+            }
+        status = run_group(r, node, calls, group, group_size, deadline,
+                           replies, redo, err);
+    }
+    for (size_t i = 0; i < count && status == OBOL_OK; i++)
+        if (redo[i])
+            status = redis_router_call(r, &calls[i], deadline, &replies[i],
+                                       err);
+done:
+    if (status != OBOL_OK)
+        free_replies(replies, count);
+    free(nodes);
+    free(group);
+    free(redo);
+    return status;
+}
