@@ -415,6 +415,101 @@ static void open_names_server_and_cause_when_unreachable(void **state)
     assert_message_has(&err, "refused");
 }
 
+/* A cluster config string with the shared server as its seed. */
+static void assert_cluster_refused(const char *suffix, const char *part)
+{
+    char url[512];
+    obol_error err = { 0 };
+
+    snprintf(url, sizeof url, "redis+cluster://127.0.0.1:%u%s",
+             redis_harness_port(redis), suffix);
+    assert_int_equal(open_status(url, &err), OBOL_ERR_INVALID);
+    assert_message_has(&err, part);
+}
+
+static void cluster_config_refuses_a_database(void **state)
+{
+    (void)state;
+    assert_cluster_refused("/3", "Redis Cluster has only database 0");
+    assert_cluster_refused("?db=2", "Redis Cluster has only database 0");
+}
+
+static void cluster_config_refuses_malformed_nodes(void **state)
+{
+    (void)state;
+    assert_cluster_refused("?nodes=", "option 'nodes': '' is not HOST:PORT");
+    assert_cluster_refused("?nodes=abc", "'abc' is not HOST:PORT");
+    assert_cluster_refused("?nodes=h:0", "'h:0' is not HOST:PORT");
+    assert_cluster_refused("?nodes=h:99999", "'h:99999' is not HOST:PORT");
+    assert_cluster_refused("?nodes=:7000", "':7000' is not HOST:PORT");
+    assert_cluster_refused("?nodes=h:7000,,h:7001", "'' is not HOST:PORT");
+    assert_cluster_refused("?nodes=%5B::1:7000", "is not HOST:PORT");
+    assert_cluster_refused("?nodes=a:1&nodes=b:2", "'nodes' is given twice");
+    assert_cluster_refused("?topology_refresh_ms=x",
+                           "topology_refresh_ms 'x'");
+}
+
+static void cluster_options_are_refused_for_one_server(void **state)
+{
+    (void)state;
+    assert_refused("?nodes=127.0.0.1:7000", "'nodes' is for redis+cluster");
+    assert_refused("?topology_refresh_ms=10",
+                   "'topology_refresh_ms' is for redis+cluster");
+}
+
+static void config_refuses_bad_wait_options(void **state)
+{
+    (void)state;
+    assert_refused("?wait_replicas=-1", "wait_replicas '-1'");
+    assert_refused("?wait_replicas=1000", "wait_replicas '1000'");
+    assert_refused("?wait_timeout_ms=10", "'wait_timeout_ms' needs "
+                                          "wait_replicas");
+    assert_refused("?wait_replicas=1&timeout_ms=100&wait_timeout_ms=100",
+                   "wait_timeout_ms 100 must be shorter than timeout_ms 100");
+}
+
+static void cluster_open_fails_when_no_seed_answers(void **state)
+{
+    obol_error err = { 0 };
+    (void)state;
+    assert_int_equal(open_status("redis+cluster://127.0.0.1:1?nodes="
+                                 "127.0.0.1:2&connect_timeout_ms=200",
+                                 &err),
+                     OBOL_ERR_BACKEND);
+    assert_message_has(&err, "no node gave the slot map");
+    assert_message_has(&err, "refused");
+}
+
+static void cluster_seed_that_is_no_cluster_node_is_named(void **state)
+{
+    obol_error err = { 0 };
+    char url[256];
+    (void)state;
+    snprintf(url, sizeof url, "redis+cluster://127.0.0.1:%u",
+             redis_harness_port(redis));
+    assert_int_equal(open_status(url, &err), OBOL_ERR_BACKEND);
+    assert_message_has(&err, "cluster support disabled");
+    assert_message_has(&err, "is it a cluster node?");
+}
+
+/* A server without replicas cannot satisfy wait_replicas=1: the write is
+ * done, and the error says so and how many replicas had it. */
+static void wait_replicas_short_reports_the_count(void **state)
+{
+    void *h = open_default("?wait_replicas=1&wait_timeout_ms=50");
+    obol_error err = { 0 };
+    int status;
+    (void)state;
+
+    status = put_record(h, key_of("alice", "full", "s1"), "v1",
+                        now_s() + 100, 0, now_s(), &err);
+    assert_int_equal(status, OBOL_ERR_BACKEND);
+    assert_message_has(&err, "the write reached the master");
+    assert_message_has(&err, "only 0 of 1 replicas had it within 50 ms");
+    assert_stored(h, key_of("alice", "full", "s1"), "v1");
+    driver->close(h);
+}
+
 /* ------------------------------------------------------------ basic ops */
 
 static void put_then_get_returns_bytes_verbatim(void **state)
@@ -1302,6 +1397,13 @@ int main(void)
         T(config_refuses_host_for_unix_socket),
         T(config_refuses_user_without_password),
         T(open_names_server_and_cause_when_unreachable),
+        T(cluster_config_refuses_a_database),
+        T(cluster_config_refuses_malformed_nodes),
+        T(cluster_options_are_refused_for_one_server),
+        T(config_refuses_bad_wait_options),
+        T(cluster_open_fails_when_no_seed_answers),
+        T(cluster_seed_that_is_no_cluster_node_is_named),
+        T(wait_replicas_short_reports_the_count),
         T(put_then_get_returns_bytes_verbatim),
         T(get_of_missing_session_is_not_found),
         T(empty_record_and_empty_id_are_stored),

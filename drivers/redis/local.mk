@@ -48,3 +48,15 @@ tests_test_redis_store_SOURCES = tests/test_redis_store.c \
 tests_test_redis_store_CFLAGS = $(TEST_CFLAGS) $(HIREDIS_CFLAGS)
 tests_test_redis_store_LDADD = $(TEST_LIBS) $(HIREDIS_LIBS) $(PTHREAD_LIBS)
 EXTRA_tests_test_redis_store_DEPENDENCIES = drivers/redis.la
+
+# The shared store and driver suites on redis+cluster://, against a
+# six-node cluster of the test's own (tests/redis_cluster.h).
+check_PROGRAMS += tests/test_store_redis_cluster
+TESTS += tests/test_store_redis_cluster
+tests_test_store_redis_cluster_SOURCES = tests/test_store_redis_cluster.c \
+	$(STORE_SUITE_SOURCES) tests/redis_cluster.c tests/redis_cluster.h \
+	tests/redis_harness.c tests/redis_harness.h
+tests_test_store_redis_cluster_CFLAGS = $(TEST_CFLAGS) $(HIREDIS_CFLAGS)
+tests_test_store_redis_cluster_LDADD = $(TEST_LIBS) $(HIREDIS_LIBS) \
+	$(PTHREAD_LIBS)
+EXTRA_tests_test_store_redis_cluster_DEPENDENCIES = drivers/redis.la

@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "config.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,23 @@ int64_t redis_router_deadline(const redis_router *r)
 static int has_prefix(const char *text, const char *prefix)
 {
     return strncmp(text, prefix, strlen(prefix)) == 0;
+}
+
+/* Sets err to what (formatted) followed by its current message, which
+ * says what went wrong last. */
+static int wrap_error(obol_error *err, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int wrap_error(obol_error *err, int status, const char *fmt, ...)
+{
+    char last[sizeof err->message], what[sizeof err->message];
+    va_list ap;
+
+    snprintf(last, sizeof last, "%s", err->message);
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return redis_host->set_error(err, status, "%s%s", what, last);
 }
 
 /* ---------------------------------------------------------- the command */
@@ -192,11 +210,10 @@ static outcome lost_after_send(const redis_call *call, const redis_node *node,
 {
     if (!call->is_write)
         return RETRY_REFRESH;
-    redis_host->set_error(err, err->status,
-                          "redis %s: %s: the outcome is unknown (the "
-                          "connection failed after the command was sent, so "
-                          "it was not sent again): %s", node->ep.where,
-                          call->what, err->message);
+    wrap_error(err, err->status,
+               "redis %s: %s: the outcome is unknown (the connection failed "
+               "after the command was sent, so it was not sent again): ",
+               node->ep.where, call->what);
     return DONE;
 }
 
@@ -307,13 +324,9 @@ static int back_off(int tries, int64_t deadline)
 
 static int gave_up(const redis_call *call, int tries, obol_error *err)
 {
-    char reason[sizeof err->message];
-
-    snprintf(reason, sizeof reason, "%s", err->message);
-    return redis_host->set_error(err, OBOL_ERR_TIMEOUT,
-                                 "redis: %s: no answer within the call's "
-                                 "time after %d tries; last: %s", call->what,
-                                 tries, reason);
+    return wrap_error(err, OBOL_ERR_TIMEOUT,
+                      "redis: %s: no answer within the call's time after %d "
+                      "tries; last: ", call->what, tries);
 }
 
 static redis_node *owner_of(redis_router *r, const redis_call *call,
@@ -359,11 +372,10 @@ int redis_router_call(redis_router *r, const redis_call *call,
         case MOVED:
         case ASK:
             if (++redirections > MAX_REDIRECTIONS)
-                return redis_host->set_error(err, OBOL_ERR_BACKEND,
-                                             "redis cluster: %s: more than "
-                                             "%d redirections; last: %s",
-                                             call->what, MAX_REDIRECTIONS,
-                                             err->message);
+                return wrap_error(err, OBOL_ERR_BACKEND,
+                                  "redis cluster: %s: more than %d "
+                                  "redirections; last: ", call->what,
+                                  MAX_REDIRECTIONS);
             if (result == MOVED) {
                 redis_topology_patch(r->topology, a.moved_slot, a.target);
                 moved = 1;

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -483,10 +484,14 @@ static int read_map(redis_topology *t, int64_t deadline, obol_error *err)
             break;
         }
     }
-    if (status != OBOL_OK && count > 1)
+    if (status != OBOL_OK && count > 1) {
+        char last[sizeof err->message];
+
+        snprintf(last, sizeof last, "%s", err->message);
         redis_host->set_error(err, status,
                               "redis cluster: no node gave the slot map "
-                              "(last: %s)", err->message);
+                              "(last: %s)", last);
+    }
     free(asked);
     free(map);
     return status;
