@@ -60,3 +60,15 @@ tests_test_store_redis_cluster_CFLAGS = $(TEST_CFLAGS) $(HIREDIS_CFLAGS)
 tests_test_store_redis_cluster_LDADD = $(TEST_LIBS) $(HIREDIS_LIBS) \
 	$(PTHREAD_LIBS)
 EXTRA_tests_test_store_redis_cluster_DEPENDENCIES = drivers/redis.la
+
+# The store on a cluster through slot migration, SCRIPT FLUSH, failovers,
+# a stalled and a killed master.
+check_PROGRAMS += tests/test_redis_cluster_faults
+TESTS += tests/test_redis_cluster_faults
+tests_test_redis_cluster_faults_SOURCES = tests/test_redis_cluster_faults.c \
+	tests/redis_cluster.c tests/redis_cluster.h \
+	tests/redis_harness.c tests/redis_harness.h
+tests_test_redis_cluster_faults_CFLAGS = $(TEST_CFLAGS) $(HIREDIS_CFLAGS)
+tests_test_redis_cluster_faults_LDADD = $(TEST_LIBS) $(HIREDIS_LIBS) \
+	$(PTHREAD_LIBS)
+EXTRA_tests_test_redis_cluster_faults_DEPENDENCIES = drivers/redis.la

@@ -1,0 +1,619 @@
+/*
+ * The store on a real Redis Cluster through what clusters do every day:
+ * slots moving under load, scripts flushed, a coordinated failover, a
+ * master stalled, a master killed. One cluster (three masters, three
+ * replicas, cluster-node-timeout 2000 ms) serves every case; the cases
+ * that kill or fail over run last and leave a working cluster behind.
+ * Everything goes through the public API, checked from raw clients.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "config.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <hiredis.h>
+#include <obol/obol.h>
+
+#include "redis_cluster.h"
+#include "redis_harness.h"
+
+static redis_cluster *cluster;
+static int prefix_counter;
+static char prefix[32];
+
+static const uint8_t signing_key[32] = {
+    0x63, 0x6c, 0x75, 0x73, 0x74, 0x65, 0x72, 0x2d, 0x66, 0x61, 0x75, 0x6c,
+    0x74, 0x2d, 0x74, 0x65, 0x73, 0x74, 0x2d, 0x6b, 0x65, 0x79, 0x2d, 0x30,
+    0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38,
+};
+
+static int group_setup(void **state)
+{
+    (void)state;
+    cluster = redis_cluster_start(NULL);
+    return cluster != NULL ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    redis_cluster_stop(cluster);
+    return 0;
+}
+
+static int test_setup(void **state)
+{
+    (void)state;
+    snprintf(prefix, sizeof prefix, "cf%d", ++prefix_counter);
+    return 0;
+}
+
+/* -------------------------------------------------------------- helpers */
+
+static int64_t now_s(void)
+{
+    return (int64_t)time(NULL);
+}
+
+static double monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, ms % 1000 * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+static void assert_message_has(const char *message, const char *part)
+{
+    if (strstr(message, part) == NULL) {
+        fprintf(stderr, "message \"%s\" lacks \"%s\"\n", message, part);
+        fail();
+    }
+}
+
+/* A store on the cluster under this test's prefix. */
+static obol_store *open_store(const char *options)
+{
+    char config[1024];
+    obol_store *st = NULL;
+    obol_error err = { 0 };
+    int status;
+
+    snprintf(config, sizeof config, "%s&prefix=%s%s",
+             redis_cluster_url(cluster), prefix, options);
+    status = obol_store_open(config, &st, &err);
+    if (status != OBOL_OK)
+        fprintf(stderr, "open %s: %s\n", config, err.message);
+    assert_int_equal(status, OBOL_OK);
+    assert_int_equal(obol_store_add_key(st, 1, signing_key, 1, &err),
+                     OBOL_OK);
+    return st;
+}
+
+static obol_session *insert(obol_store *st, const char *user)
+{
+    obol_session *s = obol_session_new(user, NULL, now_s(), 3600, 3600);
+    obol_error err = { 0 };
+    int status;
+
+    assert_non_null(s);
+    status = obol_upsert(st, s, &err);
+    if (status != OBOL_OK)
+        fprintf(stderr, "upsert: %s\n", err.message);
+    assert_int_equal(status, OBOL_OK);
+    return s;
+}
+
+/* The slot of a user's keys (type "full"), as Redis computes it. */
+static unsigned slot_of(const char *user)
+{
+    char name[256];
+    int len = snprintf(name, sizeof name, "%s:{%s:full}:rec", prefix, user);
+    return redis_cluster_key_slot(name, (size_t)len);
+}
+
+static int owner_of(const char *user)
+{
+    int owner = redis_cluster_owner(cluster, slot_of(user));
+    assert_true(owner >= 0);
+    return owner;
+}
+
+/* A master other than the one given. */
+static size_t other_master(size_t master)
+{
+    for (size_t i = 0; i < redis_cluster_size(cluster); i++)
+        if (i != master && redis_cluster_is_master(cluster, i) == 1)
+            return i;
+    fail_msg("no other master");
+    return 0;
+}
+
+static uint64_t stored_lock(obol_store *st, const obol_session *s)
+{
+    obol_session *got = NULL;
+    obol_error err = { 0 };
+    uint64_t lock;
+    int status = obol_get(st, s->id, s->user_id, NULL, &got, &err);
+
+    if (status != OBOL_OK)
+        fprintf(stderr, "get: %d %s\n", status, err.message);
+    assert_int_equal(status, OBOL_OK);
+    lock = got->lock_version;
+    obol_session_free(got);
+    return lock;
+}
+
+/* ----------------------------------------------------------- refreshers */
+
+/* A thread that refreshes one session over and over, as a client that
+ * keeps its login alive does, and counts what came back. */
+typedef struct refresher {
+    obol_store *st;
+    obol_session *s;
+    volatile int stop;
+    int refreshed, errors, conflicts;
+    double slowest_ms;
+    char last_error[256];
+    pthread_t thread;
+} refresher;
+
+static void *refresh_loop(void *arg)
+{
+    refresher *r = arg;
+
+    while (!r->stop) {
+        obol_error err = { 0 };
+        double started = monotonic_ms();
+        int status;
+
+        obol_session_refresh(r->s, now_s(), 3600);
+        status = obol_upsert(r->st, r->s, &err);
+        if (monotonic_ms() - started > r->slowest_ms)
+            r->slowest_ms = monotonic_ms() - started;
+        if (status == OBOL_OK) {
+            r->refreshed++;
+        } else if (status == OBOL_CONFLICT) {
+            r->conflicts++;
+        } else {
+            r->errors++;
+            snprintf(r->last_error, sizeof r->last_error, "%s", err.message);
+        }
+    }
+    return NULL;
+}
+
+static void refresher_start(refresher *r, obol_store *st, const char *user)
+{
+    memset(r, 0, sizeof *r);
+    r->st = st;
+    r->s = insert(st, user);
+    assert_int_equal(pthread_create(&r->thread, NULL, refresh_loop, r), 0);
+}
+
+/* Stops the thread and checks that nothing surfaced and nothing was lost:
+ * the stored lock version counts exactly the acknowledged refreshes. */
+static void refresher_finish(refresher *r)
+{
+    r->stop = 1;
+    assert_int_equal(pthread_join(r->thread, NULL), 0);
+    if (r->errors != 0 || r->conflicts != 0)
+        fprintf(stderr, "%d errors, %d conflicts; last: %s\n", r->errors,
+                r->conflicts, r->last_error);
+    assert_int_equal(r->errors, 0);
+    assert_int_equal(r->conflicts, 0);
+    assert_true(r->refreshed > 0);
+    assert_int_equal(stored_lock(r->st, r->s), 1 + (uint64_t)r->refreshed);
+    obol_session_free(r->s);
+}
+
+/* ---------------------------------------------------------------- cases */
+
+static void describe_names_masters_replicas_and_slots(void **state)
+{
+    obol_store *st = open_store("");
+    obol_store_info info;
+    obol_error err = { 0 };
+    (void)state;
+
+    assert_int_equal(obol_store_describe(st, &info, &err), OBOL_OK);
+    assert_message_has(info.backend, "cluster, 3 masters: ");
+    assert_message_has(info.backend, " slots 0-");
+    assert_message_has(info.backend, "-16383");
+    assert_message_has(info.backend, " replicas 127.0.0.1:");
+    obol_store_close(st);
+}
+
+/* Steady state: each operation is one command on the master that owns
+ * the user's slot (MONITOR on that node). */
+static void every_operation_is_one_round_trip_to_the_owner(void **state)
+{
+    obol_store *st = open_store("");
+    obol_session *s = insert(st, "alice"), *got = NULL, **list = NULL;
+    obol_error err = { 0 };
+    redis_harness *owner = redis_cluster_node(cluster, (size_t)owner_of("alice"));
+    redis_harness_monitor *m;
+    size_t count = 0;
+    (void)state;
+
+    /* Warm: every script has run once on the owner. */
+    assert_int_equal(obol_get_all(st, "alice", NULL, &list, &count, &err),
+                     OBOL_OK);
+    obol_sessions_free(list, count);
+    obol_session *spare = insert(st, "alice");
+    assert_int_equal(obol_delete(st, spare->id, "alice", NULL, &err), OBOL_OK);
+    obol_session_free(spare);
+
+    m = redis_harness_monitor_begin(owner);
+    assert_non_null(m);
+    assert_int_equal(obol_get(st, s->id, "alice", NULL, &got, &err), OBOL_OK);
+    assert_int_equal(redis_harness_monitor_end(m), 1);
+    obol_session_free(got);
+
+    m = redis_harness_monitor_begin(owner);
+    assert_int_equal(obol_upsert(st, s, &err), OBOL_OK);
+    assert_int_equal(redis_harness_monitor_end(m), 1);
+
+    m = redis_harness_monitor_begin(owner);
+    assert_int_equal(obol_get_all(st, "alice", NULL, &list, &count, &err),
+                     OBOL_OK);
+    assert_int_equal(redis_harness_monitor_end(m), 1);
+    assert_int_equal(count, 1);
+    obol_sessions_free(list, count);
+
+    m = redis_harness_monitor_begin(owner);
+    assert_int_equal(obol_delete(st, s->id, "alice", NULL, &err), OBOL_OK);
+    assert_int_equal(redis_harness_monitor_end(m), 1);
+
+    m = redis_harness_monitor_begin(owner);
+    assert_int_equal(obol_delete_all(st, "alice", NULL, &err), OBOL_OK);
+    assert_int_equal(redis_harness_monitor_end(m), 1);
+    obol_session_free(s);
+    obol_store_close(st);
+}
+
+static void wait_replicas_is_met_on_a_cluster(void **state)
+{
+    obol_store *st = open_store("&wait_replicas=1&wait_timeout_ms=400");
+    obol_session *s = insert(st, "bob");
+    obol_error err = { 0 };
+    (void)state;
+
+    obol_session_refresh(s, now_s(), 3600);
+    assert_int_equal(obol_upsert(st, s, &err), OBOL_OK);
+    assert_int_equal(stored_lock(st, s), 2);
+    obol_session_free(s);
+    obol_store_close(st);
+}
+
+/* After SCRIPT FLUSH on every node each script goes again by EVAL. */
+static void flushed_scripts_break_nothing(void **state)
+{
+    obol_store *st = open_store("");
+    obol_session *s = insert(st, "carol"), **list = NULL;
+    obol_error err = { 0 };
+    size_t count = 0;
+    (void)state;
+
+    assert_int_equal(redis_cluster_script_flush(cluster), 0);
+    obol_session_refresh(s, now_s(), 3600);
+    assert_int_equal(obol_upsert(st, s, &err), OBOL_OK);
+    assert_int_equal(redis_cluster_script_flush(cluster), 0);
+    assert_int_equal(obol_get_all(st, "carol", NULL, &list, &count, &err),
+                     OBOL_OK);
+    assert_int_equal(count, 1);
+    obol_sessions_free(list, count);
+    assert_int_equal(redis_cluster_script_flush(cluster), 0);
+    assert_int_equal(obol_prune(st, &err), OBOL_OK);
+    assert_int_equal(redis_cluster_script_flush(cluster), 0);
+    assert_int_equal(obol_delete(st, s->id, "carol", NULL, &err), OBOL_OK);
+    assert_int_equal(obol_get(st, s->id, "carol", NULL, &list[0], &err),
+                     OBOL_NOT_FOUND);
+    obol_session_free(s);
+    obol_store_close(st);
+}
+
+/* A plain redis:// on a cluster node is told what it talks to. */
+static void plain_redis_on_a_cluster_node_says_so(void **state)
+{
+    char config[256];
+    obol_store *st = NULL;
+    obol_session *got = NULL;
+    obol_error err = { 0 };
+    size_t node;
+    const char *user = NULL;
+    static const char *const users[] = { "alice", "bob", "carol", "dave",
+                                         "erin", "frank", "grace", "heidi" };
+    (void)state;
+
+    node = (size_t)owner_of(users[0]);
+    for (size_t i = 0; i < 8 && user == NULL; i++)
+        if ((size_t)owner_of(users[i]) != node)
+            user = users[i];
+    assert_non_null(user);
+    snprintf(config, sizeof config, "redis://127.0.0.1:%u?prefix=%s",
+             redis_cluster_port(cluster, node), prefix);
+    assert_int_equal(obol_store_open(config, &st, &err), OBOL_OK);
+    assert_int_equal(obol_store_add_key(st, 1, signing_key, 1, &err), OBOL_OK);
+    assert_int_equal(obol_get(st, "s", user, NULL, &got, &err),
+                     OBOL_ERR_BACKEND);
+    assert_message_has(err.message, "MOVED");
+    assert_message_has(err.message, "use redis+cluster://");
+    obol_store_close(st);
+}
+
+/* The slot of a user being refreshed moves to another master key by key
+ * (ASK, then TRYAGAIN for the scripts while the keys are split, then
+ * MOVED): no error reaches the callers and no refresh is lost. */
+static void pause_between_keys(void *arg)
+{
+    (void)arg;
+    sleep_ms(150);
+}
+
+static void slot_migration_under_load_surfaces_nothing(void **state)
+{
+    obol_store *st = open_store("&pool=4");
+    refresher r[2];
+    int source = owner_of("dave");
+    (void)state;
+
+    refresher_start(&r[0], st, "dave");
+    refresher_start(&r[1], st, "dave");
+    sleep_ms(100);
+    assert_int_equal(redis_cluster_migrate_slot(cluster, slot_of("dave"),
+                                                other_master((size_t)source),
+                                                pause_between_keys, NULL),
+                     0);
+    assert_int_not_equal(owner_of("dave"), source);
+    sleep_ms(100);
+    refresher_finish(&r[0]);
+    refresher_finish(&r[1]);
+    obol_store_close(st);
+}
+
+/* A walk while a slot moves sees every record that was there throughout. */
+typedef struct mover {
+    unsigned slot;
+    size_t target;
+    volatile int done;
+    int status;
+} mover;
+
+static void *move_slot(void *arg)
+{
+    mover *m = arg;
+
+    m->status = redis_cluster_migrate_slot(cluster, m->slot, m->target,
+                                           pause_between_keys, NULL);
+    m->done = 1;
+    return NULL;
+}
+
+static int count_session(void *arg, const obol_session *s)
+{
+    (void)s;
+    (*(int *)arg)++;
+    return OBOL_OK;
+}
+
+static void walk_while_a_slot_moves_skips_nothing(void **state)
+{
+    enum { USERS = 40, EACH = 5 };
+    obol_store *st = open_store("");
+    char user[32];
+    mover m;
+    pthread_t thread;
+    int walks = 0;
+    (void)state;
+
+    for (int u = 0; u < USERS; u++) {
+        snprintf(user, sizeof user, "walker%d", u);
+        for (int i = 0; i < EACH; i++)
+            obol_session_free(insert(st, user));
+    }
+    m.slot = slot_of("walker0");
+    m.target = other_master((size_t)owner_of("walker0"));
+    m.done = 0;
+    assert_int_equal(pthread_create(&thread, NULL, move_slot, &m), 0);
+    while (!m.done || walks == 0) {
+        obol_error err = { 0 };
+        int seen = 0;
+        int status = obol_scan(st, count_session, &seen, NULL, &err);
+
+        if (status != OBOL_OK)
+            fprintf(stderr, "scan: %s\n", err.message);
+        assert_int_equal(status, OBOL_OK);
+        /* Seen twice is allowed, skipped never. */
+        assert_true(seen >= USERS * EACH);
+        walks++;
+    }
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    assert_int_equal(m.status, 0);
+    obol_store_close(st);
+}
+
+/* A master stops answering without closing anything (SIGSTOP): calls fail
+ * within their time, a write says its outcome is unknown, and all is well
+ * again after SIGCONT, well before the cluster would fail it over. */
+static void stalled_master_times_out_then_recovers(void **state)
+{
+    obol_store *st = open_store("&timeout_ms=300");
+    obol_session *s = insert(st, "erin"), *got = NULL;
+    redis_harness *owner = redis_cluster_node(cluster, (size_t)owner_of("erin"));
+    obol_error err = { 0 };
+    double started;
+    int status;
+    (void)state;
+
+    assert_int_equal(redis_harness_pause(owner), 0);
+    started = monotonic_ms();
+    status = obol_get(st, s->id, "erin", NULL, &got, &err);
+    assert_int_equal(status, OBOL_ERR_TIMEOUT);
+    assert_true(monotonic_ms() - started < 600);
+    started = monotonic_ms();
+    obol_session_refresh(s, now_s(), 3600);
+    status = obol_upsert(st, s, &err);
+    assert_int_equal(status, OBOL_ERR_TIMEOUT);
+    assert_true(monotonic_ms() - started < 600);
+    assert_message_has(err.message, "the outcome is unknown");
+    assert_int_equal(redis_harness_resume(owner), 0);
+
+    /* The stalled server ran the refresh once it woke: sent once, never
+     * twice. */
+    assert_int_equal(stored_lock(st, s), 2);
+    obol_session_free(s);
+    obol_store_close(st);
+}
+
+/* CLUSTER FAILOVER on the replica of a master under refresh load: the old
+ * master is demoted (READONLY, MOVED) and nothing surfaces. */
+static void graceful_failover_surfaces_nothing(void **state)
+{
+    obol_store *st = open_store("&pool=4");
+    refresher r;
+    int master, replica;
+    (void)state;
+
+    master = owner_of("frank");
+    replica = redis_cluster_replica_of(cluster, (size_t)master);
+    assert_true(replica >= 0);
+    refresher_start(&r, st, "frank");
+    sleep_ms(100);
+    assert_int_equal(redis_cluster_failover(cluster, (size_t)replica, NULL), 0);
+    sleep_ms(300);
+    refresher_finish(&r);
+    assert_int_equal(owner_of("frank"), replica);
+    obol_store_close(st);
+}
+
+/* kill -9 of a master while sessions are written with wait_replicas=1:
+ * each call returns within its time, and every session that was
+ * acknowledged is there once the replica took over. */
+enum { WRITER_MAX = 20000 };
+
+typedef struct writer {
+    obol_store *st;
+    volatile int stop;
+    char ids[WRITER_MAX][32];
+    int acknowledged, failed;
+    double slowest_ms;
+} writer;
+
+static void *write_loop(void *arg)
+{
+    writer *w = arg;
+
+    while (!w->stop && w->acknowledged < WRITER_MAX) {
+        obol_session *s = obol_session_new("grace", NULL, now_s(), 3600, 3600);
+        obol_error err = { 0 };
+        double started = monotonic_ms();
+        int status = obol_upsert(w->st, s, &err);
+        double took = monotonic_ms() - started;
+
+        if (took > w->slowest_ms)
+            w->slowest_ms = took;
+        if (status == OBOL_OK)
+            snprintf(w->ids[w->acknowledged++], sizeof w->ids[0], "%s", s->id);
+        else
+            w->failed++;
+        obol_session_free(s);
+        /* A steady trickle, as logins come, rather than a flood. */
+        sleep_ms(status == OBOL_OK ? 2 : 20);
+    }
+    return NULL;
+}
+
+static void crash_failover_loses_no_acknowledged_write(void **state)
+{
+    obol_store *st = open_store("&wait_replicas=1&wait_timeout_ms=300"
+                                "&timeout_ms=800&connect_timeout_ms=200");
+    writer *w = calloc(1, sizeof *w);
+    pthread_t thread;
+    int master, replica, before;
+    (void)state;
+
+    assert_non_null(w);
+    master = owner_of("grace");
+    replica = redis_cluster_replica_of(cluster, (size_t)master);
+    assert_true(replica >= 0);
+    w->st = st;
+    assert_int_equal(pthread_create(&thread, NULL, write_loop, w), 0);
+    sleep_ms(200);
+    assert_int_equal(
+        redis_harness_kill(redis_cluster_node(cluster, (size_t)master)), 0);
+    assert_int_equal(redis_cluster_wait_promoted(cluster, (size_t)replica,
+                                                 20000),
+                     0);
+    /* The new master has no replica until the old one rejoins as its
+     * replica: until then wait_replicas=1 cannot be met, and each write
+     * says so. */
+    assert_int_equal(
+        redis_harness_restart(redis_cluster_node(cluster, (size_t)master)), 0);
+    assert_int_equal(redis_cluster_wait_rejoined(cluster, (size_t)master,
+                                                 20000),
+                     0);
+    before = w->acknowledged;
+    for (int waited = 0; waited < 5000 && w->acknowledged < before + 20;
+         waited += 50)
+        sleep_ms(50);
+    w->stop = 1;
+    assert_int_equal(pthread_join(thread, NULL), 0);
+
+    /* Within the call's time: timeout_ms plus connect_timeout_ms. */
+    assert_true(w->slowest_ms < 800 + 200 + 300);
+    assert_true(w->failed > 0);
+    assert_true(w->acknowledged >= before + 20);
+    for (int i = 0; i < w->acknowledged; i++) {
+        obol_session *got = NULL;
+        obol_error err = { 0 };
+        int status = obol_get(st, w->ids[i], "grace", NULL, &got, &err);
+        if (status != OBOL_OK)
+            fprintf(stderr, "acknowledged session %d of %d lost: %d %s\n", i,
+                    w->acknowledged, status, err.message);
+        assert_int_equal(status, OBOL_OK);
+        obol_session_free(got);
+    }
+    fprintf(stderr, "# crash failover: %d acknowledged, %d failed, slowest "
+                    "call %.0f ms\n", w->acknowledged, w->failed,
+            w->slowest_ms);
+    free(w);
+    obol_store_close(st);
+}
+
+#define T(name) cmocka_unit_test_setup(name, test_setup)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(describe_names_masters_replicas_and_slots),
+        T(every_operation_is_one_round_trip_to_the_owner),
+        T(wait_replicas_is_met_on_a_cluster),
+        T(flushed_scripts_break_nothing),
+        T(plain_redis_on_a_cluster_node_says_so),
+        T(slot_migration_under_load_surfaces_nothing),
+        T(walk_while_a_slot_moves_skips_nothing),
+        T(stalled_master_times_out_then_recovers),
+        T(graceful_failover_surfaces_nothing),
+        T(crash_failover_loses_no_acknowledged_write),
+    };
+
+    redis_harness_require();
+    return cmocka_run_group_tests_name("redis cluster faults", tests,
+                                       group_setup, group_teardown);
+}
