@@ -305,7 +305,7 @@ static void wait_replicas_is_met_on_a_cluster(void **state)
 static void flushed_scripts_break_nothing(void **state)
 {
     obol_store *st = open_store("");
-    obol_session *s = insert(st, "carol"), **list = NULL;
+    obol_session *s = insert(st, "carol"), **list = NULL, *got = NULL;
     obol_error err = { 0 };
     size_t count = 0;
     (void)state;
@@ -322,7 +322,7 @@ static void flushed_scripts_break_nothing(void **state)
     assert_int_equal(obol_prune(st, &err), OBOL_OK);
     assert_int_equal(redis_cluster_script_flush(cluster), 0);
     assert_int_equal(obol_delete(st, s->id, "carol", NULL, &err), OBOL_OK);
-    assert_int_equal(obol_get(st, s->id, "carol", NULL, &list[0], &err),
+    assert_int_equal(obol_get(st, s->id, "carol", NULL, &got, &err),
                      OBOL_NOT_FOUND);
     obol_session_free(s);
     obol_store_close(st);
