@@ -9,13 +9,17 @@
 #define _POSIX_C_SOURCE 200809L
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <setjmp.h>
 #include <stddef.h>
@@ -1224,6 +1228,132 @@ static void stalled_server_times_out(void **state)
     driver->close(h);
 }
 
+/*
+ * A reply that trickles in. No real server sends a reply a byte at a time,
+ * so a small fake stands in: it answers SCRIPT LOAD at once (so that open()
+ * works) and drips every other reply one byte per 100 ms. A timeout per
+ * read() would let that run for seconds; the call's deadline must not.
+ */
+typedef struct dripper {
+    int listen_fd;
+    uint16_t port;
+    pthread_t thread;
+} dripper;
+
+/* Reads one byte from fd; -1 at the end. */
+static int read_byte(int fd)
+{
+    unsigned char c;
+    return read(fd, &c, 1) == 1 ? c : -1;
+}
+
+/* Reads "<char><number>\r\n" and returns the number, -1 on EOF. */
+static long read_header(int fd)
+{
+    long n = 0;
+    int c = read_byte(fd);
+
+    if (c < 0)
+        return -1;
+    while ((c = read_byte(fd)) >= 0 && c != '\r')
+        n = n * 10 + (c - '0');
+    return read_byte(fd) < 0 ? -1 : n;
+}
+
+/* Reads one command and tells whether it was SCRIPT; -1 at the end. */
+static int read_command(int fd)
+{
+    long args = read_header(fd);
+    int is_script = 0;
+
+    for (long i = 0; i < args; i++) {
+        long len = read_header(fd);
+        char first[8] = { 0 };
+
+        for (long k = 0; k < len + 2; k++) {
+            int c = read_byte(fd);
+            if (c < 0)
+                return -1;
+            if (i == 0 && k < 6)
+                first[k] = (char)c;
+        }
+        if (i == 0)
+            is_script = strcmp(first, "SCRIPT") == 0;
+    }
+    return args < 0 ? -1 : is_script;
+}
+
+static void *drip_loop(void *arg)
+{
+    dripper *d = arg;
+    int fd = accept(d->listen_fd, NULL, NULL);
+    static const char sha[] = "$40\r\n0123456789012345678901234567890123456789\r\n";
+    static const char reply[] = "$5\r\nhello\r\n";
+    int kind;
+
+    while (fd >= 0 && (kind = read_command(fd)) >= 0) {
+        if (kind == 1) {
+            if (send(fd, sha, sizeof sha - 1, MSG_NOSIGNAL) < 0)
+                break;
+            continue;
+        }
+        for (size_t i = 0; i < sizeof reply - 1; i++) {
+            struct timespec gap = { 0, 100 * 1000000L };
+            if (send(fd, reply + i, 1, MSG_NOSIGNAL) != 1)
+                break;
+            nanosleep(&gap, NULL);
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    return NULL;
+}
+
+static void dripper_start(dripper *d)
+{
+    struct sockaddr_in addr;
+    socklen_t len = sizeof addr;
+
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    d->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(d->listen_fd >= 0);
+    assert_int_equal(bind(d->listen_fd, (struct sockaddr *)&addr, sizeof addr),
+                     0);
+    assert_int_equal(getsockname(d->listen_fd, (struct sockaddr *)&addr, &len),
+                     0);
+    assert_int_equal(listen(d->listen_fd, 1), 0);
+    d->port = ntohs(addr.sin_port);
+    assert_int_equal(pthread_create(&d->thread, NULL, drip_loop, d), 0);
+}
+
+static void dripped_reply_times_out_at_the_deadline(void **state)
+{
+    dripper d;
+    char url[128], got[64];
+    obol_error err = { 0 };
+    void *h = NULL;
+    double started;
+    int status;
+    (void)state;
+
+    dripper_start(&d);
+    snprintf(url, sizeof url, "redis://127.0.0.1:%u?timeout_ms=300&pool=1",
+             d.port);
+    assert_int_equal(open_url(url, &h, &err), OBOL_OK);
+    started = monotonic_ms();
+    status = get_status(h, key_of("alice", "full", "s1"), got, sizeof got,
+                        &err);
+    assert_int_equal(status, OBOL_ERR_TIMEOUT);
+    /* The reply would take 1.1 s to arrive whole. */
+    assert_true(monotonic_ms() - started < 500);
+    assert_message_has(&err, "HGET: no reply within 300 ms");
+    driver->close(h);
+    close(d.listen_fd);
+    assert_int_equal(pthread_join(d.thread, NULL), 0);
+}
+
 /* ------------------------------------------------------------ threads */
 
 enum { RACERS = 8, WINS_EACH = 25 };
@@ -1432,6 +1562,7 @@ int main(void)
         T(lost_scripts_are_loaded_again),
         T(killed_server_fails_fast_and_handle_recovers),
         T(stalled_server_times_out),
+        T(dripped_reply_times_out_at_the_deadline),
         T(racing_threads_lose_no_update),
         T(password_protected_server),
         T(acl_user_logs_in_with_its_name),
