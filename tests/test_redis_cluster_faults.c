@@ -387,6 +387,65 @@ static void slot_migration_under_load_surfaces_nothing(void **state)
     obol_store_close(st);
 }
 
+/* How many HGETs node refused (MOVED, ASK): INFO commandstats counts
+ * them apart from those it ran. */
+static long long hget_rejected(size_t node)
+{
+    redisContext *c = redis_cluster_client(cluster, node);
+    redisReply *reply;
+    const char *line;
+    long long rejected = 0;
+
+    assert_non_null(c);
+    reply = redis_harness_command(c, "INFO commandstats");
+    assert_non_null(reply);
+    assert_int_equal(reply->type, REDIS_REPLY_STRING);
+    line = strstr(reply->str, "cmdstat_hget:");
+    if (line != NULL && (line = strstr(line, "rejected_calls=")) != NULL)
+        rejected = atoll(line + strlen("rejected_calls="));
+    freeReplyObject(reply);
+    redisFree(c);
+    return rejected;
+}
+
+/* Moves the user's slot away and reads the session: with
+ * topology_refresh_ms the store has read the new map by then and asks the
+ * new owner straight away; without it the old owner answers MOVED. */
+static long long moved_gets_after_a_migration(const char *user,
+                                              const char *options)
+{
+    obol_store *st = open_store(options);
+    obol_session *s = insert(st, user), *got = NULL;
+    obol_error err = { 0 };
+    size_t source = (size_t)owner_of(user);
+    long long before;
+
+    assert_int_equal(obol_get(st, s->id, user, NULL, &got, &err), OBOL_OK);
+    obol_session_free(got);
+    assert_int_equal(redis_cluster_migrate_slot(cluster, slot_of(user),
+                                                other_master(source), NULL,
+                                                NULL),
+                     0);
+    sleep_ms(400);
+    before = hget_rejected(source);
+    assert_int_equal(obol_get(st, s->id, user, NULL, &got, &err), OBOL_OK);
+    obol_session_free(got);
+    obol_session_free(s);
+    obol_store_close(st);
+    return hget_rejected(source) - before;
+}
+
+static void periodic_refresh_follows_a_moved_slot(void **state)
+{
+    (void)state;
+    assert_int_equal(moved_gets_after_a_migration("ivan",
+                                                  "&topology_refresh_ms=0"),
+                     1);
+    assert_int_equal(moved_gets_after_a_migration("judy",
+                                                  "&topology_refresh_ms=200"),
+                     0);
+}
+
 /* A walk while a slot moves sees every record that was there throughout. */
 typedef struct mover {
     unsigned slot;
@@ -608,6 +667,7 @@ int main(void)
         T(plain_redis_on_a_cluster_node_says_so),
         T(slot_migration_under_load_surfaces_nothing),
         T(walk_while_a_slot_moves_skips_nothing),
+        T(periodic_refresh_follows_a_moved_slot),
         T(stalled_master_times_out_then_recovers),
         T(graceful_failover_surfaces_nothing),
         T(crash_failover_loses_no_acknowledged_write),
