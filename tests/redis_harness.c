@@ -30,8 +30,11 @@ struct redis_harness {
     char socket_path[PATH_MAX];
     char url[64];
     char *requirepass;
+    char *extra_args[REDIS_HARNESS_EXTRA_ARGS_MAX + 1]; /* NULL-terminated */
+    int bus_port_free;       /* the port P was chosen with P+10000 free */
     uint16_t port;
     pid_t pid;               /* 0 when not running */
+    int paused;              /* stopped by redis_harness_pause() */
 };
 
 static int is_executable(const char *path)
@@ -110,6 +113,48 @@ static int free_port(uint16_t *port)
     return status;
 }
 
+/* Whether a listening socket could bind 127.0.0.1:port now. SO_REUSEADDR,
+ * as redis-server sets it, so that a closed connection lingering in
+ * TIME_WAIT on that port does not count as taken. */
+static int port_is_free(unsigned port)
+{
+    struct sockaddr_in addr;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int yes = 1;
+    int is_free;
+
+    if (fd < 0)
+        return 0;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons((uint16_t)port);
+    is_free = bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0;
+    close(fd);
+    return is_free;
+}
+
+/* A cluster node also listens on its port + 10000 (the cluster bus), so
+ * both must be free. The kernel picks the first; a pick whose bus port is
+ * out of range or taken is thrown back. */
+static int free_port_with_bus(uint16_t *port)
+{
+    for (int attempt = 0; attempt < 50; attempt++) {
+        if (free_port(port) != 0)
+            return -1;
+        if (*port <= 65535 - 10000 && port_is_free(*port + 10000u))
+            return 0;
+    }
+    return -1;
+}
+
+static int pick_port(redis_harness *h)
+{
+    return h->bus_port_free ? free_port_with_bus(&h->port)
+                            : free_port(&h->port);
+}
+
 static void print_log_tail(const redis_harness *h)
 {
     char path[PATH_MAX + 16], line[512];
@@ -125,10 +170,32 @@ static void print_log_tail(const redis_harness *h)
     fclose(file);
 }
 
+void redis_harness_print_log_tail(const redis_harness *h, int lines)
+{
+    char path[PATH_MAX + 16], line[512];
+    long total = 0, seen = 0;
+    FILE *file;
+
+    snprintf(path, sizeof path, "%s/redis.log", h->dir);
+    file = fopen(path, "r");
+    if (file == NULL)
+        return;
+    /* Two passes, counting then printing: simpler than a ring of lines,
+     * and a test server's log is short. */
+    while (fgets(line, sizeof line, file) != NULL)
+        total++;
+    rewind(file);
+    fprintf(stderr, "--- %s (last %d lines):\n", path, lines);
+    while (fgets(line, sizeof line, file) != NULL)
+        if (seen++ >= total - lines)
+            fprintf(stderr, "    %s", line);
+    fclose(file);
+}
+
 static void spawn(redis_harness *h)
 {
     char port[16], log_path[PATH_MAX + 16];
-    const char *argv[32];
+    const char *argv[32 + REDIS_HARNESS_EXTRA_ARGS_MAX];
     int argc = 0;
     int null_fd;
 
@@ -157,6 +224,8 @@ static void spawn(redis_harness *h)
         argv[argc++] = "--requirepass";
         argv[argc++] = h->requirepass;
     }
+    for (int i = 0; h->extra_args[i] != NULL; i++)
+        argv[argc++] = h->extra_args[i];
     argv[argc] = NULL;
 
     null_fd = open("/dev/null", O_RDWR);
@@ -279,6 +348,39 @@ static void remove_dir(const char *dir)
     rmdir(dir);
 }
 
+static void free_settings(redis_harness *h)
+{
+    free(h->requirepass);
+    for (int i = 0; h->extra_args[i] != NULL; i++)
+        free(h->extra_args[i]);
+}
+
+/* Copies what the caller passed, since a restart needs it again. */
+static int copy_settings(redis_harness *h,
+                         const redis_harness_options *options)
+{
+    const char *const *extra;
+    int count = 0;
+
+    if (options == NULL)
+        return 0;
+    if (options->requirepass != NULL)
+        h->requirepass = strdup(options->requirepass);
+    h->bus_port_free = options->bus_port_free;
+    for (extra = options->extra_args; extra != NULL && *extra != NULL;
+         extra++) {
+        if (count == REDIS_HARNESS_EXTRA_ARGS_MAX) {
+            fprintf(stderr, "redis harness: more than %d extra arguments\n",
+                    REDIS_HARNESS_EXTRA_ARGS_MAX);
+            return -1;
+        }
+        h->extra_args[count] = strdup(*extra);
+        if (h->extra_args[count++] == NULL)
+            return -1;
+    }
+    return 0;
+}
+
 redis_harness *redis_harness_start(const redis_harness_options *options)
 {
     redis_harness *h = calloc(1, sizeof *h);
@@ -290,20 +392,23 @@ redis_harness *redis_harness_start(const redis_harness_options *options)
         free(h);
         return NULL;
     }
-    if (options != NULL && options->requirepass != NULL)
-        h->requirepass = strdup(options->requirepass);
+    if (copy_settings(h, options) != 0) {
+        free_settings(h);
+        free(h);
+        return NULL;
+    }
     snprintf(h->dir, sizeof h->dir, "%s/obol-redis-XXXXXX", temp_root());
     if (mkdtemp(h->dir) == NULL) {
         fprintf(stderr, "redis harness: mkdtemp %s: %s\n", h->dir,
                 strerror(errno));
-        free(h->requirepass);
+        free_settings(h);
         free(h);
         return NULL;
     }
     snprintf(h->socket_path, sizeof h->socket_path, "%s/redis.sock", h->dir);
 
     for (int attempt = 0; attempt < 5; attempt++) {
-        if (free_port(&h->port) != 0)
+        if (pick_port(h) != 0)
             continue;
         snprintf(h->url, sizeof h->url, "redis://127.0.0.1:%u", h->port);
         if (launch(h) == 0)
@@ -322,6 +427,7 @@ int redis_harness_kill(redis_harness *h)
     kill(h->pid, SIGKILL);
     waitpid(h->pid, NULL, 0);
     h->pid = 0;
+    h->paused = 0;
     return 0;
 }
 
@@ -331,7 +437,7 @@ void redis_harness_stop(redis_harness *h)
         return;
     redis_harness_kill(h);
     remove_dir(h->dir);
-    free(h->requirepass);
+    free_settings(h);
     free(h);
 }
 
@@ -350,12 +456,32 @@ int redis_harness_restart(redis_harness *h)
 
 int redis_harness_pause(redis_harness *h)
 {
-    return h->pid != 0 ? kill(h->pid, SIGSTOP) : -1;
+    int status = h->pid != 0 ? kill(h->pid, SIGSTOP) : -1;
+
+    if (status == 0)
+        h->paused = 1;
+    return status;
 }
 
 int redis_harness_resume(redis_harness *h)
 {
-    return h->pid != 0 ? kill(h->pid, SIGCONT) : -1;
+    int status = h->pid != 0 ? kill(h->pid, SIGCONT) : -1;
+
+    if (status == 0)
+        h->paused = 0;
+    return status;
+}
+
+int redis_harness_state(const redis_harness *h)
+{
+    if (h->pid == 0)
+        return REDIS_HARNESS_DOWN;
+    return h->paused ? REDIS_HARNESS_PAUSED : REDIS_HARNESS_UP;
+}
+
+const char *redis_harness_dir(const redis_harness *h)
+{
+    return h->dir;
 }
 
 uint16_t redis_harness_port(const redis_harness *h)

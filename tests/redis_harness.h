@@ -23,10 +23,22 @@
 
 typedef struct redis_harness redis_harness;
 
+/* At most this many extra_args. */
+#define REDIS_HARNESS_EXTRA_ARGS_MAX 32
+
 typedef struct redis_harness_options {
     /* Password of the default user (--requirepass); NULL for none. The raw
      * clients of redis_harness_client() log in with it. */
     const char *requirepass;
+    /* More redis-server arguments, one word each and NULL-terminated
+     * ({ "--cluster-enabled", "yes", NULL }), passed after the harness's
+     * own so that they win; NULL for none. Copied, and passed again on
+     * restart. A relative path in them is relative to the server's
+     * directory (redis_harness_dir()). */
+    const char *const *extra_args;
+    /* Nonzero: choose a port P such that P + 10000 is free too, the port
+     * of a cluster node's bus. */
+    int bus_port_free;
 } redis_harness_options;
 
 /*
@@ -47,7 +59,9 @@ void redis_harness_stop(redis_harness *h);
 /* Kills the server with SIGKILL and reaps it: an abrupt outage. */
 int redis_harness_kill(redis_harness *h);
 
-/* Starts the server again on the same port and socket, empty; 0 or -1. */
+/* Starts the server again on the same port and socket, empty; 0 or -1.
+ * Its directory survives, with whatever the server keeps there besides
+ * data (a cluster node's nodes.conf, so the node rejoins as itself). */
 int redis_harness_restart(redis_harness *h);
 
 /* SIGSTOP / SIGCONT: the server keeps its connections but stops
@@ -55,7 +69,23 @@ int redis_harness_restart(redis_harness *h);
 int redis_harness_pause(redis_harness *h);
 int redis_harness_resume(redis_harness *h);
 
+/* What the server is doing, as far as the harness made it. */
+enum {
+    REDIS_HARNESS_DOWN,   /* killed, or its restart failed */
+    REDIS_HARNESS_UP,     /* running and not paused */
+    REDIS_HARNESS_PAUSED  /* stopped by redis_harness_pause() */
+};
+int redis_harness_state(const redis_harness *h);
+
 uint16_t redis_harness_port(const redis_harness *h);
+
+/* The server's temporary directory (its --dir): its log is redis.log
+ * there. Removed by redis_harness_stop(). */
+const char *redis_harness_dir(const redis_harness *h);
+
+/* Prints the last lines of the server's log on stderr, to explain a
+ * failure. */
+void redis_harness_print_log_tail(const redis_harness *h, int lines);
 
 /* "redis://127.0.0.1:PORT" (no trailing slash, no options). */
 const char *redis_harness_url(const redis_harness *h);
