@@ -110,9 +110,12 @@ static int wants_wait(const redis_router *r, const redis_call *call)
 
 /* ------------------------------------------------------- reading replies */
 
-/* "MOVED 3999 127.0.0.1:6381" or "ASK ...": the slot and the node. */
+/* "MOVED 3999 127.0.0.1:6381" or "ASK ...": the slot and the node. A
+ * node that does not know its peer's address sends ":6381", meaning the
+ * host of the node that answered. */
 static int parse_redirection(redis_router *r, const char *text,
-                             unsigned *slot, redis_node **target)
+                             const redis_node *answered, unsigned *slot,
+                             redis_node **target)
 {
     char host[256];
     unsigned long long slot_value;
@@ -130,8 +133,8 @@ static int parse_redirection(redis_router *r, const char *text,
         return -1;
     memcpy(host, address + 1, (size_t)(colon - address - 1));
     host[colon - address - 1] = '\0';
-    if (host[0] == '\0' && redis_topology_masters(r->topology, target, 1) == 1)
-        snprintf(host, sizeof host, "%s", (*target)->ep.host);
+    if (host[0] == '\0' && answered->ep.host != NULL)
+        snprintf(host, sizeof host, "%s", answered->ep.host);
     *slot = (unsigned)slot_value;
     *target = redis_topology_node_at(r->topology, host, (uint16_t)port);
     return *target != NULL ? 0 : -1;
@@ -149,7 +152,7 @@ static outcome classify_error(redis_router *r, const redis_call *call,
     if (cluster && call->node == NULL &&
         (has_prefix(text, "MOVED ") || has_prefix(text, "ASK "))) {
         what = text[0] == 'M' ? MOVED : ASK;
-        if (parse_redirection(r, text, &a->moved_slot, &a->target) == 0) {
+        if (parse_redirection(r, text, node, &a->moved_slot, &a->target) == 0) {
             redis_host->set_error(err, OBOL_ERR_BACKEND, "redis %s: %s: %s",
                                   node->ep.where, call->what, text);
             return what;
