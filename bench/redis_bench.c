@@ -1,7 +1,8 @@
 /*
  * Redis benchmark: what the driver and the store cost over raw hiredis.
  *
- *     bench/redis_bench [-n OPS] [-r ROUNDS] [redis://HOST:PORT]
+ *     bench/redis_bench [-n OPS] [-r ROUNDS] [-m SESSIONS]
+ *                       [-c | --cluster | --no-cluster] [redis://HOST:PORT]
  *
  * Without a URL it starts a private redis-server (tests/redis_harness.h).
  * It measures ops/s and p50/p99 latency of
@@ -19,6 +20,24 @@
  * Only the operations are timed: connecting, and creating the sessions a
  * delete removes, happen before a round's clock starts. The keys written
  * are under the prefix "obol-bench" and removed at the end.
+ *
+ * Then, on a private Redis Cluster of 3 masters and 3 replicas
+ * (tests/redis_cluster.h; without a URL, or with --cluster), on one
+ * connection: raw HGET and raw EVALSHA of the upsert script under the lock,
+ * sent with hiredis to the master that owns the keys' slot, next to the
+ * driver's get, obol_get and obol_upsert on redis+cluster://. The store's
+ * user is picked so that its keys live on that same master.
+ *
+ * Last, migrations into Redis (the server, and the cluster): SESSIONS
+ * sessions (default 10000, of 1000 users; 0 skips this) in a memory: store
+ * copied by obol_migrate(), whose batches go to the driver's put_batch,
+ * next to the same walk restoring one session per call (obol_scan() and
+ * obol_restore()), each into a fresh prefix that is removed after its
+ * round; and, with records of RECORD_SIZE bytes, the driver's put_batch
+ * and put next to raw EVALSHA of the upsert script pipelined 256 at a
+ * time (per master) and sent one round trip each, so that what batching
+ * can gain on this server is measured beside what the driver and the core
+ * get from it. These six run in alternating rounds too (5 of them).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "config.h"
@@ -37,6 +56,7 @@
 #include <obol/obol.h>
 
 #include "../drivers/redis/redis_lua.h"
+#include "../tests/redis_cluster.h"
 #include "../tests/redis_harness.h"
 #include "config_internal.h"
 #include "loader_internal.h"
@@ -54,14 +74,29 @@ static const uint8_t store_key[32] = {
     0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38,
 };
 
+/* Where raw paths send their commands: the server, or on a cluster the
+ * master that owns the slot of the keys they use. */
+typedef struct raw_target {
+    const char *host;
+    int port;
+} raw_target;
+
+/* A store the store paths use, and the user whose sessions they read and
+ * refresh: "<user>-T" for thread T, whose get reads get_ids[T]. */
+typedef struct store_target {
+    obol_store *store;
+    char user[24];            /* short enough for "<user>-T" in 32 bytes */
+    char get_ids[BENCH_THREADS][64];
+} store_target;
+
 static const obol_driver *driver;
 static char server_host[256] = "127.0.0.1";
 static int server_port;
 static char server_url[512];
+static raw_target server_target;
 static char script_sha[REDIS_SCRIPT_COUNT][41];
 static uint8_t record_bytes[RECORD_SIZE];
 static long id_base;  /* moved on every round, so that each insert is new */
-static char get_ids[BENCH_THREADS][64];  /* the session each thread gets */
 
 static double now_ns(void)
 {
@@ -84,6 +119,7 @@ typedef struct bench_state {
     redisContext *redis;      /* raw paths: a connection of their own */
     void *handle;             /* driver paths: the shared driver handle */
     obol_store *store;        /* store paths: the shared store */
+    const store_target *target;  /* ... with its user and sessions */
     obol_session *session;    /* obol upsert: the session it refreshes */
     obol_session **doomed;    /* obol delete: the sessions it removes */
     long doomed_count;
@@ -97,12 +133,13 @@ typedef struct path {
     const char *name;
     int (*setup)(struct path *p, bench_state *state, long ops);
     int (*run)(bench_state *state, long i);
-    void *shared;             /* the driver handle or the store */
+    void *shared;             /* the raw_target, driver handle or
+                                 store_target */
 } path;
 
-static redisContext *raw_connect(void)
+static redisContext *raw_connect(const raw_target *target)
 {
-    redisContext *c = redisConnect(server_host, server_port);
+    redisContext *c = redisConnect(target->host, target->port);
     if (c == NULL || c->err != 0)
         die("connect", c != NULL ? c->errstr : "out of memory");
     return c;
@@ -128,9 +165,8 @@ static void user_key(const char *user, int thread, const char *suffix,
 
 static int raw_setup(path *p, bench_state *state, long ops)
 {
-    (void)p;
     (void)ops;
-    state->redis = raw_connect();
+    state->redis = raw_connect(p->shared);
     return 0;
 }
 
@@ -269,7 +305,14 @@ static int shared_setup(path *p, bench_state *state, long ops)
 {
     (void)ops;
     state->handle = p->shared;
-    state->store = p->shared;
+    return 0;
+}
+
+static int store_setup(path *p, bench_state *state, long ops)
+{
+    (void)ops;
+    state->target = p->shared;
+    state->store = state->target->store;
     return 0;
 }
 
@@ -344,9 +387,9 @@ static int store_get(bench_state *state, long i)
     obol_error err;
     (void)i;
 
-    store_user("store", state->thread, user, sizeof user);
-    if (obol_get(state->store, get_ids[state->thread], user, NULL, &s,
-                 &err) != OBOL_OK)
+    store_user(state->target->user, state->thread, user, sizeof user);
+    if (obol_get(state->store, state->target->get_ids[state->thread], user,
+                 NULL, &s, &err) != OBOL_OK)
         return -1;
     obol_session_free(s);
     return 0;
@@ -356,8 +399,8 @@ static int store_upsert_setup(path *p, bench_state *state, long ops)
 {
     char user[32];
 
-    shared_setup(p, state, ops);
-    store_user("store", state->thread, user, sizeof user);
+    store_setup(p, state, ops);
+    store_user(state->target->user, state->thread, user, sizeof user);
     state->session = store_insert(state->store, user);
     return state->session != NULL ? 0 : -1;
 }
@@ -395,7 +438,7 @@ static int store_delete_setup(path *p, bench_state *state, long ops)
 {
     char user[32];
 
-    shared_setup(p, state, ops);
+    store_setup(p, state, ops);
     store_user("del", state->thread, user, sizeof user);
     state->doomed = calloc((size_t)ops, sizeof *state->doomed);
     if (state->doomed == NULL)
@@ -541,14 +584,19 @@ static double ops_per_s(const series *s)
     return median(s->round_ops, rounds);
 }
 
-/* The median over rounds of a's ops/s over b's in the same round. */
-static double ratio(const series *a, const series *b)
+/* The median over n rounds of a's rate over b's in the same round. */
+static double median_ratio(const double *a, const double *b, int n)
 {
     double r[MAX_ROUNDS];
 
-    for (int round = 0; round < rounds; round++)
-        r[round] = a->round_ops[round] / b->round_ops[round];
-    return median(r, rounds);
+    for (int round = 0; round < n; round++)
+        r[round] = a[round] / b[round];
+    return median(r, n);
+}
+
+static double ratio(const series *a, const series *b)
+{
+    return median_ratio(a->round_ops, b->round_ops, rounds);
 }
 
 /* Sorts the latencies, then prints the row. */
@@ -564,16 +612,20 @@ static void print_row(series *s, int threads)
            threads, ops_per_s(s), p50, p99);
 }
 
-static void print_ratio(const char *what, const series *a, const series *b,
-                        double target)
+/* A ratio's line; target 0 for none. */
+static void print_ratio_value(const char *what, double r, double target)
 {
-    double r = ratio(a, b);
-
     if (target > 0)
         printf("  %-34s %5.2f  (target >= %.2f: %s)\n", what, r, target,
                r >= target ? "met" : "MISSED");
     else
         printf("  %-34s %5.2f\n", what, r);
+}
+
+static void print_ratio(const char *what, const series *a, const series *b,
+                        double target)
+{
+    print_ratio_value(what, ratio(a, b), target);
 }
 
 /* ---------------------------------------------------------------- setup */
@@ -595,16 +647,24 @@ static void load_driver(void)
         die("load", err.message);
 }
 
-static void *open_driver(int pool)
+/* url with more options: after '?', or after '&' when it has some. */
+static void url_with(char *out, size_t size, const char *url,
+                     const char *options)
 {
-    char url[700];
+    snprintf(out, size, "%s%c%s", url, strchr(url, '?') != NULL ? '&' : '?',
+             options);
+}
+
+static void *open_driver(const char *base_url, const char *prefix, int pool)
+{
+    char options[128], url[1024];
     obol_config config;
     obol_driver_config driver_config;
     obol_error err;
     void *handle = NULL;
 
-    snprintf(url, sizeof url, "%s?prefix=" BENCH_PREFIX "&pool=%d",
-             server_url, pool);
+    snprintf(options, sizeof options, "prefix=%s&pool=%d", prefix, pool);
+    url_with(url, sizeof url, base_url, options);
     if (obol_config_parse(url, &config, &err) != OBOL_OK)
         die(url, err.message);
     obol_config_for_driver(&config, &driver_config);
@@ -614,16 +674,17 @@ static void *open_driver(int pool)
     return handle;
 }
 
-/* The store on the same server, with the driver the bench loaded. */
-static obol_store *open_store(int pool)
+/* A store on base_url with the driver the bench loaded. */
+static obol_store *open_store(const char *base_url, const char *prefix,
+                              int pool)
 {
-    char config[PATH_MAX + 700];
+    char options[PATH_MAX + 128], config[PATH_MAX + 1024];
     obol_store *st;
     obol_error err;
 
-    snprintf(config, sizeof config,
-             "%s?prefix=" BENCH_PREFIX "&pool=%d&driver_path=%s", server_url,
-             pool, driver_dir());
+    snprintf(options, sizeof options, "prefix=%s&pool=%d&driver_path=%s",
+             prefix, pool, driver_dir());
+    url_with(config, sizeof config, base_url, options);
     if (obol_store_open(config, &st, &err) != OBOL_OK)
         die(config, err.message);
     if (obol_store_add_key(st, 1, store_key, 1, &err) != OBOL_OK)
@@ -631,42 +692,56 @@ static obol_store *open_store(int pool)
     return st;
 }
 
-/* The record each raw and driver get reads, the scripts' SHAs, and through
- * the store the session each store get reads and the sessions of the user
- * each get_all lists. */
-static void prepare_server(obol_store *st)
+/* Loads the driver's scripts on the server c is connected to and keeps
+ * their SHAs (the same on every server). */
+static void load_scripts(redisContext *c)
 {
-    redisContext *c = raw_connect();
-    redisReply *r;
-
     for (int k = 0; k < REDIS_SCRIPT_COUNT; k++) {
-        r = redisCommand(c, "SCRIPT LOAD %s",
-                         redis_lua_source((redis_script_id)k));
+        redisReply *r = redisCommand(c, "SCRIPT LOAD %s",
+                                     redis_lua_source((redis_script_id)k));
         if (r == NULL || r->type != REDIS_REPLY_STRING || r->len != 40)
             die("SCRIPT LOAD", r != NULL && r->str ? r->str : c->errstr);
         memcpy(script_sha[k], r->str, 41);
         freeReplyObject(r);
     }
+}
+
+/* The record the raw and driver gets of thread read. */
+static void put_raw_record(redisContext *c, int thread)
+{
+    char key[128];
+    redisReply *r;
+
+    user_key("bench", thread, "rec", key, sizeof key);
+    r = redisCommand(c, "HSET %s s %b", key, record_bytes,
+                     (size_t)RECORD_SIZE);
+    if (r == NULL || r->type != REDIS_REPLY_INTEGER)
+        die("HSET", r != NULL && r->str ? r->str : c->errstr);
+    freeReplyObject(r);
+}
+
+/* The record each raw and driver get reads, the scripts' SHAs, and through
+ * the store the session each store get reads and the sessions of the user
+ * each get_all lists. */
+static void prepare_server(store_target *st)
+{
+    redisContext *c = raw_connect(&server_target);
+
+    load_scripts(c);
     for (int t = 0; t < BENCH_THREADS; t++) {
-        char key[128], user[32];
+        char user[32];
         obol_session *s;
 
-        user_key("bench", t, "rec", key, sizeof key);
-        r = redisCommand(c, "HSET %s s %b", key, record_bytes,
-                         (size_t)RECORD_SIZE);
-        if (r == NULL)
-            die("HSET", c->errstr);
-        freeReplyObject(r);
-
-        store_user("store", t, user, sizeof user);
-        s = store_insert(st, user);
+        put_raw_record(c, t);
+        store_user(st->user, t, user, sizeof user);
+        s = store_insert(st->store, user);
         if (s == NULL)
             die("prepare", "could not store a session");
-        snprintf(get_ids[t], sizeof get_ids[t], "%s", s->id);
+        snprintf(st->get_ids[t], sizeof st->get_ids[t], "%s", s->id);
         obol_session_free(s);
         store_user("list", t, user, sizeof user);
         for (int k = 0; k < LIST_SESSIONS; k++) {
-            s = store_insert(st, user);
+            s = store_insert(st->store, user);
             if (s == NULL)
                 die("prepare", "could not store a session");
             obol_session_free(s);
@@ -675,22 +750,32 @@ static void prepare_server(obol_store *st)
     redisFree(c);
 }
 
-/* Deletes every key of the bench's prefix. */
-static void clean_server(void)
+/* Deletes every key under prefix on one server, a batch of SCAN at a time
+ * with its DELs pipelined (one key each: on a cluster node the keys of a
+ * batch belong to different slots). */
+static void clean_prefix(const raw_target *target, const char *prefix)
 {
-    redisContext *c = raw_connect();
+    redisContext *c = raw_connect(target);
     char cursor[32] = "0";
 
     do {
-        redisReply *r = redisCommand(c, "SCAN %s MATCH " BENCH_PREFIX
-                                        ":* COUNT 1000", cursor);
+        redisReply *r = redisCommand(c, "SCAN %s MATCH %s:* COUNT 1000",
+                                     cursor, prefix);
+        size_t found;
+
         if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2)
             die("SCAN", c->errstr);
         snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
-        for (size_t k = 0; k < r->element[1]->elements; k++)
-            freeReplyObject(redisCommand(c, "DEL %b",
-                                         r->element[1]->element[k]->str,
-                                         r->element[1]->element[k]->len));
+        found = r->element[1]->elements;
+        for (size_t k = 0; k < found; k++)
+            redisAppendCommand(c, "DEL %b", r->element[1]->element[k]->str,
+                               r->element[1]->element[k]->len);
+        for (size_t k = 0; k < found; k++) {
+            void *reply = NULL;
+            if (redisGetReply(c, &reply) != REDIS_OK)
+                die("DEL", c->errstr);
+            freeReplyObject(reply);
+        }
         freeReplyObject(r);
     } while (strcmp(cursor, "0") != 0);
     redisFree(c);
@@ -710,7 +795,7 @@ static int parse_url(const char *url)
     return 0;
 }
 
-/* ------------------------------------------------------------------ run */
+/* ---------------------------------------------------------- single node */
 
 enum {
     RAW_HGET, DRIVER_GET, OBOL_GET,
@@ -722,26 +807,27 @@ enum {
 
 /* Every path on one connection (threads 1) or on 8 with 8 threads; the
  * figures are printed when print is set. */
-static void run_all(int threads, void *handle, obol_store *st, long ops,
+static void run_all(int threads, void *handle, store_target *st, long ops,
                     int print)
 {
+    raw_target *raw = &server_target;
     path paths[PATH_COUNT] = {
-        [RAW_HGET] = { "raw HGET", raw_setup, raw_hget, NULL },
+        [RAW_HGET] = { "raw HGET", raw_setup, raw_hget, raw },
         [DRIVER_GET] = { "driver get", shared_setup, driver_get, handle },
-        [OBOL_GET] = { "obol_get", shared_setup, store_get, st },
+        [OBOL_GET] = { "obol_get", store_setup, store_get, st },
         [RAW_INSERT] = { "raw EVALSHA upsert (new)", raw_setup, raw_insert,
-                         NULL },
+                         raw },
         [DRIVER_PUT] = { "driver put (new)", shared_setup, driver_put,
                          handle },
         [RAW_UPDATE] = { "raw EVALSHA upsert (lock)", raw_update_setup,
-                         raw_update, NULL },
+                         raw_update, raw },
         [OBOL_UPSERT] = { "obol_upsert (refresh)", store_upsert_setup,
                           store_upsert, st },
-        [RAW_LIST] = { "raw EVALSHA list (10)", raw_setup, raw_list, NULL },
-        [OBOL_GET_ALL] = { "obol_get_all (10)", shared_setup, store_get_all,
+        [RAW_LIST] = { "raw EVALSHA list (10)", raw_setup, raw_list, raw },
+        [OBOL_GET_ALL] = { "obol_get_all (10)", store_setup, store_get_all,
                            st },
         [RAW_DELETE] = { "raw EVALSHA delete", raw_delete_setup, raw_delete,
-                         NULL },
+                         raw },
         [OBOL_DELETE] = { "obol_delete", store_delete_setup, store_delete,
                           st },
     };
@@ -777,19 +863,595 @@ static void run_all(int threads, void *handle, obol_store *st, long ops,
                 &s[RAW_DELETE], 0);
 }
 
+/* A short run first warms the server, the connections and the caches; its
+ * figures are not printed. */
+static void warm_up(void (*run)(void *arg, long ops, int print), void *arg,
+                    long ops)
+{
+    int saved = rounds;
+
+    rounds = 2;
+    run(arg, ops / 10 > 100 ? ops / 10 : 100, 0);
+    rounds = saved;
+}
+
+/* The single-node rows' handles and stores, on one connection and on 8. */
+typedef struct server_bench {
+    void *pooled_1, *pooled_8;
+    store_target store_1, store_8;
+} server_bench;
+
+static void run_server(void *arg, long ops, int print)
+{
+    server_bench *sb = arg;
+
+    run_all(1, sb->pooled_1, &sb->store_1, ops, print);
+    if (print)
+        run_all(BENCH_THREADS, sb->pooled_8, &sb->store_8, ops, print);
+}
+
+static void bench_server(long ops)
+{
+    server_bench sb = { 0 };
+
+    sb.pooled_1 = open_driver(server_url, BENCH_PREFIX, 1);
+    sb.pooled_8 = open_driver(server_url, BENCH_PREFIX, BENCH_THREADS);
+    sb.store_1.store = open_store(server_url, BENCH_PREFIX, 1);
+    sb.store_8.store = open_store(server_url, BENCH_PREFIX, BENCH_THREADS);
+    snprintf(sb.store_1.user, sizeof sb.store_1.user, "store");
+    prepare_server(&sb.store_1);
+    sb.store_8 = (store_target){ sb.store_8.store, "store", { { 0 } } };
+    memcpy(sb.store_8.get_ids, sb.store_1.get_ids, sizeof sb.store_8.get_ids);
+
+    printf("server %s, %ld ops per row in %d rounds\n", server_url, ops,
+           rounds);
+    printf("%-26s %5s %7s %11s %9s %9s\n", "path", "conns", "threads",
+           "ops/s", "p50 us", "p99 us");
+    warm_up(run_server, &sb, ops);
+    run_server(&sb, ops, 1);
+
+    clean_prefix(&server_target, BENCH_PREFIX);
+    obol_store_close(sb.store_1.store);
+    obol_store_close(sb.store_8.store);
+    driver->close(sb.pooled_1);
+    driver->close(sb.pooled_8);
+}
+
+/* -------------------------------------------------------------- cluster */
+
+/* The cluster rows: the raw paths talk to the master that owns the slot of
+ * the user "bench-0", and the store's user is one whose keys that master
+ * owns too, so that both sides wait on the same server. */
+typedef struct cluster_bench {
+    redis_cluster *cluster;
+    raw_target owner;
+    int owner_index;
+    void *handle;             /* the driver on redis+cluster://, pool=1 */
+    store_target store;       /* the store on it, pool=1 */
+} cluster_bench;
+
+/* Index of the master that owns the keys of user "<user>-0", or -1. */
+static int owner_of_user(redis_cluster *c, const char *user)
+{
+    char key[128];
+
+    user_key(user, 0, "rec", key, sizeof key);
+    return redis_cluster_owner(c, redis_cluster_key_slot(key, strlen(key)));
+}
+
+static void prepare_cluster(cluster_bench *cb)
+{
+    redisContext *c;
+    char user[32];
+    obol_session *s;
+
+    cb->owner_index = owner_of_user(cb->cluster, "bench");
+    if (cb->owner_index < 0)
+        die("cluster", "no master owns the slot of the bench's keys");
+    cb->owner = (raw_target){
+        "127.0.0.1", redis_cluster_port(cb->cluster, (size_t)cb->owner_index)
+    };
+    c = raw_connect(&cb->owner);
+    load_scripts(c);
+    put_raw_record(c, 0);
+    redisFree(c);
+
+    for (int k = 0;; k++) {
+        if (k == 1000)
+            die("cluster", "no store user found on the raw keys' master");
+        snprintf(cb->store.user, sizeof cb->store.user, "cstore%d", k);
+        if (owner_of_user(cb->cluster, cb->store.user) == cb->owner_index)
+            break;
+    }
+    store_user(cb->store.user, 0, user, sizeof user);
+    s = store_insert(cb->store.store, user);
+    if (s == NULL)
+        die("prepare", "could not store a session on the cluster");
+    snprintf(cb->store.get_ids[0], sizeof cb->store.get_ids[0], "%s", s->id);
+    obol_session_free(s);
+}
+
+enum {
+    CLUSTER_RAW_HGET, CLUSTER_DRIVER_GET, CLUSTER_OBOL_GET,
+    CLUSTER_RAW_UPDATE, CLUSTER_OBOL_UPSERT,
+    CLUSTER_PATH_COUNT
+};
+
+static void run_cluster(void *arg, long ops, int print)
+{
+    cluster_bench *cb = arg;
+    path paths[CLUSTER_PATH_COUNT] = {
+        [CLUSTER_RAW_HGET] = { "raw HGET", raw_setup, raw_hget, &cb->owner },
+        [CLUSTER_DRIVER_GET] = { "driver get", shared_setup, driver_get,
+                                 cb->handle },
+        [CLUSTER_OBOL_GET] = { "obol_get", store_setup, store_get,
+                               &cb->store },
+        [CLUSTER_RAW_UPDATE] = { "raw EVALSHA upsert (lock)",
+                                 raw_update_setup, raw_update, &cb->owner },
+        [CLUSTER_OBOL_UPSERT] = { "obol_upsert (refresh)",
+                                  store_upsert_setup, store_upsert,
+                                  &cb->store },
+    };
+    series s[CLUSTER_PATH_COUNT];
+
+    for (int k = 0; k < CLUSTER_PATH_COUNT; k++)
+        s[k] = (series){ .p = &paths[k] };
+    measure_group(&s[CLUSTER_RAW_HGET], 3, 1, ops);
+    measure_group(&s[CLUSTER_RAW_UPDATE], 2, 1, ops);
+    for (int k = 0; k < CLUSTER_PATH_COUNT; k++) {
+        if (print)
+            print_row(&s[k], 1);
+        free(s[k].latency_ns);
+    }
+    if (!print)
+        return;
+    printf("ratios, cluster, 1 connection (median of %d rounds):\n", rounds);
+    print_ratio("driver get / raw HGET", &s[CLUSTER_DRIVER_GET],
+                &s[CLUSTER_RAW_HGET], 0);
+    print_ratio("obol_get / raw HGET", &s[CLUSTER_OBOL_GET],
+                &s[CLUSTER_RAW_HGET], 0.9);
+    print_ratio("obol_upsert / raw EVALSHA (lock)", &s[CLUSTER_OBOL_UPSERT],
+                &s[CLUSTER_RAW_UPDATE], 0.85);
+}
+
+static void bench_cluster(redis_cluster *cluster, long ops)
+{
+    cluster_bench cb = { .cluster = cluster };
+    const char *url = redis_cluster_url(cluster);
+
+    cb.handle = open_driver(url, BENCH_PREFIX, 1);
+    cb.store.store = open_store(url, BENCH_PREFIX, 1);
+    prepare_cluster(&cb);
+
+    printf("\ncluster %s (3 masters, 3 replicas), pool=1, %ld ops per row "
+           "in %d rounds;\nraw commands go to the master of the keys' slot, "
+           "127.0.0.1:%d, as the store's do\n", url, ops, rounds,
+           cb.owner.port);
+    printf("%-26s %5s %7s %11s %9s %9s\n", "path", "conns", "threads",
+           "ops/s", "p50 us", "p99 us");
+    warm_up(run_cluster, &cb, ops);
+    run_cluster(&cb, ops, 1);
+
+    obol_store_close(cb.store.store);
+    driver->close(cb.handle);
+}
+
+/* ------------------------------------------------------------ migration */
+
+#define MIGRATE_USERS 1000
+#define MIGRATE_ROUNDS 5
+#define MIGRATE_BATCH 256     /* what obol_migrate() hands put_batch */
+#define MIGRATE_PAYLOAD 300   /* payloads of 0 to 300 bytes */
+#define MAX_MASTERS 16
+
+#define DRIVER_PREFIX BENCH_PREFIX "-drv"  /* the driver's and raw writes */
+
+/* Where migrations write: a server or a cluster, its masters (where a
+ * prefix is cleaned), and which of them owns the keys of each user of the
+ * driver's and the raw writes. */
+typedef struct destination {
+    const char *url;
+    raw_target masters[MAX_MASTERS];
+    size_t master_count;
+    size_t user_master[MIGRATE_USERS];
+} destination;
+
+static void clean_destination(const destination *d, const char *prefix)
+{
+    for (size_t i = 0; i < d->master_count; i++)
+        clean_prefix(&d->masters[i], prefix);
+}
+
+/* The memory: store the migrations read: count sessions of MIGRATE_USERS
+ * users, with payloads of 0 to MIGRATE_PAYLOAD bytes. */
+static obol_store *make_source(long count)
+{
+    uint8_t payload[MIGRATE_PAYLOAD];
+    int64_t now = (int64_t)time(NULL);
+    obol_store *src;
+    obol_error err;
+
+    for (int i = 0; i < MIGRATE_PAYLOAD; i++)
+        payload[i] = (uint8_t)(i * 13 + 5);
+    if (obol_store_open("memory:", &src, &err) != OBOL_OK)
+        die("memory:", err.message);
+    if (obol_store_add_key(src, 1, store_key, 1, &err) != OBOL_OK)
+        die("add_key", err.message);
+    for (long i = 0; i < count; i++) {
+        char user[32];
+        obol_session *s;
+
+        snprintf(user, sizeof user, "user-%04ld", i % MIGRATE_USERS);
+        s = obol_session_new(user, NULL, now, SESSION_TTL, SESSION_TTL);
+        if (s == NULL ||
+            obol_session_set_payload(s, payload,
+                                     (size_t)(i % (MIGRATE_PAYLOAD + 1))) !=
+                OBOL_OK)
+            die("source", "out of memory");
+        if (obol_upsert(src, s, &err) != OBOL_OK)
+            die("source", err.message);
+        obol_session_free(s);
+    }
+    return src;
+}
+
+typedef struct restore_walk {
+    obol_store *dst;
+    obol_error err;
+} restore_walk;
+
+static int restore_one(void *arg, const obol_session *s)
+{
+    restore_walk *w = arg;
+
+    return obol_restore(w->dst, s, &w->err);
+}
+
+/* Copies src into a fresh prefix of d, with obol_migrate() (batched) or
+ * one obol_restore() per session of the same walk; sessions/s. Opening
+ * the destination and cleaning it are not timed. */
+static double migrate_once(obol_store *src, const destination *d,
+                           const char *prefix, int batched, long count)
+{
+    obol_store *dst;
+    restore_walk w = { NULL, { 0 } };
+    obol_error err = { 0 };
+    uint64_t copied;
+    double started, elapsed_ns;
+    int status;
+
+    clean_destination(d, prefix);
+    dst = open_store(d->url, prefix, 1);
+    w.dst = dst;
+    started = now_ns();
+    if (batched) {
+        obol_migrate_stats stats = { 0 };
+        status = obol_migrate(src, dst, NULL, NULL, &stats, &err);
+        copied = stats.copied;
+    } else {
+        obol_scan_stats stats = { 0 };
+        status = obol_scan(src, restore_one, &w, &stats, &err);
+        copied = stats.live;
+    }
+    elapsed_ns = now_ns() - started;
+    if (status != OBOL_OK)
+        die(prefix, w.err.message[0] != '\0' ? w.err.message : err.message);
+    if (copied != (uint64_t)count)
+        die(prefix, "not every session was copied");
+    obol_store_close(dst);
+    clean_destination(d, prefix);
+    return (double)count / (elapsed_ns / 1e9);
+}
+
+/* The driver alone, as a migration drives it: count new records of
+ * MIGRATE_USERS users (RECORD_SIZE bytes each, not sealed: the driver does
+ * not look), through put_batch MIGRATE_BATCH at a time or through put one
+ * at a time; records/s. */
+static double driver_write_once(void *handle, long count, int batched,
+                                int round)
+{
+    obol_driver_record *records = calloc((size_t)count, sizeof *records);
+    uint64_t *expected = calloc((size_t)count, sizeof *expected);
+    int *statuses = calloc((size_t)count, sizeof *statuses);
+    char (*names)[2][32] = calloc((size_t)count, sizeof *names);
+    int64_t now = (int64_t)time(NULL);
+    obol_error err;
+    double started, elapsed_ns;
+
+    if (records == NULL || expected == NULL || statuses == NULL ||
+        names == NULL)
+        die("driver", "out of memory");
+    for (long i = 0; i < count; i++) {
+        snprintf(names[i][0], sizeof names[i][0], "user-%04ld",
+                 i % MIGRATE_USERS);
+        snprintf(names[i][1], sizeof names[i][1], "drv-%d-%c-%ld", round,
+                 batched ? 'b' : 'p', i);
+        records[i].key.user_id = (obol_bytes){ (const uint8_t *)names[i][0],
+                                               strlen(names[i][0]) };
+        records[i].key.type = (obol_bytes){ (const uint8_t *)"full", 4 };
+        records[i].key.id = (obol_bytes){ (const uint8_t *)names[i][1],
+                                          strlen(names[i][1]) };
+        records[i].sealed = (obol_bytes){ record_bytes, RECORD_SIZE };
+        records[i].expires_at = now + 3600;
+        records[i].lock_version = 1;
+    }
+    started = now_ns();
+    for (long i = 0; i < count;) {
+        long n = batched ? (count - i < MIGRATE_BATCH ? count - i
+                                                      : MIGRATE_BATCH)
+                         : 1;
+        int status = batched ? driver->put_batch(handle, records + i,
+                                                 expected + i, (size_t)n, now,
+                                                 statuses + i, &err)
+                             : driver->put(handle, records + i, 0, now, &err);
+        if (status != OBOL_OK)
+            die(batched ? "put_batch" : "put", err.message);
+        for (long k = 0; batched && k < n; k++)
+            if (statuses[i + k] != OBOL_OK)
+                die("put_batch", "a new record conflicted");
+        i += n;
+    }
+    elapsed_ns = now_ns() - started;
+    free(records);
+    free(expected);
+    free(statuses);
+    free(names);
+    return (double)count / (elapsed_ns / 1e9);
+}
+
+/* Queues on c the upsert script inserting record id of user under
+ * DRIVER_PREFIX, with the arguments the driver's put sends (as
+ * raw_upsert() does). */
+static void append_raw_insert(redisContext *c, const char *user,
+                              const char *id, int64_t now)
+{
+    static const char *const suffix[3] = { "rec", "exp", "lock" };
+    char keys[3][128], score[24], now_text[24];
+    const char *argv[12] = { "EVALSHA", script_sha[REDIS_SCRIPT_UPSERT], "3",
+                             keys[0], keys[1], keys[2], id,
+                             (const char *)record_bytes, score, "0", "1",
+                             now_text };
+    size_t argv_len[12];
+
+    for (int k = 0; k < 3; k++)
+        snprintf(keys[k], sizeof keys[k], DRIVER_PREFIX ":{%s:full}:%s", user,
+                 suffix[k]);
+    snprintf(score, sizeof score, "%" PRId64, now + 3600);
+    snprintf(now_text, sizeof now_text, "%" PRId64, now);
+    for (int k = 0; k < 12; k++)
+        argv_len[k] = strlen(argv[k]);
+    argv_len[7] = RECORD_SIZE;
+    if (redisAppendCommandArgv(c, 12, argv, argv_len) != REDIS_OK)
+        die("EVALSHA", c->errstr);
+}
+
+static void read_raw_insert(redisContext *c)
+{
+    void *reply = NULL;
+    redisReply *r;
+
+    if (redisGetReply(c, &reply) != REDIS_OK)
+        die("EVALSHA", c->errstr);
+    r = reply;
+    if (r->type != REDIS_REPLY_INTEGER || r->integer != 1)
+        die("EVALSHA", r->type == REDIS_REPLY_ERROR ? r->str
+                                                    : "unexpected reply");
+    freeReplyObject(r);
+}
+
+/* The raw baseline of the driver's writes: the same records as
+ * driver_write_once(), as EVALSHA with hiredis on one connection to each
+ * master, each to the master of its keys; MIGRATE_BATCH at a time
+ * pipelined (every node's commands sent, then every reply read), or one
+ * round trip each; records/s. */
+static double raw_write_once(const destination *d, long count, int batched,
+                             int round)
+{
+    redisContext *nodes[MAX_MASTERS];
+    size_t pending[MAX_MASTERS] = { 0 };
+    int64_t now = (int64_t)time(NULL);
+    double started, elapsed_ns;
+
+    for (size_t m = 0; m < d->master_count; m++)
+        nodes[m] = raw_connect(&d->masters[m]);
+    started = now_ns();
+    for (long i = 0; i < count;) {
+        long n = batched ? (count - i < MIGRATE_BATCH ? count - i
+                                                      : MIGRATE_BATCH)
+                         : 1;
+        for (long k = i; k < i + n; k++) {
+            char user[32], id[32];
+            size_t m = d->user_master[k % MIGRATE_USERS];
+
+            snprintf(user, sizeof user, "user-%04ld", k % MIGRATE_USERS);
+            snprintf(id, sizeof id, "raw-%d-%c-%ld", round,
+                     batched ? 'b' : 'p', k);
+            append_raw_insert(nodes[m], user, id, now);
+            pending[m]++;
+        }
+        for (size_t m = 0; m < d->master_count; m++)
+            for (; pending[m] > 0; pending[m]--)
+                read_raw_insert(nodes[m]);
+        i += n;
+    }
+    elapsed_ns = now_ns() - started;
+    for (size_t m = 0; m < d->master_count; m++)
+        redisFree(nodes[m]);
+    return (double)count / (elapsed_ns / 1e9);
+}
+
+static void print_rate(const char *what, const double *rates)
+{
+    printf("%-34s %11.0f\n", what, median(rates, MIGRATE_ROUNDS));
+}
+
+enum {
+    MIGRATE_OBOL_BATCH, MIGRATE_OBOL_ONE,
+    MIGRATE_RAW_PIPELINE, MIGRATE_DRIVER_BATCH,
+    MIGRATE_RAW_ONE, MIGRATE_DRIVER_ONE,
+    MIGRATE_WAY_COUNT
+};
+
+/* One way of writing count sessions or records into d, in round; its
+ * rate. The migrations write into fresh prefixes, removed after them. */
+static double migrate_way(int way, obol_store *src, const destination *d,
+                          void *handle, long count, int round)
+{
+    char prefix[64];
+
+    snprintf(prefix, sizeof prefix, BENCH_PREFIX "-mig-%d-%s", round,
+             way == MIGRATE_OBOL_BATCH ? "batch" : "one");
+    switch (way) {
+    case MIGRATE_OBOL_BATCH:
+    case MIGRATE_OBOL_ONE:
+        return migrate_once(src, d, prefix, way == MIGRATE_OBOL_BATCH,
+                            count);
+    case MIGRATE_RAW_PIPELINE:
+    case MIGRATE_RAW_ONE:
+        return raw_write_once(d, count, way == MIGRATE_RAW_PIPELINE, round);
+    default:
+        return driver_write_once(handle, count, way == MIGRATE_DRIVER_BATCH,
+                                 round);
+    }
+}
+
+/* Every way in alternating rounds (forwards, then backwards), as
+ * measure_group() does; the driver's and the raw records are removed
+ * after each round. */
+static void bench_migration(obol_store *src, const destination *d,
+                            long count)
+{
+    double rate[MIGRATE_WAY_COUNT][MIGRATE_ROUNDS];
+    void *handle = open_driver(d->url, DRIVER_PREFIX, 1);
+
+    for (size_t m = 0; m < d->master_count; m++) {
+        redisContext *c = raw_connect(&d->masters[m]);
+        load_scripts(c);   /* the raw writes' EVALSHA, on every master */
+        redisFree(c);
+    }
+    clean_destination(d, DRIVER_PREFIX);
+    for (int round = 0; round < MIGRATE_ROUNDS; round++) {
+        for (int j = 0; j < MIGRATE_WAY_COUNT; j++) {
+            int way = round % 2 == 0 ? j : MIGRATE_WAY_COUNT - 1 - j;
+            rate[way][round] = migrate_way(way, src, d, handle, count, round);
+        }
+        clean_destination(d, DRIVER_PREFIX);
+    }
+    driver->close(handle);
+
+    printf("\nmigration of %ld sessions (%d users) from memory: into %s, "
+           "median of %d rounds\n", count,
+           count < MIGRATE_USERS ? (int)count : MIGRATE_USERS, d->url,
+           MIGRATE_ROUNDS);
+    printf("%-34s %11s\n", "how", "sessions/s");
+    print_rate("obol_migrate (put_batch of 256)", rate[MIGRATE_OBOL_BATCH]);
+    print_rate("obol_restore, one per call", rate[MIGRATE_OBOL_ONE]);
+    print_rate("raw EVALSHA upsert, 256 pipelined",
+               rate[MIGRATE_RAW_PIPELINE]);
+    print_rate("driver put_batch (256 per call)", rate[MIGRATE_DRIVER_BATCH]);
+    print_rate("raw EVALSHA upsert, one per call", rate[MIGRATE_RAW_ONE]);
+    print_rate("driver put, one per call", rate[MIGRATE_DRIVER_ONE]);
+    printf("ratios (median of %d rounds):\n", MIGRATE_ROUNDS);
+    print_ratio_value("obol_migrate / obol_restore each",
+                      median_ratio(rate[MIGRATE_OBOL_BATCH],
+                                   rate[MIGRATE_OBOL_ONE], MIGRATE_ROUNDS),
+                      5);
+    print_ratio_value("driver put_batch / driver put",
+                      median_ratio(rate[MIGRATE_DRIVER_BATCH],
+                                   rate[MIGRATE_DRIVER_ONE], MIGRATE_ROUNDS),
+                      0);
+    print_ratio_value("raw pipelined / raw one per call",
+                      median_ratio(rate[MIGRATE_RAW_PIPELINE],
+                                   rate[MIGRATE_RAW_ONE], MIGRATE_ROUNDS),
+                      0);
+    print_ratio_value("driver put_batch / raw pipelined",
+                      median_ratio(rate[MIGRATE_DRIVER_BATCH],
+                                   rate[MIGRATE_RAW_PIPELINE],
+                                   MIGRATE_ROUNDS),
+                      0);
+    print_ratio_value("obol_migrate / raw pipelined",
+                      median_ratio(rate[MIGRATE_OBOL_BATCH],
+                                   rate[MIGRATE_RAW_PIPELINE],
+                                   MIGRATE_ROUNDS),
+                      0);
+}
+
+/* The server: one master that owns every key. */
+static void server_destination(destination *d)
+{
+    memset(d, 0, sizeof *d);
+    d->url = server_url;
+    d->masters[0] = server_target;
+    d->master_count = 1;
+}
+
+/* The index in d->masters of cluster node i, added when it is new. */
+static size_t master_slot_of(redis_cluster *c, size_t i, destination *d)
+{
+    uint16_t port = redis_cluster_port(c, i);
+
+    for (size_t m = 0; m < d->master_count; m++)
+        if (d->masters[m].port == port)
+            return m;
+    if (d->master_count == MAX_MASTERS)
+        die("cluster", "too many masters");
+    d->masters[d->master_count] = (raw_target){ "127.0.0.1", port };
+    return d->master_count++;
+}
+
+/* The cluster's masters, and the master of each user's keys under
+ * DRIVER_PREFIX (as CLUSTER SLOTS says). */
+static void cluster_destination(redis_cluster *c, destination *d)
+{
+    memset(d, 0, sizeof *d);
+    d->url = redis_cluster_url(c);
+    for (size_t i = 0; i < redis_cluster_size(c); i++)
+        if (redis_cluster_is_master(c, i) == 1)
+            master_slot_of(c, i, d);
+    for (long u = 0; u < MIGRATE_USERS; u++) {
+        char key[128];
+        int owner;
+
+        snprintf(key, sizeof key, DRIVER_PREFIX ":{user-%04ld:full}:rec", u);
+        owner = redis_cluster_owner(c, redis_cluster_key_slot(key,
+                                                              strlen(key)));
+        if (owner < 0)
+            die("cluster", "a slot has no owner");
+        d->user_master[u] = master_slot_of(c, (size_t)owner, d);
+    }
+}
+
+/* ------------------------------------------------------------------ run */
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: redis_bench [-n OPS] [-r ROUNDS] [-m SESSIONS] "
+                    "[-c | --cluster | --no-cluster] [redis://HOST:PORT]\n");
+    exit(2);
+}
+
 int main(int argc, char **argv)
 {
-    long ops = 20000;
+    long ops = 20000, migrate_sessions = 10000;
+    int with_cluster = -1;    /* -1: when no URL is given */
     redis_harness *redis = NULL;
+    redis_cluster *cluster = NULL;
     const char *url = NULL;
-    void *pooled_1, *pooled_8;
-    obol_store *store_1, *store_8;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-n") == 0 && i + 1 < argc)
             ops = strtol(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "-r") == 0 && i + 1 < argc)
             rounds = (int)strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "-m") == 0 && i + 1 < argc)
+            migrate_sessions = strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--cluster") == 0 ||
+                 strcmp(argv[i], "-c") == 0)
+            with_cluster = 1;
+        else if (strcmp(argv[i], "--no-cluster") == 0)
+            with_cluster = 0;
+        else if (argv[i][0] == '-' || url != NULL)
+            usage();
         else
             url = argv[i];
     }
@@ -797,6 +1459,10 @@ int main(int argc, char **argv)
         die("-r", "rounds must be 1 to 64");
     if (ops < 100)
         ops = 100;
+    if (migrate_sessions < 0)
+        die("-m", "the number of sessions must not be negative");
+    if (with_cluster < 0)
+        with_cluster = url == NULL;
     /* As servers do: a dead peer then fails a write() with EPIPE instead of
      * killing the process. Raw hiredis needs it; the driver then skips its
      * own SIGPIPE guard (docs/REDIS.md), so both paths run alike. Run with
@@ -818,34 +1484,32 @@ int main(int argc, char **argv)
                  redis_harness_url(redis));
         server_port = redis_harness_port(redis);
     }
+    server_target = (raw_target){ server_host, server_port };
 
     load_driver();
-    pooled_1 = open_driver(1);
-    pooled_8 = open_driver(BENCH_THREADS);
-    store_1 = open_store(1);
-    store_8 = open_store(BENCH_THREADS);
-    prepare_server(store_1);
-
-    printf("server %s, %ld ops per row in %d rounds\n", server_url, ops,
-           rounds);
-    printf("%-26s %5s %7s %11s %9s %9s\n", "path", "conns", "threads",
-           "ops/s", "p50 us", "p99 us");
-    /* A short run first warms the server, the connections and the caches;
-     * its figures are not printed. */
-    {
-        int saved = rounds;
-        rounds = 2;
-        run_all(1, pooled_1, store_1, ops / 10 > 100 ? ops / 10 : 100, 0);
-        rounds = saved;
+    bench_server(ops);
+    if (with_cluster) {
+        cluster = redis_cluster_start(NULL);
+        if (cluster == NULL)
+            die("redis cluster", "could not start one (see above)");
+        bench_cluster(cluster, ops);
     }
-    run_all(1, pooled_1, store_1, ops, 1);
-    run_all(BENCH_THREADS, pooled_8, store_8, ops, 1);
+    if (migrate_sessions > 0) {
+        obol_store *src = make_source(migrate_sessions);
+        destination d;
 
-    clean_server();
-    obol_store_close(store_1);
-    obol_store_close(store_8);
-    driver->close(pooled_1);
-    driver->close(pooled_8);
+        if (!OBOL_DRIVER_HAS_SLOT(driver, put_batch, 1))
+            die("redis", "the driver has no put_batch");
+        server_destination(&d);
+        bench_migration(src, &d, migrate_sessions);
+        if (cluster != NULL) {
+            cluster_destination(cluster, &d);
+            bench_migration(src, &d, migrate_sessions);
+        }
+        obol_store_close(src);
+    }
+
+    redis_cluster_stop(cluster);
     redis_harness_stop(redis);
     return 0;
 }

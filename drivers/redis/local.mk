@@ -27,9 +27,11 @@ tests_test_redis_driver_LDADD = $(TEST_LIBS) $(HIREDIS_LIBS)
 EXTRA_tests_test_redis_driver_DEPENDENCIES = drivers/redis.la
 
 # Raw hiredis next to the driver and the store against one server;
-# built by make, run by hand: bench/redis_bench [redis://host:port].
+# built by make, run by hand: bench/redis_bench [redis://host:port];
+# without a URL also on a private cluster (tests/redis_cluster.h).
 noinst_PROGRAMS += bench/redis_bench
 bench_redis_bench_SOURCES = bench/redis_bench.c \
+	tests/redis_cluster.c tests/redis_cluster.h \
 	tests/redis_harness.c tests/redis_harness.h \
 	drivers/redis/redis_lua.c drivers/redis/redis_lua.h
 bench_redis_bench_CPPFLAGS = $(AM_CPPFLAGS) \
