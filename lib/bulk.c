@@ -182,8 +182,9 @@ static int batch_add(restore_batch *b, const obol_session *s, obol_error *err)
     return OBOL_OK;
 }
 
-/* Seals every session with its own lock version, expecting the lock of
- * what the store holds now. */
+/* Seals every session with its own lock version. Most restores go into a
+ * store that does not hold the session yet, so each first expects no
+ * record: a lock is read only for those that turn out to be there. */
 static int batch_seal(restore_batch *b, obol_error *err)
 {
     for (size_t i = 0; i < b->count; i++) {
@@ -194,7 +195,7 @@ static int batch_seal(restore_batch *b, obol_error *err)
 
         if (status != OBOL_OK)
             return status;
-        b->expected_locks[i] = stored_lock(b->st, &record->key);
+        b->expected_locks[i] = 0;
     }
     return OBOL_OK;
 }
@@ -234,9 +235,19 @@ static int batch_put(restore_batch *b, obol_error *err)
 
     if (status != OBOL_OK)
         return status;
+    /* The sessions the store already holds: expect their stored lock. */
+    conflicts = take_conflicts(b, b->count);
+    if (conflicts == 0)
+        return OBOL_OK;
+    for (size_t i = 0; i < conflicts; i++)
+        b->expected_locks[i] = stored_lock(b->st, &b->records[i].key);
+    status = obol_store_put_batch(b->st, b->records, b->expected_locks,
+                                  conflicts, b->now, b->statuses, err);
+    if (status != OBOL_OK)
+        return status;
     /* What is there cannot be read (another key, another format) or
      * changed meanwhile: a restore replaces it all the same. */
-    conflicts = take_conflicts(b, b->count);
+    conflicts = take_conflicts(b, conflicts);
     if (conflicts == 0)
         return OBOL_OK;
     status = delete_records(b, conflicts, err);
