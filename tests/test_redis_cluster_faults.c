@@ -446,6 +446,42 @@ static void periodic_refresh_follows_a_moved_slot(void **state)
                      0);
 }
 
+/* Halfway through a migration the user's keys are all on the target,
+ * which has never run the scripts: the upsert is redirected with ASK, the
+ * target answers NOSCRIPT, and the EVAL must carry ASKING again. */
+static void ask_then_noscript_sends_asking_again(void **state)
+{
+    obol_store *st = open_store("");
+    obol_session *s = insert(st, "kate");
+    obol_error err = { 0 };
+    redis_cluster_migration m;
+    size_t source = (size_t)owner_of("kate");
+    redisContext *target;
+    int moved, status;
+    (void)state;
+
+    assert_int_equal(redis_cluster_migrate_begin(cluster, slot_of("kate"),
+                                                 other_master(source), &m),
+                     0);
+    while ((moved = redis_cluster_migrate_key(cluster, &m)) == 1)
+        ;
+    assert_int_equal(moved, 0);
+    target = redis_cluster_client(cluster, m.target);
+    assert_non_null(target);
+    assert_int_equal(redis_harness_run(target, "SCRIPT FLUSH"), 0);
+    redisFree(target);
+
+    obol_session_refresh(s, now_s(), 3600);
+    status = obol_upsert(st, s, &err);
+    if (status != OBOL_OK)
+        fprintf(stderr, "upsert: %s\n", err.message);
+    assert_int_equal(status, OBOL_OK);
+    assert_int_equal(redis_cluster_migrate_finish(cluster, &m), 0);
+    assert_int_equal(stored_lock(st, s), 2);
+    obol_session_free(s);
+    obol_store_close(st);
+}
+
 /* A walk while a slot moves sees every record that was there throughout. */
 typedef struct mover {
     unsigned slot;
@@ -666,6 +702,7 @@ int main(void)
         T(flushed_scripts_break_nothing),
         T(plain_redis_on_a_cluster_node_says_so),
         T(slot_migration_under_load_surfaces_nothing),
+        T(ask_then_noscript_sends_asking_again),
         T(walk_while_a_slot_moves_skips_nothing),
         T(periodic_refresh_follows_a_moved_slot),
         T(stalled_master_times_out_then_recovers),
