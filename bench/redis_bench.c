@@ -1063,7 +1063,11 @@ static void clean_destination(const destination *d, const char *prefix)
 }
 
 /* The memory: store the migrations read: count sessions of MIGRATE_USERS
- * users, with payloads of 0 to MIGRATE_PAYLOAD bytes. */
+ * users, with payloads of 0 to MIGRATE_PAYLOAD bytes. A user's sessions
+ * are written one after the other, so a walk meets them together, as it
+ * does on the stores a migration reads in practice (LMDB walks in key
+ * order, Redis user by user); OBOL_BENCH_INTERLEAVE=1 writes them round
+ * robin instead, the worst order for put_batch's grouping by user. */
 static obol_store *make_source(long count)
 {
     uint8_t payload[MIGRATE_PAYLOAD];
@@ -1077,11 +1081,17 @@ static obol_store *make_source(long count)
         die("memory:", err.message);
     if (obol_store_add_key(src, 1, store_key, 1, &err) != OBOL_OK)
         die("add_key", err.message);
+    const char *interleave = getenv("OBOL_BENCH_INTERLEAVE");
+    long per_user = count / MIGRATE_USERS > 0 ? count / MIGRATE_USERS : 1;
+
     for (long i = 0; i < count; i++) {
         char user[32];
         obol_session *s;
 
-        snprintf(user, sizeof user, "user-%04ld", i % MIGRATE_USERS);
+        snprintf(user, sizeof user, "user-%04ld",
+                 interleave != NULL && strcmp(interleave, "1") == 0
+                     ? i % MIGRATE_USERS
+                     : (i / per_user) % MIGRATE_USERS);
         s = obol_session_new(user, NULL, now, SESSION_TTL, SESSION_TTL);
         if (s == NULL ||
             obol_session_set_payload(s, payload,

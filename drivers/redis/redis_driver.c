@@ -250,73 +250,208 @@ static int redis_put(void *handle, const obol_driver_record *record,
     return status;
 }
 
-/* One batch's records, pipelined per node by the router. */
-typedef struct batch_call {
-    redis_keys keys;
-    upsert_args args;
-    redis_script_call script;
-} batch_call;
+/*
+ * put_batch. The records of one (user, type) share their keys, so they go
+ * as one upsert_many script call (at most BATCH_GROUP_MAX of them), and the
+ * calls are pipelined per node by the router: a batch pays one script call
+ * per user and one round trip per node. Records are grouped by a stable
+ * sort: the records of one session keep their order, which is the only
+ * order put_batch promises, since records of different (user, type) share
+ * no key.
+ */
+#define BATCH_GROUP_MAX 64
+#define GROUP_ARGS_EACH 5    /* id, sealed, score, expected, new lock */
 
-static int run_batch(redis_handle *h, batch_call *batch, redis_call *calls,
-                     redisReply **replies, const obol_driver_record *records,
-                     const uint64_t *expected_locks, size_t count,
-                     int64_t now, int *statuses, obol_error *err)
+typedef struct batch_group {
+    redis_keys keys;
+    size_t first, count;     /* order[first .. first + count) */
+    const char **argv;
+    size_t *argv_len;
+} batch_group;
+
+typedef struct batch {
+    const obol_driver_record *records;
+    size_t *order;           /* record indices, grouped by (user, type) */
+    upsert_args *args;       /* per record */
+    batch_group *groups;
+    size_t group_count;
+    redis_call *calls;       /* per group */
+    redisReply **replies;    /* per group */
+    char now[24];
+} batch;
+
+static int compare_bytes(obol_bytes a, obol_bytes b)
 {
-    size_t built = 0;
+    size_t n = a.len < b.len ? a.len : b.len;
+    int c = n > 0 ? memcmp(a.data, b.data, n) : 0;
+
+    if (c != 0)
+        return c;
+    return a.len < b.len ? -1 : a.len > b.len;
+}
+
+static int compare_user_and_type(const obol_driver_key *a,
+                                 const obol_driver_key *b)
+{
+    int c = compare_bytes(a->user_id, b->user_id);
+    return c != 0 ? c : compare_bytes(a->type, b->type);
+}
+
+/* A stable merge sort of order[] by (user, type): qsort() is neither
+ * stable nor reentrant without a global. scratch has count entries. */
+static void sort_records(const obol_driver_record *records, size_t *order,
+                         size_t *scratch, size_t count)
+{
+    for (size_t width = 1; width < count; width *= 2) {
+        for (size_t lo = 0; lo < count; lo += 2 * width) {
+            size_t mid = lo + width < count ? lo + width : count;
+            size_t hi = lo + 2 * width < count ? lo + 2 * width : count;
+            size_t i = lo, j = mid, k = lo;
+
+            while (i < mid && j < hi)
+                scratch[k++] = compare_user_and_type(&records[order[j]].key,
+                                                     &records[order[i]].key) < 0
+                                   ? order[j++]
+                                   : order[i++];
+            while (i < mid)
+                scratch[k++] = order[i++];
+            while (j < hi)
+                scratch[k++] = order[j++];
+        }
+        memcpy(order, scratch, count * sizeof *order);
+    }
+}
+
+/* The script call of group g: ARGV now, then five per record. */
+static int build_group(redis_handle *h, batch *b, size_t g, obol_error *err)
+{
+    batch_group *group = &b->groups[g];
+    int argc = 1 + (int)(group->count * GROUP_ARGS_EACH);
+    size_t slots = REDIS_SCRIPT_ARGC(argc);
+    const char **argv;
+    size_t *argv_len;
+
+    if (build_keys(h, &b->records[b->order[group->first]].key, &group->keys,
+                   err) != OBOL_OK)
+        return err->status;
+    group->argv = calloc(slots, sizeof *group->argv);
+    group->argv_len = calloc(slots, sizeof *group->argv_len);
+    if (group->argv == NULL || group->argv_len == NULL)
+        return nomem(err);
+    redis_script_call_init(&h->scripts, REDIS_SCRIPT_UPSERT_MANY,
+                           &group->keys, 0, NULL, NULL, group->argv,
+                           group->argv_len, &b->calls[g]);
+    /* The script's own arguments follow the keys. */
+    argv = group->argv + REDIS_SCRIPT_ARGC(0);
+    argv_len = group->argv_len + REDIS_SCRIPT_ARGC(0);
+    argv[0] = b->now;
+    argv_len[0] = strlen(b->now);
+    for (size_t k = 0; k < group->count; k++) {
+        const upsert_args *a = &b->args[b->order[group->first + k]];
+
+        memcpy(&argv[1 + k * GROUP_ARGS_EACH], a->argv,
+               GROUP_ARGS_EACH * sizeof *argv);
+        memcpy(&argv_len[1 + k * GROUP_ARGS_EACH], a->argv_len,
+               GROUP_ARGS_EACH * sizeof *argv_len);
+    }
+    b->calls[g].argc = (int)slots;
+    return OBOL_OK;
+}
+
+/* Splits the records into groups and builds their calls. */
+static int build_batch(redis_handle *h, batch *b,
+                       const uint64_t *expected_locks, size_t count,
+                       int64_t now, obol_error *err)
+{
     int status = OBOL_OK;
 
-    for (; built < count && status == OBOL_OK; built++) {
-        batch_call *b = &batch[built];
-        status = build_keys(h, &records[built].key, &b->keys, err);
-        if (status != OBOL_OK)
-            break;
-        upsert_args_fill(&b->args, &records[built], expected_locks[built],
-                         now);
-        redis_script_prepare(&h->scripts, REDIS_SCRIPT_UPSERT, &b->keys, 6,
-                             b->args.argv, b->args.argv_len, &b->script);
-        calls[built] = b->script.call;
-    }
-    if (status == OBOL_OK)
-        status = redis_router_call_many(&h->router, calls, count,
-                                        redis_router_deadline(&h->router),
-                                        replies, err);
-    for (size_t i = 0; i < count && status == OBOL_OK; i++) {
-        int decided = upsert_status(h, replies[i], err);
-        if (decided == OBOL_OK || decided == OBOL_CONFLICT)
-            statuses[i] = decided;
-        else
-            status = decided;
-    }
-    for (size_t i = 0; i < built; i++)
-        redis_keys_clear(&batch[i].keys);
+    snprintf(b->now, sizeof b->now, "%" PRId64, now);
     for (size_t i = 0; i < count; i++)
-        if (replies[i] != NULL)
-            freeReplyObject(replies[i]);
+        upsert_args_fill(&b->args[i], &b->records[i], expected_locks[i], now);
+    for (size_t i = 0; i < count; i++)
+        b->order[i] = i;
+    sort_records(b->records, b->order, b->order + count, count);
+    for (size_t i = 0; i < count;) {
+        batch_group *group = &b->groups[b->group_count++];
+        const obol_driver_key *first = &b->records[b->order[i]].key;
+
+        group->first = i;
+        group->count = 1;
+        while (i + group->count < count && group->count < BATCH_GROUP_MAX &&
+               compare_user_and_type(
+                   first, &b->records[b->order[i + group->count]].key) == 0)
+            group->count++;
+        i += group->count;
+    }
+    for (size_t g = 0; g < b->group_count && status == OBOL_OK; g++)
+        status = build_group(h, b, g, err);
     return status;
+}
+
+/* Each group's reply: one 1 or 0 per record. */
+static int read_batch(const redis_handle *h, const batch *b, int *statuses,
+                      obol_error *err)
+{
+    for (size_t g = 0; g < b->group_count; g++) {
+        const batch_group *group = &b->groups[g];
+        const redisReply *reply = b->replies[g];
+
+        if (reply->type != REDIS_REPLY_ARRAY ||
+            reply->elements != group->count)
+            return unexpected(h, "upsert script", reply, err);
+        for (size_t k = 0; k < group->count; k++) {
+            int decided = upsert_status(h, reply->element[k], err);
+            if (decided != OBOL_OK && decided != OBOL_CONFLICT)
+                return decided;
+            statuses[b->order[group->first + k]] = decided;
+        }
+    }
+    return OBOL_OK;
+}
+
+static void batch_clear(batch *b)
+{
+    for (size_t g = 0; g < b->group_count; g++) {
+        redis_keys_clear(&b->groups[g].keys);
+        free(b->groups[g].argv);
+        free(b->groups[g].argv_len);
+        if (b->replies[g] != NULL)
+            freeReplyObject(b->replies[g]);
+    }
+    free(b->order);
+    free(b->args);
+    free(b->groups);
+    free(b->calls);
+    free(b->replies);
 }
 
 static int redis_put_batch(void *handle, const obol_driver_record *records,
                            const uint64_t *expected_locks, size_t count,
                            int64_t now, int *statuses, obol_error *err)
 {
-    batch_call *batch;
-    redis_call *calls;
-    redisReply **replies;
+    redis_handle *h = handle;
+    batch b = { records, NULL, NULL, NULL, 0, NULL, NULL, "" };
     int status;
 
     if (count == 0)
         return OBOL_OK;
-    batch = calloc(count, sizeof *batch);
-    calls = calloc(count, sizeof *calls);
-    replies = calloc(count, sizeof *replies);
-    if (batch == NULL || calls == NULL || replies == NULL)
+    b.order = calloc(2 * count, sizeof *b.order);  /* and sort scratch */
+    b.args = calloc(count, sizeof *b.args);
+    b.groups = calloc(count, sizeof *b.groups);
+    b.calls = calloc(count, sizeof *b.calls);
+    b.replies = calloc(count, sizeof *b.replies);
+    if (b.order == NULL || b.args == NULL || b.groups == NULL ||
+        b.calls == NULL || b.replies == NULL)
         status = nomem(err);
     else
-        status = run_batch(handle, batch, calls, replies, records,
-                           expected_locks, count, now, statuses, err);
-    free(batch);
-    free(calls);
-    free(replies);
+        status = build_batch(h, &b, expected_locks, count, now, err);
+    if (status == OBOL_OK)
+        status = redis_router_call_many(&h->router, b.calls, b.group_count,
+                                        redis_router_deadline(&h->router),
+                                        b.replies, err);
+    if (status == OBOL_OK)
+        status = read_batch(h, &b, statuses, err);
+    batch_clear(&b);
     return status;
 }
 

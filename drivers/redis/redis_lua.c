@@ -69,6 +69,36 @@ static const char upsert_source[] =
     "settle(KEYS[1], KEYS[2], KEYS[3])\n"
     "return 1\n";
 
+/* The upsert of several sessions of one (user, type) in one call, each
+ * decided in order exactly as upsert_source decides one, so that a batch
+ * pays one script call per user instead of one per session. */
+static const char upsert_many_source[] =
+    LUA_HELPERS
+    "local now = ARGV[1]\n"
+    "local out, wrote = {}, false\n"
+    "for i = 2, #ARGV, 5 do\n"
+    "  local id = ARGV[i]\n"
+    "  local score = redis.call('ZSCORE', KEYS[2], id)\n"
+    "  local current = '0'\n"
+    "  if score and (score == 'inf' or tonumber(score) >= tonumber(now)) then\n"
+    "    current = redis.call('HGET', KEYS[3], id) or '0'\n"
+    "  end\n"
+    "  if current ~= ARGV[i + 3] then\n"
+    "    out[#out + 1] = 0\n"
+    "  else\n"
+    "    redis.call('HSET', KEYS[1], id, ARGV[i + 1])\n"
+    "    redis.call('ZADD', KEYS[2], ARGV[i + 2], id)\n"
+    "    redis.call('HSET', KEYS[3], id, ARGV[i + 4])\n"
+    "    out[#out + 1] = 1\n"
+    "    wrote = true\n"
+    "  end\n"
+    "end\n"
+    "if wrote then\n"
+    "  drop_dead(KEYS[1], KEYS[2], KEYS[3], now, 100)\n"
+    "  settle(KEYS[1], KEYS[2], KEYS[3])\n"
+    "end\n"
+    "return out\n";
+
 static const char delete_source[] =
     LUA_HELPERS
     "local id = ARGV[1]\n"
@@ -105,7 +135,8 @@ static const char prune_source[] =
     "return removed\n";
 
 static const char *const sources[REDIS_SCRIPT_COUNT] = {
-    upsert_source, delete_source, list_source, prune_source
+    upsert_source, delete_source, list_source, prune_source,
+    upsert_many_source
 };
 
 const char *redis_lua_source(redis_script_id id)

@@ -20,6 +20,9 @@ typedef enum redis_script_id {
     REDIS_SCRIPT_LIST,
     /* ARGV: now. Returns the number of records removed. */
     REDIS_SCRIPT_PRUNE,
+    /* ARGV: now, then id, sealed, score, expected_lock, new_lock for each
+     * session. Returns 1 (written) or 0 (conflict) for each, in order. */
+    REDIS_SCRIPT_UPSERT_MANY,
     REDIS_SCRIPT_COUNT
 } redis_script_id;
 

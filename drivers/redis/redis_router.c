@@ -66,8 +66,8 @@ static int wrap_error(obol_error *err, int status, const char *fmt, ...)
 static int append_command(redis_conn *conn, const redis_call *call,
                           const attempt *a, obol_error *err)
 {
-    const char *argv[REDIS_CALL_MAX_ARGS];
-    size_t argv_len[REDIS_CALL_MAX_ARGS];
+    const char **argv;
+    size_t *argv_len;
     int status = OBOL_OK;
 
     if (a->asking) {
@@ -80,13 +80,26 @@ static int append_command(redis_conn *conn, const redis_call *call,
     if (!a->use_eval)
         return redis_conn_append(conn, call->argc, call->argv, call->argv_len,
                                  err);
-    memcpy(argv, call->argv, (size_t)call->argc * sizeof *argv);
-    memcpy(argv_len, call->argv_len, (size_t)call->argc * sizeof *argv_len);
-    argv[0] = "EVAL";
-    argv_len[0] = 4;
-    argv[1] = call->script;
-    argv_len[1] = strlen(call->script);
-    return redis_conn_append(conn, call->argc, argv, argv_len, err);
+    /* The rare NOSCRIPT: a copy of the arguments with EVAL and the source
+     * in place of EVALSHA and the SHA1. */
+    argv = malloc((size_t)call->argc * sizeof *argv);
+    argv_len = malloc((size_t)call->argc * sizeof *argv_len);
+    if (argv != NULL && argv_len != NULL) {
+        memcpy(argv, call->argv, (size_t)call->argc * sizeof *argv);
+        memcpy(argv_len, call->argv_len,
+               (size_t)call->argc * sizeof *argv_len);
+        argv[0] = "EVAL";
+        argv_len[0] = 4;
+        argv[1] = call->script;
+        argv_len[1] = strlen(call->script);
+        status = redis_conn_append(conn, call->argc, argv, argv_len, err);
+    } else {
+        status = redis_host->set_error(err, OBOL_ERR_NOMEM,
+                                       "redis: out of memory");
+    }
+    free(argv);
+    free(argv_len);
+    return status;
 }
 
 static int append_wait(redis_conn *conn, const redis_settings *s,

@@ -30,6 +30,7 @@
 #include "redis_config.h"
 #include "redis_topology.h"
 
+/* Arguments of the calls that keep them on the stack (redis_scripts.h). */
 #define REDIS_CALL_MAX_ARGS 16
 
 typedef struct redis_call {
@@ -39,7 +40,7 @@ typedef struct redis_call {
                                 followed; NULL: the owner of slot */
     int is_write;            /* never resent once sent; followed by WAIT
                                 when the store has wait_replicas */
-    int argc;                /* at most REDIS_CALL_MAX_ARGS */
+    int argc;
     const char **argv;
     const size_t *argv_len;
     const char *script;      /* argv is EVALSHA sha ...: on NOSCRIPT run

@@ -38,35 +38,46 @@ int redis_scripts_load(redis_router *r, redis_node *node,
 }
 
 static const char *const script_names[REDIS_SCRIPT_COUNT] = {
-    "upsert script", "delete script", "list script", "prune script"
+    "upsert script", "delete script", "list script", "prune script",
+    "upsert script"
 };
+
+void redis_script_call_init(const redis_scripts *scripts, redis_script_id id,
+                            const redis_keys *keys, int argc,
+                            const char **argv, const size_t *argv_len,
+                            const char **call_argv, size_t *call_len,
+                            redis_call *call)
+{
+    call_argv[0] = "EVALSHA";
+    call_len[0] = 7;
+    call_argv[1] = scripts->sha[id];
+    call_len[1] = 40;
+    call_argv[2] = "3";
+    call_len[2] = 1;
+    for (int k = 0; k < 3; k++) {
+        call_argv[3 + k] = keys->name[k];
+        call_len[3 + k] = keys->len[k];
+    }
+    for (int i = 0; i < argc; i++) {
+        call_argv[6 + i] = argv[i];
+        call_len[6 + i] = argv_len[i];
+    }
+    call->what = script_names[id];
+    call->slot = redis_slot_of(keys->name[0], keys->len[0]);
+    call->node = NULL;
+    call->is_write = id != REDIS_SCRIPT_LIST;
+    call->argc = REDIS_SCRIPT_ARGC(argc);
+    call->argv = call_argv;
+    call->argv_len = call_len;
+    call->script = redis_lua_source(id);
+}
 
 void redis_script_prepare(const redis_scripts *scripts, redis_script_id id,
                           const redis_keys *keys, int argc, const char **argv,
                           const size_t *argv_len, redis_script_call *sc)
 {
-    sc->argv[0] = "EVALSHA";
-    sc->argv_len[0] = 7;
-    sc->argv[1] = scripts->sha[id];
-    sc->argv_len[1] = 40;
-    sc->argv[2] = "3";
-    sc->argv_len[2] = 1;
-    for (int k = 0; k < 3; k++) {
-        sc->argv[3 + k] = keys->name[k];
-        sc->argv_len[3 + k] = keys->len[k];
-    }
-    for (int i = 0; i < argc && 6 + i < REDIS_CALL_MAX_ARGS; i++) {
-        sc->argv[6 + i] = argv[i];
-        sc->argv_len[6 + i] = argv_len[i];
-    }
-    sc->call.what = script_names[id];
-    sc->call.slot = redis_slot_of(keys->name[0], keys->len[0]);
-    sc->call.node = NULL;
-    sc->call.is_write = id != REDIS_SCRIPT_LIST;
-    sc->call.argc = 6 + argc;
-    sc->call.argv = sc->argv;
-    sc->call.argv_len = sc->argv_len;
-    sc->call.script = redis_lua_source(id);
+    redis_script_call_init(scripts, id, keys, argc, argv, argv_len, sc->argv,
+                           sc->argv_len, &sc->call);
 }
 
 int redis_script_run(redis_router *r, const redis_scripts *scripts,
@@ -76,7 +87,7 @@ int redis_script_run(redis_router *r, const redis_scripts *scripts,
 {
     redis_script_call sc;
 
-    if (6 + argc > REDIS_CALL_MAX_ARGS)
+    if (REDIS_SCRIPT_ARGC(argc) > REDIS_CALL_MAX_ARGS)
         return redis_host->set_error(err, OBOL_ERR_INVALID,
                                      "redis: too many script arguments");
     redis_script_prepare(scripts, id, keys, argc, argv, argv_len, &sc);

@@ -34,8 +34,21 @@ typedef struct redis_script_call {
     size_t argv_len[REDIS_CALL_MAX_ARGS];
 } redis_script_call;
 
-/* Fills sc with EVALSHA of the script on the three keys and argc more
- * arguments, routed to the keys' slot. */
+/* The arguments EVALSHA of a script with argc arguments of its own takes. */
+#define REDIS_SCRIPT_ARGC(argc) (6 + (argc))
+
+/*
+ * Fills call with EVALSHA of the script on the three keys and argc more
+ * arguments, routed to the keys' slot; call_argv and call_len have room
+ * for REDIS_SCRIPT_ARGC(argc) entries and must live as long as call.
+ */
+void redis_script_call_init(const redis_scripts *scripts, redis_script_id id,
+                            const redis_keys *keys, int argc,
+                            const char **argv, const size_t *argv_len,
+                            const char **call_argv, size_t *call_len,
+                            redis_call *call);
+
+/* The same into sc, for at most REDIS_CALL_MAX_ARGS arguments in all. */
 void redis_script_prepare(const redis_scripts *scripts, redis_script_id id,
                           const redis_keys *keys, int argc, const char **argv,
                           const size_t *argv_len, redis_script_call *sc);
