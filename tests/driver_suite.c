@@ -288,6 +288,40 @@ static void put_batch_keeps_expiry_in_step(void **state)
     assert_int_equal(drv_scan_count(f), 2);
 }
 
+/* Records of several users and types interleaved in one batch: each
+ * session's records are still decided in their order, whatever a driver
+ * does to group them. */
+static void put_batch_keeps_each_sessions_order_across_users(void **state)
+{
+    fixture *f = *state;
+    int64_t later = f->now + DAY;
+    obol_driver_key a = key_of(text("a"), text("full"), text("s"));
+    obol_driver_key b = key_of(text("b"), text("full"), text("s"));
+    obol_driver_key a2 = key_of(text("a"), text("oauth2"), text("s"));
+    obol_driver_record batch[6] = {
+        { a, BYTES("a1"), later, 1 },  { b, BYTES("b1"), later, 1 },
+        { a2, BYTES("x1"), later, 1 }, { a, BYTES("a2"), later, 2 },
+        { b, BYTES("b2"), later, 5 },  { a, BYTES("a3"), later, 3 },
+    };
+    const uint64_t expected[6] = { 0, 0, 0, 1, 4, 2 };
+    int statuses[6];
+
+    if (!offers_put_batch(f))
+        return;
+    assert_int_equal(drv_put_batch(f, batch, expected, 6, statuses), OBOL_OK);
+    assert_int_equal(statuses[0], OBOL_OK);
+    assert_int_equal(statuses[1], OBOL_OK);
+    assert_int_equal(statuses[2], OBOL_OK);
+    assert_int_equal(statuses[3], OBOL_OK);        /* after a1 */
+    assert_int_equal(statuses[4], OBOL_CONFLICT);  /* b holds lock 1 */
+    assert_int_equal(statuses[5], OBOL_OK);        /* after a2 */
+    assert_int_equal(drv_get_equals(f, a, BYTES("a3")), OBOL_OK);
+    assert_int_equal(drv_get_equals(f, b, BYTES("b1")), OBOL_OK);
+    assert_int_equal(drv_get_equals(f, a2, BYTES("x1")), OBOL_OK);
+    assert_int_equal(drv_put(f, a, BYTES("a4"), later, 3), OBOL_OK);
+    assert_int_equal(drv_scan_count(f), 3);
+}
+
 /* ------------------------------------------------------------- bytes */
 
 static void sealed_bytes_come_back_verbatim(void **state)
@@ -654,6 +688,7 @@ const struct CMUnitTest driver_suite_tests[] = {
     DRIVER_CASE(put_batch_of_nothing_succeeds),
     DRIVER_CASE(put_batch_counts_an_expired_record_as_lock_zero),
     DRIVER_CASE(put_batch_keeps_expiry_in_step),
+    DRIVER_CASE(put_batch_keeps_each_sessions_order_across_users),
     DRIVER_CASE(sealed_bytes_come_back_verbatim),
     DRIVER_CASE(ids_holding_nul_bytes_are_distinct),
     DRIVER_CASE(long_ids_round_trip_or_are_refused_cleanly),
