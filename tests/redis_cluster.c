@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../drivers/redis/redis_slot.h"
 #include "redis_cluster.h"
 
 /* A node id is 40 hex digits. */
@@ -539,28 +540,6 @@ static int start_nodes(redis_cluster *c, const redis_cluster_options *o)
     return 0;
 }
 
-static int is_executable(const char *path)
-{
-    struct stat st;
-
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-           access(path, X_OK) == 0;
-}
-
-static int find_in_path(const char *name, char *out, size_t size)
-{
-    for (const char *dir = getenv("PATH"); dir != NULL && *dir != '\0';) {
-        size_t len = strcspn(dir, ":");
-        snprintf(out, size, "%.*s/%s", (int)len, len > 0 ? dir : ".", name);
-        if (is_executable(out))
-            return 0;
-        dir += len;
-        if (*dir == ':')
-            dir++;
-    }
-    return -1;
-}
-
 /* redis-cli of the same installation as redis-server, when there is one
  * next to it: a redis-cli of another version may not know --cluster. */
 static int find_cli(char *out, size_t size)
@@ -571,16 +550,12 @@ static int find_cli(char *out, size_t size)
     const char *server = redis_harness_require();
     const char *slash = strrchr(server, '/');
 
-    if (env != NULL && env[0] != '\0') {
-        snprintf(out, size, "%s", env);
-        return is_executable(out) ? 0 : -1;
-    }
-    if (slash != NULL) {
+    if ((env == NULL || env[0] == '\0') && slash != NULL) {
         snprintf(out, size, "%.*s/redis-cli", (int)(slash - server), server);
-        if (is_executable(out))
+        if (redis_harness_is_executable(out))
             return 0;
     }
-    return find_in_path("redis-cli", out, size);
+    return redis_harness_find_program("REDIS_CLI", "redis-cli", out, size);
 }
 
 /* In the child: output to the log, no input, then redis-cli. */
@@ -783,33 +758,11 @@ redisContext *redis_cluster_client(const redis_cluster *c, size_t i)
 
 /* ------------------------------------------------------------- topology */
 
-static uint16_t crc16_xmodem(const unsigned char *bytes, size_t len)
-{
-    uint16_t crc = 0;
-
-    for (size_t k = 0; k < len; k++) {
-        crc ^= (uint16_t)(bytes[k] << 8);
-        for (int bit = 0; bit < 8; bit++)
-            crc = (crc & 0x8000) ? (uint16_t)((crc << 1) ^ 0x1021)
-                                 : (uint16_t)(crc << 1);
-    }
-    return crc;
-}
-
+/* The driver's own function, so that the tests check it against the
+ * server's CLUSTER KEYSLOT. */
 unsigned redis_cluster_key_slot(const char *key, size_t len)
 {
-    const char *open = memchr(key, '{', len);
-    const char *close = NULL;
-
-    if (open != NULL)
-        close = memchr(open + 1, '}', len - (size_t)(open + 1 - key));
-    /* An empty tag "{}" hashes the whole key, as in Redis. */
-    if (close != NULL && close > open + 1) {
-        key = open + 1;
-        len = (size_t)(close - key);
-    }
-    return crc16_xmodem((const unsigned char *)key, len) %
-           REDIS_CLUSTER_SLOTS;
+    return redis_slot_of(key, len);
 }
 
 int redis_cluster_owner_seen_by(redis_cluster *c, size_t viewer,

@@ -37,7 +37,7 @@ struct redis_harness {
     int paused;              /* stopped by redis_harness_pause() */
 };
 
-static int is_executable(const char *path)
+int redis_harness_is_executable(const char *path)
 {
     struct stat st;
 
@@ -45,28 +45,31 @@ static int is_executable(const char *path)
            access(path, X_OK) == 0;
 }
 
-static int find_server(char *out, size_t size)
+int redis_harness_find_program(const char *env_name, const char *name,
+                               char *out, size_t size)
 {
-    const char *env = getenv("REDIS_SERVER");
-    const char *path = getenv("PATH");
+    const char *env = getenv(env_name);
 
     if (env != NULL && env[0] != '\0') {
-        if (!is_executable(env))
-            return -1;
         snprintf(out, size, "%s", env);
-        return 0;
+        return redis_harness_is_executable(out) ? 0 : -1;
     }
-    while (path != NULL && *path != '\0') {
-        size_t len = strcspn(path, ":");
-        snprintf(out, size, "%.*s/redis-server", (int)len,
-                 len > 0 ? path : ".");
-        if (is_executable(out))
+    for (const char *dir = getenv("PATH"); dir != NULL && *dir != '\0';) {
+        size_t len = strcspn(dir, ":");
+        snprintf(out, size, "%.*s/%s", (int)len, len > 0 ? dir : ".", name);
+        if (redis_harness_is_executable(out))
             return 0;
-        path += len;
-        if (*path == ':')
-            path++;
+        dir += len;
+        if (*dir == ':')
+            dir++;
     }
     return -1;
+}
+
+static int find_server(char *out, size_t size)
+{
+    return redis_harness_find_program("REDIS_SERVER", "redis-server", out,
+                                      size);
 }
 
 const char *redis_harness_require(void)

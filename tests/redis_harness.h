@@ -49,6 +49,15 @@ typedef struct redis_harness_options {
  */
 const char *redis_harness_require(void);
 
+/* Whether path is an executable regular file. */
+int redis_harness_is_executable(const char *path);
+
+/* A program: the path in environment variable env_name when that is set
+ * (it must be executable), else the first name in PATH; 0 with the path in
+ * out, or -1. */
+int redis_harness_find_program(const char *env_name, const char *name,
+                               char *out, size_t size);
+
 /* Starts a server and waits until it answers PING; NULL on failure.
  * options may be NULL. */
 redis_harness *redis_harness_start(const redis_harness_options *options);

@@ -30,9 +30,7 @@ EXTRA_tests_test_redis_driver_DEPENDENCIES = drivers/redis.la
 # built by make, run by hand: bench/redis_bench [redis://host:port];
 # without a URL also on a private cluster (tests/redis_cluster.h).
 noinst_PROGRAMS += bench/redis_bench
-bench_redis_bench_SOURCES = bench/redis_bench.c \
-	tests/redis_cluster.c tests/redis_cluster.h \
-	tests/redis_harness.c tests/redis_harness.h \
+bench_redis_bench_SOURCES = bench/redis_bench.c $(REDIS_CLUSTER_SOURCES) \
 	drivers/redis/redis_lua.c drivers/redis/redis_lua.h
 bench_redis_bench_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DOBOL_BUILD_DRIVER_PATH='"$(BUILD_DRIVER_PATH)"'
@@ -56,8 +54,7 @@ EXTRA_tests_test_redis_store_DEPENDENCIES = drivers/redis.la
 check_PROGRAMS += tests/test_store_redis_cluster
 TESTS += tests/test_store_redis_cluster
 tests_test_store_redis_cluster_SOURCES = tests/test_store_redis_cluster.c \
-	$(STORE_SUITE_SOURCES) tests/redis_cluster.c tests/redis_cluster.h \
-	tests/redis_harness.c tests/redis_harness.h
+	$(STORE_SUITE_SOURCES) $(REDIS_CLUSTER_SOURCES)
 tests_test_store_redis_cluster_CFLAGS = $(TEST_CFLAGS) $(HIREDIS_CFLAGS)
 tests_test_store_redis_cluster_LDADD = $(TEST_LIBS) $(HIREDIS_LIBS) \
 	$(PTHREAD_LIBS)
@@ -68,8 +65,7 @@ EXTRA_tests_test_store_redis_cluster_DEPENDENCIES = drivers/redis.la
 check_PROGRAMS += tests/test_redis_cluster_faults
 TESTS += tests/test_redis_cluster_faults
 tests_test_redis_cluster_faults_SOURCES = tests/test_redis_cluster_faults.c \
-	tests/redis_cluster.c tests/redis_cluster.h \
-	tests/redis_harness.c tests/redis_harness.h
+	$(REDIS_CLUSTER_SOURCES)
 tests_test_redis_cluster_faults_CFLAGS = $(TEST_CFLAGS) $(HIREDIS_CFLAGS)
 tests_test_redis_cluster_faults_LDADD = $(TEST_LIBS) $(HIREDIS_LIBS) \
 	$(PTHREAD_LIBS)
