@@ -57,14 +57,6 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, ms % 1000 * 1000000L };
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 /* ------------------------------------------------------ talking to nodes */
 
 static int node_is_up(const redis_cluster *c, size_t i)
@@ -375,7 +367,7 @@ static int poll_until(redis_cluster *c, cluster_check_fn done, size_t i,
             return 0;
         if (now_ms() >= deadline)
             return -1;
-        sleep_ms(POLL_MS);
+        redis_harness_sleep_ms(POLL_MS);
     }
 }
 
@@ -593,7 +585,7 @@ static int wait_child(pid_t child, long long deadline)
             fprintf(stderr, "redis cluster: redis-cli did not finish\n");
             return -1;
         }
-        sleep_ms(POLL_MS);
+        redis_harness_sleep_ms(POLL_MS);
     }
 }
 

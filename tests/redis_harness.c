@@ -267,12 +267,20 @@ static redisContext *connect_client(const redis_harness *h, int timeout_ms)
     return c;
 }
 
-static void sleep_ms(long ms)
+void redis_harness_sleep_ms(long ms)
 {
     struct timespec ts = { ms / 1000, ms % 1000 * 1000000L };
 
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
+}
+
+double redis_harness_monotonic_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
 /* Waits up to 10 s for PONG; -1 if the server died or never answered. */
@@ -297,7 +305,7 @@ static int wait_ready(redis_harness *h)
             if (ok)
                 return 0;
         }
-        sleep_ms(50);
+        redis_harness_sleep_ms(50);
     }
     return -1;
 }

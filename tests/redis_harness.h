@@ -49,6 +49,10 @@ typedef struct redis_harness_options {
  */
 const char *redis_harness_require(void);
 
+/* Sleeps ms milliseconds; the monotonic clock in milliseconds. */
+void redis_harness_sleep_ms(long ms);
+double redis_harness_monotonic_ms(void);
+
 /* Whether path is an executable regular file. */
 int redis_harness_is_executable(const char *path);
 

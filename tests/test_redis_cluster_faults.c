@@ -65,19 +65,6 @@ static int64_t now_s(void)
     return (int64_t)time(NULL);
 }
 
-static double monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, ms % 1000 * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
 static void assert_message_has(const char *message, const char *part)
 {
     if (strstr(message, part) == NULL) {
@@ -179,13 +166,13 @@ static void *refresh_loop(void *arg)
 
     while (!r->stop) {
         obol_error err = { 0 };
-        double started = monotonic_ms();
+        double started = redis_harness_monotonic_ms();
         int status;
 
         obol_session_refresh(r->s, now_s(), 3600);
         status = obol_upsert(r->st, r->s, &err);
-        if (monotonic_ms() - started > r->slowest_ms)
-            r->slowest_ms = monotonic_ms() - started;
+        if (redis_harness_monotonic_ms() - started > r->slowest_ms)
+            r->slowest_ms = redis_harness_monotonic_ms() - started;
         if (status == OBOL_OK) {
             r->refreshed++;
         } else if (status == OBOL_CONFLICT) {
@@ -363,7 +350,7 @@ static void plain_redis_on_a_cluster_node_says_so(void **state)
 static void pause_between_keys(void *arg)
 {
     (void)arg;
-    sleep_ms(150);
+    redis_harness_sleep_ms(150);
 }
 
 static void slot_migration_under_load_surfaces_nothing(void **state)
@@ -375,13 +362,13 @@ static void slot_migration_under_load_surfaces_nothing(void **state)
 
     refresher_start(&r[0], st, "dave");
     refresher_start(&r[1], st, "dave");
-    sleep_ms(100);
+    redis_harness_sleep_ms(100);
     assert_int_equal(redis_cluster_migrate_slot(cluster, slot_of("dave"),
                                                 other_master((size_t)source),
                                                 pause_between_keys, NULL),
                      0);
     assert_int_not_equal(owner_of("dave"), source);
-    sleep_ms(100);
+    redis_harness_sleep_ms(100);
     refresher_finish(&r[0]);
     refresher_finish(&r[1]);
     obol_store_close(st);
@@ -426,7 +413,7 @@ static long long moved_gets_after_a_migration(const char *user,
                                                 other_master(source), NULL,
                                                 NULL),
                      0);
-    sleep_ms(400);
+    redis_harness_sleep_ms(400);
     before = hget_rejected(source);
     assert_int_equal(obol_get(st, s->id, user, NULL, &got, &err), OBOL_OK);
     obol_session_free(got);
@@ -557,15 +544,15 @@ static void stalled_master_times_out_then_recovers(void **state)
     (void)state;
 
     assert_int_equal(redis_harness_pause(owner), 0);
-    started = monotonic_ms();
+    started = redis_harness_monotonic_ms();
     status = obol_get(st, s->id, "erin", NULL, &got, &err);
     assert_int_equal(status, OBOL_ERR_TIMEOUT);
-    assert_true(monotonic_ms() - started < 600);
-    started = monotonic_ms();
+    assert_true(redis_harness_monotonic_ms() - started < 600);
+    started = redis_harness_monotonic_ms();
     obol_session_refresh(s, now_s(), 3600);
     status = obol_upsert(st, s, &err);
     assert_int_equal(status, OBOL_ERR_TIMEOUT);
-    assert_true(monotonic_ms() - started < 600);
+    assert_true(redis_harness_monotonic_ms() - started < 600);
     assert_message_has(err.message, "the outcome is unknown");
     assert_int_equal(redis_harness_resume(owner), 0);
 
@@ -589,9 +576,9 @@ static void graceful_failover_surfaces_nothing(void **state)
     replica = redis_cluster_replica_of(cluster, (size_t)master);
     assert_true(replica >= 0);
     refresher_start(&r, st, "frank");
-    sleep_ms(100);
+    redis_harness_sleep_ms(100);
     assert_int_equal(redis_cluster_failover(cluster, (size_t)replica, NULL), 0);
-    sleep_ms(300);
+    redis_harness_sleep_ms(300);
     refresher_finish(&r);
     assert_int_equal(owner_of("frank"), replica);
     obol_store_close(st);
@@ -617,9 +604,9 @@ static void *write_loop(void *arg)
     while (!w->stop && w->acknowledged < WRITER_MAX) {
         obol_session *s = obol_session_new("grace", NULL, now_s(), 3600, 3600);
         obol_error err = { 0 };
-        double started = monotonic_ms();
+        double started = redis_harness_monotonic_ms();
         int status = obol_upsert(w->st, s, &err);
-        double took = monotonic_ms() - started;
+        double took = redis_harness_monotonic_ms() - started;
 
         if (took > w->slowest_ms)
             w->slowest_ms = took;
@@ -629,7 +616,7 @@ static void *write_loop(void *arg)
             w->failed++;
         obol_session_free(s);
         /* A steady trickle, as logins come, rather than a flood. */
-        sleep_ms(status == OBOL_OK ? 2 : 20);
+        redis_harness_sleep_ms(status == OBOL_OK ? 2 : 20);
     }
     return NULL;
 }
@@ -649,7 +636,7 @@ static void crash_failover_loses_no_acknowledged_write(void **state)
     assert_true(replica >= 0);
     w->st = st;
     assert_int_equal(pthread_create(&thread, NULL, write_loop, w), 0);
-    sleep_ms(200);
+    redis_harness_sleep_ms(200);
     assert_int_equal(
         redis_harness_kill(redis_cluster_node(cluster, (size_t)master)), 0);
     assert_int_equal(redis_cluster_wait_promoted(cluster, (size_t)replica,
@@ -666,7 +653,7 @@ static void crash_failover_loses_no_acknowledged_write(void **state)
     before = w->acknowledged;
     for (int waited = 0; waited < 5000 && w->acknowledged < before + 20;
          waited += 50)
-        sleep_ms(50);
+        redis_harness_sleep_ms(50);
     w->stop = 1;
     assert_int_equal(pthread_join(thread, NULL), 0);
 

@@ -89,13 +89,6 @@ static int64_t now_s(void)
     return (int64_t)time(NULL);
 }
 
-static double monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
 /* Opens the driver from a config string, as the core would after parsing
  * it; the test's prefix is added unless the string names one. */
 static int open_url(const char *url, void **handle, obol_error *err)
@@ -1158,11 +1151,11 @@ static void killed_server_fails_fast_and_handle_recovers(void **state)
     assert_int_equal(redis_harness_kill(redis), 0);
 
     for (int attempt = 0; attempt < 3; attempt++) {
-        started = monotonic_ms();
+        started = redis_harness_monotonic_ms();
         status = get_status(h, key_of("alice", "full", "s1"), got, sizeof got,
                             &err);
         assert_true(status == OBOL_ERR_BACKEND || status == OBOL_ERR_TIMEOUT);
-        assert_true(monotonic_ms() - started < 1000);
+        assert_true(redis_harness_monotonic_ms() - started < 1000);
         assert_message_has(&err, where);
     }
     assert_message_has(&err, "connect: Connection refused");
@@ -1205,15 +1198,15 @@ static void stalled_server_times_out(void **state)
     put_ok(h, key_of("alice", "full", "s1"), "v1", now_s() + 100, 0);
     assert_int_equal(redis_harness_pause(redis), 0);
 
-    started = monotonic_ms();
+    started = redis_harness_monotonic_ms();
     status = get_status(h, key_of("alice", "full", "s1"), got, sizeof got,
                         &err);
     assert_int_equal(status, OBOL_ERR_TIMEOUT);
-    assert_true(monotonic_ms() - started < 1000);
+    assert_true(redis_harness_monotonic_ms() - started < 1000);
     assert_message_has(&err, "no reply within 300 ms");
 
     /* Two threads, one connection: the one left waiting gives up too. */
-    started = monotonic_ms();
+    started = redis_harness_monotonic_ms();
     assert_int_equal(pthread_create(&thread, NULL, get_in_thread, h), 0);
     status = get_status(h, key_of("alice", "full", "s1"), got, sizeof got,
                         &err);
@@ -1221,7 +1214,7 @@ static void stalled_server_times_out(void **state)
     assert_int_equal(status, OBOL_ERR_TIMEOUT);
     assert_int_equal(*(int *)thread_status, OBOL_ERR_TIMEOUT);
     free(thread_status);
-    assert_true(monotonic_ms() - started < 2000);
+    assert_true(redis_harness_monotonic_ms() - started < 2000);
 
     assert_int_equal(redis_harness_resume(redis), 0);
     assert_stored(h, key_of("alice", "full", "s1"), "v1");
@@ -1342,12 +1335,12 @@ static void dripped_reply_times_out_at_the_deadline(void **state)
     snprintf(url, sizeof url, "redis://127.0.0.1:%u?timeout_ms=300&pool=1",
              d.port);
     assert_int_equal(open_url(url, &h, &err), OBOL_OK);
-    started = monotonic_ms();
+    started = redis_harness_monotonic_ms();
     status = get_status(h, key_of("alice", "full", "s1"), got, sizeof got,
                         &err);
     assert_int_equal(status, OBOL_ERR_TIMEOUT);
     /* The reply would take 1.1 s to arrive whole. */
-    assert_true(monotonic_ms() - started < 500);
+    assert_true(redis_harness_monotonic_ms() - started < 500);
     assert_message_has(&err, "HGET: no reply within 300 ms");
     driver->close(h);
     close(d.listen_fd);

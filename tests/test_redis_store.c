@@ -90,13 +90,6 @@ static int64_t now_s(void)
     return (int64_t)time(NULL);
 }
 
-static double monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
 static void assert_message_has(const char *message, const char *part)
 {
     if (strstr(message, part) == NULL) {
@@ -527,7 +520,7 @@ static void assert_fails_naming_server(int status, double started,
     assert_true(status == OBOL_ERR_BACKEND || status == OBOL_ERR_TIMEOUT);
     assert_int_equal(err->status, status);
     assert_message_has(err->message, where);
-    assert_true(monotonic_ms() - started <
+    assert_true(redis_harness_monotonic_ms() - started <
                 TIMEOUT_MS + CONNECT_TIMEOUT_MS + SLACK_MS);
 }
 
@@ -551,11 +544,11 @@ static void killed_server_fails_within_timeout_then_recovers(void **state)
 
     /* More calls than connections: a dead idle connection is no excuse. */
     for (int attempt = 0; attempt < 3; attempt++) {
-        started = monotonic_ms();
+        started = redis_harness_monotonic_ms();
         assert_fails_naming_server(get_status(st, s->id, "alice", &err),
                                    started, &err);
         assert_int_equal(obol_session_refresh(s, now_s(), 600), OBOL_OK);
-        started = monotonic_ms();
+        started = redis_harness_monotonic_ms();
         assert_fails_naming_server(obol_upsert(st, s, &err), started, &err);
         assert_int_equal(s->lock_version, 1);
     }
