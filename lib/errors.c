@@ -12,6 +12,8 @@ const char *obol_strerror(int status)
     case OBOL_OK:            return "ok";
     case OBOL_NOT_FOUND:     return "not found";
     case OBOL_CONFLICT:      return "conflict: the session was changed or deleted";
+    case OBOL_JUST_ROTATED:  return "just rotated: use the current token";
+    case OBOL_REUSE_DETECTED: return "reuse detected: the session was revoked";
     case OBOL_ERR_INVALID:   return "invalid argument";
     case OBOL_ERR_DRIVER:    return "driver error";
     case OBOL_ERR_BACKEND:   return "backend error";

@@ -12,6 +12,7 @@ lib_libobolcore_la_SOURCES = \
 	lib/loader.c lib/loader_internal.h \
 	lib/record.c lib/record_internal.h \
 	lib/bulk.c \
+	lib/events.c \
 	lib/store.c lib/store_internal.h
 lib_libobolcore_la_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DOBOL_DRIVER_DIR='"$(driverdir)"'

@@ -146,12 +146,17 @@ static void log_record(obol_store *st, int level, const obol_driver_key *key,
                    why);
 }
 
-/* A record that is not to be trusted: OBOL_ERR_CORRUPT, and the logger
- * is told why. */
-static int refuse(obol_store *st, const obol_driver_key *key, const char *why,
+/* A record that is not to be trusted: OBOL_ERR_CORRUPT, the logger is told
+ * why, and the event hook what: a key it does not know (event
+ * OBOL_EVENT_UNKNOWN_KEY), or anything else (OBOL_EVENT_BAD_SEAL). */
+static int refuse(obol_store *st, const obol_driver_key *key,
+                  const obol_unsealed *payload, const char *why,
                   obol_error *err)
 {
     log_record(st, OBOL_LOG_WARNING, key, "refused", why);
+    obol_store_event(st, payload->unknown_key ? OBOL_EVENT_UNKNOWN_KEY
+                                              : OBOL_EVENT_BAD_SEAL,
+                     key, payload->key_id, why);
     return obol_set_error(err, OBOL_ERR_CORRUPT, "record refused: %s", why);
 }
 
@@ -170,11 +175,11 @@ static int decode_checked(obol_store *st, const obol_driver_key *key,
     if (status == OBOL_ERR_NOMEM)
         return obol_set_error(err, status, "out of memory decoding a session");
     if (status != OBOL_OK)
-        return refuse(st, key, why, err);
+        return refuse(st, key, payload, why, err);
     wrong = mismatch(s, key);
     if (wrong != NULL) {
         obol_session_free(s);
-        return refuse(st, key, wrong, err);
+        return refuse(st, key, payload, wrong, err);
     }
     if (obol_store_now(st) > s->refresh_expires_at) {
         obol_session_free(s);
@@ -202,12 +207,15 @@ int obol_record_open(obol_store *st, const obol_driver_key *key,
 
         /* refuse() rewrites err->message: format from a copy. */
         memcpy(why, err->message, sizeof why);
-        return refuse(st, key, why, err);
+        return refuse(st, key, &payload, why, err);
     }
-    if (payload.was_unsigned)
+    if (payload.was_unsigned) {
         log_record(st, OBOL_LOG_WARNING, key, "accepted",
                    "it is unsigned and allow_unsigned=1 (run `obol migrate` "
                    "to seal it)");
+        obol_store_event(st, OBOL_EVENT_UNSIGNED_READ, key, 0,
+                         "unsigned record read with allow_unsigned=1");
+    }
     status = decode_checked(st, key, &payload, out, err);
     free(payload.owned);
     return status;

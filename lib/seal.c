@@ -179,10 +179,12 @@ int obol_unseal(obol_keyring *ring, int allow_unsigned,
         return obol_set_error(err, OBOL_ERR_CORRUPT,
                               "record of %zu bytes is shorter than a seal", len);
     out->key_id = get_u32_be(record + 1);
-    if (obol_keyring_verify_key(ring, out->key_id, &key) != OBOL_OK)
+    if (obol_keyring_verify_key(ring, out->key_id, &key) != OBOL_OK) {
+        out->unknown_key = 1;
         return obol_set_error(err, OBOL_ERR_CORRUPT,
                               "record is signed with unknown key id %u",
                               out->key_id);
+    }
     compute_mac(key.mac, format, out->key_id, ctx,
                 record + OBOL_SEAL_HEADER_BYTES, len - OBOL_SEAL_HEADER_BYTES,
                 mac);

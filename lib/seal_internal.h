@@ -57,6 +57,7 @@ typedef struct obol_unsealed {
     size_t len;
     uint8_t *owned;
     int was_unsigned;   /* a legacy record accepted by allow_unsigned */
+    int unknown_key;    /* refused: the ring has no key for key_id */
     uint32_t key_id;
 } obol_unsealed;
 

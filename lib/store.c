@@ -286,14 +286,25 @@ int obol_get(obol_store *st, const char *sid, const char *uid,
     status = st->driver->get(st->handle, &key, &bytes, &len, err);
     obol_store_driver_leave(st);
     if (status == OBOL_NOT_FOUND)
-        return obol_set_error(err, OBOL_NOT_FOUND, "session not found");
+        return obol_set_error(err, OBOL_NOT_FOUND,
+                              "get: session not found: no such record");
     if (status != OBOL_OK)
         return status;
     status = obol_record_open(st, &key, bytes, len, out, err);
     free(bytes);
     if (status == OBOL_ERR_CORRUPT || status == OBOL_NOT_FOUND)
-        return obol_set_error(err, OBOL_NOT_FOUND, "session not found");
+        return obol_not_found_because(err, "get");
     return status;
+}
+
+int obol_not_found_because(obol_error *err, const char *op)
+{
+    char why[sizeof err->message];
+
+    /* The reason is rewritten into err itself: format from a copy. */
+    memcpy(why, err->message, sizeof why);
+    return obol_set_error(err, OBOL_NOT_FOUND, "%s: session not found: %s",
+                          op, why);
 }
 
 static int check_session(obol_store *st, const char *op,
@@ -428,7 +439,11 @@ int obol_upsert(obol_store *st, obol_session *s, obol_error *err)
         err = &local;
     status = obol_store_begin_write(st, "upsert", s, &key, &now, err);
     if (status == OBOL_NOT_FOUND) {
-        obol_clear_error(err);
+        /* Succeeds, and says so: the message of an OBOL_OK. */
+        obol_set_error(err, OBOL_OK, "upsert: nothing written: the session "
+                       "is no longer live (refresh_expires_at %lld is before "
+                       "now, %lld)", (long long)s->refresh_expires_at,
+                       (long long)now);
         return OBOL_OK;
     }
     if (status != OBOL_OK)

@@ -26,14 +26,21 @@ struct obol_store {
     void *log_arg;
     int64_t (*now)(void *arg);
     void *now_arg;
+    obol_event_fn event_hook;
+    void *event_arg;
 };
 
 /* Sends a printf-style message to the store's logger, if any. */
 void obol_store_log(obol_store *st, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* The store's clock. */
-int64_t obol_store_now(obol_store *st);
+/* Turns the reason in err (a record refused or expired) into the
+ * OBOL_NOT_FOUND of op: "get: session not found: <reason>". */
+int obol_not_found_because(obol_error *err, const char *op);
+
+/* Tells the event hook, if any, about kind for the session at key. */
+void obol_store_event(obol_store *st, int kind, const obol_driver_key *key,
+                      uint32_t key_id, const char *reason);
 
 /* Brackets every driver call: drivers that are not thread-safe get one
  * caller at a time. */

@@ -68,6 +68,10 @@ enum {
     OBOL_OK = 0,
     OBOL_NOT_FOUND = 1,      /* no live session matches */
     OBOL_CONFLICT = 2,       /* optimistic lock lost: reload and retry */
+    OBOL_JUST_ROTATED = 3,   /* obol_refresh(): the token was rotated away
+                                moments ago; use the current one */
+    OBOL_REUSE_DETECTED = 4, /* obol_refresh(): an old token came back;
+                                the session was revoked */
 
     OBOL_ERR_INVALID = -1,   /* bad argument, config string or option */
     OBOL_ERR_DRIVER = -2,    /* driver missing, unloadable, wrong ABI */
@@ -222,6 +226,49 @@ OBOL_API void obol_store_set_logger(obol_store *st,
  * NULL restores the default. */
 OBOL_API void obol_store_set_clock(obol_store *st, int64_t (*now)(void *arg),
                                    void *arg);
+
+/* The store's clock: what liveness is checked against. Make sessions with
+ * it (obol_session_new(uid, type, obol_store_now(st), ...)) so that the
+ * application and the store agree on what is live. */
+OBOL_API int64_t obol_store_now(obol_store *st);
+
+/* ------------------------------------------------------------------ events */
+
+/* What a security team alerts on. */
+enum {
+    OBOL_EVENT_REUSE_DETECTED = 1, /* an old refresh token was presented;
+                                      the session was revoked */
+    OBOL_EVENT_BAD_SEAL = 2,       /* a record failed its seal or did not
+                                      decode, and was refused */
+    OBOL_EVENT_UNKNOWN_KEY = 3,    /* a record names a key id this store
+                                      does not verify with, and was refused */
+    OBOL_EVENT_UNSIGNED_READ = 4   /* an unsigned record was accepted
+                                      because of allow_unsigned=1 */
+};
+
+/* One event. The strings are valid during the call only and are counted
+ * (a record found by a walk may hold any byte); none holds a secret. */
+typedef struct obol_event {
+    int kind;                  /* OBOL_EVENT_* */
+    const char *user_id;
+    size_t user_id_len;
+    const char *type;
+    size_t type_len;
+    const char *session_id;
+    size_t session_id_len;
+    uint32_t key_id;           /* the record's key id; 0 when none */
+    const char *reason;        /* a short explanation, for the log */
+} obol_event;
+
+typedef void (*obol_event_fn)(void *arg, const obol_event *event);
+
+/* Calls hook once for every event, on the thread of the call that met it;
+ * NULL removes it. Set it before sharing the store between threads. */
+OBOL_API void obol_store_set_event_hook(obol_store *st, obol_event_fn hook,
+                                        void *arg);
+
+/* "reuse detected", "bad seal", "unknown key", "unsigned read". */
+OBOL_API const char *obol_event_name(int kind);
 
 /* Name of the driver serving the store ("lmdb", "redis", ...). */
 OBOL_API const char *obol_store_driver_name(const obol_store *st);
