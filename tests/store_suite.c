@@ -1028,24 +1028,40 @@ static const struct CMUnitTest store_tests[] = {
     STORE_TEST(racing_processes_lose_no_update),
 };
 
+static const size_t store_test_count = sizeof store_tests / sizeof store_tests[0];
+
+/* The parts of the suite, each a table of cases in a file of its own, run
+ * as one group. */
+static const struct {
+    const struct CMUnitTest *tests;
+    const size_t *count;
+} parts[] = {
+    { store_tests, &store_test_count },
+    { driver_suite_tests, &driver_suite_test_count },
+};
+
 size_t store_suite_count(void)
 {
-    return sizeof store_tests / sizeof store_tests[0] + driver_suite_test_count;
+    size_t count = 0;
+
+    for (size_t p = 0; p < sizeof parts / sizeof parts[0]; p++)
+        count += *parts[p].count;
+    return count;
 }
 
 int store_suite_run(const char *group_name, const char *base_url)
 {
-    size_t store_count = sizeof store_tests / sizeof store_tests[0];
-    size_t count = store_suite_count();
+    size_t count = store_suite_count(), at = 0;
     struct CMUnitTest *all = malloc(count * sizeof *all);
     int failures;
 
     if (all == NULL)
         return 1;
     /* One group, so that the TAP output has one plan. */
-    memcpy(all, store_tests, sizeof store_tests);
-    memcpy(all + store_count, driver_suite_tests,
-           driver_suite_test_count * sizeof *all);
+    for (size_t p = 0; p < sizeof parts / sizeof parts[0]; p++) {
+        memcpy(all + at, parts[p].tests, *parts[p].count * sizeof *all);
+        at += *parts[p].count;
+    }
     suite_set_base_url(base_url);
     failures = _cmocka_run_group_tests(group_name, all, count, NULL, NULL);
     free(all);
