@@ -30,7 +30,10 @@ enum {
     FIELD_PREV_TOKENS_FRESH_FROM = 10,
     FIELD_LOCK_VERSION = 11,
     FIELD_EXTRA_PAYLOAD = 12,
-    FIELD_LAST = FIELD_EXTRA_PAYLOAD
+    /* Optional, added to version 2 after its first release: readers that
+     * predate it skip it as unknown, as the format intends. */
+    FIELD_PREV_REFRESH_TOKEN_ID = 13,
+    FIELD_LAST = FIELD_PREV_REFRESH_TOKEN_ID
 };
 
 /* A 64-bit value needs at most ceil(64 / 7) = 10 varint bytes. */
@@ -117,6 +120,9 @@ size_t obol_codec_encoded_size(const obol_session *s)
     if (s->extra_payload_len > 0)
         n += varint_size(tag_of(FIELD_EXTRA_PAYLOAD, WIRE_BYTES)) +
              varint_size(s->extra_payload_len) + s->extra_payload_len;
+    if (s->prev_refresh_token_id != NULL)
+        n += string_field_size(FIELD_PREV_REFRESH_TOKEN_ID,
+                               s->prev_refresh_token_id);
     return n;
 }
 
@@ -178,6 +184,10 @@ int obol_codec_encode(const obol_session *s, uint8_t *buf, size_t cap,
     if (s->extra_payload_len > 0)
         p = put_bytes_field(p, FIELD_EXTRA_PAYLOAD, s->extra_payload,
                             s->extra_payload_len);
+    if (s->prev_refresh_token_id != NULL)
+        p = put_bytes_field(p, FIELD_PREV_REFRESH_TOKEN_ID,
+                            s->prev_refresh_token_id,
+                            strlen(s->prev_refresh_token_id));
     *len = (size_t)(p - buf);
     return OBOL_OK;
 }
@@ -252,13 +262,15 @@ static int field_known(uint64_t field, uint32_t version)
         return 0;
     if (version == 1)
         return field != FIELD_TYPE && field != FIELD_TOKENS_FRESH_FROM &&
-               field != FIELD_PREV_TOKENS_FRESH_FROM;
+               field != FIELD_PREV_TOKENS_FRESH_FROM &&
+               field != FIELD_PREV_REFRESH_TOKEN_ID;
     return 1;
 }
 
 static unsigned field_wire_type(unsigned field)
 {
-    return field <= FIELD_REFRESH_TOKEN_ID || field == FIELD_EXTRA_PAYLOAD
+    return field <= FIELD_REFRESH_TOKEN_ID || field == FIELD_EXTRA_PAYLOAD ||
+                   field == FIELD_PREV_REFRESH_TOKEN_ID
                ? WIRE_BYTES
                : WIRE_VARINT;
 }
@@ -270,6 +282,7 @@ static char **string_slot(obol_session *s, unsigned field)
     case FIELD_USER_ID: return &s->user_id;
     case FIELD_TYPE: return &s->type;
     case FIELD_REFRESH_TOKEN_ID: return &s->refresh_token_id;
+    case FIELD_PREV_REFRESH_TOKEN_ID: return &s->prev_refresh_token_id;
     default: return NULL;
     }
 }

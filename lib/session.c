@@ -82,7 +82,10 @@ int obol_session_refresh(obol_session *s, int64_t now, int64_t refresh_ttl)
     token = obol_random_id();
     if (token == NULL)
         return OBOL_ERR_NOMEM;
-    free(s->refresh_token_id);
+    /* The token rotated away is kept, so that obol_refresh() can tell a
+     * client that raced another refresh from a token that was stolen. */
+    free(s->prev_refresh_token_id);
+    s->prev_refresh_token_id = s->refresh_token_id;
     s->refresh_token_id = token;
     s->refreshed_at = now;
     s->prev_tokens_fresh_from = s->tokens_fresh_from;
@@ -128,12 +131,15 @@ obol_session *obol_session_dup(const obol_session *s)
     copy->user_id = dup_string(s->user_id);
     copy->type = dup_string(s->type);
     copy->refresh_token_id = dup_string(s->refresh_token_id);
+    copy->prev_refresh_token_id = dup_string(s->prev_refresh_token_id);
     copy->extra_payload = NULL;
     copy->extra_payload_len = 0;
     if ((s->id != NULL && copy->id == NULL) ||
         (s->user_id != NULL && copy->user_id == NULL) ||
         (s->type != NULL && copy->type == NULL) ||
         (s->refresh_token_id != NULL && copy->refresh_token_id == NULL) ||
+        (s->prev_refresh_token_id != NULL &&
+         copy->prev_refresh_token_id == NULL) ||
         obol_session_set_payload(copy, s->extra_payload,
                                  s->extra_payload_len) != OBOL_OK) {
         obol_session_free(copy);
@@ -150,6 +156,7 @@ void obol_session_free(obol_session *s)
     free(s->user_id);
     free(s->type);
     free(s->refresh_token_id);
+    free(s->prev_refresh_token_id);
     free(s->extra_payload);
     free(s);
 }

@@ -16,6 +16,11 @@ void assert_sessions_equal(const obol_session *a, const obol_session *b)
     assert_string_equal(a->user_id, b->user_id);
     assert_string_equal(a->type, b->type);
     assert_string_equal(a->refresh_token_id, b->refresh_token_id);
+    if (a->prev_refresh_token_id == NULL || b->prev_refresh_token_id == NULL)
+        assert_ptr_equal(a->prev_refresh_token_id, b->prev_refresh_token_id);
+    else
+        assert_string_equal(a->prev_refresh_token_id,
+                            b->prev_refresh_token_id);
     assert_true(a->created_at == b->created_at);
     assert_true(a->expires_at == b->expires_at);
     assert_true(a->refresh_expires_at == b->refresh_expires_at);

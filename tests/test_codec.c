@@ -211,6 +211,48 @@ static void round_trip_preserves_every_field(void **state)
     obol_session_free(s);
 }
 
+/* Field 13: the refresh token id a refresh rotated away, optional. */
+static void round_trip_keeps_the_previous_refresh_token_id(void **state)
+{
+    obol_session *s = make_session(), *back;
+    (void)state;
+    assert_null(s->prev_refresh_token_id);
+    obol_session_free(round_trip(s));
+    s->prev_refresh_token_id = malloc(sizeof "rotated-away");
+    memcpy(s->prev_refresh_token_id, "rotated-away", sizeof "rotated-away");
+    back = round_trip(s);
+    assert_string_equal(back->prev_refresh_token_id, "rotated-away");
+    obol_session_free(back);
+    obol_session_free(s);
+}
+
+static void previous_refresh_token_id_is_absent_from_older_records(void **state)
+{
+    record r;
+    obol_session *s;
+    (void)state;
+    put_header(&r, 2);
+    put_v2_fields(&r, ALL);
+    s = decode_ok(&r);
+    assert_null(s->prev_refresh_token_id);
+    obol_session_free(s);
+}
+
+static void previous_refresh_token_id_must_be_bytes_once(void **state)
+{
+    record r;
+    (void)state;
+    put_header(&r, 2);
+    put_v2_fields(&r, ALL);
+    put_uint(&r, 13, 1);
+    assert_record_corrupt(&r, "field 13: wire type 0, expected 2");
+    put_header(&r, 2);
+    put_v2_fields(&r, ALL);
+    put_bytes(&r, 13, "a", 1);
+    put_bytes(&r, 13, "b", 1);
+    assert_record_corrupt(&r, "field 13: duplicated");
+}
+
 static void round_trip_keeps_binary_payload_with_nul_bytes(void **state)
 {
     obol_session *s = make_session();
@@ -510,7 +552,7 @@ static void decode_skips_unknown_varint_field(void **state)
     obol_session *s;
     (void)state;
     put_header(&r, 2);
-    put_uint(&r, 13, UINT64_MAX);
+    put_uint(&r, 14, UINT64_MAX);
     put_v2_fields(&r, ALL);
     put_uint(&r, 99, 5);
     put_uint(&r, 99, 6); /* unknown fields may repeat */
@@ -531,7 +573,7 @@ static void decode_skips_unknown_length_delimited_field(void **state)
     put_header(&r, 2);
     put_bytes(&r, 40, blob, sizeof blob);
     put_v2_fields(&r, ALL);
-    put_bytes(&r, 13, "", 0);
+    put_bytes(&r, 15, "", 0);
     put_bytes(&r, 14, "\x01\x02\x03", 3);
     s = decode_ok(&r);
     assert_string_equal(s->type, "oauth2");
@@ -903,6 +945,9 @@ int main(void)
         cmocka_unit_test(decode_rejects_version_0),
         cmocka_unit_test(decode_rejects_wrong_magic),
         cmocka_unit_test(decode_rejects_empty_input),
+        cmocka_unit_test(round_trip_keeps_the_previous_refresh_token_id),
+        cmocka_unit_test(previous_refresh_token_id_is_absent_from_older_records),
+        cmocka_unit_test(previous_refresh_token_id_must_be_bytes_once),
         cmocka_unit_test(decode_skips_unknown_varint_field),
         cmocka_unit_test(decode_skips_unknown_length_delimited_field),
         cmocka_unit_test(decode_accepts_fields_in_any_order),

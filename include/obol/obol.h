@@ -126,12 +126,22 @@ typedef struct obol_session {
     int64_t expires_at;        /* absolute end, or OBOL_INFINITE */
     int64_t refresh_expires_at;/* refresh token usable until; <= expires_at */
     int64_t refreshed_at;      /* last refresh */
+    /* Token generations: tokens_fresh_from is when the current refresh
+     * token was issued (the session's creation, then each refresh), and
+     * prev_tokens_fresh_from when the one before it was. A client's access
+     * tokens issued before tokens_fresh_from belong to an older
+     * generation. obol_session_refresh() and obol_refresh() move both on;
+     * obol_refresh() uses tokens_fresh_from to tell a refresh that raced
+     * another (within refresh_grace_s) from the reuse of an old token. */
     int64_t tokens_fresh_from;
     int64_t prev_tokens_fresh_from;
     uint64_t lock_version;     /* managed by the store: 0 means "new" */
     uint8_t *extra_payload;    /* application bytes, opaque to obol */
     size_t extra_payload_len;
     uint32_t version;          /* encoding version; OBOL_SESSION_VERSION */
+    /* The refresh token id the last refresh rotated away, or NULL (a new
+     * session, or one stored before obol kept it). */
+    char *prev_refresh_token_id;
 } obol_session;
 
 /*
@@ -146,8 +156,8 @@ OBOL_API obol_session *obol_session_new(const char *uid, const char *type,
                                         int64_t refresh_ttl);
 
 /*
- * Rotates the refresh token: a new random refresh_token_id, refreshed_at =
- * now, refresh_expires_at = now + refresh_ttl capped at expires_at, and the
+ * Rotates the refresh token: a new random refresh_token_id (the old one
+ * kept in prev_refresh_token_id), refreshed_at = now, refresh_expires_at = now + refresh_ttl capped at expires_at, and the
  * token generation moved on (prev_tokens_fresh_from = tokens_fresh_from,
  * tokens_fresh_from = now). Store the result with obol_upsert().
  * Returns OBOL_OK, OBOL_ERR_INVALID or OBOL_ERR_NOMEM.

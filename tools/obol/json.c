@@ -39,6 +39,7 @@ static const field fields[] = {
     FIELD(user_id, FIELD_USER_ID, KIND_STRING),
     FIELD(type, FIELD_TYPE, KIND_STRING),
     FIELD(refresh_token_id, FIELD_REFRESH_TOKEN_ID, KIND_STRING),
+    FIELD(prev_refresh_token_id, FIELD_PREV_REFRESH_TOKEN_ID, KIND_STRING),
     FIELD(created_at, FIELD_CREATED_AT, KIND_TIME),
     FIELD(refreshed_at, FIELD_REFRESHED_AT, KIND_TIME),
     FIELD(expires_at, FIELD_EXPIRES_AT, KIND_TIME),

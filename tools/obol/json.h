@@ -30,6 +30,7 @@ enum {
     FIELD_LOCK_VERSION = 1u << 10,
     FIELD_EXTRA_PAYLOAD = 1u << 11,
     FIELD_VERSION = 1u << 12,
+    FIELD_PREV_REFRESH_TOKEN_ID = 1u << 13,   /* optional */
     /* What `import` needs: all but extra_payload (empty when absent) and
      * version (the store always writes the current one). */
     FIELDS_ALL = (1u << 11) - 1
