@@ -268,6 +268,20 @@ static int set_max_payload(obol_config *c, const char *value, obol_error *err)
     return OBOL_OK;
 }
 
+static int set_refresh_grace(obol_config *c, const char *value,
+                             obol_error *err)
+{
+    uint64_t seconds;
+
+    if (obol_parse_uint(value, OBOL_MAX_REFRESH_GRACE_S, &seconds) != 0)
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "config: option 'refresh_grace_s' must be a "
+                              "number of seconds from 0 to %d, not '%s'",
+                              OBOL_MAX_REFRESH_GRACE_S, value);
+    c->refresh_grace_s = (int64_t)seconds;
+    return OBOL_OK;
+}
+
 static int set_driver_path(obol_config *c, const char *value, obol_error *err)
 {
     if (value[0] != '/')
@@ -275,6 +289,76 @@ static int set_driver_path(obol_config *c, const char *value, obol_error *err)
                               "config: option 'driver_path' must be an "
                               "absolute directory, not '%s'", value);
     return replace_string(&c->driver_path, value, err);
+}
+
+static void free_types(char **types, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        free(types[i]);
+    free(types);
+}
+
+/* Whether the first len bytes at name may join the count types before
+ * them; an error names the type and what is wrong with it. */
+static int check_type(char *const *types, size_t count, const char *name,
+                      size_t len, obol_error *err)
+{
+    if (len == 0)
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "config: option 'types': type %zu is empty "
+                              "(write types=full,oauth2,...)", count + 1);
+    if (len > OBOL_MAX_TYPE_LEN)
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "config: option 'types': type %zu is longer "
+                              "than %d bytes", count + 1, OBOL_MAX_TYPE_LEN);
+    for (size_t i = 0; i < count; i++) {
+        if (strlen(types[i]) == len && memcmp(types[i], name, len) == 0) {
+            obol_bytes bytes = { (const uint8_t *)name, len };
+            char shown[64];
+
+            return obol_set_error(err, OBOL_ERR_INVALID,
+                                  "config: option 'types' lists '%s' twice",
+                                  obol_printable(bytes, shown, sizeof shown));
+        }
+    }
+    return OBOL_OK;
+}
+
+/* types=full,oauth2: the session types the application writes, which
+ * obol_delete_everywhere() deletes. Split after percent-decoding, so a
+ * type holding ',' cannot be listed. */
+static int set_types(obol_config *c, const char *value, obol_error *err)
+{
+    size_t listed = 1, count = 0;
+    const char *name = value;
+    char **types;
+
+    for (const char *p = value; *p != '\0'; p++)
+        listed += *p == ',';
+    if (listed > OBOL_MAX_TYPES)
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "config: option 'types' lists %zu types; at "
+                              "most %d", listed, OBOL_MAX_TYPES);
+    types = calloc(listed, sizeof *types);
+    if (types == NULL)
+        return obol_set_error(err, OBOL_ERR_NOMEM, "config: out of memory");
+    for (; count < listed; count++) {
+        size_t len = strcspn(name, ",");
+        int status = check_type(types, count, name, len, err);
+
+        if (status == OBOL_OK && (types[count] = strndup(name, len)) == NULL)
+            status = obol_set_error(err, OBOL_ERR_NOMEM,
+                                    "config: out of memory");
+        if (status != OBOL_OK) {
+            free_types(types, count);
+            return status;
+        }
+        name += len + 1;
+    }
+    free_types(c->types, c->type_count);
+    c->types = types;
+    c->type_count = count;
+    return OBOL_OK;
 }
 
 static const struct core_option {
@@ -287,7 +371,9 @@ static const struct core_option {
     { "seal", set_seal },
     { "allow_unsigned", set_allow_unsigned },
     { "max_payload", set_max_payload },
+    { "refresh_grace_s", set_refresh_grace },
     { "driver_path", set_driver_path },
+    { "types", set_types },
 };
 
 static const struct core_option *find_core_option(const char *name)
@@ -439,6 +525,7 @@ int obol_config_parse(const char *text, obol_config *out, obol_error *err)
         return obol_set_error(err, OBOL_ERR_INVALID, "config: the string is empty");
     out->seal_mode = OBOL_SEAL_MAC;
     out->max_payload = OBOL_DEFAULT_MAX_PAYLOAD;
+    out->refresh_grace_s = OBOL_DEFAULT_REFRESH_GRACE_S;
     out->key_id = 1;
     status = parse_uri(text, out, err);
     if (status == OBOL_OK && out->prefix == NULL)
@@ -469,6 +556,7 @@ void obol_config_clear(obol_config *c)
     free(c->prefix);
     free(c->secret_source);
     free(c->driver_path);
+    free_types(c->types, c->type_count);
     memset(c, 0, sizeof *c);
 }
 

@@ -14,6 +14,12 @@
 
 #define OBOL_DEFAULT_PREFIX "obol"
 #define OBOL_DEFAULT_MAX_PAYLOAD (64 * 1024)
+#define OBOL_DEFAULT_REFRESH_GRACE_S 10
+#define OBOL_MAX_REFRESH_GRACE_S 3600
+
+/* Bounds of the types= option: a list for people to write, not a data set. */
+#define OBOL_MAX_TYPES 32
+#define OBOL_MAX_TYPE_LEN 255
 
 typedef struct obol_config {
     char *redacted_url;     /* the string with any password replaced by *** */
@@ -34,7 +40,12 @@ typedef struct obol_config {
     int seal_mode;          /* OBOL_SEAL_MAC or OBOL_SEAL_AEAD */
     int allow_unsigned;
     uint64_t max_payload;
+    int64_t refresh_grace_s;  /* obol_refresh(): a rotated-away token this
+                                 recent is a race, not a reuse */
     char *driver_path;
+    char **types;           /* types=: the application's session types, as
+                               listed (obol_delete_everywhere()); NULL: none */
+    size_t type_count;
 } obol_config;
 
 /* Parses text into *out (zeroed first). On failure *out holds nothing and

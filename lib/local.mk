@@ -12,7 +12,10 @@ lib_libobolcore_la_SOURCES = \
 	lib/loader.c lib/loader_internal.h \
 	lib/record.c lib/record_internal.h \
 	lib/bulk.c \
+	lib/logout.c \
 	lib/events.c \
+	lib/token.c lib/token_internal.h \
+	lib/refresh.c \
 	lib/store.c lib/store_internal.h
 lib_libobolcore_la_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DOBOL_DRIVER_DIR='"$(driverdir)"'

@@ -340,6 +340,74 @@ OBOL_API int obol_delete_all(obol_store *st, const char *uid, const char *type,
  * records on their own; this makes it happen now. */
 OBOL_API int obol_prune(obol_store *st, obol_error *err);
 
+/* ------------------------------------------------------ tokens, refresh */
+
+/*
+ * A client token: one opaque url-safe string ("o1." and base64url) that
+ * names a session (user, type, id) and carries its refresh token id, bound
+ * by a MAC to the store's prefix and signing key. It is what a client keeps
+ * in a cookie; any byte but NUL may be in its ids. A token is a few hundred
+ * characters at most for ordinary ids (about 130 for a 22-character id and
+ * a short user id). docs/FORMAT.md has it byte for byte.
+ */
+typedef struct obol_token {
+    char *user_id;
+    char *type;
+    char *id;                  /* the session id */
+    char *refresh_token_id;
+    uint32_t key_id;           /* the key that made it */
+} obol_token;
+
+/* The token of s as stored now (its refresh_token_id), in *token (free it
+ * with free()). Returns OBOL_OK, OBOL_ERR_INVALID, OBOL_ERR_KEY or
+ * OBOL_ERR_NOMEM. */
+OBOL_API int obol_token_make(obol_store *st, const obol_session *s,
+                             char **token, obol_error *err);
+
+/*
+ * Checks a token and reads it into *out (free it with obol_token_free()).
+ * No backend is asked. A token that is malformed, made for another prefix,
+ * altered in any byte or signed with a key this store does not verify with
+ * is OBOL_NOT_FOUND, with the reason in err. Also OBOL_ERR_INVALID (NULL
+ * arguments) or OBOL_ERR_NOMEM.
+ */
+OBOL_API int obol_token_parse(obol_store *st, const char *token,
+                              obol_token **out, obol_error *err);
+
+OBOL_API void obol_token_free(obol_token *t);
+
+/*
+ * The refresh-token protocol (rotation with reuse detection, RFC 9700
+ * section 4.14.2): the client presents its token; obol checks it (no round
+ * trip when it fails its MAC), reads the session, compares the presented
+ * refresh token id with the stored one in constant time, rotates it
+ * (obol_session_refresh() with refresh_ttl) and writes under the lock. A
+ * write lost to a concurrent one is read again and decided again, never
+ * reported as a failure. Outcomes:
+ *
+ *   OBOL_OK              rotated: *session is the stored session, *new_token
+ *                        the token to hand the client (free both);
+ *   OBOL_NOT_FOUND       no live session, or a token that fails its MAC;
+ *                        the reason is in err;
+ *   OBOL_JUST_ROTATED    the token is the one rotated away less than
+ *                        refresh_grace_s ago (option, default 10): two tabs
+ *                        refreshing at once. Nothing is revoked and nothing
+ *                        is handed out (*session and *new_token are NULL,
+ *                        so that the holder of a stolen old token gains
+ *                        nothing): the client should use the token the
+ *                        other refresh gave it;
+ *   OBOL_REUSE_DETECTED  an older token, or the previous one after the
+ *                        grace period: the session is deleted (revoked), a
+ *                        warning is logged and OBOL_EVENT_REUSE_DETECTED
+ *                        fires; *session and *new_token are NULL.
+ *
+ * Or an error (OBOL_ERR_*), after which nothing was revoked. session and
+ * new_token may be NULL when the caller does not want them.
+ */
+OBOL_API int obol_refresh(obol_store *st, const char *token,
+                          int64_t refresh_ttl, obol_session **session,
+                          char **new_token, obol_error *err);
+
 /* ------------------------------------------------------------ whole stores */
 
 /* What a walk over a whole store met. */
