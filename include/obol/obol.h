@@ -201,6 +201,8 @@ typedef struct obol_store obol_store;
  *   allow_unsigned=0|1   accept records written without a seal (with a warning)
  *   max_payload=SIZE     limit of extra_payload (default 64KiB)
  *   driver_path=DIR      look for the driver in DIR first
+ *   types=T1,T2,...      the session types the application uses, for
+ *                        obol_delete_everywhere() (at most 32)
  * Any other option goes to the driver, which refuses options it does not
  * know. Returns OBOL_OK, OBOL_ERR_INVALID, OBOL_ERR_DRIVER, OBOL_ERR_KEY,
  * OBOL_ERR_BACKEND or OBOL_ERR_NOMEM.
@@ -332,9 +334,31 @@ OBOL_API int obol_delete(obol_store *st, const char *sid, const char *uid,
 OBOL_API int obol_get_all(obol_store *st, const char *uid, const char *type,
                           obol_session ***out, size_t *count, obol_error *err);
 
-/* Deletes every session of user uid and type, and nothing else. */
+/* Deletes every session of user uid and type, and nothing else. To log a
+ * user out of every type, see obol_delete_everywhere(). */
 OBOL_API int obol_delete_all(obol_store *st, const char *uid, const char *type,
                              obol_error *err);
+
+/*
+ * Logout everywhere: deletes every session of user uid of each type the
+ * config string's types= option lists, and of OBOL_DEFAULT_TYPE ("full")
+ * whether listed or not; nothing of other users or of unlisted types.
+ * A store opened without types= cannot know what "everywhere" is and
+ * refuses the call with OBOL_ERR_INVALID.
+ *
+ * It is obol_delete_all() once per type: N types cost N backend round
+ * trips, each on one Redis Cluster slot (a user's types live in different
+ * slots by design; that is what keeps every other call on one slot).
+ * When a type fails, the others are still deleted: the call returns the
+ * first failure's status, and err says how many types failed and why the
+ * first did (the logger hears about the rest). What was deleted stays
+ * deleted, and calling again is safe. Not a snapshot: a login racing the
+ * call may survive it, while a refresh of a session read before it is
+ * OBOL_CONFLICT. Returns OBOL_OK, OBOL_ERR_INVALID, OBOL_ERR_KEY or a
+ * backend error.
+ */
+OBOL_API int obol_delete_everywhere(obol_store *st, const char *uid,
+                                    obol_error *err);
 
 /* Removes records whose refresh_expires_at has passed. Backends also expire
  * records on their own; this makes it happen now. */
