@@ -224,6 +224,7 @@ int obol_store_add_key(obol_store *st, uint32_t key_id, const uint8_t key[32],
 
 void obol_store_driver_enter(obol_store *st)
 {
+    __atomic_add_fetch(&st->driver_calls, 1, __ATOMIC_RELAXED);
     if (st->serialize_calls)
         pthread_mutex_lock(&st->call_lock);
 }

@@ -28,6 +28,7 @@ struct obol_store {
     void *now_arg;
     obol_event_fn event_hook;
     void *event_arg;
+    uint64_t driver_calls;   /* every driver call so far (atomic) */
 };
 
 /* Sends a printf-style message to the store's logger, if any. */
@@ -43,7 +44,7 @@ void obol_store_event(obol_store *st, int kind, const obol_driver_key *key,
                       uint32_t key_id, const char *reason);
 
 /* Brackets every driver call: drivers that are not thread-safe get one
- * caller at a time. */
+ * caller at a time, and each call is counted in driver_calls. */
 void obol_store_driver_enter(obol_store *st);
 void obol_store_driver_leave(obol_store *st);
 

@@ -22,6 +22,7 @@ include tests/unit.mk
 
 # The store-semantics suite, one runner per driver.
 STORE_SUITE_SOURCES = tests/store_suite.c tests/store_suite.h \
+	tests/suite_refresh.c tests/suite_refresh.h \
 	tests/suite_fixture.c tests/suite_fixture.h \
 	tests/driver_suite.c tests/driver_suite.h \
 	tests/tmpdir.c tests/tmpdir.h \

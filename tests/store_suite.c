@@ -26,6 +26,7 @@
 #include "store_internal.h"
 #include "store_suite.h"
 #include "suite_fixture.h"
+#include "suite_refresh.h"
 
 static void assert_not_found(fixture *f, const char *sid, const char *uid,
                              const char *type)
@@ -1038,6 +1039,7 @@ static const struct {
 } parts[] = {
     { store_tests, &store_test_count },
     { driver_suite_tests, &driver_suite_test_count },
+    { refresh_suite_tests, &refresh_suite_test_count },
 };
 
 size_t store_suite_count(void)
