@@ -26,6 +26,7 @@
 #include "store_internal.h"
 #include "store_suite.h"
 #include "suite_fixture.h"
+#include "suite_logout.h"
 #include "suite_refresh.h"
 
 static void assert_not_found(fixture *f, const char *sid, const char *uid,
@@ -1039,6 +1040,7 @@ static const struct {
 } parts[] = {
     { store_tests, &store_test_count },
     { driver_suite_tests, &driver_suite_test_count },
+    { logout_suite_tests, &logout_suite_test_count },
     { refresh_suite_tests, &refresh_suite_test_count },
 };
 

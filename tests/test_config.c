@@ -309,6 +309,46 @@ static void max_payload_accepts_up_to_one_gib(void **state)
     obol_config_clear(&c);
 }
 
+static void types_are_kept_in_order_and_from_the_driver(void **state)
+{
+    obol_config c;
+
+    (void)state;
+    parse_ok("memory:?types=full,oauth2,a%2Cb%20c", &c);
+    assert_int_equal(c.type_count, 4);
+    assert_string_equal(c.types[0], "full");
+    assert_string_equal(c.types[1], "oauth2");
+    /* Split after decoding: an encoded ',' separates too. */
+    assert_string_equal(c.types[2], "a");
+    assert_string_equal(c.types[3], "b c");
+    assert_int_equal(c.driver_option_count, 0);
+    obol_config_clear(&c);
+    parse_ok("memory:", &c);
+    assert_int_equal(c.type_count, 0);
+    assert_null(c.types);
+    obol_config_clear(&c);
+}
+
+static void types_bounds_are_32_types_of_255_bytes(void **state)
+{
+    char text[64 + 32 * 3 + OBOL_MAX_TYPE_LEN];
+    char *p = text + sprintf(text, "memory:?types=");
+    obol_config c;
+
+    (void)state;
+    for (int i = 0; i < OBOL_MAX_TYPES; i++)
+        p += sprintf(p, "%s%02d", i ? "," : "", i);
+    parse_ok(text, &c);
+    assert_int_equal(c.type_count, OBOL_MAX_TYPES);
+    obol_config_clear(&c);
+    p = text + sprintf(text, "memory:?types=full,");
+    memset(p, 'x', OBOL_MAX_TYPE_LEN);
+    p[OBOL_MAX_TYPE_LEN] = '\0';
+    parse_ok(text, &c);
+    assert_int_equal(strlen(c.types[1]), OBOL_MAX_TYPE_LEN);
+    obol_config_clear(&c);
+}
+
 static void driver_view_matches_the_parsed_config(void **state)
 {
     obol_config c;
@@ -517,6 +557,38 @@ static void bad_max_payload_is_refused(void **state)
     assert_refused("memory:?max_payload=64%20KiB", "max_payload");
 }
 
+static void empty_type_is_refused_by_position(void **state)
+{
+    (void)state;
+    assert_refused("memory:?types=", "types", "type 1 is empty");
+    assert_refused("memory:?types=full,,oauth2", "types", "type 2 is empty");
+    assert_refused("memory:?types=full,", "types", "type 2 is empty");
+    assert_refused("memory:?types=,full", "types", "type 1 is empty");
+}
+
+static void type_listed_twice_is_refused_by_name(void **state)
+{
+    (void)state;
+    assert_refused("memory:?types=full,oauth2,full", "types", "'full' twice");
+    assert_refused("memory:?types=a,%61", "types", "'a' twice");
+    assert_refused("memory:?types=%FF,%FF", "types", "'\\xff' twice");
+}
+
+static void too_many_or_too_long_types_are_refused(void **state)
+{
+    char text[64 + 33 * 3 + OBOL_MAX_TYPE_LEN];
+    char *p = text + sprintf(text, "memory:?types=");
+
+    (void)state;
+    for (int i = 0; i <= OBOL_MAX_TYPES; i++)
+        p += sprintf(p, "%s%02d", i ? "," : "", i);
+    assert_refused(text, "types", "33 types", "at most 32");
+    p = text + sprintf(text, "memory:?types=full,");
+    memset(p, 'x', OBOL_MAX_TYPE_LEN + 1);
+    p[OBOL_MAX_TYPE_LEN + 1] = '\0';
+    assert_refused(text, "types", "type 2 is longer than 255 bytes");
+}
+
 static void relative_driver_path_is_refused(void **state)
 {
     (void)state;
@@ -608,6 +680,8 @@ int main(void)
         cmocka_unit_test(secret_may_come_from_a_file),
         cmocka_unit_test(key_id_bounds_are_zero_and_uint32_max),
         cmocka_unit_test(max_payload_accepts_up_to_one_gib),
+        cmocka_unit_test(types_are_kept_in_order_and_from_the_driver),
+        cmocka_unit_test(types_bounds_are_32_types_of_255_bytes),
         cmocka_unit_test(driver_view_matches_the_parsed_config),
         cmocka_unit_test(empty_string_is_refused),
         cmocka_unit_test(string_without_scheme_is_refused),
@@ -632,6 +706,9 @@ int main(void)
         cmocka_unit_test(bad_seal_is_refused),
         cmocka_unit_test(bad_allow_unsigned_is_refused),
         cmocka_unit_test(bad_max_payload_is_refused),
+        cmocka_unit_test(empty_type_is_refused_by_position),
+        cmocka_unit_test(type_listed_twice_is_refused_by_name),
+        cmocka_unit_test(too_many_or_too_long_types_are_refused),
         cmocka_unit_test(relative_driver_path_is_refused),
         cmocka_unit_test(empty_prefix_is_refused),
         cmocka_unit_test(literal_secret_is_refused_without_echoing_it),
