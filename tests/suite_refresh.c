@@ -125,6 +125,21 @@ static void token_names_the_session_and_its_refresh_token(void **state)
     obol_session_free(s);
 }
 
+/* The size docs/FORMAT.md gives: 22-character ids, type "full" and a
+ * 17-byte user id. */
+static void token_of_ordinary_ids_is_143_characters(void **state)
+{
+    fixture *f = *state;
+    obol_session *s = suite_stored_session(f, "alice@example.com", NULL);
+    char *token = token_of(f, s);
+
+    assert_int_equal(strlen(s->id), 22);
+    assert_int_equal(strlen(s->refresh_token_id), 22);
+    assert_int_equal(strlen(token), 143);
+    free(token);
+    obol_session_free(s);
+}
+
 static void any_byte_but_nul_may_be_in_a_user_id(void **state)
 {
     fixture *f = *state;
@@ -466,6 +481,7 @@ static void an_upsert_that_writes_nothing_says_so(void **state)
 
 const struct CMUnitTest refresh_suite_tests[] = {
     CASE(token_names_the_session_and_its_refresh_token),
+    CASE(token_of_ordinary_ids_is_143_characters),
     CASE(any_byte_but_nul_may_be_in_a_user_id),
     CASE(altered_token_is_refused_without_a_backend_call),
     CASE(token_for_another_prefix_or_key_is_refused),

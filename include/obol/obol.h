@@ -371,8 +371,8 @@ OBOL_API int obol_prune(obol_store *st, obol_error *err);
  * names a session (user, type, id) and carries its refresh token id, bound
  * by a MAC to the store's prefix and signing key. It is what a client keeps
  * in a cookie; any byte but NUL may be in its ids. A token is a few hundred
- * characters at most for ordinary ids (about 130 for a 22-character id and
- * a short user id). docs/FORMAT.md has it byte for byte.
+ * characters at most for ordinary ids (143 for 22-character ids and a
+ * 17-byte user id). docs/FORMAT.md has it byte for byte.
  */
 typedef struct obol_token {
     char *user_id;
