@@ -107,6 +107,33 @@ expect "rm of a missing session is not an error" 0
 run prune --json "$db"
 expect "prune" 0
 
+# ------------------------------------------------- rm-all --all-types
+logout=lmdb://$work/logout
+mkdir "$work/logout"
+for session in '"alice"' '"alice","type":"oauth2"' '"alice","type":"api"' \
+        '"alice","type":"admin"' '"bob"' '"bob","type":"oauth2"'; do
+    echo "{\"user_id\":$session}" >"$work/s.json"
+    run_in "$work/s.json" put "$logout"
+done
+run rm-all "$logout" alice --all-types
+expect "rm-all --all-types without types= in the URL is a usage error" 2 "types="
+run ls --json --all-types "$logout" alice
+check "and deletes nothing" count_lines "$work/out" 4
+run rm-all "$logout?types=oauth2" alice full --all-types
+expect "rm-all with a TYPE and --all-types is a usage error" 2 "not both"
+run rm-all "$logout?types=oauth2,oauth2" alice --all-types
+expect "rm-all names a bad types= option" 2 "'oauth2' twice"
+run rm-all --json "$logout?types=oauth2,api" alice --all-types
+expect "rm-all --all-types" 0
+check "rm-all --all-types --json says ok" grep -q '"status":"ok"' "$work/out"
+run ls --json --all-types "$logout" alice
+check "rm-all --all-types removed every listed type and full, not the others" \
+    test "$(field "$work/out" type)" = admin -a "$(wc -l <"$work/out")" -eq 1
+run ls --json --all-types "$logout" bob
+check "rm-all --all-types left other users alone" count_lines "$work/out" 2
+run rm-all "$logout?types=oauth2,api" alice --all-types
+expect "rm-all --all-types again is not an error" 0
+
 # --------------------------------------------------------------- check
 run check "$db"
 expect "check" 0

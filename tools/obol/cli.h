@@ -24,7 +24,7 @@ enum {
 /* Everything the command line says, once parsed. */
 typedef struct cli_options {
     int json;                    /* --json */
-    int all_types;               /* ls --all-types */
+    int all_types;               /* ls and rm-all --all-types */
     int quiet;                   /* -q: no library warnings */
     int verbose;                 /* -v: every library message */
     int progress;                /* -1 auto (a terminal), 0 never, 1 always */

@@ -170,10 +170,19 @@ int cmd_rm_all(const cli_options *o)
     obol_error err;
     int status, code;
 
+    if (o->all_types && o->nargs > 2) {
+        cli_error("rm-all", "give a TYPE or --all-types, not both");
+        return EXIT_USAGE;
+    }
     code = cli_open_store(o->args[0], cli_secret_for(o, ""), "rm-all", &st);
     if (code != EXIT_OK)
         return code;
-    status = obol_delete_all(st, o->args[1], type_operand(o, 2), &err);
+    /* Unlike ls --all-types, no walk: the types are the URL's types=, so
+     * that the tool logs a user out exactly as the application does. */
+    if (o->all_types)
+        status = obol_delete_everywhere(st, o->args[1], &err);
+    else
+        status = obol_delete_all(st, o->args[1], type_operand(o, 2), &err);
     if (status != OBOL_OK)
         code = cli_fail_store("rm-all", status, &err);
     else if (print_done("rm-all", o->json) != 0)

@@ -25,7 +25,7 @@ static const command commands[] = {
     { "get", cmd_get, 3, 4, "URL SID UID [TYPE]" },
     { "ls", cmd_ls, 2, 3, "URL UID [TYPE | --all-types]" },
     { "rm", cmd_rm, 3, 4, "URL SID UID [TYPE]" },
-    { "rm-all", cmd_rm_all, 2, 3, "URL UID [TYPE]" },
+    { "rm-all", cmd_rm_all, 2, 3, "URL UID [TYPE | --all-types]" },
     { "prune", cmd_prune, 1, 1, "URL" },
     { "put", cmd_put, 1, 1, "URL < session.json" },
     { "check", cmd_check, 1, 1, "URL" },
@@ -47,7 +47,8 @@ static void usage(FILE *out)
 "  --secret-file PATH     read the store's secret from PATH\n"
 "  --src-secret-file PATH, --dst-secret-file PATH\n"
 "                         migrate: secrets of the source and the destination\n"
-"  --all-types            ls: every type of the user\n"
+"  --all-types            ls: every type of the user (walks the store);\n"
+"                         rm-all: every type the URL's types= lists, and full\n"
 "  --ttl DURATION         put: lifetime of a new session (default 30d)\n"
 "  --refresh-ttl DURATION put: refresh window of a new session (default 7d)\n"
 "  --sample N             check: live sessions to verify (default 100)\n"
@@ -198,8 +199,8 @@ static int check_options_fit(const command *cmd, const cli_options *o,
 {
     const char *name = cmd->name;
 
-    if (o->all_types && strcmp(name, "ls") != 0)
-        return usage_error("--all-types is an option of ls, not %s", name);
+    if (o->all_types && strcmp(name, "ls") != 0 && strcmp(name, "rm-all") != 0)
+        return usage_error("--all-types is an option of ls and rm-all, not %s", name);
     if ((o->ttl != defaults->ttl || o->refresh_ttl != defaults->refresh_ttl) &&
         strcmp(name, "put") != 0)
         return usage_error("--ttl and --refresh-ttl are options of put, not %s", name);
