@@ -1222,16 +1222,25 @@ static void stalled_server_times_out(void **state)
 }
 
 /*
- * A reply that trickles in. No real server sends a reply a byte at a time,
- * so a small fake stands in: it answers SCRIPT LOAD at once (so that open()
- * works) and drips every other reply one byte per 100 ms. A timeout per
- * read() would let that run for seconds; the call's deadline must not.
+ * Servers no real Redis would be, for the deadline rules: a small fake on
+ * loopback that answers SCRIPT LOAD at once (so that open() works) and then
+ * misbehaves in one way: drips every reply a byte per 100 ms, never answers
+ * at all, or answers SCAN with a cursor that never ends (the same cursor
+ * again, or a new one every time).
  */
-typedef struct dripper {
+typedef enum fake_mode {
+    FAKE_DRIP,
+    FAKE_SILENT,
+    FAKE_SCAN_SAME_CURSOR,
+    FAKE_SCAN_NEW_CURSORS
+} fake_mode;
+
+typedef struct fake_server {
+    fake_mode mode;
     int listen_fd;
     uint16_t port;
     pthread_t thread;
-} dripper;
+} fake_server;
 
 /* Reads one byte from fd; -1 at the end. */
 static int read_byte(int fd)
@@ -1253,56 +1262,96 @@ static long read_header(int fd)
     return read_byte(fd) < 0 ? -1 : n;
 }
 
-/* Reads one command and tells whether it was SCRIPT; -1 at the end. */
-static int read_command(int fd)
+/* Reads one command: its first two arguments (cut to 15 bytes) into
+ * name and arg; 0, or -1 at the end. */
+static int read_command(int fd, char name[16], char arg[16])
 {
     long args = read_header(fd);
-    int is_script = 0;
+    char *keep[2] = { name, arg };
 
+    name[0] = arg[0] = '\0';
+    if (args < 0)
+        return -1;
     for (long i = 0; i < args; i++) {
         long len = read_header(fd);
-        char first[8] = { 0 };
 
         for (long k = 0; k < len + 2; k++) {
             int c = read_byte(fd);
             if (c < 0)
                 return -1;
-            if (i == 0 && k < 6)
-                first[k] = (char)c;
+            if (i < 2 && k < len && k < 15) {
+                keep[i][k] = (char)c;
+                keep[i][k + 1] = '\0';
+            }
         }
-        if (i == 0)
-            is_script = strcmp(first, "SCRIPT") == 0;
     }
-    return args < 0 ? -1 : is_script;
+    return 0;
 }
 
-static void *drip_loop(void *arg)
+static int send_text(int fd, const char *text)
 {
-    dripper *d = arg;
-    int fd = accept(d->listen_fd, NULL, NULL);
-    static const char sha[] = "$40\r\n0123456789012345678901234567890123456789\r\n";
-    static const char reply[] = "$5\r\nhello\r\n";
-    int kind;
+    size_t len = strlen(text);
+    return send(fd, text, len, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+}
 
-    while (fd >= 0 && (kind = read_command(fd)) >= 0) {
-        if (kind == 1) {
-            if (send(fd, sha, sizeof sha - 1, MSG_NOSIGNAL) < 0)
-                break;
-            continue;
-        }
-        for (size_t i = 0; i < sizeof reply - 1; i++) {
-            struct timespec gap = { 0, 100 * 1000000L };
-            if (send(fd, reply + i, 1, MSG_NOSIGNAL) != 1)
-                break;
-            nanosleep(&gap, NULL);
-        }
+static int drip(int fd, const char *text)
+{
+    for (const char *p = text; *p != '\0'; p++) {
+        if (send(fd, p, 1, MSG_NOSIGNAL) != 1)
+            return -1;
+        redis_harness_sleep_ms(100);
+    }
+    return 0;
+}
+
+/* What the fake answers a command other than SCRIPT LOAD. */
+static int misbehave(const fake_server *f, int fd, const char *name,
+                     const char *arg)
+{
+    char reply[64];
+
+    switch (f->mode) {
+    case FAKE_DRIP:
+        return drip(fd, "$5\r\nhello\r\n");
+    case FAKE_SILENT:
+        return 0;
+    default:
+        break;
+    }
+    if (strcmp(name, "DBSIZE") == 0)
+        return send_text(fd, ":0\r\n");
+    if (strcmp(name, "SCAN") != 0)
+        return send_text(fd, "$-1\r\n");
+    snprintf(reply, sizeof reply, "%ld",
+             f->mode == FAKE_SCAN_SAME_CURSOR ? 7L : strtol(arg, NULL, 10) + 1);
+    {
+        char framed[96];
+        snprintf(framed, sizeof framed, "*2\r\n$%zu\r\n%s\r\n*0\r\n",
+                 strlen(reply), reply);
+        return send_text(fd, framed);
+    }
+}
+
+static void *fake_loop(void *arg)
+{
+    fake_server *f = arg;
+    int fd = accept(f->listen_fd, NULL, NULL);
+    char name[16], cmd_arg[16];
+
+    while (fd >= 0 && read_command(fd, name, cmd_arg) == 0) {
+        int sent = strcmp(name, "SCRIPT") == 0 && f->mode != FAKE_SILENT
+                       ? send_text(fd, "$40\r\n01234567890123456789"
+                                       "01234567890123456789\r\n")
+                       : misbehave(f, fd, name, cmd_arg);
+        if (sent != 0)
+            break;
     }
     if (fd >= 0)
         close(fd);
     return NULL;
 }
 
-static void dripper_start(dripper *d)
+static void fake_start(fake_server *f, fake_mode mode)
 {
     struct sockaddr_in addr;
     socklen_t len = sizeof addr;
@@ -1310,41 +1359,99 @@ static void dripper_start(dripper *d)
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    d->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(d->listen_fd >= 0);
-    assert_int_equal(bind(d->listen_fd, (struct sockaddr *)&addr, sizeof addr),
+    f->mode = mode;
+    f->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(f->listen_fd >= 0);
+    assert_int_equal(bind(f->listen_fd, (struct sockaddr *)&addr, sizeof addr),
                      0);
-    assert_int_equal(getsockname(d->listen_fd, (struct sockaddr *)&addr, &len),
+    assert_int_equal(getsockname(f->listen_fd, (struct sockaddr *)&addr, &len),
                      0);
-    assert_int_equal(listen(d->listen_fd, 1), 0);
-    d->port = ntohs(addr.sin_port);
-    assert_int_equal(pthread_create(&d->thread, NULL, drip_loop, d), 0);
+    assert_int_equal(listen(f->listen_fd, 1), 0);
+    f->port = ntohs(addr.sin_port);
+    assert_int_equal(pthread_create(&f->thread, NULL, fake_loop, f), 0);
+}
+
+/* Closing the listening socket ends an accept() still waiting. */
+static void fake_stop(fake_server *f)
+{
+    shutdown(f->listen_fd, SHUT_RDWR);
+    close(f->listen_fd);
+    assert_int_equal(pthread_join(f->thread, NULL), 0);
+}
+
+static void *fake_open(fake_server *f, fake_mode mode, const char *options)
+{
+    char url[160];
+    obol_error err = { 0 };
+    void *h = NULL;
+
+    fake_start(f, mode);
+    snprintf(url, sizeof url, "redis://127.0.0.1:%u?pool=1%s", f->port,
+             options);
+    if (open_url(url, &h, &err) != OBOL_OK)
+        fail_msg("open %s: %s", url, err.message);
+    return h;
 }
 
 static void dripped_reply_times_out_at_the_deadline(void **state)
 {
-    dripper d;
-    char url[128], got[64];
+    fake_server f;
+    void *h = fake_open(&f, FAKE_DRIP, "&timeout_ms=300");
+    char got[64];
     obol_error err = { 0 };
-    void *h = NULL;
-    double started;
-    int status;
+    double started = redis_harness_monotonic_ms();
+    int status = get_status(h, key_of("alice", "full", "s1"), got, sizeof got,
+                            &err);
     (void)state;
 
-    dripper_start(&d);
-    snprintf(url, sizeof url, "redis://127.0.0.1:%u?timeout_ms=300&pool=1",
-             d.port);
-    assert_int_equal(open_url(url, &h, &err), OBOL_OK);
-    started = redis_harness_monotonic_ms();
-    status = get_status(h, key_of("alice", "full", "s1"), got, sizeof got,
-                        &err);
     assert_int_equal(status, OBOL_ERR_TIMEOUT);
     /* The reply would take 1.1 s to arrive whole. */
     assert_true(redis_harness_monotonic_ms() - started < 500);
     assert_message_has(&err, "HGET: no reply within 300 ms");
     driver->close(h);
-    close(d.listen_fd);
-    assert_int_equal(pthread_join(d.thread, NULL), 0);
+    fake_stop(&f);
+}
+
+static void server_that_never_answers_times_out(void **state)
+{
+    fake_server f;
+    char url[160];
+    obol_error err = { 0 };
+    double started;
+    (void)state;
+
+    fake_start(&f, FAKE_SILENT);
+    snprintf(url, sizeof url,
+             "redis://127.0.0.1:%u?timeout_ms=300&connect_timeout_ms=300",
+             f.port);
+    started = redis_harness_monotonic_ms();
+    assert_int_equal(open_status(url, &err), OBOL_ERR_TIMEOUT);
+    assert_true(redis_harness_monotonic_ms() - started < 900);
+    assert_message_has(&err, "no reply within 300 ms");
+    fake_stop(&f);
+}
+
+static void scan_whose_cursor_never_ends_stops(void **state)
+{
+    static const fake_mode modes[2] = { FAKE_SCAN_SAME_CURSOR,
+                                        FAKE_SCAN_NEW_CURSORS };
+    static const char *const says[2] = { "does not advance", "no end" };
+    (void)state;
+
+    for (int m = 0; m < 2; m++) {
+        fake_server f;
+        void *h = fake_open(&f, modes[m], "");
+        obol_error err = { 0 };
+        seen s;
+        double started = redis_harness_monotonic_ms();
+
+        memset(&s, 0, sizeof s);
+        assert_int_equal(driver->scan(h, collect, &s, &err), OBOL_ERR_BACKEND);
+        assert_message_has(&err, says[m]);
+        assert_true(redis_harness_monotonic_ms() - started < 5000);
+        driver->close(h);
+        fake_stop(&f);
+    }
 }
 
 /* ------------------------------------------------------------ threads */
@@ -1556,6 +1663,8 @@ int main(void)
         T(killed_server_fails_fast_and_handle_recovers),
         T(stalled_server_times_out),
         T(dripped_reply_times_out_at_the_deadline),
+        T(server_that_never_answers_times_out),
+        T(scan_whose_cursor_never_ends_stops),
         T(racing_threads_lose_no_update),
         T(password_protected_server),
         T(acl_user_logs_in_with_its_name),

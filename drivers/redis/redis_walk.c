@@ -11,6 +11,8 @@
 #include "redis_walk.h"
 
 #define MAX_MASTERS 256
+#define SCAN_COUNT 200
+#define SCAN_COUNT_TEXT "200"
 #define PASS_PAUSE_MS 100
 
 static int nomem(obol_error *err)
@@ -62,18 +64,42 @@ static int visit_names(const redisReply *names, const char *prefix,
     return status;
 }
 
+/* How many SCAN calls a walk of node may take: a cursor goes once round
+ * a hash table of at most about twice the keys, COUNT buckets or more a
+ * call, so four times keys / COUNT is a wide margin, and a server that
+ * keeps handing out cursors (broken, or not Redis) is stopped rather than
+ * followed forever. */
+static long long scan_budget(redis_router *r, redis_node *node)
+{
+    const char *argv[1] = { "DBSIZE" };
+    size_t argv_len[1] = { 6 };
+    redisReply *reply = NULL;
+    obol_error ignored = { 0 };
+    long long keys = 1LL << 22;
+
+    if (ask(r, node, "DBSIZE", 1, argv, argv_len, &reply, &ignored) ==
+        OBOL_OK) {
+        if (reply->type == REDIS_REPLY_INTEGER && reply->integer >= 0)
+            keys = reply->integer;
+        freeReplyObject(reply);
+    }
+    return 4 * keys / SCAN_COUNT + 1000;
+}
+
 /* SCAN of one node, to the end of its cursor. */
 static int scan_node(redis_router *r, redis_node *node, const char *pattern,
                      const char *prefix, const char *suffix, redis_walk_fn fn,
                      void *arg, obol_error *err)
 {
     char cursor[32] = "0";
+    long long budget = scan_budget(r, node);
     int status;
 
     do {
         const char *argv[6] = { "SCAN", cursor, "MATCH", pattern, "COUNT",
-                                "200" };
-        size_t argv_len[6] = { 4, strlen(cursor), 5, strlen(pattern), 5, 3 };
+                                SCAN_COUNT_TEXT };
+        size_t argv_len[6] = { 4, strlen(cursor), 5, strlen(pattern), 5,
+                               sizeof SCAN_COUNT_TEXT - 1 };
         redisReply *reply = NULL;
 
         status = ask(r, node, "SCAN", 6, argv, argv_len, &reply, err);
@@ -87,10 +113,25 @@ static int scan_node(redis_router *r, redis_node *node, const char *pattern,
             status = unexpected(node, "SCAN", err);
             break;
         }
+        if (strcmp(cursor, "0") != 0 &&
+            strlen(cursor) == reply->element[0]->len &&
+            memcmp(cursor, reply->element[0]->str, reply->element[0]->len) ==
+                0) {
+            freeReplyObject(reply);
+            return redis_host->set_error(err, OBOL_ERR_BACKEND,
+                                         "redis %s: SCAN: the cursor %s does "
+                                         "not advance", node->ep.where,
+                                         cursor);
+        }
         memcpy(cursor, reply->element[0]->str, reply->element[0]->len);
         cursor[reply->element[0]->len] = '\0';
         status = visit_names(reply->element[1], prefix, suffix, fn, arg, err);
         freeReplyObject(reply);
+        if (status == OBOL_OK && --budget == 0 && strcmp(cursor, "0") != 0)
+            return redis_host->set_error(err, OBOL_ERR_BACKEND,
+                                         "redis %s: SCAN: no end after more "
+                                         "calls than the server's keys "
+                                         "allow", node->ep.where);
     } while (status == OBOL_OK && strcmp(cursor, "0") != 0);
     return status;
 }
