@@ -1,5 +1,6 @@
 /*
- * obol demo: the life of one login, step by step.
+ * obol demo: the life of one login, step by step, with the refresh-token
+ * protocol (obol_refresh): rotation, two tabs, a forged token, a stolen one.
  *
  *   demo [CONFIG]
  *
@@ -9,29 +10,31 @@
  */
 #define _POSIX_C_SOURCE 200809L   /* getcwd */
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <obol/obol.h>
 
-#define HOUR 3600
-#define DAY (24 * HOUR)
+#define DAY (24 * 3600)
+#define SESSION_TTL (30 * DAY)
+#define REFRESH_TTL (7 * DAY)
 
 static void log_to_stderr(void *arg, int level, const char *msg)
 {
     (void)arg;
     if (level <= OBOL_LOG_WARNING)
-        fprintf(stderr, "  [log] %s\n", msg);
+        printf("   [log] %s\n", msg);
 }
 
-static void show(const char *step, const obol_session *s)
+/* Where a real application pages its security team. */
+static void alert(void *arg, const obol_event *e)
 {
-    printf("%-34s id=%s lock_version=%" PRIu64 " refresh token=%.8s...\n",
-           step, s->id, s->lock_version, s->refresh_token_id);
+    (void)arg;
+    printf("   [alert] %s: user %.*s, session %.*s\n",
+           obol_event_name(e->kind), (int)e->user_id_len, e->user_id,
+           (int)e->session_id_len, e->session_id);
 }
 
 static int fail(const char *step, const obol_error *err)
@@ -65,11 +68,62 @@ static int open_store(const char *config, obol_store **st)
     if (obol_store_open(config, st, &err) != OBOL_OK)
         return fail("open", &err);
     obol_store_set_logger(*st, log_to_stderr, NULL);
+    obol_store_set_event_hook(*st, alert, NULL);
     if (getenv("OBOL_SECRET") == NULL &&
         obol_store_add_key(*st, 1, demo_key, 1, &err) != OBOL_OK)
         return fail("add_key", &err);
     printf("opened %s (driver: %s)\n", config, obol_store_driver_name(*st));
     return 0;
+}
+
+/* A login: a new session, stored; the client gets its token. */
+static char *login(obol_store *st, const char *uid, const char *device)
+{
+    obol_session *s = obol_session_new(uid, "full", obol_store_now(st),
+                                       SESSION_TTL, REFRESH_TTL);
+    char *token = NULL;
+    obol_error err;
+
+    if (s == NULL)
+        return NULL;
+    obol_session_set_payload(s, device, strlen(device));
+    if (obol_upsert(st, s, &err) != OBOL_OK ||
+        obol_token_make(st, s, &token, &err) != OBOL_OK)
+        fail("login", &err);
+    obol_session_free(s);
+    return token;
+}
+
+static const char *outcome(int status)
+{
+    switch (status) {
+    case OBOL_OK:             return "OK, rotated: the client gets a new token";
+    case OBOL_JUST_ROTATED:   return "JUST_ROTATED: use your newest token";
+    case OBOL_REUSE_DETECTED: return "REUSE_DETECTED: session revoked";
+    case OBOL_NOT_FOUND:      return "NOT_FOUND: log in again";
+    default:                  return "an error";
+    }
+}
+
+/* A client presents token; prints what obol decided. On OBOL_OK the new
+ * token is in *next (unless next is NULL). */
+static int refresh(obol_store *st, const char *step, const char *token,
+                   char **next)
+{
+    char *new_token = NULL;
+    obol_error err;
+    int status;
+
+    printf("%s\n", step);
+    status = obol_refresh(st, token, REFRESH_TTL, NULL, &new_token, &err);
+    printf("   -> %s\n", outcome(status));
+    if (status != OBOL_OK)
+        printf("      (%s)\n", err.message);
+    if (next != NULL)
+        *next = new_token;
+    else
+        free(new_token);
+    return status;
 }
 
 static int list_sessions(obol_store *st, const char *uid)
@@ -80,63 +134,75 @@ static int list_sessions(obol_store *st, const char *uid)
 
     if (obol_get_all(st, uid, NULL, &all, &count, &err) != OBOL_OK)
         return fail("get_all", &err);
-    printf("%-34s %zu live session(s) of %s\n", "list the user's devices:", count, uid);
+    printf("8. the user's devices: %zu live session(s):", count);
     for (size_t i = 0; i < count; i++)
-        printf("    - %s, created %" PRId64 ", refresh until %" PRId64 "\n",
-               all[i]->id, all[i]->created_at, all[i]->refresh_expires_at);
+        printf(" %.*s", (int)all[i]->extra_payload_len,
+               (const char *)all[i]->extra_payload);
+    printf("\n");
     obol_sessions_free(all, count);
     return 0;
 }
 
-/* Creates, reads, refreshes, races, lists and revokes sessions of one user. */
+/* Returns a copy of token with one character changed, or NULL. */
+static char *altered(const char *token)
+{
+    char *copy = strdup(token);
+
+    if (copy != NULL) {
+        char *c = &copy[strlen(copy) / 2];
+        *c = *c == 'A' ? 'B' : 'A';
+    }
+    return copy;
+}
+
 static int run(obol_store *st)
 {
     const char *uid = "alice@example.org";
-    int64_t now = (int64_t)time(NULL);
-    obol_session *laptop, *phone, *read_back = NULL, *stale;
+    char *t0, *t1 = NULL, *t2 = NULL, *phone, *forged = NULL;
     obol_error err;
-    int status;
+    int ok;
 
-    laptop = obol_session_new(uid, "full", now, 30 * DAY, 7 * DAY);
-    phone = obol_session_new(uid, "full", now, 30 * DAY, 7 * DAY);
-    if (laptop == NULL || phone == NULL)
-        return 1;
-    obol_session_set_payload(laptop, "{\"device\":\"laptop\"}", 19);
-    if (obol_upsert(st, laptop, &err) != OBOL_OK || obol_upsert(st, phone, &err) != OBOL_OK)
-        return fail("create", &err);
-    show("1. created the laptop session:", laptop);
+    t0 = login(st, uid, "laptop");
+    phone = login(st, uid, "phone");
+    ok = t0 != NULL && phone != NULL;
+    if (ok)
+        printf("1. login on the laptop and the phone; the laptop's token:\n"
+               "   %s\n", t0);
 
-    if (obol_get(st, laptop->id, uid, "full", &read_back, &err) != OBOL_OK)
-        return fail("get", &err);
-    show("2. read it back:", read_back);
+    ok = ok && refresh(st, "2. the laptop refreshes with it", t0, &t1) ==
+                   OBOL_OK;
+    /* A second tab sent the same token before the first got its answer. */
+    ok = ok && refresh(st, "3. a second tab sends the same token", t0,
+                       NULL) == OBOL_JUST_ROTATED;
+    ok = ok && refresh(st, "4. the laptop refreshes with its new token", t1,
+                       &t2) == OBOL_OK;
 
-    stale = obol_session_dup(read_back);   /* a second client's old copy */
-    obol_session_refresh(read_back, now + 60, 7 * DAY);
-    if (obol_upsert(st, read_back, &err) != OBOL_OK)
-        return fail("refresh", &err);
-    show("3. refreshed under the lock:", read_back);
+    ok = ok && (forged = altered(t2)) != NULL;
+    ok = ok && refresh(st, "5. its newest token, one character altered",
+                       forged, NULL) == OBOL_NOT_FOUND;
+    if (ok)
+        printf("      (its MAC fails before any backend is asked)\n");
 
-    obol_session_refresh(stale, now + 61, 7 * DAY);
-    status = obol_upsert(st, stale, &err);
-    printf("%-34s %s\n", "4. a stale refresh is refused:",
-           status == OBOL_CONFLICT ? "conflict, as it must be" : "ACCEPTED (bug!)");
+    /* t0 is two rotations old: someone kept a copy of it. */
+    ok = ok && refresh(st, "6. the first token, two rotations old, comes "
+                       "back", t0, NULL) == OBOL_REUSE_DETECTED;
+    ok = ok && refresh(st, "7. the laptop, with its newest token", t2,
+                       NULL) == OBOL_NOT_FOUND;
 
-    if (list_sessions(st, uid) != 0)
-        return 1;
-    if (obol_delete(st, phone->id, uid, "full", &err) != OBOL_OK)
-        return fail("delete", &err);
-    printf("%-34s %s\n", "5. revoked the phone session:", phone->id);
-    if (list_sessions(st, uid) != 0)
-        return 1;
-    if (obol_delete_all(st, uid, "full", &err) != OBOL_OK)
-        return fail("delete_all", &err);
-    printf("%-34s done\n", "6. logged out everywhere:");
+    ok = ok && list_sessions(st, uid) == 0;
+    if (ok && obol_delete_all(st, uid, "full", &err) != OBOL_OK)
+        ok = fail("delete_all", &err) == 0;
+    if (ok)
+        printf("9. logged out everywhere\n");
+    else
+        fprintf(stderr, "demo: a step did not go as it should\n");
 
-    obol_session_free(laptop);
-    obol_session_free(phone);
-    obol_session_free(read_back);
-    obol_session_free(stale);
-    return status == OBOL_CONFLICT ? 0 : 1;
+    free(t0);
+    free(t1);
+    free(t2);
+    free(phone);
+    free(forged);
+    return ok ? 0 : 1;
 }
 
 int main(int argc, char **argv)
