@@ -368,6 +368,8 @@ static const struct core_option {
     { "prefix", set_prefix },
     { "secret", set_secret },
     { "key_id", set_key_id },
+    { "old_key_ids", obol_config_set_old_key_ids },
+    { "old_secrets", obol_config_set_old_secrets },
     { "seal", set_seal },
     { "allow_unsigned", set_allow_unsigned },
     { "max_payload", set_max_payload },
@@ -530,6 +532,8 @@ int obol_config_parse(const char *text, obol_config *out, obol_error *err)
     status = parse_uri(text, out, err);
     if (status == OBOL_OK && out->prefix == NULL)
         status = replace_string(&out->prefix, OBOL_DEFAULT_PREFIX, err);
+    if (status == OBOL_OK)
+        status = obol_config_check_keys(out, err);
     if (status != OBOL_OK)
         obol_config_clear(out);
     return status;
@@ -555,6 +559,7 @@ void obol_config_clear(obol_config *c)
     free(c->driver_options);
     free(c->prefix);
     free(c->secret_source);
+    obol_config_clear_keys(c);
     free(c->driver_path);
     free_types(c->types, c->type_count);
     memset(c, 0, sizeof *c);

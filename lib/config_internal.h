@@ -17,6 +17,17 @@
 #define OBOL_DEFAULT_REFRESH_GRACE_S 10
 #define OBOL_MAX_REFRESH_GRACE_S 3600
 
+/* Old keys a store keeps verifying (old_key_ids= and old_secrets=
+ * together): a rotation needs one or two; more means keys never retired. */
+#define OBOL_MAX_OLD_KEYS 16
+
+/* One entry of old_secrets=: a retired base secret and the key id it
+ * signed with. */
+typedef struct obol_old_secret {
+    uint32_t key_id;
+    char *source;           /* "env:NAME" or "file:PATH" */
+} obol_old_secret;
+
 /* Bounds of the types= option: a list for people to write, not a data set. */
 #define OBOL_MAX_TYPES 32
 #define OBOL_MAX_TYPE_LEN 255
@@ -37,6 +48,12 @@ typedef struct obol_config {
     char *prefix;
     char *secret_source;    /* "env:NAME" or "file:PATH", or NULL */
     uint32_t key_id;
+    uint32_t *old_key_ids;  /* old_key_ids=: verify-only ids derived from
+                               the secret */
+    size_t old_key_id_count;
+    obol_old_secret *old_secrets;  /* old_secrets=: verify-only keys of
+                                      retired secrets */
+    size_t old_secret_count;
     int seal_mode;          /* OBOL_SEAL_MAC or OBOL_SEAL_AEAD */
     int allow_unsigned;
     uint64_t max_payload;
@@ -53,6 +70,18 @@ typedef struct obol_config {
 int obol_config_parse(const char *text, obol_config *out, obol_error *err);
 
 void obol_config_clear(obol_config *config);
+
+/* The key options (config_keys.c): old_key_ids=1,2 and
+ * old_secrets=ID:env:NAME,ID:file:PATH, each refused with OBOL_ERR_INVALID
+ * naming the entry; then the checks across options once all are read (an
+ * id listed twice, an old id equal to key_id, old_key_ids without a
+ * secret, more than OBOL_MAX_OLD_KEYS); and freeing what they hold. */
+int obol_config_set_old_key_ids(obol_config *c, const char *value,
+                                obol_error *err);
+int obol_config_set_old_secrets(obol_config *c, const char *value,
+                                obol_error *err);
+int obol_config_check_keys(const obol_config *c, obol_error *err);
+void obol_config_clear_keys(obol_config *c);
 
 /* The view of *config that a driver's open() receives. */
 void obol_config_for_driver(const obol_config *config,

@@ -9,6 +9,7 @@
 
 #include <sodium.h>
 
+#include "config_internal.h"
 #include "errors_internal.h"
 #include "keys_internal.h"
 
@@ -17,19 +18,21 @@
 #define KDF_CONTEXT_MAC  "obol_mac"
 #define KDF_CONTEXT_AEAD "obolaead"
 
-#define MIN_SECRET_BYTES 16
 #define MAX_SECRET_BYTES 4096
 
+/*
+ * Every key a ring holds sits in one guarded array, whether it was given raw
+ * or derived from a secret: a ring verifies exactly the key ids it holds,
+ * never one it could merely derive (so that dropping an id from the config
+ * string retires it). The base secret itself is not kept.
+ */
 struct obol_keyring {
     pthread_rwlock_t lock;
-    obol_key *keys;          /* raw keys, in sodium_malloc()ed memory */
+    obol_key *keys;          /* in sodium_malloc()ed memory */
     size_t count;
     size_t capacity;
-    uint8_t *master;         /* derived from the base secret, or NULL */
-    int signing_is_raw;      /* sign with keys[signing_index] ... */
+    int can_sign;            /* keys[signing_index] signs */
     size_t signing_index;
-    int signing_is_derived;  /* ... or with the key derived for signing_id */
-    uint32_t signing_id;
 };
 
 /* Splits one 32-byte key into its MAC and AEAD halves. */
@@ -39,15 +42,6 @@ static void expand_key(uint32_t key_id, const uint8_t raw[OBOL_KEY_BYTES],
     out->id = key_id;
     crypto_kdf_derive_from_key(out->mac, sizeof out->mac, 1, KDF_CONTEXT_MAC, raw);
     crypto_kdf_derive_from_key(out->aead, sizeof out->aead, 2, KDF_CONTEXT_AEAD, raw);
-}
-
-static void derive_key(const uint8_t *master, uint32_t key_id, obol_key *out)
-{
-    uint8_t raw[OBOL_KEY_BYTES];
-
-    crypto_kdf_derive_from_key(raw, sizeof raw, key_id, KDF_CONTEXT_KEY, master);
-    expand_key(key_id, raw, out);
-    sodium_memzero(raw, sizeof raw);
 }
 
 obol_keyring *obol_keyring_new(void)
@@ -72,8 +66,6 @@ void obol_keyring_free(obol_keyring *ring)
         return;
     if (ring->keys != NULL)
         sodium_free(ring->keys);   /* sodium_free wipes before releasing */
-    if (ring->master != NULL)
-        sodium_free(ring->master);
     pthread_rwlock_destroy(&ring->lock);
     free(ring);
 }
@@ -126,8 +118,7 @@ int obol_keyring_add(obol_keyring *ring, uint32_t key_id,
     }
     expand_key(key_id, raw, &ring->keys[slot]);
     if (sign_with_it) {
-        ring->signing_is_raw = 1;
-        ring->signing_is_derived = 0;
+        ring->can_sign = 1;
         ring->signing_index = (size_t)slot;
     }
 out:
@@ -135,29 +126,47 @@ out:
     return status;
 }
 
+/* The key of key_id under secret: master = BLAKE2b-256(secret), so that a
+ * secret of any length is a uniform KDF key, then libsodium's KDF with the
+ * key id as subkey id (docs/FORMAT.md, "Keys"). */
+static int add_derived(obol_keyring *ring, const uint8_t *secret, size_t len,
+                       uint32_t key_id, int sign_with_it, obol_error *err)
+{
+    uint8_t *master = sodium_malloc(crypto_kdf_KEYBYTES + OBOL_KEY_BYTES);
+    uint8_t *raw;
+    int status;
+
+    if (master == NULL)
+        return obol_set_error(err, OBOL_ERR_NOMEM, "secret: out of memory");
+    raw = master + crypto_kdf_KEYBYTES;
+    crypto_generichash(master, crypto_kdf_KEYBYTES, secret, len, NULL, 0);
+    crypto_kdf_derive_from_key(raw, OBOL_KEY_BYTES, key_id, KDF_CONTEXT_KEY,
+                               master);
+    status = obol_keyring_add(ring, key_id, raw, sign_with_it, err);
+    sodium_free(master);   /* wiped first */
+    return status;
+}
+
 int obol_keyring_set_secret(obol_keyring *ring, const uint8_t *secret,
                             size_t len, uint32_t sign_key_id, obol_error *err)
 {
-    uint8_t *master;
+    if (len < OBOL_MIN_SECRET_BYTES)
+        return obol_set_error(err, OBOL_ERR_KEY,
+                              "secret: %zu bytes is too short (at least %d; "
+                              "to retire a shorter one, list it in "
+                              "old_secrets= and set a new secret)",
+                              len, OBOL_MIN_SECRET_BYTES);
+    return add_derived(ring, secret, len, sign_key_id, 1, err);
+}
 
-    if (len < MIN_SECRET_BYTES)
+int obol_keyring_add_derived(obol_keyring *ring, const uint8_t *secret,
+                             size_t len, uint32_t key_id, obol_error *err)
+{
+    if (len < OBOL_MIN_OLD_SECRET_BYTES)
         return obol_set_error(err, OBOL_ERR_KEY,
                               "secret: %zu bytes is too short (at least %d)",
-                              len, MIN_SECRET_BYTES);
-    master = sodium_malloc(crypto_kdf_KEYBYTES);
-    if (master == NULL)
-        return obol_set_error(err, OBOL_ERR_NOMEM, "secret: out of memory");
-    /* Any length of secret becomes a uniform KDF master key. */
-    crypto_generichash(master, crypto_kdf_KEYBYTES, secret, len, NULL, 0);
-    pthread_rwlock_wrlock(&ring->lock);
-    if (ring->master != NULL)
-        sodium_free(ring->master);
-    ring->master = master;
-    ring->signing_is_derived = 1;
-    ring->signing_is_raw = 0;
-    ring->signing_id = sign_key_id;
-    pthread_rwlock_unlock(&ring->lock);
-    return OBOL_OK;
+                              len, OBOL_MIN_OLD_SECRET_BYTES);
+    return add_derived(ring, secret, len, key_id, 0, err);
 }
 
 int obol_keyring_signing_key(obol_keyring *ring, obol_key *out)
@@ -165,10 +174,8 @@ int obol_keyring_signing_key(obol_keyring *ring, obol_key *out)
     int status = OBOL_OK;
 
     pthread_rwlock_rdlock(&ring->lock);
-    if (ring->signing_is_raw)
+    if (ring->can_sign)
         *out = ring->keys[ring->signing_index];
-    else if (ring->signing_is_derived)
-        derive_key(ring->master, ring->signing_id, out);
     else
         status = OBOL_ERR_KEY;
     pthread_rwlock_unlock(&ring->lock);
@@ -178,18 +185,13 @@ int obol_keyring_signing_key(obol_keyring *ring, obol_key *out)
 int obol_keyring_verify_key(obol_keyring *ring, uint32_t key_id, obol_key *out)
 {
     ssize_t slot;
-    int status = OBOL_OK;
 
     pthread_rwlock_rdlock(&ring->lock);
     slot = find_key(ring, key_id);
     if (slot >= 0)
         *out = ring->keys[slot];
-    else if (ring->master != NULL)
-        derive_key(ring->master, key_id, out);
-    else
-        status = OBOL_ERR_KEY;
     pthread_rwlock_unlock(&ring->lock);
-    return status;
+    return slot >= 0 ? OBOL_OK : OBOL_ERR_KEY;
 }
 
 int obol_keyring_can_sign(obol_keyring *ring)
@@ -197,9 +199,35 @@ int obol_keyring_can_sign(obol_keyring *ring)
     int can;
 
     pthread_rwlock_rdlock(&ring->lock);
-    can = ring->signing_is_raw || ring->signing_is_derived;
+    can = ring->can_sign;
     pthread_rwlock_unlock(&ring->lock);
     return can;
+}
+
+int obol_keyring_role(obol_keyring *ring, uint32_t key_id)
+{
+    ssize_t slot;
+    int role = OBOL_KEY_ROLE_UNKNOWN;
+
+    pthread_rwlock_rdlock(&ring->lock);
+    slot = find_key(ring, key_id);
+    if (slot >= 0)
+        role = ring->can_sign && (size_t)slot == ring->signing_index
+                   ? OBOL_KEY_ROLE_SIGNING : OBOL_KEY_ROLE_OLD;
+    pthread_rwlock_unlock(&ring->lock);
+    return role;
+}
+
+size_t obol_keyring_ids(obol_keyring *ring, uint32_t *ids, size_t capacity)
+{
+    size_t count;
+
+    pthread_rwlock_rdlock(&ring->lock);
+    count = ring->count;
+    for (size_t i = 0; i < count && i < capacity; i++)
+        ids[i] = ring->keys[i].id;
+    pthread_rwlock_unlock(&ring->lock);
+    return count;
 }
 
 static int secret_from_env(const char *name, uint8_t **secret, size_t *len,
@@ -271,4 +299,64 @@ int obol_secret_load(const char *source, uint8_t **secret, size_t *len,
     return obol_set_error(err, OBOL_ERR_INVALID,
                           "config: option 'secret' must be env:NAME or "
                           "file:PATH (secrets never sit in the config string)");
+}
+
+/* "old_secrets: key id 3: <reason>": which entry failed, from a copy of
+ * the reason, which is err's own message. */
+static int name_old_secret(obol_error *err, int status, uint32_t key_id)
+{
+    char why[sizeof err->message];
+
+    if (err == NULL)
+        return status;
+    memcpy(why, err->message, sizeof why);
+    return obol_set_error(err, status, "old_secrets: key id %u: %s", key_id,
+                          why);
+}
+
+/* The current secret signs with key_id and verifies old_key_ids. */
+static int load_current_secret(obol_keyring *ring, const obol_config *config,
+                               obol_error *err)
+{
+    uint8_t *secret;
+    size_t len;
+    int status;
+
+    status = obol_secret_load(config->secret_source, &secret, &len, err);
+    if (status != OBOL_OK)
+        return status;
+    status = obol_keyring_set_secret(ring, secret, len, config->key_id, err);
+    for (size_t i = 0; i < config->old_key_id_count && status == OBOL_OK; i++)
+        status = obol_keyring_add_derived(ring, secret, len,
+                                          config->old_key_ids[i], err);
+    sodium_free(secret);   /* wiped first */
+    return status;
+}
+
+static int load_old_secret(obol_keyring *ring, const obol_old_secret *old,
+                           obol_error *err)
+{
+    uint8_t *secret;
+    size_t len;
+    int status;
+
+    status = obol_secret_load(old->source, &secret, &len, err);
+    if (status == OBOL_OK) {
+        status = obol_keyring_add_derived(ring, secret, len, old->key_id, err);
+        sodium_free(secret);
+    }
+    return status == OBOL_OK ? OBOL_OK : name_old_secret(err, status,
+                                                         old->key_id);
+}
+
+int obol_keyring_load(obol_keyring *ring, const obol_config *config,
+                      obol_error *err)
+{
+    int status = OBOL_OK;
+
+    if (config->secret_source != NULL)
+        status = load_current_secret(ring, config, err);
+    for (size_t i = 0; i < config->old_secret_count && status == OBOL_OK; i++)
+        status = load_old_secret(ring, &config->old_secrets[i], err);
+    return status;
 }

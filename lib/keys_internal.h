@@ -1,8 +1,9 @@
 /*
  * The keyring: the keys a store signs and verifies with. Keys are given raw
  * (obol_store_add_key) or derived from a base secret with libsodium's KDF,
- * so that any key id can be derived again from the same secret: rotating to
- * a new key id keeps records signed under the old ids verifying.
+ * one key per key id the config string lists (key_id=, old_key_ids=,
+ * old_secrets=). A ring verifies only the key ids it holds: an id that is
+ * no longer listed is retired, and records naming it are refused.
  */
 #ifndef OBOL_KEYS_INTERNAL_H
 #define OBOL_KEYS_INTERNAL_H
@@ -12,6 +13,13 @@
 #include <obol/obol.h>
 
 #define OBOL_KEY_BYTES 32
+
+/* A base secret that signs is at least this long: 256 bits, the size of
+ * the keys derived from it, so that the secret is never the weaker part. */
+#define OBOL_MIN_SECRET_BYTES 32
+/* An old secret that only verifies may be as short as the minimum of
+ * earlier versions, so that a deployment can still retire it. */
+#define OBOL_MIN_OLD_SECRET_BYTES 16
 
 /* The two keys used for one key id: one authenticates, one encrypts, so
  * that no key ever serves two algorithms. */
@@ -32,21 +40,43 @@ int obol_keyring_add(obol_keyring *ring, uint32_t key_id,
                      const uint8_t raw[OBOL_KEY_BYTES], int sign_with_it,
                      obol_error *err);
 
-/* Sets the base secret (any length >= 16 bytes) and signs with the key
- * derived for sign_key_id. */
+/* Derives the key sign_key_id from a base secret (at least
+ * OBOL_MIN_SECRET_BYTES: OBOL_ERR_KEY otherwise) and signs with it. The
+ * secret itself is not kept. */
 int obol_keyring_set_secret(obol_keyring *ring, const uint8_t *secret,
                             size_t len, uint32_t sign_key_id, obol_error *err);
+
+/* Derives the key key_id from a secret (at least OBOL_MIN_OLD_SECRET_BYTES)
+ * and adds it to verify with only: an old key kept during rotation. */
+int obol_keyring_add_derived(obol_keyring *ring, const uint8_t *secret,
+                             size_t len, uint32_t key_id, obol_error *err);
+
+struct obol_config;
+
+/* Loads every key the config names: the secret (signing with key_id, and
+ * verifying old_key_ids) and each of old_secrets. Messages name the option
+ * and key id, never a secret. */
+int obol_keyring_load(obol_keyring *ring, const struct obol_config *config,
+                      obol_error *err);
 
 /* Copies the signing key into *out: OBOL_OK or OBOL_ERR_KEY. The caller
  * wipes *out with sodium_memzero() when done. */
 int obol_keyring_signing_key(obol_keyring *ring, obol_key *out);
 
 /* Copies the key that verifies records naming key_id: OBOL_OK, or
- * OBOL_ERR_KEY when the ring has no such key and no secret to derive it. */
+ * OBOL_ERR_KEY when the ring does not hold that key id. */
 int obol_keyring_verify_key(obol_keyring *ring, uint32_t key_id, obol_key *out);
 
 /* Whether the ring can sign at all. */
 int obol_keyring_can_sign(obol_keyring *ring);
+
+/* What the ring does with key_id: OBOL_KEY_ROLE_SIGNING, _OLD (verifies
+ * only) or _UNKNOWN (not held: records naming it are refused). */
+int obol_keyring_role(obol_keyring *ring, uint32_t key_id);
+
+/* Copies up to capacity of the key ids the ring holds into ids; returns how
+ * many it holds. */
+size_t obol_keyring_ids(obol_keyring *ring, uint32_t *ids, size_t capacity);
 
 /* Reads a secret from "env:NAME" or "file:PATH" into a sodium_malloc()ed
  * buffer (free with sodium_free()). Messages name the source, never the

@@ -9,9 +9,11 @@ lib_libobolcore_la_SOURCES = \
 	lib/keys.c lib/keys_internal.h \
 	lib/seal.c lib/seal_internal.h \
 	lib/config.c lib/config_internal.h \
+	lib/config_keys.c \
 	lib/loader.c lib/loader_internal.h \
 	lib/record.c lib/record_internal.h \
 	lib/bulk.c \
+	lib/rekey.c \
 	lib/logout.c \
 	lib/events.c \
 	lib/token.c lib/token_internal.h \

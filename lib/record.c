@@ -190,9 +190,10 @@ static int decode_checked(obol_store *st, const obol_driver_key *key,
     return OBOL_OK;
 }
 
-int obol_record_open(obol_store *st, const obol_driver_key *key,
-                     const uint8_t *bytes, size_t len, obol_session **out,
-                     obol_error *err)
+int obol_record_open_sealed(obol_store *st, const obol_driver_key *key,
+                            const uint8_t *bytes, size_t len,
+                            obol_session **out, obol_seal_info *seal,
+                            obol_error *err)
 {
     obol_seal_context ctx = context_of(st, key);
     obol_unsealed payload;
@@ -211,12 +212,23 @@ int obol_record_open(obol_store *st, const obol_driver_key *key,
     }
     if (payload.was_unsigned) {
         log_record(st, OBOL_LOG_WARNING, key, "accepted",
-                   "it is unsigned and allow_unsigned=1 (run `obol migrate` "
+                   "it is unsigned and allow_unsigned=1 (run `obol rekey` "
                    "to seal it)");
         obol_store_event(st, OBOL_EVENT_UNSIGNED_READ, key, 0,
                          "unsigned record read with allow_unsigned=1");
     }
+    if (seal != NULL) {
+        seal->key_id = payload.key_id;
+        seal->format = payload.format;
+    }
     status = decode_checked(st, key, &payload, out, err);
     free(payload.owned);
     return status;
+}
+
+int obol_record_open(obol_store *st, const obol_driver_key *key,
+                     const uint8_t *bytes, size_t len, obol_session **out,
+                     obol_error *err)
+{
+    return obol_record_open_sealed(st, key, bytes, len, out, NULL, err);
 }

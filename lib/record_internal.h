@@ -52,4 +52,17 @@ int obol_record_open(obol_store *st, const obol_driver_key *key,
                      const uint8_t *bytes, size_t len, obol_session **out,
                      obol_error *err);
 
+/* How a record that opened was sealed. */
+typedef struct obol_seal_info {
+    uint32_t key_id;    /* 0 for an unsigned record */
+    int format;         /* OBOL_SEAL_MAC or OBOL_SEAL_AEAD; 0 unsigned */
+} obol_seal_info;
+
+/* obol_record_open(), telling *seal (which may be NULL) how the record was
+ * sealed whenever it verified, even when it then turns out not to be live. */
+int obol_record_open_sealed(obol_store *st, const obol_driver_key *key,
+                            const uint8_t *bytes, size_t len,
+                            obol_session **out, obol_seal_info *seal,
+                            obol_error *err);
+
 #endif

@@ -157,14 +157,16 @@ static int accept_unsigned(int allow_unsigned, const uint8_t *record,
     return OBOL_OK;
 }
 
-int obol_unseal(obol_keyring *ring, int allow_unsigned,
-                const obol_seal_context *ctx, const uint8_t *record,
-                size_t len, obol_unsealed *out, obol_error *err)
+/* Reads a record's header and checks its MAC. OBOL_OK leaves the key that
+ * verified it in *key (the caller wipes it), or marks out->was_unsigned
+ * for a legacy record accepted as such; anything else is refused. */
+static int check_seal(obol_keyring *ring, int allow_unsigned,
+                      const obol_seal_context *ctx, const uint8_t *record,
+                      size_t len, obol_unsealed *out, obol_key *key,
+                      obol_error *err)
 {
     uint8_t mac[MAC_BYTES];
-    obol_key key;
     uint8_t format;
-    int status;
 
     memset(out, 0, sizeof *out);
     if (len == 0)
@@ -178,28 +180,58 @@ int obol_unseal(obol_keyring *ring, int allow_unsigned,
     if (len < OBOL_SEAL_HEADER_BYTES)
         return obol_set_error(err, OBOL_ERR_CORRUPT,
                               "record of %zu bytes is shorter than a seal", len);
+    out->format = format;
     out->key_id = get_u32_be(record + 1);
-    if (obol_keyring_verify_key(ring, out->key_id, &key) != OBOL_OK) {
+    if (obol_keyring_verify_key(ring, out->key_id, key) != OBOL_OK) {
         out->unknown_key = 1;
         return obol_set_error(err, OBOL_ERR_CORRUPT,
-                              "record is signed with unknown key id %u",
-                              out->key_id);
+                              "record is signed with unknown key id %u (not "
+                              "one this store verifies: retired, or never "
+                              "given)", out->key_id);
     }
-    compute_mac(key.mac, format, out->key_id, ctx,
+    compute_mac(key->mac, format, out->key_id, ctx,
                 record + OBOL_SEAL_HEADER_BYTES, len - OBOL_SEAL_HEADER_BYTES,
                 mac);
     if (crypto_verify_32(mac, record + 5) != 0) {
-        status = obol_set_error(err, OBOL_ERR_CORRUPT,
-                                "MAC mismatch (key id %u): record was altered "
-                                "or belongs elsewhere", out->key_id);
-    } else if (format == OBOL_SEAL_AEAD) {
+        sodium_memzero(key, sizeof *key);
+        return obol_set_error(err, OBOL_ERR_CORRUPT,
+                              "MAC mismatch (key id %u): record was altered "
+                              "or belongs elsewhere", out->key_id);
+    }
+    return OBOL_OK;
+}
+
+int obol_unseal(obol_keyring *ring, int allow_unsigned,
+                const obol_seal_context *ctx, const uint8_t *record,
+                size_t len, obol_unsealed *out, obol_error *err)
+{
+    obol_key key;
+    int status;
+
+    status = check_seal(ring, allow_unsigned, ctx, record, len, out, &key, err);
+    if (status != OBOL_OK || out->was_unsigned)
+        return status;
+    if (out->format == OBOL_SEAL_AEAD) {
         status = decrypt_body(&key, ctx, record + OBOL_SEAL_HEADER_BYTES,
                               len - OBOL_SEAL_HEADER_BYTES, out, err);
     } else {
         out->payload = record + OBOL_SEAL_HEADER_BYTES;
         out->len = len - OBOL_SEAL_HEADER_BYTES;
-        status = OBOL_OK;
     }
     sodium_memzero(&key, sizeof key);
+    return status;
+}
+
+int obol_seal_verify(obol_keyring *ring, const obol_seal_context *ctx,
+                     const uint8_t *record, size_t len, obol_unsealed *out,
+                     obol_error *err)
+{
+    obol_key key;
+    int status = check_seal(ring, 1, ctx, record, len, out, &key, err);
+
+    if (status == OBOL_OK && !out->was_unsigned)
+        sodium_memzero(&key, sizeof key);
+    out->payload = NULL;   /* not decrypted: nothing to read */
+    out->len = 0;
     return status;
 }

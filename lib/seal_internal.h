@@ -59,6 +59,7 @@ typedef struct obol_unsealed {
     int was_unsigned;   /* a legacy record accepted by allow_unsigned */
     int unknown_key;    /* refused: the ring has no key for key_id */
     uint32_t key_id;
+    int format;         /* OBOL_SEAL_MAC or OBOL_SEAL_AEAD; 0 unsigned */
 } obol_unsealed;
 
 /*
@@ -69,5 +70,14 @@ typedef struct obol_unsealed {
 int obol_unseal(obol_keyring *ring, int allow_unsigned,
                 const obol_seal_context *ctx, const uint8_t *record,
                 size_t len, obol_unsealed *out, obol_error *err);
+
+/*
+ * Checks a record's seal as obol_unseal() does, without decrypting or
+ * handing back a payload: for counting records by key. An unsigned record
+ * is OBOL_OK with was_unsigned set. Fills key_id, format and unknown_key.
+ */
+int obol_seal_verify(obol_keyring *ring, const obol_seal_context *ctx,
+                     const uint8_t *record, size_t len, obol_unsealed *out,
+                     obol_error *err);
 
 #endif

@@ -117,21 +117,10 @@ int obol_store_describe(obol_store *st, obol_store_info *info, obol_error *err)
 
 /* ---------------------------------------------------------- open, close */
 
+/* The keys the config string names: the signing one and the old ones. */
 static int load_secret(obol_store *st, obol_error *err)
 {
-    uint8_t *secret;
-    size_t len;
-    int status;
-
-    if (st->config.secret_source == NULL)
-        return OBOL_OK;
-    status = obol_secret_load(st->config.secret_source, &secret, &len, err);
-    if (status != OBOL_OK)
-        return status;
-    status = obol_keyring_set_secret(st->keys, secret, len, st->config.key_id,
-                                     err);
-    sodium_free(secret);
-    return status;
+    return obol_keyring_load(st->keys, &st->config, err);
 }
 
 static int open_driver(obol_store *st, obol_error *err)
@@ -383,28 +372,52 @@ static int check_statuses(obol_store *st, const int *statuses, size_t count,
     return OBOL_OK;
 }
 
-int obol_store_put_batch(obol_store *st, const obol_driver_record *records,
-                         const uint64_t *expected_locks, size_t count,
-                         int64_t now, int *statuses, obol_error *err)
+/* The batch, on a driver the caller has entered. */
+static int put_batch_held(obol_store *st, const obol_driver_record *records,
+                          const uint64_t *expected_locks, size_t count,
+                          int64_t now, int *statuses, obol_error *err)
 {
     const obol_driver *d = st->driver;
     int status;
 
-    if (count == 0)
-        return OBOL_OK;
     for (size_t i = 0; i < count; i++)
         statuses[i] = OBOL_ERR_DRIVER;
-    obol_store_driver_enter(st);
     if (OBOL_DRIVER_HAS_SLOT(d, put_batch, 1))
         status = d->put_batch(st->handle, records, expected_locks, count, now,
                               statuses, err);
     else
         status = put_one_by_one(st, records, expected_locks, count, now,
                                 statuses, err);
-    obol_store_driver_leave(st);
     if (status == OBOL_OK)
         status = check_statuses(st, statuses, count, err);
     return status;
+}
+
+int obol_store_put_batch(obol_store *st, const obol_driver_record *records,
+                         const uint64_t *expected_locks, size_t count,
+                         int64_t now, int *statuses, obol_error *err)
+{
+    int status;
+
+    if (count == 0)
+        return OBOL_OK;
+    obol_store_driver_enter(st);
+    status = put_batch_held(st, records, expected_locks, count, now, statuses,
+                            err);
+    obol_store_driver_leave(st);
+    return status;
+}
+
+int obol_store_put_batch_entered(obol_store *st,
+                                 const obol_driver_record *records,
+                                 const uint64_t *expected_locks, size_t count,
+                                 int64_t now, int *statuses, obol_error *err)
+{
+    if (count == 0)
+        return OBOL_OK;
+    __atomic_add_fetch(&st->driver_calls, 1, __ATOMIC_RELAXED);
+    return put_batch_held(st, records, expected_locks, count, now, statuses,
+                          err);
 }
 
 int obol_store_begin_write(obol_store *st, const char *op,

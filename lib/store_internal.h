@@ -81,4 +81,12 @@ int obol_store_put_batch(obol_store *st, const obol_driver_record *records,
                          const uint64_t *expected_locks, size_t count,
                          int64_t now, int *statuses, obol_error *err);
 
+/* obol_store_put_batch() from inside a driver call already entered with
+ * obol_store_driver_enter(): a walk's visitor writing to the store it walks
+ * (driver.h lets a visitor call back into the driver). */
+int obol_store_put_batch_entered(obol_store *st,
+                                 const obol_driver_record *records,
+                                 const uint64_t *expected_locks, size_t count,
+                                 int64_t now, int *statuses, obol_error *err);
+
 #endif

@@ -22,7 +22,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-OBOL_SECRET="the cli test secret, long enough"
+OBOL_SECRET="the cli test secret, 32 bytes or more"
 export OBOL_SECRET
 unset OBOL_SRC_SECRET OBOL_DST_SECRET
 

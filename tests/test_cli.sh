@@ -142,7 +142,7 @@ check "check reports a round trip" grep -q "^round trip *min" "$work/out"
 check "check reports the verified sample" grep -q "1 verified, 0 expired, 0 rejected" "$work/out"
 run check --json "$db"
 check "check --json parses" json_lines "$work/out"
-echo "another secret of enough length" >"$work/wrong.secret"
+echo "another secret, of enough length to sign" >"$work/wrong.secret"
 run check --secret-file "$work/wrong.secret" "$db"
 expect "check with the wrong key reports rejected records" 6
 check "check counts the rejected record" grep -q "0 verified, 0 expired, 1 rejected" "$work/out"

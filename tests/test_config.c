@@ -649,6 +649,154 @@ static void error_messages_do_not_echo_the_password(void **state)
     assert_int_equal(leaks, 0);
 }
 
+/* ------------------------------------------------------------ old keys */
+
+static void old_key_ids_and_old_secrets_are_kept_for_the_core(void **state)
+{
+    obol_config c;
+
+    (void)state;
+    parse_ok("lmdb:///tmp/s?secret=env:NEW&key_id=3&old_key_ids=1,2"
+             "&old_secrets=0:env:OLD_SECRET,7:file:/etc/obol/old%20one", &c);
+    assert_int_equal(c.key_id, 3);
+    assert_int_equal(c.old_key_id_count, 2);
+    assert_int_equal(c.old_key_ids[0], 1);
+    assert_int_equal(c.old_key_ids[1], 2);
+    assert_int_equal(c.old_secret_count, 2);
+    assert_int_equal(c.old_secrets[0].key_id, 0);
+    assert_string_equal(c.old_secrets[0].source, "env:OLD_SECRET");
+    assert_int_equal(c.old_secrets[1].key_id, 7);
+    assert_string_equal(c.old_secrets[1].source, "file:/etc/obol/old one");
+    assert_null(driver_option(&c, "old_key_ids"));
+    assert_null(driver_option(&c, "old_secrets"));
+    obol_config_clear(&c);
+}
+
+/* A store with raw keys only (obol_store_add_key) may still list old
+ * secrets to verify with; key_id then names no key, so nothing clashes. */
+static void old_secrets_need_no_current_secret(void **state)
+{
+    obol_config c;
+
+    (void)state;
+    parse_ok("memory:?old_secrets=1:env:OLD", &c);
+    assert_int_equal(c.old_secret_count, 1);
+    assert_int_equal(c.old_secrets[0].key_id, 1);
+    obol_config_clear(&c);
+}
+
+static void sixteen_old_keys_are_accepted(void **state)
+{
+    obol_config c;
+
+    (void)state;
+    parse_ok("memory:?secret=env:S&key_id=99&old_key_ids=1,2,3,4,5,6,7,8"
+             "&old_secrets=11:env:A,12:env:B,13:env:C,14:env:D,15:env:E,"
+             "16:env:F,17:env:G,4294967295:env:H", &c);
+    assert_int_equal(c.old_key_id_count + c.old_secret_count, OBOL_MAX_OLD_KEYS);
+    assert_int_equal(c.old_secrets[7].key_id, UINT32_MAX);
+    obol_config_clear(&c);
+}
+
+static void bad_old_key_ids_are_refused(void **state)
+{
+    (void)state;
+    assert_refused("memory:?secret=env:S&old_key_ids=", "old_key_ids",
+                   "entry 1 is empty");
+    assert_refused("memory:?secret=env:S&old_key_ids=1,,2", "old_key_ids",
+                   "entry 2 is empty");
+    assert_refused("memory:?secret=env:S&old_key_ids=1,", "old_key_ids",
+                   "entry 2 is empty");
+    assert_refused("memory:?secret=env:S&old_key_ids=1,x", "old_key_ids",
+                   "'x' is not a key id");
+    assert_refused("memory:?secret=env:S&old_key_ids=4294967296",
+                   "old_key_ids", "'4294967296' is not a key id");
+    assert_refused("memory:?secret=env:S&old_key_ids=-1", "old_key_ids",
+                   "'-1'");
+    assert_refused("memory:?secret=env:S&old_key_ids=%201", "old_key_ids",
+                   "' 1'");
+}
+
+static void bad_old_secrets_are_refused(void **state)
+{
+    (void)state;
+    assert_refused("memory:?old_secrets=", "old_secrets", "entry 1 must be",
+                   "ID:env:NAME");
+    assert_refused("memory:?old_secrets=env:OLD", "old_secrets",
+                   "entry 1 must be ID:env:NAME or ID:file:PATH");
+    assert_refused("memory:?old_secrets=1:env:A,2", "old_secrets",
+                   "entry 2 must be");
+    assert_refused("memory:?old_secrets=1:env:", "old_secrets", "entry 1");
+    assert_refused("memory:?old_secrets=1:file:", "old_secrets", "entry 1");
+    assert_refused("memory:?old_secrets=1:ENV:A", "old_secrets", "entry 1");
+    assert_refused("memory:?old_secrets=x:env:A", "old_secrets",
+                   "entry 1: the key id");
+    assert_refused("memory:?old_secrets=99999999999:env:A", "old_secrets",
+                   "entry 1: the key id");
+}
+
+/* An old_secrets entry may be a secret pasted there by mistake: the
+ * message says where it is, never what it is. */
+static void bad_old_secret_is_refused_without_echoing_it(void **state)
+{
+    obol_config c;
+    obol_error err = { 0, "" };
+
+    (void)state;
+    assert_int_equal(obol_config_parse("memory:?old_secrets=2:hunter2hunter2hunter2",
+                                       &c, &err), OBOL_ERR_INVALID);
+    assert_null(strstr(err.message, "hunter2"));
+    assert_int_equal(obol_config_parse("memory:?old_secrets=hunter2hunter2:env:X",
+                                       &c, &err), OBOL_ERR_INVALID);
+    assert_null(strstr(err.message, "hunter2"));
+}
+
+static void old_key_id_listed_twice_is_refused(void **state)
+{
+    (void)state;
+    assert_refused("memory:?secret=env:S&old_key_ids=1,2,1", "old_key_ids",
+                   "key id 1 twice");
+    assert_refused("memory:?old_secrets=4:env:A,4:file:/b", "old_secrets",
+                   "key id 4 twice");
+    assert_refused("memory:?secret=env:S&key_id=9&old_key_ids=3"
+                   "&old_secrets=3:env:A", "key id 3",
+                   "both 'old_key_ids' and 'old_secrets'");
+}
+
+static void old_key_id_equal_to_the_signing_one_is_refused(void **state)
+{
+    (void)state;
+    assert_refused("memory:?secret=env:S&old_key_ids=1", "old_key_ids",
+                   "key id 1", "key_id, the signing one");
+    assert_refused("memory:?secret=env:S&key_id=5&old_key_ids=2,5",
+                   "old_key_ids", "key id 5", "signing");
+    /* Order does not matter: the check runs once every option is read. */
+    assert_refused("memory:?old_secrets=5:env:OLD&key_id=5&secret=env:S",
+                   "old_secrets", "key id 5", "signing");
+}
+
+static void old_key_ids_without_a_secret_are_refused(void **state)
+{
+    (void)state;
+    assert_refused("memory:?old_key_ids=1", "old_key_ids", "no secret=");
+}
+
+static void more_than_sixteen_old_keys_are_refused(void **state)
+{
+    (void)state;
+    assert_refused("memory:?secret=env:S&key_id=99&old_key_ids="
+                   "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17",
+                   "old_key_ids", "17 old keys", "at most 16");
+    assert_refused("memory:?old_secrets=1:env:A,2:env:A,3:env:A,4:env:A,"
+                   "5:env:A,6:env:A,7:env:A,8:env:A,9:env:A,10:env:A,11:env:A,"
+                   "12:env:A,13:env:A,14:env:A,15:env:A,16:env:A,17:env:A",
+                   "old_secrets", "at most 16");
+    assert_refused("memory:?secret=env:S&key_id=99&old_key_ids=1,2,3,4,5,6,7,8,9"
+                   "&old_secrets=11:env:A,12:env:B,13:env:C,14:env:D,15:env:E,"
+                   "16:env:F,17:env:G,18:env:H", "together", "17 old keys",
+                   "at most 16");
+}
+
 static void error_pointer_may_be_null(void **state)
 {
     obol_config c;
@@ -713,6 +861,16 @@ int main(void)
         cmocka_unit_test(empty_prefix_is_refused),
         cmocka_unit_test(literal_secret_is_refused_without_echoing_it),
         cmocka_unit_test(error_messages_do_not_echo_the_password),
+        cmocka_unit_test(old_key_ids_and_old_secrets_are_kept_for_the_core),
+        cmocka_unit_test(old_secrets_need_no_current_secret),
+        cmocka_unit_test(sixteen_old_keys_are_accepted),
+        cmocka_unit_test(bad_old_key_ids_are_refused),
+        cmocka_unit_test(bad_old_secrets_are_refused),
+        cmocka_unit_test(bad_old_secret_is_refused_without_echoing_it),
+        cmocka_unit_test(old_key_id_listed_twice_is_refused),
+        cmocka_unit_test(old_key_id_equal_to_the_signing_one_is_refused),
+        cmocka_unit_test(old_key_ids_without_a_secret_are_refused),
+        cmocka_unit_test(more_than_sixteen_old_keys_are_refused),
         cmocka_unit_test(error_pointer_may_be_null),
     };
 

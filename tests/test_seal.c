@@ -606,30 +606,60 @@ static void many_keys_all_keep_verifying(void **state)
 static const char secret_one[] = "correct horse battery staple, #1";
 static const char secret_two[] = "correct horse battery staple, #2";
 
-static void secret_derives_every_key_id(void **state)
+/* A secret derives the keys of the ids it is given, and only those: an id
+ * no longer given is retired, however derivable it is. */
+static void secret_verifies_only_the_key_ids_given(void **state)
 {
     obol_keyring *signer5 = ring_with_secret(secret_one, 5);
     obol_keyring *signer9 = ring_with_secret(secret_one, 9);
     obol_keyring *reader = ring_with_secret(secret_one, 1);
     obol_seal_context ctx = default_context();
+    obol_error err;
 
     (void)state;
+    assert_int_equal(obol_keyring_add_derived(reader, (const uint8_t *)secret_one,
+                                              strlen(secret_one), 5, &err),
+                     OBOL_OK);
     for (size_t m = 0; m < 2; m++) {
         size_t len5, len9;
         uint8_t *r5 = seal_with(signer5, seal_modes[m], &ctx, PAYLOAD,
                                 PAYLOAD_LEN, &len5);
         uint8_t *r9 = seal_with(signer9, seal_modes[m], &ctx, PAYLOAD,
                                 PAYLOAD_LEN, &len9);
+        obol_unsealed out;
 
         assert_unseals_to_payload(reader, &ctx, r5, len5, PAYLOAD, PAYLOAD_LEN);
-        assert_unseals_to_payload(reader, &ctx, r9, len9, PAYLOAD, PAYLOAD_LEN);
-        assert_unseals_to_payload(signer9, &ctx, r5, len5, PAYLOAD, PAYLOAD_LEN);
+        assert_int_equal(obol_unseal(reader, 0, &ctx, r9, len9, &out, &err),
+                         OBOL_ERR_CORRUPT);
+        assert_true(out.unknown_key);
+        assert_non_null(strstr(err.message, "unknown key id 9"));
+        assert_refused_as_corrupt(signer9, &ctx, r5, len5);
         free(r5);
         free(r9);
     }
     obol_keyring_free(signer5);
     obol_keyring_free(signer9);
     obol_keyring_free(reader);
+}
+
+/* An old key derived from the secret verifies but never signs. */
+static void derived_old_key_does_not_sign(void **state)
+{
+    obol_keyring *ring = ring_with_secret(secret_one, 5);
+    obol_error err;
+    obol_key key;
+
+    (void)state;
+    assert_int_equal(obol_keyring_add_derived(ring, (const uint8_t *)secret_two,
+                                              strlen(secret_two), 4, &err),
+                     OBOL_OK);
+    assert_int_equal(obol_keyring_signing_key(ring, &key), OBOL_OK);
+    assert_int_equal(key.id, 5);
+    assert_int_equal(obol_keyring_role(ring, 5), OBOL_KEY_ROLE_SIGNING);
+    assert_int_equal(obol_keyring_role(ring, 4), OBOL_KEY_ROLE_OLD);
+    assert_int_equal(obol_keyring_role(ring, 6), OBOL_KEY_ROLE_UNKNOWN);
+    sodium_memzero(&key, sizeof key);
+    obol_keyring_free(ring);
 }
 
 static void keys_of_another_secret_do_not_verify(void **state)
@@ -654,9 +684,13 @@ static void keys_of_another_secret_do_not_verify(void **state)
 static void derived_keys_differ_per_key_id(void **state)
 {
     obol_keyring *ring = ring_with_secret(secret_one, 5);
+    obol_error err;
     obol_key k5, k6;
 
     (void)state;
+    assert_int_equal(obol_keyring_add_derived(ring, (const uint8_t *)secret_one,
+                                              strlen(secret_one), 6, &err),
+                     OBOL_OK);
     assert_int_equal(obol_keyring_verify_key(ring, 5, &k5), OBOL_OK);
     assert_int_equal(obol_keyring_verify_key(ring, 6, &k6), OBOL_OK);
     assert_memory_not_equal(k5.mac, k6.mac, OBOL_KEY_BYTES);
@@ -689,15 +723,38 @@ static void short_secret_is_refused_as_key_error(void **state)
 {
     obol_keyring *ring = obol_keyring_new();
     obol_error err = { 0, "" };
-    static const char short_secret[] = "fifteen bytes!!";
+    static const char short_secret[] = "thirty-one bytes, one too few!!";
 
     (void)state;
-    assert_int_equal(strlen(short_secret), 15);
+    assert_int_equal(strlen(short_secret), 31);
     assert_int_equal(obol_keyring_set_secret(ring, (const uint8_t *)short_secret,
                                              strlen(short_secret), 1, &err),
                      OBOL_ERR_KEY);
     assert_null(strstr(err.message, short_secret));
-    assert_non_null(strstr(err.message, "short"));
+    assert_non_null(strstr(err.message, "31 bytes is too short (at least 32"));
+    assert_int_equal(obol_keyring_can_sign(ring), 0);
+    assert_int_equal(obol_keyring_set_secret(ring, (const uint8_t *)secret_one,
+                                             32, 1, &err), OBOL_OK);
+    assert_int_equal(obol_keyring_can_sign(ring), 1);
+    obol_keyring_free(ring);
+}
+
+/* An old secret only has to meet the minimum of earlier versions (16
+ * bytes), so that a deployment with a shorter secret can still retire it. */
+static void old_secret_may_be_as_short_as_sixteen_bytes(void **state)
+{
+    obol_keyring *ring = obol_keyring_new();
+    obol_error err = { 0, "" };
+    static const char sixteen[] = "sixteen bytes!!!";
+
+    (void)state;
+    assert_int_equal(obol_keyring_add_derived(ring, (const uint8_t *)sixteen,
+                                              16, 3, &err), OBOL_OK);
+    assert_int_equal(obol_keyring_role(ring, 3), OBOL_KEY_ROLE_OLD);
+    assert_int_equal(obol_keyring_add_derived(ring, (const uint8_t *)sixteen,
+                                              15, 4, &err), OBOL_ERR_KEY);
+    assert_non_null(strstr(err.message, "15 bytes is too short (at least 16"));
+    assert_int_equal(obol_keyring_role(ring, 4), OBOL_KEY_ROLE_UNKNOWN);
     assert_int_equal(obol_keyring_can_sign(ring), 0);
     obol_keyring_free(ring);
 }
@@ -1038,11 +1095,13 @@ int main(void)
         cmocka_unit_test(old_key_verifies_after_rotation),
         cmocka_unit_test(replaced_key_no_longer_verifies_old_records),
         cmocka_unit_test(many_keys_all_keep_verifying),
-        cmocka_unit_test(secret_derives_every_key_id),
+        cmocka_unit_test(secret_verifies_only_the_key_ids_given),
+        cmocka_unit_test(derived_old_key_does_not_sign),
         cmocka_unit_test(keys_of_another_secret_do_not_verify),
         cmocka_unit_test(derived_keys_differ_per_key_id),
         cmocka_unit_test(rewritten_key_id_is_refused_with_derived_keys),
         cmocka_unit_test(short_secret_is_refused_as_key_error),
+        cmocka_unit_test(old_secret_may_be_as_short_as_sixteen_bytes),
         cmocka_unit_test(unsigned_record_needs_allow_unsigned),
         cmocka_unit_test(unsigned_record_is_read_even_without_keys),
         cmocka_unit_test(unknown_format_byte_is_refused),

@@ -195,8 +195,17 @@ typedef struct obol_store obol_store;
  * The scheme names the driver. Options for every driver (see docs/CONFIG.md):
  *   prefix=NAME          namespace of this store's records (default "obol")
  *   secret=env:NAME      base secret read from an environment variable
- *   secret=file:PATH     base secret read from a file
+ *   secret=file:PATH     base secret read from a file (at least 32 bytes)
  *   key_id=N             id of the key derived from the secret to sign with
+ *                        (default 1)
+ *   old_key_ids=N,...    old key ids derived from the same secret: they
+ *                        verify, never sign
+ *   old_secrets=N:env:NAME,N:file:PATH,...
+ *                        retired base secrets, each with the key id it
+ *                        signed with: they verify, never sign
+ * A store verifies only the key ids these options (and
+ * obol_store_add_key()) give it: an id no longer listed is retired, and its
+ * records are refused (OBOL_EVENT_UNKNOWN_KEY). At most 16 old keys.
  *   seal=mac|aead        sign only (default), or also encrypt the payload
  *   allow_unsigned=0|1   accept records written without a seal (with a warning)
  *   max_payload=SIZE     limit of extra_payload (default 64KiB)
@@ -208,7 +217,8 @@ typedef struct obol_store obol_store;
  * OBOL_ERR_BACKEND or OBOL_ERR_NOMEM.
  *
  * A store without a key (no secret option and no obol_store_add_key() yet)
- * opens, but refuses every read and write with OBOL_ERR_KEY.
+ * opens, but refuses every read and write with OBOL_ERR_KEY. A secret
+ * shorter than 32 bytes is OBOL_ERR_KEY (an old one may be 16).
  */
 OBOL_API int obol_store_open(const char *config, obol_store **out,
                              obol_error *err);
@@ -495,6 +505,91 @@ typedef void (*obol_progress_fn)(void *arg, const obol_migrate_stats *so_far);
 OBOL_API int obol_migrate(obol_store *src, obol_store *dst,
                           obol_progress_fn progress, void *arg,
                           obol_migrate_stats *stats, obol_error *err);
+
+/* ------------------------------------------------------------ key rotation */
+
+/* What a rekey met. */
+typedef struct obol_rekey_stats {
+    uint64_t total;      /* records in the store, counted before the walk */
+    uint64_t seen;       /* records handled */
+    uint64_t rewritten;  /* sealed anew with the signing key */
+    uint64_t current;    /* already sealed with the signing key (and the
+                            store's seal mode): left alone */
+    uint64_t conflicts;  /* left alone: a concurrent write (a refresh, a
+                            delete) won the compare-and-set */
+    uint64_t expired;    /* no longer live: left for prune */
+    uint64_t rejected;   /* did not verify or decode (for example under a
+                            retired key id): left alone, and logged */
+} obol_rekey_stats;
+
+/*
+ * Rewrites every live session of the store that is not sealed with its
+ * signing key id and seal mode (an old key id, seal=mac when the store
+ * says aead, or unsigned when allow_unsigned=1), so that old key ids can
+ * then be retired. Each session is written with the lock version it has,
+ * under compare-and-set on that lock version: a refresh that wrote first
+ * wins and the session is skipped (counted in conflicts), and a refresh
+ * that comes after still finds the lock version it read. No refresh is
+ * ever lost, and a deleted session is never brought back. Sessions are
+ * written a few hundred at a time. Records already current are skipped,
+ * so a rekey that stopped can simply be run again.
+ *
+ * progress (may be NULL) is called as obol_migrate() calls it, every few
+ * hundred records and once at the end, with total and seen as here,
+ * copied = rewritten, skipped = current + conflicts + expired, and
+ * rejected. stats may be NULL. Returns OBOL_OK, OBOL_ERR_KEY (no signing
+ * key), or the first error, which stops the rekey (what was rewritten stays
+ * rewritten).
+ */
+OBOL_API int obol_rekey(obol_store *st, obol_progress_fn progress, void *arg,
+                        obol_rekey_stats *stats, obol_error *err);
+
+/* What a store does with a key id. */
+enum {
+    OBOL_KEY_ROLE_SIGNING = 1,  /* signs new records, and verifies */
+    OBOL_KEY_ROLE_OLD = 2,      /* verifies only: kept during rotation */
+    OBOL_KEY_ROLE_UNKNOWN = 3   /* not given to the store (retired, or
+                                   another store's): records are refused */
+};
+
+/* The records of one key id. */
+typedef struct obol_key_count {
+    uint32_t key_id;
+    int role;                   /* OBOL_KEY_ROLE_* */
+    uint64_t records;           /* records that name key_id and verify with
+                                   it; for OBOL_KEY_ROLE_UNKNOWN, every
+                                   record that names it (none can verify) */
+} obol_key_count;
+
+/* How a store's records are spread over key ids. */
+typedef struct obol_key_census {
+    uint64_t records;           /* records of the store's prefix seen */
+    uint64_t expired;           /* past their expiry, not yet pruned: not
+                                   counted below */
+    uint64_t unsigned_records;  /* unsigned legacy records */
+    uint64_t bad_seals;         /* under a key id the store holds, but the
+                                   seal does not verify (altered, or another
+                                   secret under the same key id) */
+    uint64_t unreadable;        /* not a sealed record of any format */
+    size_t key_count;
+    obol_key_count *keys;       /* key_count entries, by key id: every key
+                                   the store holds (with 0 records if none
+                                   name it) and every other key id met */
+} obol_key_census;
+
+/*
+ * Counts the store's records by the key id that seals them, in one walk
+ * that checks each record's seal but decodes nothing: whether an old key id
+ * still holds records before it is retired. Nothing is logged and no event
+ * fires (a census reads no session). On OBOL_OK, free census with
+ * obol_key_census_clear(). Returns OBOL_OK, OBOL_ERR_INVALID,
+ * OBOL_ERR_NOMEM or a backend error.
+ */
+OBOL_API int obol_count_keys(obol_store *st, obol_key_census *census,
+                             obol_error *err);
+
+/* Frees what obol_count_keys() filled in and zeroes it; NULL is allowed. */
+OBOL_API void obol_key_census_clear(obol_key_census *census);
 
 #ifdef __cplusplus
 }
