@@ -26,6 +26,7 @@
 #include "store_internal.h"
 #include "store_suite.h"
 #include "suite_fixture.h"
+#include "suite_keys.h"
 #include "suite_logout.h"
 #include "suite_refresh.h"
 
@@ -1041,6 +1042,7 @@ static const struct {
     { store_tests, &store_test_count },
     { driver_suite_tests, &driver_suite_test_count },
     { logout_suite_tests, &logout_suite_test_count },
+    { keys_suite_tests, &keys_suite_test_count },
     { refresh_suite_tests, &refresh_suite_test_count },
 };
 

@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "codec_internal.h"
+#include "config_internal.h"
 #include "keys_internal.h"
 #include "seal_internal.h"
 #include "tmpdir.h"
@@ -1033,6 +1034,79 @@ static void too_short_secret_from_a_source_is_refused(void **state)
     tmpdir_remove(dir);
 }
 
+/* The keys a config string names, as a store loads them (lib/keys.c,
+ * obol_keyring_load). */
+static obol_keyring *ring_from_config(const char *text, int expected,
+                                      obol_error *err)
+{
+    obol_keyring *ring = obol_keyring_new();
+    obol_config config;
+    obol_error parse_err;
+
+    assert_non_null(ring);
+    if (obol_config_parse(text, &config, &parse_err) != OBOL_OK)
+        fail_msg("'%s' refused: %s", text, parse_err.message);
+    assert_int_equal(obol_keyring_load(ring, &config, err), expected);
+    obol_config_clear(&config);
+    return ring;
+}
+
+static void config_keys_load_with_their_roles(void **state)
+{
+    obol_error err;
+    obol_keyring *ring;
+
+    (void)state;
+    assert_int_equal(setenv("OBOL_TEST_NEW_SECRET", secret_one, 1), 0);
+    assert_int_equal(setenv("OBOL_TEST_OLD_SECRET", "an old secret, 16+", 1), 0);
+    ring = ring_from_config("memory:?secret=env:OBOL_TEST_NEW_SECRET&key_id=4"
+                            "&old_key_ids=2,3&old_secrets=1:env:OBOL_TEST_OLD_SECRET",
+                            OBOL_OK, &err);
+    assert_int_equal(obol_keyring_role(ring, 4), OBOL_KEY_ROLE_SIGNING);
+    assert_int_equal(obol_keyring_role(ring, 3), OBOL_KEY_ROLE_OLD);
+    assert_int_equal(obol_keyring_role(ring, 2), OBOL_KEY_ROLE_OLD);
+    assert_int_equal(obol_keyring_role(ring, 1), OBOL_KEY_ROLE_OLD);
+    assert_int_equal(obol_keyring_role(ring, 0), OBOL_KEY_ROLE_UNKNOWN);
+    assert_int_equal(obol_keyring_role(ring, 5), OBOL_KEY_ROLE_UNKNOWN);
+    assert_int_equal(obol_keyring_ids(ring, NULL, 0), 4);
+    obol_keyring_free(ring);
+    unsetenv("OBOL_TEST_NEW_SECRET");
+    unsetenv("OBOL_TEST_OLD_SECRET");
+}
+
+/* An old secret that cannot be loaded fails the store's opening, and the
+ * message says which entry: a rotation half set up is not silently a
+ * store that refuses its old records. */
+static void unloadable_old_secret_is_a_key_error_naming_its_key_id(void **state)
+{
+    obol_error err = { 0, "" };
+    obol_keyring *ring;
+
+    (void)state;
+    assert_int_equal(setenv("OBOL_TEST_NEW_SECRET", secret_one, 1), 0);
+    assert_int_equal(setenv("OBOL_TEST_SHORT_OLD", "MARKER-15-bytes", 1), 0);
+    unsetenv("OBOL_TEST_NO_SUCH_OLD");
+    ring = ring_from_config("memory:?secret=env:OBOL_TEST_NEW_SECRET&key_id=4"
+                            "&old_secrets=3:env:OBOL_TEST_NO_SUCH_OLD",
+                            OBOL_ERR_KEY, &err);
+    assert_non_null(strstr(err.message, "old_secrets: key id 3"));
+    assert_non_null(strstr(err.message, "OBOL_TEST_NO_SUCH_OLD"));
+    obol_keyring_free(ring);
+    ring = ring_from_config("memory:?old_secrets=9:file:/nonexistent/obol-old",
+                            OBOL_ERR_KEY, &err);
+    assert_non_null(strstr(err.message, "old_secrets: key id 9"));
+    assert_non_null(strstr(err.message, "/nonexistent/obol-old"));
+    obol_keyring_free(ring);
+    ring = ring_from_config("memory:?old_secrets=2:env:OBOL_TEST_SHORT_OLD",
+                            OBOL_ERR_KEY, &err);
+    assert_non_null(strstr(err.message, "old_secrets: key id 2"));
+    assert_non_null(strstr(err.message, "15 bytes is too short"));
+    assert_null(strstr(err.message, SECRET_MARKER));
+    obol_keyring_free(ring);
+    unsetenv("OBOL_TEST_NEW_SECRET");
+    unsetenv("OBOL_TEST_SHORT_OLD");
+}
+
 static void secret_source_must_be_env_or_file(void **state)
 {
     (void)state;
@@ -1114,6 +1188,8 @@ int main(void)
         cmocka_unit_test(oversized_secret_file_is_refused_without_echoing_it),
         cmocka_unit_test(secret_directory_is_a_key_error),
         cmocka_unit_test(too_short_secret_from_a_source_is_refused),
+        cmocka_unit_test(config_keys_load_with_their_roles),
+        cmocka_unit_test(unloadable_old_secret_is_a_key_error_naming_its_key_id),
         cmocka_unit_test(secret_source_must_be_env_or_file),
         cmocka_unit_test(unseal_messages_never_contain_the_secret),
     };
