@@ -4,10 +4,16 @@
  *   obol_bench [ITERATIONS] [SYNC]
  *
  * Prints, for a session with a 256-byte payload:
- *   - encode+seal and verify+decode time per session (ns/op);
+ *   - encode+seal and verify+decode time per session, and making and
+ *     checking a client token (ns/op);
  *   - single-thread LMDB get and upsert through obol, next to raw mdb_get
  *     and mdb_put of the same bytes in an environment with the same flags,
- *     as ops/s and as the ratio obol/raw.
+ *     as ops/s and as the ratio obol/raw;
+ *   - a refresh: obol_refresh of a client token (chained, each call
+ *     presenting the token the one before handed out, so that every call
+ *     rotates), next to the same refresh by hand (obol_get,
+ *     obol_session_refresh, obol_upsert), as ops/s, driver calls per call
+ *     and the ratio obol_refresh / by hand.
  * SYNC is the LMDB driver's sync option (full, nometasync, off), applied to
  * both sides (default: full).
  * Each figure is the best of several rounds, since the machine is shared.
@@ -71,6 +77,7 @@ typedef struct core_bench {
     obol_session *session;
     obol_driver_key key;
     obol_record_buf sealed;
+    char *token;              /* obol_refresh: the token to present next */
 } core_bench;
 
 static void seal_once(void *arg, long i)
@@ -182,6 +189,83 @@ static void obol_get_once(void *arg, long i)
     obol_session_free(s);
 }
 
+/* A refresh by hand: read, rotate, write under the lock. */
+static void refresh_by_hand_once(void *arg, long i)
+{
+    core_bench *b = arg;
+    obol_session *s;
+    obol_error err;
+
+    (void)i;
+    if (obol_get(b->st, b->session->id, "alice", NULL, &s, &err) != OBOL_OK ||
+        obol_session_refresh(s, obol_store_now(b->st), 86400) != OBOL_OK ||
+        obol_upsert(b->st, s, &err) != OBOL_OK)
+        die("refresh by hand", err.message);
+    obol_session_free(s);
+}
+
+/* obol_refresh of the current token; the new one is presented next. */
+static void obol_refresh_once(void *arg, long i)
+{
+    core_bench *b = arg;
+    char *next;
+    obol_error err;
+
+    (void)i;
+    if (obol_refresh(b->st, b->token, 86400, NULL, &next, &err) != OBOL_OK)
+        die("obol_refresh", err.message);
+    free(b->token);
+    b->token = next;
+}
+
+static void token_make_once(void *arg, long i)
+{
+    core_bench *b = arg;
+    char *token;
+    obol_error err;
+
+    (void)i;
+    if (obol_token_make(b->st, b->session, &token, &err) != OBOL_OK)
+        die("obol_token_make", err.message);
+    free(token);
+}
+
+static void token_parse_once(void *arg, long i)
+{
+    core_bench *b = arg;
+    obol_token *t;
+    obol_error err;
+
+    (void)i;
+    if (obol_token_parse(b->st, b->token, &t, &err) != OBOL_OK)
+        die("obol_token_parse", err.message);
+    obol_token_free(t);
+}
+
+/* The token of the session as stored now, for the first obol_refresh. */
+static void make_token(core_bench *b)
+{
+    obol_session *s;
+    obol_error err;
+
+    if (obol_get(b->st, b->session->id, "alice", NULL, &s, &err) != OBOL_OK ||
+        obol_token_make(b->st, s, &b->token, &err) != OBOL_OK)
+        die("token", err.message);
+    obol_session_free(s);
+}
+
+/* best_ns_per_op(), and the store's driver calls per operation. */
+static double best_counted(void (*body)(void *arg, long i), core_bench *b,
+                           double *driver_calls_per_op)
+{
+    uint64_t before = b->st->driver_calls;
+    double best = best_ns_per_op(body, b);
+
+    *driver_calls_per_op = (double)(b->st->driver_calls - before) /
+                           (double)(iterations * ROUNDS);
+    return best;
+}
+
 static void setup_core(core_bench *b, const char *dir)
 {
     static const uint8_t key[32] = "benchmark key, not for real use";
@@ -211,6 +295,8 @@ int main(int argc, char **argv)
     char *dir = tmpdir_make("bench");
     char raw_dir[4200];
     double seal_ns, open_ns, raw_put, raw_get, obol_put, obol_get_ns;
+    double make_ns, parse_ns, by_hand_ns, refresh_ns, by_hand_calls,
+        refresh_calls;
 
     if (argc > 1)
         iterations = strtol(argv[1], NULL, 10);
@@ -244,6 +330,20 @@ int main(int argc, char **argv)
     printf("%-28s %10.0f ops/s   ratio %.2fx raw\n", "obol_get on lmdb",
            1e9 / obol_get_ns, raw_get / obol_get_ns);
 
+    by_hand_ns = best_counted(refresh_by_hand_once, &core, &by_hand_calls);
+    make_token(&core);
+    make_ns = best_ns_per_op(token_make_once, &core);
+    parse_ns = best_ns_per_op(token_parse_once, &core);
+    refresh_ns = best_counted(obol_refresh_once, &core, &refresh_calls);
+    printf("%-28s %10.0f ns/op\n", "obol_token_make", make_ns);
+    printf("%-28s %10.0f ns/op\n", "obol_token_parse", parse_ns);
+    printf("%-28s %10.0f ops/s   %.2f driver calls/op\n",
+           "get+refresh+upsert by hand", 1e9 / by_hand_ns, by_hand_calls);
+    printf("%-28s %10.0f ops/s   %.2f driver calls/op   ratio %.2fx by "
+           "hand\n", "obol_refresh (chained)", 1e9 / refresh_ns,
+           refresh_calls, by_hand_ns / refresh_ns);
+
+    free(core.token);
     obol_record_buf_release(&core.sealed);
     obol_session_free(core.session);
     obol_store_close(core.st);

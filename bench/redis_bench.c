@@ -12,6 +12,12 @@
  *   - the store's public API: obol_get, obol_upsert (a refresh of one
  *     session, its lock version carried forward), obol_get_all of a user
  *     with 10 sessions, obol_delete (of sessions created beforehand),
+ *   - a refresh both ways: obol_refresh of a client token (chained: each
+ *     call presents the token the one before handed out, so every call is
+ *     a rotation), and by hand, obol_get + obol_session_refresh +
+ *     obol_upsert; on one connection, also the round trips of one call of
+ *     each (the store's driver calls, and the commands MONITOR sees),
+ *     counted outside the timed rounds,
  * on one connection (one thread), and on 8 connections with 8 threads (8
  * raw connections, or a pool of 8), against the same server in the same
  * run. The paths compared with each other run in alternating rounds; a
@@ -60,6 +66,7 @@
 #include "../tests/redis_harness.h"
 #include "config_internal.h"
 #include "loader_internal.h"
+#include "store_internal.h"   /* driver_calls, for round trips per call */
 
 #define BENCH_PREFIX "obol-bench"
 #define BENCH_THREADS 8
@@ -125,6 +132,7 @@ typedef struct bench_state {
     long doomed_count;
     uint64_t lock_version;    /* raw update: the record's current lock */
     char id[32];              /* raw update: its id */
+    char *token;              /* obol_refresh: the client token to present */
 } bench_state;
 
 /* One benchmarked operation: setup (not timed) prepares ops iterations,
@@ -151,6 +159,7 @@ static void state_clear(bench_state *state)
         redisFree(state->redis);
     obol_session_free(state->session);
     obol_sessions_free(state->doomed, (size_t)state->doomed_count);
+    free(state->token);
     memset(state, 0, sizeof *state);
 }
 
@@ -419,6 +428,50 @@ static int store_upsert(bench_state *state, long i)
                                                                       : -1;
 }
 
+/* The same refresh by hand: read the session, rotate, write under the
+ * lock (two round trips, as obol_refresh's get and upsert). */
+static int store_refresh_by_hand(bench_state *state, long i)
+{
+    obol_session *s;
+    obol_error err;
+    int status;
+    (void)i;
+
+    if (obol_get(state->store, state->session->id, state->session->user_id,
+                 NULL, &s, &err) != OBOL_OK)
+        return -1;
+    status = obol_session_refresh(s, (int64_t)time(NULL), SESSION_TTL);
+    if (status == OBOL_OK)
+        status = obol_upsert(state->store, s, &err);
+    obol_session_free(s);
+    return status == OBOL_OK ? 0 : -1;
+}
+
+static int store_refresh_setup(path *p, bench_state *state, long ops)
+{
+    obol_error err;
+
+    if (store_upsert_setup(p, state, ops) != 0)
+        return -1;
+    return obol_token_make(state->store, state->session, &state->token,
+                           &err) == OBOL_OK ? 0 : -1;
+}
+
+/* obol_refresh of the current token; the new one is presented next. */
+static int store_refresh(bench_state *state, long i)
+{
+    char *next;
+    obol_error err;
+    (void)i;
+
+    if (obol_refresh(state->store, state->token, SESSION_TTL, NULL, &next,
+                     &err) != OBOL_OK)
+        return -1;
+    free(state->token);
+    state->token = next;
+    return 0;
+}
+
 static int store_get_all(bench_state *state, long i)
 {
     char user[32];
@@ -551,6 +604,50 @@ static double median(const double *values, int n)
 }
 
 static int rounds = 10;
+static redis_harness *bench_redis;  /* the bench's own server, or NULL */
+
+#define COUNTED_CALLS 200
+
+/* Round trips of one call of p on one connection, outside the timed
+ * rounds: the store's driver calls per call and, on the bench's own
+ * server, the commands MONITOR sees clients send per call (-1: not
+ * counted). Commands a script runs inside the server are no round trips
+ * and MONITOR's count leaves them out. */
+static void count_round_trips(path *p, double *driver_calls,
+                              double *commands)
+{
+    bench_state state = { .thread = 0 };
+    obol_store *st = ((const store_target *)p->shared)->store;
+    redis_harness_monitor *m;
+    uint64_t before;
+    int seen;
+
+    if (p->setup(p, &state, COUNTED_CALLS) != 0)
+        die(p->name, "setup failed");
+    m = bench_redis != NULL ? redis_harness_monitor_begin(bench_redis) : NULL;
+    before = __atomic_load_n(&st->driver_calls, __ATOMIC_RELAXED);
+    for (long i = 0; i < COUNTED_CALLS; i++)
+        if (p->run(&state, i) != 0)
+            die(p->name, "an operation failed");
+    *driver_calls = (double)(__atomic_load_n(&st->driver_calls,
+                                             __ATOMIC_RELAXED) - before) /
+                    COUNTED_CALLS;
+    seen = m != NULL ? redis_harness_monitor_end(m) : -1;
+    *commands = seen < 0 ? -1 : (double)seen / COUNTED_CALLS;
+    state_clear(&state);
+}
+
+static void print_round_trips(path *p)
+{
+    double driver_calls, commands;
+
+    count_round_trips(p, &driver_calls, &commands);
+    if (commands < 0)
+        printf("  %-34s %5.2f driver calls\n", p->name, driver_calls);
+    else
+        printf("  %-34s %5.2f driver calls, %.2f commands (MONITOR)\n",
+               p->name, driver_calls, commands);
+}
 
 /*
  * Measures the paths of one group in alternating rounds: each round runs
@@ -802,6 +899,7 @@ enum {
     RAW_INSERT, DRIVER_PUT, RAW_UPDATE, OBOL_UPSERT,
     RAW_LIST, OBOL_GET_ALL,
     RAW_DELETE, OBOL_DELETE,
+    BY_HAND_REFRESH, OBOL_REFRESH,
     PATH_COUNT
 };
 
@@ -830,6 +928,10 @@ static void run_all(int threads, void *handle, store_target *st, long ops,
                          raw },
         [OBOL_DELETE] = { "obol_delete", store_delete_setup, store_delete,
                           st },
+        [BY_HAND_REFRESH] = { "get+refresh+upsert by hand",
+                              store_upsert_setup, store_refresh_by_hand, st },
+        [OBOL_REFRESH] = { "obol_refresh (chained)", store_refresh_setup,
+                           store_refresh, st },
     };
     series s[PATH_COUNT];
 
@@ -839,6 +941,7 @@ static void run_all(int threads, void *handle, store_target *st, long ops,
     measure_group(&s[RAW_INSERT], 4, threads, ops);
     measure_group(&s[RAW_LIST], 2, threads, ops);
     measure_group(&s[RAW_DELETE], 2, threads, ops);
+    measure_group(&s[BY_HAND_REFRESH], 2, threads, ops);
     for (int k = 0; k < PATH_COUNT; k++) {
         if (print)
             print_row(&s[k], threads);
@@ -861,6 +964,13 @@ static void run_all(int threads, void *handle, store_target *st, long ops,
                 &s[RAW_LIST], 0);
     print_ratio("obol_delete / raw EVALSHA delete", &s[OBOL_DELETE],
                 &s[RAW_DELETE], 0);
+    print_ratio("obol_refresh / get+upsert by hand", &s[OBOL_REFRESH],
+                &s[BY_HAND_REFRESH], 0);
+    if (threads > 1)
+        return;
+    printf("round trips per call (%d calls, not timed):\n", COUNTED_CALLS);
+    print_round_trips(&paths[BY_HAND_REFRESH]);
+    print_round_trips(&paths[OBOL_REFRESH]);
 }
 
 /* A short run first warms the server, the connections and the caches; its
@@ -1489,6 +1599,7 @@ int main(int argc, char **argv)
             die("redis-server", "could not start one (set REDIS_SERVER)");
         snprintf(server_url, sizeof server_url, "%s",
                  redis_harness_url(redis));
+        bench_redis = redis;
         server_port = redis_harness_port(redis);
     }
     server_target = (raw_target){ server_host, server_port };
