@@ -1,18 +1,19 @@
 #!/bin/sh
 # The obol tool end to end on LMDB: every command, --json output, sessions
 # kept byte for byte through export and import, legacy unsigned records
-# upgraded by migrate, and bad input refused with its exit status while
+# upgraded by migrate, key rotation with rekey, and bad input refused with its exit status while
 # the store stays as it was. TAP output.
 srcdir=${srcdir:-.}
 . "$srcdir/tests/cli_lib.sh"
 
 db=lmdb://$work/db
-mkdir "$work/db" "$work/other" "$work/legacy"
+mkdir "$work/db" "$work/other" "$work/legacy" "$work/rotation"
 
 # ------------------------------------------------------------ the command line
 run --help
 expect "--help exits 0" 0
 check "--help documents every exit status" grep -q "6  done, but some records" "$work/out"
+check "--help lists rekey" grep -q "obol rekey *URL" "$work/out"
 run --version
 expect "--version exits 0" 0
 run
@@ -140,6 +141,7 @@ expect "check" 0
 check "check names the driver" grep -q "^driver *lmdb" "$work/out"
 check "check reports a round trip" grep -q "^round trip *min" "$work/out"
 check "check reports the verified sample" grep -q "1 verified, 0 expired, 0 rejected" "$work/out"
+check "check counts the records of each key id" grep -q "^key ids *key 1: 1 record (signing)$" "$work/out"
 run check --json "$db"
 check "check --json parses" json_lines "$work/out"
 echo "another secret, of enough length to sign" >"$work/wrong.secret"
@@ -258,5 +260,69 @@ check "migrate warns about unsigned records, a few lines only" grep -q "more war
 check "every unsigned record was copied" grep -q "^copied 300, skipped 0 (expired), rejected 0" "$work/out"
 "$OBOL_BIN" export "$legacy" >"$work/legacy-after" 2>/dev/null
 check "upgraded records verify and keep every field" same_sessions "$work/legacy-before" "$work/legacy-after"
+
+# ------------------------------------------------------------ key rotation
+rot=lmdb://$work/rotation
+gen_sessions 40 10 >"$work/rot.jsonl"
+run_in "$work/rot.jsonl" import "$rot"
+expect "import into a store signing with key 1" 0
+run check "$rot?key_id=2&old_key_ids=1"
+expect "check of a store rotated to key 2 that keeps key 1" 0
+check "check shows the signing key first and the old one's records" \
+    grep -q "^key ids *key 2: 0 records (signing), key 1: 40 records (old)$" "$work/out"
+run check --json "$rot?key_id=2&old_key_ids=1"
+check "check --json counts the records of each key id" python3 -c '
+import json, sys
+keys = json.loads(open(sys.argv[1]).readline())["keys"]
+ids = {k["key_id"]: (k["role"], k["records"]) for k in keys["ids"]}
+assert ids == {1: ("old", 40), 2: ("signing", 0)}, ids
+assert keys["records"] == 40 and keys["unsigned"] == 0 and keys["bad_seals"] == 0, keys
+' "$work/out"
+run check "$rot?key_id=2"
+expect "check of a store that dropped key 1 too early" 6
+check "check says the retired key's records are refused" \
+    grep -q "key 1: 40 records (unknown: refused)" "$work/out"
+run rekey "$rot?key_id=2"
+expect "rekey cannot rewrite records under a retired key" 6
+check "and counts them rejected" grep -q "rejected 40 (did not verify) of 40 records" "$work/out"
+run rekey "$rot?key_id=2&old_key_ids=1"
+expect "rekey" 0
+check "rekey prints its counts" grep -q "^rewrote 40, already current 0, skipped 0 (a concurrent write won), expired 0, rejected 0 (did not verify) of 40 records" "$work/out"
+check "a rekey that is not on a terminal draws no progress bar" sh -c "! grep -q ETA '$work/err'"
+run rekey --json "$rot?key_id=2&old_key_ids=1"
+expect "rekey again" 0
+check "rekey again finds every record current" \
+    test "$(field "$work/out" rewritten) $(field "$work/out" current)" = "0 40"
+run check "$rot?key_id=2"
+expect "after the rekey key 1 can be retired" 0
+check "every record is on key 2" grep -q "^key ids *key 2: 40 records (signing)$" "$work/out"
+"$OBOL_BIN" export "$rot?key_id=2" >"$work/rot-after.jsonl" 2>/dev/null
+check "rekey keeps every field and lock version" same_sessions "$work/rot.jsonl" "$work/rot-after.jsonl"
+run rekey --progress "$rot?key_id=2"
+check "rekey --progress draws a bar on stderr" grep -q "ETA" "$work/err"
+run get --progress "$rot" a b
+expect "--progress is an option of migrate and rekey only" 2 "migrate and rekey"
+run rekey "$rot?key_id=2&old_key_ids=2"
+expect "an old key id equal to the signing one is a usage error" 2 "signing one"
+run rekey "$rot?key_id=2&old_secrets=1:hunter2hunter2"
+expect "an old secret written into the string is a usage error" 2 "ID:env:NAME"
+check "and is not echoed" sh -c "! grep -q hunter2 '$work/err'"
+(unset OBOL_SECRET; "$OBOL_BIN" rekey "$rot" >"$work/out" 2>"$work/err"); rc=$?
+expect "rekey without a secret is a key error" 5 "OBOL_SECRET"
+(OBOL_SECRET="a secret of 31 bytes, too short"; export OBOL_SECRET
+ "$OBOL_BIN" check "$rot" >"$work/out" 2>"$work/err"); rc=$?
+expect "a secret shorter than 32 bytes is a key error" 5 "31 bytes is too short (at least 32"
+# Replacing the secret: the new one signs with key 3, the old one (key 2)
+# verifies until the rekey has rewritten everything.
+echo "the replacement secret, as long as the old one" >"$work/new.secret"
+(OBOL_OLD_SECRET=$OBOL_SECRET; export OBOL_OLD_SECRET
+ "$OBOL_BIN" rekey --secret-file "$work/new.secret" "$rot?key_id=3&old_secrets=2:env:OBOL_OLD_SECRET" >"$work/out" 2>"$work/err"); rc=$?
+expect "rekey onto a new secret, the old one listed in old_secrets" 0
+check "rewrites every record" grep -q "^rewrote 40, already current 0" "$work/out"
+run check --secret-file "$work/new.secret" "$rot?key_id=3"
+expect "the new secret alone reads the store" 0
+check "every record is on key 3" grep -q "^key ids *key 3: 40 records (signing)$" "$work/out"
+run check "$rot?key_id=2"
+expect "the old secret reads nothing any more" 6
 
 done_testing

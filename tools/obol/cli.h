@@ -112,6 +112,7 @@ int cmd_check(const cli_options *o);
 int cmd_export(const cli_options *o);
 int cmd_import(const cli_options *o);
 int cmd_migrate(const cli_options *o);
+int cmd_rekey(const cli_options *o);
 
 /* ----------------------------------------------------------------- times.c */
 

@@ -1,5 +1,5 @@
 /*
- * Commands on whole stores: export, import, migrate.
+ * Commands on whole stores: export, import, migrate, rekey.
  */
 #include "config.h"
 
@@ -319,4 +319,68 @@ done:
     obol_store_close(src);
     obol_store_close(dst);
     return cli_finish_output("migrate", code);
+}
+
+/* --------------------------------------------------------------- rekey */
+
+static int print_rekey(const obol_rekey_stats *stats, double seconds, int json)
+{
+    double rate = seconds > 0 ? (double)stats->seen / seconds : 0;
+
+    if (json)
+        return cli_print_json(json_pack(
+            "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f}", "command",
+            "rekey", "total", (json_int_t)stats->total,
+            "seen", (json_int_t)stats->seen,
+            "rewritten", (json_int_t)stats->rewritten,
+            "current", (json_int_t)stats->current,
+            "conflicts", (json_int_t)stats->conflicts,
+            "expired", (json_int_t)stats->expired,
+            "rejected", (json_int_t)stats->rejected, "seconds", seconds,
+            "records_per_second", rate));
+    printf("rewrote %" PRIu64 ", already current %" PRIu64 ", skipped %" PRIu64
+           " (a concurrent write won), expired %" PRIu64 ", rejected %" PRIu64
+           " (did not verify) of %" PRIu64 " records in %.2f s (%.0f records/s)\n",
+           stats->rewritten, stats->current, stats->conflicts, stats->expired,
+           stats->rejected, stats->seen, seconds, rate);
+    return 0;
+}
+
+/* Done means every record that verified is on the signing key now: a
+ * record left to a concurrent writer (4) or one that did not verify (6)
+ * says otherwise. */
+static int rekey_exit_status(const obol_rekey_stats *stats)
+{
+    if (stats->rejected > 0)
+        return EXIT_REJECTED;
+    return stats->conflicts > 0 ? EXIT_CONFLICT : EXIT_OK;
+}
+
+int cmd_rekey(const cli_options *o)
+{
+    obol_rekey_stats stats = { 0 };
+    cli_progress progress;
+    obol_store *st;
+    obol_error err;
+    double started;
+    int status, code;
+
+    code = cli_open_store(o->args[0], cli_secret_for(o, ""), "rekey", &st);
+    if (code != EXIT_OK)
+        return code;
+    cli_progress_start(&progress, o->progress);
+    started = cli_monotonic_seconds();
+    status = obol_rekey(st, cli_progress_update, &progress, &stats, &err);
+    cli_progress_end(&progress);
+    if (status != OBOL_OK) {
+        code = cli_fail_store("rekey", status, &err);
+        cli_error("rekey", "stopped after rewriting %" PRIu64 " sessions "
+                  "(run it again to go on)", stats.rewritten);
+    } else if (print_rekey(&stats, cli_monotonic_seconds() - started, o->json) != 0) {
+        code = cli_fail("rekey", OBOL_ERR_NOMEM, NULL);
+    } else {
+        code = rekey_exit_status(&stats);
+    }
+    obol_store_close(st);
+    return cli_finish_output("rekey", code);
 }

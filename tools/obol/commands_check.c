@@ -1,6 +1,7 @@
 /*
  * `obol check`: can this store be used from here, how fast does it
- * answer, and do its records verify with the keys given?
+ * answer, do its records verify with the keys given, and how many does
+ * each key id hold?
  */
 #include "config.h"
 
@@ -85,8 +86,90 @@ static void describe_capabilities(const obol_store_info *info, char *buf,
              info->persistent ? "persistent" : "");
 }
 
+static const char *role_name(int role)
+{
+    switch (role) {
+    case OBOL_KEY_ROLE_SIGNING: return "signing";
+    case OBOL_KEY_ROLE_OLD: return "old";
+    default: return "unknown";
+    }
+}
+
+/* Records the store refuses whatever it is asked: under a key id it does
+ * not hold (retired), with a seal that does not verify, or of no format. */
+static uint64_t census_refused(const obol_key_census *census)
+{
+    uint64_t refused = census->bad_seals + census->unreadable;
+
+    for (size_t i = 0; i < census->key_count; i++)
+        if (census->keys[i].role == OBOL_KEY_ROLE_UNKNOWN)
+            refused += census->keys[i].records;
+    return refused;
+}
+
+static json_t *census_json(const obol_key_census *census)
+{
+    json_t *ids = json_array();
+
+    for (size_t i = 0; ids != NULL && i < census->key_count; i++) {
+        const obol_key_count *k = &census->keys[i];
+
+        if (json_array_append_new(ids, json_pack("{s:I, s:s, s:I}", "key_id",
+                                                 (json_int_t)k->key_id, "role",
+                                                 role_name(k->role), "records",
+                                                 (json_int_t)k->records)) != 0) {
+            json_decref(ids);
+            return NULL;
+        }
+    }
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:o}",
+                     "records", (json_int_t)census->records,
+                     "expired", (json_int_t)census->expired,
+                     "unsigned", (json_int_t)census->unsigned_records,
+                     "bad_seals", (json_int_t)census->bad_seals,
+                     "unreadable", (json_int_t)census->unreadable, "ids", ids);
+}
+
+static void print_key_count(const obol_key_count *k, int *first)
+{
+    printf("%skey %" PRIu32 ": %" PRIu64 " record%s (%s)", *first ? "" : ", ",
+           k->key_id, k->records, k->records == 1 ? "" : "s",
+           k->role == OBOL_KEY_ROLE_UNKNOWN ? "unknown: refused"
+                                            : role_name(k->role));
+    *first = 0;
+}
+
+/* "key 2: 1200 records (signing), key 1: 34 records (old)": the signing
+ * key first, then the others by key id. */
+static void print_census(const obol_key_census *census)
+{
+    int first = 1;
+
+    printf("%-16s", "key ids");
+    for (size_t i = 0; i < census->key_count; i++)
+        if (census->keys[i].role == OBOL_KEY_ROLE_SIGNING)
+            print_key_count(&census->keys[i], &first);
+    for (size_t i = 0; i < census->key_count; i++)
+        if (census->keys[i].role != OBOL_KEY_ROLE_SIGNING)
+            print_key_count(&census->keys[i], &first);
+    if (first)
+        printf("no key");
+    if (census->unsigned_records > 0)
+        printf("; %" PRIu64 " unsigned", census->unsigned_records);
+    if (census->bad_seals > 0)
+        printf("; %" PRIu64 " with a seal that does not verify", census->bad_seals);
+    if (census->unreadable > 0)
+        printf("; %" PRIu64 " unreadable", census->unreadable);
+    putchar('\n');
+    if (census_refused(census) > census->bad_seals + census->unreadable)
+        printf("%-16srecords under a key id the store does not hold are "
+               "refused: keep it listed until `obol rekey` has rewritten them\n",
+               "");
+}
+
 static int print_report(const obol_store_info *info, const latency *lat,
-                        const obol_scan_stats *stats, int json)
+                        const obol_scan_stats *stats,
+                        const obol_key_census *census, int json)
 {
     const char *library = obol_version(NULL, NULL, NULL);
     char abi[32], capabilities[80];
@@ -97,7 +180,7 @@ static int print_report(const obol_store_info *info, const latency *lat,
     if (json)
         return cli_print_json(json_pack(
             "{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:f, s:f, s:f, s:i}, "
-            "s:{s:I, s:I, s:I, s:I}}",
+            "s:{s:I, s:I, s:I, s:I}, s:o*}",
             "driver", info->driver, "driver_abi", abi, "capabilities",
             capabilities, "backend", info->backend, "library_version", library,
             "tool_version", OBOL_VERSION_STRING,
@@ -106,7 +189,8 @@ static int print_report(const obol_store_info *info, const latency *lat,
             "reads", LATENCY_READS,
             "sample", "records", (json_int_t)stats->records,
             "verified", (json_int_t)stats->live, "expired", (json_int_t)stats->expired,
-            "rejected", (json_int_t)stats->rejected));
+            "rejected", (json_int_t)stats->rejected,
+            "keys", census != NULL ? census_json(census) : NULL));
     printf("%-16s%s (ABI %s; %s)\n", "driver", info->driver, abi, capabilities);
     printf("%-16s%s\n", "backend", info->backend[0] ? info->backend : "(no description)");
     printf("%-16s%s (tool built with %s)\n", "library", library, OBOL_VERSION_STRING);
@@ -119,11 +203,14 @@ static int print_report(const obol_store_info *info, const latency *lat,
     if (stats->rejected > 0)
         printf("%-16srecords that do not verify: wrong secret or key_id, "
                "unsigned records (allow_unsigned=1), or tampering\n", "");
+    if (census != NULL)
+        print_census(census);
     return 0;
 }
 
 int cmd_check(const cli_options *o)
 {
+    obol_key_census census = { 0 };
     obol_scan_stats stats = { 0 };
     obol_store_info info;
     sample smp = { o->sample, 0 };
@@ -144,15 +231,19 @@ int cmd_check(const cli_options *o)
     }
     status = smp.wanted > 0 ? obol_scan(st, count_verified, &smp, &stats, &err)
                             : OBOL_OK;
-    if (status != OBOL_OK && status != SAMPLE_FULL) {
+    if (status == OBOL_OK || status == SAMPLE_FULL)
+        status = smp.wanted > 0 ? obol_count_keys(st, &census, &err) : OBOL_OK;
+    if (status != OBOL_OK) {
         code = cli_fail_store("check", status, &err);
         goto done;
     }
-    if (print_report(&info, &lat, &stats, o->json) != 0)
+    if (print_report(&info, &lat, &stats, smp.wanted > 0 ? &census : NULL,
+                     o->json) != 0)
         code = cli_fail("check", OBOL_ERR_NOMEM, NULL);
-    else if (stats.rejected > 0)
+    else if (stats.rejected > 0 || census_refused(&census) > 0)
         code = EXIT_REJECTED;
 done:
+    obol_key_census_clear(&census);
     obol_store_close(st);
     return cli_finish_output("check", code);
 }

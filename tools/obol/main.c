@@ -32,6 +32,7 @@ static const command commands[] = {
     { "export", cmd_export, 1, 1, "URL > sessions.jsonl" },
     { "import", cmd_import, 1, 1, "URL < sessions.jsonl" },
     { "migrate", cmd_migrate, 2, 2, "SRC-URL DST-URL" },
+    { "rekey", cmd_rekey, 1, 1, "URL" },
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
@@ -53,8 +54,8 @@ static void usage(FILE *out)
 "  --refresh-ttl DURATION put: refresh window of a new session (default 7d)\n"
 "  --sample N             check: live sessions to verify (default 100)\n"
 "  --progress, --no-progress\n"
-"                         migrate: progress bar always / never (default: when\n"
-"                         stderr is a terminal)\n"
+"                         migrate, rekey: progress bar always / never\n"
+"                         (default: when stderr is a terminal)\n"
 "  -q, --quiet            no warnings from the library\n"
 "  -v, --verbose          every message from the library\n"
 "  -h, --help             this text\n"
@@ -70,7 +71,8 @@ static void usage(FILE *out)
 "  1  not found\n"
 "  2  usage error or bad input (arguments, config string, JSON)\n"
 "  3  backend or driver error (unreachable, timeout, no driver for the scheme)\n"
-"  4  conflict (stale lock_version, or the session already exists)\n"
+"  4  conflict (stale lock_version, or the session already exists; rekey:\n"
+"     sessions a concurrent write changed were left to it, run it again)\n"
 "  5  no usable key (no secret given, or it cannot be read)\n"
 "  6  done, but some records did not verify and were skipped\n"
 "\nSee obol(1).\n", out);
@@ -206,10 +208,13 @@ static int check_options_fit(const command *cmd, const cli_options *o,
         return usage_error("--ttl and --refresh-ttl are options of put, not %s", name);
     if (o->sample != defaults->sample && strcmp(name, "check") != 0)
         return usage_error("--sample is an option of check, not %s", name);
-    if ((o->src_secret_file || o->dst_secret_file || o->progress != -1) &&
-        strcmp(name, "migrate") != 0)
-        return usage_error("--src-secret-file, --dst-secret-file and --progress "
-                           "are options of migrate, not %s", name);
+    if ((o->src_secret_file || o->dst_secret_file) && strcmp(name, "migrate") != 0)
+        return usage_error("--src-secret-file and --dst-secret-file are options "
+                           "of migrate, not %s", name);
+    if (o->progress != -1 && strcmp(name, "migrate") != 0 &&
+        strcmp(name, "rekey") != 0)
+        return usage_error("--progress and --no-progress are options of migrate "
+                           "and rekey, not %s", name);
     return -1;
 }
 
