@@ -31,6 +31,7 @@ struct redis_harness {
     char url[64];
     char *requirepass;
     char *extra_args[REDIS_HARNESS_EXTRA_ARGS_MAX + 1]; /* NULL-terminated */
+    char config_path[PATH_MAX];  /* "" when no config file */
     int bus_port_free;       /* the port P was chosen with P+10000 free */
     uint16_t port;
     pid_t pid;               /* 0 when not running */
@@ -205,6 +206,8 @@ static void spawn(redis_harness *h)
     snprintf(port, sizeof port, "%u", h->port);
     snprintf(log_path, sizeof log_path, "%s/redis.log", h->dir);
     argv[argc++] = h->server;
+    if (h->config_path[0] != '\0')
+        argv[argc++] = h->config_path;
     argv[argc++] = "--port";
     argv[argc++] = port;
     argv[argc++] = "--bind";
@@ -392,6 +395,23 @@ static int copy_settings(redis_harness *h,
     return 0;
 }
 
+/* The config file of options->config_text, in the server's directory. */
+static int write_config(redis_harness *h, const char *text)
+{
+    FILE *file;
+
+    snprintf(h->config_path, sizeof h->config_path, "%s/redis.conf", h->dir);
+    file = fopen(h->config_path, "w");
+    if (file == NULL || fputs(text, file) == EOF) {
+        fprintf(stderr, "redis harness: writing %s: %s\n", h->config_path,
+                strerror(errno));
+        if (file != NULL)
+            fclose(file);
+        return -1;
+    }
+    return fclose(file) == 0 ? 0 : -1;
+}
+
 redis_harness *redis_harness_start(const redis_harness_options *options)
 {
     redis_harness *h = calloc(1, sizeof *h);
@@ -417,6 +437,11 @@ redis_harness *redis_harness_start(const redis_harness_options *options)
         return NULL;
     }
     snprintf(h->socket_path, sizeof h->socket_path, "%s/redis.sock", h->dir);
+    if (options != NULL && options->config_text != NULL &&
+        write_config(h, options->config_text) != 0) {
+        redis_harness_stop(h);
+        return NULL;
+    }
 
     for (int attempt = 0; attempt < 5; attempt++) {
         if (pick_port(h) != 0)

@@ -39,6 +39,11 @@ typedef struct redis_harness_options {
     /* Nonzero: choose a port P such that P + 10000 is free too, the port
      * of a cluster node's bus. */
     int bus_port_free;
+    /* The text of a config file, written as redis.conf in the server's
+     * directory and passed before every other argument; NULL for none.
+     * A Sentinel needs one (it rewrites it with what it learns, and a
+     * restart reads it again); extra_args then holds "--sentinel". */
+    const char *config_text;
 } redis_harness_options;
 
 /*

@@ -304,6 +304,14 @@ static void assert_ttl_between(const char *user, const char *type,
 
 /* --------------------------------------------------------------- config */
 
+static int serves_scheme(const char *scheme)
+{
+    for (const char *const *s = driver->schemes; *s != NULL; s++)
+        if (strcmp(*s, scheme) == 0)
+            return 1;
+    return 0;
+}
+
 static void entry_declares_the_driver(void **state)
 {
     (void)state;
@@ -311,9 +319,9 @@ static void entry_declares_the_driver(void **state)
     assert_true(driver->struct_size >= OBOL_DRIVER_MIN_SIZE);
     assert_string_equal(driver->name, "redis");
     assert_string_equal(driver->schemes[0], "redis");
-    assert_string_equal(driver->schemes[1], "redis+unix");
-    assert_string_equal(driver->schemes[2], "redis+cluster");
-    assert_null(driver->schemes[3]);
+    assert_true(serves_scheme("redis+unix"));
+    assert_true(serves_scheme("redis+cluster"));
+    assert_true(serves_scheme("redis+sentinel"));
     assert_int_equal(driver->capabilities,
                      OBOL_DRIVER_THREAD_SAFE | OBOL_DRIVER_MULTI_PROCESS |
                          OBOL_DRIVER_NATIVE_EXPIRY | OBOL_DRIVER_PERSISTENT);

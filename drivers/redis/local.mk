@@ -6,6 +6,7 @@ drivers_redis_la_SOURCES = \
 	drivers/redis/redis_conn.c drivers/redis/redis_conn.h \
 	drivers/redis/redis_pool.c drivers/redis/redis_pool.h \
 	drivers/redis/redis_topology.c drivers/redis/redis_topology.h \
+	drivers/redis/redis_sentinel.c drivers/redis/redis_sentinel.h \
 	drivers/redis/redis_router.c drivers/redis/redis_router.h \
 	drivers/redis/redis_slot.c drivers/redis/redis_slot.h \
 	drivers/redis/redis_walk.c drivers/redis/redis_walk.h \

@@ -23,11 +23,17 @@ enum {
     SEEN_NODES = 1 << 6,
     SEEN_WAIT_REPLICAS = 1 << 7,
     SEEN_WAIT_TIMEOUT = 1 << 8,
-    SEEN_TOPOLOGY_REFRESH = 1 << 9
+    SEEN_TOPOLOGY_REFRESH = 1 << 9,
+    SEEN_SENTINELS = 1 << 10,
+    SEEN_SENTINEL_TIMEOUT = 1 << 11,
+    SEEN_SENTINEL_USER = 1 << 12,
+    SEEN_SENTINEL_PASSWORD = 1 << 13
 };
 
-/* Options that only a cluster takes. */
+/* Options that only a cluster takes, and those only Sentinel mode takes. */
 #define CLUSTER_ONLY (SEEN_NODES | SEEN_TOPOLOGY_REFRESH)
+#define SENTINEL_ONLY (SEEN_SENTINELS | SEEN_SENTINEL_TIMEOUT | \
+                       SEEN_SENTINEL_USER | SEEN_SENTINEL_PASSWORD)
 
 static int nomem(obol_error *err)
 {
@@ -60,15 +66,15 @@ static int parse_number(const char *name, const char *text, uint64_t min,
 /* Reads a secret from "env:NAME" or "file:PATH" (one line; a trailing
  * newline is dropped), so that a password never has to sit in the config
  * string itself. */
-static int read_password_source(const char *source, char **out,
-                                obol_error *err)
+static int read_password_source(const char *name, const char *source,
+                                char **out, obol_error *err)
 {
     if (strncmp(source, "env:", 4) == 0) {
         const char *value = getenv(source + 4);
         if (value == NULL || value[0] == '\0')
             return redis_host->set_error(err, OBOL_ERR_INVALID,
-                                         "redis config: password: environment "
-                                         "variable '%s' is not set",
+                                         "redis config: %s: environment "
+                                         "variable '%s' is not set", name,
                                          source + 4);
         return copy_string(value, out, err);
     }
@@ -79,8 +85,8 @@ static int read_password_source(const char *source, char **out,
 
         if (file == NULL)
             return redis_host->set_error(err, OBOL_ERR_INVALID,
-                                         "redis config: password: cannot open "
-                                         "'%s': %s", source + 5,
+                                         "redis config: %s: cannot open "
+                                         "'%s': %s", name, source + 5,
                                          strerror(errno));
         if (fgets(line, sizeof line, file) == NULL)
             line[0] = '\0';
@@ -89,14 +95,15 @@ static int read_password_source(const char *source, char **out,
         line[len] = '\0';
         if (len == 0)
             return redis_host->set_error(err, OBOL_ERR_INVALID,
-                                         "redis config: password: file '%s' "
-                                         "is empty", source + 5);
+                                         "redis config: %s: file '%s' "
+                                         "is empty", name, source + 5);
         return copy_string(line, out, err);
     }
     return redis_host->set_error(err, OBOL_ERR_INVALID,
-                                 "redis config: option 'password' must be "
+                                 "redis config: option '%s' must be "
                                  "env:NAME or file:PATH (a password is never "
-                                 "written in the config string itself)");
+                                 "written in the config string itself)",
+                                 name);
 }
 
 int redis_endpoint_set_tcp(redis_endpoint *ep, const char *host,
@@ -155,17 +162,19 @@ static int add_seed(redis_settings *out, const char *host, uint16_t port,
     return OBOL_OK;
 }
 
-/* One "HOST:PORT" or "[V6]:PORT" of option nodes, len bytes of text. */
-static int parse_seed(const char *text, size_t len, redis_settings *out,
-                      obol_error *err)
+/* One "HOST:PORT" or "[V6]:PORT" of option nodes (or sentinels), len
+ * bytes of text. */
+static int parse_seed(const char *option, const char *text, size_t len,
+                      redis_settings *out, obol_error *err)
 {
     char item[300], *host = item, *colon;
     uint64_t port;
 
     if (len == 0 || len >= sizeof item)
         return redis_host->set_error(err, OBOL_ERR_INVALID,
-                                     "redis config: option 'nodes': '%.*s' "
-                                     "is not HOST:PORT", (int)len, text);
+                                     "redis config: option '%s': '%.*s' "
+                                     "is not HOST:PORT", option, (int)len,
+                                     text);
     memcpy(item, text, len);
     item[len] = '\0';
     colon = strrchr(item, ':');
@@ -181,21 +190,21 @@ static int parse_seed(const char *text, size_t len, redis_settings *out,
     if (colon == NULL || colon == host ||
         redis_host->parse_uint(colon + 1, 65535, &port) != 0 || port == 0)
         return redis_host->set_error(err, OBOL_ERR_INVALID,
-                                     "redis config: option 'nodes': '%s' is "
-                                     "not HOST:PORT", item);
+                                     "redis config: option '%s': '%s' is "
+                                     "not HOST:PORT", option, item);
     *colon = '\0';
     return add_seed(out, host, (uint16_t)port, err);
 }
 
-/* nodes=HOST:PORT,HOST:PORT,... */
-static int parse_nodes(const char *list, redis_settings *out,
-                       obol_error *err)
+/* nodes=HOST:PORT,HOST:PORT,... (or sentinels=) */
+static int parse_nodes(const char *option, const char *list,
+                       redis_settings *out, obol_error *err)
 {
     const char *p = list;
 
     for (;;) {
         size_t len = strcspn(p, ",");
-        int status = parse_seed(p, len, out, err);
+        int status = parse_seed(option, p, len, out, err);
 
         if (status != OBOL_OK)
             return status;
@@ -222,6 +231,10 @@ static int apply_option(const obol_driver_option *option, unsigned *seen,
         { "wait_replicas", SEEN_WAIT_REPLICAS },
         { "wait_timeout_ms", SEEN_WAIT_TIMEOUT },
         { "topology_refresh_ms", SEEN_TOPOLOGY_REFRESH },
+        { "sentinels", SEEN_SENTINELS },
+        { "sentinel_timeout_ms", SEEN_SENTINEL_TIMEOUT },
+        { "sentinel_user", SEEN_SENTINEL_USER },
+        { "sentinel_password", SEEN_SENTINEL_PASSWORD },
     };
     unsigned flag = 0;
 
@@ -235,7 +248,10 @@ static int apply_option(const obol_driver_option *option, unsigned *seen,
                                      "pool, db, user, password, "
                                      "wait_replicas, wait_timeout_ms; for "
                                      "redis+cluster also nodes, "
-                                     "topology_refresh_ms)", option->key);
+                                     "topology_refresh_ms; for "
+                                     "redis+sentinel also sentinels, "
+                                     "sentinel_timeout_ms, sentinel_user, "
+                                     "sentinel_password)", option->key);
     if (*seen & flag)
         return redis_host->set_error(err, OBOL_ERR_INVALID,
                                      "redis config: option '%s' is given "
@@ -244,6 +260,10 @@ static int apply_option(const obol_driver_option *option, unsigned *seen,
         return redis_host->set_error(err, OBOL_ERR_INVALID,
                                      "redis config: option '%s' is for "
                                      "redis+cluster:// only", option->key);
+    if ((flag & SENTINEL_ONLY) && out->mode != REDIS_MODE_SENTINEL)
+        return redis_host->set_error(err, OBOL_ERR_INVALID,
+                                     "redis config: option '%s' is for "
+                                     "redis+sentinel:// only", option->key);
     *seen |= flag;
 
     switch (flag) {
@@ -261,7 +281,22 @@ static int apply_option(const obol_driver_option *option, unsigned *seen,
         return parse_number("db", option->value, 0, REDIS_MAX_DB, &out->db,
                             err);
     case SEEN_NODES:
-        return parse_nodes(option->value, out, err);
+        return parse_nodes("nodes", option->value, out, err);
+    case SEEN_SENTINELS:
+        return parse_nodes("sentinels", option->value, out, err);
+    case SEEN_SENTINEL_TIMEOUT:
+        return parse_number("sentinel_timeout_ms", option->value, 1,
+                            REDIS_MAX_TIMEOUT_MS, &out->sentinel_timeout_ms,
+                            err);
+    case SEEN_SENTINEL_USER:
+        if (option->value[0] == '\0')
+            return redis_host->set_error(err, OBOL_ERR_INVALID,
+                                         "redis config: option "
+                                         "'sentinel_user' is empty");
+        return copy_string(option->value, &out->sentinel_user, err);
+    case SEEN_SENTINEL_PASSWORD:
+        return read_password_source("sentinel_password", option->value,
+                                    &out->sentinel_password, err);
     case SEEN_WAIT_REPLICAS:
         return parse_number("wait_replicas", option->value, 0,
                             REDIS_MAX_WAIT_REPLICAS, &out->wait_replicas, err);
@@ -289,7 +324,8 @@ static int apply_option(const obol_driver_option *option, unsigned *seen,
                                          "redis config: the password is "
                                          "given both before '@' and as "
                                          "option 'password'");
-        return read_password_source(option->value, &out->password, err);
+        return read_password_source("password", option->value,
+                                    &out->password, err);
     }
 }
 
@@ -346,6 +382,36 @@ static int parse_unix(const obol_driver_config *config, redis_settings *out,
     return OBOL_OK;
 }
 
+/* redis+sentinel://host[:port]/MASTER: the first Sentinel and the name
+ * of the master they watch. */
+static int parse_sentinel(const obol_driver_config *config,
+                          redis_settings *out, obol_error *err)
+{
+    const char *name = config->path != NULL ? config->path + 1 : "";
+
+    if (config->host == NULL || config->host[0] == '\0')
+        return redis_host->set_error(err, OBOL_ERR_INVALID,
+                                     "redis config: the host is empty; write "
+                                     "redis+sentinel://HOST[:PORT]/MASTER"
+                                     "?sentinels=HOST:PORT,...");
+    if (config->path == NULL || name[0] == '\0' ||
+        strchr(name, '/') != NULL)
+        return redis_host->set_error(err, OBOL_ERR_INVALID,
+                                     "redis config: redis+sentinel needs the "
+                                     "master's name as the path (write "
+                                     "redis+sentinel://HOST[:PORT]/MASTER; "
+                                     "the database is option db=)%s%s%s",
+                                     config->path != NULL ? ", not '" : "",
+                                     config->path != NULL ? config->path : "",
+                                     config->path != NULL ? "'" : "");
+    if (copy_string(name, &out->master_name, err) != OBOL_OK)
+        return err->status;
+    return add_seed(out, config->host,
+                    config->port != 0 ? config->port
+                                      : REDIS_DEFAULT_SENTINEL_PORT,
+                    err);
+}
+
 static int parse_address(const obol_driver_config *config, redis_settings *out,
                          obol_error *err)
 {
@@ -358,6 +424,10 @@ static int parse_address(const obol_driver_config *config, redis_settings *out,
     if (strcmp(scheme, "redis+cluster") == 0) {
         out->mode = REDIS_MODE_CLUSTER;
         return parse_tcp(config, out, err);
+    }
+    if (strcmp(scheme, "redis+sentinel") == 0) {
+        out->mode = REDIS_MODE_SENTINEL;
+        return parse_sentinel(config, out, err);
     }
     return redis_host->set_error(err, OBOL_ERR_INVALID,
                                  "redis config: unknown scheme '%s'", scheme);
@@ -380,6 +450,11 @@ static int check_combination(const redis_settings *out, unsigned seen,
         return redis_host->set_error(err, OBOL_ERR_INVALID,
                                      "redis config: user '%s' has no "
                                      "password", out->user);
+    if (out->sentinel_user != NULL && out->sentinel_password == NULL)
+        return redis_host->set_error(err, OBOL_ERR_INVALID,
+                                     "redis config: sentinel_user '%s' has "
+                                     "no sentinel_password",
+                                     out->sentinel_user);
     if ((seen & SEEN_WAIT_TIMEOUT) && !(seen & SEEN_WAIT_REPLICAS))
         return redis_host->set_error(err, OBOL_ERR_INVALID,
                                      "redis config: option 'wait_timeout_ms' "
@@ -399,6 +474,16 @@ static int describe_store(redis_settings *out, obol_error *err)
     const char *first = out->seeds[0].where;
     size_t size = strlen(first) + sizeof "cluster ";
 
+    if (out->mode == REDIS_MODE_SENTINEL) {
+        /* "master 'NAME' of sentinel HOST:PORT" */
+        size += strlen(out->master_name) + sizeof "master '' of sentinel ";
+        out->where = malloc(size);
+        if (out->where == NULL)
+            return nomem(err);
+        snprintf(out->where, size, "master '%s' of sentinel %s",
+                 out->master_name, first);
+        return OBOL_OK;
+    }
     out->where = malloc(size);
     if (out->where == NULL)
         return nomem(err);
@@ -417,7 +502,8 @@ static int parse_all(const obol_driver_config *config, redis_settings *out,
     if (status != OBOL_OK)
         return status;
     path_db = out->seeds[0].host != NULL && config->path != NULL &&
-              strcmp(config->path, "/") != 0;
+              strcmp(config->path, "/") != 0 &&
+              out->mode != REDIS_MODE_SENTINEL;
 
     if (config->user != NULL && config->user[0] != '\0' &&
         copy_string(config->user, &out->user, err) != OBOL_OK)
@@ -449,6 +535,7 @@ int redis_settings_parse(const obol_driver_config *config, redis_settings *out,
     out->connect_timeout_ms = REDIS_DEFAULT_CONNECT_TIMEOUT_MS;
     out->pool_size = REDIS_DEFAULT_POOL;
     out->topology_refresh_ms = REDIS_DEFAULT_TOPOLOGY_REFRESH_MS;
+    out->sentinel_timeout_ms = REDIS_DEFAULT_SENTINEL_TIMEOUT_MS;
     out->seeds = calloc(REDIS_MAX_SEEDS, sizeof *out->seeds);
     if (out->seeds == NULL)
         return nomem(err);
@@ -459,6 +546,17 @@ int redis_settings_parse(const obol_driver_config *config, redis_settings *out,
     return status;
 }
 
+static void wipe_and_free(char *secret)
+{
+    if (secret != NULL) {
+        /* volatile so the wipe is not optimised away before free() */
+        volatile char *p = secret;
+        while (*p != '\0')
+            *p++ = '\0';
+        free(secret);
+    }
+}
+
 void redis_settings_clear(redis_settings *settings)
 {
     for (size_t i = 0; settings->seeds != NULL && i < settings->seed_count;
@@ -466,13 +564,10 @@ void redis_settings_clear(redis_settings *settings)
         redis_endpoint_clear(&settings->seeds[i]);
     free(settings->seeds);
     free(settings->user);
-    if (settings->password != NULL) {
-        /* volatile so the wipe is not optimised away before free() */
-        volatile char *p = settings->password;
-        while (*p != '\0')
-            *p++ = '\0';
-        free(settings->password);
-    }
+    wipe_and_free(settings->password);
+    free(settings->master_name);
+    free(settings->sentinel_user);
+    wipe_and_free(settings->sentinel_password);
     free(settings->where);
     memset(settings, 0, sizeof *settings);
 }

@@ -18,6 +18,8 @@
 #define REDIS_MAX_DB 2147483647
 #define REDIS_MAX_SEEDS 64
 #define REDIS_MAX_WAIT_REPLICAS 64
+#define REDIS_DEFAULT_SENTINEL_PORT 26379
+#define REDIS_DEFAULT_SENTINEL_TIMEOUT_MS 300
 
 /* One server address. */
 typedef struct redis_endpoint {
@@ -29,13 +31,14 @@ typedef struct redis_endpoint {
 
 typedef enum redis_mode {
     REDIS_MODE_SINGLE,       /* redis://, redis+unix:// */
-    REDIS_MODE_CLUSTER       /* redis+cluster:// */
+    REDIS_MODE_CLUSTER,      /* redis+cluster:// */
+    REDIS_MODE_SENTINEL      /* redis+sentinel:// */
 } redis_mode;
 
 typedef struct redis_settings {
     redis_mode mode;
-    /* The server (single) or the seeds of the cluster: the authority
-     * first, then those of option nodes. */
+    /* The server (single), the seeds of the cluster, or the Sentinels:
+     * the authority first, then those of option nodes (or sentinels). */
     redis_endpoint *seeds;
     size_t seed_count;
     char *user;              /* ACL user, or NULL for AUTH <password> */
@@ -49,6 +52,13 @@ typedef struct redis_settings {
     uint64_t topology_refresh_ms;/* cluster: reread the slot map this often
                                     (0: only when the cluster says so) */
     char *where;             /* the first seed, or "cluster 127.0.0.1:7000" */
+    /* redis+sentinel: the master's name (the path), how long one Sentinel
+     * may take to answer, and the Sentinels' own login (NULL: no AUTH),
+     * which need not be the data nodes'. */
+    char *master_name;
+    uint64_t sentinel_timeout_ms;
+    char *sentinel_user;
+    char *sentinel_password;
 } redis_settings;
 
 /* Fills *out from config; on failure err names the offending part and *out

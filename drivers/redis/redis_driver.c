@@ -1,6 +1,7 @@
 /*
  * The Redis driver: the driver table and the operations, written once for
- * a single server and a cluster (redis_topology.h decides where a command
+ * a single server, a Sentinel-resolved master and a cluster
+ * (redis_topology.h decides where a command
  * goes, redis_router.h follows redirections). Each operation of a store is
  * one round trip in steady state (HGET, EVALSHA or DEL, with WAIT behind a
  * write when wait_replicas is set); scan and prune walk every master
@@ -705,6 +706,9 @@ static int redis_health(void *handle, char *info, size_t info_size,
     redis_topology_describe(h->topology, layout, sizeof layout);
     if (redis_topology_is_cluster(h->topology))
         snprintf(info, info_size, "redis %s cluster, %s", version, layout);
+    else if (redis_topology_is_sentinel(h->topology))
+        snprintf(info, info_size, "redis %s, %s, db %llu", version, layout,
+                 (unsigned long long)h->settings.db);
     else
         snprintf(info, info_size, "redis %s at %s, db %llu", version,
                  h->settings.where, (unsigned long long)h->settings.db);
@@ -714,7 +718,8 @@ static int redis_health(void *handle, char *info, size_t info_size,
 /* ------------------------------------------------------------------ table */
 
 static const char *const redis_schemes[] = { "redis", "redis+unix",
-                                             "redis+cluster", NULL };
+                                             "redis+cluster",
+                                             "redis+sentinel", NULL };
 
 static const obol_driver redis_driver = {
     .abi_major = OBOL_DRIVER_ABI_MAJOR,

@@ -18,6 +18,8 @@ struct redis_pool {
     size_t idle_count;
     redis_conn **idle;        /* free slots: a connection, or NULL for one
                                  not connected yet */
+    redis_pool_opener open;   /* NULL: redis_conn_open() */
+    void *open_arg;
 };
 
 redis_pool *redis_pool_new(const redis_endpoint *ep,
@@ -118,7 +120,12 @@ int redis_pool_take(redis_pool *pool, int64_t *deadline, redis_conn **conn,
     }
     started = redis_now_ms();
     *deadline += (int64_t)pool->settings->connect_timeout_ms;
-    status = redis_conn_open(pool->ep, pool->settings, *deadline, &slot, err);
+    if (pool->open != NULL)
+        status = pool->open(pool->open_arg, pool->ep, pool->settings,
+                            *deadline, &slot, err);
+    else
+        status = redis_conn_open(pool->ep, pool->settings, *deadline, &slot,
+                                 err);
     *deadline -= (int64_t)pool->settings->connect_timeout_ms -
                  (redis_now_ms() - started);
     if (status != OBOL_OK) {
@@ -136,4 +143,21 @@ void redis_pool_give(redis_pool *pool, redis_conn *conn)
         conn = NULL;
     }
     put_slot(pool, conn);
+}
+
+void redis_pool_set_opener(redis_pool *pool, redis_pool_opener open,
+                           void *arg)
+{
+    pool->open = open;
+    pool->open_arg = arg;
+}
+
+void redis_pool_drain(redis_pool *pool)
+{
+    pthread_mutex_lock(&pool->mutex);
+    for (size_t i = 0; i < pool->idle_count; i++) {
+        redis_conn_close(pool->idle[i]);
+        pool->idle[i] = NULL;
+    }
+    pthread_mutex_unlock(&pool->mutex);
 }

@@ -38,4 +38,23 @@ int redis_pool_take(redis_pool *pool, int64_t *deadline, redis_conn **conn,
 
 void redis_pool_give(redis_pool *pool, redis_conn *conn);
 
+/*
+ * How a pool makes a new connection, in place of redis_conn_open(): a
+ * Sentinel-resolved master first asks the Sentinels whether this node is
+ * still the master, and checks ROLE on the connection it made. Set once,
+ * before the pool is used.
+ */
+typedef int (*redis_pool_opener)(void *arg, const redis_endpoint *ep,
+                                 const redis_settings *settings,
+                                 int64_t deadline, redis_conn **out,
+                                 obol_error *err);
+
+void redis_pool_set_opener(redis_pool *pool, redis_pool_opener open,
+                           void *arg);
+
+/* Closes every idle connection (those taken are closed when given back
+ * only if broken): the server is no longer the one to talk to, so its
+ * slots connect again, through the opener, when next taken. */
+void redis_pool_drain(redis_pool *pool);
+
 #endif

@@ -153,6 +153,15 @@ static int parse_redirection(redis_router *r, const char *text,
     return *target != NULL ? 0 : -1;
 }
 
+/* A demoted master refused a write: "READONLY ..." (Redis 7 also for a
+ * write in a script), or a script's error that quotes it (6.2). Nothing
+ * was written: the script stopped at its first write. */
+static int is_readonly(const char *text)
+{
+    return has_prefix(text, "READONLY") ||
+           strstr(text, "-READONLY You can't write") != NULL;
+}
+
 /* What an error reply of the command means for the call. */
 static outcome classify_error(redis_router *r, const redis_call *call,
                               const redisReply *reply, const redis_node *node,
@@ -176,7 +185,8 @@ static outcome classify_error(redis_router *r, const redis_call *call,
     if (has_prefix(text, "TRYAGAIN") || has_prefix(text, "LOADING") ||
         (cluster && (has_prefix(text, "CLUSTERDOWN") ||
                      has_prefix(text, "MASTERDOWN") ||
-                     has_prefix(text, "READONLY")))) {
+                     has_prefix(text, "READONLY"))) ||
+        (redis_topology_is_sentinel(r->topology) && is_readonly(text))) {
         redis_host->set_error(err, OBOL_ERR_BACKEND, "redis %s: %s: %s",
                               node->ep.where, call->what, text);
         return has_prefix(text, "TRYAGAIN") || has_prefix(text, "LOADING")
@@ -207,7 +217,10 @@ static int check_wait(redis_router *r, const redisReply *wait_reply,
                                      wait_reply->type == REDIS_REPLY_ERROR
                                          ? wait_reply->str
                                          : "no count");
-    if ((unsigned long long)wait_reply->integer < wanted)
+    if ((unsigned long long)wait_reply->integer < wanted) {
+        /* After a Sentinel failover the old master keeps taking writes
+         * until it is demoted, with fewer replicas: ask again. */
+        redis_topology_mark_stale(r->topology);
         return redis_host->set_error(err, OBOL_ERR_BACKEND,
                                      "redis %s: %s: the write reached the "
                                      "master, but only %lld of %llu replicas "
@@ -216,6 +229,7 @@ static int check_wait(redis_router *r, const redisReply *wait_reply,
                                      wanted,
                                      (unsigned long long)
                                          r->settings->wait_timeout_ms);
+    }
     return OBOL_OK;
 }
 
@@ -364,7 +378,7 @@ int redis_router_call(redis_router *r, const redis_call *call,
 {
     attempt a = { 0, 0, NULL, 0 };
     obol_error scratch = { 0 };  /* a refresh's own error is no answer */
-    int routed = call->node == NULL && redis_topology_is_cluster(r->topology);
+    int routed = call->node == NULL && redis_topology_can_move(r->topology);
     redis_node *node;
     int moved = 0, tries = 0, redirections = 0;
 
@@ -405,7 +419,7 @@ int redis_router_call(redis_router *r, const redis_call *call,
             a.asking = was_asking;
             continue;
         case RETRY_REFRESH:
-            if (!redis_topology_is_cluster(r->topology) || call->node != NULL)
+            if (!redis_topology_can_move(r->topology) || call->node != NULL)
                 return err->status;
             if (!back_off(tries - 1, deadline))
                 return gave_up(call, tries, err);

@@ -11,6 +11,10 @@
  *   CLUSTERDOWN, MASTERDOWN, READONLY     refresh the map, then retry
  *   no connection  mark the node, refresh the map through another, retry
  *
+ * With Sentinel, READONLY (a demoted master) and a failed connection
+ * resolve the master again through the Sentinels, then retry; a WAIT
+ * shortfall makes the next call resolve it again.
+ *
  * Everything happens before the call's deadline. A write whose outcome is
  * unknown (the connection broke, or no reply came, after it was sent) is
  * never resent: under compare-and-set a resent refresh that had been

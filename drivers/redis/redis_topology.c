@@ -1,4 +1,5 @@
-/* The single server or the cluster slot map; see redis_topology.h. */
+/* The single server, the Sentinel-resolved master or the cluster slot
+ * map; see redis_topology.h. */
 #define _POSIX_C_SOURCE 200809L
 #include "config.h"
 
@@ -11,6 +12,7 @@
 #include <time.h>
 
 #include "redis_driver.h"
+#include "redis_sentinel.h"
 #include "redis_slot.h"
 #include "redis_topology.h"
 
@@ -23,6 +25,7 @@
 typedef struct node_entry {
     redis_node node;
     size_t master;           /* a replica's master (index); SIZE_MAX: none */
+    redis_topology *topology;  /* Sentinel: for the pool's opener */
 } node_entry;
 
 struct redis_topology {
@@ -38,7 +41,21 @@ struct redis_topology {
     pthread_cond_t refreshed;
     int refreshing;
     int64_t last_refresh_ms;
+
+    /* Sentinel mode (sentinels != NULL): the master is nodes[master]
+     * (SIZE_MAX: none yet), under lock. Under refresh_mutex: stale asks
+     * the next call to resolve again, and the outcome of the last
+     * resolution is kept for the threads that waited for it. */
+    redis_sentinels *sentinels;
+    size_t master;
+    int stale;
+    int last_status;
+    char last_message[sizeof ((obol_error *)0)->message];
 };
+
+static int open_on_master(void *arg, const redis_endpoint *ep,
+                          const redis_settings *settings, int64_t deadline,
+                          redis_conn **out, obol_error *err);
 
 static int nomem(obol_error *err)
 {
@@ -48,6 +65,16 @@ static int nomem(obol_error *err)
 int redis_topology_is_cluster(const redis_topology *t)
 {
     return t->cluster;
+}
+
+int redis_topology_is_sentinel(const redis_topology *t)
+{
+    return t->sentinels != NULL;
+}
+
+int redis_topology_can_move(const redis_topology *t)
+{
+    return t->cluster || t->sentinels != NULL;
 }
 
 /* ----------------------------------------------------------------- nodes */
@@ -111,6 +138,10 @@ static node_entry *add_locked(redis_topology *t, const redis_endpoint *ep,
     e = entry_new(ep, t->settings);
     if (e == NULL)
         return NULL;
+    if (t->sentinels != NULL) {
+        e->topology = t;
+        redis_pool_set_opener(e->node.pool, open_on_master, e);
+    }
     *index = t->node_count;
     t->nodes[t->node_count++] = e;
     return e;
@@ -154,6 +185,13 @@ redis_node *redis_topology_route(redis_topology *t, unsigned slot)
     redis_node *node = NULL;
     uint16_t owner;
 
+    if (t->sentinels != NULL) {
+        pthread_rwlock_rdlock(&t->lock);
+        if (t->master != SIZE_MAX)
+            node = &t->nodes[t->master]->node;
+        pthread_rwlock_unlock(&t->lock);
+        return node;
+    }
     if (!t->cluster)
         return &t->nodes[0]->node;
     pthread_rwlock_rdlock(&t->lock);
@@ -200,6 +238,10 @@ size_t redis_topology_masters(redis_topology *t, redis_node **out, size_t max)
     unsigned char owns[MAX_NODES] = { 0 };
     size_t count = 0;
 
+    if (t->sentinels != NULL) {
+        out[0] = redis_topology_route(t, 0);
+        return out[0] != NULL && max > 0 ? 1 : 0;
+    }
     if (!t->cluster) {
         out[0] = &t->nodes[0]->node;
         return 1;
@@ -497,6 +539,153 @@ static int read_map(redis_topology *t, int64_t deadline, obol_error *err)
     return status;
 }
 
+/* ------------------------------------------------------------ Sentinel */
+
+/* The node at host:port becomes the master. The previous master's idle
+ * connections are closed, and so are the new one's (left from a time it
+ * was master before, and given back since it was demoted): every
+ * connection to the master is then made after this resolution. */
+static int switch_master(redis_topology *t, const char *host, uint16_t port,
+                         obol_error *err)
+{
+    size_t index, previous;
+    node_entry *e = node_at(t, host, port, &index);
+
+    if (e == NULL)
+        return nomem(err);
+    pthread_rwlock_wrlock(&t->lock);
+    previous = t->master;
+    if (previous != index) {
+        t->master = index;
+        if (previous != SIZE_MAX)
+            t->nodes[previous]->node.is_master = 0;
+        e->node.is_master = 1;
+        t->version++;
+    }
+    pthread_rwlock_unlock(&t->lock);
+    if (previous != index && previous != SIZE_MAX) {
+        redis_pool_drain(t->nodes[previous]->node.pool);
+        redis_pool_drain(e->node.pool);
+    }
+    return OBOL_OK;
+}
+
+/* Asks the Sentinels and follows their answer; with refresh_mutex's
+ * refreshing flag held by the caller. */
+static int resolve(redis_topology *t, int64_t deadline, obol_error *err)
+{
+    char host[256];
+    uint16_t port = 0;
+    int status = redis_sentinels_ask(t->sentinels, deadline, host,
+                                     sizeof host, &port, err);
+
+    if (status != OBOL_OK)
+        return status;
+    return switch_master(t, host, port, err);
+}
+
+/* Under refresh_mutex, when a resolution ends: its outcome, for the
+ * threads that waited for it. */
+static void keep_outcome(redis_topology *t, int status, const obol_error *err)
+{
+    if (t->sentinels == NULL)
+        return;
+    t->last_status = status;
+    snprintf(t->last_message, sizeof t->last_message, "%s",
+             status == OBOL_OK ? "" : err->message);
+    if (status == OBOL_OK)
+        t->stale = 0;
+}
+
+/* A resolution for a new connection: never skipped for being recent, but
+ * merged with one under way, whose outcome is then this one's. */
+static int resolve_now(redis_topology *t, int64_t deadline, obol_error *err)
+{
+    struct timespec until = { (time_t)(deadline / 1000),
+                              (long)(deadline % 1000) * 1000000L };
+    int status;
+
+    pthread_mutex_lock(&t->refresh_mutex);
+    if (t->refreshing) {
+        while (t->refreshing &&
+               pthread_cond_timedwait(&t->refreshed, &t->refresh_mutex,
+                                      &until) != ETIMEDOUT)
+            ;
+        if (t->refreshing)
+            status = redis_host->set_error(err, OBOL_ERR_TIMEOUT,
+                                           "redis sentinel: the call's time "
+                                           "ran out while another thread "
+                                           "asked the Sentinels");
+        else if (t->last_status != OBOL_OK)
+            status = redis_host->set_error(err, t->last_status, "%s",
+                                           t->last_message);
+        else
+            status = OBOL_OK;
+        pthread_mutex_unlock(&t->refresh_mutex);
+        return status;
+    }
+    t->refreshing = 1;
+    pthread_mutex_unlock(&t->refresh_mutex);
+
+    status = resolve(t, deadline, err);
+
+    pthread_mutex_lock(&t->refresh_mutex);
+    t->refreshing = 0;
+    t->last_refresh_ms = redis_now_ms();
+    keep_outcome(t, status, err);
+    pthread_cond_broadcast(&t->refreshed);
+    pthread_mutex_unlock(&t->refresh_mutex);
+    return status;
+}
+
+/*
+ * The pool's opener in Sentinel mode: every new connection to a data node
+ * asks the Sentinels first, and is made only when they still name this
+ * node; then ROLE must say master. Either refusal fails the take before
+ * anything was sent, so the router tries again (the new master, or the
+ * same one a little later) within the call's deadline.
+ */
+static int open_on_master(void *arg, const redis_endpoint *ep,
+                          const redis_settings *settings, int64_t deadline,
+                          redis_conn **out, obol_error *err)
+{
+    node_entry *e = arg;
+    redis_topology *t = e->topology;
+    redis_conn *conn = NULL;
+    redis_node *master;
+    int status = resolve_now(t, deadline, err);
+
+    if (status != OBOL_OK)
+        return status;
+    master = redis_topology_route(t, 0);
+    if (master != &e->node)
+        return redis_host->set_error(err, OBOL_ERR_BACKEND,
+                                     "redis %s: no longer the master '%s': "
+                                     "the Sentinels name %s", ep->where,
+                                     settings->master_name,
+                                     master != NULL ? master->ep.where : "?");
+    status = redis_conn_open(ep, settings, deadline, &conn, err);
+    if (status == OBOL_OK)
+        status = redis_sentinel_check_role(conn, deadline, err);
+    if (status != OBOL_OK) {
+        redis_conn_close(conn);
+        return status;
+    }
+    *out = conn;
+    return OBOL_OK;
+}
+
+void redis_topology_mark_stale(redis_topology *t)
+{
+    if (t->sentinels == NULL)
+        return;
+    pthread_mutex_lock(&t->refresh_mutex);
+    t->stale = 1;
+    pthread_mutex_unlock(&t->refresh_mutex);
+}
+
+/* ----------------------------------------------------- refreshing */
+
 int redis_topology_refresh(redis_topology *t, int64_t deadline, int wait,
                            obol_error *err)
 {
@@ -504,7 +693,7 @@ int redis_topology_refresh(redis_topology *t, int64_t deadline, int wait,
                               (long)(deadline % 1000) * 1000000L };
     int status;
 
-    if (!t->cluster)
+    if (!t->cluster && t->sentinels == NULL)
         return OBOL_OK;
     pthread_mutex_lock(&t->refresh_mutex);
     if (t->refreshing) {
@@ -524,11 +713,13 @@ int redis_topology_refresh(redis_topology *t, int64_t deadline, int wait,
     t->refreshing = 1;
     pthread_mutex_unlock(&t->refresh_mutex);
 
-    status = read_map(t, deadline, err);
+    status = t->sentinels != NULL ? resolve(t, deadline, err)
+                                  : read_map(t, deadline, err);
 
     pthread_mutex_lock(&t->refresh_mutex);
     t->refreshing = 0;
     t->last_refresh_ms = redis_now_ms();
+    keep_outcome(t, status, err);
     pthread_cond_broadcast(&t->refreshed);
     pthread_mutex_unlock(&t->refresh_mutex);
     return status;
@@ -540,6 +731,14 @@ void redis_topology_refresh_if_due(redis_topology *t, int64_t deadline)
     obol_error ignored = { 0 };
     int due;
 
+    if (t->sentinels != NULL) {
+        pthread_mutex_lock(&t->refresh_mutex);
+        due = t->stale && !t->refreshing;
+        pthread_mutex_unlock(&t->refresh_mutex);
+        if (due)
+            redis_topology_refresh(t, deadline, 0, &ignored);
+        return;
+    }
     if (!t->cluster || interval == 0)
         return;
     pthread_mutex_lock(&t->refresh_mutex);
@@ -559,6 +758,7 @@ void redis_topology_free(redis_topology *t)
     for (size_t i = 0; i < t->node_count; i++)
         entry_free(t->nodes[i]);
     free(t->nodes);
+    free(t->sentinels);
     pthread_rwlock_destroy(&t->lock);
     pthread_mutex_destroy(&t->refresh_mutex);
     pthread_cond_destroy(&t->refreshed);
@@ -576,6 +776,7 @@ int redis_topology_new(const redis_settings *settings, int64_t deadline,
         return nomem(err);
     t->settings = settings;
     t->cluster = settings->mode == REDIS_MODE_CLUSTER;
+    t->master = SIZE_MAX;
     memset(t->owner, 0xFF, sizeof t->owner);
     pthread_rwlock_init(&t->lock, NULL);
     pthread_mutex_init(&t->refresh_mutex, NULL);
@@ -584,11 +785,20 @@ int redis_topology_new(const redis_settings *settings, int64_t deadline,
     pthread_cond_init(&t->refreshed, &attr);
     pthread_condattr_destroy(&attr);
     t->nodes = calloc(MAX_NODES, sizeof *t->nodes);
-    if (t->nodes == NULL) {
+    if (settings->mode == REDIS_MODE_SENTINEL) {
+        /* The seeds are the Sentinels, which are no nodes: the nodes are
+         * the masters they name. */
+        t->sentinels = calloc(1, sizeof *t->sentinels);
+        if (t->sentinels != NULL)
+            redis_sentinels_init(t->sentinels, settings);
+    }
+    if (t->nodes == NULL ||
+        (settings->mode == REDIS_MODE_SENTINEL && t->sentinels == NULL)) {
         redis_topology_free(t);
         return nomem(err);
     }
-    for (size_t i = 0; i < settings->seed_count; i++) {
+    for (size_t i = 0; t->sentinels == NULL && i < settings->seed_count;
+         i++) {
         size_t index;
         const redis_endpoint *seed = &settings->seeds[i];
         if ((seed->host == NULL || find_locked(t, seed->host, seed->port,
@@ -655,6 +865,17 @@ void redis_topology_describe(redis_topology *t, char *out, size_t size)
     size_t used = 0;
 
     out[0] = '\0';
+    if (t->sentinels != NULL) {
+        used = append(out, size, 0, "master '%s' at %s, sentinels",
+                      t->settings->master_name,
+                      count > 0 ? masters[0]->ep.where : "(none)");
+        for (size_t i = 0; i < t->settings->seed_count; i++)
+            used = append(out, size, used, "%s%s", i > 0 ? "," : " ",
+                          t->settings->seeds[i].where);
+        if (used >= size && size > 4)
+            memcpy(out + size - 4, "...", 4);
+        return;
+    }
     if (!t->cluster) {
         append(out, size, 0, "%s", t->nodes[0]->node.ep.where);
         return;

@@ -1,13 +1,23 @@
 /*
- * Where commands go: the one server of redis://, or the slot map of a
- * cluster (which master owns each of the 16384 slots), with a pool of
- * connections per node, connected on first use.
+ * Where commands go: the one server of redis://, the master the Sentinels
+ * name (redis+sentinel://), or the slot map of a cluster (which master
+ * owns each of the 16384 slots), with a pool of connections per node,
+ * connected on first use.
  *
  * The map is read from CLUSTER SHARDS (Redis 7), or CLUSTER SLOTS (6.2),
  * asked of a known node; a node that just failed is asked last. A refresh
  * asked for while another thread runs one is merged into it, and refreshes
  * are at most one per REDIS_TOPOLOGY_MIN_REFRESH_MS. Nodes are never freed
  * before the topology, so a node pointer stays valid while a call uses it.
+ *
+ * Sentinel: the master is resolved (redis_sentinel.h) when the topology
+ * is made, on every new connection to a data node (the pool's opener asks
+ * the Sentinels, and the node's connection is used only if they still
+ * name it and ROLE says master), on a refresh (READONLY: the master was
+ * demoted) and after redis_topology_mark_stale(). When the address
+ * changes, the previous master's idle connections are closed and calls go
+ * to a node for the new address. Concurrent resolutions are merged into
+ * one.
  */
 #ifndef OBOL_REDIS_TOPOLOGY_H
 #define OBOL_REDIS_TOPOLOGY_H
@@ -41,8 +51,14 @@ void redis_topology_free(redis_topology *t);
 
 int redis_topology_is_cluster(const redis_topology *t);
 
-/* The node that serves slot (ignored for a single server); NULL when no
- * node owns it as far as the map knows. */
+int redis_topology_is_sentinel(const redis_topology *t);
+
+/* The master may move (cluster or Sentinel): a call that found no master,
+ * or a demoted one, refreshes and tries again within its deadline. */
+int redis_topology_can_move(const redis_topology *t);
+
+/* The node that serves slot (ignored for a single server and Sentinel);
+ * NULL when no node owns it as far as the map knows. */
 redis_node *redis_topology_route(redis_topology *t, unsigned slot);
 
 /* The node at host:port, added when new; NULL when out of memory. */
@@ -64,8 +80,14 @@ int redis_topology_refresh(redis_topology *t, int64_t deadline, int wait,
                            obol_error *err);
 
 /* Refreshes (without waiting) when topology_refresh_ms has passed since the
- * last refresh; errors are dropped, a call's own routing reports them. */
+ * last refresh, or (Sentinel) after redis_topology_mark_stale(); errors
+ * are dropped, a call's own routing reports them. */
 void redis_topology_refresh_if_due(redis_topology *t, int64_t deadline);
+
+/* The master may have changed (a write reached fewer replicas than
+ * wait_replicas asked): Sentinel mode resolves it again on the next
+ * call. No effect on a single server or a cluster. */
+void redis_topology_mark_stale(redis_topology *t);
 
 /* Counts every change of the map (refresh or patch); a walk compares it
  * before and after. */
@@ -77,7 +99,8 @@ size_t redis_topology_masters(redis_topology *t, redis_node **out,
                               size_t max);
 
 /* "3 masters: 127.0.0.1:7000 slots 0-5460 replicas 127.0.0.1:7003; ..."
- * (cluster), or the server's address (single). */
+ * (cluster), "master 'NAME' at 127.0.0.1:6380, sentinels ..." (Sentinel),
+ * or the server's address (single). */
 void redis_topology_describe(redis_topology *t, char *out, size_t size);
 
 #endif
