@@ -488,8 +488,9 @@ typedef struct obol_migrate_stats {
     uint64_t rejected;  /* did not verify or decode: not copied, logged */
 } obol_migrate_stats;
 
-/* Called as a migration goes on (every few hundred records, and once at
- * the end); so_far is valid during the call only. */
+/* Called as a migration (or a rekey, see obol_rekey()) goes on: every few
+ * hundred records, and once at the end; so_far is valid during the call
+ * only. */
 typedef void (*obol_progress_fn)(void *arg, const obol_migrate_stats *so_far);
 
 /*
@@ -532,7 +533,9 @@ typedef struct obol_rekey_stats {
  * that comes after still finds the lock version it read. No refresh is
  * ever lost, and a deleted session is never brought back. Sessions are
  * written a few hundred at a time. Records already current are skipped,
- * so a rekey that stopped can simply be run again.
+ * so a rekey that stopped can simply be run again. The application may use
+ * the store, through this handle or others, while a rekey runs (on a driver
+ * that is not thread-safe, calls on this handle wait for the walk).
  *
  * progress (may be NULL) is called as obol_migrate() calls it, every few
  * hundred records and once at the end, with total and seen as here,
