@@ -531,6 +531,12 @@ static void put_unsigned_record(fixture *f, const obol_session *s)
     assert_int_equal(f->st->driver->put(f->st->handle, &rec, 0, f->now, &err), OBOL_OK);
 }
 
+static void count_unsigned_read(void *arg, const obol_event *event)
+{
+    if (event->kind == OBOL_EVENT_UNSIGNED_READ)
+        (*(int *)arg)++;
+}
+
 static void unsigned_record_is_read_only_when_allowed(void **state)
 {
     fixture *f = *state;
@@ -539,13 +545,17 @@ static void unsigned_record_is_read_only_when_allowed(void **state)
     char url[1100];
     obol_store *lenient;
 
+    int unsigned_reads = 0;
+
     put_unsigned_record(f, s);
     assert_not_found(f, s->id, "alice", NULL);
     snprintf(url, sizeof url, "%s&allow_unsigned=1", f->url);
     lenient = suite_open_store(f, url, 1);
+    obol_store_set_event_hook(lenient, count_unsigned_read, &unsigned_reads);
     f->warnings = 0;
     assert_int_equal(obol_get(lenient, s->id, "alice", NULL, &got, NULL), OBOL_OK);
     assert_int_equal(f->warnings, 1);
+    assert_int_equal(unsigned_reads, 1);
     assert_non_null(strstr(f->last_warning, "unsigned"));
     assert_string_equal(got->refresh_token_id, s->refresh_token_id);
     obol_session_free(got);
