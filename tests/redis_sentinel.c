@@ -298,9 +298,12 @@ static int linked(redis_sentinel *s)
                              redis_harness_port(s->nodes[i]));
         replicas++;
     }
+    /* One good replica is what a failover needs; a demoted master is
+     * seen as one only at the Sentinels' next INFO, up to 10 s later. */
     for (size_t k = 0; k < s->sentinel_count; k++)
         if (is_up(s->sentinels[k]) &&
-            !sentinel_sees_replicas(s, s->sentinels[k], replicas))
+            !sentinel_sees_replicas(s, s->sentinels[k],
+                                    replicas > 0 ? 1 : 0))
             return 0;
     return sentinels_know_each_other(s);
 }

@@ -102,8 +102,9 @@ int redis_sentinel_failover(redis_sentinel *s, int timeout_ms);
 int redis_sentinel_demote(redis_sentinel *s, size_t i);
 
 /* Waits until every data node that is up other than the master is its
- * replica with the link up, and the Sentinels count them all as its
- * replicas in good standing (ready for the next failover); 0, or -1. */
+ * replica with the link up, every Sentinel counts at least one of them in
+ * good standing (what the next failover needs) and the Sentinels know
+ * each other; 0, or -1. */
 int redis_sentinel_wait_linked(redis_sentinel *s, int timeout_ms);
 
 #endif

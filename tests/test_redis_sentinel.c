@@ -473,6 +473,432 @@ static void every_sentinel_down_is_named(void **state)
     obol_store_close(st);
 }
 
+/* ----------------------------------------------------------- refreshers */
+
+/* A thread that refreshes one session over and over, as a client that
+ * keeps its login alive does, and counts what came back. On a conflict
+ * it reads the session again and goes on, as an application would. */
+typedef struct refresher {
+    obol_store *st;
+    obol_session *s;
+    volatile int stop;
+    int refreshed, errors, conflicts;
+    double slowest_ms, last_ok_ms, first_error_ms, last_error_ms;
+    char last_error[256];
+    char watch[32];           /* "127.0.0.1:PORT:" of the old master */
+    double last_watch_ms;     /* last error that named it */
+    pthread_t thread;
+} refresher;
+
+static void reread(refresher *r)
+{
+    obol_session *got = NULL;
+    obol_error err = { 0 };
+
+    if (obol_get(r->st, r->s->id, r->s->user_id, NULL, &got, &err) ==
+        OBOL_OK) {
+        obol_session_free(r->s);
+        r->s = got;
+    }
+}
+
+static void *refresh_loop(void *arg)
+{
+    refresher *r = arg;
+
+    while (!r->stop) {
+        obol_error err = { 0 };
+        double started = redis_harness_monotonic_ms(), took;
+        int status;
+
+        obol_session_refresh(r->s, now_s(), 3600);
+        status = obol_upsert(r->st, r->s, &err);
+        took = redis_harness_monotonic_ms() - started;
+        if (took > r->slowest_ms)
+            r->slowest_ms = took;
+        if (status == OBOL_OK) {
+            r->refreshed++;
+            r->last_ok_ms = redis_harness_monotonic_ms();
+        } else if (status == OBOL_CONFLICT) {
+            r->conflicts++;
+            reread(r);
+        } else {
+            if (r->errors++ == 0)
+                r->first_error_ms = redis_harness_monotonic_ms();
+            r->last_error_ms = redis_harness_monotonic_ms();
+            snprintf(r->last_error, sizeof r->last_error, "%s", err.message);
+            if (r->watch[0] != '\0' && strstr(err.message, r->watch) != NULL)
+                r->last_watch_ms = r->last_error_ms;
+            /* The outcome may be unknown: read what is stored. */
+            reread(r);
+        }
+    }
+    return NULL;
+}
+
+static void refresher_start(refresher *r, obol_store *st, const char *user)
+{
+    memset(r, 0, sizeof *r);
+    r->st = st;
+    r->s = insert(st, user);
+    assert_int_equal(pthread_create(&r->thread, NULL, refresh_loop, r), 0);
+}
+
+static void refresher_stop(refresher *r)
+{
+    r->stop = 1;
+    assert_int_equal(pthread_join(r->thread, NULL), 0);
+    if (r->errors != 0 || r->conflicts != 0)
+        fprintf(stderr, "# %s: %d refreshed, %d errors, %d conflicts, "
+                        "slowest %.0f ms; last error: %s\n",
+                r->s->user_id, r->refreshed, r->errors, r->conflicts,
+                r->slowest_ms, r->last_error);
+}
+
+/* The sealed record of a session on node i, raw; "" when missing. */
+static void raw_record(size_t i, const obol_session *s, char *out,
+                       size_t size)
+{
+    char names[3][REDIS_HARNESS_KEY_MAX];
+    redisContext *c = redis_sentinel_client(setup, i);
+    redisReply *reply;
+
+    redis_harness_key_names(prefix, s->user_id, "full", names);
+    reply = redis_harness_command(c, "HGET %s %s", names[REDIS_HARNESS_REC],
+                                  s->id);
+    assert_non_null(reply);
+    out[0] = '\0';
+    if (reply->type == REDIS_REPLY_STRING)
+        snprintf(out, size, "%.*s", (int)reply->len, reply->str);
+    freeReplyObject(reply);
+    redisFree(c);
+}
+
+/* -------------------------------------------------------------- failovers */
+
+/* A master stops answering without closing anything (SIGSTOP), briefly
+ * (less than down-after-milliseconds, so the Sentinels keep it): calls
+ * fail within their time (timeout_ms, plus connect_timeout_ms when they
+ * had to connect), and all is well again after SIGCONT. */
+static void stalled_master_times_out_then_recovers(void **state)
+{
+    obol_store *st = open_store("&timeout_ms=200&connect_timeout_ms=150");
+    obol_session *s = insert(st, "frank"), *got = NULL;
+    redis_harness *node = master_node();
+    obol_error err = { 0 };
+    double started;
+    uint64_t expected_lock;
+    int status;
+    (void)state;
+
+    assert_int_equal(redis_harness_pause(node), 0);
+    started = redis_harness_monotonic_ms();
+    status = obol_get(st, s->id, "frank", NULL, &got, &err);
+    assert_int_equal(status, OBOL_ERR_TIMEOUT);
+    assert_true(redis_harness_monotonic_ms() - started < 200 + 100);
+    assert_message_has(err.message, "HGET: no reply within 200 ms");
+    /* The get's connection is gone: the refresh connects again, which
+     * the stalled server accepts (its kernel does) but never logs in. */
+    started = redis_harness_monotonic_ms();
+    obol_session_refresh(s, now_s(), 3600);
+    status = obol_upsert(st, s, &err);
+    assert_int_equal(status, OBOL_ERR_TIMEOUT);
+    assert_true(redis_harness_monotonic_ms() - started < 200 + 150 + 100);
+    /* Sent (its outcome unknown), or never sent (the login stalled). */
+    expected_lock = strstr(err.message, "the outcome is unknown") ? 2 : 1;
+    assert_int_equal(redis_harness_resume(node), 0);
+
+    assert_int_equal(stored_lock(st, s), expected_lock);
+    obol_session_free(s);
+    obol_store_close(st);
+}
+
+/* "127.0.0.1:PORT:", as messages name data node i. */
+static void node_tag(size_t i, char *out, size_t size)
+{
+    snprintf(out, size, "127.0.0.1:%u:",
+             redis_harness_port(redis_sentinel_node(setup, i)));
+}
+
+/* Waits until each refresher has gone quiet_ms without an error (and at
+ * least quiet_ms has passed), for at most limit_ms; when the last error
+ * came, from the start. */
+static double wait_until_quiet(refresher *r, int count, double quiet_ms,
+                               double limit_ms)
+{
+    double started = redis_harness_monotonic_ms();
+
+    for (;;) {
+        double now = redis_harness_monotonic_ms(), last = started;
+        int quiet = now - started >= quiet_ms;
+
+        for (int k = 0; k < count; k++)
+            if (r[k].last_error_ms > last)
+                last = r[k].last_error_ms;
+        for (int k = 0; k < count; k++)
+            quiet &= now - r[k].last_error_ms >= quiet_ms &&
+                     r[k].last_ok_ms > r[k].last_error_ms;
+        if (quiet || now - started > limit_ms)
+            return last - started;
+        redis_harness_sleep_ms(50);
+    }
+}
+
+/*
+ * SENTINEL FAILOVER as Sentinel does it, under refresh load with
+ * wait_replicas=1. Sentinel promotes a replica and names it to clients
+ * only about a second later; the old master goes on taking writes until
+ * it is demoted, some 10 s later. The store leaves the old master once
+ * the Sentinels name the new one (a WAIT that falls short asks them
+ * again), so service resumes within seconds, every call returns within
+ * its time, and no acknowledged refresh is lost: a lost one would come
+ * back as a conflict. Writes the old master took in that second were
+ * reported as failures (their WAIT fell short), never acknowledged.
+ */
+static void plain_sentinel_failover_resumes_within_seconds(void **state)
+{
+    obol_store *st = open_store("&pool=4&wait_replicas=1&wait_timeout_ms=300"
+                                "&timeout_ms=1000&connect_timeout_ms=300");
+    refresher r[2];
+    int old_master = master(), new_master;
+    double agreed, resumed_after;
+    (void)state;
+
+    refresher_start(&r[0], st, "grace");
+    refresher_start(&r[1], st, "heidi");
+    for (int k = 0; k < 2; k++)
+        node_tag((size_t)old_master, r[k].watch, sizeof r[k].watch);
+    redis_harness_sleep_ms(200);
+    new_master = redis_sentinel_failover(setup, FAILOVER_WAIT_MS);
+    assert_true(new_master >= 0 && new_master != old_master);
+    agreed = redis_harness_monotonic_ms();
+    resumed_after = wait_until_quiet(r, 2, 1000, 8000);
+    refresher_stop(&r[0]);
+    refresher_stop(&r[1]);
+    fprintf(stderr, "# plain SENTINEL FAILOVER: service resumed %.0f ms "
+                    "after the Sentinels agreed\n", resumed_after);
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(r[k].conflicts, 0);
+        assert_true(r[k].slowest_ms < 1000 + 300 + 200);
+        assert_true(r[k].last_ok_ms - r[k].last_error_ms >= 900);
+        /* Off the old master once the Sentinels named the new one (a
+         * call then under way may still end on it). */
+        assert_true(r[k].last_watch_ms < agreed + 1000 + 300);
+        /* The refresher's last acknowledged refresh is the stored one. */
+        assert_int_equal(stored_lock(st, r[k].s), r[k].s->lock_version);
+        obol_session_free(r[k].s);
+    }
+    assert_true(resumed_after < 6000);
+    assert_int_equal(redis_sentinel_demote(setup, (size_t)old_master), 0);
+    assert_int_equal(redis_sentinel_wait_linked(setup, SETTLE_WAIT_MS), 0);
+    obol_store_close(st);
+}
+
+/* Node i says it is a replica with its link up. */
+static int is_linked_replica(size_t i)
+{
+    redisContext *c = redis_sentinel_client(setup, i);
+    redisReply *reply = redis_harness_command(c, "INFO replication");
+    int linked = reply != NULL && reply->type == REDIS_REPLY_STRING &&
+                 strstr(reply->str, "role:slave") != NULL &&
+                 strstr(reply->str, "master_link_status:up") != NULL;
+
+    freeReplyObject(reply);
+    if (c != NULL)
+        redisFree(c);
+    return linked;
+}
+
+/*
+ * A switchover that loses nothing: writes paused on the master (CLIENT
+ * PAUSE WRITE), SENTINEL FAILOVER, the old master demoted at once
+ * (REPLICAOF, what the Sentinels would do 10 s later), writes resumed.
+ * The refreshes held on the old master then get READONLY (nothing ran);
+ * the store asks the Sentinels again and sends them to the new master
+ * within their time. Under refresh load with wait_replicas=1: no
+ * conflict, every acknowledged refresh stored, nothing written on the old
+ * master once paused (its copy, as a replica, is the new master's).
+ */
+static void paused_switchover_surfaces_nothing(void **state)
+{
+    obol_store *st = open_store("&pool=4&wait_replicas=1&wait_timeout_ms=500"
+                                "&timeout_ms=5000");
+    refresher r[2];
+    int old_master = master(), new_master;
+    redisContext *old;
+    char on_old[512], on_new[512];
+    double paused_at;
+    (void)state;
+
+    refresher_start(&r[0], st, "ivan");
+    refresher_start(&r[1], st, "judy");
+    redis_harness_sleep_ms(200);
+    old = redis_sentinel_client(setup, (size_t)old_master);
+    assert_int_equal(redis_harness_run(old, "CLIENT PAUSE 4000 WRITE"), 0);
+    paused_at = redis_harness_monotonic_ms();
+    new_master = redis_sentinel_failover(setup, FAILOVER_WAIT_MS);
+    assert_true(new_master >= 0 && new_master != old_master);
+    assert_int_equal(redis_sentinel_demote(setup, (size_t)old_master), 0);
+    for (int waited = 0; !is_linked_replica((size_t)old_master); waited += 20) {
+        assert_true(waited < 3000);
+        redis_harness_sleep_ms(20);
+    }
+    assert_int_equal(redis_harness_run(old, "CLIENT UNPAUSE"), 0);
+    redisFree(old);
+    redis_harness_sleep_ms(1000);
+    refresher_stop(&r[0]);
+    refresher_stop(&r[1]);
+    for (int k = 0; k < 2; k++) {
+        /* The old master, a replica now, holds what the new one holds. */
+        for (int waited = 0;; waited += 20) {
+            raw_record((size_t)old_master, r[k].s, on_old, sizeof on_old);
+            raw_record((size_t)new_master, r[k].s, on_new, sizeof on_new);
+            if (strcmp(on_old, on_new) == 0)
+                break;
+            assert_true(waited < 2000);
+            redis_harness_sleep_ms(20);
+        }
+        assert_true(r[k].slowest_ms < 5000);
+        /* A refresh that ran just before the pause has its WAIT held by
+         * it (replication waits too) and reports a shortfall: done on the
+         * old master, replicated, not acknowledged. Nothing else. */
+        assert_true(r[k].errors <= 1);
+        if (r[k].errors == 1) {
+            assert_true(r[k].last_error_ms < paused_at + 600);
+            assert_message_has(r[k].last_error, "only 0 of 1 replicas");
+        }
+        assert_int_equal(r[k].conflicts, 0);
+        assert_true(r[k].refreshed > 0);
+        assert_int_equal(stored_lock(st, r[k].s), r[k].s->lock_version);
+        obol_session_free(r[k].s);
+    }
+    assert_int_equal(redis_sentinel_wait_linked(setup, SETTLE_WAIT_MS), 0);
+    obol_store_close(st);
+}
+
+/* kill -9 of the master while sessions are written with wait_replicas=1:
+ * each call returns within its time while the Sentinels fail it over,
+ * then writes succeed on the new master, and every session that was
+ * acknowledged is there. */
+enum { WRITER_MAX = 20000 };
+
+typedef struct writer {
+    obol_store *st;
+    volatile int stop;
+    char ids[WRITER_MAX][32];
+    int acknowledged, failed;
+    double slowest_ms;
+} writer;
+
+static void *write_loop(void *arg)
+{
+    writer *w = arg;
+
+    while (!w->stop && w->acknowledged < WRITER_MAX) {
+        obol_session *s = obol_session_new("kate", NULL, now_s(), 3600, 3600);
+        obol_error err = { 0 };
+        double started = redis_harness_monotonic_ms();
+        int status = obol_upsert(w->st, s, &err);
+        double took = redis_harness_monotonic_ms() - started;
+
+        if (took > w->slowest_ms)
+            w->slowest_ms = took;
+        if (status == OBOL_OK)
+            snprintf(w->ids[w->acknowledged++], sizeof w->ids[0], "%s", s->id);
+        else
+            w->failed++;
+        obol_session_free(s);
+        redis_harness_sleep_ms(status == OBOL_OK ? 2 : 20);
+    }
+    return NULL;
+}
+
+static void killed_master_fails_over_and_loses_no_acknowledged_write(
+    void **state)
+{
+    obol_store *st = open_store("&wait_replicas=1&wait_timeout_ms=300"
+                                "&timeout_ms=800&connect_timeout_ms=200");
+    writer *w = calloc(1, sizeof *w);
+    pthread_t thread;
+    int old_master = master(), new_master, before;
+    (void)state;
+
+    assert_non_null(w);
+    w->st = st;
+    assert_int_equal(pthread_create(&thread, NULL, write_loop, w), 0);
+    redis_harness_sleep_ms(200);
+    assert_int_equal(
+        redis_harness_kill(redis_sentinel_node(setup, (size_t)old_master)), 0);
+    new_master = redis_sentinel_wait_master(setup, old_master,
+                                            FAILOVER_WAIT_MS);
+    assert_true(new_master >= 0);
+    before = w->acknowledged;
+    for (int waited = 0; waited < 5000 && w->acknowledged < before + 20;
+         waited += 50)
+        redis_harness_sleep_ms(50);
+    w->stop = 1;
+    assert_int_equal(pthread_join(thread, NULL), 0);
+
+    assert_true(w->slowest_ms < 800 + 200 + 300);
+    assert_true(w->failed > 0);
+    assert_true(w->acknowledged >= before + 20);
+    for (int i = 0; i < w->acknowledged; i++) {
+        obol_session *got = NULL;
+        obol_error err = { 0 };
+        int status = obol_get(st, w->ids[i], "kate", NULL, &got, &err);
+        if (status != OBOL_OK)
+            fprintf(stderr, "acknowledged session %d of %d lost: %d %s\n", i,
+                    w->acknowledged, status, err.message);
+        assert_int_equal(status, OBOL_OK);
+        obol_session_free(got);
+    }
+    fprintf(stderr, "# kill -9: %d acknowledged, %d failed, slowest call "
+                    "%.0f ms\n", w->acknowledged, w->failed, w->slowest_ms);
+    free(w);
+    obol_store_close(st);
+    /* The old master comes back empty, as a replica of the new one. */
+    assert_int_equal(
+        redis_harness_restart(redis_sentinel_node(setup, (size_t)old_master)),
+        0);
+    assert_int_equal(redis_sentinel_demote(setup, (size_t)old_master), 0);
+    assert_int_equal(redis_sentinel_wait_linked(setup, SETTLE_WAIT_MS), 0);
+}
+
+/* A master stalled for good (SIGSTOP): calls time out within their time
+ * until the Sentinels fail it over, then succeed on the new master while
+ * the old one is still stopped, and after SIGCONT too. */
+static void stalled_master_is_failed_over(void **state)
+{
+    obol_store *st = open_store("&timeout_ms=300&connect_timeout_ms=200");
+    obol_session *s = insert(st, "leo"), *got = NULL;
+    int old_master = master(), new_master;
+    redis_harness *old = redis_sentinel_node(setup, (size_t)old_master);
+    obol_error err = { 0 };
+    double started;
+    int status;
+    (void)state;
+
+    assert_int_equal(redis_harness_pause(old), 0);
+    started = redis_harness_monotonic_ms();
+    status = obol_get(st, s->id, "leo", NULL, &got, &err);
+    assert_int_equal(status, OBOL_ERR_TIMEOUT);
+    assert_true(redis_harness_monotonic_ms() - started < 300 + 200 + 100);
+    new_master = redis_sentinel_wait_master(setup, old_master,
+                                            FAILOVER_WAIT_MS);
+    assert_true(new_master >= 0);
+    /* The session was replicated before the stall. */
+    assert_int_equal(obol_get(st, s->id, "leo", NULL, &got, &err), OBOL_OK);
+    obol_session_free(got);
+    refresh_ok(st, s);
+    assert_int_equal(redis_harness_resume(old), 0);
+    refresh_ok(st, s);
+    assert_int_equal(stored_lock(st, s), s->lock_version);
+    obol_session_free(s);
+    obol_store_close(st);
+    assert_int_equal(redis_sentinel_demote(setup, (size_t)old_master), 0);
+    assert_int_equal(redis_sentinel_wait_linked(setup, SETTLE_WAIT_MS), 0);
+}
+
 #define T(name) cmocka_unit_test_setup(name, test_setup)
 
 int main(void)
@@ -488,6 +914,11 @@ int main(void)
         T(unknown_master_name_is_named),
         T(one_sentinel_down_changes_nothing),
         T(every_sentinel_down_is_named),
+        T(stalled_master_times_out_then_recovers),
+        T(plain_sentinel_failover_resumes_within_seconds),
+        T(paused_switchover_surfaces_nothing),
+        T(killed_master_fails_over_and_loses_no_acknowledged_write),
+        T(stalled_master_is_failed_over),
     };
 
     redis_harness_require();

@@ -379,6 +379,10 @@ int redis_router_call(redis_router *r, const redis_call *call,
     attempt a = { 0, 0, NULL, 0 };
     obol_error scratch = { 0 };  /* a refresh's own error is no answer */
     int routed = call->node == NULL && redis_topology_can_move(r->topology);
+    /* A try that connects gets connect_timeout_ms on top (the pool adds
+     * it); each try starts from the call's own deadline, so that tries
+     * that connect again and again add it once, not each time. */
+    const int64_t call_deadline = deadline;
     redis_node *node;
     int moved = 0, tries = 0, redirections = 0;
 
@@ -386,10 +390,13 @@ int redis_router_call(redis_router *r, const redis_call *call,
         redis_topology_refresh_if_due(r->topology, deadline);
     node = owner_of(r, call, err);
     for (;;) {
-        outcome result = node != NULL
-                             ? try_node(r, call, node, &a, &deadline, reply,
-                                        err)
-                             : RETRY_REFRESH;
+        outcome result;
+
+        if (deadline > call_deadline)
+            deadline = call_deadline;
+        result = node != NULL ? try_node(r, call, node, &a, &deadline, reply,
+                                         err)
+                              : RETRY_REFRESH;
         int was_asking = a.asking;
 
         tries++;
