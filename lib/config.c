@@ -76,16 +76,39 @@ static int refuse_encoded_nul_options(text_range query, obol_error *err)
     return OBOL_OK;
 }
 
-static int check_scheme(const char *scheme, obol_config *out, obol_error *err)
+/*
+ * The driver is named by the scheme up to '+', except for the spellings
+ * of TLS that users know from elsewhere: rediss:// is what redis-cli and
+ * every Redis client write. A driver of its own for those would be the
+ * same code; a new driver's TLS variant needs no entry ("foo+tls").
+ */
+static const struct {
+    const char *name;        /* the scheme up to '+' */
+    const char *driver;
+} scheme_drivers[] = {
+    { "rediss", "redis" },
+};
+
+static char *driver_of_scheme(const char *scheme)
 {
     size_t name_len = strcspn(scheme, "+");
 
+    for (size_t i = 0; i < sizeof scheme_drivers / sizeof scheme_drivers[0];
+         i++)
+        if (strlen(scheme_drivers[i].name) == name_len &&
+            strncmp(scheme, scheme_drivers[i].name, name_len) == 0)
+            return strdup(scheme_drivers[i].driver);
+    return strndup(scheme, name_len);
+}
+
+static int check_scheme(const char *scheme, obol_config *out, obol_error *err)
+{
     if (!(scheme[0] >= 'a' && scheme[0] <= 'z') ||
         strspn(scheme, "abcdefghijklmnopqrstuvwxyz0123456789+") != strlen(scheme))
         return obol_set_error(err, OBOL_ERR_INVALID,
                               "config: scheme '%s' must be lower-case letters, "
                               "digits and '+', starting with a letter", scheme);
-    out->driver_name = strndup(scheme, name_len);
+    out->driver_name = driver_of_scheme(scheme);
     if (out->driver_name == NULL)
         return obol_set_error(err, OBOL_ERR_NOMEM, "config: out of memory");
     return OBOL_OK;

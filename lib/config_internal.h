@@ -35,7 +35,7 @@ typedef struct obol_old_secret {
 typedef struct obol_config {
     char *redacted_url;     /* the string with any password replaced by *** */
     char *scheme;           /* "redis+unix" */
-    char *driver_name;      /* "redis": the scheme up to '+' */
+    char *driver_name;      /* "redis": the scheme up to '+' (rediss: redis) */
     char *user;
     char *password;
     char *host;             /* NULL without "//" */

@@ -106,6 +106,25 @@ static void redis_unix_example_names_the_redis_driver(void **state)
     obol_config_clear(&c);
 }
 
+/* rediss is redis over TLS: the one scheme whose driver is not named by
+ * the part before '+'; a name that only starts alike is its own. */
+static void rediss_schemes_name_the_redis_driver(void **state)
+{
+    obol_config c;
+
+    (void)state;
+    parse_ok("rediss://127.0.0.1:6380", &c);
+    assert_string_equal(c.scheme, "rediss");
+    assert_string_equal(c.driver_name, "redis");
+    obol_config_clear(&c);
+    parse_ok("rediss+cluster://10.0.0.1:7000", &c);
+    assert_string_equal(c.driver_name, "redis");
+    obol_config_clear(&c);
+    parse_ok("redisstore://h", &c);
+    assert_string_equal(c.driver_name, "redisstore");
+    obol_config_clear(&c);
+}
+
 static void lmdb_example_keeps_map_size_for_the_driver(void **state)
 {
     obol_config c;
@@ -814,6 +833,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(redis_tcp_example_parses_to_its_parts),
         cmocka_unit_test(redis_unix_example_names_the_redis_driver),
+        cmocka_unit_test(rediss_schemes_name_the_redis_driver),
         cmocka_unit_test(lmdb_example_keeps_map_size_for_the_driver),
         cmocka_unit_test(memory_example_has_defaults_only),
         cmocka_unit_test(user_and_password_are_decoded_and_password_masked),
