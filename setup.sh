@@ -23,8 +23,9 @@ cd "$(dirname "$0")"
 
 build_packages="build-essential autoconf automake libtool pkg-config
     libsodium-dev liblmdb-dev libhiredis-dev liburiparser-dev libcmocka-dev
-    libjansson-dev"
-test_packages="redis-server valgrind python3"
+    libjansson-dev libssl-dev"
+# openssl: the command the TLS tests make their certificates with
+test_packages="redis-server valgrind python3 openssl"
 
 install_packages() {
     sudo=""

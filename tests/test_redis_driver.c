@@ -322,6 +322,8 @@ static void entry_declares_the_driver(void **state)
     assert_true(serves_scheme("redis+unix"));
     assert_true(serves_scheme("redis+cluster"));
     assert_true(serves_scheme("redis+sentinel"));
+    assert_true(serves_scheme("rediss"));
+    assert_true(serves_scheme("rediss+cluster"));
     assert_int_equal(driver->capabilities,
                      OBOL_DRIVER_THREAD_SAFE | OBOL_DRIVER_MULTI_PROCESS |
                          OBOL_DRIVER_NATIVE_EXPIRY | OBOL_DRIVER_PERSISTENT);
@@ -460,6 +462,63 @@ static void cluster_options_are_refused_for_one_server(void **state)
     assert_refused("?nodes=127.0.0.1:7000", "'nodes' is for redis+cluster");
     assert_refused("?topology_refresh_ms=10",
                    "'topology_refresh_ms' is for redis+cluster");
+}
+
+/* The TLS options, refused before anything is connected or read. */
+static void tls_options_are_refused_without_tls(void **state)
+{
+    obol_error err = { 0 };
+    char url[512];
+
+    (void)state;
+    assert_refused("?tls_ca=/x/ca.crt", "option 'tls_ca' is for TLS only "
+                                        "(rediss://, rediss+cluster://)");
+    assert_refused("?tls_server_name=localhost",
+                   "option 'tls_server_name' is for TLS only");
+    assert_int_equal(open_status("redis+cluster://127.0.0.1:1?tls_cert=/x/c"
+                                 "&tls_key=/x/k", &err),
+                     OBOL_ERR_INVALID);
+    assert_message_has(&err, "option 'tls_cert' is for TLS only");
+    snprintf(url, sizeof url, "redis+unix://%s?tls_key=/x/k",
+             redis_harness_socket(redis));
+    assert_int_equal(open_status(url, &err), OBOL_ERR_INVALID);
+    assert_message_has(&err, "option 'tls_key' is for TLS only");
+}
+
+static void tls_config_refuses_a_certificate_without_its_key(void **state)
+{
+    obol_error err = { 0 };
+
+    (void)state;
+    assert_int_equal(open_status("rediss://127.0.0.1:1?tls_cert=/x/c", &err),
+                     OBOL_ERR_INVALID);
+    assert_message_has(&err, "option 'tls_cert' needs tls_key");
+    assert_int_equal(open_status("rediss+cluster://127.0.0.1:1?tls_key=/x/k",
+                                 &err),
+                     OBOL_ERR_INVALID);
+    assert_message_has(&err, "option 'tls_key' needs tls_cert");
+}
+
+static void tls_config_refuses_bad_options(void **state)
+{
+    obol_error err = { 0 };
+
+    (void)state;
+    assert_int_equal(open_status("rediss+unix:///run/redis.sock", &err),
+                     OBOL_ERR_INVALID);
+    assert_message_has(&err, "TLS over a unix socket is not supported");
+    assert_int_equal(open_status("rediss://127.0.0.1:1?tls_ca=/x/ca.crt",
+                                 &err),
+                     OBOL_ERR_INVALID);
+    assert_message_has(&err, "tls_ca '/x/ca.crt': cannot open");
+    assert_int_equal(open_status("rediss://127.0.0.1:1?tls_server_name=",
+                                 &err),
+                     OBOL_ERR_INVALID);
+    assert_message_has(&err, "'tls_server_name' is empty");
+    assert_int_equal(open_status("rediss://127.0.0.1:1?tls_ca=/a&tls_ca=/b",
+                                 &err),
+                     OBOL_ERR_INVALID);
+    assert_message_has(&err, "option 'tls_ca' is given twice");
 }
 
 static void config_refuses_bad_wait_options(void **state)
@@ -1638,6 +1697,9 @@ int main(void)
         T(cluster_config_refuses_a_database),
         T(cluster_config_refuses_malformed_nodes),
         T(cluster_options_are_refused_for_one_server),
+        T(tls_options_are_refused_without_tls),
+        T(tls_config_refuses_a_certificate_without_its_key),
+        T(tls_config_refuses_bad_options),
         T(config_refuses_bad_wait_options),
         T(cluster_open_fails_when_no_seed_answers),
         T(cluster_seed_that_is_no_cluster_node_is_named),

@@ -4,6 +4,7 @@ drivers_redis_la_SOURCES = \
 	drivers/redis/redis_driver.c drivers/redis/redis_driver.h \
 	drivers/redis/redis_config.c drivers/redis/redis_config.h \
 	drivers/redis/redis_conn.c drivers/redis/redis_conn.h \
+	drivers/redis/redis_tls.c drivers/redis/redis_tls.h \
 	drivers/redis/redis_pool.c drivers/redis/redis_pool.h \
 	drivers/redis/redis_topology.c drivers/redis/redis_topology.h \
 	drivers/redis/redis_sentinel.c drivers/redis/redis_sentinel.h \
@@ -13,8 +14,9 @@ drivers_redis_la_SOURCES = \
 	drivers/redis/redis_keys.c drivers/redis/redis_keys.h \
 	drivers/redis/redis_lua.c drivers/redis/redis_lua.h \
 	drivers/redis/redis_scripts.c drivers/redis/redis_scripts.h
-drivers_redis_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden $(HIREDIS_CFLAGS)
-drivers_redis_la_LIBADD = $(HIREDIS_LIBS)
+drivers_redis_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden $(HIREDIS_CFLAGS) \
+	$(OPENSSL_CFLAGS)
+drivers_redis_la_LIBADD = $(HIREDIS_LIBS) $(OPENSSL_LIBS)
 drivers_redis_la_LDFLAGS = -module -avoid-version -shared -no-undefined
 
 # The driver test starts its own redis-server (tests/redis_harness.h) and

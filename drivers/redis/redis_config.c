@@ -10,6 +10,7 @@
 
 #include "redis_config.h"
 #include "redis_driver.h"
+#include "redis_tls.h"
 
 /* Options seen so far, so that one given twice is refused rather than the
  * last one silently winning. */
@@ -35,6 +36,16 @@ enum {
 #define SENTINEL_ONLY (SEEN_SENTINELS | SEEN_SENTINEL_TIMEOUT | \
                        SEEN_SENTINEL_USER | SEEN_SENTINEL_PASSWORD)
 
+/* The TLS options, for the rediss schemes only. */
+enum {
+    SEEN_TLS_CA = 1 << 20,
+    SEEN_TLS_CERT = 1 << 21,
+    SEEN_TLS_KEY = 1 << 22,
+    SEEN_TLS_SERVER_NAME = 1 << 23
+};
+#define TLS_ONLY (SEEN_TLS_CA | SEEN_TLS_CERT | SEEN_TLS_KEY | \
+                  SEEN_TLS_SERVER_NAME)
+
 static int nomem(obol_error *err)
 {
     return redis_host->set_error(err, OBOL_ERR_NOMEM,
@@ -46,6 +57,18 @@ static int copy_string(const char *text, char **out, obol_error *err)
     free(*out);
     *out = strdup(text);
     return *out != NULL ? OBOL_OK : nomem(err);
+}
+
+/* A file option; the file itself is read once every option is known
+ * (redis_tls_new()). */
+static int copy_path(const char *name, const char *path, char **out,
+                     obol_error *err)
+{
+    if (path[0] == '\0')
+        return redis_host->set_error(err, OBOL_ERR_INVALID,
+                                     "redis config: option '%s' is empty",
+                                     name);
+    return copy_string(path, out, err);
 }
 
 static int parse_number(const char *name, const char *text, uint64_t min,
@@ -227,6 +250,10 @@ static int apply_option(const obol_driver_option *option, unsigned *seen,
         { "db", SEEN_DB },
         { "user", SEEN_USER },
         { "password", SEEN_PASSWORD },
+        { "tls_ca", SEEN_TLS_CA },
+        { "tls_cert", SEEN_TLS_CERT },
+        { "tls_key", SEEN_TLS_KEY },
+        { "tls_server_name", SEEN_TLS_SERVER_NAME },
         { "nodes", SEEN_NODES },
         { "wait_replicas", SEEN_WAIT_REPLICAS },
         { "wait_timeout_ms", SEEN_WAIT_TIMEOUT },
@@ -256,6 +283,11 @@ static int apply_option(const obol_driver_option *option, unsigned *seen,
         return redis_host->set_error(err, OBOL_ERR_INVALID,
                                      "redis config: option '%s' is given "
                                      "twice", option->key);
+    if ((flag & TLS_ONLY) && !out->use_tls)
+        return redis_host->set_error(err, OBOL_ERR_INVALID,
+                                     "redis config: option '%s' is for TLS "
+                                     "only (rediss://, rediss+cluster://)",
+                                     option->key);
     if ((flag & CLUSTER_ONLY) && out->mode != REDIS_MODE_CLUSTER)
         return redis_host->set_error(err, OBOL_ERR_INVALID,
                                      "redis config: option '%s' is for "
@@ -277,6 +309,18 @@ static int apply_option(const obol_driver_option *option, unsigned *seen,
     case SEEN_POOL:
         return parse_number("pool", option->value, 1, REDIS_MAX_POOL,
                             &out->pool_size, err);
+    case SEEN_TLS_CA:
+        return copy_path("tls_ca", option->value, &out->tls_ca, err);
+    case SEEN_TLS_CERT:
+        return copy_path("tls_cert", option->value, &out->tls_cert, err);
+    case SEEN_TLS_KEY:
+        return copy_path("tls_key", option->value, &out->tls_key, err);
+    case SEEN_TLS_SERVER_NAME:
+        if (option->value[0] == '\0')
+            return redis_host->set_error(err, OBOL_ERR_INVALID,
+                                         "redis config: option "
+                                         "'tls_server_name' is empty");
+        return copy_string(option->value, &out->tls_server_name, err);
     case SEEN_DB:
         return parse_number("db", option->value, 0, REDIS_MAX_DB, &out->db,
                             err);
@@ -416,7 +460,21 @@ static int parse_address(const obol_driver_config *config, redis_settings *out,
                          obol_error *err)
 {
     const char *scheme = config->scheme != NULL ? config->scheme : "";
+    char plain[64];
 
+    /* rediss and rediss+MODE are redis and redis+MODE over TLS. */
+    if (strncmp(scheme, "rediss", 6) == 0 &&
+        (scheme[6] == '\0' || scheme[6] == '+') &&
+        strlen(scheme) < sizeof plain) {
+        if (strcmp(scheme, "rediss+unix") == 0)
+            return redis_host->set_error(err, OBOL_ERR_INVALID,
+                                         "redis config: TLS over a unix "
+                                         "socket is not supported; write "
+                                         "redis+unix:///PATH");
+        out->use_tls = 1;
+        snprintf(plain, sizeof plain, "redis%s", scheme + 6);
+        scheme = plain;
+    }
     if (strcmp(scheme, "redis+unix") == 0)
         return parse_unix(config, out, err);
     if (strcmp(scheme, "redis") == 0)
@@ -466,7 +524,32 @@ static int check_combination(const redis_settings *out, unsigned seen,
                                      "which covers the whole call",
                                      (unsigned long long)out->wait_timeout_ms,
                                      (unsigned long long)out->timeout_ms);
+    if ((out->tls_cert == NULL) != (out->tls_key == NULL))
+        return redis_host->set_error(err, OBOL_ERR_INVALID,
+                                     "redis config: option '%s' needs %s "
+                                     "(a client certificate and its key go "
+                                     "together)",
+                                     out->tls_cert != NULL ? "tls_cert"
+                                                           : "tls_key",
+                                     out->tls_cert != NULL ? "tls_key"
+                                                           : "tls_cert");
     return OBOL_OK;
+}
+
+/* The TLS context, made once here: a CA or key file that cannot be read
+ * is a config error reported by open(), not by the first connection. */
+static int make_tls(redis_settings *out, obol_error *err)
+{
+    char why[300];
+    int out_of_memory;
+
+    if (redis_tls_new(out->tls_ca, out->tls_cert, out->tls_key, &out->tls,
+                      &out_of_memory, why, sizeof why) == 0)
+        return OBOL_OK;
+    if (out_of_memory)
+        return nomem(err);
+    return redis_host->set_error(err, OBOL_ERR_INVALID, "redis config: %s",
+                                 why);
 }
 
 static int describe_store(redis_settings *out, obol_error *err)
@@ -522,6 +605,8 @@ static int parse_all(const obol_driver_config *config, redis_settings *out,
     status = check_combination(out, seen, path_db, err);
     if (status != OBOL_OK)
         return status;
+    if (out->use_tls && (status = make_tls(out, err)) != OBOL_OK)
+        return status;
     return describe_store(out, err);
 }
 
@@ -559,6 +644,11 @@ static void wipe_and_free(char *secret)
 
 void redis_settings_clear(redis_settings *settings)
 {
+    redis_tls_free(settings->tls);
+    free(settings->tls_ca);
+    free(settings->tls_cert);
+    free(settings->tls_key);
+    free(settings->tls_server_name);
     for (size_t i = 0; settings->seeds != NULL && i < settings->seed_count;
          i++)
         redis_endpoint_clear(&settings->seeds[i]);

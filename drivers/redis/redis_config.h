@@ -49,6 +49,13 @@ typedef struct redis_settings {
     uint64_t pool_size;          /* connections per server */
     uint64_t wait_replicas;      /* WAIT this many replicas after a write */
     uint64_t wait_timeout_ms;    /* ... for at most this long */
+    /* rediss schemes: every TCP connection over TLS. The options as given
+     * (NULL: not given; tls_server_name: the name the certificates must
+     * be for, else each server's host) and the context made from them,
+     * which every pool of these settings shares (redis_tls.h). */
+    int use_tls;
+    char *tls_ca, *tls_cert, *tls_key, *tls_server_name;
+    struct redis_tls *tls;
     uint64_t topology_refresh_ms;/* cluster: reread the slot map this often
                                     (0: only when the cluster says so) */
     char *where;             /* the first seed, or "cluster 127.0.0.1:7000" */

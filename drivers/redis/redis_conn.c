@@ -1,5 +1,5 @@
-/* One connection on the driver's own non-blocking socket; see
- * redis_conn.h. */
+/* One connection on the driver's own non-blocking socket, in the clear
+ * or over TLS (redis_tls.h); see redis_conn.h. */
 #define _GNU_SOURCE /* SOCK_NONBLOCK, SOCK_CLOEXEC */
 #include "config.h"
 
@@ -19,10 +19,13 @@
 
 #include "redis_conn.h"
 #include "redis_driver.h"
+#include "redis_tls.h"
 
 struct redis_conn {
     int fd;
     int broken;
+    redis_tls_session *tls;  /* NULL: in the clear */
+    int received_any;        /* a first byte came from the server */
     redisReader *reader;
     char *out;               /* formatted commands not sent yet */
     size_t out_len, out_cap;
@@ -176,6 +179,50 @@ static int connect_tcp(redis_conn *conn, int64_t deadline, obol_error *err)
     return connect_failed(conn, error, err);
 }
 
+/* The TLS handshake on the connected socket, within the connect's
+ * deadline; the certificate must be for tls_server_name, else the host. */
+static int tls_handshake(redis_conn *conn, int64_t deadline, obol_error *err)
+{
+    const redis_settings *s = conn->settings;
+    const char *name = s->tls_server_name != NULL ? s->tls_server_name
+                                                  : conn->ep->host;
+
+    conn->tls = redis_tls_session_new(s->tls, conn->fd, name);
+    if (conn->tls == NULL)
+        return nomem(err);
+    for (;;) {
+        int step = redis_tls_handshake(conn->tls);
+        int ready;
+
+        if (step == REDIS_TLS_OK)
+            return OBOL_OK;
+        if (step == REDIS_TLS_CLOSED)
+            return redis_host->set_error(err, OBOL_ERR_BACKEND,
+                                         "redis %s: TLS handshake: the "
+                                         "server closed the connection (does "
+                                         "it speak TLS on this port?)",
+                                         conn->ep->where);
+        if (step == REDIS_TLS_FAILED)
+            return redis_host->set_error(err, OBOL_ERR_BACKEND,
+                                         "redis %s: TLS handshake: %s",
+                                         conn->ep->where,
+                                         redis_tls_why(conn->tls));
+        ready = wait_fd(conn->fd, step == REDIS_TLS_WANT_READ ? POLLIN
+                                                              : POLLOUT,
+                        deadline);
+        if (ready == 0)
+            return redis_host->set_error(err, OBOL_ERR_TIMEOUT,
+                                         "redis %s: TLS handshake: no answer "
+                                         "within %llu ms", conn->ep->where,
+                                         (unsigned long long)
+                                             s->connect_timeout_ms);
+        if (ready < 0)
+            return redis_host->set_error(err, OBOL_ERR_BACKEND,
+                                         "redis %s: TLS handshake: %s",
+                                         conn->ep->where, strerror(errno));
+    }
+}
+
 /* A command of the login whose only acceptable answer is +OK. */
 static int expect_ok(redis_conn *conn, int64_t deadline, const char *what,
                      obol_error *err)
@@ -198,7 +245,13 @@ static int expect_ok(redis_conn *conn, int64_t deadline, const char *what,
     return status;
 }
 
-/* AUTH [user] password, then SELECT db, in one round trip. */
+/*
+ * AUTH [user] password, then SELECT db, in one round trip. Over TLS there
+ * is always one (PING when nothing else is sent): TLS 1.3 finishes the
+ * client's handshake before the server has judged the client's
+ * certificate, and its verdict comes with its first answer, which should
+ * be at connect time rather than in the middle of the first command.
+ */
 static int log_in(redis_conn *conn, int64_t deadline, obol_error *err)
 {
     const redis_settings *s = conn->settings;
@@ -207,6 +260,7 @@ static int log_in(redis_conn *conn, int64_t deadline, obol_error *err)
     char db[24];
     int argc = 0;
     int status = OBOL_OK;
+    int ping = conn->tls != NULL && s->password == NULL && s->db == 0;
 
     if (s->password != NULL) {
         argv[argc] = "AUTH";
@@ -227,13 +281,21 @@ static int log_in(redis_conn *conn, int64_t deadline, obol_error *err)
                                        (unsigned long long)s->db);
         status = redis_conn_append(conn, 2, argv, argv_len, err);
     }
+    if (status == OBOL_OK && ping) {
+        argv[0] = "PING";
+        argv_len[0] = 4;
+        status = redis_conn_append(conn, 1, argv, argv_len, err);
+    }
     if (status != OBOL_OK || conn->out_len == 0)
         return status;
-    status = redis_conn_flush(conn, deadline, "AUTH", NULL, err);
+    status = redis_conn_flush(conn, deadline, ping ? "PING" : "AUTH", NULL,
+                              err);
     if (status == OBOL_OK && s->password != NULL)
         status = expect_ok(conn, deadline, "AUTH", err);
     if (status == OBOL_OK && s->db != 0)
         status = expect_ok(conn, deadline, "SELECT", err);
+    if (status == OBOL_OK && ping)
+        status = expect_ok(conn, deadline, "PING", err);
     return status;
 }
 
@@ -259,6 +321,10 @@ int redis_conn_open(const redis_endpoint *ep, const redis_settings *settings,
         status = connect_unix(conn, connect_deadline, err);
     else
         status = connect_tcp(conn, connect_deadline, err);
+    /* Over TLS every TCP connection of these settings, whatever the
+     * node: the context is the settings', shared by every pool. */
+    if (status == OBOL_OK && settings->tls != NULL && ep->socket_path == NULL)
+        status = tls_handshake(conn, connect_deadline, err);
     if (status == OBOL_OK)
         status = log_in(conn, deadline, err);
     if (status != OBOL_OK) {
@@ -273,6 +339,7 @@ void redis_conn_close(redis_conn *conn)
 {
     if (conn == NULL)
         return;
+    redis_tls_session_free(conn->tls, !conn->broken);
     if (conn->fd >= 0)
         close(conn->fd);
     redisReaderFree(conn->reader);
@@ -280,11 +347,18 @@ void redis_conn_close(redis_conn *conn)
     free(conn);
 }
 
-int redis_conn_is_stale(const redis_conn *conn)
+int redis_conn_is_stale(redis_conn *conn)
 {
     struct pollfd pfd = { .fd = conn->fd, .events = POLLIN, .revents = 0 };
+    int ready = poll(&pfd, 1, 0);
 
-    return poll(&pfd, 1, 0) != 0;
+    if (conn->tls == NULL)
+        return ready != 0;
+    if (ready == 0)
+        return redis_tls_pending(conn->tls);
+    /* A TLS 1.3 server sends session tickets after the handshake, which
+     * make an idle socket readable; only what TLS finds in there tells. */
+    return ready < 0 || redis_tls_is_stale(conn->tls);
 }
 
 /* ------------------------------------------------------------ exchange */
@@ -335,36 +409,127 @@ static int io_failed(redis_conn *conn, int error, const char *what,
                                  conn->ep->where, what, strerror(error));
 }
 
+/* A TLS call that did not move bytes: what to wait for, or the error. */
+static int tls_step_failed(redis_conn *conn, int step, const char *what,
+                           short *wait_for, obol_error *err)
+{
+    if (step == REDIS_TLS_WANT_READ || step == REDIS_TLS_WANT_WRITE) {
+        *wait_for = step == REDIS_TLS_WANT_READ ? POLLIN : POLLOUT;
+        return OBOL_OK;
+    }
+    if (step == REDIS_TLS_CLOSED)
+        return io_failed(conn, 0, what, err);
+    conn->broken = 1;
+    return redis_host->set_error(err, OBOL_ERR_BACKEND, "redis %s: %s: TLS: %s",
+                                 conn->ep->where, what,
+                                 redis_tls_why(conn->tls));
+}
+
+/*
+ * Sends what the socket takes now: *sent bytes, or none and *wait_for the
+ * poll() events to wait for (0: try again at once). A TLS write may also
+ * wait to read, and must then be repeated with the same bytes, which the
+ * caller's loop does.
+ */
+static int send_some(redis_conn *conn, const char *data, size_t len,
+                     size_t *sent, short *wait_for, const char *what,
+                     obol_error *err)
+{
+    ssize_t n;
+
+    *sent = 0;
+    *wait_for = POLLOUT;
+    if (conn->tls != NULL) {
+        int step = redis_tls_write(conn->tls, data, len, sent);
+        return step == REDIS_TLS_OK
+                   ? OBOL_OK
+                   : tls_step_failed(conn, step, what, wait_for, err);
+    }
+    /* MSG_NOSIGNAL: a vanished server is an error here, never a SIGPIPE
+     * that would kill the process. */
+    n = send(conn->fd, data, len, MSG_NOSIGNAL);
+    if (n >= 0) {
+        *sent = (size_t)n;
+        return OBOL_OK;
+    }
+    if (errno == EINTR)
+        *wait_for = 0;
+    else if (errno != EAGAIN && errno != EWOULDBLOCK)
+        return io_failed(conn, errno, what, err);
+    return OBOL_OK;
+}
+
 int redis_conn_flush(redis_conn *conn, int64_t deadline, const char *what,
                      int *sent_any, obol_error *err)
 {
     size_t done = 0;
+    int status = OBOL_OK;
 
     if (sent_any != NULL)
         *sent_any = 0;
-    while (done < conn->out_len) {
-        /* MSG_NOSIGNAL: a vanished server is an error here, never a
-         * SIGPIPE that would kill the process. */
-        ssize_t n = send(conn->fd, conn->out + done, conn->out_len - done,
-                         MSG_NOSIGNAL);
+    while (done < conn->out_len && status == OBOL_OK) {
+        size_t sent;
+        short wait_for;
+        int ready;
 
-        if (n > 0) {
-            done += (size_t)n;
-            if (sent_any != NULL)
+        status = send_some(conn, conn->out + done, conn->out_len - done,
+                           &sent, &wait_for, what, err);
+        if (status != OBOL_OK || sent > 0 || wait_for == 0) {
+            done += sent;
+            if (sent > 0 && sent_any != NULL)
                 *sent_any = 1;
-        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            int ready = wait_fd(conn->fd, POLLOUT, deadline);
-            if (ready <= 0) {
-                conn->out_len = 0;
-                return io_failed(conn, ready == 0 ? ETIMEDOUT : errno, what,
-                                 err);
-            }
-        } else if (n < 0 && errno != EINTR) {
-            conn->out_len = 0;
-            return io_failed(conn, errno, what, err);
+            continue;
         }
+        ready = wait_fd(conn->fd, wait_for, deadline);
+        if (ready <= 0)
+            status = io_failed(conn, ready == 0 ? ETIMEDOUT : errno, what,
+                               err);
     }
     conn->out_len = 0;
+    return status;
+}
+
+/* A plain connection whose server answered in TLS (an alert or a
+ * handshake record: type 21 or 22, version 3.x) is on a TLS port. */
+static int looks_like_tls(const char *buf, size_t len)
+{
+    return len >= 2 && (buf[0] == 0x15 || buf[0] == 0x16) && buf[1] == 0x03;
+}
+
+/* Reads what the socket (or the TLS session) has now, as send_some()
+ * sends; the end of the stream is an error. */
+static int recv_some(redis_conn *conn, char *buf, size_t size,
+                     size_t *received, short *wait_for, const char *what,
+                     obol_error *err)
+{
+    ssize_t n;
+
+    *received = 0;
+    *wait_for = POLLIN;
+    if (conn->tls != NULL) {
+        int step = redis_tls_read(conn->tls, buf, size, received);
+        return step == REDIS_TLS_OK
+                   ? OBOL_OK
+                   : tls_step_failed(conn, step, what, wait_for, err);
+    }
+    n = recv(conn->fd, buf, size, 0);
+    if (n == 0)
+        return io_failed(conn, 0, what, err);
+    if (n > 0) {
+        if (!conn->received_any && looks_like_tls(buf, (size_t)n)) {
+            conn->broken = 1;
+            return redis_host->set_error(err, OBOL_ERR_BACKEND,
+                                         "redis %s: %s: the server answered "
+                                         "in TLS (use rediss://)",
+                                         conn->ep->where, what);
+        }
+        *received = (size_t)n;
+        return OBOL_OK;
+    }
+    if (errno == EINTR)
+        *wait_for = 0;
+    else if (errno != EAGAIN && errno != EWOULDBLOCK)
+        return io_failed(conn, errno, what, err);
     return OBOL_OK;
 }
 
@@ -372,11 +537,12 @@ int redis_conn_read(redis_conn *conn, int64_t deadline, const char *what,
                     redisReply **reply, obol_error *err)
 {
     char buf[16384];
+    short wait_for = POLLIN;
 
     for (;;) {
         void *parsed = NULL;
-        ssize_t n;
-        int ready;
+        size_t received;
+        int status;
 
         if (redisReaderGetReply(conn->reader, &parsed) != REDIS_OK) {
             conn->broken = 1;
@@ -389,18 +555,24 @@ int redis_conn_read(redis_conn *conn, int64_t deadline, const char *what,
             *reply = parsed;
             return OBOL_OK;
         }
-        ready = wait_fd(conn->fd, POLLIN, deadline);
-        if (ready <= 0)
-            return io_failed(conn, ready == 0 ? ETIMEDOUT : errno, what, err);
-        n = recv(conn->fd, buf, sizeof buf, 0);
-        if (n == 0)
-            return io_failed(conn, 0, what, err);
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-                continue;
-            return io_failed(conn, errno, what, err);
+        /* Bytes TLS has decrypted already are not on the socket: poll()
+         * would wait for the next ones. */
+        if (wait_for != 0 &&
+            !(conn->tls != NULL && redis_tls_pending(conn->tls))) {
+            int ready = wait_fd(conn->fd, wait_for, deadline);
+            if (ready <= 0)
+                return io_failed(conn, ready == 0 ? ETIMEDOUT : errno, what,
+                                 err);
         }
-        if (redisReaderFeed(conn->reader, buf, (size_t)n) != REDIS_OK) {
+        status = recv_some(conn, buf, sizeof buf, &received, &wait_for, what,
+                           err);
+        if (status != OBOL_OK)
+            return status;
+        if (received == 0)
+            continue;
+        conn->received_any = 1;
+        wait_for = POLLIN;
+        if (redisReaderFeed(conn->reader, buf, received) != REDIS_OK) {
             conn->broken = 1;
             return nomem(err);
         }

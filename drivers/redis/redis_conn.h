@@ -1,9 +1,11 @@
 /*
  * One connection to one server, on the driver's own non-blocking socket
- * (TCP or unix). hiredis only formats commands (redisFormatCommandArgv) and
- * parses replies (redisReader); every wait is a poll() bounded by the
- * deadline of the call, so a server that stalls, or drips a reply one byte
- * at a time, cannot stretch a call past it.
+ * (TCP or unix), over TLS when the settings have a TLS context
+ * (redis_tls.h: rediss://, rediss+cluster://). hiredis only formats
+ * commands (redisFormatCommandArgv) and parses replies (redisReader);
+ * every wait is a poll() bounded by the deadline of the call, so a server
+ * that stalls, or drips a reply one byte at a time, cannot stretch a call
+ * past it. The TLS handshake is bounded by the connect's deadline.
  *
  * Commands are appended to an output buffer and sent together by
  * redis_conn_flush(), then their replies are read in order, so one round
@@ -31,9 +33,11 @@ typedef struct redis_conn redis_conn;
 int64_t redis_now_ms(void);
 
 /*
- * Connects to ep within connect_timeout_ms of settings, then logs in (AUTH,
- * SELECT) before deadline. Messages name ep->where; ep and settings must
- * outlive the connection.
+ * Connects to ep, and over TLS does the handshake, within
+ * connect_timeout_ms of settings, then logs in (AUTH, SELECT; over TLS at
+ * least a PING, so that a server that refuses the client's certificate
+ * says so here) before deadline. Messages name ep->where; ep and settings
+ * must outlive the connection.
  */
 int redis_conn_open(const redis_endpoint *ep, const redis_settings *settings,
                     int64_t deadline, redis_conn **out, obol_error *err);
@@ -41,8 +45,10 @@ int redis_conn_open(const redis_endpoint *ep, const redis_settings *settings,
 void redis_conn_close(redis_conn *conn);
 
 /* The connection has bytes to read or an end of file while no reply is
- * awaited: the server closed it, or sent what nobody asked for. */
-int redis_conn_is_stale(const redis_conn *conn);
+ * awaited: the server closed it, or sent what nobody asked for. Over TLS
+ * it reads, without waiting, what TLS itself sent (session tickets),
+ * which does not count. */
+int redis_conn_is_stale(redis_conn *conn);
 
 int redis_conn_is_broken(const redis_conn *conn);
 

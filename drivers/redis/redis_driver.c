@@ -717,9 +717,11 @@ static int redis_health(void *handle, char *info, size_t info_size,
 
 /* ------------------------------------------------------------------ table */
 
+/* rediss: over TLS; the core loads this driver for it (lib/config.c). */
 static const char *const redis_schemes[] = { "redis", "redis+unix",
                                              "redis+cluster",
-                                             "redis+sentinel", NULL };
+                                             "redis+sentinel", "rediss",
+                                             "rediss+cluster", NULL };
 
 static const obol_driver redis_driver = {
     .abi_major = OBOL_DRIVER_ABI_MAJOR,

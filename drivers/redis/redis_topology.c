@@ -303,7 +303,13 @@ static int shard_node(redis_topology *t, const redisReply *fields,
                       const redis_node *asked, size_t *index, int *is_master)
 {
     const redisReply *ip = field_of(fields, "endpoint");
-    const redisReply *port = field_of(fields, "port");
+    /* Over TLS the node's TLS port, which a node of a tls-cluster lists
+     * as "tls-port" (and "port" only when it has a plain one too). */
+    const redisReply *tls_port = t->settings->tls != NULL
+                                     ? field_of(fields, "tls-port")
+                                     : NULL;
+    const redisReply *port = tls_port != NULL ? tls_port
+                                              : field_of(fields, "port");
     const redisReply *role = field_of(fields, "role");
     const char *host;
 
