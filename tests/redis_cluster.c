@@ -44,6 +44,7 @@ struct redis_cluster {
     char (*ids)[NODE_ID_SIZE];
     char *url;
     int node_timeout_ms;
+    int tls;
     char why[256];            /* why the last look found it unsettled */
 };
 
@@ -71,20 +72,10 @@ static int node_is_up(const redis_cluster *c, size_t i)
 static redisContext *node_link(const redis_cluster *c, size_t i,
                                int timeout_ms)
 {
-    struct timeval tv = { timeout_ms / 1000, timeout_ms % 1000 * 1000 };
-    redisContext *ctx;
-
     if (!node_is_up(c, i))
         return NULL;
-    ctx = redisConnectWithTimeout("127.0.0.1",
-                                  redis_harness_port(c->nodes[i]), tv);
-    if (ctx != NULL && ctx->err != 0) {
-        redisFree(ctx);
-        return NULL;
-    }
-    if (ctx != NULL)
-        redisSetTimeout(ctx, tv);
-    return ctx;
+    /* Through the unix socket when the node speaks only TLS. */
+    return redis_harness_client_timeout(c->nodes[i], timeout_ms);
 }
 
 /* A reply of the expected type, or NULL (and the reply freed). */
@@ -469,7 +460,7 @@ static int options_valid(const redis_cluster_options *o)
         extra++;
     if (o->masters < 3 || o->masters > 100 || o->replicas > 10 ||
         o->node_timeout_ms <= 0 || o->start_timeout_ms <= 0 ||
-        extra > REDIS_HARNESS_EXTRA_ARGS_MAX - 12) {
+        extra > REDIS_HARNESS_EXTRA_ARGS_MAX - 16) {
         fprintf(stderr, "redis cluster: bad options (at least 3 masters; "
                         "start from REDIS_CLUSTER_OPTIONS_INIT)\n");
         return 0;
@@ -486,6 +477,7 @@ static redis_cluster *cluster_new(const redis_cluster_options *o)
     c->masters = o->masters;
     c->size = o->masters * (1 + o->replicas);
     c->node_timeout_ms = o->node_timeout_ms;
+    c->tls = o->tls;
     c->nodes = calloc(c->size, sizeof *c->nodes);
     c->ids = calloc(c->size, sizeof *c->ids);
     if (c->nodes == NULL || c->ids == NULL) {
@@ -521,6 +513,15 @@ static int start_nodes(redis_cluster *c, const redis_cluster_options *o)
                                            .bus_port_free = 1 };
 
     snprintf(timeout, sizeof timeout, "%d", o->node_timeout_ms);
+    if (o->tls) {
+        /* Nodes connect to each other with server.crt (tls_peers). */
+        node_options.tls = REDIS_HARNESS_TLS_ONLY;
+        node_options.tls_peers = 1;
+        args[argc++] = "--tls-cluster";
+        args[argc++] = "yes";
+        args[argc++] = "--tls-replication";
+        args[argc++] = "yes";
+    }
     for (size_t k = 0; o->extra_args != NULL && o->extra_args[k] != NULL; k++)
         args[argc++] = o->extra_args[k];
     args[argc] = NULL;
@@ -528,6 +529,8 @@ static int start_nodes(redis_cluster *c, const redis_cluster_options *o)
         c->nodes[i] = redis_harness_start(&node_options);
         if (c->nodes[i] == NULL)
             return -1;
+        /* Node 0 made the certificates; the others use them. */
+        node_options.tls_dir = redis_harness_tls_dir(c->nodes[0]);
     }
     return 0;
 }
@@ -596,8 +599,9 @@ static int create_cluster(redis_cluster *c, size_t replicas,
                           long long deadline)
 {
     char cli[PATH_MAX], log_path[PATH_MAX], replica_count[16];
+    char tls_files[3][PATH_MAX + 32];
     char (*addresses)[24] = calloc(c->size, sizeof *addresses);
-    char **argv = calloc(c->size + 8, sizeof *argv);
+    char **argv = calloc(c->size + 16, sizeof *argv);
     size_t argc = 0;
     int status = -1;
     pid_t child;
@@ -610,6 +614,19 @@ static int create_cluster(redis_cluster *c, size_t replicas,
     create_log_path(c, log_path, sizeof log_path);
     snprintf(replica_count, sizeof replica_count, "%zu", replicas);
     argv[argc++] = cli;
+    if (c->tls) {
+        const char *dir = redis_harness_tls_dir(c->nodes[0]);
+        snprintf(tls_files[0], sizeof tls_files[0], "%s/ca.crt", dir);
+        snprintf(tls_files[1], sizeof tls_files[1], "%s/client.crt", dir);
+        snprintf(tls_files[2], sizeof tls_files[2], "%s/client.key", dir);
+        argv[argc++] = "--tls";
+        argv[argc++] = "--cacert";
+        argv[argc++] = tls_files[0];
+        argv[argc++] = "--cert";
+        argv[argc++] = tls_files[1];
+        argv[argc++] = "--key";
+        argv[argc++] = tls_files[2];
+    }
     argv[argc++] = "--cluster";
     argv[argc++] = "create";
     for (size_t i = 0; i < c->size; i++) {
@@ -658,17 +675,22 @@ static int read_ids(redis_cluster *c)
 /* Node 0, then the others as seeds: "127.0.0.1:65535," is 16 bytes. */
 static int build_url(redis_cluster *c)
 {
-    size_t size = 64 + 16 * c->size, used;
+    const char *tls_dir = redis_harness_tls_dir(c->nodes[0]);
+    size_t size = 64 + 16 * c->size + (tls_dir != NULL ? strlen(tls_dir) : 0);
+    size_t used;
 
     c->url = malloc(size);
     if (c->url == NULL)
         return -1;
     used = (size_t)snprintf(c->url, size,
-                            "redis+cluster://127.0.0.1:%u?nodes=",
+                            "%s://127.0.0.1:%u?nodes=",
+                            c->tls ? "rediss+cluster" : "redis+cluster",
                             redis_cluster_port(c, 0));
     for (size_t i = 1; i < c->size; i++)
         used += (size_t)snprintf(c->url + used, size - used, "%s127.0.0.1:%u",
                                  i > 1 ? "," : "", redis_cluster_port(c, i));
+    if (c->tls)
+        snprintf(c->url + used, size - used, "&tls_ca=%s/ca.crt", tls_dir);
     return 0;
 }
 

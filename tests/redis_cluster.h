@@ -55,13 +55,18 @@ typedef struct redis_cluster_options {
     /* More redis-server arguments for every node, as in
      * redis_harness_options; NULL for none. */
     const char *const *extra_args;
+    /* Nonzero: every node speaks only TLS, to clients, on the cluster bus
+     * and between master and replica (tls-cluster, tls-replication), with
+     * the certificates node 0 makes (redis_harness_make_certs()); the URL
+     * is rediss+cluster://...&tls_ca=DIR/ca.crt. */
+    int tls;
 } redis_cluster_options;
 
 /* The defaults, which a NULL options stands for: 3 masters with one
  * replica each. Start from this and change what matters. */
 #define REDIS_CLUSTER_OPTIONS_INIT                                        \
     { .masters = 3, .replicas = 1, .node_timeout_ms = 2000,               \
-      .start_timeout_ms = 30000, .extra_args = NULL }
+      .start_timeout_ms = 30000, .extra_args = NULL, .tls = 0 }
 
 /*
  * Starts masters * (1 + replicas) nodes, joins them into one cluster and
@@ -93,7 +98,8 @@ const char *redis_cluster_node_id(const redis_cluster *c, size_t i);
 /*
  * "redis+cluster://127.0.0.1:P0?nodes=127.0.0.1:P1,...": node 0, and every
  * other node as a further seed, so that a client still finds the cluster
- * when some nodes are down. No trailing options: append "&name=value".
+ * when some nodes are down (with TLS "rediss+cluster://...&tls_ca=..."). To
+ * add options, append "&name=value".
  */
 const char *redis_cluster_url(const redis_cluster *c);
 

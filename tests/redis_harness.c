@@ -36,6 +36,12 @@ struct redis_harness {
     uint16_t port;
     pid_t pid;               /* 0 when not running */
     int paused;              /* stopped by redis_harness_pause() */
+    int tls;                 /* 0, REDIS_HARNESS_TLS_ONLY or _BESIDE */
+    int tls_auth_clients;
+    int tls_peers;
+    uint16_t tls_port;
+    char tls_dir[PATH_MAX];  /* the certificates */
+    char tls_url[PATH_MAX + 64];
 };
 
 int redis_harness_is_executable(const char *path)
@@ -92,6 +98,202 @@ const char *redis_harness_require(void)
                     "run ***\n");
     fflush(stdout);
     exit(0);
+}
+
+/* ------------------------------------------------------ certificates */
+
+static void print_file(const char *path)
+{
+    char line[512];
+    FILE *file = fopen(path, "r");
+
+    if (file == NULL)
+        return;
+    fprintf(stderr, "--- %s:\n", path);
+    while (fgets(line, sizeof line, file) != NULL)
+        fprintf(stderr, "    %s", line);
+    fclose(file);
+}
+
+static int find_openssl(char *out, size_t size)
+{
+    return redis_harness_find_program("OPENSSL", "openssl", out, size);
+}
+
+void redis_harness_require_openssl(void)
+{
+    char openssl[PATH_MAX];
+    const char *ci = getenv("CI");
+
+    if (find_openssl(openssl, sizeof openssl) == 0)
+        return;
+    if (ci != NULL && strcmp(ci, "true") == 0) {
+        printf("Bail out! openssl not found and CI=true: the TLS tests "
+               "must run in CI\n");
+        fflush(stdout);
+        exit(1);
+    }
+    printf("1..0 # SKIP openssl not found (set OPENSSL or PATH)\n");
+    fprintf(stderr, "*** openssl not found: the TLS tests did NOT run ***\n");
+    fflush(stdout);
+    exit(0);
+}
+
+/* Extensions for the certificates; -subj gives each its name. */
+static const char certs_config[] =
+    "[req]\n"
+    "distinguished_name = dn\n"
+    "[dn]\n"
+    "[ca]\n"
+    "basicConstraints = critical, CA:TRUE\n"
+    "keyUsage = critical, keyCertSign, cRLSign\n"
+    "subjectKeyIdentifier = hash\n"
+    "[server]\n"
+    "basicConstraints = CA:FALSE\n"
+    "keyUsage = critical, digitalSignature\n"
+    "extendedKeyUsage = serverAuth, clientAuth\n"
+    "subjectAltName = IP:127.0.0.1, DNS:localhost\n"
+    "[client]\n"
+    "basicConstraints = CA:FALSE\n"
+    "keyUsage = critical, digitalSignature\n"
+    "extendedKeyUsage = clientAuth\n";
+
+static int write_file(const char *dir, const char *name, const char *text)
+{
+    char path[PATH_MAX + 64];
+    FILE *file;
+    int status;
+
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    file = fopen(path, "w");
+    if (file == NULL)
+        return -1;
+    status = fputs(text, file) == EOF ? -1 : 0;
+    return fclose(file) == 0 ? status : -1;
+}
+
+/* dst = the concatenation of the PEM files a and b, all in dir. */
+static int concat_files(const char *dir, const char *dst, const char *a,
+                        const char *b)
+{
+    char path[PATH_MAX + 64], text[8192];
+    size_t used = 0;
+
+    for (int k = 0; k < 2; k++) {
+        FILE *file;
+        snprintf(path, sizeof path, "%s/%s", dir, k == 0 ? a : b);
+        file = fopen(path, "r");
+        if (file == NULL)
+            return -1;
+        used += fread(text + used, 1, sizeof text - 1 - used, file);
+        fclose(file);
+    }
+    text[used] = '\0';
+    return write_file(dir, dst, text);
+}
+
+/* Runs openssl with args (NULL-terminated) in dir, its output appended to
+ * dir/openssl.log; 0 when it exited with 0. */
+static int run_openssl(const char *openssl, const char *dir,
+                       const char *const *args)
+{
+    const char *argv[32];
+    char log_path[PATH_MAX + 16];
+    int argc = 0, wstatus;
+    pid_t child;
+
+    argv[argc++] = openssl;
+    while (*args != NULL && argc < 31)
+        argv[argc++] = *args++;
+    argv[argc] = NULL;
+    snprintf(log_path, sizeof log_path, "%s/openssl.log", dir);
+    fflush(stdout);
+    fflush(stderr);
+    child = fork();
+    if (child == 0) {
+        int log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        int null_fd = open("/dev/null", O_RDONLY);
+        if (log_fd >= 0) {
+            dup2(log_fd, STDOUT_FILENO);
+            dup2(log_fd, STDERR_FILENO);
+        }
+        if (null_fd >= 0)
+            dup2(null_fd, STDIN_FILENO);
+        if (chdir(dir) == 0)
+            execv(openssl, (char *const *)argv);
+        _exit(127);
+    }
+    if (child < 0 || waitpid(child, &wstatus, 0) != child)
+        return -1;
+    return WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0 ? 0 : -1;
+}
+
+/* A self-signed CA: name.key and name.crt. */
+static int make_ca(const char *openssl, const char *dir, const char *name,
+                   const char *subject)
+{
+    char key[64], crt[64];
+    const char *args[] = { "req", "-x509", "-new", "-newkey", "ec",
+                           "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                           "-nodes", "-keyout", key, "-out", crt, "-config",
+                           "certs.cnf", "-extensions", "ca", "-subj", subject,
+                           "-days", "2", "-sha256", NULL };
+
+    snprintf(key, sizeof key, "%s.key", name);
+    snprintf(crt, sizeof crt, "%s.crt", name);
+    return run_openssl(openssl, dir, args);
+}
+
+/* name.key, and name.crt signed by the CA ca with the extensions of
+ * section. */
+static int make_leaf(const char *openssl, const char *dir, const char *name,
+                     const char *subject, const char *ca,
+                     const char *section, const char *serial)
+{
+    char key[64], csr[64], crt[64], ca_crt[64], ca_key[64];
+    const char *request[] = { "req", "-new", "-newkey", "ec", "-pkeyopt",
+                              "ec_paramgen_curve:prime256v1", "-nodes",
+                              "-keyout", key, "-out", csr, "-config",
+                              "certs.cnf", "-subj", subject, NULL };
+    const char *sign[] = { "x509", "-req", "-in", csr, "-CA", ca_crt,
+                           "-CAkey", ca_key, "-set_serial", serial, "-days",
+                           "2", "-sha256", "-extfile", "certs.cnf",
+                           "-extensions", section, "-out", crt, NULL };
+
+    snprintf(key, sizeof key, "%s.key", name);
+    snprintf(csr, sizeof csr, "%s.csr", name);
+    snprintf(crt, sizeof crt, "%s.crt", name);
+    snprintf(ca_crt, sizeof ca_crt, "%s.crt", ca);
+    snprintf(ca_key, sizeof ca_key, "%s.key", ca);
+    if (run_openssl(openssl, dir, request) != 0)
+        return -1;
+    return run_openssl(openssl, dir, sign);
+}
+
+int redis_harness_make_certs(const char *dir)
+{
+    char openssl[PATH_MAX], log_path[PATH_MAX + 16];
+
+    if (find_openssl(openssl, sizeof openssl) != 0) {
+        fprintf(stderr, "redis harness: openssl not found (set OPENSSL or "
+                        "PATH)\n");
+        return -1;
+    }
+    if (write_file(dir, "certs.cnf", certs_config) == 0 &&
+        make_ca(openssl, dir, "ca", "/CN=obol test CA") == 0 &&
+        make_ca(openssl, dir, "client-ca", "/CN=obol test client CA") == 0 &&
+        make_ca(openssl, dir, "other-ca", "/CN=obol other CA") == 0 &&
+        make_leaf(openssl, dir, "server", "/CN=localhost", "ca", "server",
+                  "1") == 0 &&
+        make_leaf(openssl, dir, "client", "/CN=obol test client",
+                  "client-ca", "client", "2") == 0 &&
+        concat_files(dir, "trusted.crt", "ca.crt", "client-ca.crt") == 0)
+        return 0;
+    fprintf(stderr, "redis harness: making certificates in %s failed\n",
+            dir);
+    snprintf(log_path, sizeof log_path, "%s/openssl.log", dir);
+    print_file(log_path);
+    return -1;
 }
 
 /* Asks the kernel for a free loopback port. Another process could take it
@@ -155,8 +357,14 @@ static int free_port_with_bus(uint16_t *port)
 
 static int pick_port(redis_harness *h)
 {
-    return h->bus_port_free ? free_port_with_bus(&h->port)
-                            : free_port(&h->port);
+    int status = h->bus_port_free ? free_port_with_bus(&h->port)
+                                  : free_port(&h->port);
+
+    h->tls_port = h->tls == REDIS_HARNESS_TLS_ONLY ? h->port : 0;
+    if (status == 0 && h->tls == REDIS_HARNESS_TLS_BESIDE &&
+        (free_port(&h->tls_port) != 0 || h->tls_port == h->port))
+        status = -1;
+    return status;
 }
 
 static void print_log_tail(const redis_harness *h)
@@ -199,7 +407,8 @@ void redis_harness_print_log_tail(const redis_harness *h, int lines)
 static void spawn(redis_harness *h)
 {
     char port[16], log_path[PATH_MAX + 16];
-    const char *argv[32 + REDIS_HARNESS_EXTRA_ARGS_MAX];
+    char tls_port[16], tls_files[3][PATH_MAX + 32];
+    const char *argv[48 + REDIS_HARNESS_EXTRA_ARGS_MAX];
     int argc = 0;
     int null_fd;
 
@@ -230,6 +439,30 @@ static void spawn(redis_harness *h)
         argv[argc++] = "--requirepass";
         argv[argc++] = h->requirepass;
     }
+    if (h->tls != 0) {
+        snprintf(tls_port, sizeof tls_port, "%u", h->tls_port);
+        snprintf(tls_files[0], sizeof tls_files[0], "%s/server.crt",
+                 h->tls_dir);
+        snprintf(tls_files[1], sizeof tls_files[1], "%s/server.key",
+                 h->tls_dir);
+        snprintf(tls_files[2], sizeof tls_files[2], "%s/%s", h->tls_dir,
+                 h->tls_peers ? "trusted.crt" : "client-ca.crt");
+        argv[argc++] = "--tls-port";
+        argv[argc++] = tls_port;
+        if (h->tls == REDIS_HARNESS_TLS_ONLY) {
+            /* The later --port wins over the harness's first. */
+            argv[argc++] = "--port";
+            argv[argc++] = "0";
+        }
+        argv[argc++] = "--tls-cert-file";
+        argv[argc++] = tls_files[0];
+        argv[argc++] = "--tls-key-file";
+        argv[argc++] = tls_files[1];
+        argv[argc++] = "--tls-ca-cert-file";
+        argv[argc++] = tls_files[2];
+        argv[argc++] = "--tls-auth-clients";
+        argv[argc++] = h->tls_auth_clients ? "yes" : "no";
+    }
     for (int i = 0; h->extra_args[i] != NULL; i++)
         argv[argc++] = h->extra_args[i];
     argv[argc] = NULL;
@@ -249,7 +482,11 @@ static void spawn(redis_harness *h)
 static redisContext *connect_client(const redis_harness *h, int timeout_ms)
 {
     struct timeval tv = { timeout_ms / 1000, timeout_ms % 1000 * 1000 };
-    redisContext *c = redisConnectWithTimeout("127.0.0.1", h->port, tv);
+    /* hiredis 0.14 speaks no TLS: a TLS-only server is reached through
+     * its unix socket. */
+    redisContext *c = h->tls == REDIS_HARNESS_TLS_ONLY
+                          ? redisConnectUnixWithTimeout(h->socket_path, tv)
+                          : redisConnectWithTimeout("127.0.0.1", h->port, tv);
 
     if (c == NULL)
         return NULL;
@@ -381,6 +618,11 @@ static int copy_settings(redis_harness *h,
     if (options->requirepass != NULL)
         h->requirepass = strdup(options->requirepass);
     h->bus_port_free = options->bus_port_free;
+    h->tls = options->tls;
+    h->tls_auth_clients = options->tls_auth_clients;
+    h->tls_peers = options->tls_peers;
+    if (options->tls_dir != NULL)
+        snprintf(h->tls_dir, sizeof h->tls_dir, "%s", options->tls_dir);
     for (extra = options->extra_args; extra != NULL && *extra != NULL;
          extra++) {
         if (count == REDIS_HARNESS_EXTRA_ARGS_MAX) {
@@ -436,6 +678,13 @@ redis_harness *redis_harness_start(const redis_harness_options *options)
         free(h);
         return NULL;
     }
+    if (h->tls != 0 && h->tls_dir[0] == '\0') {
+        snprintf(h->tls_dir, sizeof h->tls_dir, "%s", h->dir);
+        if (redis_harness_make_certs(h->dir) != 0) {
+            redis_harness_stop(h);
+            return NULL;
+        }
+    }
     snprintf(h->socket_path, sizeof h->socket_path, "%s/redis.sock", h->dir);
     if (options != NULL && options->config_text != NULL &&
         write_config(h, options->config_text) != 0) {
@@ -447,6 +696,9 @@ redis_harness *redis_harness_start(const redis_harness_options *options)
         if (pick_port(h) != 0)
             continue;
         snprintf(h->url, sizeof h->url, "redis://127.0.0.1:%u", h->port);
+        snprintf(h->tls_url, sizeof h->tls_url,
+                 "rediss://127.0.0.1:%u?tls_ca=%s/ca.crt", h->tls_port,
+                 h->tls_dir);
         if (launch(h) == 0)
             return h;
     }
@@ -527,7 +779,22 @@ uint16_t redis_harness_port(const redis_harness *h)
 
 const char *redis_harness_url(const redis_harness *h)
 {
-    return h->url;
+    return h->tls == REDIS_HARNESS_TLS_ONLY ? h->tls_url : h->url;
+}
+
+uint16_t redis_harness_tls_port(const redis_harness *h)
+{
+    return h->tls_port;
+}
+
+const char *redis_harness_tls_url(const redis_harness *h)
+{
+    return h->tls != 0 ? h->tls_url : NULL;
+}
+
+const char *redis_harness_tls_dir(const redis_harness *h)
+{
+    return h->tls != 0 ? h->tls_dir : NULL;
 }
 
 const char *redis_harness_socket(const redis_harness *h)
@@ -539,6 +806,17 @@ redisContext *redis_harness_client(const redis_harness *h)
 {
     redisContext *c = connect_client(h, 2000);
     struct timeval tv = { 5, 0 };
+
+    if (c != NULL)
+        redisSetTimeout(c, tv);
+    return c;
+}
+
+redisContext *redis_harness_client_timeout(const redis_harness *h,
+                                           int timeout_ms)
+{
+    redisContext *c = connect_client(h, timeout_ms);
+    struct timeval tv = { timeout_ms / 1000, timeout_ms % 1000 * 1000 };
 
     if (c != NULL)
         redisSetTimeout(c, tv);

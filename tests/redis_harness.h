@@ -12,6 +12,10 @@
  * socket and settings) to test outages. The server binary is $REDIS_SERVER,
  * else the first redis-server in PATH. Failures are reported on stderr with
  * the end of the server's log; these helpers are for test programs only.
+ *
+ * With TLS (redis_harness_options.tls), certificates are made for the run
+ * with the openssl command ($OPENSSL, else the first in PATH), in the
+ * server's directory or one given; see redis_harness_make_certs().
  */
 #ifndef OBOL_TESTS_REDIS_HARNESS_H
 #define OBOL_TESTS_REDIS_HARNESS_H
@@ -30,6 +34,25 @@ typedef struct redis_harness_options {
     /* Password of the default user (--requirepass); NULL for none. The raw
      * clients of redis_harness_client() log in with it. */
     const char *requirepass;
+    /* TLS: REDIS_HARNESS_TLS_ONLY, the server's TCP port speaks only TLS
+     * (--port 0 --tls-port P), and redis_harness_url() is
+     * "rediss://127.0.0.1:P?tls_ca=DIR/ca.crt"; the harness's own clients
+     * (hiredis 0.14 has no TLS) use the unix socket. Or
+     * REDIS_HARNESS_TLS_BESIDE: a TLS port beside the plain one
+     * (redis_harness_tls_url()). 0: no TLS. */
+    int tls;
+    /* With TLS: nonzero for --tls-auth-clients yes (a client needs a
+     * certificate: client.crt of the certificates), else no. */
+    int tls_auth_clients;
+    /* With TLS: the directory of certificates made by
+     * redis_harness_make_certs(), shared by several servers; NULL: made
+     * in the server's own directory. */
+    const char *tls_dir;
+    /* With TLS: the server also trusts the servers' CA, so that servers
+     * can connect to each other with server.crt (cluster bus,
+     * replication); without it, the server trusts only client-ca.crt and
+     * sends no CA with its certificate. */
+    int tls_peers;
     /* More redis-server arguments, one word each and NULL-terminated
      * ({ "--cluster-enabled", "yes", NULL }), passed after the harness's
      * own so that they win; NULL for none. Copied, and passed again on
@@ -46,6 +69,11 @@ typedef struct redis_harness_options {
     const char *config_text;
 } redis_harness_options;
 
+enum {
+    REDIS_HARNESS_TLS_ONLY = 1,
+    REDIS_HARNESS_TLS_BESIDE = 2
+};
+
 /*
  * Returns the path of redis-server. When there is none: under CI=true
  * prints "Bail out!" and exits 1, so that a CI run without Redis fails
@@ -53,6 +81,24 @@ typedef struct redis_harness_options {
  * found" and exits 0. Call it before printing anything else.
  */
 const char *redis_harness_require(void);
+
+/* As redis_harness_require(), for the openssl command that the TLS tests
+ * make their certificates with: skip without it, fail under CI=true. */
+void redis_harness_require_openssl(void);
+
+/*
+ * Makes in dir, with the openssl command, the certificates of a TLS test
+ * (EC P-256 keys, valid for two days):
+ *   ca.crt            the servers' CA: what a client trusts (tls_ca=)
+ *   server.crt/.key   signed by it, for IP 127.0.0.1 and DNS localhost,
+ *                     usable as a client certificate too (between servers)
+ *   client-ca.crt     the clients' CA: what a server trusts
+ *   client.crt/.key   signed by it: a client's certificate
+ *   other-ca.crt      a CA that signed neither: a wrong tls_ca
+ *   trusted.crt       ca.crt and client-ca.crt together
+ * 0, or -1 with the reason on stderr.
+ */
+int redis_harness_make_certs(const char *dir);
 
 /* Sleeps ms milliseconds; the monotonic clock in milliseconds. */
 void redis_harness_sleep_ms(long ms);
@@ -97,6 +143,18 @@ int redis_harness_state(const redis_harness *h);
 
 uint16_t redis_harness_port(const redis_harness *h);
 
+/* With TLS, the TLS port (the only TCP port of REDIS_HARNESS_TLS_ONLY,
+ * which redis_harness_port() returns too); 0 without TLS. */
+uint16_t redis_harness_tls_port(const redis_harness *h);
+
+/* With TLS, "rediss://127.0.0.1:TLS_PORT?tls_ca=DIR/ca.crt"; NULL
+ * without. */
+const char *redis_harness_tls_url(const redis_harness *h);
+
+/* With TLS, the directory of the certificates (see
+ * redis_harness_make_certs()); NULL without. */
+const char *redis_harness_tls_dir(const redis_harness *h);
+
 /* The server's temporary directory (its --dir): its log is redis.log
  * there. Removed by redis_harness_stop(). */
 const char *redis_harness_dir(const redis_harness *h);
@@ -105,15 +163,22 @@ const char *redis_harness_dir(const redis_harness *h);
  * failure. */
 void redis_harness_print_log_tail(const redis_harness *h, int lines);
 
-/* "redis://127.0.0.1:PORT" (no trailing slash, no options). */
+/* "redis://127.0.0.1:PORT" (no trailing slash, no options); with
+ * REDIS_HARNESS_TLS_ONLY redis_harness_tls_url(), which has options. */
 const char *redis_harness_url(const redis_harness *h);
 
 /* Path of the server's unix socket. */
 const char *redis_harness_socket(const redis_harness *h);
 
 /* A new raw hiredis connection to the server, logged in with requirepass
- * when set; NULL on failure. Free it with redisFree(). */
+ * when set, over the unix socket when the server has no plain TCP port;
+ * NULL on failure. Free it with redisFree(). */
 redisContext *redis_harness_client(const redis_harness *h);
+
+/* The same with timeout_ms for connecting and for every reply (instead
+ * of 2 s and 5 s). */
+redisContext *redis_harness_client_timeout(const redis_harness *h,
+                                           int timeout_ms);
 
 /*
  * Looking behind a driver from a raw client c (redis_harness_client()).
