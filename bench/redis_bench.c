@@ -34,6 +34,13 @@
  * driver's get, obol_get and obol_upsert on redis+cluster://. The store's
  * user is picked so that its keys live on that same master.
  *
+ * Then, on a private master with two replicas and three Sentinels
+ * (tests/redis_sentinel.h; without a URL, or with --sentinel), on one
+ * connection: obol_get and obol_upsert through redis+sentinel:// next to
+ * the same calls through redis:// straight to the master the Sentinels
+ * name, in alternating rounds. The master is resolved when a connection
+ * is made, not per call, so the two should be equal.
+ *
  * Last, migrations into Redis (the server, and the cluster): SESSIONS
  * sessions (default 10000, of 1000 users; 0 skips this) in a memory: store
  * copied by obol_migrate(), whose batches go to the driver's put_batch,
@@ -64,6 +71,7 @@
 #include "../drivers/redis/redis_lua.h"
 #include "../tests/redis_cluster.h"
 #include "../tests/redis_harness.h"
+#include "../tests/redis_sentinel.h"
 #include "config_internal.h"
 #include "loader_internal.h"
 #include "store_internal.h"   /* driver_calls, for round trips per call */
@@ -1541,12 +1549,104 @@ static void cluster_destination(redis_cluster *c, destination *d)
     }
 }
 
+/* ------------------------------------------------------------- Sentinel */
+
+/* The Sentinel rows: the store on redis+sentinel:// and on redis:// to the
+ * master the Sentinels name, both pool=1, on the same keys (the sessions
+ * each get reads are written once, through the direct store). */
+typedef struct sentinel_bench {
+    store_target direct, sentinel;
+} sentinel_bench;
+
+enum {
+    SENTINEL_DIRECT_GET, SENTINEL_GET,
+    SENTINEL_DIRECT_UPSERT, SENTINEL_UPSERT,
+    SENTINEL_PATH_COUNT
+};
+
+static void run_sentinel(void *arg, long ops, int print)
+{
+    sentinel_bench *sb = arg;
+    path paths[SENTINEL_PATH_COUNT] = {
+        [SENTINEL_DIRECT_GET] = { "obol_get (redis://)", store_setup,
+                                  store_get, &sb->direct },
+        [SENTINEL_GET] = { "obol_get (sentinel)", store_setup,
+                           store_get, &sb->sentinel },
+        [SENTINEL_DIRECT_UPSERT] = { "obol_upsert (redis://)",
+                                     store_upsert_setup, store_upsert,
+                                     &sb->direct },
+        [SENTINEL_UPSERT] = { "obol_upsert (sentinel)",
+                              store_upsert_setup, store_upsert,
+                              &sb->sentinel },
+    };
+    series s[SENTINEL_PATH_COUNT];
+
+    for (int k = 0; k < SENTINEL_PATH_COUNT; k++)
+        s[k] = (series){ .p = &paths[k] };
+    measure_group(&s[SENTINEL_DIRECT_GET], 2, 1, ops);
+    measure_group(&s[SENTINEL_DIRECT_UPSERT], 2, 1, ops);
+    for (int k = 0; k < SENTINEL_PATH_COUNT; k++) {
+        if (print)
+            print_row(&s[k], 1);
+        free(s[k].latency_ns);
+    }
+    if (!print)
+        return;
+    printf("ratios, Sentinel / direct, 1 connection (median of %d rounds; "
+           "target 1.00):\n", rounds);
+    print_ratio("obol_get sentinel / direct", &s[SENTINEL_GET],
+                &s[SENTINEL_DIRECT_GET], 0);
+    print_ratio("obol_upsert sentinel / direct", &s[SENTINEL_UPSERT],
+                &s[SENTINEL_DIRECT_UPSERT], 0);
+}
+
+static void bench_sentinel(redis_sentinel *rs, long ops)
+{
+    sentinel_bench sb = { 0 };
+    char direct_url[256], user[32];
+    int master = redis_sentinel_master(rs);
+    obol_session *s;
+
+    if (master < 0)
+        die("sentinel", "the Sentinels name no master");
+    snprintf(direct_url, sizeof direct_url,
+             "redis://127.0.0.1:%u?password=env:OBOL_TEST_REDIS_PASSWORD",
+             redis_harness_port(redis_sentinel_node(rs, (size_t)master)));
+    sb.direct.store = open_store(direct_url, BENCH_PREFIX, 1);
+    sb.sentinel.store = open_store(redis_sentinel_url(rs), BENCH_PREFIX, 1);
+    snprintf(sb.direct.user, sizeof sb.direct.user, "sentinel");
+    snprintf(sb.sentinel.user, sizeof sb.sentinel.user, "sentinel");
+    store_user(sb.direct.user, 0, user, sizeof user);
+    s = store_insert(sb.direct.store, user);
+    if (s == NULL)
+        die("prepare", "could not store a session");
+    snprintf(sb.direct.get_ids[0], sizeof sb.direct.get_ids[0], "%s", s->id);
+    snprintf(sb.sentinel.get_ids[0], sizeof sb.sentinel.get_ids[0], "%s",
+             s->id);
+    obol_session_free(s);
+
+    printf("\nSentinel: master 127.0.0.1:%u with 2 replicas, 3 Sentinels; "
+           "pool=1, %ld ops per row in %d rounds;\nredis:// goes straight "
+           "to the master the Sentinels name\n",
+           redis_harness_port(redis_sentinel_node(rs, (size_t)master)), ops,
+           rounds);
+    printf("%-26s %5s %7s %11s %9s %9s\n", "path", "conns", "threads",
+           "ops/s", "p50 us", "p99 us");
+    warm_up(run_sentinel, &sb, ops);
+    run_sentinel(&sb, ops, 1);
+
+    obol_store_close(sb.direct.store);
+    obol_store_close(sb.sentinel.store);
+}
+
 /* ------------------------------------------------------------------ run */
 
 static void usage(void)
 {
     fprintf(stderr, "usage: redis_bench [-n OPS] [-r ROUNDS] [-m SESSIONS] "
-                    "[-c | --cluster | --no-cluster] [redis://HOST:PORT]\n");
+                    "[-c | --cluster | --no-cluster] "
+                    "[-s | --sentinel | --no-sentinel] "
+                    "[redis://HOST:PORT]\n");
     exit(2);
 }
 
@@ -1554,6 +1654,7 @@ int main(int argc, char **argv)
 {
     long ops = 20000, migrate_sessions = 10000;
     int with_cluster = -1;    /* -1: when no URL is given */
+    int with_sentinel = -1;   /* the same */
     redis_harness *redis = NULL;
     redis_cluster *cluster = NULL;
     const char *url = NULL;
@@ -1570,6 +1671,11 @@ int main(int argc, char **argv)
             with_cluster = 1;
         else if (strcmp(argv[i], "--no-cluster") == 0)
             with_cluster = 0;
+        else if (strcmp(argv[i], "--sentinel") == 0 ||
+                 strcmp(argv[i], "-s") == 0)
+            with_sentinel = 1;
+        else if (strcmp(argv[i], "--no-sentinel") == 0)
+            with_sentinel = 0;
         else if (argv[i][0] == '-' || url != NULL)
             usage();
         else
@@ -1583,6 +1689,8 @@ int main(int argc, char **argv)
         die("-m", "the number of sessions must not be negative");
     if (with_cluster < 0)
         with_cluster = url == NULL;
+    if (with_sentinel < 0)
+        with_sentinel = url == NULL;
     /* As servers do: a dead peer then fails raw hiredis's write() with
      * EPIPE instead of killing the process. The driver sends with
      * MSG_NOSIGNAL and needs nothing of the kind. */
@@ -1611,6 +1719,14 @@ int main(int argc, char **argv)
         if (cluster == NULL)
             die("redis cluster", "could not start one (see above)");
         bench_cluster(cluster, ops);
+    }
+    if (with_sentinel) {
+        redis_sentinel *rs = redis_sentinel_start(NULL);
+
+        if (rs == NULL)
+            die("redis sentinel", "could not start one (see above)");
+        bench_sentinel(rs, ops);
+        redis_sentinel_stop(rs);
     }
     if (migrate_sessions > 0) {
         obol_store *src = make_source(migrate_sessions);

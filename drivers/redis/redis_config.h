@@ -20,6 +20,7 @@
 #define REDIS_MAX_WAIT_REPLICAS 64
 #define REDIS_DEFAULT_SENTINEL_PORT 26379
 #define REDIS_DEFAULT_SENTINEL_TIMEOUT_MS 300
+#define REDIS_DEFAULT_SENTINEL_REFRESH_MS 1000
 
 /* One server address. */
 typedef struct redis_endpoint {
@@ -56,8 +57,10 @@ typedef struct redis_settings {
     int use_tls;
     char *tls_ca, *tls_cert, *tls_key, *tls_server_name;
     struct redis_tls *tls;
-    uint64_t topology_refresh_ms;/* cluster: reread the slot map this often
-                                    (0: only when the cluster says so) */
+    uint64_t topology_refresh_ms;/* cluster: reread the slot map this often;
+                                    Sentinel: ask the Sentinels again
+                                    (0: only when the cluster, or a call
+                                    that failed, says so) */
     char *where;             /* the first seed, or "cluster 127.0.0.1:7000" */
     /* redis+sentinel: the master's name (the path), how long one Sentinel
      * may take to answer, and the Sentinels' own login (NULL: no AUTH),

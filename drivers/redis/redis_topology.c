@@ -738,8 +738,15 @@ void redis_topology_refresh_if_due(redis_topology *t, int64_t deadline)
     int due;
 
     if (t->sentinels != NULL) {
+        /* A plain SENTINEL FAILOVER leaves the old master taking writes
+         * until the Sentinels demote it, some 10 s later: without a
+         * broken connection, READONLY or a WAIT shortfall to tell, only
+         * asking again now and then finds the new master. */
         pthread_mutex_lock(&t->refresh_mutex);
-        due = t->stale && !t->refreshing;
+        due = !t->refreshing &&
+              (t->stale ||
+               (interval > 0 &&
+                redis_now_ms() - t->last_refresh_ms >= (int64_t)interval));
         pthread_mutex_unlock(&t->refresh_mutex);
         if (due)
             redis_topology_refresh(t, deadline, 0, &ignored);
