@@ -262,7 +262,8 @@ static void client_certificate_of_another_ca_is_refused(void **state)
     assert_refused(rediss(redis_harness_tls_port(mutual),
                           "tls_ca=%s/ca.crt&tls_cert=%s/server.crt"
                           "&tls_key=%s/server.key"),
-                   OBOL_ERR_BACKEND, "127.0.0.1", NULL);
+                   OBOL_ERR_BACKEND, "the server asked for a client "
+                   "certificate: does it trust tls_cert?", "127.0.0.1");
 }
 
 static void unreadable_ca_file_is_a_config_error(void **state)
@@ -277,7 +278,8 @@ static void key_of_another_certificate_is_a_config_error(void **state)
     (void)state;
     assert_refused(rediss(tls_port(), "tls_ca=%s/ca.crt&tls_cert=%s/client.crt"
                                       "&tls_key=%s/server.key"),
-                   OBOL_ERR_INVALID, "tls_key", "server.key");
+                   OBOL_ERR_INVALID, "server.key' is not the key of tls_cert",
+                   "client.crt");
 }
 
 /* ------------------------------------------------- the wrong protocol */

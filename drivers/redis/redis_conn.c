@@ -354,8 +354,8 @@ int redis_conn_is_stale(redis_conn *conn)
 
     if (conn->tls == NULL)
         return ready != 0;
-    if (ready == 0)
-        return redis_tls_pending(conn->tls);
+    if (ready == 0 && !redis_tls_pending(conn->tls))
+        return 0;
     /* A TLS 1.3 server sends session tickets after the handshake, which
      * make an idle socket readable; only what TLS finds in there tells. */
     return ready < 0 || redis_tls_is_stale(conn->tls);
@@ -538,6 +538,9 @@ int redis_conn_read(redis_conn *conn, int64_t deadline, const char *what,
 {
     char buf[16384];
     short wait_for = POLLIN;
+    /* Bytes TLS holds already (decrypted, or records read ahead) are not
+     * on the socket: poll() would wait for the next ones. */
+    int read_first = conn->tls != NULL && redis_tls_pending(conn->tls);
 
     for (;;) {
         void *parsed = NULL;
@@ -555,10 +558,7 @@ int redis_conn_read(redis_conn *conn, int64_t deadline, const char *what,
             *reply = parsed;
             return OBOL_OK;
         }
-        /* Bytes TLS has decrypted already are not on the socket: poll()
-         * would wait for the next ones. */
-        if (wait_for != 0 &&
-            !(conn->tls != NULL && redis_tls_pending(conn->tls))) {
+        if (wait_for != 0 && !read_first) {
             int ready = wait_fd(conn->fd, wait_for, deadline);
             if (ready <= 0)
                 return io_failed(conn, ready == 0 ? ETIMEDOUT : errno, what,
@@ -568,6 +568,9 @@ int redis_conn_read(redis_conn *conn, int64_t deadline, const char *what,
                            err);
         if (status != OBOL_OK)
             return status;
+        /* Waiting for more TLS wants the socket, whatever is held. */
+        read_first = received > 0 && conn->tls != NULL &&
+                     redis_tls_pending(conn->tls);
         if (received == 0)
             continue;
         conn->received_any = 1;

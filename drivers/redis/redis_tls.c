@@ -21,14 +21,16 @@
 
 struct redis_tls {
     SSL_CTX *ctx;
+    int has_client_cert;
 };
 
 struct redis_tls_session {
     SSL *ssl;
     char *name;              /* the name the certificate must be for */
     int verified;            /* the handshake is done */
-    int cert_requested;      /* the server asked for a client certificate,
-                                and none is set */
+    int has_client_cert;     /* tls_cert is set */
+    int cert_requested;      /* the server asked for a client certificate */
+    int got_data;            /* some reply came: the server accepted us */
     char why[200];
 };
 
@@ -192,13 +194,19 @@ static int fail(redis_tls_session *s, int ssl_error, int saved_errno)
     else
         snprintf(s->why, sizeof s->why, "OpenSSL error %d", ssl_error);
     used = strlen(s->why);
+    /* The server's verdict on the client's certificate comes with (or
+     * instead of) its first answer, often as a reset that overtakes the
+     * alert saying why; hence the hint until something came. */
     if (is_not_tls_reason(reason))
         snprintf(s->why + used, sizeof s->why - used,
                  " (does the server speak TLS on this port?)");
-    else if (s->cert_requested)
+    else if (s->cert_requested && !s->got_data)
         snprintf(s->why + used, sizeof s->why - used,
-                 " (the server asks for a client certificate: set tls_cert "
-                 "and tls_key)");
+                 s->has_client_cert
+                     ? " (the server asked for a client certificate: does it "
+                       "trust tls_cert?)"
+                     : " (the server asks for a client certificate: set "
+                       "tls_cert and tls_key)");
     ERR_clear_error();
     return REDIS_TLS_FAILED;
 }
@@ -256,16 +264,16 @@ static int refuse_passphrase(char *buf, int size, int rwflag, void *arg)
     return 0;
 }
 
-/* Only called when no client certificate is set, for the message. */
-static int note_certificate_request(SSL *ssl, X509 **x509, EVP_PKEY **pkey)
+/* Called on a client when the server asks for a certificate, for the
+ * message if the server then refuses the connection. */
+static int note_certificate_request(SSL *ssl, void *arg)
 {
     redis_tls_session *s = SSL_get_app_data(ssl);
 
-    (void)x509;
-    (void)pkey;
+    (void)arg;
     if (s != NULL)
         s->cert_requested = 1;
-    return 0;
+    return 1;
 }
 
 static int load_trust(SSL_CTX *ctx, const char *ca_file, char *why,
@@ -289,10 +297,8 @@ static int load_client_cert(SSL_CTX *ctx, const char *cert_file,
 {
     int encrypted = 0, loaded;
 
-    if (cert_file == NULL) {
-        SSL_CTX_set_client_cert_cb(ctx, note_certificate_request);
+    if (cert_file == NULL)
         return 0;
-    }
     if (check_readable("tls_cert", cert_file, why, why_size) != 0 ||
         check_readable("tls_key", key_file, why, why_size) != 0)
         return -1;
@@ -307,9 +313,12 @@ static int load_client_cert(SSL_CTX *ctx, const char *cert_file,
                                 "without a passphrase", key_file);
         return -1;
     }
-    if (loaded != 1)
+    if (loaded != 1 && ERR_GET_REASON(ERR_peek_last_error()) ==
+                           X509_R_KEY_VALUES_MISMATCH)
+        loaded = 0;
+    else if (loaded != 1)
         return load_failed("tls_key", key_file, why, why_size);
-    if (SSL_CTX_check_private_key(ctx) != 1) {
+    if (loaded != 1 || SSL_CTX_check_private_key(ctx) != 1) {
         snprintf(why, why_size, "tls_key '%s' is not the key of tls_cert "
                                 "'%s'", key_file, cert_file);
         return -1;
@@ -339,6 +348,13 @@ int redis_tls_new(const char *ca_file, const char *cert_file,
      * that may have moved (the output buffer grows). */
     SSL_CTX_set_mode(tls->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
                                    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /* One recv() for as many records as came, rather than one for each
+     * record's header and one for its body: a reply costs the system
+     * calls it costs in the clear. What is read ahead waits in OpenSSL,
+     * where poll() cannot see it (redis_tls_pending()). */
+    SSL_CTX_set_read_ahead(tls->ctx, 1);
+    SSL_CTX_set_cert_cb(tls->ctx, note_certificate_request, NULL);
+    tls->has_client_cert = cert_file != NULL;
     if (load_trust(tls->ctx, ca_file, why, why_size) == 0 &&
         load_client_cert(tls->ctx, cert_file, key_file, why, why_size) == 0)
         status = 0;
@@ -390,6 +406,7 @@ redis_tls_session *redis_tls_session_new(redis_tls *tls, int fd,
     if (s == NULL || socket_method == NULL)
         goto fail;
     ERR_clear_error();
+    s->has_client_cert = tls->has_client_cert;
     s->name = strdup(name);
     s->ssl = SSL_new(tls->ctx);
     if (s->name == NULL || s->ssl == NULL)
@@ -459,6 +476,7 @@ int redis_tls_read(redis_tls_session *s, void *buf, size_t size,
     if (ret <= 0)
         return settle(s, ret, errno);
     *done = (size_t)ret;
+    s->got_data = 1;
     return REDIS_TLS_OK;
 }
 
@@ -479,7 +497,9 @@ int redis_tls_write(redis_tls_session *s, const void *buf, size_t size,
 
 int redis_tls_pending(const redis_tls_session *s)
 {
-    return SSL_pending(s->ssl) > 0;
+    /* SSL_pending() counts decrypted bytes only, not the records read
+     * ahead and not yet decrypted. */
+    return SSL_has_pending(s->ssl);
 }
 
 int redis_tls_is_stale(redis_tls_session *s)

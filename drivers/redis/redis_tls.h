@@ -77,8 +77,10 @@ int redis_tls_read(redis_tls_session *s, void *buf, size_t size,
 int redis_tls_write(redis_tls_session *s, const void *buf, size_t size,
                     size_t *done);
 
-/* Decrypted bytes that wait in the session, where poll() cannot see
- * them. */
+/* Bytes that wait in the session, decrypted or read ahead, where poll()
+ * cannot see them: read before waiting. After a read that waited for
+ * more (REDIS_TLS_WANT_READ), what waits is an incomplete record: wait
+ * for the socket then. */
 int redis_tls_pending(const redis_tls_session *s);
 
 /*
