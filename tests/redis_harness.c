@@ -272,6 +272,10 @@ static int make_leaf(const char *openssl, const char *dir, const char *name,
 
 int redis_harness_make_certs(const char *dir)
 {
+    static const char *const locked_key[] = {
+        "pkey", "-in", "client.key", "-aes256", "-passout", "pass:obol",
+        "-out", "client-locked.key", NULL
+    };
     char openssl[PATH_MAX], log_path[PATH_MAX + 16];
 
     if (find_openssl(openssl, sizeof openssl) != 0) {
@@ -287,6 +291,7 @@ int redis_harness_make_certs(const char *dir)
                   "1") == 0 &&
         make_leaf(openssl, dir, "client", "/CN=obol test client",
                   "client-ca", "client", "2") == 0 &&
+        run_openssl(openssl, dir, locked_key) == 0 &&
         concat_files(dir, "trusted.crt", "ca.crt", "client-ca.crt") == 0)
         return 0;
     fprintf(stderr, "redis harness: making certificates in %s failed\n",

@@ -94,6 +94,7 @@ void redis_harness_require_openssl(void);
  *                     usable as a client certificate too (between servers)
  *   client-ca.crt     the clients' CA: what a server trusts
  *   client.crt/.key   signed by it: a client's certificate
+ *   client-locked.key client.key under the passphrase "obol"
  *   other-ca.crt      a CA that signed neither: a wrong tls_ca
  *   trusted.crt       ca.crt and client-ca.crt together
  * 0, or -1 with the reason on stderr.

@@ -273,6 +273,16 @@ static void unreadable_ca_file_is_a_config_error(void **state)
                    OBOL_ERR_INVALID, "tls_ca", "no-such.crt': cannot open");
 }
 
+/* A key under a passphrase is refused, never asked for on a terminal. */
+static void encrypted_key_is_a_config_error(void **state)
+{
+    (void)state;
+    assert_refused(rediss(tls_port(), "tls_ca=%s/ca.crt&tls_cert=%s/client.crt"
+                                      "&tls_key=%s/client-locked.key"),
+                   OBOL_ERR_INVALID, "client-locked.key' is encrypted",
+                   "tls_key");
+}
+
 static void key_of_another_certificate_is_a_config_error(void **state)
 {
     (void)state;
@@ -496,6 +506,7 @@ int main(void)
         cmocka_unit_test(missing_client_certificate_is_refused),
         cmocka_unit_test(client_certificate_of_another_ca_is_refused),
         cmocka_unit_test(unreadable_ca_file_is_a_config_error),
+        cmocka_unit_test(encrypted_key_is_a_config_error),
         cmocka_unit_test(key_of_another_certificate_is_a_config_error),
         cmocka_unit_test(plaintext_to_the_tls_port_fails_in_time),
         cmocka_unit_test(tls_to_the_plaintext_port_fails_in_time),
