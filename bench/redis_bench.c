@@ -27,6 +27,11 @@
  * delete removes, happen before a round's clock starts. The keys written
  * are under the prefix "obol-bench" and removed at the end.
  *
+ * Next, when it runs its own server and the openssl command is there to
+ * make certificates: obol_get and obol_upsert on rediss:// to the
+ * server's TLS port next to the same calls on redis:// to its plain port,
+ * one connection each, in alternating rounds: what TLS costs.
+ *
  * Then, on a private Redis Cluster of 3 masters and 3 replicas
  * (tests/redis_cluster.h; without a URL, or with --cluster), on one
  * connection: raw HGET and raw EVALSHA of the upsert script under the lock,
@@ -1035,6 +1040,99 @@ static void bench_server(long ops)
     driver->close(sb.pooled_8);
 }
 
+/* ------------------------------------------------------------------ TLS */
+
+/* The TLS rows: the store on redis:// and on rediss:// to the same server
+ * (its plain port and its TLS port), pool=1 each, on the same keys. */
+typedef struct tls_bench {
+    store_target plain, tls;
+} tls_bench;
+
+enum {
+    TLS_PLAIN_GET, TLS_GET,
+    TLS_PLAIN_UPSERT, TLS_UPSERT,
+    TLS_PATH_COUNT
+};
+
+static void run_tls(void *arg, long ops, int print)
+{
+    tls_bench *tb = arg;
+    path paths[TLS_PATH_COUNT] = {
+        [TLS_PLAIN_GET] = { "obol_get (redis://)", store_setup, store_get,
+                            &tb->plain },
+        [TLS_GET] = { "obol_get (rediss://)", store_setup, store_get,
+                      &tb->tls },
+        [TLS_PLAIN_UPSERT] = { "obol_upsert (redis://)", store_upsert_setup,
+                               store_upsert, &tb->plain },
+        [TLS_UPSERT] = { "obol_upsert (rediss://)", store_upsert_setup,
+                         store_upsert, &tb->tls },
+    };
+    series s[TLS_PATH_COUNT];
+
+    for (int k = 0; k < TLS_PATH_COUNT; k++)
+        s[k] = (series){ .p = &paths[k] };
+    measure_group(&s[TLS_PLAIN_GET], 2, 1, ops);
+    measure_group(&s[TLS_PLAIN_UPSERT], 2, 1, ops);
+    for (int k = 0; k < TLS_PATH_COUNT; k++) {
+        if (print)
+            print_row(&s[k], 1);
+        free(s[k].latency_ns);
+    }
+    if (!print)
+        return;
+    printf("ratios, TLS, 1 connection (median of %d rounds):\n", rounds);
+    print_ratio("obol_get rediss:// / redis://", &s[TLS_GET],
+                &s[TLS_PLAIN_GET], 0.8);
+    print_ratio("obol_upsert rediss:// / redis://", &s[TLS_UPSERT],
+                &s[TLS_PLAIN_UPSERT], 0);
+}
+
+static void bench_tls(const char *tls_url, long ops)
+{
+    tls_bench tb = { 0 };
+    obol_session *s;
+
+    tb.plain.store = open_store(server_url, BENCH_PREFIX "-tls", 1);
+    tb.tls.store = open_store(tls_url, BENCH_PREFIX "-tls", 1);
+    snprintf(tb.plain.user, sizeof tb.plain.user, "tls");
+    snprintf(tb.tls.user, sizeof tb.tls.user, "tls");
+    /* The session both gets read, written once. */
+    s = store_insert(tb.plain.store, "tls-0");
+    if (s == NULL)
+        die("prepare", "could not store a session");
+    snprintf(tb.plain.get_ids[0], sizeof tb.plain.get_ids[0], "%s", s->id);
+    snprintf(tb.tls.get_ids[0], sizeof tb.tls.get_ids[0], "%s", s->id);
+    obol_session_free(s);
+
+    printf("\nTLS: %s next to %s (the same server), pool=1, %ld ops per "
+           "row in %d rounds\n", tls_url, server_url, ops, rounds);
+    printf("%-26s %5s %7s %11s %9s %9s\n", "path", "conns", "threads",
+           "ops/s", "p50 us", "p99 us");
+    warm_up(run_tls, &tb, ops);
+    run_tls(&tb, ops, 1);
+
+    clean_prefix(&server_target, BENCH_PREFIX "-tls");
+    obol_store_close(tb.plain.store);
+    obol_store_close(tb.tls.store);
+}
+
+/* The bench's own server, with a TLS port beside the plain one when the
+ * openssl command is there to make its certificates. */
+static redis_harness *start_own_server(void)
+{
+    redis_harness_options options = { .tls = REDIS_HARNESS_TLS_BESIDE };
+    char openssl[PATH_MAX];
+    redis_harness *h = NULL;
+
+    if (redis_harness_find_program("OPENSSL", "openssl", openssl,
+                                   sizeof openssl) == 0)
+        h = redis_harness_start(&options);
+    if (h == NULL)
+        fprintf(stderr, "redis_bench: no TLS port (is the openssl command "
+                        "there?): no TLS rows\n");
+    return h != NULL ? h : redis_harness_start(NULL);
+}
+
 /* -------------------------------------------------------------- cluster */
 
 /* The cluster rows: the raw paths talk to the master that owns the slot of
@@ -1702,7 +1800,7 @@ int main(int argc, char **argv)
         if (parse_url(url) != 0)
             die(url, "expected redis://HOST[:PORT]");
     } else {
-        redis = redis_harness_start(NULL);
+        redis = start_own_server();
         if (redis == NULL)
             die("redis-server", "could not start one (set REDIS_SERVER)");
         snprintf(server_url, sizeof server_url, "%s",
@@ -1714,6 +1812,8 @@ int main(int argc, char **argv)
 
     load_driver();
     bench_server(ops);
+    if (redis != NULL && redis_harness_tls_url(redis) != NULL)
+        bench_tls(redis_harness_tls_url(redis), ops);
     if (with_cluster) {
         cluster = redis_cluster_start(NULL);
         if (cluster == NULL)
