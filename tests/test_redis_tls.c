@@ -107,16 +107,21 @@ static int open_store(const char *config, obol_store **out, obol_error *err)
     return status;
 }
 
-/* A session written and read back on config. */
+/* A session written and read back on config, with time to spare for a
+ * slow machine (or valgrind). */
 static void assert_round_trip(const char *config)
 {
     obol_store *st = NULL;
     obol_session *s, *got = NULL;
     obol_error err = { 0 };
-    int status = open_store(config, &st, &err);
+    char patient[2100];
+    int status;
 
+    snprintf(patient, sizeof patient, "%s&timeout_ms=5000"
+                                      "&connect_timeout_ms=5000", config);
+    status = open_store(patient, &st, &err);
     if (status != OBOL_OK)
-        fail_msg("open %s: %s", config, err.message);
+        fail_msg("open %s: %s", patient, err.message);
     s = obol_session_new("alice", NULL, obol_store_now(st), 3600, 3600);
     assert_non_null(s);
     assert_int_equal(obol_upsert(st, s, &err), OBOL_OK);
