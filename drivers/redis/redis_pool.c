@@ -20,6 +20,7 @@ struct redis_pool {
                                  not connected yet */
     redis_pool_opener open;   /* NULL: redis_conn_open() */
     void *open_arg;
+    int retired;              /* close connections given back */
 };
 
 redis_pool *redis_pool_new(const redis_endpoint *ep,
@@ -95,10 +96,17 @@ static int take_slot(redis_pool *pool, int64_t deadline, redis_conn **slot,
 
 static void put_slot(redis_pool *pool, redis_conn *conn)
 {
+    redis_conn *closing = NULL;
+
     pthread_mutex_lock(&pool->mutex);
+    if (pool->retired) {
+        closing = conn;
+        conn = NULL;
+    }
     pool->idle[pool->idle_count++] = conn;
     pthread_cond_signal(&pool->returned);
     pthread_mutex_unlock(&pool->mutex);
+    redis_conn_close(closing);
 }
 
 int redis_pool_take(redis_pool *pool, int64_t *deadline, redis_conn **conn,
@@ -152,10 +160,11 @@ void redis_pool_set_opener(redis_pool *pool, redis_pool_opener open,
     pool->open_arg = arg;
 }
 
-void redis_pool_drain(redis_pool *pool)
+void redis_pool_retire(redis_pool *pool, int retired)
 {
     pthread_mutex_lock(&pool->mutex);
-    for (size_t i = 0; i < pool->idle_count; i++) {
+    pool->retired = retired;
+    for (size_t i = 0; retired && i < pool->idle_count; i++) {
         redis_conn_close(pool->idle[i]);
         pool->idle[i] = NULL;
     }

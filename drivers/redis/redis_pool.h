@@ -52,9 +52,11 @@ typedef int (*redis_pool_opener)(void *arg, const redis_endpoint *ep,
 void redis_pool_set_opener(redis_pool *pool, redis_pool_opener open,
                            void *arg);
 
-/* Closes every idle connection (those taken are closed when given back
- * only if broken): the server is no longer the one to talk to, so its
- * slots connect again, through the opener, when next taken. */
-void redis_pool_drain(redis_pool *pool);
+/* retired: the server is no longer the one to talk to (a master the
+ * Sentinels replaced): every idle connection is closed now, and every one
+ * given back is closed too, so a slot taken later connects again,
+ * through the opener. 0: keep connections again (it is the master once
+ * more). */
+void redis_pool_retire(redis_pool *pool, int retired);
 
 #endif

@@ -547,10 +547,11 @@ static int read_map(redis_topology *t, int64_t deadline, obol_error *err)
 
 /* ------------------------------------------------------------ Sentinel */
 
-/* The node at host:port becomes the master. The previous master's idle
- * connections are closed, and so are the new one's (left from a time it
- * was master before, and given back since it was demoted): every
- * connection to the master is then made after this resolution. */
+/* The node at host:port becomes the master. The previous master's pool
+ * is retired: its idle connections are closed now and those in use when
+ * given back, so no connection to it is kept; the new master's pool keeps
+ * connections again (it may have been retired, when it was master
+ * before). */
 static int switch_master(redis_topology *t, const char *host, uint16_t port,
                          obol_error *err)
 {
@@ -570,8 +571,8 @@ static int switch_master(redis_topology *t, const char *host, uint16_t port,
     }
     pthread_rwlock_unlock(&t->lock);
     if (previous != index && previous != SIZE_MAX) {
-        redis_pool_drain(t->nodes[previous]->node.pool);
-        redis_pool_drain(e->node.pool);
+        redis_pool_retire(t->nodes[previous]->node.pool, 1);
+        redis_pool_retire(e->node.pool, 0);
     }
     return OBOL_OK;
 }
