@@ -16,6 +16,7 @@
 
 struct redis_sentinel {
     size_t node_count, sentinel_count;
+    int tls;
     redis_harness *nodes[MAX_NODES];
     redis_harness *sentinels[MAX_SENTINELS];
     char url[1024];
@@ -325,19 +326,40 @@ int redis_sentinel_wait_linked(redis_sentinel *s, int timeout_ms)
 
 /* ------------------------------------------------------------ starting */
 
+/* With TLS: TLS only, the certificates of the first server for all, and
+ * TLS for what servers say to each other (replication, Sentinel links). */
+static void use_tls(const redis_sentinel *s, redis_harness_options *options,
+                    const char **args, size_t *argc)
+{
+    if (!s->tls)
+        return;
+    options->tls = REDIS_HARNESS_TLS_ONLY;
+    options->tls_peers = 1;
+    if (s->nodes[0] != NULL)
+        options->tls_dir = redis_harness_tls_dir(s->nodes[0]);
+    args[(*argc)++] = "--tls-replication";
+    args[(*argc)++] = "yes";
+    args[*argc] = NULL;
+}
+
 static int start_nodes(redis_sentinel *s)
 {
-    const char *args[] = { "--masterauth", REDIS_SENTINEL_DATA_PASSWORD,
-                           "--repl-diskless-sync-delay", "0",
-                           "--repl-ping-replica-period", "1", NULL };
+    const char *args[12] = { "--masterauth", REDIS_SENTINEL_DATA_PASSWORD,
+                             "--repl-diskless-sync-delay", "0",
+                             "--repl-ping-replica-period", "1", NULL };
+    size_t argc = 6;
     redis_harness_options options = {
         .requirepass = REDIS_SENTINEL_DATA_PASSWORD, .extra_args = args
     };
 
+    use_tls(s, &options, args, &argc);
     for (size_t i = 0; i < s->node_count; i++) {
         s->nodes[i] = redis_harness_start(&options);
         if (s->nodes[i] == NULL)
             return -1;
+        /* The first made the certificates; the others use them. */
+        if (s->tls)
+            options.tls_dir = redis_harness_tls_dir(s->nodes[0]);
     }
     /* REPLICAOF once started rather than --replicaof, which a restart
      * would pass again whoever the master is by then. */
@@ -355,12 +377,15 @@ static int start_nodes(redis_sentinel *s)
 
 static int start_sentinels(redis_sentinel *s, const redis_sentinel_options *o)
 {
-    const char *args[] = { "--sentinel", NULL };
+    const char *args[8] = { "--sentinel", NULL };
+    size_t argc = 1;
     char text[1024];
     redis_harness_options options = { .requirepass = REDIS_SENTINEL_PASSWORD,
                                       .extra_args = args,
                                       .config_text = text };
     int quorum = (int)s->sentinel_count / 2 + 1;
+
+    use_tls(s, &options, args, &argc);
 
     /* The Sentinels log in to the data nodes with auth-pass and to each
      * other with sentinel-pass. */
@@ -386,7 +411,9 @@ static int start_sentinels(redis_sentinel *s, const redis_sentinel_options *o)
 static void build_url(redis_sentinel *s)
 {
     size_t used = (size_t)snprintf(s->url, sizeof s->url,
-                                   "redis+sentinel://127.0.0.1:%u/%s",
+                                   "%s://127.0.0.1:%u/%s",
+                                   s->tls ? "rediss+sentinel"
+                                          : "redis+sentinel",
                                    redis_harness_port(s->sentinels[0]),
                                    REDIS_SENTINEL_MASTER_NAME);
 
@@ -395,10 +422,14 @@ static void build_url(redis_sentinel *s)
                                  "%s127.0.0.1:%u",
                                  k == 1 ? "?sentinels=" : ",",
                                  redis_harness_port(s->sentinels[k]));
-    snprintf(s->url + used, sizeof s->url - used,
-             "%cpassword=env:OBOL_TEST_REDIS_PASSWORD"
-             "&sentinel_password=env:OBOL_TEST_SENTINEL_PASSWORD",
-             s->sentinel_count > 1 ? '&' : '?');
+    used += (size_t)snprintf(s->url + used, sizeof s->url - used,
+                             "%cpassword=env:OBOL_TEST_REDIS_PASSWORD"
+                             "&sentinel_password=env:"
+                             "OBOL_TEST_SENTINEL_PASSWORD",
+                             s->sentinel_count > 1 ? '&' : '?');
+    if (s->tls)
+        snprintf(s->url + used, sizeof s->url - used, "&tls_ca=%s/ca.crt",
+                 redis_harness_tls_dir(s->nodes[0]));
 }
 
 static void report_failure(const redis_sentinel *s, const char *what)
@@ -428,6 +459,7 @@ redis_sentinel *redis_sentinel_start(const redis_sentinel_options *options)
         return NULL;
     s->node_count = 1 + o->replicas;
     s->sentinel_count = o->sentinels;
+    s->tls = o->tls;
     setenv("OBOL_TEST_REDIS_PASSWORD", REDIS_SENTINEL_DATA_PASSWORD, 1);
     setenv("OBOL_TEST_SENTINEL_PASSWORD", REDIS_SENTINEL_PASSWORD, 1);
     if (start_nodes(s) != 0 || start_sentinels(s, o) != 0) {

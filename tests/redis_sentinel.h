@@ -48,11 +48,18 @@ typedef struct redis_sentinel_options {
     int down_after_ms;        /* down-after-milliseconds */
     int failover_timeout_ms;  /* failover-timeout */
     int start_timeout_ms;     /* bound on redis_sentinel_start() */
+    /* Nonzero: every server, Sentinels included, speaks only TLS on its
+     * TCP port (REDIS_HARNESS_TLS_ONLY, one set of certificates, servers
+     * trusting each other), replication and the Sentinels' own links go
+     * over TLS, and the URL is rediss+sentinel:// with tls_ca. The
+     * harness's own clients use the unix sockets. Needs the openssl
+     * command (redis_harness_require_openssl()). */
+    int tls;
 } redis_sentinel_options;
 
 #define REDIS_SENTINEL_OPTIONS_INIT                                       \
     { .replicas = 2, .sentinels = 3, .down_after_ms = 1000,               \
-      .failover_timeout_ms = 2000, .start_timeout_ms = 20000 }
+      .failover_timeout_ms = 2000, .start_timeout_ms = 20000, .tls = 0 }
 
 /* The master's name the Sentinels watch. */
 #define REDIS_SENTINEL_MASTER_NAME "obol"

@@ -22,3 +22,15 @@ tests_test_redis_sentinel_CFLAGS = $(TEST_CFLAGS) $(HIREDIS_CFLAGS)
 tests_test_redis_sentinel_LDADD = $(TEST_LIBS) $(HIREDIS_LIBS) \
 	$(PTHREAD_LIBS)
 EXTRA_tests_test_redis_sentinel_DEPENDENCIES = drivers/redis.la
+
+# The store suite on rediss+sentinel://: every server, Sentinels included,
+# over TLS only.
+check_PROGRAMS += tests/test_store_rediss_sentinel
+TESTS += tests/test_store_rediss_sentinel
+tests_test_store_rediss_sentinel_SOURCES = \
+	tests/test_store_rediss_sentinel.c $(STORE_SUITE_SOURCES) \
+	$(REDIS_SENTINEL_SOURCES)
+tests_test_store_rediss_sentinel_CFLAGS = $(TEST_CFLAGS) $(HIREDIS_CFLAGS)
+tests_test_store_rediss_sentinel_LDADD = $(TEST_LIBS) $(HIREDIS_LIBS) \
+	$(PTHREAD_LIBS)
+EXTRA_tests_test_store_rediss_sentinel_DEPENDENCIES = drivers/redis.la

@@ -472,7 +472,8 @@ static void tls_options_are_refused_without_tls(void **state)
 
     (void)state;
     assert_refused("?tls_ca=/x/ca.crt", "option 'tls_ca' is for TLS only "
-                                        "(rediss://, rediss+cluster://)");
+                                        "(rediss://, rediss+cluster://, "
+                                        "rediss+sentinel://)");
     assert_refused("?tls_server_name=localhost",
                    "option 'tls_server_name' is for TLS only");
     assert_int_equal(open_status("redis+cluster://127.0.0.1:1?tls_cert=/x/c"

@@ -286,7 +286,8 @@ static int apply_option(const obol_driver_option *option, unsigned *seen,
     if ((flag & TLS_ONLY) && !out->use_tls)
         return redis_host->set_error(err, OBOL_ERR_INVALID,
                                      "redis config: option '%s' is for TLS "
-                                     "only (rediss://, rediss+cluster://)",
+                                     "only (rediss://, rediss+cluster://, "
+                                     "rediss+sentinel://)",
                                      option->key);
     if ((flag & CLUSTER_ONLY) && out->mode != REDIS_MODE_CLUSTER &&
         !(flag == SEEN_TOPOLOGY_REFRESH && out->mode == REDIS_MODE_SENTINEL))

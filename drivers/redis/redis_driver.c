@@ -721,7 +721,8 @@ static int redis_health(void *handle, char *info, size_t info_size,
 static const char *const redis_schemes[] = { "redis", "redis+unix",
                                              "redis+cluster",
                                              "redis+sentinel", "rediss",
-                                             "rediss+cluster", NULL };
+                                             "rediss+cluster",
+                                             "rediss+sentinel", NULL };
 
 static const obol_driver redis_driver = {
     .abi_major = OBOL_DRIVER_ABI_MAJOR,
