@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -194,11 +195,23 @@ static void server_name_option_names_the_certificate(void **state)
                              "tls_ca=%s/ca.crt&tls_server_name=localhost"));
 }
 
+/* Without tls_server_name, the host of the URL is the name checked
+ * against the certificate's DNS name. A minimal system may not resolve
+ * "localhost" (no /etc/hosts): the case is skipped there, saying so. */
 static void host_name_is_checked_against_its_dns_name(void **state)
 {
+    struct addrinfo hints, *found = NULL;
     char config[1024];
 
     (void)state;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo("localhost", NULL, &hints, &found) != 0) {
+        print_message("# \"localhost\" does not resolve here: skipped\n");
+        skip();
+    }
+    freeaddrinfo(found);
     snprintf(config, sizeof config, "rediss://localhost:%u?tls_ca=%s/ca.crt",
              tls_port(), certs);
     assert_round_trip(config);
