@@ -17,7 +17,7 @@ EXTRA_tests_test_store_redis_sentinel_DEPENDENCIES = drivers/redis.la
 check_PROGRAMS += tests/test_redis_sentinel
 TESTS += tests/test_redis_sentinel
 tests_test_redis_sentinel_SOURCES = tests/test_redis_sentinel.c \
-	$(REDIS_SENTINEL_SOURCES)
+	tests/store_checks.c tests/store_checks.h $(REDIS_SENTINEL_SOURCES)
 tests_test_redis_sentinel_CFLAGS = $(TEST_CFLAGS) $(HIREDIS_CFLAGS)
 tests_test_redis_sentinel_LDADD = $(TEST_LIBS) $(HIREDIS_LIBS) \
 	$(PTHREAD_LIBS)

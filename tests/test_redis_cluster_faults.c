@@ -26,6 +26,7 @@
 
 #include "redis_cluster.h"
 #include "redis_harness.h"
+#include "store_checks.h"
 
 static redis_cluster *cluster;
 static int prefix_counter;
@@ -65,45 +66,11 @@ static int64_t now_s(void)
     return (int64_t)time(NULL);
 }
 
-static void assert_message_has(const char *message, const char *part)
-{
-    if (strstr(message, part) == NULL) {
-        fprintf(stderr, "message \"%s\" lacks \"%s\"\n", message, part);
-        fail();
-    }
-}
-
 /* A store on the cluster under this test's prefix. */
 static obol_store *open_store(const char *options)
 {
-    char config[1024];
-    obol_store *st = NULL;
-    obol_error err = { 0 };
-    int status;
-
-    snprintf(config, sizeof config, "%s&prefix=%s%s",
-             redis_cluster_url(cluster), prefix, options);
-    status = obol_store_open(config, &st, &err);
-    if (status != OBOL_OK)
-        fprintf(stderr, "open %s: %s\n", config, err.message);
-    assert_int_equal(status, OBOL_OK);
-    assert_int_equal(obol_store_add_key(st, 1, signing_key, 1, &err),
-                     OBOL_OK);
-    return st;
-}
-
-static obol_session *insert(obol_store *st, const char *user)
-{
-    obol_session *s = obol_session_new(user, NULL, now_s(), 3600, 3600);
-    obol_error err = { 0 };
-    int status;
-
-    assert_non_null(s);
-    status = obol_upsert(st, s, &err);
-    if (status != OBOL_OK)
-        fprintf(stderr, "upsert: %s\n", err.message);
-    assert_int_equal(status, OBOL_OK);
-    return s;
+    return open_store_with_key(redis_cluster_url(cluster), prefix, options,
+                               signing_key);
 }
 
 /* The slot of a user's keys (type "full"), as Redis computes it. */
@@ -129,21 +96,6 @@ static size_t other_master(size_t master)
             return i;
     fail_msg("no other master");
     return 0;
-}
-
-static uint64_t stored_lock(obol_store *st, const obol_session *s)
-{
-    obol_session *got = NULL;
-    obol_error err = { 0 };
-    uint64_t lock;
-    int status = obol_get(st, s->id, s->user_id, NULL, &got, &err);
-
-    if (status != OBOL_OK)
-        fprintf(stderr, "get: %d %s\n", status, err.message);
-    assert_int_equal(status, OBOL_OK);
-    lock = got->lock_version;
-    obol_session_free(got);
-    return lock;
 }
 
 /* ----------------------------------------------------------- refreshers */

@@ -26,6 +26,7 @@
 #include <obol/obol.h>
 
 #include "redis_harness.h"
+#include "store_checks.h"
 #include "redis_sentinel.h"
 
 /* How long the Sentinels may take to agree on a new master after a
@@ -71,14 +72,6 @@ static int64_t now_s(void)
     return (int64_t)time(NULL);
 }
 
-static void assert_message_has(const char *message, const char *part)
-{
-    if (strstr(message, part) == NULL) {
-        fprintf(stderr, "message \"%s\" lacks \"%s\"\n", message, part);
-        fail();
-    }
-}
-
 /* Opening config: its status, the message in err. */
 static int open_status(const char *config, obol_error *err)
 {
@@ -92,49 +85,8 @@ static int open_status(const char *config, obol_error *err)
 /* A store on the setup under this test's prefix. */
 static obol_store *open_store(const char *options)
 {
-    char config[2048];
-    obol_store *st = NULL;
-    obol_error err = { 0 };
-    int status;
-
-    snprintf(config, sizeof config, "%s&prefix=%s%s",
-             redis_sentinel_url(setup), prefix, options);
-    status = obol_store_open(config, &st, &err);
-    if (status != OBOL_OK)
-        fprintf(stderr, "open %s: %s\n", config, err.message);
-    assert_int_equal(status, OBOL_OK);
-    assert_int_equal(obol_store_add_key(st, 1, signing_key, 1, &err),
-                     OBOL_OK);
-    return st;
-}
-
-static obol_session *insert(obol_store *st, const char *user)
-{
-    obol_session *s = obol_session_new(user, NULL, now_s(), 3600, 3600);
-    obol_error err = { 0 };
-    int status;
-
-    assert_non_null(s);
-    status = obol_upsert(st, s, &err);
-    if (status != OBOL_OK)
-        fprintf(stderr, "upsert: %s\n", err.message);
-    assert_int_equal(status, OBOL_OK);
-    return s;
-}
-
-static uint64_t stored_lock(obol_store *st, const obol_session *s)
-{
-    obol_session *got = NULL;
-    obol_error err = { 0 };
-    uint64_t lock;
-    int status = obol_get(st, s->id, s->user_id, NULL, &got, &err);
-
-    if (status != OBOL_OK)
-        fprintf(stderr, "get: %d %s\n", status, err.message);
-    assert_int_equal(status, OBOL_OK);
-    lock = got->lock_version;
-    obol_session_free(got);
-    return lock;
+    return open_store_with_key(redis_sentinel_url(setup), prefix, options,
+                               signing_key);
 }
 
 static void refresh_ok(obol_store *st, obol_session *s)

@@ -69,7 +69,7 @@ EXTRA_tests_test_store_redis_cluster_DEPENDENCIES = drivers/redis.la
 check_PROGRAMS += tests/test_redis_cluster_faults
 TESTS += tests/test_redis_cluster_faults
 tests_test_redis_cluster_faults_SOURCES = tests/test_redis_cluster_faults.c \
-	$(REDIS_CLUSTER_SOURCES)
+	tests/store_checks.c tests/store_checks.h $(REDIS_CLUSTER_SOURCES)
 tests_test_redis_cluster_faults_CFLAGS = $(TEST_CFLAGS) $(HIREDIS_CFLAGS)
 tests_test_redis_cluster_faults_LDADD = $(TEST_LIBS) $(HIREDIS_LIBS) \
 	$(PTHREAD_LIBS)
