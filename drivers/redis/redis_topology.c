@@ -604,6 +604,24 @@ static void keep_outcome(redis_topology *t, int status, const obol_error *err)
         t->stale = 0;
 }
 
+/* Runs the refresh this thread has claimed (t->refreshing set under the
+ * mutex): the Sentinels asked, or the slot map read; then the threads
+ * waiting for it are woken. */
+static int run_claimed_refresh(redis_topology *t, int64_t deadline,
+                               obol_error *err)
+{
+    int status = t->sentinels != NULL ? resolve(t, deadline, err)
+                                      : read_map(t, deadline, err);
+
+    pthread_mutex_lock(&t->refresh_mutex);
+    t->refreshing = 0;
+    t->last_refresh_ms = redis_now_ms();
+    keep_outcome(t, status, err);
+    pthread_cond_broadcast(&t->refreshed);
+    pthread_mutex_unlock(&t->refresh_mutex);
+    return status;
+}
+
 /* A resolution for a new connection: never skipped for being recent, but
  * merged with one under way, whose outcome is then this one's. */
 static int resolve_now(redis_topology *t, int64_t deadline, obol_error *err)
@@ -633,16 +651,7 @@ static int resolve_now(redis_topology *t, int64_t deadline, obol_error *err)
     }
     t->refreshing = 1;
     pthread_mutex_unlock(&t->refresh_mutex);
-
-    status = resolve(t, deadline, err);
-
-    pthread_mutex_lock(&t->refresh_mutex);
-    t->refreshing = 0;
-    t->last_refresh_ms = redis_now_ms();
-    keep_outcome(t, status, err);
-    pthread_cond_broadcast(&t->refreshed);
-    pthread_mutex_unlock(&t->refresh_mutex);
-    return status;
+    return run_claimed_refresh(t, deadline, err);
 }
 
 /*
@@ -698,7 +707,6 @@ int redis_topology_refresh(redis_topology *t, int64_t deadline, int wait,
 {
     struct timespec until = { (time_t)(deadline / 1000),
                               (long)(deadline % 1000) * 1000000L };
-    int status;
 
     if (!t->cluster && t->sentinels == NULL)
         return OBOL_OK;
@@ -719,17 +727,7 @@ int redis_topology_refresh(redis_topology *t, int64_t deadline, int wait,
     }
     t->refreshing = 1;
     pthread_mutex_unlock(&t->refresh_mutex);
-
-    status = t->sentinels != NULL ? resolve(t, deadline, err)
-                                  : read_map(t, deadline, err);
-
-    pthread_mutex_lock(&t->refresh_mutex);
-    t->refreshing = 0;
-    t->last_refresh_ms = redis_now_ms();
-    keep_outcome(t, status, err);
-    pthread_cond_broadcast(&t->refreshed);
-    pthread_mutex_unlock(&t->refresh_mutex);
-    return status;
+    return run_claimed_refresh(t, deadline, err);
 }
 
 void redis_topology_refresh_if_due(redis_topology *t, int64_t deadline)
