@@ -539,55 +539,18 @@ static void graceful_failover_surfaces_nothing(void **state)
 /* kill -9 of a master while sessions are written with wait_replicas=1:
  * each call returns within its time, and every session that was
  * acknowledged is there once the replica took over. */
-enum { WRITER_MAX = 20000 };
-
-typedef struct writer {
-    obol_store *st;
-    volatile int stop;
-    char ids[WRITER_MAX][32];
-    int acknowledged, failed;
-    double slowest_ms;
-} writer;
-
-static void *write_loop(void *arg)
-{
-    writer *w = arg;
-
-    while (!w->stop && w->acknowledged < WRITER_MAX) {
-        obol_session *s = obol_session_new("grace", NULL, now_s(), 3600, 3600);
-        obol_error err = { 0 };
-        double started = redis_harness_monotonic_ms();
-        int status = obol_upsert(w->st, s, &err);
-        double took = redis_harness_monotonic_ms() - started;
-
-        if (took > w->slowest_ms)
-            w->slowest_ms = took;
-        if (status == OBOL_OK)
-            snprintf(w->ids[w->acknowledged++], sizeof w->ids[0], "%s", s->id);
-        else
-            w->failed++;
-        obol_session_free(s);
-        /* A steady trickle, as logins come, rather than a flood. */
-        redis_harness_sleep_ms(status == OBOL_OK ? 2 : 20);
-    }
-    return NULL;
-}
-
 static void crash_failover_loses_no_acknowledged_write(void **state)
 {
     obol_store *st = open_store("&wait_replicas=1&wait_timeout_ms=300"
                                 "&timeout_ms=800&connect_timeout_ms=200");
-    writer *w = calloc(1, sizeof *w);
-    pthread_t thread;
+    session_writer *w;
     int master, replica, before;
     (void)state;
 
-    assert_non_null(w);
     master = owner_of("grace");
     replica = redis_cluster_replica_of(cluster, (size_t)master);
     assert_true(replica >= 0);
-    w->st = st;
-    assert_int_equal(pthread_create(&thread, NULL, write_loop, w), 0);
+    w = session_writer_start(st, "grace");
     redis_harness_sleep_ms(200);
     assert_int_equal(
         redis_harness_kill(redis_cluster_node(cluster, (size_t)master)), 0);
@@ -603,30 +566,14 @@ static void crash_failover_loses_no_acknowledged_write(void **state)
                                                  20000),
                      0);
     before = w->acknowledged;
-    for (int waited = 0; waited < 5000 && w->acknowledged < before + 20;
-         waited += 50)
-        redis_harness_sleep_ms(50);
-    w->stop = 1;
-    assert_int_equal(pthread_join(thread, NULL), 0);
+    session_writer_wait_for(w, 20, 5000);
+    session_writer_finish(w, "crash failover");
 
     /* Within the call's time: timeout_ms plus connect_timeout_ms. */
     assert_true(w->slowest_ms < 800 + 200 + 300);
     assert_true(w->failed > 0);
     assert_true(w->acknowledged >= before + 20);
-    for (int i = 0; i < w->acknowledged; i++) {
-        obol_session *got = NULL;
-        obol_error err = { 0 };
-        int status = obol_get(st, w->ids[i], "grace", NULL, &got, &err);
-        if (status != OBOL_OK)
-            fprintf(stderr, "acknowledged session %d of %d lost: %d %s\n", i,
-                    w->acknowledged, status, err.message);
-        assert_int_equal(status, OBOL_OK);
-        obol_session_free(got);
-    }
-    fprintf(stderr, "# crash failover: %d acknowledged, %d failed, slowest "
-                    "call %.0f ms\n", w->acknowledged, w->failed,
-            w->slowest_ms);
-    free(w);
+    session_writer_free(w);
     obol_store_close(st);
 }
 
