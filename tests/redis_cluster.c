@@ -419,19 +419,6 @@ int redis_cluster_wait_rejoined(redis_cluster *c, size_t i, int timeout_ms)
 
 /* ------------------------------------------------------------- starting */
 
-static void print_file(const char *path)
-{
-    char line[512];
-    FILE *file = fopen(path, "r");
-
-    if (file == NULL)
-        return;
-    fprintf(stderr, "--- %s:\n", path);
-    while (fgets(line, sizeof line, file) != NULL)
-        fprintf(stderr, "    %s", line);
-    fclose(file);
-}
-
 static void create_log_path(const redis_cluster *c, char *out, size_t size)
 {
     snprintf(out, size, "%s/cluster-create.log",
@@ -445,7 +432,7 @@ static void report_failure(const redis_cluster *c, const char *what)
     fprintf(stderr, "redis cluster: %s\n", what);
     if (c->nodes[0] != NULL) {
         create_log_path(c, create_log, sizeof create_log);
-        print_file(create_log);
+        redis_harness_print_file(create_log);
     }
     for (size_t i = 0; i < c->size; i++)
         if (c->nodes[i] != NULL)

@@ -102,7 +102,7 @@ const char *redis_harness_require(void)
 
 /* ------------------------------------------------------ certificates */
 
-static void print_file(const char *path)
+void redis_harness_print_file(const char *path)
 {
     char line[512];
     FILE *file = fopen(path, "r");
@@ -297,7 +297,7 @@ int redis_harness_make_certs(const char *dir)
     fprintf(stderr, "redis harness: making certificates in %s failed\n",
             dir);
     snprintf(log_path, sizeof log_path, "%s/openssl.log", dir);
-    print_file(log_path);
+    redis_harness_print_file(log_path);
     return -1;
 }
 
@@ -374,17 +374,10 @@ static int pick_port(redis_harness *h)
 
 static void print_log_tail(const redis_harness *h)
 {
-    char path[PATH_MAX + 16], line[512];
-    FILE *file;
+    char path[PATH_MAX + 16];
 
     snprintf(path, sizeof path, "%s/redis.log", h->dir);
-    file = fopen(path, "r");
-    if (file == NULL)
-        return;
-    fprintf(stderr, "--- %s:\n", path);
-    while (fgets(line, sizeof line, file) != NULL)
-        fprintf(stderr, "    %s", line);
-    fclose(file);
+    redis_harness_print_file(path);
 }
 
 void redis_harness_print_log_tail(const redis_harness *h, int lines)

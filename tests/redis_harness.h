@@ -105,6 +105,10 @@ int redis_harness_make_certs(const char *dir);
 void redis_harness_sleep_ms(long ms);
 double redis_harness_monotonic_ms(void);
 
+/* Prints a file on stderr, indented, under its name; nothing when it
+ * cannot be read. For what a failing start leaves behind. */
+void redis_harness_print_file(const char *path);
+
 /* Whether path is an executable regular file. */
 int redis_harness_is_executable(const char *path);
 
