@@ -28,6 +28,7 @@
 #include "suite_fixture.h"
 #include "suite_keys.h"
 #include "suite_logout.h"
+#include "suite_security.h"
 #include "suite_refresh.h"
 
 static void assert_not_found(fixture *f, const char *sid, const char *uid,
@@ -1054,6 +1055,7 @@ static const struct {
     { logout_suite_tests, &logout_suite_test_count },
     { keys_suite_tests, &keys_suite_test_count },
     { refresh_suite_tests, &refresh_suite_test_count },
+    { security_suite_tests, &security_suite_test_count },
 };
 
 size_t store_suite_count(void)
