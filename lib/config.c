@@ -314,15 +314,6 @@ static int set_refresh_grace(obol_config *c, const char *value,
     return OBOL_OK;
 }
 
-static int set_driver_path(obol_config *c, const char *value, obol_error *err)
-{
-    if (value[0] != '/')
-        return obol_set_error(err, OBOL_ERR_INVALID,
-                              "config: option 'driver_path' must be an "
-                              "absolute directory, not '%s'", value);
-    return replace_string(&c->driver_path, value, err);
-}
-
 static void free_types(char **types, size_t count)
 {
     for (size_t i = 0; i < count; i++)
@@ -406,7 +397,6 @@ static const struct core_option {
     { "allow_unsigned", set_allow_unsigned },
     { "max_payload", set_max_payload },
     { "refresh_grace_s", set_refresh_grace },
-    { "driver_path", set_driver_path },
     { "types", set_types },
 };
 
@@ -444,6 +434,14 @@ static int add_driver_option(obol_config *c, const char *key,
 static int check_option(const UriQueryListA *item, const UriQueryListA *list,
                         obol_error *err)
 {
+    /* Whoever writes a config string (an environment variable, a config
+     * file, an admin page) must not choose which code the process runs. */
+    if (item->key != NULL && strcmp(item->key, "driver_path") == 0)
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "config: option 'driver_path' is refused: a "
+                              "config string may not choose where code is "
+                              "loaded from; the application names driver "
+                              "directories with obol_set_driver_path()");
     if (item->key == NULL || item->key[0] == '\0')
         return obol_set_error(err, OBOL_ERR_INVALID,
                               "config: an option has no name");
@@ -619,7 +617,6 @@ void obol_config_clear(obol_config *c)
     free(c->prefix);
     free(c->secret_source);
     obol_config_clear_keys(c);
-    free(c->driver_path);
     free_types(c->types, c->type_count);
     memset(c, 0, sizeof *c);
 }

@@ -59,7 +59,6 @@ typedef struct obol_config {
     uint64_t max_payload;
     int64_t refresh_grace_s;  /* obol_refresh(): a rotated-away token this
                                  recent is a race, not a reuse */
-    char *driver_path;
     char **types;           /* types=: the application's session types, as
                                listed (obol_delete_everywhere()); NULL: none */
     size_t type_count;
