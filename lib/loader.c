@@ -77,16 +77,22 @@ int obol_loader_check(const obol_driver *d, const char *scheme,
     return OBOL_OK;
 }
 
-/* Loads one file that exists. */
+/* Loads one file that exists, once it is trusted; what is loaded is the
+ * file the checks saw, all symbolic links resolved. */
 static int load_file(const char *file, const char *scheme,
                      const char *driver_name, const obol_driver **out,
                      obol_error *err)
 {
     char symbol[128];
     obol_driver_entry_fn entry;
+    char *resolved = NULL;
     void *lib;
+    int status = obol_loader_trust(file, &resolved, err);
 
-    lib = dlopen(file, RTLD_NOW | RTLD_LOCAL);
+    if (status != OBOL_OK)
+        return status;
+    lib = dlopen(resolved, RTLD_NOW | RTLD_LOCAL);
+    free(resolved);
     if (lib == NULL)
         return obol_set_error(err, OBOL_ERR_DRIVER, "driver %s: cannot load: %s",
                               file, dlerror());

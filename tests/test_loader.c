@@ -1,6 +1,7 @@
 /*
- * The driver loader (lib/loader.c, DESIGN.md "The driver ABI"): which
- * files it loads, in which order it looks for them, and that every broken
+ * The driver loader (lib/loader.c, lib/loader_trust.c, DESIGN.md "The
+ * driver ABI"): which files it loads, in which order it looks for them,
+ * which files and directories it does not trust, and that every broken
  * driver is refused with OBOL_ERR_DRIVER and a message naming the file and
  * the check that failed. The broken drivers are built from
  * tests/fake_drivers/ into $OBOL_TEST_BUILDDIR/tests/fake_drivers/.libs.
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -903,6 +905,172 @@ static void changing_the_path_while_loading_is_safe(void **state)
     assert_int_equal(pthread_join(flipper, NULL), 0);
 }
 
+/* ------------------------------------------------------------ trust */
+
+/* A new directory of mode dir_mode holding a file fakeok.so of mode
+ * file_mode; junk, so that only the trust check can refuse it before
+ * dlopen() would ("cannot load"). */
+static char *untrusted_dir(mode_t dir_mode, mode_t file_mode)
+{
+    char *dir = tmpdir_make("loader-trust");
+    char *file;
+
+    assert_non_null(dir);
+    write_junk(dir, "fakeok.so");
+    file = file_in(dir, "fakeok");
+    assert_int_equal(chmod(file, file_mode), 0);
+    assert_int_equal(chmod(dir, dir_mode), 0);
+    free(file);
+    return dir;
+}
+
+/* Loading fakeok from dir is refused because path (as resolved) has
+ * reason. */
+static void assert_untrusted(const char *dir, const char *path,
+                             const char *reason)
+{
+    char *real = realpath(path, NULL);
+    char *message;
+
+    assert_non_null(real);
+    assert_true(asprintf(&message, "%s %s", real, reason) > 0);
+    assert_driver_refused("fakeok", dir, message);
+    assert_driver_refused("fakeok", dir, "not loaded");
+    free(message);
+    free(real);
+}
+
+static void group_writable_driver_file_is_refused(void **state)
+{
+    char *dir = untrusted_dir(0700, 0664);
+    char *file = file_in(dir, "fakeok");
+
+    (void)state;
+    assert_untrusted(dir, file, "is writable by its group");
+    free(file);
+    tmpdir_remove(dir);
+}
+
+static void world_writable_driver_file_is_refused(void **state)
+{
+    char *dir = untrusted_dir(0755, 0646);
+    char *file = file_in(dir, "fakeok");
+
+    (void)state;
+    assert_untrusted(dir, file, "is writable by everyone");
+    free(file);
+    tmpdir_remove(dir);
+}
+
+static void world_writable_directory_is_refused(void **state)
+{
+    char *dir = untrusted_dir(0777, 0644);
+    char *sticky = untrusted_dir(01777, 0644);   /* as /tmp is */
+    char *group = untrusted_dir(0775, 0644);
+
+    (void)state;
+    assert_untrusted(dir, dir, "is writable by everyone");
+    assert_untrusted(sticky, sticky, "is writable by everyone");
+    assert_untrusted(group, group, "is writable by its group");
+    tmpdir_remove(dir);
+    tmpdir_remove(sticky);
+    tmpdir_remove(group);
+}
+
+/* Only root can give a file away; other runs say so and pass, as
+ * test_redis_tls does where 'localhost' does not resolve. */
+static void driver_owned_by_another_user_is_refused(void **state)
+{
+    char *dir, *file, *reason;
+
+    (void)state;
+    if (geteuid() != 0) {
+        print_message("# not root: cannot chown a driver to another user; "
+                      "the case is not run\n");
+        return;
+    }
+    dir = untrusted_dir(0755, 0644);
+    file = file_in(dir, "fakeok");
+    assert_true(asprintf(&reason, "is owned by uid 1, neither root nor the "
+                         "effective user %ju", (uintmax_t)geteuid()) > 0);
+    assert_int_equal(chown(file, 1, (gid_t)-1), 0);
+    assert_untrusted(dir, file, reason);
+    assert_int_equal(chown(file, 0, (gid_t)-1), 0);
+    assert_int_equal(chown(dir, 1, (gid_t)-1), 0);
+    assert_untrusted(dir, dir, reason);
+    free(reason);
+    free(file);
+    tmpdir_remove(dir);
+}
+
+static void driver_that_is_not_a_regular_file_is_refused(void **state)
+{
+    char *dir = tmpdir_make("loader-trust");
+    char *file = file_in(dir, "fakeok");
+
+    (void)state;
+    assert_int_equal(mkdir(file, 0755), 0);
+    assert_untrusted(dir, file, "is not a regular file");
+    free(file);
+    tmpdir_remove(dir);
+}
+
+/* A symbolic link in a trusted directory is followed, and what it points
+ * to is checked: the file, and the directory that holds it. */
+static void symbolic_link_into_an_untrusted_directory_is_refused(void **state)
+{
+    char *trusted = tmpdir_make("loader-trust");
+    char *open_dir = untrusted_dir(0777, 0644);
+    char *link = file_in(trusted, "fakeok");
+    char *target = file_in(open_dir, "fakeok");
+
+    (void)state;
+    assert_int_equal(symlink(target, link), 0);
+    assert_untrusted(trusted, open_dir, "is writable by everyone");
+    free(target);
+    free(link);
+    tmpdir_remove(open_dir);
+    tmpdir_remove(trusted);
+}
+
+/* The directory searched holds the link, so it is checked too: whoever
+ * can write it could point the link elsewhere. */
+static void symbolic_link_in_an_untrusted_directory_is_refused(void **state)
+{
+    char *open_dir = tmpdir_make("loader-trust");
+    char *link = file_in(open_dir, "fakeok");
+    char *target = file_in(fake_dir, "fakeok");
+
+    (void)state;
+    assert_int_equal(symlink(target, link), 0);
+    assert_int_equal(chmod(open_dir, 0777), 0);
+    assert_untrusted(open_dir, open_dir, "is writable by everyone");
+    assert_int_equal(chmod(open_dir, 0755), 0);
+    assert_loads_fakeok(open_dir);
+    free(target);
+    free(link);
+    tmpdir_remove(open_dir);
+}
+
+/* OBOL_DRIVER_PATH and the installed directory are held to the same
+ * rules as the application's path. */
+static void untrusted_driver_in_obol_driver_path_is_refused(void **state)
+{
+    char *dir = untrusted_dir(0700, 0666);
+    char *file = file_in(dir, "fakeok");
+    const obol_driver *driver = NULL;
+    obol_error err = { 0, "" };
+
+    (void)state;
+    setenv("OBOL_DRIVER_PATH", dir, 1);
+    assert_int_equal(obol_loader_load("fakeok", "fakeok", &driver, &err),
+                     OBOL_ERR_DRIVER);
+    assert_mentions(err.message, file);
+    assert_mentions(err.message, "is writable by everyone");
+    free(file);
+    tmpdir_remove(dir);
+}
+
 #define LOADER_TEST(f) cmocka_unit_test_setup_teardown(f, clear_env, restore_env)
 
 int main(void)
@@ -947,6 +1115,14 @@ int main(void)
         LOADER_TEST(clearing_the_path_stops_searching_it),
         LOADER_TEST(the_path_is_copied),
         LOADER_TEST(changing_the_path_while_loading_is_safe),
+        LOADER_TEST(group_writable_driver_file_is_refused),
+        LOADER_TEST(world_writable_driver_file_is_refused),
+        LOADER_TEST(world_writable_directory_is_refused),
+        LOADER_TEST(driver_owned_by_another_user_is_refused),
+        LOADER_TEST(driver_that_is_not_a_regular_file_is_refused),
+        LOADER_TEST(symbolic_link_into_an_untrusted_directory_is_refused),
+        LOADER_TEST(symbolic_link_in_an_untrusted_directory_is_refused),
+        LOADER_TEST(untrusted_driver_in_obol_driver_path_is_refused),
     };
 
     return cmocka_run_group_tests_name("loader", tests, group_setup,

@@ -231,7 +231,10 @@ OBOL_API int obol_store_open(const char *config, obol_store **out,
  * driver_path option is refused): only the application chooses where code
  * is loaded from. The string is copied; NULL or "" clears the setting.
  * Safe to call from any thread: a store opening meanwhile searches the old
- * directories or the new ones. Returns OBOL_OK, OBOL_ERR_INVALID (an entry that is
+ * directories or the new ones. Whichever directory holds it, a driver file
+ * is loaded only when it, and the directory, are neither group- nor
+ * world-writable and are owned by root or the effective user (see
+ * docs/DRIVERS.md). Returns OBOL_OK, OBOL_ERR_INVALID (an entry that is
  * empty or relative, named in the message; the setting is unchanged) or
  * OBOL_ERR_NOMEM.
  */
