@@ -752,8 +752,9 @@ static void load_driver(void)
 {
     obol_error err = { 0 };
 
-    if (obol_loader_load("redis", "redis", driver_dir(), &driver, &err) !=
-        OBOL_OK)
+    if (obol_set_driver_path(driver_dir(), &err) != OBOL_OK)
+        die("driver path", err.message);
+    if (obol_loader_load("redis", "redis", &driver, &err) != OBOL_OK)
         die("load", err.message);
 }
 
@@ -788,12 +789,11 @@ static void *open_driver(const char *base_url, const char *prefix, int pool)
 static obol_store *open_store(const char *base_url, const char *prefix,
                               int pool)
 {
-    char options[PATH_MAX + 128], config[PATH_MAX + 1024];
+    char options[128], config[PATH_MAX + 1024];
     obol_store *st;
     obol_error err;
 
-    snprintf(options, sizeof options, "prefix=%s&pool=%d&driver_path=%s",
-             prefix, pool, driver_dir());
+    snprintf(options, sizeof options, "prefix=%s&pool=%d", prefix, pool);
     url_with(config, sizeof config, base_url, options);
     if (obol_store_open(config, &st, &err) != OBOL_OK)
         die(config, err.message);

@@ -77,16 +77,22 @@ int obol_loader_check(const obol_driver *d, const char *scheme,
     return OBOL_OK;
 }
 
-/* Loads one file that exists. */
+/* Loads one file that exists, once it is trusted; what is loaded is the
+ * file the checks saw, all symbolic links resolved. */
 static int load_file(const char *file, const char *scheme,
                      const char *driver_name, const obol_driver **out,
                      obol_error *err)
 {
     char symbol[128];
     obol_driver_entry_fn entry;
+    char *resolved = NULL;
     void *lib;
+    int status = obol_loader_trust(file, &resolved, err);
 
-    lib = dlopen(file, RTLD_NOW | RTLD_LOCAL);
+    if (status != OBOL_OK)
+        return status;
+    lib = dlopen(resolved, RTLD_NOW | RTLD_LOCAL);
+    free(resolved);
     if (lib == NULL)
         return obol_set_error(err, OBOL_ERR_DRIVER, "driver %s: cannot load: %s",
                               file, dlerror());
@@ -182,11 +188,126 @@ static int valid_driver_name(const char *name)
            strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789") == strlen(name);
 }
 
-int obol_loader_load(const char *scheme, const char *driver_name,
-                     const char *driver_path, const obol_driver **out,
-                     obol_error *err)
+/* ------------------------------------------- the application's path */
+
+static pthread_mutex_t app_path_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *app_path;   /* obol_set_driver_path(); NULL: none */
+
+/* Every entry of dirs must be an absolute directory: a relative one would
+ * depend on the current directory, and an empty one means "." to a shell. */
+static int check_app_path(const char *dirs, obol_error *err)
 {
-    const char *env = getenv("OBOL_DRIVER_PATH");
+    size_t number = 1;
+
+    for (const char *p = dirs;; p++, number++) {
+        size_t len = strcspn(p, ":");
+
+        if (len == 0)
+            return obol_set_error(err, OBOL_ERR_INVALID,
+                                  "driver path: entry %zu is empty (write "
+                                  "/dir1:/dir2)", number);
+        if (p[0] != '/')
+            return obol_set_error(err, OBOL_ERR_INVALID,
+                                  "driver path: entry %zu, '%.*s', is not an "
+                                  "absolute directory", number, (int)len, p);
+        p += len;
+        if (*p == '\0')
+            return OBOL_OK;
+    }
+}
+
+int obol_set_driver_path(const char *dirs, obol_error *err)
+{
+    char *copy = NULL, *old;
+
+    if (dirs != NULL && dirs[0] != '\0') {
+        int status = check_app_path(dirs, err);
+
+        if (status != OBOL_OK)
+            return status;
+        copy = strdup(dirs);
+        if (copy == NULL)
+            return obol_set_error(err, OBOL_ERR_NOMEM,
+                                  "driver path: out of memory");
+    }
+    pthread_mutex_lock(&app_path_lock);
+    old = app_path;
+    app_path = copy;
+    pthread_mutex_unlock(&app_path_lock);
+    free(old);
+    obol_clear_error(err);
+    return OBOL_OK;
+}
+
+/* A copy of the application's path, so that a concurrent
+ * obol_set_driver_path() neither tears nor frees it under the search. */
+static int copy_app_path(char **out, obol_error *err)
+{
+    int status = OBOL_OK;
+
+    *out = NULL;
+    pthread_mutex_lock(&app_path_lock);
+    if (app_path != NULL && (*out = strdup(app_path)) == NULL)
+        status = obol_set_error(err, OBOL_ERR_NOMEM,
+                                "loader: out of memory copying the driver path");
+    pthread_mutex_unlock(&app_path_lock);
+    return status;
+}
+
+/* $OBOL_DRIVER_PATH, unless the process runs setuid, setgid or with file
+ * capabilities: its caller's environment must not choose its code. */
+static const char *env_driver_path(void)
+{
+#if defined(HAVE_SECURE_GETENV)
+    return secure_getenv("OBOL_DRIVER_PATH");
+#else
+    if (getuid() != geteuid() || getgid() != getegid())
+        return NULL;
+    return getenv("OBOL_DRIVER_PATH");
+#endif
+}
+
+/* Tries each directory of the colon-separated dirs (may be NULL). */
+static int try_dirs(const char *dirs, const char *scheme,
+                    const char *driver_name, const obol_driver **out,
+                    obol_error *err)
+{
+    for (const char *p = dirs; p != NULL && *p != '\0';) {
+        size_t len = strcspn(p, ":");
+        int status = try_dir(p, len, scheme, driver_name, out, err);
+
+        if (status != OBOL_NOT_FOUND)
+            return status;
+        p += len + (p[len] == ':');
+    }
+    return OBOL_NOT_FOUND;
+}
+
+static int search(const char *app, const char *env, const char *scheme,
+                  const char *driver_name, const obol_driver **out,
+                  obol_error *err)
+{
+    int status = try_dirs(app, scheme, driver_name, out, err);
+
+    if (status == OBOL_NOT_FOUND)
+        status = try_dirs(env, scheme, driver_name, out, err);
+    if (status == OBOL_NOT_FOUND)
+        status = try_dir(OBOL_DRIVER_DIR, strlen(OBOL_DRIVER_DIR), scheme,
+                         driver_name, out, err);
+    if (status != OBOL_NOT_FOUND)
+        return status;
+    return obol_set_error(err, OBOL_ERR_DRIVER,
+                          "no driver for scheme '%s': %s.so is in none of "
+                          "%s%s%s%s%s", scheme, driver_name,
+                          app ? app : "", app ? ", " : "",
+                          env && *env ? env : "", env && *env ? ", " : "",
+                          OBOL_DRIVER_DIR);
+}
+
+int obol_loader_load(const char *scheme, const char *driver_name,
+                     const obol_driver **out, obol_error *err)
+{
+    char *app = NULL;
     int status;
 
     if (!valid_driver_name(driver_name))
@@ -196,28 +317,9 @@ int obol_loader_load(const char *scheme, const char *driver_name,
     status = find_registered(scheme, driver_name, out, err);
     if (status != OBOL_NOT_FOUND)
         return status;
-    if (driver_path != NULL) {
-        status = try_dir(driver_path, strlen(driver_path), scheme, driver_name,
-                         out, err);
-        if (status != OBOL_NOT_FOUND)
-            return status;
-    }
-    for (const char *p = env; p != NULL && *p != '\0';) {
-        size_t len = strcspn(p, ":");
-        status = try_dir(p, len, scheme, driver_name, out, err);
-        if (status != OBOL_NOT_FOUND)
-            return status;
-        p += len + (p[len] == ':');
-    }
-    status = try_dir(OBOL_DRIVER_DIR, strlen(OBOL_DRIVER_DIR), scheme,
-                     driver_name, out, err);
-    if (status != OBOL_NOT_FOUND)
-        return status;
-    return obol_set_error(err, OBOL_ERR_DRIVER,
-                          "no driver for scheme '%s': %s.so is in none of "
-                          "%s%s%s%s%s", scheme, driver_name,
-                          driver_path ? driver_path : "",
-                          driver_path ? ", " : "",
-                          env && *env ? env : "",
-                          env && *env ? ", " : "", OBOL_DRIVER_DIR);
+    status = copy_app_path(&app, err);
+    if (status == OBOL_OK)
+        status = search(app, env_driver_path(), scheme, driver_name, out, err);
+    free(app);
+    return status;
 }

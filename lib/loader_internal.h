@@ -19,15 +19,26 @@
 const obol_driver_host *obol_loader_host(void);
 
 /*
- * Loads the driver serving scheme (driver name: the scheme up to '+'),
- * searching driver_path (may be NULL), then each directory of
- * $OBOL_DRIVER_PATH (colon-separated), then OBOL_DRIVER_DIR. Only absolute
- * directories are searched. OBOL_OK, or OBOL_ERR_DRIVER with the file tried
- * and why.
+ * Loads the driver serving scheme (driver name: the scheme up to '+'): a
+ * registered one, else the first "<name>.so" found in each directory of
+ * obol_set_driver_path(), then of $OBOL_DRIVER_PATH (colon-separated; not
+ * in secure-execution mode), then OBOL_DRIVER_DIR. Only absolute
+ * directories are searched, and only a trusted file is loaded
+ * (obol_loader_trust()). OBOL_OK, OBOL_ERR_INVALID (driver name),
+ * OBOL_ERR_NOMEM, or OBOL_ERR_DRIVER with the file tried and why.
  */
 int obol_loader_load(const char *scheme, const char *driver_name,
-                     const char *driver_path, const obol_driver **out,
-                     obol_error *err);
+                     const obol_driver **out, obol_error *err);
+
+/*
+ * Whether the driver file (as found, "DIR/NAME.so") may be loaded: it
+ * resolves to a regular file, and neither it, the directory holding it nor
+ * the directory DIR is writable by group or others or owned by anyone but
+ * root and the effective user. OBOL_OK with the resolved path in *resolved
+ * (malloc()ed: the file to dlopen), OBOL_ERR_DRIVER naming the file or
+ * directory and why, or OBOL_ERR_NOMEM.
+ */
+int obol_loader_trust(const char *file, char **resolved, obol_error *err);
 
 /* Checks a driver table the way the loader does (also for tests). */
 int obol_loader_check(const obol_driver *driver, const char *scheme,

@@ -10,7 +10,7 @@ lib_libobolcore_la_SOURCES = \
 	lib/seal.c lib/seal_internal.h \
 	lib/config.c lib/config_internal.h \
 	lib/config_keys.c \
-	lib/loader.c lib/loader_internal.h \
+	lib/loader.c lib/loader_internal.h lib/loader_trust.c \
 	lib/record.c lib/record_internal.h \
 	lib/bulk.c \
 	lib/rekey.c \

@@ -129,7 +129,7 @@ static int open_driver(obol_store *st, obol_error *err)
     int status;
 
     status = obol_loader_load(st->config.scheme, st->config.driver_name,
-                              st->config.driver_path, &st->driver, err);
+                              &st->driver, err);
     if (status != OBOL_OK)
         return status;
     obol_config_for_driver(&st->config, &view);

@@ -1,7 +1,8 @@
 /*
  * Built by tests/test_installed.sh against the installed headers and
  * library only (pkg-config --cflags --libs obol): every call of the public
- * API once, on the store named by argv[1]. Prints TAP.
+ * API once, on the store named by argv[1], whose driver is in the directory
+ * argv[2]. Prints TAP.
  */
 #include <stdio.h>
 #include <string.h>
@@ -41,12 +42,14 @@ int main(int argc, char **argv)
     obol_error err;
     int major;
 
-    printf("1..14\n");
-    check(argc == 2, "one argument: the config string");
+    printf("1..15\n");
+    check(argc == 3, "two arguments: the config string, the driver directory");
     check(strcmp(obol_version(&major, NULL, NULL), OBOL_VERSION_STRING) == 0 &&
           major == OBOL_VERSION_MAJOR, "obol_version matches the header");
     check(strcmp(obol_strerror(OBOL_CONFLICT), "ok") != 0, "obol_strerror");
-    check(obol_store_open(argc == 2 ? argv[1] : "", &st, &err) == OBOL_OK,
+    check(obol_set_driver_path(argc == 3 ? argv[2] : NULL, &err) == OBOL_OK,
+          "obol_set_driver_path");
+    check(obol_store_open(argc == 3 ? argv[1] : "", &st, &err) == OBOL_OK,
           "obol_store_open");
     if (st == NULL) {
         printf("# %s\n", err.message);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs this build into a temporary DESTDIR, builds tests/installed_api.c
 # with nothing but `pkg-config --cflags --libs obol` against the installed
-# files, and runs it on an LMDB store with the installed driver. TAP output.
+# files, and runs it on an LMDB store with the installed driver, named with
+# obol_set_driver_path(). TAP output.
 set -u
 . "${srcdir:-.}/tests/install_tree.sh"
 
@@ -13,5 +14,4 @@ ${CC:-cc} -std=c11 -Wall -Wextra -Werror -o "$work/installed_api" \
     >"$work/cc.log" 2>&1 || { cat "$work/cc.log"; bail "cannot build against the installed headers"; }
 
 mkdir "$work/store"
-LD_LIBRARY_PATH="$libdir" "$work/installed_api" \
-    "lmdb://$work/store?driver_path=$driverdir"
+LD_LIBRARY_PATH="$libdir" "$work/installed_api" "lmdb://$work/store" "$driverdir"

@@ -1,8 +1,9 @@
 #!/bin/sh
 # A driver built outside this tree: installs obol into a temporary DESTDIR,
 # builds the memory driver's source in a directory of its own with nothing
-# but the installed headers (`pkg-config --cflags obol`), loads it through a
-# config string and runs the installed conformance suite on it. TAP output.
+# but the installed headers (`pkg-config --cflags obol`), loads it from
+# obol-driver-check's --driver-path and runs the installed conformance suite
+# on it. TAP output.
 set -u
 . "${srcdir:-.}/tests/install_tree.sh"
 
@@ -29,7 +30,7 @@ fi
 
 check="$bindir/obol-driver-check"
 CMOCKA_MESSAGE_OUTPUT=STDOUT LD_LIBRARY_PATH="$libdir" \
-    "$check" "memory:conformance?driver_path=$work/lib" >"$work/check.log" 2>&1
+    "$check" --driver-path "$work/lib" "memory:conformance" >"$work/check.log" 2>&1
 status=$?
 summary=$(tail -n 1 "$work/check.log")
 if [ "$status" = 0 ] && grep -q "^[0-9]* passed, 0 failed$" "$work/check.log"; then

@@ -46,7 +46,7 @@ static int load_driver(void)
 {
     obol_error err = { 0 };
 
-    if (obol_loader_load("redis", "redis", NULL, &driver, &err) != OBOL_OK) {
+    if (obol_loader_load("redis", "redis", &driver, &err) != OBOL_OK) {
         fprintf(stderr, "%s\n", err.message);
         return -1;
     }

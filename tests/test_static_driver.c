@@ -36,9 +36,10 @@ static void a_registered_driver_serves_its_scheme_without_a_file(void **state)
     (void)state;
     unsetenv("OBOL_DRIVER_PATH");
     assert_int_equal(obol_driver_register(obol_driver_memory_entry, &err), OBOL_OK);
-    /* driver_path names a directory without memory.so: the linked-in
-     * driver is found first all the same. */
-    if (obol_store_open("memory:?driver_path=/nonexistent", &st, &err) != OBOL_OK)
+    /* The application's path names a directory without memory.so: the
+     * linked-in driver is found first all the same. */
+    assert_int_equal(obol_set_driver_path("/nonexistent", &err), OBOL_OK);
+    if (obol_store_open("memory:", &st, &err) != OBOL_OK)
         fail_msg("open: %s", err.message);
     assert_int_equal(obol_store_add_key(st, 1, key, 1, NULL), OBOL_OK);
     s = obol_session_new("u", NULL, (int64_t)time(NULL), 3600, 600);

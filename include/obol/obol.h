@@ -209,7 +209,6 @@ typedef struct obol_store obol_store;
  *   seal=mac|aead        sign only (default), or also encrypt the payload
  *   allow_unsigned=0|1   accept records written without a seal (with a warning)
  *   max_payload=SIZE     limit of extra_payload (default 64KiB)
- *   driver_path=DIR      look for the driver in DIR first
  *   types=T1,T2,...      the session types the application uses, for
  *                        obol_delete_everywhere() (at most 32)
  * Any other option goes to the driver, which refuses options it does not
@@ -222,6 +221,24 @@ typedef struct obol_store obol_store;
  */
 OBOL_API int obol_store_open(const char *config, obol_store **out,
                              obol_error *err);
+
+/*
+ * Sets the directories this process trusts to hold driver plugins, for
+ * every store opened after: dirs is colon-separated absolute directories
+ * ("/opt/app/drivers:/usr/lib/app"), searched after the drivers linked in
+ * with obol_driver_register() and before $OBOL_DRIVER_PATH and the
+ * installed driver directory. A config string cannot name one (its
+ * driver_path option is refused): only the application chooses where code
+ * is loaded from. The string is copied; NULL or "" clears the setting.
+ * Safe to call from any thread: a store opening meanwhile searches the old
+ * directories or the new ones. Whichever directory holds it, a driver file
+ * is loaded only when it, and the directory, are neither group- nor
+ * world-writable and are owned by root or the effective user (see
+ * docs/DRIVERS.md). Returns OBOL_OK, OBOL_ERR_INVALID (an entry that is
+ * empty or relative, named in the message; the setting is unchanged) or
+ * OBOL_ERR_NOMEM.
+ */
+OBOL_API int obol_set_driver_path(const char *dirs, obol_error *err);
 
 /* Closes the store and wipes its keys; NULL is allowed. No call on st may
  * be in progress. */

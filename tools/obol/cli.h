@@ -95,8 +95,8 @@ int cli_open_store(const char *url, cli_secret secret, const char *what,
 /* Adds the hint "set OBOL_SECRET or use --secret-file" to key errors. */
 int cli_fail_store(const char *what, int status, const obol_error *err);
 
-/* Copies the options of url that bound what a store accepts (max_payload,
- * driver_path) into "memory:?...", the config of a scratch store that
+/* Copies the options of url that bound what a store accepts (max_payload)
+ * into "memory:?...", the config of a scratch store that
  * checks sessions by the library's own rules. Returns malloc()ed memory. */
 char *cli_scratch_config(const char *url);
 

@@ -165,10 +165,11 @@ int cli_open_store(const char *url, cli_secret secret, const char *what,
 
 char *cli_scratch_config(const char *url)
 {
-    static const char *const copied[] = { "max_payload", "driver_path" };
+    static const char *const copied[] = { "max_payload" };
     char *config = strdup("memory:");
 
-    for (size_t i = 0; config != NULL && i < 2; i++) {
+    for (size_t i = 0; config != NULL && i < sizeof copied / sizeof copied[0];
+         i++) {
         size_t len;
         const char *value = option_in(url, copied[i], &len);
 
