@@ -11,6 +11,15 @@
 #include "parse_internal.h"
 #include "seal_internal.h"
 
+/* What uriparser allocates with: NULL for its default (malloc), or the
+ * failing manager of a test (obol_config_set_uri_memory()). */
+static UriMemoryManager *uri_memory;
+
+void obol_config_set_uri_memory(struct UriMemoryManagerStruct *memory)
+{
+    uri_memory = memory;
+}
+
 /* A range of the input as uriparser hands it out. */
 typedef struct text_range {
     const char *first;
@@ -453,7 +462,7 @@ static int check_option(const UriQueryListA *item, const UriQueryListA *list,
 static int parse_options(const UriUriA *uri, obol_config *out, obol_error *err)
 {
     UriQueryListA *list = NULL;
-    int count = 0;
+    int count = 0, uri_status;
     int status = OBOL_OK;
 
     if (uri->query.first == NULL || uri->query.first == uri->query.afterLast)
@@ -461,9 +470,13 @@ static int parse_options(const UriUriA *uri, obol_config *out, obol_error *err)
     status = refuse_encoded_nul_options(range_of(uri->query), err);
     if (status != OBOL_OK)
         return status;
-    if (uriDissectQueryMallocExA(&list, &count, uri->query.first,
-                                 uri->query.afterLast, URI_FALSE,
-                                 URI_BR_DONT_TOUCH) != URI_SUCCESS)
+    uri_status = uriDissectQueryMallocExMmA(&list, &count, uri->query.first,
+                                            uri->query.afterLast, URI_FALSE,
+                                            URI_BR_DONT_TOUCH, uri_memory);
+    if (uri_status == URI_ERROR_MALLOC)
+        return obol_set_error(err, OBOL_ERR_NOMEM,
+                              "config: out of memory splitting the options");
+    if (uri_status != URI_SUCCESS)
         return obol_set_error(err, OBOL_ERR_INVALID,
                               "config: the options after '?' are malformed");
     for (const UriQueryListA *item = list; item && status == OBOL_OK;
@@ -477,7 +490,7 @@ static int parse_options(const UriUriA *uri, obol_config *out, obol_error *err)
         status = core != NULL ? core->set(out, item->value, err)
                               : add_driver_option(out, item->key, item->value, err);
     }
-    uriFreeQueryListA(list);
+    uriFreeQueryListMmA(list, uri_memory);
     return status;
 }
 
@@ -504,13 +517,36 @@ static int redact(const char *text, const UriUriA *uri, obol_config *out,
     return OBOL_OK;
 }
 
+/* RFC 3986 ends the query at '#' and uriparser drops the fragment after
+ * it; an option written there (seal=aead) would be lost without a word.
+ * A '#' has no other place in a URL, so any literal one is refused. */
+static int refuse_fragment(const char *text, obol_error *err)
+{
+    const char *hash = strchr(text, '#');
+
+    if (hash == NULL)
+        return OBOL_OK;
+    return obol_set_error(err, OBOL_ERR_INVALID,
+                          "config: '#' at character %zu starts a URL "
+                          "fragment, which obol does not accept (write a "
+                          "'#' in a value as %%23)", (size_t)(hash - text) + 1);
+}
+
 static int parse_uri(const char *text, obol_config *out, obol_error *err)
 {
     UriUriA uri;
     const char *error_pos = NULL;
-    int status;
+    int status = refuse_fragment(text, err), uri_status;
 
-    if (uriParseSingleUriA(&uri, text, &error_pos) != URI_SUCCESS) {
+    if (status != OBOL_OK)
+        return status;
+    /* uriparser 0.9.7 takes no NULL end here, despite its documentation. */
+    uri_status = uriParseSingleUriExMmA(&uri, text, text + strlen(text),
+                                        &error_pos, uri_memory);
+    if (uri_status == URI_ERROR_MALLOC)
+        return obol_set_error(err, OBOL_ERR_NOMEM,
+                              "config: out of memory parsing the string");
+    if (uri_status != URI_SUCCESS) {
         size_t at = error_pos ? (size_t)(error_pos - text) : 0;
         /* Only the offending character: the rest may hold a password. */
         if (error_pos != NULL && *error_pos != '\0')
@@ -521,7 +557,7 @@ static int parse_uri(const char *text, obol_config *out, obol_error *err)
                               "config: malformed at character %zu", at + 1);
     }
     if (uri.scheme.first == NULL) {
-        uriFreeUriMembersA(&uri);
+        uriFreeUriMembersMmA(&uri, uri_memory);
         return obol_set_error(err, OBOL_ERR_INVALID,
                               "config: the string has no scheme (lmdb:, "
                               "redis:, memory:, ...)");
@@ -537,7 +573,7 @@ static int parse_uri(const char *text, obol_config *out, obol_error *err)
         status = parse_options(&uri, out, err);
     if (status == OBOL_OK)
         status = redact(text, &uri, out, err);
-    uriFreeUriMembersA(&uri);
+    uriFreeUriMembersMmA(&uri, uri_memory);
     return status;
 }
 

@@ -83,6 +83,12 @@ int obol_config_set_old_secrets(obol_config *c, const char *value,
 int obol_config_check_keys(const obol_config *c, obol_error *err);
 void obol_config_clear_keys(obol_config *c);
 
+/* For tests only, and not thread-safe: the memory manager uriparser
+ * allocates with while parsing (NULL: its default, malloc), so that a test
+ * can fail its allocations and see OBOL_ERR_NOMEM come back. */
+struct UriMemoryManagerStruct;
+void obol_config_set_uri_memory(struct UriMemoryManagerStruct *memory);
+
 /* The view of *config that a driver's open() receives. */
 void obol_config_for_driver(const obol_config *config,
                             obol_driver_config *out);

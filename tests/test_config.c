@@ -11,9 +11,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
+#include <uriparser/Uri.h>
 
 #include "config_internal.h"
 #include "seal_internal.h"
@@ -439,6 +441,30 @@ static void malformed_uri_is_refused_with_its_position(void **state)
     assert_refused("redis://h/%zz", "malformed");
 }
 
+/* Everything after '#' would be dropped: seal=bogus below would never be
+ * seen, and a store meant to seal with aead would store plaintext. */
+static void fragment_is_refused(void **state)
+{
+    (void)state;
+    assert_refused("memory:?prefix=a#&seal=bogus", "'#' at character 17",
+                   "fragment", "%23");
+    assert_refused("lmdb:///var/lib/a#b", "'#' at character 18", "fragment");
+    assert_refused("memory:#", "'#' at character 8", "fragment");
+    assert_refused("redis://u:pa#ss@h/0", "fragment");
+}
+
+static void encoded_hash_in_a_value_is_kept(void **state)
+{
+    obol_config c;
+
+    (void)state;
+    parse_ok("lmdb:///tmp/a%23b?prefix=p%23q&tag=%23", &c);
+    assert_string_equal(c.path, "/tmp/a#b");
+    assert_string_equal(c.prefix, "p#q");
+    assert_string_equal(driver_option(&c, "tag"), "#");
+    obol_config_clear(&c);
+}
+
 static void port_zero_is_refused(void **state)
 {
     (void)state;
@@ -816,6 +842,109 @@ static void more_than_sixteen_old_keys_are_refused(void **state)
                    "at most 16");
 }
 
+/* ------------------------------------------- uriparser out of memory */
+
+/* A uriparser memory manager that counts allocations and fails the one
+ * numbered fail_at (from 0; SIZE_MAX: none), and counts what is live, so
+ * that a refused string is seen to free everything uriparser gave it. */
+static size_t uri_allocations, uri_live, uri_fail_at = SIZE_MAX;
+
+static void *counted(void *p)
+{
+    uri_live += p != NULL;
+    return p;
+}
+
+static int uri_allocation_fails(void)
+{
+    return uri_allocations++ == uri_fail_at;
+}
+
+static void *uri_malloc(UriMemoryManager *m, size_t size)
+{
+    (void)m;
+    return uri_allocation_fails() ? NULL : counted(malloc(size));
+}
+
+static void *uri_calloc(UriMemoryManager *m, size_t count, size_t size)
+{
+    (void)m;
+    return uri_allocation_fails() ? NULL : counted(calloc(count, size));
+}
+
+static void *uri_realloc(UriMemoryManager *m, void *p, size_t size)
+{
+    void *bigger;
+
+    (void)m;
+    if (uri_allocation_fails())
+        return NULL;
+    bigger = realloc(p, size);
+    if (p == NULL)
+        counted(bigger);
+    return bigger;
+}
+
+static void *uri_reallocarray(UriMemoryManager *m, void *p, size_t count,
+                              size_t size)
+{
+    return size != 0 && count > SIZE_MAX / size ? NULL
+                                                : uri_realloc(m, p, count * size);
+}
+
+static void uri_free(UriMemoryManager *m, void *p)
+{
+    (void)m;
+    uri_live -= p != NULL;
+    free(p);
+}
+
+static UriMemoryManager failing_uri_memory = {
+    uri_malloc, uri_calloc, uri_realloc, uri_reallocarray, uri_free, NULL
+};
+
+/* Parses text with uriparser's allocation number fail_at failing. */
+static int parse_failing_at(const char *text, size_t fail_at, obol_config *c,
+                            obol_error *err)
+{
+    int status;
+
+    uri_allocations = 0;
+    uri_live = 0;
+    uri_fail_at = fail_at;
+    obol_config_set_uri_memory(&failing_uri_memory);
+    status = obol_config_parse(text, c, err);
+    obol_config_set_uri_memory(NULL);
+    return status;
+}
+
+/* Every allocation uriparser makes, in the URL (path segments) and in the
+ * options (the query list), fails in turn: each is OBOL_ERR_NOMEM, never
+ * "malformed", and leaves nothing allocated. */
+static void uriparser_out_of_memory_is_nomem(void **state)
+{
+    static const char text[] = "lmdb:///var/lib/a/b?prefix=p&map_size=1MiB";
+    obol_config c;
+    obol_error err = { 0, "" };
+    size_t total;
+
+    (void)state;
+    assert_int_equal(parse_failing_at(text, SIZE_MAX, &c, &err), OBOL_OK);
+    obol_config_clear(&c);
+    total = uri_allocations;
+    assert_true(total >= 4);   /* three path segments, two options */
+    for (size_t n = 0; n < total; n++) {
+        int status = parse_failing_at(text, n, &c, &err);
+
+        if (status != OBOL_ERR_NOMEM)
+            fail_msg("allocation %zu failing gives %d: %s", n, status,
+                     err.message);
+        assert_non_null(strstr(err.message, "config: out of memory"));
+        assert_int_equal(uri_live, 0);
+        assert_null(c.scheme);
+    }
+}
+
 static void error_pointer_may_be_null(void **state)
 {
     obol_config c;
@@ -856,6 +985,8 @@ int main(void)
         cmocka_unit_test(upper_case_scheme_is_refused),
         cmocka_unit_test(scheme_with_other_characters_is_refused),
         cmocka_unit_test(malformed_uri_is_refused_with_its_position),
+        cmocka_unit_test(fragment_is_refused),
+        cmocka_unit_test(encoded_hash_in_a_value_is_kept),
         cmocka_unit_test(port_zero_is_refused),
         cmocka_unit_test(port_over_65535_is_refused),
         cmocka_unit_test(non_numeric_port_is_refused),
@@ -891,6 +1022,7 @@ int main(void)
         cmocka_unit_test(old_key_id_equal_to_the_signing_one_is_refused),
         cmocka_unit_test(old_key_ids_without_a_secret_are_refused),
         cmocka_unit_test(more_than_sixteen_old_keys_are_refused),
+        cmocka_unit_test(uriparser_out_of_memory_is_nomem),
         cmocka_unit_test(error_pointer_may_be_null),
     };
 

@@ -269,6 +269,9 @@ int lmdb_env_acquire(const char *dir, const lmdb_env_settings *settings,
     if (status != OBOL_OK)
         return status;
     char *path = realpath(dir, NULL);
+    if (path == NULL && errno == ENOMEM)
+        return lmdb_fail(err, OBOL_ERR_NOMEM,
+                         "lmdb: out of memory resolving %s", dir);
     if (path == NULL)
         return lmdb_fail(err, OBOL_ERR_BACKEND,
                          "lmdb: cannot resolve %s: %s", dir, strerror(errno));
