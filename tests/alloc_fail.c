@@ -134,8 +134,8 @@ static int under_valgrind(void)
 const char *alloc_fail_unavailable(void)
 {
     if (under_valgrind())
-        return "running under valgrind, which replaces malloc (an injected "
-               "sweep would take minutes)";
+        return "running under valgrind, whose allocator replaces this "
+               "program's";
     return NULL;
 }
 

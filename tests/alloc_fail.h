@@ -50,8 +50,8 @@ long alloc_fail_live_bytes(void);
 
 /* NULL when failures can be injected, else why not: in a build with
  * AddressSanitizer (or another sanitizer that owns malloc) this module is
- * compiled out, and under valgrind, which replaces glibc's allocator, an
- * injected run would take minutes. */
+ * compiled out, and valgrind replaces the program's malloc family with its
+ * own (only sodium_malloc() would still be seen). */
 const char *alloc_fail_unavailable(void);
 
 #endif
