@@ -55,7 +55,8 @@ static int rotate(obol_store *st, obol_session *s, int64_t now,
     int status = obol_session_refresh(s, now, refresh_ttl);
 
     if (status != OBOL_OK)
-        return obol_set_error(err, status, "refresh: cannot rotate the token");
+        return obol_set_error(err, status, "refresh: cannot rotate the "
+                              "token: %s", obol_strerror(status));
     if (new_token != NULL) {
         status = obol_token_make(st, s, &token, err);
         if (status != OBOL_OK)

@@ -20,6 +20,8 @@ include tests/codec.mk
 
 include tests/unit.mk
 
+include tests/alloc_sweep.mk
+
 # The store-semantics suite, one runner per driver.
 STORE_SUITE_SOURCES = tests/store_suite.c tests/store_suite.h \
 	tests/suite_refresh.c tests/suite_refresh.h \
