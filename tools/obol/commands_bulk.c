@@ -88,9 +88,13 @@ static int batch_add(import_batch *b, obol_session *s, unsigned long line)
     return 0;
 }
 
-static int is_blank(const char *line)
+/* Only spaces, tabs and line ends; a NUL byte is not blank. */
+static int is_blank(const char *line, size_t len)
 {
-    return line[strspn(line, " \t\r\n")] == '\0';
+    for (size_t i = 0; i < len; i++)
+        if (strchr(" \t\r\n", line[i]) == NULL || line[i] == '\0')
+            return 0;
+    return 1;
 }
 
 /*
@@ -99,17 +103,25 @@ static int is_blank(const char *line)
  * store applies every rule of obol_restore() (ids, times, max_payload)
  * without touching the destination.
  */
-static int check_line(obol_store *scratch, const char *line, unsigned long number,
-                      obol_session **out)
+static int check_line(obol_store *scratch, const char *line, size_t len,
+                      unsigned long number, obol_session **out)
 {
     json_error_t error;
-    json_t *doc = json_loads(line, JSON_REJECT_DUPLICATES, &error);
+    json_t *doc;
     obol_session *s;
     obol_error err;
     unsigned present;
     char why[256];
     int status;
 
+    /* Read as a C string, the bytes after a NUL would never be looked at. */
+    if (memchr(line, '\0', len) != NULL) {
+        cli_error("import", "line %lu: contains a NUL byte", number);
+        return EXIT_USAGE;
+    }
+    doc = json_loadb(line, len, JSON_REJECT_DUPLICATES, &error);
+    if (doc == NULL && json_error_code(&error) == json_error_out_of_memory)
+        return cli_fail("import", OBOL_ERR_NOMEM, NULL);
     if (doc == NULL) {
         cli_error("import", "line %lu: malformed JSON: %s (column %d)", number,
                   error.text, error.column);
@@ -117,6 +129,8 @@ static int check_line(obol_store *scratch, const char *line, unsigned long numbe
     }
     status = session_from_json(doc, &s, &present, why, sizeof why);
     json_decref(doc);
+    if (status == SESSION_JSON_NOMEM)
+        return cli_fail("import", OBOL_ERR_NOMEM, NULL);
     if (status != 0) {
         cli_error("import", "line %lu: %s", number, why);
         return EXIT_USAGE;
@@ -176,16 +190,17 @@ static int read_batch(const char *url, import_batch *batch)
     unsigned long number = 0;
     char *line = NULL;
     size_t size = 0;
+    ssize_t len;
     int code;
 
     code = open_scratch(url, &scratch);
-    while (code == EXIT_OK && getline(&line, &size, stdin) >= 0) {
+    while (code == EXIT_OK && (len = getline(&line, &size, stdin)) >= 0) {
         obol_session *s;
 
         number++;
-        if (is_blank(line))
+        if (is_blank(line, (size_t)len))
             continue;
-        code = check_line(scratch, line, number, &s);
+        code = check_line(scratch, line, (size_t)len, number, &s);
         if (code == EXIT_OK && batch_add(batch, s, number) != 0) {
             obol_session_free(s);
             code = cli_fail("import", OBOL_ERR_NOMEM, NULL);
