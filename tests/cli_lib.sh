@@ -126,6 +126,19 @@ if a != b:
 ' "$1" "$2"
 }
 
+# no_raw_controls FILE: FILE is valid UTF-8 and holds none of what a
+# terminal acts on: C0 controls but newline, DEL, C1 controls, bidi marks,
+# embeddings, overrides and isolates.
+no_raw_controls() {
+    python3 -c '
+import re, sys
+data = open(sys.argv[1], "rb").read()
+text = data.decode("utf-8")   # raises on bytes that are not UTF-8
+bad = re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]", text)
+assert bad is None, "raw %r at %d: %r" % (bad.group(), bad.start(), text[max(0, bad.start() - 20):bad.end() + 20])
+' "$1"
+}
+
 # count_lines FILE N: FILE has N lines.
 count_lines() {
     [ "$(wc -l <"$1")" -eq "$2" ]

@@ -177,6 +177,65 @@ run ls --all-types "$db" "$binary_user"
 check "text output escapes bytes that are not UTF-8" grep -q '^8 sessions$' "$work/out"
 check "text output holds no raw control bytes" sh -c "! LC_ALL=C grep -q \"\$(printf '[\001\377]')\" '$work/out'"
 
+# ------------------------------------ text from records and backends escaped
+# A user id with ESC [ 31m, CSI as a C1 pair (C2 9B), U+202E (right-to-left
+# override), a byte that is not UTF-8 (FF) and DEL; an id with the same
+# controls in valid UTF-8 (so that --json prints it as a string), and a
+# payload of the user id's bytes.
+hostile=lmdb://$work/hostile
+mkdir "$work/hostile"
+hostile_user=$(printf 'u\033[31m\302\233\342\200\256\377\177')
+python3 - "$work/many.jsonl" >"$work/hostile.jsonl" <<'PY'
+import base64, json, sys
+s = json.loads(open(sys.argv[1], encoding="utf-8").readline())
+for name in ("id", "id_b64", "user_id", "user_id_b64"):
+    s.pop(name, None)
+raw = b"u\x1b[31m\xc2\x9b\xe2\x80\xae\xff\x7f"
+s["id"] = "s\x1b[31m\u0085\u202e\u2066\x7f-id"
+s["user_id_b64"] = base64.b64encode(raw).decode()
+s["type"] = "t\u200f\x1b[0m"
+s["extra_payload"] = base64.b64encode(raw).decode()
+print(json.dumps(s))
+PY
+hostile_sid=$(printf 's\033[31m\302\205\342\200\256\342\201\246\177-id')
+hostile_type=$(printf 't\342\200\217\033[0m')
+run_in "$work/hostile.jsonl" import "$hostile"
+expect "import of a session whose ids and payload hold controls" 0
+run ls --all-types "$hostile" "$hostile_user"
+expect "ls of that user" 0
+check "ls escapes the controls in ids and types" no_raw_controls "$work/out"
+check "ls shows them as escapes" grep -qF 's\x1b[31m\u0085\u202e\u2066\x7f-id' "$work/out"
+run get -- "$hostile" "$hostile_sid" "$hostile_user" "$hostile_type"
+expect "get of that session" 0
+check "get escapes the controls in ids, type and payload" no_raw_controls "$work/out"
+check "get shows the user id escaped, bytes that are not UTF-8 included" \
+    grep -qF 'u\x1b[31m\u009b\u202e\xff\x7f' "$work/out"
+check "get shows the payload escaped" \
+    grep -qF '13 bytes: "u\x1b[31m\u009b\u202e\xff\x7f"' "$work/out"
+run get --json -- "$hostile" "$hostile_sid" "$hostile_user" "$hostile_type"
+check "get --json escapes them too (DEL, C1 and bidi as \\u)" no_raw_controls "$work/out"
+check "get --json stays the same session" same_sessions "$work/out" "$work/hostile.jsonl"
+run export "$hostile"
+expect "export of that store" 0
+check "export escapes them" no_raw_controls "$work/out"
+check "export is still the same session, byte for byte" same_sessions "$work/out" "$work/hostile.jsonl"
+run get "$hostile?%1B%5B31m%E2%80%AE%C2%9Bx=1" a b
+expect "a driver error quoting an option name with controls" 2 "unknown option"
+check "has them escaped in the message" no_raw_controls "$work/err"
+check "and shows them as escapes" grep -qF '"\x1b[31m\u202e\u009bx"' "$work/err"
+run "$(printf 'frob\033]0;title\007')" "$db"
+check "an unknown command is echoed escaped" no_raw_controls "$work/err"
+mkdir "$work/$(printf 'not-utf8-\377')"
+run check --json "lmdb://$work/not-utf8-%FF"
+expect "check --json of a store whose path is not UTF-8" 0
+check "prints valid JSON, the backend's description escaped" python3 -c '
+import json, sys
+backend = json.loads(open(sys.argv[1]).readline())["backend"]
+assert "not-utf8-\\xff" in backend, backend
+' "$work/out"
+run check "lmdb://$work/not-utf8-%FF"
+check "check escapes the backend's description" no_raw_controls "$work/out"
+
 # ------------------------------------------------- bad input changes nothing
 "$OBOL_BIN" export "$db" >"$work/before" 2>/dev/null
 { head -n 5 "$work/many.jsonl"; echo '{"id": "x", "user_id": '; } >"$work/bad.jsonl"

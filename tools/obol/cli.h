@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <obol/obol.h>
 
@@ -40,9 +41,27 @@ typedef struct cli_options {
 
 /* ---------------------------------------------------------------- output.c */
 
-/* Prints "obol: what: message" on stderr. */
+/* Prints "obol: what: message" on stderr ("obol: message" when what is
+ * NULL), the message escaped as cli_escaped() does. */
 void cli_error(const char *what, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/*
+ * Writes len bytes of data from a record (an id, a payload) as text a
+ * terminal shows as it is: valid UTF-8 stays, a backslash is doubled, a
+ * byte that is not UTF-8 and the ASCII controls (C0, DEL) become \xNN,
+ * the C1 controls (U+0080-U+009F) and the bidi controls (U+061C, U+200E,
+ * U+200F, U+202A-U+202E, U+2066-U+2069) \uNNNN. It is the one escaper:
+ * messages (cli_error(), the logger, cli_escaped()) get the same, but
+ * keep their backslashes, and --json output the same controls as
+ * \uNNNN (cli_print_json()).
+ */
+void cli_write_text(FILE *out, const void *data, size_t len);
+
+/* text, a message or a backend's description, escaped for people, as a
+ * malloc()ed string (NULL when out of memory); valid UTF-8, so that it
+ * may go into JSON. */
+char *cli_escaped(const char *text);
 
 /* Reports a failed library call ("obol: what: <err message>") and returns
  * the exit status for it. */

@@ -78,11 +78,11 @@ static void usage(FILE *out)
 "\nSee obol(1).\n", out);
 }
 
+/* arg comes from argv: escaped with the rest of the message. */
 static int usage_error(const char *fmt, const char *arg)
 {
-    fputs("obol: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs("\nTry 'obol --help'.\n", stderr);
+    cli_error(NULL, fmt, arg);
+    fputs("Try 'obol --help'.\n", stderr);
     return EXIT_USAGE;
 }
 
