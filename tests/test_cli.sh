@@ -287,6 +287,30 @@ printf '%s\n' "$OBOL_SECRET" >"$work/right.secret"
 expect "--secret-file reads the secret from a file" 0
 check "and verifies every record with it" same_sessions "$work/out" "$work/before"
 
+# ------------------------------------------------------- export --output
+(umask 000; "$OBOL_BIN" export --output "$work/export.jsonl" "$db" >"$work/out" 2>"$work/err"); rc=$?
+expect "export --output writes a file" 0
+check "created mode 0600 whatever the umask" test "$(stat -c %a "$work/export.jsonl")" = 600
+check "holds the export" same_sessions "$work/export.jsonl" "$work/before"
+check "and nothing went to standard output" test ! -s "$work/out"
+echo "an older, readable file" >"$work/wide.jsonl"
+chmod 644 "$work/wide.jsonl"
+run export --output "$work/wide.jsonl" "$db"
+expect "export --output over an existing file" 0
+check "narrows a wider mode to 0600" test "$(stat -c %a "$work/wide.jsonl")" = 600
+check "and replaces what it held" same_sessions "$work/wide.jsonl" "$work/before"
+run export --output "$work/no/such/dir/x.jsonl" "$db"
+expect "export --output into a missing directory is an output error" 3 "cannot open"
+run get --output "$work/x.jsonl" "$db" a b
+expect "--output is an option of export only" 2 "option of export"
+if [ -w /dev/full ]; then
+    run export --output /dev/full "$db"
+    expect "export --output to a full disk says so" 3 "writing to '/dev/full': No space left"
+    "$OBOL_BIN" export "$db" >/dev/full 2>"$work/err"; rc=$?
+    expect "export to a full standard output says so" 3 "standard output: No space left"
+    check "and does not blame memory" sh -c "! grep -q 'out of memory' '$work/err'"
+fi
+
 # ------------------------------------------------------------- migrate
 run migrate --json "$db" "lmdb://$work/other?prefix=copy"
 expect "migrate between prefixes" 0

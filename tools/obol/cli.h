@@ -35,6 +35,7 @@ typedef struct cli_options {
     int64_t ttl;                 /* put: default session lifetime */
     int64_t refresh_ttl;         /* put: default refresh token lifetime */
     unsigned long sample;        /* check: records to verify */
+    const char *output;          /* export --output: the file to write */
     char **args;                 /* operands after the command name */
     int nargs;
 } cli_options;
@@ -84,10 +85,12 @@ int cli_print_session(const obol_session *s, int json);
 void cli_print_row_header(void);
 void cli_print_row(const obol_session *s);
 
-/* Prints a JSON object (stolen) as one line on stdout. -1 when out of
- * memory. The type is jansson's json_t, kept opaque here. */
+/* Prints a JSON object (stolen) as one line on stdout, or on out. -1
+ * when out of memory (a write error shows in ferror()). The type is
+ * jansson's json_t, kept opaque here. */
 struct json_t;
 int cli_print_json(struct json_t *doc);
+int cli_write_json(FILE *out, struct json_t *doc);
 
 /* Flushes stdout; on a write error reports it for command and returns
  * EXIT_BACKEND, else status unchanged. */

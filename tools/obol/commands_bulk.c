@@ -3,11 +3,15 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -17,37 +21,111 @@
 
 /* -------------------------------------------------------------- export */
 
+typedef struct export_target {
+    FILE *out;             /* stdout, or the --output file */
+    const char *name;      /* for messages */
+    unsigned long written;
+    int write_errno;       /* errno of the first failed write, or 0 */
+} export_target;
+
+/* Any positive status that the library does not use stops a walk. */
+#define EXPORT_WRITE_FAILED 1000
+
 static int export_session(void *arg, const obol_session *s)
 {
-    unsigned long *written = arg;
+    export_target *t = arg;
 
-    if (cli_print_session(s, 1) != 0)
+    errno = 0;
+    if (cli_write_json(t->out, session_to_json(s)) != 0)
         return OBOL_ERR_NOMEM;
-    ++*written;
+    if (ferror(t->out)) {
+        t->write_errno = errno != 0 ? errno : EIO;
+        return EXPORT_WRITE_FAILED;
+    }
+    ++t->written;
     return OBOL_OK;
+}
+
+/*
+ * The --output file, for writing from its start, mode 0600 whatever the
+ * umask: an export holds refresh token ids and decrypted payloads. A
+ * file that exists with a wider mode is narrowed before anything is
+ * written to it; what is not a regular file (/dev/null, a pipe) is left
+ * as it is.
+ */
+static int open_output(const char *path, FILE **out)
+{
+    struct stat st;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+    if (fd < 0) {
+        cli_error("export", "cannot open '%s' for writing: %s", path,
+                  strerror(errno));
+        return EXIT_BACKEND;
+    }
+    if (fstat(fd, &st) != 0 ||
+        (S_ISREG(st.st_mode) && (st.st_mode & 07777) != 0600 &&
+         fchmod(fd, 0600) != 0)) {
+        cli_error("export", "cannot make '%s' mode 0600: %s", path,
+                  strerror(errno));
+        close(fd);
+        return EXIT_BACKEND;
+    }
+    *out = fdopen(fd, "w");
+    if (*out == NULL) {
+        close(fd);
+        return cli_fail("export", OBOL_ERR_NOMEM, NULL);
+    }
+    return EXIT_OK;
+}
+
+/* Flushes the output (and closes an --output file); a write error is
+ * exit status 3, with a message naming where. */
+static int finish_output(export_target *t, int code)
+{
+    int failed = t->write_errno != 0 || ferror(t->out) != 0;
+
+    errno = 0;
+    if ((t->out == stdout ? fflush(t->out) : fclose(t->out)) != 0)
+        failed = 1;
+    if (!failed)
+        return code;
+    if (t->write_errno == 0)
+        t->write_errno = errno != 0 ? errno : EIO;
+    cli_error("export", t->out == stdout ? "writing to %s: %s" : "writing to '%s': %s",
+              t->name, strerror(t->write_errno));
+    return code == EXIT_OK ? EXIT_BACKEND : code;
 }
 
 int cmd_export(const cli_options *o)
 {
+    export_target t = { stdout, "standard output", 0, 0 };
     obol_scan_stats stats = { 0 };
-    unsigned long written = 0;
     obol_store *st;
     obol_error err;
     int status, code;
 
     code = cli_open_store(o->args[0], cli_secret_for(o, ""), "export", &st);
+    if (code == EXIT_OK && o->output != NULL) {
+        t.name = o->output;
+        code = open_output(o->output, &t.out);
+        if (code != EXIT_OK)
+            obol_store_close(st);
+    }
     if (code != EXIT_OK)
         return code;
-    status = obol_scan(st, export_session, &written, &stats, &err);
-    if (status != OBOL_OK)
+    status = obol_scan(st, export_session, &t, &stats, &err);
+    if (status == EXPORT_WRITE_FAILED)
+        code = EXIT_BACKEND;
+    else if (status != OBOL_OK)
         code = cli_fail_store("export", status, &err);
     else if (stats.rejected > 0)
         code = EXIT_REJECTED;
     obol_store_close(st);
-    code = cli_finish_output("export", code);
+    code = finish_output(&t, code);
     if (!o->quiet)
         fprintf(stderr, "obol: export: %lu sessions written; %" PRIu64 " expired "
-                "and %" PRIu64 " rejected records skipped\n", written,
+                "and %" PRIu64 " rejected records skipped\n", t.written,
                 stats.expired, stats.rejected);
     return code;
 }

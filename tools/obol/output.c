@@ -348,17 +348,22 @@ void cli_print_row(const obol_session *s)
 /* Dumped to memory first: then -1 only ever means memory (a write error
  * is cli_finish_output()'s to report), and the controls that JSON lets
  * stand raw in a string (DEL, C1, bidi) can be escaped on the way out. */
-int cli_print_json(json_t *doc)
+int cli_write_json(FILE *out, json_t *doc)
 {
     char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
 
     json_decref(doc);
     if (text == NULL)
         return -1;
-    write_shown(stdout, text, strlen(text), SHOW_JSON);
-    putchar('\n');
+    write_shown(out, text, strlen(text), SHOW_JSON);
+    fputc('\n', out);
     free(text);
     return 0;
+}
+
+int cli_print_json(json_t *doc)
+{
+    return cli_write_json(stdout, doc);
 }
 
 int cli_finish_output(const char *command, int status)
