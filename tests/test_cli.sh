@@ -276,6 +276,9 @@ run get "$db?secret=env:NO_SUCH_VARIABLE" a b
 expect "a secret variable that is not set is a key error" 5 "NO_SUCH_VARIABLE"
 run get --secret-file "$work/wrong.secret" "$db?secret=env:OBOL_SECRET" a b
 expect "a secret file and a secret= option together are a usage error" 2 "use one"
+run get "redis://:hunter2hunter2@127.0.0.1:1/0" a b
+expect "a password in a URL is refused before it is used (ps shows argv)" 2 "password=env:NAME"
+check "and is not echoed" sh -c "! grep -q hunter2 '$work/err'"
 run get "$db?map_sise=1GiB" a b
 expect "a misspelt option is a usage error" 2 "map_sise"
 "$OBOL_BIN" export "$db" >"$work/after" 2>/dev/null

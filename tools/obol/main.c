@@ -66,6 +66,8 @@ static void usage(FILE *out)
 "Secrets come from the environment or a file, never from the command line:\n"
 "OBOL_SECRET or --secret-file (migrate: OBOL_SRC_SECRET / OBOL_DST_SECRET or\n"
 "--src-secret-file / --dst-secret-file, falling back to the former).\n"
+"So do backend passwords: a URL with one in it (redis://:PASSWORD@host) is\n"
+"refused; write password=env:NAME or password=file:PATH instead.\n"
 "Durations are seconds or a number with s, m, h or d; or \"infinity\".\n"
 "\n"
 "exit status:\n"
