@@ -259,6 +259,20 @@ expect "import refuses a NUL byte inside a line and names the line" 2 "line 2: c
 { printf '\000\n'; head -n 1 "$work/many.jsonl"; } >"$work/nul-first.jsonl"
 run_in "$work/nul-first.jsonl" import "$db"
 expect "a line that starts with a NUL byte is refused, not skipped as blank" 2 "line 1: contains a NUL byte"
+mkdir "$work/toolong"
+python3 - "$work/many.jsonl" >"$work/toolong.jsonl" <<'PY'
+import json, sys
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines()[1:4]
+last = json.loads(lines[2])
+last.pop("id_b64", None)
+last["id"] = "x" * 600          # the LMDB key would pass its 511 bytes
+lines[2] = json.dumps(last)
+print("\n".join(lines))
+PY
+run_in "$work/toolong.jsonl" import "lmdb://$work/toolong"
+expect "import of an id too long for an LMDB key in line 3 of 3 names the line" 2 "line 3: "
+"$OBOL_BIN" export "lmdb://$work/toolong" >"$work/toolong.out" 2>/dev/null
+check "and writes nothing: lines 1 and 2 are absent" test ! -s "$work/toolong.out"
 sed '2s/"type":"[a-z0-9]*",//' "$work/many.jsonl" | head -n 3 >"$work/notype.jsonl"
 run_in "$work/notype.jsonl" import "$db"
 expect "import names a missing member" 2 "line 2: member 'type' is missing"

@@ -109,18 +109,14 @@ typedef struct cli_secret {
 cli_secret cli_secret_for(const cli_options *o, const char *role);
 
 /* Opens the store at url with the secret added to the config string
- * (unless url has its own secret= option) and the CLI logger. Reports
- * failures itself; returns an exit status. */
+ * (unless url has its own secret= option) and the CLI logger; a url
+ * holding a password is refused (exit 2). Reports failures itself;
+ * returns an exit status. */
 int cli_open_store(const char *url, cli_secret secret, const char *what,
                    obol_store **out);
 
 /* Adds the hint "set OBOL_SECRET or use --secret-file" to key errors. */
 int cli_fail_store(const char *what, int status, const obol_error *err);
-
-/* Copies the options of url that bound what a store accepts (max_payload,
- * driver_path) into "memory:?...", the config of a scratch store that
- * checks sessions by the library's own rules. Returns malloc()ed memory. */
-char *cli_scratch_config(const char *url);
 
 /* ---------------------------------------------------------- command files */
 

@@ -177,11 +177,12 @@ static int is_blank(const char *line, size_t len)
 
 /*
  * One input line to a session, checked as far as the tool can (JSON,
- * members) and then by the library itself: restoring it into the scratch
- * store applies every rule of obol_restore() (ids, times, max_payload)
- * without touching the destination.
+ * members) and then by the library itself against the destination:
+ * obol_restore_check() applies every rule of obol_restore() (ids, times,
+ * max_payload) and the destination driver's own limits (an id too long
+ * for an LMDB key), with the library's own code, writing nothing.
  */
-static int check_line(obol_store *scratch, const char *line, size_t len,
+static int check_line(obol_store *st, const char *line, size_t len,
                       unsigned long number, obol_session **out)
 {
     json_error_t error;
@@ -226,9 +227,7 @@ static int check_line(obol_store *scratch, const char *line, size_t len,
         return EXIT_USAGE;
     }
     s->version = OBOL_SESSION_VERSION;
-    status = obol_restore(scratch, s, &err);
-    if (status == OBOL_OK)
-        status = obol_delete(scratch, s->id, s->user_id, s->type, &err);
+    status = obol_restore_check(st, s, &err);
     if (status != OBOL_OK) {
         cli_error("import", "line %lu: %s", number, err.message);
         obol_session_free(s);
@@ -238,47 +237,22 @@ static int check_line(obol_store *scratch, const char *line, size_t len,
     return EXIT_OK;
 }
 
-/* A store that only checks sessions, keyed with a throwaway key. */
-static int open_scratch(const char *url, obol_store **out)
-{
-    static const uint8_t throwaway_key[32];
-    char *config = cli_scratch_config(url);
-    obol_error err;
-    int status;
-
-    if (config == NULL)
-        return cli_fail("import", OBOL_ERR_NOMEM, NULL);
-    status = obol_store_open(config, out, &err);
-    free(config);
-    if (status == OBOL_OK)
-        status = obol_store_add_key(*out, 1, throwaway_key, 1, &err);
-    if (status != OBOL_OK) {
-        cli_error("import", "cannot open the in-memory store that checks the "
-                  "input: %s", err.message);
-        obol_store_close(*out);
-        return cli_exit_status(status);
-    }
-    return EXIT_OK;
-}
-
 /* Reads and checks all of standard input before anything is written. */
-static int read_batch(const char *url, import_batch *batch)
+static int read_batch(obol_store *st, import_batch *batch)
 {
-    obol_store *scratch = NULL;
     unsigned long number = 0;
     char *line = NULL;
     size_t size = 0;
     ssize_t len;
-    int code;
+    int code = EXIT_OK;
 
-    code = open_scratch(url, &scratch);
     while (code == EXIT_OK && (len = getline(&line, &size, stdin)) >= 0) {
         obol_session *s;
 
         number++;
         if (is_blank(line, (size_t)len))
             continue;
-        code = check_line(scratch, line, (size_t)len, number, &s);
+        code = check_line(st, line, (size_t)len, number, &s);
         if (code == EXIT_OK && batch_add(batch, s, number) != 0) {
             obol_session_free(s);
             code = cli_fail("import", OBOL_ERR_NOMEM, NULL);
@@ -289,7 +263,6 @@ static int read_batch(const char *url, import_batch *batch)
         code = EXIT_USAGE;
     }
     free(line);
-    obol_store_close(scratch);
     return code;
 }
 
@@ -352,7 +325,7 @@ int cmd_import(const cli_options *o)
         return code;
     code = probe_store(st, "import");
     if (code == EXIT_OK)
-        code = read_batch(o->args[0], &batch);
+        code = read_batch(st, &batch);
     if (code == EXIT_OK)
         code = write_batch(st, &batch, o->json);
     batch_free(&batch);

@@ -204,20 +204,3 @@ int cli_open_store(const char *url, cli_secret secret, const char *what,
     obol_store_set_logger(*out, cli_log, NULL);
     return EXIT_OK;
 }
-
-char *cli_scratch_config(const char *url)
-{
-    static const char *const copied[] = { "max_payload", "driver_path" };
-    char *config = strdup("memory:");
-
-    for (size_t i = 0; config != NULL && i < 2; i++) {
-        size_t len;
-        const char *value = option_in(url, copied[i], &len);
-
-        if (value != NULL && append_option(&config, copied[i], value, len, 0) != 0) {
-            free(config);
-            config = NULL;
-        }
-    }
-    return config;
-}
