@@ -102,7 +102,7 @@ int cmd_export(const cli_options *o)
     export_target t = { stdout, "standard output", 0, 0 };
     obol_scan_stats stats = { 0 };
     obol_store *st;
-    obol_error err;
+    obol_error err = { 0 };   /* untouched when export_session() stops the walk */
     int status, code;
 
     code = cli_open_store(o->args[0], cli_secret_for(o, ""), "export", &st);

@@ -116,7 +116,7 @@ int cmd_ls(const cli_options *o)
 {
     session_list list = { NULL, 0, 0, o->args[1] };
     obol_store *st;
-    obol_error err;
+    obol_error err = { 0 };   /* untouched when keep_users_session() stops the walk */
     int status, code;
 
     if (o->all_types && o->nargs > 2) {
