@@ -1,6 +1,7 @@
 /*
  * Whole-store operations: walking every session of a store (obol_scan),
- * writing a session exactly as it is (obol_restore), and copying a store
+ * writing a session exactly as it is (obol_restore) or checking that it
+ * could be (obol_restore_check), and copying a store
  * into another (obol_migrate), whose restores go in batches. They serve
  * export, import and migration.
  */
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "errors_internal.h"
+#include "loader_internal.h"
 #include "record_internal.h"
 #include "store_internal.h"
 
@@ -260,6 +262,17 @@ static int batch_put(restore_batch *b, obol_error *err)
     return status;
 }
 
+/* Frees what the queued sessions hold and empties the batch. */
+static void batch_release(restore_batch *b)
+{
+    for (size_t i = 0; i < b->count; i++) {
+        obol_record_buf_release(&b->sealed[i]);
+        if (b->owns_sessions)   /* copies batch_add made */
+            obol_session_free((obol_session *)b->sessions[i]);
+    }
+    b->count = 0;
+}
+
 /* Writes every queued session, then empties the batch, whatever the
  * outcome. */
 static int batch_write(restore_batch *b, obol_error *err)
@@ -268,16 +281,43 @@ static int batch_write(restore_batch *b, obol_error *err)
 
     if (status == OBOL_OK)
         status = batch_put(b, err);
-    for (size_t i = 0; i < b->count; i++) {
-        obol_record_buf_release(&b->sealed[i]);
-        if (b->owns_sessions)   /* copies batch_add made */
-            obol_session_free((obol_session *)b->sessions[i]);
-    }
-    b->count = 0;
+    batch_release(b);
     return status;
 }
 
-int obol_restore(obol_store *st, const obol_session *s, obol_error *err)
+/* The driver's verdict on the shape of every sealed record (ABI 1.2);
+ * a driver without check() takes every record. */
+static int batch_check(restore_batch *b, obol_error *err)
+{
+    const obol_driver *d = b->st->driver;
+    int status = OBOL_OK;
+
+    if (!OBOL_DRIVER_HAS_SLOT(d, check, 2))
+        return OBOL_OK;
+    obol_store_driver_enter(b->st);
+    for (size_t i = 0; i < b->count && status == OBOL_OK; i++)
+        status = d->check(b->st->handle, &b->records[i], err);
+    obol_store_driver_leave(b->st);
+    return status;
+}
+
+/* Seals every queued session and asks the driver whether it would take
+ * them, writing nothing; then empties the batch. */
+static int batch_vet(restore_batch *b, obol_error *err)
+{
+    int status = batch_seal(b, err);
+
+    if (status == OBOL_OK)
+        status = batch_check(b, err);
+    batch_release(b);
+    return status;
+}
+
+/* obol_restore() (write) and obol_restore_check() (!write): one session
+ * through the same checks and the same sealing, so that the check can
+ * never pass a session the restore would refuse for what it is. */
+static int restore_one(obol_store *st, const obol_session *s, int write,
+                       obol_error *err)
 {
     obol_error local;
     const obol_session *session;
@@ -293,10 +333,21 @@ int obol_restore(obol_store *st, const obol_session *s, obol_error *err)
         err = &local;
     status = batch_add(&one, s, err);
     if (status == OBOL_OK)
-        status = batch_write(&one, err);
+        status = write ? batch_write(&one, err) : batch_vet(&one, err);
     if (status == OBOL_OK)
         obol_clear_error(err);
     return status;
+}
+
+int obol_restore(obol_store *st, const obol_session *s, obol_error *err)
+{
+    return restore_one(st, s, 1, err);
+}
+
+int obol_restore_check(obol_store *st, const obol_session *s,
+                       obol_error *err)
+{
+    return restore_one(st, s, 0, err);
 }
 
 static void batch_free(restore_batch *b)

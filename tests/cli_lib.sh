@@ -126,6 +126,19 @@ if a != b:
 ' "$1" "$2"
 }
 
+# no_raw_controls FILE: FILE is valid UTF-8 and holds none of what a
+# terminal acts on: C0 controls but newline, DEL, C1 controls, bidi marks,
+# embeddings, overrides and isolates.
+no_raw_controls() {
+    python3 -c '
+import re, sys
+data = open(sys.argv[1], "rb").read()
+text = data.decode("utf-8")   # raises on bytes that are not UTF-8
+bad = re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]", text)
+assert bad is None, "raw %r at %d: %r" % (bad.group(), bad.start(), text[max(0, bad.start() - 20):bad.end() + 20])
+' "$1"
+}
+
 # count_lines FILE N: FILE has N lines.
 count_lines() {
     [ "$(wc -l <"$1")" -eq "$2" ]
@@ -192,8 +205,12 @@ print(s.getsockname()[1])
 '
 }
 
-# start_redis: a private redis-server on a free loopback port, persistence
-# off; sets $redis_url. Without one: a failure under CI=true, else a skip.
+# start_redis [PASSWORD]: a private redis-server on a free loopback port,
+# persistence off; sets $redis_url. With PASSWORD the server requires it
+# (given in a config file, not in argv), it is exported as
+# OBOL_TEST_REDIS_PASSWORD and $redis_auth is the option that gives it to
+# the driver; else $redis_auth is empty. Without a server: a failure
+# under CI=true, else a skip.
 start_redis() {
     server=${REDIS_SERVER:-$(command -v redis-server || true)}
     if [ -z "$server" ]; then
@@ -204,13 +221,21 @@ start_redis() {
         echo "1..0 # SKIP redis-server not found"
         exit 0
     fi
+    : >"$work/redis.conf"
+    redis_auth=
+    if [ -n "${1:-}" ]; then
+        printf 'requirepass "%s"\n' "$1" >"$work/redis.conf"
+        OBOL_TEST_REDIS_PASSWORD=$1
+        export OBOL_TEST_REDIS_PASSWORD
+        redis_auth=password=env:OBOL_TEST_REDIS_PASSWORD
+    fi
     redis_port=$(free_port)
-    "$server" --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
-        --dir "$work" --logfile "$work/redis.log" --daemonize no &
+    "$server" "$work/redis.conf" --port "$redis_port" --bind 127.0.0.1 --save '' \
+        --appendonly no --dir "$work" --logfile "$work/redis.log" --daemonize no &
     redis_pid=$!
     redis_url=redis://127.0.0.1:$redis_port
     tries=0
-    until "$OBOL_BIN" check --sample 0 "$redis_url" >/dev/null 2>&1; do
+    until "$OBOL_BIN" check --sample 0 "$redis_url${redis_auth:+/0?$redis_auth}" >/dev/null 2>&1; do
         tries=$((tries + 1))
         if [ "$tries" -gt 100 ]; then
             echo "Bail out! redis-server did not start"

@@ -721,6 +721,38 @@ static void restore_refuses_a_new_session(void **state)
     obol_session_free(s);
 }
 
+/* obol_restore_check() says what obol_restore() would, and writes
+ * nothing either way. */
+static void restore_check_judges_as_restore_does_and_writes_nothing(
+    void **state)
+{
+    fixture *f = *state;
+    obol_session *s = obol_session_new("alice", NULL, f->now, 7 * DAY, DAY);
+    uint8_t big[1025];
+    obol_error checked, restored;
+
+    memset(big, 'p', sizeof big);
+    s->lock_version = 5;
+    assert_int_equal(obol_session_set_payload(s, big, 1024), OBOL_OK);
+    assert_int_equal(obol_restore_check(f->st, s, &checked), OBOL_OK);
+    assert_int_equal(checked.status, OBOL_OK);
+    assert_not_found(f, s->id, "alice", NULL);
+
+    assert_int_equal(obol_session_set_payload(s, big, sizeof big), OBOL_OK);
+    assert_int_equal(obol_restore_check(f->st, s, &checked),
+                     OBOL_ERR_TOO_LARGE);
+    assert_int_equal(obol_restore(f->st, s, &restored), OBOL_ERR_TOO_LARGE);
+    assert_string_equal(checked.message, restored.message);
+    assert_non_null(strstr(checked.message, "max_payload"));
+    assert_not_found(f, s->id, "alice", NULL);
+
+    s->lock_version = 0;   /* what obol_restore() refuses, so does this */
+    assert_int_equal(obol_restore_check(f->st, s, &checked), OBOL_ERR_INVALID);
+    assert_int_equal(obol_restore(f->st, s, &restored), OBOL_ERR_INVALID);
+    assert_string_equal(checked.message, restored.message);
+    obol_session_free(s);
+}
+
 /* Checks that dst holds each of the count sessions exactly, then frees
  * them. */
 static void assert_migrated_then_free(obol_store *dst, obol_session **made,
@@ -1034,6 +1066,9 @@ static const struct CMUnitTest store_tests[] = {
     STORE_TEST(scan_stops_when_the_callback_says_so),
     STORE_TEST(restore_writes_the_session_as_it_is),
     STORE_TEST(restore_refuses_a_new_session),
+    cmocka_unit_test_setup_teardown(
+        restore_check_judges_as_restore_does_and_writes_nothing,
+        suite_setup_small_payload, suite_teardown),
     STORE_TEST(migrate_copies_every_live_session_and_is_idempotent),
     STORE_TEST(migrate_replaces_what_the_destination_holds),
     STORE_TEST(migrate_seals_unsigned_records),

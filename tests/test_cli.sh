@@ -69,6 +69,10 @@ expect "put refuses an unknown member" 2 "unknown member 'expires'"
 printf '{"user_id":"alice","created_at":"2026-02-30T00:00:00Z"}\n' >"$work/baddate.json"
 run_in "$work/baddate.json" put "$db"
 expect "put refuses an impossible date" 2 "created_at"
+printf '{"user_id":""}\n' >"$work/nouser.json"
+run_in "$work/nouser.json" put "$db"
+expect "put of an empty user_id says so, a usage error" 2 "user_id is empty"
+check "and does not blame memory" sh -c "! grep -q 'out of memory' '$work/err'"
 printf '{"user_id": "alice",' >"$work/broken.json"
 run_in "$work/broken.json" put "$db"
 expect "put refuses malformed JSON" 2 "malformed JSON"
@@ -173,6 +177,65 @@ run ls --all-types "$db" "$binary_user"
 check "text output escapes bytes that are not UTF-8" grep -q '^8 sessions$' "$work/out"
 check "text output holds no raw control bytes" sh -c "! LC_ALL=C grep -q \"\$(printf '[\001\377]')\" '$work/out'"
 
+# ------------------------------------ text from records and backends escaped
+# A user id with ESC [ 31m, CSI as a C1 pair (C2 9B), U+202E (right-to-left
+# override), a byte that is not UTF-8 (FF) and DEL; an id with the same
+# controls in valid UTF-8 (so that --json prints it as a string), and a
+# payload of the user id's bytes.
+hostile=lmdb://$work/hostile
+mkdir "$work/hostile"
+hostile_user=$(printf 'u\033[31m\302\233\342\200\256\377\177')
+python3 - "$work/many.jsonl" >"$work/hostile.jsonl" <<'PY'
+import base64, json, sys
+s = json.loads(open(sys.argv[1], encoding="utf-8").readline())
+for name in ("id", "id_b64", "user_id", "user_id_b64"):
+    s.pop(name, None)
+raw = b"u\x1b[31m\xc2\x9b\xe2\x80\xae\xff\x7f"
+s["id"] = "s\x1b[31m\u0085\u202e\u2066\x7f-id"
+s["user_id_b64"] = base64.b64encode(raw).decode()
+s["type"] = "t\u200f\x1b[0m"
+s["extra_payload"] = base64.b64encode(raw).decode()
+print(json.dumps(s))
+PY
+hostile_sid=$(printf 's\033[31m\302\205\342\200\256\342\201\246\177-id')
+hostile_type=$(printf 't\342\200\217\033[0m')
+run_in "$work/hostile.jsonl" import "$hostile"
+expect "import of a session whose ids and payload hold controls" 0
+run ls --all-types "$hostile" "$hostile_user"
+expect "ls of that user" 0
+check "ls escapes the controls in ids and types" no_raw_controls "$work/out"
+check "ls shows them as escapes" grep -qF 's\x1b[31m\u0085\u202e\u2066\x7f-id' "$work/out"
+run get -- "$hostile" "$hostile_sid" "$hostile_user" "$hostile_type"
+expect "get of that session" 0
+check "get escapes the controls in ids, type and payload" no_raw_controls "$work/out"
+check "get shows the user id escaped, bytes that are not UTF-8 included" \
+    grep -qF 'u\x1b[31m\u009b\u202e\xff\x7f' "$work/out"
+check "get shows the payload escaped" \
+    grep -qF '13 bytes: "u\x1b[31m\u009b\u202e\xff\x7f"' "$work/out"
+run get --json -- "$hostile" "$hostile_sid" "$hostile_user" "$hostile_type"
+check "get --json escapes them too (DEL, C1 and bidi as \\u)" no_raw_controls "$work/out"
+check "get --json stays the same session" same_sessions "$work/out" "$work/hostile.jsonl"
+run export "$hostile"
+expect "export of that store" 0
+check "export escapes them" no_raw_controls "$work/out"
+check "export is still the same session, byte for byte" same_sessions "$work/out" "$work/hostile.jsonl"
+run get "$hostile?%1B%5B31m%E2%80%AE%C2%9Bx=1" a b
+expect "a driver error quoting an option name with controls" 2 "unknown option"
+check "has them escaped in the message" no_raw_controls "$work/err"
+check "and shows them as escapes" grep -qF '"\x1b[31m\u202e\u009bx"' "$work/err"
+run "$(printf 'frob\033]0;title\007')" "$db"
+check "an unknown command is echoed escaped" no_raw_controls "$work/err"
+mkdir "$work/$(printf 'not-utf8-\377')"
+run check --json "lmdb://$work/not-utf8-%FF"
+expect "check --json of a store whose path is not UTF-8" 0
+check "prints valid JSON, the backend's description escaped" python3 -c '
+import json, sys
+backend = json.loads(open(sys.argv[1]).readline())["backend"]
+assert "not-utf8-\\xff" in backend, backend
+' "$work/out"
+run check "lmdb://$work/not-utf8-%FF"
+check "check escapes the backend's description" no_raw_controls "$work/out"
+
 # ------------------------------------------------- bad input changes nothing
 "$OBOL_BIN" export "$db" >"$work/before" 2>/dev/null
 { head -n 5 "$work/many.jsonl"; echo '{"id": "x", "user_id": '; } >"$work/bad.jsonl"
@@ -190,6 +253,26 @@ print("\n".join(lines))
 ' "$work/many.jsonl" >"$work/big.jsonl"
 run_in "$work/big.jsonl" import "$db"
 expect "import of a payload over max_payload names the line" 2 "line 5: .*max_payload"
+{ head -n 1 "$work/many.jsonl"; printf '{"id":"x"}\000 binary garbage\n'; } >"$work/nul.jsonl"
+run_in "$work/nul.jsonl" import "$db"
+expect "import refuses a NUL byte inside a line and names the line" 2 "line 2: contains a NUL byte"
+{ printf '\000\n'; head -n 1 "$work/many.jsonl"; } >"$work/nul-first.jsonl"
+run_in "$work/nul-first.jsonl" import "$db"
+expect "a line that starts with a NUL byte is refused, not skipped as blank" 2 "line 1: contains a NUL byte"
+mkdir "$work/toolong"
+python3 - "$work/many.jsonl" >"$work/toolong.jsonl" <<'PY'
+import json, sys
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines()[1:4]
+last = json.loads(lines[2])
+last.pop("id_b64", None)
+last["id"] = "x" * 600          # the LMDB key would pass its 511 bytes
+lines[2] = json.dumps(last)
+print("\n".join(lines))
+PY
+run_in "$work/toolong.jsonl" import "lmdb://$work/toolong"
+expect "import of an id too long for an LMDB key in line 3 of 3 names the line" 2 "line 3: "
+"$OBOL_BIN" export "lmdb://$work/toolong" >"$work/toolong.out" 2>/dev/null
+check "and writes nothing: lines 1 and 2 are absent" test ! -s "$work/toolong.out"
 sed '2s/"type":"[a-z0-9]*",//' "$work/many.jsonl" | head -n 3 >"$work/notype.jsonl"
 run_in "$work/notype.jsonl" import "$db"
 expect "import names a missing member" 2 "line 2: member 'type' is missing"
@@ -207,6 +290,9 @@ run get "$db?secret=env:NO_SUCH_VARIABLE" a b
 expect "a secret variable that is not set is a key error" 5 "NO_SUCH_VARIABLE"
 run get --secret-file "$work/wrong.secret" "$db?secret=env:OBOL_SECRET" a b
 expect "a secret file and a secret= option together are a usage error" 2 "use one"
+run get "redis://:hunter2hunter2@127.0.0.1:1/0" a b
+expect "a password in a URL is refused before it is used (ps shows argv)" 2 "password=env:NAME"
+check "and is not echoed" sh -c "! grep -q hunter2 '$work/err'"
 run get "$db?map_sise=1GiB" a b
 expect "a misspelt option is a usage error" 2 "map_sise"
 "$OBOL_BIN" export "$db" >"$work/after" 2>/dev/null
@@ -217,6 +303,30 @@ printf '%s\n' "$OBOL_SECRET" >"$work/right.secret"
 (unset OBOL_SECRET; "$OBOL_BIN" export --secret-file "$work/right.secret" "$db" >"$work/out" 2>"$work/err"); rc=$?
 expect "--secret-file reads the secret from a file" 0
 check "and verifies every record with it" same_sessions "$work/out" "$work/before"
+
+# ------------------------------------------------------- export --output
+(umask 000; "$OBOL_BIN" export --output "$work/export.jsonl" "$db" >"$work/out" 2>"$work/err"); rc=$?
+expect "export --output writes a file" 0
+check "created mode 0600 whatever the umask" test "$(stat -c %a "$work/export.jsonl")" = 600
+check "holds the export" same_sessions "$work/export.jsonl" "$work/before"
+check "and nothing went to standard output" test ! -s "$work/out"
+echo "an older, readable file" >"$work/wide.jsonl"
+chmod 644 "$work/wide.jsonl"
+run export --output "$work/wide.jsonl" "$db"
+expect "export --output over an existing file" 0
+check "narrows a wider mode to 0600" test "$(stat -c %a "$work/wide.jsonl")" = 600
+check "and replaces what it held" same_sessions "$work/wide.jsonl" "$work/before"
+run export --output "$work/no/such/dir/x.jsonl" "$db"
+expect "export --output into a missing directory is an output error" 3 "cannot open"
+run get --output "$work/x.jsonl" "$db" a b
+expect "--output is an option of export only" 2 "option of export"
+if [ -w /dev/full ]; then
+    run export --output /dev/full "$db"
+    expect "export --output to a full disk says so" 3 "writing to '/dev/full': No space left"
+    "$OBOL_BIN" export "$db" >/dev/full 2>"$work/err"; rc=$?
+    expect "export to a full standard output says so" 3 "standard output: No space left"
+    check "and does not blame memory" sh -c "! grep -q 'out of memory' '$work/err'"
+fi
 
 # ------------------------------------------------------------- migrate
 run migrate --json "$db" "lmdb://$work/other?prefix=copy"

@@ -1,13 +1,34 @@
 #!/bin/sh
-# The obol tool end to end on a private redis-server: every command, an
-# unreachable server, and 10,000 sessions of 1,000 users migrated
+# The obol tool end to end on a private redis-server that requires a
+# password: every command, a password in the URL refused (ps shows argv),
+# an unreachable server, and 10,000 sessions of 1,000 users migrated
 # redis -> lmdb -> redis keeping every field byte for byte, with the
 # migration rates reported as TAP comments. TAP output.
 srcdir=${srcdir:-.}
 . "$srcdir/tests/cli_lib.sh"
 
-start_redis
-rs=$redis_url/0?prefix=cli
+redis_password="cli-test-redis-password"
+start_redis "$redis_password"
+rs=$redis_url/0?$redis_auth\&prefix=cli
+
+# ------------------------------------------------- the password stays out of ps
+run get "redis://:$redis_password@127.0.0.1:$redis_port/0?prefix=cli" a b
+expect "a password in the URL is refused, though it is right" 2 "password=env:NAME or password=file:PATH"
+check "and not echoed" sh -c "! grep -q '$redis_password' '$work/err'"
+run get "redis://default:$redis_password@127.0.0.1:$redis_port/0" a b
+expect "so is user:password in the URL" 2 "read in ps"
+run migrate "$rs" "redis+sentinel://:$redis_password@127.0.0.1:$redis_port/mymaster"
+expect "and a password in a Sentinel URL" 2 "sentinel_password=env:NAME"
+check "nothing is echoed of it" sh -c "! grep -q '$redis_password' '$work/err'"
+run get "redis://127.0.0.1:$redis_port/0?password=$redis_password" a b
+expect "a password written as the option's value is refused by the driver" 2 "env:NAME or file:PATH"
+run get "redis://127.0.0.1:$redis_port/0?timeout_ms=2000" a b
+expect "without the password the server refuses" 3
+printf '%s\n' "$redis_password" >"$work/redis.password"
+run get "redis://127.0.0.1:$redis_port/0?password=file:$work/redis.password" a b
+expect "password=file:PATH gives it" 1 "not found"
+run get "redis://default@127.0.0.1:$redis_port/0?$redis_auth" a b
+expect "a user in the URL with password=env:NAME" 1 "not found"
 
 # ------------------------------------------------------ every command on Redis
 echo '{"user_id":"alice","extra_payload":"aGVsbG8="}' >"$work/new.json"
@@ -70,8 +91,8 @@ check "the failures changed nothing in redis" same_sessions "$work/small.jsonl" 
 
 # ------------------------------------- 10,000 sessions: redis -> lmdb -> redis
 gen_sessions 10000 1000 >"$work/10k.jsonl"
-from=$redis_url/0?prefix=from
-to=$redis_url/0?prefix=to
+from=$redis_url/0?$redis_auth\&prefix=from
+to=$redis_url/0?$redis_auth\&prefix=to
 mkdir "$work/lmdb"
 run_in "$work/10k.jsonl" import "$from"
 expect "import 10,000 sessions into redis" 0

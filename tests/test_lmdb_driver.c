@@ -26,6 +26,7 @@
 
 #include <lmdb.h>
 #include <obol/driver.h>
+#include <obol/obol.h>
 
 #include "loader_internal.h"
 
@@ -357,10 +358,11 @@ static void table_declares_itself(void **state)
     assert_int_equal(driver->capabilities,
                      OBOL_DRIVER_THREAD_SAFE | OBOL_DRIVER_MULTI_PROCESS
                          | OBOL_DRIVER_PERSISTENT);
-    /* ABI 1.1: put_batch. */
-    assert_int_equal(driver->abi_minor, 1);
+    /* ABI 1.1: put_batch; 1.2: check. */
+    assert_int_equal(driver->abi_minor, 2);
     assert_int_equal(driver->struct_size, sizeof(obol_driver));
     assert_true(OBOL_DRIVER_HAS_SLOT(driver, put_batch, 1));
+    assert_true(OBOL_DRIVER_HAS_SLOT(driver, check, 2));
 }
 
 static void config_refuses_host(void **state)
@@ -951,6 +953,58 @@ static void overlong_key_is_too_large(void **state)
     driver->close(handle);
 }
 
+/* check() (ABI 1.2) refuses exactly what put() refuses for its keys,
+ * with put()'s status and message, and writes nothing. */
+static void check_refuses_what_put_refuses(void **state)
+{
+    fixture *f = *state;
+    void *handle = open_store(f->dir, "obol", NULL, NULL);
+    static uint8_t user[600];
+    memset(user, 'u', sizeof user);
+    size_t fits = 495 - strlen("obol") - strlen("full") - strlen("id");
+    obol_driver_key key = key_of(bytes_of(user, fits), text("full"),
+                                 text("id"));
+    obol_driver_record record = { key, text("x"), INT64_MAX, 1 };
+    obol_error checked = { 0 }, put = { 0 };
+    assert_int_equal(driver->check(handle, &record, &checked), OBOL_OK);
+    assert_stored(handle, key, NULL, 0);
+    record.key.user_id.len = fits + 1;
+    assert_int_equal(driver->check(handle, &record, &checked),
+                     OBOL_ERR_TOO_LARGE);
+    assert_int_equal(driver->put(handle, &record, 0, 0, &put),
+                     OBOL_ERR_TOO_LARGE);
+    assert_string_equal(checked.message, put.message);
+    driver->close(handle);
+}
+
+/* Through the public API: obol_restore_check() gives, for a session whose
+ * key LMDB cannot hold, what obol_restore() gives, before any write. */
+static void restore_check_refuses_a_key_too_long_for_lmdb(void **state)
+{
+    fixture *f = *state;
+    static const uint8_t key[32] = "lmdb driver test key...........";
+    char url[1200], user[600];
+    obol_store *st = NULL;
+    obol_error checked = { 0 }, restored = { 0 };
+    snprintf(url, sizeof url, "lmdb://%s", f->dir);
+    assert_int_equal(obol_store_open(url, &st, &checked), OBOL_OK);
+    assert_int_equal(obol_store_add_key(st, 1, key, 1, NULL), OBOL_OK);
+    memset(user, 'u', sizeof user - 1);
+    user[sizeof user - 1] = '\0';
+    obol_session *s = obol_session_new(user, NULL, obol_store_now(st), 3600,
+                                       3600);
+    assert_non_null(s);
+    s->lock_version = 1;
+    assert_int_equal(obol_restore_check(st, s, &checked), OBOL_ERR_TOO_LARGE);
+    assert_int_equal(obol_restore(st, s, &restored), OBOL_ERR_TOO_LARGE);
+    assert_string_equal(checked.message, restored.message);
+    assert_non_null(strstr(checked.message, "LMDB key"));
+    s->user_id[100] = '\0';   /* a user id that fits */
+    assert_int_equal(obol_restore_check(st, s, &checked), OBOL_OK);
+    obol_session_free(s);
+    obol_store_close(st);
+}
+
 /* A batch is one transaction: a record that cannot be stored fails the
  * batch, and the records before it are not written either. */
 static void put_batch_fails_whole(void **state)
@@ -1463,6 +1517,8 @@ int main(void)
         WITH_DIR(prune_follows_updated_expiry),
         WITH_DIR(prune_handles_more_than_one_batch),
         WITH_DIR(overlong_key_is_too_large),
+        WITH_DIR(check_refuses_what_put_refuses),
+        WITH_DIR(restore_check_refuses_a_key_too_long_for_lmdb),
         WITH_DIR(put_batch_fails_whole),
         WITH_DIR(map_grows_when_full),
         WITH_DIR(put_batch_grows_the_map),

@@ -354,6 +354,22 @@ static int lmdb_put(void *handle, const obol_driver_record *record,
     return status;
 }
 
+/* The shape check of ABI 1.2: the keys put() would build, built by the
+ * same put_args_set(), so the two can never disagree on what fits. */
+static int lmdb_check(void *handle, const obol_driver_record *record,
+                      obol_error *err)
+{
+    lmdb_store *st = handle;
+    lmdb_env *env;
+    int status;
+    put_args *a = op_begin(st, sizeof *a, &env, &status, err);
+    if (a == NULL)
+        return status;
+    status = put_args_set(a, st, lmdb_env_get_view(env), record, 0, 0, err);
+    free(a);
+    return status;
+}
+
 typedef struct put_batch_args {
     const lmdb_store *st;
     const obol_driver_record *records;
@@ -700,6 +716,7 @@ static const obol_driver lmdb_driver = {
     .prune = lmdb_prune,
     .health = lmdb_health,
     .put_batch = lmdb_put_batch,
+    .check = lmdb_check,
 };
 
 /* Refuses (NULL) a host of another major ABI, or one too old to have the

@@ -41,6 +41,12 @@
  * records before it in the batch wrote. It is optional; without it the
  * core calls put() once per record.
  *
+ * Shape checks (ABI 1.2). check() answers, without touching the stored
+ * data or the backend, whether put() of a record would ever be refused for
+ * its shape alone (a key or a record longer than the backend can hold), so
+ * that a caller can vet a whole import before writing any of it. It is
+ * optional; without it the core assumes every record fits.
+ *
  * Versions. Slots are only ever added at the end of a table, with a minor
  * bump. The core refuses a driver whose abi_major differs from its own or
  * whose struct_size is smaller than the version 1.0 table, and reads a slot
@@ -48,6 +54,7 @@
  *
  *     1.0  open ... prune (required), health (optional)
  *     1.1  put_batch (optional)
+ *     1.2  check (optional)
  */
 #ifndef OBOL_DRIVER_H
 #define OBOL_DRIVER_H
@@ -63,7 +70,7 @@ extern "C" {
 #endif
 
 #define OBOL_DRIVER_ABI_MAJOR 1
-#define OBOL_DRIVER_ABI_MINOR 1
+#define OBOL_DRIVER_ABI_MINOR 2
 
 /* A counted byte string; data need not be NUL-terminated. */
 typedef struct obol_bytes {
@@ -200,6 +207,16 @@ typedef struct obol_driver {
     int (*put_batch)(void *handle, const obol_driver_record *records,
                      const uint64_t *expected_locks, size_t count,
                      int64_t now, int *statuses, obol_error *err);
+
+    /* Optional, ABI 1.2 (NULL: the core takes every record to fit).
+     * Whether put() of record would be refused for its shape, whatever
+     * the store holds: OBOL_OK when it would not, else the status
+     * (OBOL_ERR_TOO_LARGE, OBOL_ERR_INVALID) and the message put() would
+     * give for it. Reads and writes no stored data and makes no round
+     * trip; record->sealed is the record as put() would get it. The lock
+     * versions and expected_lock play no part. */
+    int (*check)(void *handle, const obol_driver_record *record,
+                 obol_error *err);
 } obol_driver;
 
 /* The required slots of the version 1.0 table end after this one; a

@@ -496,6 +496,20 @@ OBOL_API int obol_scan(obol_store *st, obol_scan_fn each, void *arg,
 OBOL_API int obol_restore(obol_store *st, const obol_session *s,
                           obol_error *err);
 
+/*
+ * Whether obol_restore(st, s) would refuse s for what it is, writing
+ * nothing: every check obol_restore() makes (ids, times, lock_version,
+ * max_payload, a signing key), the same sealing, then the driver's own
+ * limits on the sealed record (an id too long for an LMDB key, ...),
+ * without a round trip. Returns OBOL_OK, or the status and message
+ * obol_restore() would give. What depends on the backend's state or
+ * health (a writer racing the restore, a backend down) is not checked.
+ * A session that is no longer live is OBOL_OK: obol_restore() skips it.
+ * Use it to vet a whole import before writing any of it.
+ */
+OBOL_API int obol_restore_check(obol_store *st, const obol_session *s,
+                                obol_error *err);
+
 /* Progress of a migration. */
 typedef struct obol_migrate_stats {
     uint64_t total;     /* records in the source, counted before copying */

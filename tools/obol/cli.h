@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <obol/obol.h>
 
@@ -34,15 +35,34 @@ typedef struct cli_options {
     int64_t ttl;                 /* put: default session lifetime */
     int64_t refresh_ttl;         /* put: default refresh token lifetime */
     unsigned long sample;        /* check: records to verify */
+    const char *output;          /* export --output: the file to write */
     char **args;                 /* operands after the command name */
     int nargs;
 } cli_options;
 
 /* ---------------------------------------------------------------- output.c */
 
-/* Prints "obol: what: message" on stderr. */
+/* Prints "obol: what: message" on stderr ("obol: message" when what is
+ * NULL), the message escaped as cli_escaped() does. */
 void cli_error(const char *what, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/*
+ * Writes len bytes of data from a record (an id, a payload) as text a
+ * terminal shows as it is: valid UTF-8 stays, a backslash is doubled, a
+ * byte that is not UTF-8 and the ASCII controls (C0, DEL) become \xNN,
+ * the C1 controls (U+0080-U+009F) and the bidi controls (U+061C, U+200E,
+ * U+200F, U+202A-U+202E, U+2066-U+2069) \uNNNN. It is the one escaper:
+ * messages (cli_error(), the logger, cli_escaped()) get the same, but
+ * keep their backslashes, and --json output the same controls as
+ * \uNNNN (cli_print_json()).
+ */
+void cli_write_text(FILE *out, const void *data, size_t len);
+
+/* text, a message or a backend's description, escaped for people, as a
+ * malloc()ed string (NULL when out of memory); valid UTF-8, so that it
+ * may go into JSON. */
+char *cli_escaped(const char *text);
 
 /* Reports a failed library call ("obol: what: <err message>") and returns
  * the exit status for it. */
@@ -65,10 +85,12 @@ int cli_print_session(const obol_session *s, int json);
 void cli_print_row_header(void);
 void cli_print_row(const obol_session *s);
 
-/* Prints a JSON object (stolen) as one line on stdout. -1 when out of
- * memory. The type is jansson's json_t, kept opaque here. */
+/* Prints a JSON object (stolen) as one line on stdout, or on out. -1
+ * when out of memory (a write error shows in ferror()). The type is
+ * jansson's json_t, kept opaque here. */
 struct json_t;
 int cli_print_json(struct json_t *doc);
+int cli_write_json(FILE *out, struct json_t *doc);
 
 /* Flushes stdout; on a write error reports it for command and returns
  * EXIT_BACKEND, else status unchanged. */
@@ -87,18 +109,14 @@ typedef struct cli_secret {
 cli_secret cli_secret_for(const cli_options *o, const char *role);
 
 /* Opens the store at url with the secret added to the config string
- * (unless url has its own secret= option) and the CLI logger. Reports
- * failures itself; returns an exit status. */
+ * (unless url has its own secret= option) and the CLI logger; a url
+ * holding a password is refused (exit 2). Reports failures itself;
+ * returns an exit status. */
 int cli_open_store(const char *url, cli_secret secret, const char *what,
                    obol_store **out);
 
 /* Adds the hint "set OBOL_SECRET or use --secret-file" to key errors. */
 int cli_fail_store(const char *what, int status, const obol_error *err);
-
-/* Copies the options of url that bound what a store accepts (max_payload)
- * into "memory:?...", the config of a scratch store that
- * checks sessions by the library's own rules. Returns malloc()ed memory. */
-char *cli_scratch_config(const char *url);
 
 /* ---------------------------------------------------------- command files */
 

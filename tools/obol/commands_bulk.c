@@ -3,11 +3,15 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -17,37 +21,111 @@
 
 /* -------------------------------------------------------------- export */
 
+typedef struct export_target {
+    FILE *out;             /* stdout, or the --output file */
+    const char *name;      /* for messages */
+    unsigned long written;
+    int write_errno;       /* errno of the first failed write, or 0 */
+} export_target;
+
+/* Any positive status that the library does not use stops a walk. */
+#define EXPORT_WRITE_FAILED 1000
+
 static int export_session(void *arg, const obol_session *s)
 {
-    unsigned long *written = arg;
+    export_target *t = arg;
 
-    if (cli_print_session(s, 1) != 0)
+    errno = 0;
+    if (cli_write_json(t->out, session_to_json(s)) != 0)
         return OBOL_ERR_NOMEM;
-    ++*written;
+    if (ferror(t->out)) {
+        t->write_errno = errno != 0 ? errno : EIO;
+        return EXPORT_WRITE_FAILED;
+    }
+    ++t->written;
     return OBOL_OK;
+}
+
+/*
+ * The --output file, for writing from its start, mode 0600 whatever the
+ * umask: an export holds refresh token ids and decrypted payloads. A
+ * file that exists with a wider mode is narrowed before anything is
+ * written to it; what is not a regular file (/dev/null, a pipe) is left
+ * as it is.
+ */
+static int open_output(const char *path, FILE **out)
+{
+    struct stat st;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+    if (fd < 0) {
+        cli_error("export", "cannot open '%s' for writing: %s", path,
+                  strerror(errno));
+        return EXIT_BACKEND;
+    }
+    if (fstat(fd, &st) != 0 ||
+        (S_ISREG(st.st_mode) && (st.st_mode & 07777) != 0600 &&
+         fchmod(fd, 0600) != 0)) {
+        cli_error("export", "cannot make '%s' mode 0600: %s", path,
+                  strerror(errno));
+        close(fd);
+        return EXIT_BACKEND;
+    }
+    *out = fdopen(fd, "w");
+    if (*out == NULL) {
+        close(fd);
+        return cli_fail("export", OBOL_ERR_NOMEM, NULL);
+    }
+    return EXIT_OK;
+}
+
+/* Flushes the output (and closes an --output file); a write error is
+ * exit status 3, with a message naming where. */
+static int finish_output(export_target *t, int code)
+{
+    int failed = t->write_errno != 0 || ferror(t->out) != 0;
+
+    errno = 0;
+    if ((t->out == stdout ? fflush(t->out) : fclose(t->out)) != 0)
+        failed = 1;
+    if (!failed)
+        return code;
+    if (t->write_errno == 0)
+        t->write_errno = errno != 0 ? errno : EIO;
+    cli_error("export", t->out == stdout ? "writing to %s: %s" : "writing to '%s': %s",
+              t->name, strerror(t->write_errno));
+    return code == EXIT_OK ? EXIT_BACKEND : code;
 }
 
 int cmd_export(const cli_options *o)
 {
+    export_target t = { stdout, "standard output", 0, 0 };
     obol_scan_stats stats = { 0 };
-    unsigned long written = 0;
     obol_store *st;
-    obol_error err;
+    obol_error err = { 0 };   /* untouched when export_session() stops the walk */
     int status, code;
 
     code = cli_open_store(o->args[0], cli_secret_for(o, ""), "export", &st);
+    if (code == EXIT_OK && o->output != NULL) {
+        t.name = o->output;
+        code = open_output(o->output, &t.out);
+        if (code != EXIT_OK)
+            obol_store_close(st);
+    }
     if (code != EXIT_OK)
         return code;
-    status = obol_scan(st, export_session, &written, &stats, &err);
-    if (status != OBOL_OK)
+    status = obol_scan(st, export_session, &t, &stats, &err);
+    if (status == EXPORT_WRITE_FAILED)
+        code = EXIT_BACKEND;
+    else if (status != OBOL_OK)
         code = cli_fail_store("export", status, &err);
     else if (stats.rejected > 0)
         code = EXIT_REJECTED;
     obol_store_close(st);
-    code = cli_finish_output("export", code);
+    code = finish_output(&t, code);
     if (!o->quiet)
         fprintf(stderr, "obol: export: %lu sessions written; %" PRIu64 " expired "
-                "and %" PRIu64 " rejected records skipped\n", written,
+                "and %" PRIu64 " rejected records skipped\n", t.written,
                 stats.expired, stats.rejected);
     return code;
 }
@@ -88,28 +166,41 @@ static int batch_add(import_batch *b, obol_session *s, unsigned long line)
     return 0;
 }
 
-static int is_blank(const char *line)
+/* Only spaces, tabs and line ends; a NUL byte is not blank. */
+static int is_blank(const char *line, size_t len)
 {
-    return line[strspn(line, " \t\r\n")] == '\0';
+    for (size_t i = 0; i < len; i++)
+        if (strchr(" \t\r\n", line[i]) == NULL || line[i] == '\0')
+            return 0;
+    return 1;
 }
 
 /*
  * One input line to a session, checked as far as the tool can (JSON,
- * members) and then by the library itself: restoring it into the scratch
- * store applies every rule of obol_restore() (ids, times, max_payload)
- * without touching the destination.
+ * members) and then by the library itself against the destination:
+ * obol_restore_check() applies every rule of obol_restore() (ids, times,
+ * max_payload) and the destination driver's own limits (an id too long
+ * for an LMDB key), with the library's own code, writing nothing.
  */
-static int check_line(obol_store *scratch, const char *line, unsigned long number,
-                      obol_session **out)
+static int check_line(obol_store *st, const char *line, size_t len,
+                      unsigned long number, obol_session **out)
 {
     json_error_t error;
-    json_t *doc = json_loads(line, JSON_REJECT_DUPLICATES, &error);
+    json_t *doc;
     obol_session *s;
     obol_error err;
     unsigned present;
     char why[256];
     int status;
 
+    /* Read as a C string, the bytes after a NUL would never be looked at. */
+    if (memchr(line, '\0', len) != NULL) {
+        cli_error("import", "line %lu: contains a NUL byte", number);
+        return EXIT_USAGE;
+    }
+    doc = json_loadb(line, len, JSON_REJECT_DUPLICATES, &error);
+    if (doc == NULL && json_error_code(&error) == json_error_out_of_memory)
+        return cli_fail("import", OBOL_ERR_NOMEM, NULL);
     if (doc == NULL) {
         cli_error("import", "line %lu: malformed JSON: %s (column %d)", number,
                   error.text, error.column);
@@ -117,6 +208,8 @@ static int check_line(obol_store *scratch, const char *line, unsigned long numbe
     }
     status = session_from_json(doc, &s, &present, why, sizeof why);
     json_decref(doc);
+    if (status == SESSION_JSON_NOMEM)
+        return cli_fail("import", OBOL_ERR_NOMEM, NULL);
     if (status != 0) {
         cli_error("import", "line %lu: %s", number, why);
         return EXIT_USAGE;
@@ -134,9 +227,7 @@ static int check_line(obol_store *scratch, const char *line, unsigned long numbe
         return EXIT_USAGE;
     }
     s->version = OBOL_SESSION_VERSION;
-    status = obol_restore(scratch, s, &err);
-    if (status == OBOL_OK)
-        status = obol_delete(scratch, s->id, s->user_id, s->type, &err);
+    status = obol_restore_check(st, s, &err);
     if (status != OBOL_OK) {
         cli_error("import", "line %lu: %s", number, err.message);
         obol_session_free(s);
@@ -146,46 +237,22 @@ static int check_line(obol_store *scratch, const char *line, unsigned long numbe
     return EXIT_OK;
 }
 
-/* A store that only checks sessions, keyed with a throwaway key. */
-static int open_scratch(const char *url, obol_store **out)
-{
-    static const uint8_t throwaway_key[32];
-    char *config = cli_scratch_config(url);
-    obol_error err;
-    int status;
-
-    if (config == NULL)
-        return cli_fail("import", OBOL_ERR_NOMEM, NULL);
-    status = obol_store_open(config, out, &err);
-    free(config);
-    if (status == OBOL_OK)
-        status = obol_store_add_key(*out, 1, throwaway_key, 1, &err);
-    if (status != OBOL_OK) {
-        cli_error("import", "cannot open the in-memory store that checks the "
-                  "input: %s", err.message);
-        obol_store_close(*out);
-        return cli_exit_status(status);
-    }
-    return EXIT_OK;
-}
-
 /* Reads and checks all of standard input before anything is written. */
-static int read_batch(const char *url, import_batch *batch)
+static int read_batch(obol_store *st, import_batch *batch)
 {
-    obol_store *scratch = NULL;
     unsigned long number = 0;
     char *line = NULL;
     size_t size = 0;
-    int code;
+    ssize_t len;
+    int code = EXIT_OK;
 
-    code = open_scratch(url, &scratch);
-    while (code == EXIT_OK && getline(&line, &size, stdin) >= 0) {
+    while (code == EXIT_OK && (len = getline(&line, &size, stdin)) >= 0) {
         obol_session *s;
 
         number++;
-        if (is_blank(line))
+        if (is_blank(line, (size_t)len))
             continue;
-        code = check_line(scratch, line, number, &s);
+        code = check_line(st, line, (size_t)len, number, &s);
         if (code == EXIT_OK && batch_add(batch, s, number) != 0) {
             obol_session_free(s);
             code = cli_fail("import", OBOL_ERR_NOMEM, NULL);
@@ -196,7 +263,6 @@ static int read_batch(const char *url, import_batch *batch)
         code = EXIT_USAGE;
     }
     free(line);
-    obol_store_close(scratch);
     return code;
 }
 
@@ -259,7 +325,7 @@ int cmd_import(const cli_options *o)
         return code;
     code = probe_store(st, "import");
     if (code == EXIT_OK)
-        code = read_batch(o->args[0], &batch);
+        code = read_batch(st, &batch);
     if (code == EXIT_OK)
         code = write_batch(st, &batch, o->json);
     batch_free(&batch);

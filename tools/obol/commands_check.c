@@ -167,33 +167,50 @@ static void print_census(const obol_key_census *census)
                "");
 }
 
-static int print_report(const obol_store_info *info, const latency *lat,
-                        const obol_scan_stats *stats,
-                        const obol_key_census *census, int json)
+/* What the driver says of itself and of its backend (a Redis INFO line,
+ * an LMDB path), escaped: it is not the tool's text, and a path need not
+ * be UTF-8, which JSON strings must. */
+typedef struct described {
+    char *driver;
+    char *backend;
+} described;
+
+static int report_json(const obol_store_info *info, const described *d,
+                       const latency *lat, const obol_scan_stats *stats,
+                       const obol_key_census *census)
 {
-    const char *library = obol_version(NULL, NULL, NULL);
     char abi[32], capabilities[80];
 
     snprintf(abi, sizeof abi, "%u.%u", info->driver_abi_major,
              info->driver_abi_minor);
     describe_capabilities(info, capabilities, sizeof capabilities);
-    if (json)
-        return cli_print_json(json_pack(
-            "{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:f, s:f, s:f, s:i}, "
-            "s:{s:I, s:I, s:I, s:I}, s:o*}",
-            "driver", info->driver, "driver_abi", abi, "capabilities",
-            capabilities, "backend", info->backend, "library_version", library,
-            "tool_version", OBOL_VERSION_STRING,
-            "latency_us", "min", rounded_us(lat->min_ms),
-            "median", rounded_us(lat->median_ms), "max", rounded_us(lat->max_ms),
-            "reads", LATENCY_READS,
-            "sample", "records", (json_int_t)stats->records,
-            "verified", (json_int_t)stats->live, "expired", (json_int_t)stats->expired,
-            "rejected", (json_int_t)stats->rejected,
-            "keys", census != NULL ? census_json(census) : NULL));
-    printf("%-16s%s (ABI %s; %s)\n", "driver", info->driver, abi, capabilities);
-    printf("%-16s%s\n", "backend", info->backend[0] ? info->backend : "(no description)");
-    printf("%-16s%s (tool built with %s)\n", "library", library, OBOL_VERSION_STRING);
+    return cli_print_json(json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:f, s:f, s:f, s:i}, "
+        "s:{s:I, s:I, s:I, s:I}, s:o*}",
+        "driver", d->driver, "driver_abi", abi, "capabilities",
+        capabilities, "backend", d->backend, "library_version",
+        obol_version(NULL, NULL, NULL), "tool_version", OBOL_VERSION_STRING,
+        "latency_us", "min", rounded_us(lat->min_ms),
+        "median", rounded_us(lat->median_ms), "max", rounded_us(lat->max_ms),
+        "reads", LATENCY_READS,
+        "sample", "records", (json_int_t)stats->records,
+        "verified", (json_int_t)stats->live, "expired", (json_int_t)stats->expired,
+        "rejected", (json_int_t)stats->rejected,
+        "keys", census != NULL ? census_json(census) : NULL));
+}
+
+static void report_text(const obol_store_info *info, const described *d,
+                        const latency *lat, const obol_scan_stats *stats,
+                        const obol_key_census *census)
+{
+    char capabilities[80];
+
+    describe_capabilities(info, capabilities, sizeof capabilities);
+    printf("%-16s%s (ABI %u.%u; %s)\n", "driver", d->driver,
+           info->driver_abi_major, info->driver_abi_minor, capabilities);
+    printf("%-16s%s\n", "backend", d->backend[0] ? d->backend : "(no description)");
+    printf("%-16s%s (tool built with %s)\n", "library",
+           obol_version(NULL, NULL, NULL), OBOL_VERSION_STRING);
     printf("%-16smin %.1f us, median %.1f us, max %.1f us over %d reads of a "
            "missing session\n", "round trip", lat->min_ms * 1000,
            lat->median_ms * 1000, lat->max_ms * 1000, LATENCY_READS);
@@ -205,7 +222,26 @@ static int print_report(const obol_store_info *info, const latency *lat,
                "unsigned records (allow_unsigned=1), or tampering\n", "");
     if (census != NULL)
         print_census(census);
-    return 0;
+}
+
+/* 0, or -1 when out of memory. */
+static int print_report(const obol_store_info *info, const latency *lat,
+                        const obol_scan_stats *stats,
+                        const obol_key_census *census, int json)
+{
+    described d = { cli_escaped(info->driver), cli_escaped(info->backend) };
+    int status = -1;
+
+    if (d.driver != NULL && d.backend != NULL) {
+        status = 0;
+        if (json)
+            status = report_json(info, &d, lat, stats, census);
+        else
+            report_text(info, &d, lat, stats, census);
+    }
+    free(d.driver);
+    free(d.backend);
+    return status;
 }
 
 int cmd_check(const cli_options *o)

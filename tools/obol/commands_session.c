@@ -116,7 +116,7 @@ int cmd_ls(const cli_options *o)
 {
     session_list list = { NULL, 0, 0, o->args[1] };
     obol_store *st;
-    obol_error err;
+    obol_error err = { 0 };   /* untouched when keep_users_session() stops the walk */
     int status, code;
 
     if (o->all_types && o->nargs > 2) {
@@ -250,6 +250,13 @@ static int session_to_create(const cli_options *o, obol_session *given,
         cli_error("put", "a new session needs at least a user_id");
         return EXIT_USAGE;
     }
+    /* obol_session_new() returns NULL for an empty user id as for a failed
+     * allocation: refuse the input first, so that NULL means memory. The
+     * ttls cannot be negative (parse_duration() reads digits only). */
+    if (given->user_id[0] == '\0') {
+        cli_error("put", "user_id is empty");
+        return EXIT_USAGE;
+    }
     s = obol_session_new(given->user_id, given->type, (int64_t)time(NULL),
                          o->ttl, o->refresh_ttl);
     if (s == NULL)
@@ -321,6 +328,7 @@ static int read_given(obol_session **given, unsigned *present)
     size_t len;
     char *text = read_all(stdin, &len);
     char why[256];
+    int status;
 
     if (text == NULL)
         return cli_fail("put", OBOL_ERR_NOMEM, NULL);
@@ -331,17 +339,21 @@ static int read_given(obol_session **given, unsigned *present)
     }
     doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &error);
     free(text);
+    if (doc == NULL && json_error_code(&error) == json_error_out_of_memory)
+        return cli_fail("put", OBOL_ERR_NOMEM, NULL);
     if (doc == NULL) {
         cli_error("put", "malformed JSON on standard input: %s (line %d, column %d)",
                   error.text, error.line, error.column);
         return EXIT_USAGE;
     }
-    if (session_from_json(doc, given, present, why, sizeof why) != 0) {
-        json_decref(doc);
+    status = session_from_json(doc, given, present, why, sizeof why);
+    json_decref(doc);
+    if (status == SESSION_JSON_NOMEM)
+        return cli_fail("put", OBOL_ERR_NOMEM, NULL);
+    if (status != 0) {
         cli_error("put", "%s", why);
         return EXIT_USAGE;
     }
-    json_decref(doc);
     return EXIT_OK;
 }
 

@@ -2,7 +2,8 @@
  * Opening stores from the command line. Secrets reach the library only
  * through the config string's secret=env:NAME or secret=file:PATH, so
  * that no secret ever appears in argv (where `ps` shows it) or in the
- * tool's memory longer than the library keeps it.
+ * tool's memory longer than the library keeps it; a backend password in
+ * a URL is refused for the same reason.
  */
 #include "config.h"
 
@@ -127,6 +128,45 @@ static char *config_with_secret(const char *url, cli_secret secret)
     return config;
 }
 
+/*
+ * Whether url's authority has a password: "scheme://user:password@host"
+ * or "scheme://:password@host". The authority ends at the first '/', '?'
+ * or '#', and its user information at its last '@', as uriparser reads
+ * it; a ':' before that '@' starts a password.
+ */
+static int has_password(const char *url)
+{
+    const char *authority = strstr(url, "://");
+    const char *at = NULL;
+    size_t len;
+
+    if (authority == NULL)
+        return 0;
+    authority += 3;
+    len = strcspn(authority, "/?#");
+    for (size_t i = 0; i < len; i++)
+        if (authority[i] == '@')
+            at = authority + i;
+    return at != NULL && memchr(authority, ':', (size_t)(at - authority)) != NULL;
+}
+
+/*
+ * URLs reach the tool only as arguments (it reads no URL from the
+ * environment or a file), and every user of the machine can read those
+ * in ps: a password there is refused, before it is used, with the
+ * options that keep it out of argv. The URL itself is not echoed.
+ */
+static int refuse_password(const char *url, const char *what)
+{
+    if (!has_password(url))
+        return EXIT_OK;
+    cli_error(what, "the URL holds a password, which other users of this "
+              "machine can read in ps: remove it and give it with the option "
+              "password=env:NAME or password=file:PATH (for the Sentinels "
+              "sentinel_password=env:NAME or =file:PATH)");
+    return EXIT_USAGE;
+}
+
 int cli_fail_store(const char *what, int status, const obol_error *err)
 {
     if (status != OBOL_ERR_KEY)
@@ -145,6 +185,8 @@ int cli_open_store(const char *url, cli_secret secret, const char *what,
     char *config;
     int status;
 
+    if (refuse_password(url, what) != EXIT_OK)
+        return EXIT_USAGE;
     if (secret.file != NULL && option_in(url, "secret", &unused) != NULL) {
         cli_error(what, "the URL has a secret= option and a secret file is "
                   "given too: use one");
@@ -161,22 +203,4 @@ int cli_open_store(const char *url, cli_secret secret, const char *what,
         return cli_fail_store(what, status, &err);
     obol_store_set_logger(*out, cli_log, NULL);
     return EXIT_OK;
-}
-
-char *cli_scratch_config(const char *url)
-{
-    static const char *const copied[] = { "max_payload" };
-    char *config = strdup("memory:");
-
-    for (size_t i = 0; config != NULL && i < sizeof copied / sizeof copied[0];
-         i++) {
-        size_t len;
-        const char *value = option_in(url, copied[i], &len);
-
-        if (value != NULL && append_option(&config, copied[i], value, len, 0) != 0) {
-            free(config);
-            config = NULL;
-        }
-    }
-    return config;
 }

@@ -152,6 +152,7 @@ json_t *session_to_json(const obol_session *s)
 typedef struct reader {
     char *why;
     size_t why_size;
+    int status;   /* what session_from_json() returns on failure */
 } reader;
 
 static int refuse(reader *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -164,6 +165,14 @@ static int refuse(reader *r, const char *fmt, ...)
     vsnprintf(r->why, r->why_size, fmt, ap);
     va_end(ap);
     return -1;
+}
+
+/* A failed allocation is not bad input: the caller exits with 3, not 2. */
+static int out_of_memory(reader *r)
+{
+    refuse(r, "out of memory");
+    r->status = SESSION_JSON_NOMEM;
+    return r->status;
 }
 
 /* Strict base64 (padded, no whitespace) into malloc()ed bytes, with a NUL
@@ -181,7 +190,7 @@ static int decode_base64(reader *r, const char *name, const json_t *value,
     text_len = json_string_length(value);
     bytes = malloc(text_len / 4 * 3 + 1);
     if (bytes == NULL)
-        return refuse(r, "out of memory");
+        return out_of_memory(r);
     if (sodium_base642bin(bytes, text_len / 4 * 3 + 1, text, text_len, NULL, len,
                           NULL, sodium_base64_VARIANT_ORIGINAL) != 0) {
         free(bytes);
@@ -208,7 +217,7 @@ static int read_string(reader *r, const char *member, const json_t *value,
         len = json_string_length(value);
         bytes = (uint8_t *)strdup(json_string_value(value));
         if (bytes == NULL)
-            return refuse(r, "out of memory");
+            return out_of_memory(r);
     }
     if (memchr(bytes, '\0', len) != NULL) {
         free(bytes);
@@ -316,7 +325,7 @@ static const field *field_of(const char *member, int *is_base64)
 int session_from_json(const json_t *obj, obol_session **out, unsigned *present,
                       char *why, size_t why_size)
 {
-    reader r = { why, why_size };
+    reader r = { why, why_size, -1 };
     obol_session *s;
     const char *member;
     json_t *value;
@@ -326,7 +335,7 @@ int session_from_json(const json_t *obj, obol_session **out, unsigned *present,
         return refuse(&r, "a session must be a JSON object");
     s = calloc(1, sizeof *s);
     if (s == NULL)
-        return refuse(&r, "out of memory");
+        return out_of_memory(&r);
     /* jansson's iteration wants a non-const object; it does not change it. */
     json_object_foreach((json_t *)obj, member, value) {
         int is_base64;
@@ -349,7 +358,7 @@ int session_from_json(const json_t *obj, obol_session **out, unsigned *present,
     return 0;
 fail:
     obol_session_free(s);
-    return -1;
+    return r.status;
 }
 
 const char *session_field_name(unsigned missing)

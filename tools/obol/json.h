@@ -44,8 +44,11 @@ json_t *session_to_json(const obol_session *s);
  * (NULL strings); *present says which were there. Unknown members, wrong
  * types, bad base64, bad times and ids holding a NUL byte are refused
  * with a reason in why. Returns 0 with *out (free it with
- * obol_session_free()), or -1.
+ * obol_session_free()), -1 for bad input, or SESSION_JSON_NOMEM when an
+ * allocation failed.
  */
+#define SESSION_JSON_NOMEM (-2)
+
 int session_from_json(const json_t *obj, obol_session **out,
                       unsigned *present, char *why, size_t why_size);
 

@@ -53,6 +53,8 @@ static void usage(FILE *out)
 "  --ttl DURATION         put: lifetime of a new session (default 30d)\n"
 "  --refresh-ttl DURATION put: refresh window of a new session (default 7d)\n"
 "  --sample N             check: live sessions to verify (default 100)\n"
+"  --output FILE          export: write to FILE, made mode 0600 (it holds\n"
+"                         refresh token ids and payloads), not stdout\n"
 "  --progress, --no-progress\n"
 "                         migrate, rekey: progress bar always / never\n"
 "                         (default: when stderr is a terminal)\n"
@@ -64,6 +66,8 @@ static void usage(FILE *out)
 "Secrets come from the environment or a file, never from the command line:\n"
 "OBOL_SECRET or --secret-file (migrate: OBOL_SRC_SECRET / OBOL_DST_SECRET or\n"
 "--src-secret-file / --dst-secret-file, falling back to the former).\n"
+"So do backend passwords: a URL with one in it (redis://:PASSWORD@host) is\n"
+"refused; write password=env:NAME or password=file:PATH instead.\n"
 "Durations are seconds or a number with s, m, h or d; or \"infinity\".\n"
 "\n"
 "exit status:\n"
@@ -78,11 +82,11 @@ static void usage(FILE *out)
 "\nSee obol(1).\n", out);
 }
 
+/* arg comes from argv: escaped with the rest of the message. */
 static int usage_error(const char *fmt, const char *arg)
 {
-    fputs("obol: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs("\nTry 'obol --help'.\n", stderr);
+    cli_error(NULL, fmt, arg);
+    fputs("Try 'obol --help'.\n", stderr);
     return EXIT_USAGE;
 }
 
@@ -135,7 +139,7 @@ static int parse_count(const char *text, unsigned long *out)
 enum {
     OPT_JSON = 256, OPT_SECRET_FILE, OPT_SRC_SECRET_FILE, OPT_DST_SECRET_FILE,
     OPT_ALL_TYPES, OPT_TTL, OPT_REFRESH_TTL, OPT_SAMPLE, OPT_PROGRESS,
-    OPT_NO_PROGRESS
+    OPT_NO_PROGRESS, OPT_OUTPUT
 };
 
 static const struct option long_options[] = {
@@ -149,6 +153,7 @@ static const struct option long_options[] = {
     { "sample", required_argument, NULL, OPT_SAMPLE },
     { "progress", no_argument, NULL, OPT_PROGRESS },
     { "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+    { "output", required_argument, NULL, OPT_OUTPUT },
     { "quiet", no_argument, NULL, 'q' },
     { "verbose", no_argument, NULL, 'v' },
     { "help", no_argument, NULL, 'h' },
@@ -167,6 +172,7 @@ static int parse_option(int c, cli_options *o)
     case OPT_ALL_TYPES: o->all_types = 1; break;
     case OPT_PROGRESS: o->progress = 1; break;
     case OPT_NO_PROGRESS: o->progress = 0; break;
+    case OPT_OUTPUT: o->output = optarg; break;
     case 'q': o->quiet = 1; break;
     case 'v': o->verbose = 1; break;
     case OPT_TTL:
@@ -211,6 +217,8 @@ static int check_options_fit(const command *cmd, const cli_options *o,
     if ((o->src_secret_file || o->dst_secret_file) && strcmp(name, "migrate") != 0)
         return usage_error("--src-secret-file and --dst-secret-file are options "
                            "of migrate, not %s", name);
+    if (o->output != NULL && strcmp(name, "export") != 0)
+        return usage_error("--output is an option of export, not %s", name);
     if (o->progress != -1 && strcmp(name, "migrate") != 0 &&
         strcmp(name, "rekey") != 0)
         return usage_error("--progress and --no-progress are options of migrate "

@@ -1,14 +1,19 @@
 /*
  * What the tool prints: sessions for people or as JSON, errors as
- * "obol: what: message", and the library's log lines. Text meant for a
- * terminal never carries raw control bytes from stored ids or payloads.
+ * "obol: what: message", and the library's log lines. Whatever comes from
+ * a record or a backend (ids, payloads, error replies, the driver's
+ * description, library messages that quote them) goes through one
+ * escaper, so that a stored id cannot move the cursor, recolour the
+ * terminal or turn the rest of a line around.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -16,17 +21,170 @@
 #include "cli.h"
 #include "json.h"
 
+/* --------------------------------------------------------------- escaping */
+
+/* Length of the UTF-8 sequence at p, with its code point in *code, or 0
+ * when it is not valid UTF-8 (overlong forms, surrogates and values past
+ * U+10FFFF are not). */
+static size_t utf8_decode(const unsigned char *p, size_t left, uint32_t *code)
+{
+    size_t len;
+
+    if (p[0] < 0x80) {
+        *code = p[0];
+        return 1;
+    }
+    if (p[0] >= 0xc2 && p[0] <= 0xdf)
+        len = 2;
+    else if (p[0] >= 0xe0 && p[0] <= 0xef)
+        len = 3;
+    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+        len = 4;
+    else
+        return 0;
+    if (len > left)
+        return 0;
+    *code = p[0] & (0x7f >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        *code = *code << 6 | (p[i] & 0x3f);
+    }
+    if ((len == 3 && *code < 0x800) || (len == 4 && *code < 0x10000) ||
+        (*code >= 0xd800 && *code <= 0xdfff) || *code > 0x10ffff)
+        return 0;
+    return len;
+}
+
+/* What a terminal acts on instead of showing: C0 controls, DEL and C1
+ * controls (ESC [ and its 8-bit twin CSI start escape sequences), and
+ * the bidi marks, embeddings, overrides and isolates, which reorder the
+ * text after them (an id could make a line read as something else). */
+static int is_control(uint32_t code)
+{
+    return code < 0x20 || (code >= 0x7f && code <= 0x9f) || code == 0x061c ||
+           code == 0x200e || code == 0x200f ||
+           (code >= 0x202a && code <= 0x202e) ||
+           (code >= 0x2066 && code <= 0x2069);
+}
+
+/* The longest form of one character: "\u202e" and a NUL. */
+#define SHOWN_MAX 8
+
+/* Where shown text goes: data for people (ids, payloads), a message for
+ * people (the library's, a backend's, the tool's), or JSON. */
+typedef enum show_mode { SHOW_DATA, SHOW_MESSAGE, SHOW_JSON } show_mode;
+
+/*
+ * How the character at p is shown, in shown (*shown_len bytes); returns
+ * how many bytes of p it stands for. For people, a byte that is not UTF-8
+ * or an ASCII control is \xNN, another control \uNNNN. In data a
+ * backslash is doubled too, so that every escape reads one way back; in
+ * a message it stays, since the library's messages escape ids that way
+ * already. In JSON the input is jansson's output, valid UTF-8 whose
+ * backslashes are JSON's own and whose C0 controls are escaped already;
+ * a control left there (DEL, C1, bidi) can only be inside a string,
+ * where \uNNNN means the same.
+ */
+static size_t show_one(const unsigned char *p, size_t left, show_mode mode,
+                       char shown[SHOWN_MAX], size_t *shown_len)
+{
+    uint32_t code;
+    size_t len = utf8_decode(p, left, &code);
+
+    if (len == 0 && mode == SHOW_JSON) {
+        /* Not from jansson, which refuses such strings: U+FFFD keeps
+         * the document valid should it ever happen. */
+        *shown_len = (size_t)snprintf(shown, SHOWN_MAX, "\\ufffd");
+        return 1;
+    }
+    if (len == 0) {
+        *shown_len = (size_t)snprintf(shown, SHOWN_MAX, "\\x%02x", p[0]);
+        return 1;
+    }
+    if (mode == SHOW_DATA && code == '\\') {
+        *shown_len = (size_t)snprintf(shown, SHOWN_MAX, "\\\\");
+    } else if (is_control(code)) {
+        *shown_len = (size_t)snprintf(shown, SHOWN_MAX,
+                                      mode != SHOW_JSON && code < 0x80
+                                          ? "\\x%02" PRIx32 : "\\u%04" PRIx32,
+                                      code);
+    } else {
+        memcpy(shown, p, len);
+        *shown_len = len;
+    }
+    return len;
+}
+
+static void write_shown(FILE *out, const void *data, size_t len, show_mode mode)
+{
+    const unsigned char *p = data;
+    char shown[SHOWN_MAX];
+    size_t shown_len;
+
+    for (size_t i = 0; i < len;) {
+        i += show_one(p + i, len - i, mode, shown, &shown_len);
+        fwrite(shown, 1, shown_len, out);
+    }
+}
+
+void cli_write_text(FILE *out, const void *data, size_t len)
+{
+    write_shown(out, data, len, SHOW_DATA);
+}
+
+char *cli_escaped(const char *text)
+{
+    const unsigned char *p = (const unsigned char *)text;
+    size_t len = strlen(text);
+    /* At most 4 bytes shown per byte given: "\xff" for one byte. */
+    char *copy = len < SIZE_MAX / 4 ? malloc(4 * len + 1) : NULL;
+    char shown[SHOWN_MAX];
+    size_t used = 0, shown_len;
+
+    if (copy == NULL)
+        return NULL;
+    for (size_t i = 0; i < len;) {
+        i += show_one(p + i, len - i, SHOW_MESSAGE, shown, &shown_len);
+        memcpy(copy + used, shown, shown_len);
+        used += shown_len;
+    }
+    copy[used] = '\0';
+    return copy;
+}
+
 /* ----------------------------------------------------------------- errors */
 
 void cli_error(const char *what, const char *fmt, ...)
 {
-    va_list ap;
+    char buf[512], *message = buf;
+    va_list ap, again;
+    int len;
 
-    fprintf(stderr, "obol: %s: ", what);
+    /* Formatted first and escaped whole: the arguments may be a library
+     * message quoting a backend's reply or an id from the input. */
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    va_copy(again, ap);
+    len = vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    if (len < 0) {
+        buf[0] = '\0';
+    } else if ((size_t)len >= sizeof buf) {
+        message = malloc((size_t)len + 1);
+        if (message != NULL)
+            vsnprintf(message, (size_t)len + 1, fmt, again);
+        else
+            message = buf;   /* out of memory: the message cut short */
+    }
+    va_end(again);
+    if (what != NULL)
+        fprintf(stderr, "obol: %s: ", what);
+    else
+        fputs("obol: ", stderr);
+    write_shown(stderr, message, strlen(message), SHOW_MESSAGE);
     fputc('\n', stderr);
+    if (message != buf)
+        free(message);
 }
 
 int cli_exit_status(int status)
@@ -88,8 +246,10 @@ void cli_log(void *arg, int level, const char *msg)
         return;
     }
     logger.shown++;
-    fprintf(stderr, "obol: %s: %s\n",
-            level >= 0 && level <= OBOL_LOG_DEBUG ? names[level] : "log", msg);
+    fprintf(stderr, "obol: %s: ",
+            level >= 0 && level <= OBOL_LOG_DEBUG ? names[level] : "log");
+    write_shown(stderr, msg, strlen(msg), SHOW_MESSAGE);
+    fputc('\n', stderr);
 }
 
 void cli_log_finish(void)
@@ -102,66 +262,10 @@ void cli_log_finish(void)
 
 /* ---------------------------------------------------------- text for people */
 
-/* Length of the UTF-8 sequence at p, or 0 when it is not valid UTF-8
- * (overlong forms, surrogates and values past U+10FFFF are not). */
-static size_t utf8_sequence(const unsigned char *p, size_t left)
-{
-    uint32_t code;
-    size_t len;
-
-    if (p[0] < 0x80)
-        return 1;
-    if (p[0] >= 0xc2 && p[0] <= 0xdf)
-        len = 2;
-    else if (p[0] >= 0xe0 && p[0] <= 0xef)
-        len = 3;
-    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-        len = 4;
-    else
-        return 0;
-    if (len > left)
-        return 0;
-    code = p[0] & (0x7f >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        code = code << 6 | (p[i] & 0x3f);
-    }
-    if ((len == 3 && code < 0x800) || (len == 4 && code < 0x10000) ||
-        (code >= 0xd800 && code <= 0xdfff) || code > 0x10ffff)
-        return 0;
-    return len;
-}
-
-/* Bytes as text a terminal shows safely: printable ASCII and valid UTF-8
- * as they are, backslash and everything else escaped. */
-static void print_escaped(const void *data, size_t len)
-{
-    const unsigned char *p = data;
-
-    for (size_t i = 0; i < len;) {
-        size_t seq = utf8_sequence(p + i, len - i);
-
-        if (p[i] == '\\') {
-            fputs("\\\\", stdout);
-            i++;
-        } else if (seq > 1) {
-            fwrite(p + i, 1, seq, stdout);
-            i += seq;
-        } else if (p[i] >= 0x20 && p[i] < 0x7f) {
-            putchar(p[i]);
-            i++;
-        } else {
-            printf("\\x%02x", p[i]);
-            i++;
-        }
-    }
-}
-
 static void print_string_line(const char *name, const char *value)
 {
     printf("%-24s", name);
-    print_escaped(value, strlen(value));
+    cli_write_text(stdout, value, strlen(value));
     putchar('\n');
 }
 
@@ -183,7 +287,7 @@ static void print_payload_line(const obol_session *s)
     printf("%-24s%zu bytes", "extra_payload", s->extra_payload_len);
     if (shown > 0) {
         fputs(": \"", stdout);
-        print_escaped(s->extra_payload, shown);
+        cli_write_text(stdout, s->extra_payload, shown);
         fputs(shown < s->extra_payload_len ? "\"..." : "\"", stdout);
     }
     putchar('\n');
@@ -219,7 +323,7 @@ static void print_cell(const char *value, int width)
 {
     size_t len = strlen(value);
 
-    print_escaped(value, len);
+    cli_write_text(stdout, value, len);
     for (int pad = width - (int)len; pad > 0; pad--)
         putchar(' ');
     putchar(' ');
@@ -241,16 +345,25 @@ void cli_print_row(const obol_session *s)
 
 /* ------------------------------------------------------------------- JSON */
 
+/* Dumped to memory first: then -1 only ever means memory (a write error
+ * is cli_finish_output()'s to report), and the controls that JSON lets
+ * stand raw in a string (DEL, C1, bidi) can be escaped on the way out. */
+int cli_write_json(FILE *out, json_t *doc)
+{
+    char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+
+    json_decref(doc);
+    if (text == NULL)
+        return -1;
+    write_shown(out, text, strlen(text), SHOW_JSON);
+    fputc('\n', out);
+    free(text);
+    return 0;
+}
+
 int cli_print_json(json_t *doc)
 {
-    int status = -1;
-
-    if (doc != NULL && json_dumpf(doc, stdout, JSON_COMPACT) == 0) {
-        putchar('\n');
-        status = 0;
-    }
-    json_decref(doc);
-    return status;
+    return cli_write_json(stdout, doc);
 }
 
 int cli_finish_output(const char *command, int status)
