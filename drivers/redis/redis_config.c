@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -635,6 +636,9 @@ int redis_settings_parse(const obol_driver_config *config, redis_settings *out,
     status = parse_all(config, out, err);
     if (status != OBOL_OK)
         redis_settings_clear(out);
+    else if (config->struct_size >= offsetof(obol_driver_config, max_record) +
+                                        sizeof config->max_record)
+        out->max_record = config->max_record;
     return status;
 }
 

@@ -19,7 +19,17 @@
 
 #include "redis_conn.h"
 #include "redis_driver.h"
+#include "redis_guard.h"
 #include "redis_tls.h"
+
+/* The longest reply element kept besides records (INFO, a slot map
+ * entry, an error line), and what a bulk string may exceed max_record by
+ * (a session id is far shorter). */
+#define REPLY_ELEMENT_FLOOR (64 * 1024)
+#define REPLY_BULK_SLACK 1024
+/* The most elements of one array in a reply: four per session of one
+ * user and type in a list, so 262,144 sessions. */
+#define REPLY_MAX_ELEMENTS (1u << 20)
 
 struct redis_conn {
     int fd;
@@ -27,6 +37,7 @@ struct redis_conn {
     redis_tls_session *tls;  /* NULL: in the clear */
     int received_any;        /* a first byte came from the server */
     redisReader *reader;
+    redis_guard guard;       /* what the reader may be fed */
     char *out;               /* formatted commands not sent yet */
     size_t out_len, out_cap;
     const redis_endpoint *ep;
@@ -49,6 +60,26 @@ const redis_endpoint *redis_conn_endpoint(const redis_conn *conn)
 int redis_conn_is_broken(const redis_conn *conn)
 {
     return conn->broken;
+}
+
+int redis_conn_is_reusable(const redis_conn *conn)
+{
+    return !conn->broken && !redis_guard_replaced(&conn->guard);
+}
+
+/* No bulk string longer than a record may be (max_record, with slack,
+ * and never less than what other replies need) reaches the reader; no
+ * limit when the core gave none. */
+static void guard_init(redis_conn *conn, const redis_settings *settings)
+{
+    uint64_t bulk_limit = 0;
+
+    if (settings->max_record != 0)
+        bulk_limit = (settings->max_record > REPLY_ELEMENT_FLOOR
+                          ? settings->max_record : REPLY_ELEMENT_FLOOR) +
+                     REPLY_BULK_SLACK;
+    redis_guard_init(&conn->guard, bulk_limit, REPLY_MAX_ELEMENTS,
+                     REPLY_ELEMENT_FLOOR);
 }
 
 static int nomem(obol_error *err)
@@ -317,6 +348,7 @@ int redis_conn_open(const redis_endpoint *ep, const redis_settings *settings,
         free(conn);
         return nomem(err);
     }
+    guard_init(conn, settings);
     if (ep->socket_path != NULL)
         status = connect_unix(conn, connect_deadline, err);
     else
@@ -533,6 +565,29 @@ static int recv_some(redis_conn *conn, char *buf, size_t size,
     return OBOL_OK;
 }
 
+static int feed_reader(void *arg, const char *bytes, size_t len)
+{
+    return redisReaderFeed(arg, bytes, len) == REDIS_OK ? 0 : -1;
+}
+
+/* Received bytes, through the guard, to the reader. */
+static int feed(redis_conn *conn, const char *buf, size_t len,
+                const char *what, obol_error *err)
+{
+    char why[128];
+    int fed = redis_guard_feed(&conn->guard, buf, len, feed_reader,
+                               conn->reader, why, sizeof why);
+
+    if (fed == 0)
+        return OBOL_OK;
+    conn->broken = 1;
+    if (fed == -2)
+        return nomem(err);
+    return redis_host->set_error(err, OBOL_ERR_BACKEND,
+                                 "redis %s: %s: reply refused: %s",
+                                 conn->ep->where, what, why);
+}
+
 int redis_conn_read(redis_conn *conn, int64_t deadline, const char *what,
                     redisReply **reply, obol_error *err)
 {
@@ -558,6 +613,15 @@ int redis_conn_read(redis_conn *conn, int64_t deadline, const char *what,
             *reply = parsed;
             return OBOL_OK;
         }
+        if (redis_guard_is_cut(&conn->guard)) {
+            /* An oversized reply ended early: what follows it on the
+             * socket is the rest of its bytes, never another reply. */
+            conn->broken = 1;
+            return redis_host->set_error(err, OBOL_ERR_BACKEND,
+                                         "redis %s: %s: the connection was "
+                                         "given up after an oversized reply",
+                                         conn->ep->where, what);
+        }
         if (wait_for != 0 && !read_first) {
             int ready = wait_fd(conn->fd, wait_for, deadline);
             if (ready <= 0)
@@ -575,9 +639,8 @@ int redis_conn_read(redis_conn *conn, int64_t deadline, const char *what,
             continue;
         conn->received_any = 1;
         wait_for = POLLIN;
-        if (redisReaderFeed(conn->reader, buf, received) != REDIS_OK) {
-            conn->broken = 1;
-            return nomem(err);
-        }
+        status = feed(conn, buf, received, what, err);
+        if (status != OBOL_OK)
+            return status;
     }
 }
