@@ -11,6 +11,7 @@
 #include "errors_internal.h"
 #include "record_internal.h"
 #include "seal_internal.h"
+#include "session_internal.h"
 
 static obol_seal_context context_of(const obol_store *st,
                                     const obol_driver_key *key)
@@ -249,7 +250,8 @@ int obol_record_open_sealed(obol_store *st, const obol_driver_key *key,
         seal->format = payload.format;
     }
     status = decode_checked(st, key, &payload, out, err);
-    free(payload.owned);
+    /* The decrypted session, refresh token id and payload included. */
+    obol_wipe_free(payload.owned, payload.len);
     return status;
 }
 

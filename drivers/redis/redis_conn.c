@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "redis_conn.h"
 #include "redis_driver.h"
 #include "redis_guard.h"
@@ -40,6 +42,7 @@ struct redis_conn {
     redis_guard guard;       /* what the reader may be fed */
     char *out;               /* formatted commands not sent yet */
     size_t out_len, out_cap;
+    int out_secret;          /* out held a password since its last wipe */
     const redis_endpoint *ep;
     const redis_settings *settings;
 };
@@ -254,6 +257,10 @@ static int tls_handshake(redis_conn *conn, int64_t deadline, obol_error *err)
     }
 }
 
+static int append_command(redis_conn *conn, int argc, const char **argv,
+                          const size_t *argv_len, int secret,
+                          obol_error *err);
+
 /* A command of the login whose only acceptable answer is +OK. */
 static int expect_ok(redis_conn *conn, int64_t deadline, const char *what,
                      obol_error *err)
@@ -302,7 +309,7 @@ static int log_in(redis_conn *conn, int64_t deadline, obol_error *err)
         }
         argv[argc] = s->password;
         argv_len[argc++] = strlen(s->password);
-        status = redis_conn_append(conn, argc, argv, argv_len, err);
+        status = append_command(conn, argc, argv, argv_len, 1, err);
     }
     if (status == OBOL_OK && s->db != 0) {
         argv[0] = "SELECT";
@@ -375,6 +382,8 @@ void redis_conn_close(redis_conn *conn)
     if (conn->fd >= 0)
         close(conn->fd);
     redisReaderFree(conn->reader);
+    if (conn->out_secret)
+        OPENSSL_cleanse(conn->out, conn->out_cap);
     free(conn->out);
     free(conn);
 }
@@ -395,32 +404,61 @@ int redis_conn_is_stale(redis_conn *conn)
 
 /* ------------------------------------------------------------ exchange */
 
-int redis_conn_append(redis_conn *conn, int argc, const char **argv,
-                      const size_t *argv_len, obol_error *err)
+/* Makes room for len more bytes of output. A buffer that held a
+ * password is moved by hand, so that the copy left behind is wiped
+ * (realloc() would free it as it is). */
+static int grow_out(redis_conn *conn, size_t len)
+{
+    size_t cap = conn->out_cap != 0 ? conn->out_cap : 256;
+    char *grown;
+
+    if (conn->out_len + len <= conn->out_cap)
+        return 0;
+    while (cap < conn->out_len + len)
+        cap *= 2;
+    if (!conn->out_secret) {
+        grown = realloc(conn->out, cap);
+    } else if ((grown = malloc(cap)) != NULL) {
+        memcpy(grown, conn->out, conn->out_len);
+        OPENSSL_cleanse(conn->out, conn->out_cap);
+        free(conn->out);
+    }
+    if (grown == NULL)
+        return -1;
+    conn->out = grown;
+    conn->out_cap = cap;
+    return 0;
+}
+
+/* Appends one command; one that carries a secret (AUTH) has hiredis's
+ * formatted copy wiped, and the output buffer wiped once it is sent. */
+static int append_command(redis_conn *conn, int argc, const char **argv,
+                          const size_t *argv_len, int secret,
+                          obol_error *err)
 {
     char *command = NULL;
     int len = redisFormatCommandArgv(&command, argc, argv, argv_len);
+    int status = OBOL_OK;
 
     if (len < 0)
         return nomem(err);
-    if (conn->out_len + (size_t)len > conn->out_cap) {
-        size_t cap = conn->out_cap != 0 ? conn->out_cap : 256;
-        char *grown;
-
-        while (cap < conn->out_len + (size_t)len)
-            cap *= 2;
-        grown = realloc(conn->out, cap);
-        if (grown == NULL) {
-            redisFreeCommand(command);
-            return nomem(err);
-        }
-        conn->out = grown;
-        conn->out_cap = cap;
+    if (grow_out(conn, (size_t)len) != 0) {
+        status = nomem(err);
+    } else {
+        memcpy(conn->out + conn->out_len, command, (size_t)len);
+        conn->out_len += (size_t)len;
+        conn->out_secret |= secret;
     }
-    memcpy(conn->out + conn->out_len, command, (size_t)len);
-    conn->out_len += (size_t)len;
+    if (secret)
+        OPENSSL_cleanse(command, (size_t)len);
     redisFreeCommand(command);
-    return OBOL_OK;
+    return status;
+}
+
+int redis_conn_append(redis_conn *conn, int argc, const char **argv,
+                      const size_t *argv_len, obol_error *err)
+{
+    return append_command(conn, argc, argv, argv_len, 0, err);
 }
 
 static int io_failed(redis_conn *conn, int error, const char *what,
@@ -516,6 +554,10 @@ int redis_conn_flush(redis_conn *conn, int64_t deadline, const char *what,
         if (ready <= 0)
             status = io_failed(conn, ready == 0 ? ETIMEDOUT : errno, what,
                                err);
+    }
+    if (conn->out_secret) {
+        OPENSSL_cleanse(conn->out, conn->out_cap);
+        conn->out_secret = 0;
     }
     conn->out_len = 0;
     return status;
