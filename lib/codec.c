@@ -126,6 +126,37 @@ size_t obol_codec_encoded_size(const obol_session *s)
     return n;
 }
 
+static size_t bytes_field_max(unsigned field, uint64_t len)
+{
+    return varint_size(tag_of(field, WIRE_BYTES)) + varint_size(len) +
+           (size_t)len;
+}
+
+static size_t varint_field_max(unsigned field)
+{
+    return varint_size(tag_of(field, WIRE_VARINT)) + VARINT_MAX_BYTES;
+}
+
+size_t obol_codec_max_encoded_size(uint64_t max_payload)
+{
+    static const unsigned strings[] = { FIELD_ID, FIELD_USER_ID, FIELD_TYPE,
+                                        FIELD_REFRESH_TOKEN_ID,
+                                        FIELD_PREV_REFRESH_TOKEN_ID };
+    static const unsigned numbers[] = { FIELD_CREATED_AT, FIELD_EXPIRES_AT,
+                                        FIELD_REFRESH_EXPIRES_AT,
+                                        FIELD_REFRESHED_AT,
+                                        FIELD_TOKENS_FRESH_FROM,
+                                        FIELD_PREV_TOKENS_FRESH_FROM,
+                                        FIELD_LOCK_VERSION };
+    size_t n = 1 + varint_size(OBOL_SESSION_VERSION);
+
+    for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
+        n += bytes_field_max(strings[i], OBOL_MAX_ID_LEN);
+    for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++)
+        n += varint_field_max(numbers[i]);
+    return n + bytes_field_max(FIELD_EXTRA_PAYLOAD, max_payload);
+}
+
 static uint8_t *put_bytes_field(uint8_t *p, unsigned field, const void *data,
                                 size_t len)
 {

@@ -17,6 +17,11 @@
 /* Exact number of bytes obol_codec_encode() writes for s. */
 size_t obol_codec_encoded_size(const obol_session *s);
 
+/* The most obol_codec_encode() writes for any session a store accepts:
+ * every string field OBOL_MAX_ID_LEN bytes, every number at its longest,
+ * and extra_payload max_payload bytes. */
+size_t obol_codec_max_encoded_size(uint64_t max_payload);
+
 /*
  * Encodes s at the current version (OBOL_SESSION_VERSION) into buf, which
  * has room for cap bytes; sets *len. Returns OBOL_OK, or OBOL_ERR_INVALID

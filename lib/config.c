@@ -6,6 +6,7 @@
 
 #include <uriparser/Uri.h>
 
+#include "codec_internal.h"
 #include "config_internal.h"
 #include "errors_internal.h"
 #include "parse_internal.h"
@@ -300,6 +301,43 @@ static int set_max_payload(obol_config *c, const char *value, obol_error *err)
     return OBOL_OK;
 }
 
+static int set_max_record(obol_config *c, const char *value, obol_error *err)
+{
+    if (obol_parse_size(value, &c->max_record) != 0 || c->max_record == 0 ||
+        c->max_record > OBOL_MAX_RECORD_CEILING)
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "config: option 'max_record' must be a size up "
+                              "to 2GiB such as 131072 or 128KiB, not '%s'",
+                              value);
+    return OBOL_OK;
+}
+
+/* The largest record this store can write: every id at OBOL_MAX_ID_LEN,
+ * a payload at max_payload, sealed with AEAD (the longer seal). A read
+ * limit below it would refuse the store's own records; the default adds
+ * a quarter (16 KiB at least) for records of older versions and other
+ * settings, and an explicit one may not go below it. */
+static int settle_max_record(obol_config *c, obol_error *err)
+{
+    uint64_t writable = obol_sealed_size(
+        OBOL_SEAL_AEAD, obol_codec_max_encoded_size(c->max_payload));
+    uint64_t margin = writable / 4 > 16384 ? writable / 4 : 16384;
+
+    if (c->max_record == 0) {
+        c->max_record = writable + margin;
+        return OBOL_OK;
+    }
+    if (c->max_record < writable)
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "config: option 'max_record' (%llu bytes) is "
+                              "below the largest record this store can write "
+                              "(%llu bytes with max_payload=%llu)",
+                              (unsigned long long)c->max_record,
+                              (unsigned long long)writable,
+                              (unsigned long long)c->max_payload);
+    return OBOL_OK;
+}
+
 static int set_refresh_grace(obol_config *c, const char *value,
                              obol_error *err)
 {
@@ -396,6 +434,7 @@ static const struct core_option {
     { "seal", set_seal },
     { "allow_unsigned", set_allow_unsigned },
     { "max_payload", set_max_payload },
+    { "max_record", set_max_record },
     { "refresh_grace_s", set_refresh_grace },
     { "types", set_types },
 };
@@ -591,6 +630,8 @@ int obol_config_parse(const char *text, obol_config *out, obol_error *err)
         status = replace_string(&out->prefix, OBOL_DEFAULT_PREFIX, err);
     if (status == OBOL_OK)
         status = obol_config_check_keys(out, err);
+    if (status == OBOL_OK)
+        status = settle_max_record(out, err);
     if (status != OBOL_OK)
         obol_config_clear(out);
     return status;
@@ -636,4 +677,5 @@ void obol_config_for_driver(const obol_config *c, obol_driver_config *out)
     out->option_count = c->driver_option_count;
     out->prefix.data = (const uint8_t *)c->prefix;
     out->prefix.len = strlen(c->prefix);
+    out->max_record = c->max_record;
 }

@@ -14,6 +14,7 @@
 
 #define OBOL_DEFAULT_PREFIX "obol"
 #define OBOL_DEFAULT_MAX_PAYLOAD (64 * 1024)
+#define OBOL_MAX_RECORD_CEILING (1ull << 31)
 #define OBOL_DEFAULT_REFRESH_GRACE_S 10
 #define OBOL_MAX_REFRESH_GRACE_S 3600
 
@@ -57,6 +58,7 @@ typedef struct obol_config {
     int seal_mode;          /* OBOL_SEAL_MAC or OBOL_SEAL_AEAD */
     int allow_unsigned;
     uint64_t max_payload;
+    uint64_t max_record;    /* longest sealed record a read takes in */
     int64_t refresh_grace_s;  /* obol_refresh(): a rotated-away token this
                                  recent is a race, not a reuse */
     char **types;           /* types=: the application's session types, as

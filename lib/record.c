@@ -1,6 +1,7 @@
 /* Sessions to sealed records and back; see record_internal.h. */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,7 @@
 #include "errors_internal.h"
 #include "record_internal.h"
 #include "seal_internal.h"
+#include "session_internal.h"
 
 static obol_seal_context context_of(const obol_store *st,
                                     const obol_driver_key *key)
@@ -190,6 +192,30 @@ static int decode_checked(obol_store *st, const obol_driver_key *key,
     return OBOL_OK;
 }
 
+int obol_record_fits(const obol_store *st, const uint8_t *bytes, size_t len)
+{
+    return len <= st->config.max_record && (bytes != NULL || len == 0);
+}
+
+/* A record longer than max_record is refused before its seal is even
+ * looked at, as one whose seal fails is: otherwise whoever can write to
+ * the backend could make every read take in (and verify, and decrypt)
+ * gigabytes. A driver that kept such bytes back shows them as NULL. */
+static int refuse_unfit(obol_store *st, const obol_driver_key *key,
+                        const uint8_t *bytes, size_t len, obol_error *err)
+{
+    obol_unsealed none = { 0 };
+    char why[128];
+
+    if (len > st->config.max_record)
+        snprintf(why, sizeof why, "record of %zu bytes is over max_record "
+                 "(%llu)", len, (unsigned long long)st->config.max_record);
+    else
+        snprintf(why, sizeof why, "the driver returned %s bytes for a "
+                 "record of %zu", bytes == NULL ? "no" : "its", len);
+    return refuse(st, key, &none, why, err);
+}
+
 int obol_record_open_sealed(obol_store *st, const obol_driver_key *key,
                             const uint8_t *bytes, size_t len,
                             obol_session **out, obol_seal_info *seal,
@@ -199,6 +225,8 @@ int obol_record_open_sealed(obol_store *st, const obol_driver_key *key,
     obol_unsealed payload;
     int status;
 
+    if (!obol_record_fits(st, bytes, len))
+        return refuse_unfit(st, key, bytes, len, err);
     status = obol_unseal(st->keys, st->config.allow_unsigned, &ctx, bytes, len,
                          &payload, err);
     if (status == OBOL_ERR_NOMEM)
@@ -222,7 +250,8 @@ int obol_record_open_sealed(obol_store *st, const obol_driver_key *key,
         seal->format = payload.format;
     }
     status = decode_checked(st, key, &payload, out, err);
-    free(payload.owned);
+    /* The decrypted session, refresh token id and payload included. */
+    obol_wipe_free(payload.owned, payload.len);
     return status;
 }
 

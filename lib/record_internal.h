@@ -44,13 +44,19 @@ int obol_record_build(obol_store *st, const obol_driver_key *key,
 /*
  * Turns stored bytes found under key into a session: OBOL_OK with *out,
  * OBOL_NOT_FOUND when the session is no longer live, OBOL_ERR_CORRUPT when
- * the record is not to be trusted (bad seal, bad encoding, filed under
- * another id, user or type; the logger is told why at warning level), or
+ * the record is not to be trusted (longer than max_record, bad seal, bad
+ * encoding, filed under another id, user or type; the logger is told why
+ * at warning level, the event hook gets OBOL_EVENT_BAD_SEAL), or
  * OBOL_ERR_NOMEM.
  */
 int obol_record_open(obol_store *st, const obol_driver_key *key,
                      const uint8_t *bytes, size_t len, obol_session **out,
                      obol_error *err);
+
+/* Whether len stored bytes at bytes may be read at all: no longer than
+ * max_record, and there (a driver shows a longer record as NULL bytes,
+ * driver.h "Bounded reads"). obol_record_open() refuses any other. */
+int obol_record_fits(const obol_store *st, const uint8_t *bytes, size_t len);
 
 /* How a record that opened was sealed. */
 typedef struct obol_seal_info {

@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "errors_internal.h"
+#include "session_internal.h"
 #include "store_internal.h"
 
 /* Rounds of read, decide, write before giving up. A round is lost only to
@@ -64,7 +65,7 @@ static int rotate(obol_store *st, obol_session *s, int64_t now,
     }
     status = obol_upsert(st, s, err);
     if (status != OBOL_OK) {
-        free(token);
+        obol_wipe_free_string(token);   /* the client would have held it */
         return status;
     }
     if (new_token != NULL)

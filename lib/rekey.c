@@ -320,6 +320,10 @@ static int census_record(void *arg, const obol_driver_record *record)
         c->expired++;
         return OBOL_OK;
     }
+    if (!obol_record_fits(w->st, record->sealed.data, record->sealed.len)) {
+        c->unreadable++;   /* over max_record: never looked at */
+        return OBOL_OK;
+    }
     status = obol_seal_verify(w->st->keys, &ctx, record->sealed.data,
                               record->sealed.len, &seal, &ignored);
     if (status == OBOL_OK && seal.was_unsigned)

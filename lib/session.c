@@ -1,4 +1,6 @@
-/* The session struct: creation, refresh, copies. No I/O, no keys. */
+/* The session struct: creation, refresh, copies. No I/O, no keys. What
+ * a stolen heap page could replay (refresh token ids) or read (the
+ * payload) is wiped before it is freed. */
 #include "config.h"
 
 #include <stdlib.h>
@@ -28,6 +30,20 @@ char *obol_random_id(void)
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     sodium_memzero(raw, sizeof raw);
     return id;
+}
+
+void obol_wipe_free(void *p, size_t len)
+{
+    if (p == NULL)
+        return;
+    sodium_memzero(p, len);
+    free(p);
+}
+
+void obol_wipe_free_string(char *text)
+{
+    if (text != NULL)
+        obol_wipe_free(text, strlen(text));
 }
 
 int64_t obol_time_after(int64_t now, int64_t ttl)
@@ -84,7 +100,7 @@ int obol_session_refresh(obol_session *s, int64_t now, int64_t refresh_ttl)
         return OBOL_ERR_NOMEM;
     /* The token rotated away is kept, so that obol_refresh() can tell a
      * client that raced another refresh from a token that was stolen. */
-    free(s->prev_refresh_token_id);
+    obol_wipe_free_string(s->prev_refresh_token_id);
     s->prev_refresh_token_id = s->refresh_token_id;
     s->refresh_token_id = token;
     s->refreshed_at = now;
@@ -106,7 +122,7 @@ int obol_session_set_payload(obol_session *s, const void *data, size_t len)
             return OBOL_ERR_NOMEM;
         memcpy(copy, data, len);
     }
-    free(s->extra_payload);
+    obol_wipe_free(s->extra_payload, s->extra_payload_len);
     s->extra_payload = copy;
     s->extra_payload_len = len;
     return OBOL_OK;
@@ -155,9 +171,9 @@ void obol_session_free(obol_session *s)
     free(s->id);
     free(s->user_id);
     free(s->type);
-    free(s->refresh_token_id);
-    free(s->prev_refresh_token_id);
-    free(s->extra_payload);
+    obol_wipe_free_string(s->refresh_token_id);
+    obol_wipe_free_string(s->prev_refresh_token_id);
+    obol_wipe_free(s->extra_payload, s->extra_payload_len);
     free(s);
 }
 

@@ -297,9 +297,37 @@ int obol_not_found_because(obol_error *err, const char *op)
                           op, why);
 }
 
+/* Every string a record carries is bounded, so that with max_payload
+ * every record the store writes fits under max_record. */
+static int check_lengths(const char *op, const obol_session *s,
+                         obol_error *err)
+{
+    const struct {
+        const char *name;
+        const char *value;
+    } fields[] = { { "id", s->id },
+                   { "user_id", s->user_id },
+                   { "type", s->type },
+                   { "refresh_token_id", s->refresh_token_id },
+                   { "prev_refresh_token_id", s->prev_refresh_token_id } };
+
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        size_t len = fields[i].value != NULL ? strlen(fields[i].value) : 0;
+
+        if (len > OBOL_MAX_ID_LEN)
+            return obol_set_error(err, OBOL_ERR_TOO_LARGE,
+                                  "%s: %s of %zu bytes is over the %d-byte "
+                                  "limit of ids", op, fields[i].name, len,
+                                  OBOL_MAX_ID_LEN);
+    }
+    return OBOL_OK;
+}
+
 static int check_session(obol_store *st, const char *op,
                          const obol_session *s, obol_error *err)
 {
+    int status;
+
     if (s == NULL || s->id == NULL || s->id[0] == '\0' || s->user_id == NULL ||
         s->user_id[0] == '\0' || s->type == NULL || s->type[0] == '\0' ||
         s->refresh_token_id == NULL)
@@ -310,6 +338,9 @@ static int check_session(obol_store *st, const char *op,
         return obol_set_error(err, OBOL_ERR_INVALID,
                               "%s: extra_payload is NULL but its length is %zu",
                               op, s->extra_payload_len);
+    status = check_lengths(op, s, err);
+    if (status != OBOL_OK)
+        return status;
     if (s->extra_payload_len > st->config.max_payload)
         return obol_set_error(err, OBOL_ERR_TOO_LARGE,
                               "%s: extra_payload of %zu bytes is over "

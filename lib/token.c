@@ -8,6 +8,7 @@
 
 #include "errors_internal.h"
 #include "keys_internal.h"
+#include "session_internal.h"
 #include "store_internal.h"
 #include "token_internal.h"
 
@@ -97,7 +98,7 @@ static int make_bytes(obol_store *st, const char *const parts[TOKEN_PARTS],
     *token = malloc(text_len);
     if (raw == NULL || *token == NULL) {
         free(raw);
-        free(*token);
+        free(*token);   /* nothing written into either yet */
         *token = NULL;
         sodium_memzero(&key, sizeof key);
         return obol_set_error(err, OBOL_ERR_NOMEM, "token: out of memory");
@@ -115,7 +116,7 @@ static int make_bytes(obol_store *st, const char *const parts[TOKEN_PARTS],
     memcpy(*token, OBOL_TOKEN_TAG, OBOL_TOKEN_TAG_LEN);
     sodium_bin2base64(*token + OBOL_TOKEN_TAG_LEN, text_len - OBOL_TOKEN_TAG_LEN,
                       raw, raw_len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    free(raw);
+    obol_wipe_free(raw, raw_len);   /* holds the refresh token id */
     return OBOL_OK;
 }
 
@@ -151,7 +152,7 @@ void obol_token_free(obol_token *t)
     free(t->user_id);
     free(t->type);
     free(t->id);
-    free(t->refresh_token_id);
+    obol_wipe_free_string(t->refresh_token_id);
     free(t);
 }
 
@@ -222,7 +223,7 @@ static int decode_text(const char *token, uint8_t **raw, size_t *raw_len,
                           len - OBOL_TOKEN_TAG_LEN, NULL, raw_len, &end,
                           sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
         end != token + len) {
-        free(*raw);
+        obol_wipe_free(*raw, len);
         *raw = NULL;
         return refused(err, "not base64url");
     }
@@ -276,13 +277,13 @@ int obol_token_parse(obol_store *st, const char *token, obol_token **out,
         return status;
     t = calloc(1, sizeof *t);
     if (t == NULL) {
-        free(raw);
+        obol_wipe_free(raw, raw_len);
         return obol_set_error(err, OBOL_ERR_NOMEM, "token: out of memory");
     }
     status = verify(st, raw, raw_len, &t->key_id, err);
     if (status == OBOL_OK)
         status = read_body(raw, raw_len - TOKEN_MAC_BYTES, t, err);
-    free(raw);
+    obol_wipe_free(raw, raw_len);   /* holds the refresh token id */
     if (status != OBOL_OK) {
         obol_token_free(t);
         return status;

@@ -646,6 +646,115 @@ static void concurrent_compare_and_set_loses_nothing(void **state)
     assert_int_equal(drv_get_equals(f, k, text(want)), OBOL_OK);
 }
 
+/* -------------------------------------------------------- bounded reads */
+
+/* A driver built against the ABI 1.2 header (its table reaches check)
+ * knows config->max_record, and must not hand over a longer record. */
+static int knows_max_record(const obol_driver *d)
+{
+    return d->struct_size >= offsetof(obol_driver, check) + sizeof d->check;
+}
+
+typedef struct oversized_seen {
+    size_t records;
+    size_t without_bytes;   /* sealed.data NULL */
+    size_t longest;
+} oversized_seen;
+
+static int note_oversized(void *arg, const obol_driver_record *rec)
+{
+    oversized_seen *o = arg;
+
+    o->records++;
+    o->without_bytes += rec->sealed.data == NULL;
+    if (rec->sealed.len > o->longest)
+        o->longest = rec->sealed.len;
+    return OBOL_OK;
+}
+
+static int stop_nowhere(void *arg, const obol_session *s)
+{
+    (void)arg, (void)s;
+    return OBOL_OK;
+}
+
+static void count_bad_seals(void *arg, const obol_event *event)
+{
+    if (event->kind == OBOL_EVENT_BAD_SEAL &&
+        strstr(event->reason, "max_record") != NULL)
+        (*(int *)arg)++;
+}
+
+/* The driver's own view of a record longer than max_record: shown by its
+ * length, its bytes never copied. */
+static void assert_driver_keeps_it_back(fixture *f, obol_driver_key key,
+                                        size_t len)
+{
+    const obol_driver *d = f->st->driver;
+    uint8_t *bytes = NULL;
+    size_t got_len = 0;
+    oversized_seen seen = { 0 };
+    obol_error err;
+
+    if (!knows_max_record(d)) {
+        print_message("# driver %s predates max_record\n", d->name);
+        return;
+    }
+    assert_int_equal(d->get(f->st->handle, &key, &bytes, &got_len, &err),
+                     OBOL_OK);
+    assert_null(bytes);
+    assert_int_equal(got_len, len);
+    assert_int_equal(d->list(f->st->handle, &key, note_oversized, &seen, &err),
+                     OBOL_OK);
+    assert_int_equal(seen.without_bytes, 1);
+    assert_int_equal(seen.longest, len);
+    seen = (oversized_seen){ 0 };
+    assert_int_equal(d->scan(f->st->handle, note_oversized, &seen, &err),
+                     OBOL_OK);
+    assert_int_equal(seen.without_bytes, 1);
+}
+
+/* A record planted longer than max_record is refused as a bad seal is,
+ * before it is verified: get is OBOL_NOT_FOUND naming max_record, get_all
+ * skips it, scan counts it rejected, the logger and the event hook hear
+ * of each; the other sessions are untouched. */
+static void a_record_over_max_record_is_refused_unread(void **state)
+{
+    fixture *f = *state;
+    size_t len = (size_t)f->st->config.max_record + 1;
+    uint8_t *big = malloc(len);
+    obol_driver_key key = key_of(text("u"), text("full"), text("big"));
+    obol_session *kept = suite_stored_session(f, "u", NULL);
+    obol_session *got = NULL, **all = NULL;
+    obol_scan_stats stats;
+    obol_error err;
+    size_t count = 0;
+    int events = 0;
+
+    assert_non_null(big);
+    memset(big, 0x01, len);   /* the MAC format byte, and no valid MAC */
+    assert_int_equal(drv_put(f, key, raw(big, len), f->now + DAY, 0), OBOL_OK);
+    free(big);
+    obol_store_set_event_hook(f->st, count_bad_seals, &events);
+
+    assert_int_equal(obol_get(f->st, "big", "u", NULL, &got, &err),
+                     OBOL_NOT_FOUND);
+    assert_null(got);
+    assert_non_null(strstr(err.message, "over max_record"));
+    assert_non_null(strstr(f->last_warning, "over max_record"));
+    assert_int_equal(obol_get_all(f->st, "u", NULL, &all, &count, &err),
+                     OBOL_OK);
+    assert_int_equal(count, 1);
+    assert_string_equal(all[0]->id, kept->id);
+    obol_sessions_free(all, count);
+    assert_int_equal(obol_scan(f->st, stop_nowhere, NULL, &stats, &err),
+                     OBOL_OK);
+    assert_true(stats.rejected == 1 && stats.live == 1);
+    assert_int_equal(events, 3);
+    assert_driver_keeps_it_back(f, key, len);
+    obol_session_free(kept);
+}
+
 /* -------------------------------------------------------------- errors */
 
 static void an_unknown_option_is_refused_by_name(void **state)
@@ -701,6 +810,7 @@ const struct CMUnitTest driver_suite_tests[] = {
     DRIVER_CASE(prune_removes_only_what_expired),
     DRIVER_CASE(lists_stay_consistent_while_writing),
     DRIVER_CASE(concurrent_compare_and_set_loses_nothing),
+    DRIVER_CASE(a_record_over_max_record_is_refused_unread),
     DRIVER_CASE(an_unknown_option_is_refused_by_name),
     DRIVER_CASE(health_describes_the_backend_when_offered),
 };

@@ -38,6 +38,16 @@ tests_test_store_lmdb_SOURCES = tests/test_store_lmdb.c $(STORE_SUITE_SOURCES)
 tests_test_store_lmdb_CFLAGS = $(TEST_CFLAGS)
 tests_test_store_lmdb_LDADD = $(TEST_LIBS) $(PTHREAD_LIBS)
 
+# Secrets wiped before free(): the program interposes free() for the
+# whole process (the drivers and hiredis too, hence -export-dynamic).
+check_PROGRAMS += tests/test_wipes
+TESTS += tests/test_wipes
+tests_test_wipes_SOURCES = tests/test_wipes.c tests/tmpdir.c tests/tmpdir.h
+tests_test_wipes_CFLAGS = $(TEST_CFLAGS)
+tests_test_wipes_LDADD = $(TEST_LIBS)
+tests_test_wipes_LDFLAGS = -export-dynamic
+EXTRA_tests_test_wipes_DEPENDENCIES = drivers/memory.la drivers/redis.la
+
 check_PROGRAMS += tests/test_store_redis
 TESTS += tests/test_store_redis
 tests_test_store_redis_SOURCES = tests/test_store_redis.c $(STORE_SUITE_SOURCES) \

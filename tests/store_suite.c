@@ -331,6 +331,28 @@ static void payload_over_the_limit_is_too_large(void **state)
     obol_session_free(s);
 }
 
+/* Every string of a session is bounded (OBOL_MAX_ID_LEN), which is what
+ * lets max_record cover every record a store writes. */
+static void ids_over_the_limit_are_too_large(void **state)
+{
+    fixture *f = *state;
+    obol_session *s = obol_session_new("alice", NULL, f->now, 7 * DAY, DAY);
+    char *long_id = malloc(OBOL_MAX_ID_LEN + 2);
+    obol_error err;
+
+    assert_non_null(long_id);
+    memset(long_id, 'x', OBOL_MAX_ID_LEN + 1);
+    long_id[OBOL_MAX_ID_LEN + 1] = '\0';
+    free(s->refresh_token_id);
+    s->refresh_token_id = long_id;
+    assert_int_equal(obol_upsert(f->st, s, &err), OBOL_ERR_TOO_LARGE);
+    assert_non_null(strstr(err.message, "refresh_token_id of 1025 bytes"));
+    assert_not_found(f, s->id, "alice", NULL);
+    long_id[OBOL_MAX_ID_LEN] = '\0';
+    assert_int_equal(obol_upsert(f->st, s, &err), OBOL_OK);
+    obol_session_free(s);
+}
+
 static void invalid_arguments_are_refused(void **state)
 {
     fixture *f = *state;
@@ -1047,6 +1069,7 @@ static const struct CMUnitTest store_tests[] = {
     STORE_TEST(upsert_of_an_expired_session_writes_nothing),
     cmocka_unit_test_setup_teardown(payload_over_the_limit_is_too_large,
                                     suite_setup_small_payload, suite_teardown),
+    STORE_TEST(ids_over_the_limit_are_too_large),
     STORE_TEST(invalid_arguments_are_refused),
     STORE_TEST(delete_of_a_missing_session_is_ok),
     STORE_TEST(delete_removes_only_that_session),

@@ -328,6 +328,51 @@ static void max_payload_accepts_up_to_one_gib(void **state)
     obol_config_clear(&c);
 }
 
+/* The largest record a store with the default max_payload writes: five
+ * ids of OBOL_MAX_ID_LEN (5 x 1027), seven numbers of 10-byte varints
+ * (7 x 11), the payload field (4 + 65536), magic and version (2), in
+ * an AEAD seal (37 + 24 + 16). */
+#define WRITABLE_AT_64KIB (5 * 1027 + 7 * 11 + 65540 + 2 + 77)
+
+static void max_record_defaults_above_what_the_store_writes(void **state)
+{
+    obol_config c;
+    obol_driver_config view;
+
+    (void)state;
+    parse_ok("memory:", &c);
+    assert_true(c.max_record > WRITABLE_AT_64KIB);
+    assert_true(c.max_record < 2 * WRITABLE_AT_64KIB);
+    obol_config_for_driver(&c, &view);
+    assert_true(view.max_record == c.max_record);
+    obol_config_clear(&c);
+    /* Derived from max_payload, wherever that option stands. */
+    parse_ok("memory:?max_payload=1MiB", &c);
+    assert_true(c.max_record > 1024 * 1024);
+    obol_config_clear(&c);
+}
+
+static void max_record_may_not_refuse_the_stores_own_records(void **state)
+{
+    obol_config c;
+    char text[128];
+
+    (void)state;
+    snprintf(text, sizeof text, "memory:?max_record=%d", WRITABLE_AT_64KIB);
+    parse_ok(text, &c);
+    assert_true(c.max_record == WRITABLE_AT_64KIB);
+    obol_config_clear(&c);
+    snprintf(text, sizeof text, "memory:?max_record=%d",
+             WRITABLE_AT_64KIB - 1);
+    assert_refused(text, "max_record", "70831", "max_payload=65536");
+    parse_ok("memory:?max_record=8KiB&max_payload=1KiB", &c);
+    assert_true(c.max_record == 8192);
+    obol_config_clear(&c);
+    assert_refused("memory:?max_record=0", "max_record", "'0'");
+    assert_refused("memory:?max_record=big", "max_record", "'big'");
+    assert_refused("memory:?max_record=3GiB", "max_record", "2GiB");
+}
+
 static void types_are_kept_in_order_and_from_the_driver(void **state)
 {
     obol_config c;
@@ -1033,6 +1078,8 @@ int main(void)
         cmocka_unit_test(old_key_ids_without_a_secret_are_refused),
         cmocka_unit_test(more_than_sixteen_old_keys_are_refused),
         cmocka_unit_test(uriparser_out_of_memory_is_nomem),
+        cmocka_unit_test(max_record_defaults_above_what_the_store_writes),
+        cmocka_unit_test(max_record_may_not_refuse_the_stores_own_records),
         cmocka_unit_test(error_pointer_may_be_null),
     };
 

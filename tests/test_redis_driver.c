@@ -1300,7 +1300,9 @@ typedef enum fake_mode {
     FAKE_DRIP,
     FAKE_SILENT,
     FAKE_SCAN_SAME_CURSOR,
-    FAKE_SCAN_NEW_CURSORS
+    FAKE_SCAN_NEW_CURSORS,
+    FAKE_HUGE_RECORD,   /* HGET: a gigabyte announced; list: 200 kB */
+    FAKE_HUGE_ARRAY     /* every reply: an array of 10^8 elements */
 } fake_mode;
 
 typedef struct fake_server {
@@ -1308,6 +1310,7 @@ typedef struct fake_server {
     int listen_fd;
     uint16_t port;
     pthread_t thread;
+    int connections_ended;   /* closed by the client (atomic) */
 } fake_server;
 
 /* Reads one byte from fd; -1 at the end. */
@@ -1372,6 +1375,27 @@ static int drip(int fd, const char *text)
     return 0;
 }
 
+/* A list script reply of two records, the first 200,000 bytes long
+ * (over the default max_record), the second "hi". */
+static int send_huge_list(int fd)
+{
+    static char record[200000];
+    static const char head[] = "*8\r\n$2\r\ns1\r\n$200000\r\n";
+    static const char tail[] = "\r\n$4\r\n9999\r\n$1\r\n3\r\n"
+                               "$2\r\ns2\r\n$2\r\nhi\r\n$3\r\ninf\r\n$1\r\n1\r\n";
+
+    memset(record, 'r', sizeof record);
+    if (send_text(fd, head) != 0)
+        return -1;
+    for (size_t at = 0; at < sizeof record;) {
+        ssize_t n = send(fd, record + at, sizeof record - at, MSG_NOSIGNAL);
+        if (n <= 0)
+            return -1;
+        at += (size_t)n;
+    }
+    return send_text(fd, tail);
+}
+
 /* What the fake answers a command other than SCRIPT LOAD. */
 static int misbehave(const fake_server *f, int fd, const char *name,
                      const char *arg)
@@ -1383,6 +1407,14 @@ static int misbehave(const fake_server *f, int fd, const char *name,
         return drip(fd, "$5\r\nhello\r\n");
     case FAKE_SILENT:
         return 0;
+    case FAKE_HUGE_RECORD:
+        /* The gigabyte never comes: only a client that reads no further
+         * than the header answers in time. */
+        return strcmp(name, "HGET") == 0
+                   ? send_text(fd, "$1000000000\r\nrrrr")
+                   : send_huge_list(fd);
+    case FAKE_HUGE_ARRAY:
+        return send_text(fd, "*100000000\r\n:1\r\n");
     default:
         break;
     }
@@ -1400,23 +1432,41 @@ static int misbehave(const fake_server *f, int fd, const char *name,
     }
 }
 
+/* Serves one connection after another, until fake_stop(). */
 static void *fake_loop(void *arg)
 {
     fake_server *f = arg;
-    int fd = accept(f->listen_fd, NULL, NULL);
+    int fd;
     char name[16], cmd_arg[16];
 
-    while (fd >= 0 && read_command(fd, name, cmd_arg) == 0) {
-        int sent = strcmp(name, "SCRIPT") == 0 && f->mode != FAKE_SILENT
-                       ? send_text(fd, "$40\r\n01234567890123456789"
-                                       "01234567890123456789\r\n")
-                       : misbehave(f, fd, name, cmd_arg);
-        if (sent != 0)
-            break;
-    }
-    if (fd >= 0)
+    while ((fd = accept(f->listen_fd, NULL, NULL)) >= 0) {
+        int ended = 1;
+
+        while (read_command(fd, name, cmd_arg) == 0) {
+            int sent = strcmp(name, "SCRIPT") == 0 && f->mode != FAKE_SILENT
+                           ? send_text(fd, "$40\r\n01234567890123456789"
+                                           "01234567890123456789\r\n")
+                           : misbehave(f, fd, name, cmd_arg);
+            if (sent != 0) {
+                ended = 0;
+                break;
+            }
+        }
         close(fd);
+        __atomic_add_fetch(&f->connections_ended, ended, __ATOMIC_RELEASE);
+    }
     return NULL;
+}
+
+/* Waits up to a second for the client to have closed count connections. */
+static int fake_saw_closed(fake_server *f, int count)
+{
+    for (int waited = 0; waited < 100; waited++) {
+        if (__atomic_load_n(&f->connections_ended, __ATOMIC_ACQUIRE) >= count)
+            return 1;
+        redis_harness_sleep_ms(10);
+    }
+    return 0;
 }
 
 static void fake_start(fake_server *f, fake_mode mode)
@@ -1428,6 +1478,7 @@ static void fake_start(fake_server *f, fake_mode mode)
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     f->mode = mode;
+    f->connections_ended = 0;
     f->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(f->listen_fd >= 0);
     assert_int_equal(bind(f->listen_fd, (struct sockaddr *)&addr, sizeof addr),
@@ -1520,6 +1571,85 @@ static void scan_whose_cursor_never_ends_stops(void **state)
         driver->close(h);
         fake_stop(&f);
     }
+}
+
+/* Bounded reads: a reply announcing a record longer than max_record is
+ * answered from its header alone, and the connection that carried it is
+ * closed rather than reused. */
+static void a_huge_record_is_never_read_in(void **state)
+{
+    fake_server f;
+    void *h = fake_open(&f, FAKE_HUGE_RECORD, "&timeout_ms=500");
+    uint8_t *sealed = (uint8_t *)"untouched";
+    size_t sealed_len = 0;
+    obol_error err = { 0 };
+    double started = redis_harness_monotonic_ms();
+    obol_driver_key key = key_of("alice", "full", "s1");
+    (void)state;
+
+    assert_int_equal(driver->get(h, &key, &sealed, &sealed_len, &err),
+                     OBOL_OK);
+    assert_null(sealed);
+    assert_true(sealed_len == 1000000000);
+    assert_true(redis_harness_monotonic_ms() - started < 400);
+    assert_true(fake_saw_closed(&f, 1));
+    driver->close(h);
+    fake_stop(&f);
+}
+
+typedef struct kept_back {
+    size_t count;
+    int without_bytes[4];
+    size_t len[4];
+} kept_back;
+
+static int note_kept_back(void *arg, const obol_driver_record *record)
+{
+    kept_back *k = arg;
+
+    if (k->count == 4)
+        return OBOL_ERR_INVALID;
+    k->without_bytes[k->count] = record->sealed.data == NULL;
+    k->len[k->count++] = record->sealed.len;
+    return OBOL_OK;
+}
+
+/* Inside an array, a record too long to keep is read past, without being
+ * kept, and the rest of the reply is visited. */
+static void a_huge_record_in_a_list_is_read_past(void **state)
+{
+    fake_server f;
+    void *h = fake_open(&f, FAKE_HUGE_RECORD, "");
+    kept_back s = { 0 };
+    obol_error err = { 0 };
+    obol_driver_key key = key_of("alice", "full", "");
+    (void)state;
+
+    assert_int_equal(driver->list(h, &key, note_kept_back, &s, &err),
+                     OBOL_OK);
+    assert_int_equal(s.count, 2);
+    assert_true(s.without_bytes[0] && !s.without_bytes[1]);
+    assert_int_equal(s.len[0], 200000);
+    assert_int_equal(s.len[1], 2);
+    assert_true(fake_saw_closed(&f, 1));
+    driver->close(h);
+    fake_stop(&f);
+}
+
+static void a_reply_of_too_many_elements_is_refused(void **state)
+{
+    fake_server f;
+    void *h = fake_open(&f, FAKE_HUGE_ARRAY, "");
+    char got[64];
+    obol_error err = { 0 };
+    (void)state;
+
+    assert_int_equal(get_status(h, key_of("alice", "full", "s1"), got,
+                                sizeof got, &err),
+                     OBOL_ERR_BACKEND);
+    assert_message_has(&err, "100000000 elements");
+    driver->close(h);
+    fake_stop(&f);
 }
 
 /* ------------------------------------------------------------ threads */
@@ -1736,6 +1866,9 @@ int main(void)
         T(dripped_reply_times_out_at_the_deadline),
         T(server_that_never_answers_times_out),
         T(scan_whose_cursor_never_ends_stops),
+        T(a_huge_record_is_never_read_in),
+        T(a_huge_record_in_a_list_is_read_past),
+        T(a_reply_of_too_many_elements_is_refused),
         T(racing_threads_lose_no_update),
         T(password_protected_server),
         T(acl_user_logs_in_with_its_name),

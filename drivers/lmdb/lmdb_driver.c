@@ -32,6 +32,7 @@ typedef struct lmdb_store {
     lmdb_env_settings settings;
     obol_bytes prefix;          /* points into prefix_copy */
     uint8_t *prefix_copy;
+    size_t max_record;          /* config->max_record; 0: no limit */
 } lmdb_store;
 
 /* ------------------------------------------------------------ handles */
@@ -60,6 +61,7 @@ static int store_new(const obol_driver_config *config, const char *dir,
     st->prefix.data = st->prefix_copy;
     st->prefix.len = config->prefix.len;
     st->settings = *settings;
+    st->max_record = lmdb_max_record_of(config);
     *out = st;
     return OBOL_OK;
 }
@@ -176,6 +178,7 @@ static void *op_begin(lmdb_store *st, size_t args_size, lmdb_env **env,
 
 typedef struct get_args {
     lmdb_key key;
+    size_t max_record;
     uint8_t *sealed;
     size_t sealed_len;
 } get_args;
@@ -196,6 +199,8 @@ static int get_body(lmdb_txn *t, void *arg)
         return lmdb_fail(t->err, OBOL_ERR_CORRUPT,
                          "lmdb: malformed record in %s", t->view->path);
     a->sealed_len = value.mv_size - LMDB_VALUE_HEADER_SIZE;
+    if (lmdb_too_long(a->max_record, a->sealed_len))
+        return OBOL_OK;         /* refused by the core: never copied */
     /* alloc(0) may return NULL; ask for at least one byte. */
     a->sealed = lmdb_host->alloc(a->sealed_len > 0 ? a->sealed_len : 1);
     if (a->sealed == NULL)
@@ -216,6 +221,7 @@ static int lmdb_get(void *handle, const obol_driver_key *where,
     if (a == NULL)
         return status;
     const lmdb_env_view *view = lmdb_env_get_view(env);
+    a->max_record = st->max_record;
     /* A key too long to store cannot have been stored. */
     if (lmdb_key_session(&a->key, session_key_limit(view), st->prefix,
                          where) != 0)
@@ -484,8 +490,8 @@ static int walk_sessions(lmdb_store *st, const obol_driver_key *where,
     if (range == NULL)
         return status;
     if (session_range(st, lmdb_env_get_view(env), where, range) == 0)
-        status = lmdb_walk_range(env, range->bytes, range->len, visit, arg,
-                                 err);
+        status = lmdb_walk_range(env, range->bytes, range->len,
+                                 st->max_record, visit, arg, err);
     free(range);
     return status;
 }

@@ -1,6 +1,7 @@
 /* The host table and the driver's error messages. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <lmdb.h>
@@ -38,4 +39,18 @@ int lmdb_fail_mdb(obol_error *err, int rc, const char *what,
 {
     return lmdb_fail(err, status_of(rc), "lmdb: %s on %s: %s", what, path,
                      mdb_strerror(rc));
+}
+
+size_t lmdb_max_record_of(const obol_driver_config *config)
+{
+    size_t needed = offsetof(obol_driver_config, max_record)
+                    + sizeof config->max_record;
+    if (config->struct_size < needed || config->max_record > SIZE_MAX)
+        return 0;
+    return (size_t)config->max_record;
+}
+
+int lmdb_too_long(size_t max_record, size_t len)
+{
+    return max_record != 0 && len > max_record;
 }

@@ -5,6 +5,8 @@
 #ifndef OBOL_LMDB_INTERNAL_H
 #define OBOL_LMDB_INTERNAL_H
 
+#include <stddef.h>
+
 #include <obol/driver.h>
 
 /* Set once by obol_driver_lmdb_entry(), before any other call. */
@@ -21,5 +23,13 @@ int lmdb_fail(obol_error *err, int status, const char *fmt, ...)
  * reached". */
 int lmdb_fail_mdb(obol_error *err, int rc, const char *what,
                   const char *path);
+
+/* config->max_record (ABI 1.2), or 0 (no limit) from a core whose config
+ * ends before it. */
+size_t lmdb_max_record_of(const obol_driver_config *config);
+
+/* Whether sealed bytes of len are longer than the core reads: such a
+ * record is shown without them (driver.h, "Bounded reads"). */
+int lmdb_too_long(size_t max_record, size_t len);
 
 #endif

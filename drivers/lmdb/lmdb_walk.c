@@ -13,12 +13,15 @@ typedef struct walk_entry {
     uint8_t *key; /* key and value share one allocation */
     size_t key_len;
     const uint8_t *value;
-    size_t value_len;
+    size_t value_len;   /* what was copied: the header alone when ... */
+    int cut;            /* ... the sealed bytes were too long to copy */
+    size_t sealed_len;  /* their stored length then */
 } walk_entry;
 
 typedef struct walk {
     const uint8_t *range;
     size_t range_len;
+    size_t max_record;  /* 0: no limit */
     lmdb_key resume; /* the last key copied; len 0 before the first batch */
     int done;        /* the range has no more records */
     size_t count;
@@ -32,19 +35,31 @@ static void walk_clear(walk *w)
     w->count = 0;
 }
 
+/* Copies a record out of the transaction; one whose sealed bytes are
+ * longer than the core reads keeps only its value header. Returns the
+ * bytes copied through *copied. */
 static int walk_copy(walk *w, const MDB_val *key, const MDB_val *value,
-                     obol_error *err)
+                     size_t *copied, obol_error *err)
 {
-    uint8_t *copy = malloc(key->mv_size + value->mv_size + 1);
+    size_t value_len = value->mv_size;
+    int cut = value_len > LMDB_VALUE_HEADER_SIZE
+              && lmdb_too_long(w->max_record,
+                               value_len - LMDB_VALUE_HEADER_SIZE);
+    if (cut)
+        value_len = LMDB_VALUE_HEADER_SIZE;
+    uint8_t *copy = malloc(key->mv_size + value_len + 1);
     if (copy == NULL)
         return lmdb_fail(err, OBOL_ERR_NOMEM, "lmdb: out of memory");
     memcpy(copy, key->mv_data, key->mv_size);
-    memcpy(copy + key->mv_size, value->mv_data, value->mv_size);
+    memcpy(copy + key->mv_size, value->mv_data, value_len);
     walk_entry *entry = &w->entries[w->count++];
     entry->key = copy;
     entry->key_len = key->mv_size;
     entry->value = copy + key->mv_size;
-    entry->value_len = value->mv_size;
+    entry->value_len = value_len;
+    entry->cut = cut;
+    entry->sealed_len = value->mv_size - LMDB_VALUE_HEADER_SIZE;
+    *copied = key->mv_size + value_len;
     return OBOL_OK;
 }
 
@@ -83,8 +98,9 @@ static int walk_batch(lmdb_txn *t, void *arg)
         }
         if (w->count == WALK_BATCH_RECORDS || bytes >= WALK_BATCH_BYTES)
             break;
-        status = walk_copy(w, &key, &value, t->err);
-        bytes += key.mv_size + value.mv_size;
+        size_t copied = 0;
+        status = walk_copy(w, &key, &value, &copied, t->err);
+        bytes += copied;
         rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT);
     }
     mdb_cursor_close(cursor);
@@ -106,8 +122,10 @@ static int visit_entry(const walk_entry *entry, const char *path,
                                     &record.lock_version) != 0)
         return lmdb_fail(err, OBOL_ERR_CORRUPT,
                          "lmdb: malformed record in %s", path);
-    record.sealed.data = entry->value + LMDB_VALUE_HEADER_SIZE;
-    record.sealed.len = entry->value_len - LMDB_VALUE_HEADER_SIZE;
+    record.sealed.data = entry->cut ? NULL
+                                    : entry->value + LMDB_VALUE_HEADER_SIZE;
+    record.sealed.len = entry->cut ? entry->sealed_len
+                                   : entry->value_len - LMDB_VALUE_HEADER_SIZE;
     return visit(arg, &record);
 }
 
@@ -119,13 +137,15 @@ static void remember_last(walk *w)
 }
 
 int lmdb_walk_range(lmdb_env *env, const uint8_t *range, size_t range_len,
-                    obol_driver_visit visit, void *arg, obol_error *err)
+                    size_t max_record, obol_driver_visit visit, void *arg,
+                    obol_error *err)
 {
     walk *w = calloc(1, sizeof *w);
     if (w == NULL)
         return lmdb_fail(err, OBOL_ERR_NOMEM, "lmdb: out of memory");
     w->range = range;
     w->range_len = range_len;
+    w->max_record = max_record;
     const char *path = lmdb_env_get_view(env)->path;
     int status = OBOL_OK;
     while (status == OBOL_OK && !w->done) {

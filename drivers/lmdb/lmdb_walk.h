@@ -17,8 +17,11 @@
 
 /* Visits every record whose session key begins with range. Records
  * written or removed during the walk may or may not be seen; none is seen
- * twice. */
+ * twice. A record whose sealed bytes are longer than max_record (0: no
+ * limit) is visited with sealed.data NULL and its stored length, and its
+ * bytes are never copied. */
 int lmdb_walk_range(lmdb_env *env, const uint8_t *range, size_t range_len,
-                    obol_driver_visit visit, void *arg, obol_error *err);
+                    size_t max_record, obol_driver_visit visit, void *arg,
+                    obol_error *err);
 
 #endif

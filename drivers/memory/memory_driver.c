@@ -77,6 +77,7 @@ typedef struct memory_store {
 typedef struct memory_handle {
     memory_store *store;
     owned_bytes prefix;         /* config->prefix, the store's namespace */
+    size_t max_record;          /* config->max_record; 0: no limit */
 } memory_handle;
 
 /* The named stores of this process. */
@@ -386,6 +387,24 @@ static void store_release(memory_store *st)
         store_free(st);
 }
 
+/* The longest record the core reads (ABI 1.2): a core older than that
+ * passes a config that ends before the field, and has no limit. */
+static size_t max_record_of(const obol_driver_config *config)
+{
+    size_t needed = offsetof(obol_driver_config, max_record)
+                    + sizeof config->max_record;
+    if (config->struct_size < needed || config->max_record > SIZE_MAX)
+        return 0;
+    return (size_t)config->max_record;
+}
+
+/* Whether the core would refuse a record of len sealed bytes unread: it
+ * is then never copied (driver.h, "Bounded reads"). */
+static int too_long(size_t max_record, size_t len)
+{
+    return max_record != 0 && len > max_record;
+}
+
 static int memory_open(const obol_driver_config *config, void **handle,
                        obol_error *err)
 {
@@ -410,6 +429,7 @@ static int memory_open(const obol_driver_config *config, void **handle,
         free(h);
         return host->set_error(err, OBOL_ERR_NOMEM, "memory: out of memory");
     }
+    h->max_record = max_record_of(config);
     *handle = h;
     return OBOL_OK;
 }
@@ -452,8 +472,11 @@ static int memory_get(void *handle, const obol_driver_key *key,
         /* The core frees this buffer with host->free, so it must come from
          * host->alloc; ask for a byte at least, as alloc(0) may be NULL. */
         owned_bytes found = st->records[i].sealed;
-        *sealed = host->alloc(found.len > 0 ? found.len : 1);
-        if (*sealed == NULL) {
+        if (too_long(h->max_record, found.len)) {
+            *sealed = NULL;      /* refused by the core, so never copied */
+            *sealed_len = found.len;
+        } else if ((*sealed = host->alloc(found.len > 0 ? found.len : 1))
+                   == NULL) {
             status = host->set_error(err, OBOL_ERR_NOMEM,
                                      "memory: out of memory");
         } else {
@@ -521,15 +544,22 @@ static int memory_del(void *handle, const obol_driver_key *key,
     return OBOL_OK;     /* deleting what is not there is not an error */
 }
 
-/* A copy of r that owns its bytes. */
-static int record_copy(const memory_record *r, memory_record *out)
+/* A copy of r that owns its bytes; sealed bytes longer than max_record
+ * are left out (data NULL, the length kept). */
+static int record_copy(const memory_record *r, size_t max_record,
+                       memory_record *out)
 {
     memset(out, 0, sizeof *out);
     if (bytes_copy(bytes_view(r->key), &out->key) != 0 ||
         bytes_copy(bytes_view(r->user_id), &out->user_id) != 0 ||
         bytes_copy(bytes_view(r->type), &out->type) != 0 ||
-        bytes_copy(bytes_view(r->id), &out->id) != 0 ||
-        bytes_copy(bytes_view(r->sealed), &out->sealed) != 0) {
+        bytes_copy(bytes_view(r->id), &out->id) != 0) {
+        record_free(out);
+        return -1;
+    }
+    if (too_long(max_record, r->sealed.len)) {
+        out->sealed.len = r->sealed.len;
+    } else if (bytes_copy(bytes_view(r->sealed), &out->sealed) != 0) {
         record_free(out);
         return -1;
     }
@@ -539,8 +569,8 @@ static int record_copy(const memory_record *r, memory_record *out)
 }
 
 /* Copies, under the mutex, every record whose key starts with start. */
-static int snapshot(memory_store *st, owned_bytes start, memory_record **out,
-                    size_t *count)
+static int snapshot(memory_store *st, owned_bytes start, size_t max_record,
+                    memory_record **out, size_t *count)
 {
     int failed = 0;
     *count = 0;
@@ -550,7 +580,8 @@ static int snapshot(memory_store *st, owned_bytes start, memory_record **out,
     for (size_t i = 0; i < st->count && !failed; i++) {
         if (!key_starts_with(st->records[i].key, start))
             continue;
-        failed = record_copy(&st->records[i], &(*out)[*count]) != 0;
+        failed = record_copy(&st->records[i], max_record,
+                             &(*out)[*count]) != 0;
         if (!failed)
             (*count)++;
     }
@@ -567,14 +598,14 @@ static int snapshot(memory_store *st, owned_bytes start, memory_record **out,
  * migration writes while it walks) without deadlocking, and the array
  * cannot move under it. Copying is the price; a unit test's store is small.
  */
-static int walk(memory_store *st, owned_bytes start, obol_driver_visit visit,
+static int walk(memory_handle *h, owned_bytes start, obol_driver_visit visit,
                 void *arg, obol_error *err)
 {
     memory_record *copies;
     size_t count;
     int status = OBOL_OK;
 
-    if (snapshot(st, start, &copies, &count) != 0)
+    if (snapshot(h->store, start, h->max_record, &copies, &count) != 0)
         status = host->set_error(err, OBOL_ERR_NOMEM, "memory: out of memory");
     for (size_t i = 0; i < count && status == OBOL_OK; i++) {
         obol_driver_record view = record_view(&copies[i]);
@@ -596,7 +627,7 @@ static int walk_key(memory_handle *h, const obol_driver_key *key,
     int status = store_key(h, key, part_count, &start, err);
     if (status != OBOL_OK)
         return status;
-    status = walk(h->store, start, visit, arg, err);
+    status = walk(h, start, visit, arg, err);
     free(start.data);
     return status;
 }

@@ -4,6 +4,7 @@ drivers_redis_la_SOURCES = \
 	drivers/redis/redis_driver.c drivers/redis/redis_driver.h \
 	drivers/redis/redis_config.c drivers/redis/redis_config.h \
 	drivers/redis/redis_conn.c drivers/redis/redis_conn.h \
+	drivers/redis/redis_guard.c drivers/redis/redis_guard.h \
 	drivers/redis/redis_tls.c drivers/redis/redis_tls.h \
 	drivers/redis/redis_pool.c drivers/redis/redis_pool.h \
 	drivers/redis/redis_topology.c drivers/redis/redis_topology.h \
@@ -28,6 +29,15 @@ tests_test_redis_driver_SOURCES = tests/test_redis_driver.c \
 tests_test_redis_driver_CFLAGS = $(TEST_CFLAGS) $(HIREDIS_CFLAGS)
 tests_test_redis_driver_LDADD = $(TEST_LIBS) $(HIREDIS_LIBS)
 EXTRA_tests_test_redis_driver_DEPENDENCIES = drivers/redis.la
+
+# The RESP guard on its own: streams in, what the reader is fed out.
+check_PROGRAMS += tests/test_redis_guard
+TESTS += tests/test_redis_guard
+tests_test_redis_guard_SOURCES = tests/test_redis_guard.c \
+	drivers/redis/redis_guard.c drivers/redis/redis_guard.h
+tests_test_redis_guard_CPPFLAGS = $(AM_CPPFLAGS) -I$(srcdir)/drivers/redis
+tests_test_redis_guard_CFLAGS = $(TEST_CFLAGS)
+tests_test_redis_guard_LDADD = $(CMOCKA_LIBS)
 
 # Raw hiredis next to the driver and the store against one server;
 # built by make, run by hand: bench/redis_bench [redis://host:port];

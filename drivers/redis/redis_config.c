@@ -4,9 +4,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
 
 #include "redis_config.h"
 #include "redis_driver.h"
@@ -86,6 +91,54 @@ static int parse_number(const char *name, const char *text, uint64_t min,
     return OBOL_OK;
 }
 
+/* The first line of a password file, read with read(2) into a buffer
+ * that is wiped afterwards: stdio would keep a copy in a buffer of its
+ * own, which fclose() frees as it is. */
+static int read_password_file(const char *name, const char *path, char **out,
+                              obol_error *err)
+{
+    char line[1024];
+    size_t len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int status = OBOL_OK;
+
+    if (fd < 0)
+        return redis_host->set_error(err, OBOL_ERR_INVALID,
+                                     "redis config: %s: cannot open "
+                                     "'%s': %s", name, path, strerror(errno));
+    while (len < sizeof line - 1 && memchr(line, '\n', len) == NULL) {
+        ssize_t n = read(fd, line + len, sizeof line - 1 - len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            status = redis_host->set_error(err, OBOL_ERR_INVALID,
+                                           "redis config: %s: cannot read "
+                                           "'%s': %s", name, path,
+                                           strerror(errno));
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    line[len] = '\0';
+    len = strcspn(line, "\r\n");
+    if (status == OBOL_OK && line[len] == '\0' && len == sizeof line - 1)
+        status = redis_host->set_error(err, OBOL_ERR_INVALID,
+                                       "redis config: %s: the first line of "
+                                       "'%s' is longer than %zu bytes", name,
+                                       path, sizeof line - 2);
+    else if (status == OBOL_OK && len == 0)
+        status = redis_host->set_error(err, OBOL_ERR_INVALID,
+                                       "redis config: %s: file '%s' is "
+                                       "empty", name, path);
+    line[len] = '\0';
+    if (status == OBOL_OK)
+        status = copy_string(line, out, err);
+    OPENSSL_cleanse(line, sizeof line);
+    return status;
+}
+
 /* Reads a secret from "env:NAME" or "file:PATH" (one line; a trailing
  * newline is dropped), so that a password never has to sit in the config
  * string itself. */
@@ -101,27 +154,8 @@ static int read_password_source(const char *name, const char *source,
                                          source + 4);
         return copy_string(value, out, err);
     }
-    if (strncmp(source, "file:", 5) == 0) {
-        char line[1024];
-        FILE *file = fopen(source + 5, "r");
-        size_t len;
-
-        if (file == NULL)
-            return redis_host->set_error(err, OBOL_ERR_INVALID,
-                                         "redis config: %s: cannot open "
-                                         "'%s': %s", name, source + 5,
-                                         strerror(errno));
-        if (fgets(line, sizeof line, file) == NULL)
-            line[0] = '\0';
-        fclose(file);
-        len = strcspn(line, "\r\n");
-        line[len] = '\0';
-        if (len == 0)
-            return redis_host->set_error(err, OBOL_ERR_INVALID,
-                                         "redis config: %s: file '%s' "
-                                         "is empty", name, source + 5);
-        return copy_string(line, out, err);
-    }
+    if (strncmp(source, "file:", 5) == 0)
+        return read_password_file(name, source + 5, out, err);
     return redis_host->set_error(err, OBOL_ERR_INVALID,
                                  "redis config: option '%s' must be "
                                  "env:NAME or file:PATH (a password is never "
@@ -635,16 +669,16 @@ int redis_settings_parse(const obol_driver_config *config, redis_settings *out,
     status = parse_all(config, out, err);
     if (status != OBOL_OK)
         redis_settings_clear(out);
+    else if (config->struct_size >= offsetof(obol_driver_config, max_record) +
+                                        sizeof config->max_record)
+        out->max_record = config->max_record;
     return status;
 }
 
 static void wipe_and_free(char *secret)
 {
     if (secret != NULL) {
-        /* volatile so the wipe is not optimised away before free() */
-        volatile char *p = secret;
-        while (*p != '\0')
-            *p++ = '\0';
+        OPENSSL_cleanse(secret, strlen(secret));
         free(secret);
     }
 }

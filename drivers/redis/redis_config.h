@@ -69,6 +69,9 @@ typedef struct redis_settings {
     uint64_t sentinel_timeout_ms;
     char *sentinel_user;
     char *sentinel_password;
+    /* The longest sealed record the core reads (driver.h, "Bounded
+     * reads"); 0: no limit. Replies are bounded by it (redis_guard.h). */
+    uint64_t max_record;
 } redis_settings;
 
 /* Fills *out from config; on failure err names the offending part and *out

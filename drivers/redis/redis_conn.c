@@ -17,9 +17,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "redis_conn.h"
 #include "redis_driver.h"
+#include "redis_guard.h"
 #include "redis_tls.h"
+
+/* The longest reply element kept besides records (INFO, a slot map
+ * entry, an error line), and what a bulk string may exceed max_record by
+ * (a session id is far shorter). */
+#define REPLY_ELEMENT_FLOOR (64 * 1024)
+#define REPLY_BULK_SLACK 1024
+/* The most elements of one array in a reply: four per session of one
+ * user and type in a list, so 262,144 sessions. */
+#define REPLY_MAX_ELEMENTS (1u << 20)
 
 struct redis_conn {
     int fd;
@@ -27,8 +39,10 @@ struct redis_conn {
     redis_tls_session *tls;  /* NULL: in the clear */
     int received_any;        /* a first byte came from the server */
     redisReader *reader;
+    redis_guard guard;       /* what the reader may be fed */
     char *out;               /* formatted commands not sent yet */
     size_t out_len, out_cap;
+    int out_secret;          /* out held a password since its last wipe */
     const redis_endpoint *ep;
     const redis_settings *settings;
 };
@@ -49,6 +63,26 @@ const redis_endpoint *redis_conn_endpoint(const redis_conn *conn)
 int redis_conn_is_broken(const redis_conn *conn)
 {
     return conn->broken;
+}
+
+int redis_conn_is_reusable(const redis_conn *conn)
+{
+    return !conn->broken && !redis_guard_replaced(&conn->guard);
+}
+
+/* No bulk string longer than a record may be (max_record, with slack,
+ * and never less than what other replies need) reaches the reader; no
+ * limit when the core gave none. */
+static void guard_init(redis_conn *conn, const redis_settings *settings)
+{
+    uint64_t bulk_limit = 0;
+
+    if (settings->max_record != 0)
+        bulk_limit = (settings->max_record > REPLY_ELEMENT_FLOOR
+                          ? settings->max_record : REPLY_ELEMENT_FLOOR) +
+                     REPLY_BULK_SLACK;
+    redis_guard_init(&conn->guard, bulk_limit, REPLY_MAX_ELEMENTS,
+                     REPLY_ELEMENT_FLOOR);
 }
 
 static int nomem(obol_error *err)
@@ -223,6 +257,10 @@ static int tls_handshake(redis_conn *conn, int64_t deadline, obol_error *err)
     }
 }
 
+static int append_command(redis_conn *conn, int argc, const char **argv,
+                          const size_t *argv_len, int secret,
+                          obol_error *err);
+
 /* A command of the login whose only acceptable answer is +OK. */
 static int expect_ok(redis_conn *conn, int64_t deadline, const char *what,
                      obol_error *err)
@@ -271,7 +309,7 @@ static int log_in(redis_conn *conn, int64_t deadline, obol_error *err)
         }
         argv[argc] = s->password;
         argv_len[argc++] = strlen(s->password);
-        status = redis_conn_append(conn, argc, argv, argv_len, err);
+        status = append_command(conn, argc, argv, argv_len, 1, err);
     }
     if (status == OBOL_OK && s->db != 0) {
         argv[0] = "SELECT";
@@ -317,6 +355,7 @@ int redis_conn_open(const redis_endpoint *ep, const redis_settings *settings,
         free(conn);
         return nomem(err);
     }
+    guard_init(conn, settings);
     if (ep->socket_path != NULL)
         status = connect_unix(conn, connect_deadline, err);
     else
@@ -343,6 +382,8 @@ void redis_conn_close(redis_conn *conn)
     if (conn->fd >= 0)
         close(conn->fd);
     redisReaderFree(conn->reader);
+    if (conn->out_secret)
+        OPENSSL_cleanse(conn->out, conn->out_cap);
     free(conn->out);
     free(conn);
 }
@@ -363,32 +404,61 @@ int redis_conn_is_stale(redis_conn *conn)
 
 /* ------------------------------------------------------------ exchange */
 
-int redis_conn_append(redis_conn *conn, int argc, const char **argv,
-                      const size_t *argv_len, obol_error *err)
+/* Makes room for len more bytes of output. A buffer that held a
+ * password is moved by hand, so that the copy left behind is wiped
+ * (realloc() would free it as it is). */
+static int grow_out(redis_conn *conn, size_t len)
+{
+    size_t cap = conn->out_cap != 0 ? conn->out_cap : 256;
+    char *grown;
+
+    if (conn->out_len + len <= conn->out_cap)
+        return 0;
+    while (cap < conn->out_len + len)
+        cap *= 2;
+    if (!conn->out_secret) {
+        grown = realloc(conn->out, cap);
+    } else if ((grown = malloc(cap)) != NULL) {
+        memcpy(grown, conn->out, conn->out_len);
+        OPENSSL_cleanse(conn->out, conn->out_cap);
+        free(conn->out);
+    }
+    if (grown == NULL)
+        return -1;
+    conn->out = grown;
+    conn->out_cap = cap;
+    return 0;
+}
+
+/* Appends one command; one that carries a secret (AUTH) has hiredis's
+ * formatted copy wiped, and the output buffer wiped once it is sent. */
+static int append_command(redis_conn *conn, int argc, const char **argv,
+                          const size_t *argv_len, int secret,
+                          obol_error *err)
 {
     char *command = NULL;
     int len = redisFormatCommandArgv(&command, argc, argv, argv_len);
+    int status = OBOL_OK;
 
     if (len < 0)
         return nomem(err);
-    if (conn->out_len + (size_t)len > conn->out_cap) {
-        size_t cap = conn->out_cap != 0 ? conn->out_cap : 256;
-        char *grown;
-
-        while (cap < conn->out_len + (size_t)len)
-            cap *= 2;
-        grown = realloc(conn->out, cap);
-        if (grown == NULL) {
-            redisFreeCommand(command);
-            return nomem(err);
-        }
-        conn->out = grown;
-        conn->out_cap = cap;
+    if (grow_out(conn, (size_t)len) != 0) {
+        status = nomem(err);
+    } else {
+        memcpy(conn->out + conn->out_len, command, (size_t)len);
+        conn->out_len += (size_t)len;
+        conn->out_secret |= secret;
     }
-    memcpy(conn->out + conn->out_len, command, (size_t)len);
-    conn->out_len += (size_t)len;
+    if (secret)
+        OPENSSL_cleanse(command, (size_t)len);
     redisFreeCommand(command);
-    return OBOL_OK;
+    return status;
+}
+
+int redis_conn_append(redis_conn *conn, int argc, const char **argv,
+                      const size_t *argv_len, obol_error *err)
+{
+    return append_command(conn, argc, argv, argv_len, 0, err);
 }
 
 static int io_failed(redis_conn *conn, int error, const char *what,
@@ -485,6 +555,10 @@ int redis_conn_flush(redis_conn *conn, int64_t deadline, const char *what,
             status = io_failed(conn, ready == 0 ? ETIMEDOUT : errno, what,
                                err);
     }
+    if (conn->out_secret) {
+        OPENSSL_cleanse(conn->out, conn->out_cap);
+        conn->out_secret = 0;
+    }
     conn->out_len = 0;
     return status;
 }
@@ -533,6 +607,29 @@ static int recv_some(redis_conn *conn, char *buf, size_t size,
     return OBOL_OK;
 }
 
+static int feed_reader(void *arg, const char *bytes, size_t len)
+{
+    return redisReaderFeed(arg, bytes, len) == REDIS_OK ? 0 : -1;
+}
+
+/* Received bytes, through the guard, to the reader. */
+static int feed(redis_conn *conn, const char *buf, size_t len,
+                const char *what, obol_error *err)
+{
+    char why[128];
+    int fed = redis_guard_feed(&conn->guard, buf, len, feed_reader,
+                               conn->reader, why, sizeof why);
+
+    if (fed == 0)
+        return OBOL_OK;
+    conn->broken = 1;
+    if (fed == -2)
+        return nomem(err);
+    return redis_host->set_error(err, OBOL_ERR_BACKEND,
+                                 "redis %s: %s: reply refused: %s",
+                                 conn->ep->where, what, why);
+}
+
 int redis_conn_read(redis_conn *conn, int64_t deadline, const char *what,
                     redisReply **reply, obol_error *err)
 {
@@ -558,6 +655,15 @@ int redis_conn_read(redis_conn *conn, int64_t deadline, const char *what,
             *reply = parsed;
             return OBOL_OK;
         }
+        if (redis_guard_is_cut(&conn->guard)) {
+            /* An oversized reply ended early: what follows it on the
+             * socket is the rest of its bytes, never another reply. */
+            conn->broken = 1;
+            return redis_host->set_error(err, OBOL_ERR_BACKEND,
+                                         "redis %s: %s: the connection was "
+                                         "given up after an oversized reply",
+                                         conn->ep->where, what);
+        }
         if (wait_for != 0 && !read_first) {
             int ready = wait_fd(conn->fd, wait_for, deadline);
             if (ready <= 0)
@@ -575,9 +681,8 @@ int redis_conn_read(redis_conn *conn, int64_t deadline, const char *what,
             continue;
         conn->received_any = 1;
         wait_for = POLLIN;
-        if (redisReaderFeed(conn->reader, buf, received) != REDIS_OK) {
-            conn->broken = 1;
-            return nomem(err);
-        }
+        status = feed(conn, buf, received, what, err);
+        if (status != OBOL_OK)
+            return status;
     }
 }

@@ -11,6 +11,9 @@
  * redis_conn_flush(), then their replies are read in order, so one round
  * trip can carry several commands (a script and its WAIT, a batch).
  *
+ * Replies pass through a guard (redis_guard.h) that keeps any of them from
+ * making the driver buffer more than settings->max_record allows.
+ *
  * A connection that saw an I/O error, an end of file, a protocol error or
  * a timeout is broken: what it would read next is unknowable, so it must
  * be closed (redis_pool_give() does that).
@@ -51,6 +54,11 @@ void redis_conn_close(redis_conn *conn);
 int redis_conn_is_stale(redis_conn *conn);
 
 int redis_conn_is_broken(const redis_conn *conn);
+
+/* Whether the connection may go back to its pool: not broken, and no
+ * reply on it was too long to keep (redis_guard.h), which leaves a
+ * connection unfit for reuse even when it could be read on. */
+int redis_conn_is_reusable(const redis_conn *conn);
 
 const redis_endpoint *redis_conn_endpoint(const redis_conn *conn);
 

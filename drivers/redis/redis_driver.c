@@ -32,6 +32,8 @@ typedef struct redis_handle {
     redis_router router;
     redis_scripts scripts;
     char *prefix;             /* escaped, see redis_keys.h */
+    void (*log)(void *log_arg, int level, const char *msg);
+    void *log_arg;            /* the store's logger (config->log) */
 } redis_handle;
 
 /* A counted string as a hiredis argument; hiredis copies len bytes from
@@ -135,6 +137,8 @@ static int redis_open(const obol_driver_config *config, void **handle,
         free(h);
         return status;
     }
+    h->log = config->log;
+    h->log_arg = config->log_arg;
     status = escape_prefix(h, config->prefix, err);
     if (status == OBOL_OK)
         status = connect_store(h, err);
@@ -147,6 +151,32 @@ static int redis_open(const obol_driver_config *config, void **handle,
 }
 
 /* --------------------------------------------------------------- get/put */
+
+/*
+ * Whether a reply that should hold a record holds one too long for the
+ * core to read (driver.h, "Bounded reads"), and its length: a string
+ * over max_record, or the integer the connection's guard put in place of
+ * a longer one (redis_guard.h).
+ */
+static int too_long(const redis_handle *h, const redisReply *reply,
+                    size_t *len)
+{
+    uint64_t limit = h->settings.max_record;
+
+    if (limit == 0)
+        return 0;
+    if (reply->type == REDIS_REPLY_STRING && reply->len > limit) {
+        *len = reply->len;
+        return 1;
+    }
+    if (reply->type == REDIS_REPLY_INTEGER && reply->integer > 0 &&
+        (unsigned long long)reply->integer > limit &&
+        (unsigned long long)reply->integer <= SIZE_MAX) {
+        *len = (size_t)reply->integer;
+        return 1;
+    }
+    return 0;
+}
 
 static int redis_get(void *handle, const obol_driver_key *key,
                      uint8_t **sealed, size_t *sealed_len, obol_error *err)
@@ -172,6 +202,8 @@ static int redis_get(void *handle, const obol_driver_key *key,
 
     if (reply->type == REDIS_REPLY_NIL) {
         status = OBOL_NOT_FOUND;
+    } else if (too_long(h, reply, sealed_len)) {
+        *sealed = NULL;     /* refused by the core: never copied */
     } else if (reply->type != REDIS_REPLY_STRING) {
         status = unexpected(h, "HGET", reply, err);
     } else {
@@ -547,6 +579,48 @@ static uint64_t lock_version_of(const redisReply *lock)
     return strtoull(number, NULL, 10);
 }
 
+/* One id, sealed, score, lock quadruple of a list script reply as a
+ * record: 1, or 0 for an entry to skip. A record too long to read is
+ * shown without its bytes; a score or lock the guard replaced (too long
+ * for a number) reads as damaged, as an empty one does (dead, lock 0);
+ * an id the guard replaced cannot be shown, and is only logged. */
+static int record_of(const redis_handle *h, redisReply **e,
+                     obol_driver_record *record)
+{
+    static const redisReply empty = { .type = REDIS_REPLY_STRING, .str = "" };
+    size_t len;
+
+    if (e[0]->type == REDIS_REPLY_INTEGER) {
+        if (h->log != NULL)
+            h->log(h->log_arg, OBOL_LOG_WARNING,
+                   "redis: list skipped an entry whose session id is too "
+                   "long to read");
+        return 0;
+    }
+    record->key.id.data = (const uint8_t *)e[0]->str;
+    record->key.id.len = e[0]->len;
+    if (too_long(h, e[1], &len)) {
+        record->sealed.data = NULL;
+        record->sealed.len = len;
+    } else {
+        record->sealed.data = (const uint8_t *)e[1]->str;
+        record->sealed.len = e[1]->len;
+    }
+    record->expires_at = expires_at_of(e[2]->type == REDIS_REPLY_STRING
+                                           ? e[2] : &empty);
+    record->lock_version = lock_version_of(e[3]->type == REDIS_REPLY_STRING
+                                               ? e[3] : &empty);
+    return 1;
+}
+
+/* Whether a list script element has a type it may have: a string, or the
+ * integer of one the guard kept back. */
+static int list_element_ok(const redisReply *e)
+{
+    return e->type == REDIS_REPLY_STRING ||
+           (e->type == REDIS_REPLY_INTEGER && e->integer > 0);
+}
+
 /* Visits the id, sealed, score, lock quadruples of a list script reply. */
 static int visit_list(const redis_handle *h, const redisReply *reply,
                       obol_bytes user, obol_bytes type,
@@ -561,17 +635,14 @@ static int visit_list(const redis_handle *h, const redisReply *reply,
         obol_driver_record record;
 
         for (int k = 0; k < 4; k++)
-            if (e[k]->type != REDIS_REPLY_STRING)
+            if (!list_element_ok(e[k]) ||
+                (k == 1 && e[k]->type == REDIS_REPLY_INTEGER &&
+                 !too_long(h, e[k], &(size_t){ 0 })))
                 return unexpected(h, "list script", e[k], err);
         record.key.user_id = user;
         record.key.type = type;
-        record.key.id.data = (const uint8_t *)e[0]->str;
-        record.key.id.len = e[0]->len;
-        record.sealed.data = (const uint8_t *)e[1]->str;
-        record.sealed.len = e[1]->len;
-        record.expires_at = expires_at_of(e[2]);
-        record.lock_version = lock_version_of(e[3]);
-        status = visit(arg, &record);
+        if (record_of(h, e, &record))
+            status = visit(arg, &record);
     }
     return status;
 }

@@ -146,7 +146,7 @@ int redis_pool_take(redis_pool *pool, int64_t *deadline, redis_conn **conn,
 
 void redis_pool_give(redis_pool *pool, redis_conn *conn)
 {
-    if (conn != NULL && redis_conn_is_broken(conn)) {
+    if (conn != NULL && !redis_conn_is_reusable(conn)) {
         redis_conn_close(conn);
         conn = NULL;
     }

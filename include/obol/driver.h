@@ -47,6 +47,15 @@
  * that a caller can vet a whole import before writing any of it. It is
  * optional; without it the core assumes every record fits.
  *
+ * Bounded reads (ABI 1.2). The core refuses a sealed record longer than
+ * config->max_record before verifying it, as it refuses a bad seal. A
+ * driver should not allocate or copy such a record only to have it
+ * refused: get() then returns OBOL_OK with *sealed NULL and *sealed_len
+ * the stored length, and list() and scan() show the visitor the record
+ * with sealed.data NULL and sealed.len its length (its key, expiry and
+ * lock as stored). A driver that hands over the bytes anyway is correct,
+ * only wasteful. No other record has NULL data with a length over 0.
+ *
  * Versions. Slots are only ever added at the end of a table, with a minor
  * bump. The core refuses a driver whose abi_major differs from its own or
  * whose struct_size is smaller than the version 1.0 table, and reads a slot
@@ -54,7 +63,7 @@
  *
  *     1.0  open ... prune (required), health (optional)
  *     1.1  put_batch (optional)
- *     1.2  check (optional)
+ *     1.2  check (optional); obol_driver_config.max_record
  */
 #ifndef OBOL_DRIVER_H
 #define OBOL_DRIVER_H
@@ -127,6 +136,10 @@ typedef struct obol_driver_config {
     /* Logger of the store; log may be called from any thread. */
     void (*log)(void *log_arg, int level, const char *msg);
     void *log_arg;
+    /* ABI 1.2; read it only when struct_size covers it (an older core's
+     * does not: no limit then). The longest sealed record the core reads;
+     * 0: no limit. See "Bounded reads" above. */
+    uint64_t max_record;
 } obol_driver_config;
 
 /* What the core offers a driver; valid until the process ends. */

@@ -106,6 +106,11 @@ enum {
 /* Default session type, used when a type argument is NULL. */
 #define OBOL_DEFAULT_TYPE "full"
 
+/* The longest id, user_id, type or refresh token id, in bytes, that a
+ * store writes; a longer one is OBOL_ERR_TOO_LARGE. With max_payload it
+ * bounds every record a store writes, which is what max_record builds on. */
+#define OBOL_MAX_ID_LEN 1024
+
 /* Current encoding version of a session (see docs/FORMAT.md). */
 #define OBOL_SESSION_VERSION 2
 
@@ -209,6 +214,10 @@ typedef struct obol_store obol_store;
  *   seal=mac|aead        sign only (default), or also encrypt the payload
  *   allow_unsigned=0|1   accept records written without a seal (with a warning)
  *   max_payload=SIZE     limit of extra_payload (default 64KiB)
+ *   max_record=SIZE      longest stored record a read takes in; a longer
+ *                        one is refused unread, as a bad seal is (default:
+ *                        the largest record max_payload allows, plus a
+ *                        quarter; never less than that largest record)
  *   types=T1,T2,...      the session types the application uses, for
  *                        obol_delete_everywhere() (at most 32)
  * Any other option goes to the driver, which refuses options it does not
@@ -334,7 +343,8 @@ OBOL_API int obol_store_describe(obol_store *st, obol_store_info *info,
  * Reads the live session (sid, uid, type). Returns OBOL_OK with *out set
  * (free it with obol_session_free()), OBOL_NOT_FOUND, or an error. A record
  * that fails its seal, does not decode, is not live or names another id,
- * user or type is OBOL_NOT_FOUND, and the logger is told why.
+ * user or type is OBOL_NOT_FOUND, and the logger is told why; so is one
+ * longer than max_record, which is refused before it is read in.
  */
 OBOL_API int obol_get(obol_store *st, const char *sid, const char *uid,
                       const char *type, obol_session **out, obol_error *err);
@@ -345,7 +355,8 @@ OBOL_API int obol_get(obol_store *st, const char *sid, const char *uid,
  * record has lock_version n. On success the stored and s->lock_version
  * become n + 1; otherwise OBOL_CONFLICT and nothing changes. A session whose
  * refresh_expires_at is already past is not written and the call succeeds.
- * An extra_payload over max_payload is OBOL_ERR_TOO_LARGE.
+ * An extra_payload over max_payload, or an id, user_id, type or refresh
+ * token id over OBOL_MAX_ID_LEN bytes, is OBOL_ERR_TOO_LARGE.
  */
 OBOL_API int obol_upsert(obol_store *st, obol_session *s, obol_error *err);
 

@@ -1,0 +1,256 @@
+/* The RESP guard in front of hiredis's reader; see redis_guard.h. */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "redis_guard.h"
+
+enum {
+    AT_TYPE,     /* the next byte starts an element */
+    IN_HEADER,   /* reading a '$' or '*' header into g->header */
+    IN_LINE,     /* passing a '+', '-' or ':' line on */
+    IN_BULK,     /* passing a bulk string's bytes on */
+    DROPPING,    /* dropping an oversized bulk string's bytes */
+    CUT          /* a reply ended early: nothing more is passed on */
+};
+
+/* What one call of redis_guard_feed() is doing: the run of input bytes
+ * passed on as they are, not yet handed to the sink. */
+typedef struct pass {
+    redis_guard_sink sink;
+    void *arg;
+    const char *run;     /* NULL: no run open */
+    size_t run_len;
+    char *why;
+    size_t why_size;
+} pass;
+
+void redis_guard_init(redis_guard *g, uint64_t bulk_limit,
+                      uint64_t element_limit, size_t line_limit)
+{
+    memset(g, 0, sizeof *g);
+    g->bulk_limit = bulk_limit;
+    g->element_limit = element_limit;
+    g->line_limit = line_limit;
+    g->state = AT_TYPE;
+}
+
+int redis_guard_is_cut(const redis_guard *g)
+{
+    return g->state == CUT;
+}
+
+int redis_guard_replaced(const redis_guard *g)
+{
+    return g->replaced;
+}
+
+static int flush(pass *p)
+{
+    int failed = p->run != NULL && p->run_len > 0 &&
+                 p->sink(p->arg, p->run, p->run_len) != 0;
+
+    p->run = NULL;
+    p->run_len = 0;
+    return failed ? -2 : 0;
+}
+
+/* Passes bytes that lie in the input on, as part of the open run. */
+static void keep(pass *p, const char *bytes, size_t len)
+{
+    if (p->run == NULL)
+        p->run = bytes;
+    p->run_len += len;
+}
+
+/* Hands the sink bytes of the guard's own (a header, a replacement). */
+static int emit(pass *p, const char *bytes, size_t len)
+{
+    if (flush(p) != 0)
+        return -2;
+    return p->sink(p->arg, bytes, len) != 0 ? -2 : 0;
+}
+
+static int refuse(pass *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int refuse(pass *p, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(p->why, p->why_size, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* One element is complete: so is every array it completes. */
+static void element_done(redis_guard *g)
+{
+    while (g->depth > 0 && --g->elements_left[g->depth - 1] == 0)
+        g->depth--;
+    g->state = AT_TYPE;
+}
+
+/* The number of a complete header "<type><digits>\r\n": 0, or -1. */
+static int header_number(const redis_guard *g, int64_t *out)
+{
+    const char *p = g->header + 1;
+    const char *end = g->header + g->header_len - 2;   /* at "\r\n" */
+    int negative = *p == '-';
+    int64_t n = 0;
+
+    if (g->header_len < 4 || end[0] != '\r')
+        return -1;
+    p += negative;
+    if (p == end)
+        return -1;
+    for (; p < end; p++) {
+        if (*p < '0' || *p > '9' || n > (INT64_MAX - 9) / 10)
+            return -1;
+        n = n * 10 + (*p - '0');
+    }
+    *out = negative ? -n : n;
+    return negative && n != 1 ? -1 : 0;
+}
+
+/* A bulk string too long to keep: the reader gets its length as an
+ * integer instead. Alone it is the whole reply, which ends here; in an
+ * array its bytes are dropped and the array goes on. */
+static int replace_bulk(redis_guard *g, pass *p, int64_t n)
+{
+    char integer[32];
+    int len = snprintf(integer, sizeof integer, ":%" PRId64 "\r\n", n);
+
+    g->replaced = 1;
+    if (emit(p, integer, (size_t)len) != 0)
+        return -2;
+    if (g->depth == 0) {
+        g->state = CUT;
+        return 0;
+    }
+    g->bulk_left = (uint64_t)n + 2;
+    g->state = DROPPING;
+    return 0;
+}
+
+static int bulk_header(redis_guard *g, pass *p, int64_t n)
+{
+    if (g->bulk_limit != 0 && n > 0 && (uint64_t)n > g->bulk_limit)
+        return replace_bulk(g, p, n);
+    if (emit(p, g->header, g->header_len) != 0)
+        return -2;
+    if (n < 0) {
+        element_done(g);    /* nil */
+        return 0;
+    }
+    g->bulk_left = (uint64_t)n + 2;
+    g->state = IN_BULK;
+    return 0;
+}
+
+static int array_header(redis_guard *g, pass *p, int64_t n)
+{
+    if (n > 0 && (uint64_t)n > g->element_limit)
+        return refuse(p, "an array of %" PRId64 " elements is over the "
+                      "limit of %" PRIu64, n, g->element_limit);
+    if (n > 0 && g->depth == REDIS_GUARD_MAX_DEPTH)
+        return refuse(p, "a reply nests arrays deeper than %d",
+                      REDIS_GUARD_MAX_DEPTH);
+    if (emit(p, g->header, g->header_len) != 0)
+        return -2;
+    if (n <= 0) {
+        element_done(g);    /* empty or nil */
+        return 0;
+    }
+    g->elements_left[g->depth++] = n;
+    g->state = AT_TYPE;
+    return 0;
+}
+
+static int header_done(redis_guard *g, pass *p)
+{
+    int64_t n;
+
+    if (header_number(g, &n) != 0)
+        return refuse(p, "the header '%.*s' is malformed",
+                      (int)(g->header_len - 2), g->header);
+    return g->header[0] == '$' ? bulk_header(g, p, n) : array_header(g, p, n);
+}
+
+/* Consumes bytes from data[*at] in the current state. */
+static int step(redis_guard *g, pass *p, const char *data, size_t len,
+                size_t *at)
+{
+    const char *here = data + *at;
+    size_t left = len - *at;
+    size_t n;
+
+    switch (g->state) {
+    case AT_TYPE:
+        if (*here == '$' || *here == '*') {
+            g->header_len = 0;
+            g->state = IN_HEADER;
+            return 0;
+        }
+        if (*here != '+' && *here != '-' && *here != ':')
+            return refuse(p, "the byte 0x%02x starts no reply",
+                          (unsigned)(unsigned char)*here);
+        g->line_len = 0;
+        g->state = IN_LINE;
+        return 0;
+    case IN_HEADER:
+        if (g->header_len == sizeof g->header)
+            return refuse(p, "a header is longer than %zu bytes",
+                          sizeof g->header);
+        g->header[g->header_len++] = *here;
+        (*at)++;
+        return *here == '\n' ? header_done(g, p) : 0;
+    case IN_LINE: {
+        const char *newline = memchr(here, '\n', left);
+
+        n = newline != NULL ? (size_t)(newline - here) + 1 : left;
+        g->line_len += n;
+        if (g->line_len > g->line_limit)
+            return refuse(p, "a line is longer than %zu bytes",
+                          g->line_limit);
+        keep(p, here, n);
+        *at += n;
+        if (newline != NULL)
+            element_done(g);
+        return 0;
+    }
+    case IN_BULK:
+    case DROPPING:
+        n = g->bulk_left < left ? (size_t)g->bulk_left : left;
+        if (g->state == IN_BULK)
+            keep(p, here, n);
+        g->bulk_left -= n;
+        *at += n;
+        if (g->bulk_left == 0)
+            element_done(g);
+        return 0;
+    default:            /* CUT */
+        *at = len;
+        return 0;
+    }
+}
+
+int redis_guard_feed(redis_guard *g, const char *data, size_t len,
+                     redis_guard_sink sink, void *arg, char *why,
+                     size_t why_size)
+{
+    pass p = { sink, arg, NULL, 0, why, why_size };
+    size_t at = 0;
+
+    while (at < len) {
+        int status = step(g, &p, data, len, &at);
+
+        if (status != 0)
+            return status;
+    }
+    return flush(&p);
+}

@@ -1,0 +1,152 @@
+/*
+ * The RESP guard of the Redis driver (drivers/redis/redis_guard.h) on its
+ * own: streams in, what hiredis's reader would be fed out. Each stream is
+ * fed whole and one byte at a time, since the guard must not care where
+ * the socket cut it.
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "redis_guard.h"
+
+typedef struct sink_buf {
+    char bytes[4096];
+    size_t len;
+} sink_buf;
+
+static int into_buf(void *arg, const char *bytes, size_t len)
+{
+    sink_buf *b = arg;
+
+    if (b->len + len > sizeof b->bytes)
+        return -1;
+    memcpy(b->bytes + b->len, bytes, len);
+    b->len += len;
+    return 0;
+}
+
+/* Feeds in (len bytes) in chunks of chunk bytes (0: whole); returns the
+ * guard's status, with what was passed on in out. */
+static int run(redis_guard *g, const char *in, size_t len, size_t chunk,
+               sink_buf *out, char *why)
+{
+    size_t at = 0;
+
+    memset(out, 0, sizeof *out);
+    if (chunk == 0)
+        chunk = len;
+    while (at < len) {
+        size_t n = len - at < chunk ? len - at : chunk;
+        int status = redis_guard_feed(g, in + at, n, into_buf, out, why, 128);
+
+        if (status != 0)
+            return status;
+        at += n;
+    }
+    return 0;
+}
+
+/* in through a fresh guard with a 10-byte bulk limit, whole and byte by
+ * byte, must come out as want. */
+static void assert_passes_as(const char *in, size_t in_len, const char *want,
+                             int cut)
+{
+    for (size_t chunk = 0; chunk < 2; chunk++) {
+        redis_guard g;
+        sink_buf out;
+        char why[128] = "";
+
+        redis_guard_init(&g, 10, 100, 64);
+        assert_int_equal(run(&g, in, in_len, chunk, &out, why), 0);
+        assert_int_equal(out.len, strlen(want));
+        assert_memory_equal(out.bytes, want, out.len);
+        assert_int_equal(redis_guard_is_cut(&g), cut);
+    }
+}
+
+#define PASSES_AS(in, want, cut) assert_passes_as(in, sizeof in - 1, want, cut)
+
+static void replies_within_the_limits_pass_unchanged(void **state)
+{
+    static const char in[] = "+OK\r\n-ERR no\r\n:42\r\n$-1\r\n$0\r\n\r\n"
+                             "$10\r\n0123456789\r\n*-1\r\n*0\r\n"
+                             "*2\r\n$2\r\nab\r\n*1\r\n:7\r\n";
+    redis_guard g;
+    (void)state;
+
+    PASSES_AS(in, in, 0);
+    redis_guard_init(&g, 10, 100, 64);
+    assert_false(redis_guard_replaced(&g));
+}
+
+/* Alone, an oversized bulk string is its length, and the reply (and
+ * everything after it) ends at its header. */
+static void an_oversized_reply_ends_at_its_header(void **state)
+{
+    (void)state;
+    PASSES_AS("$11\r\n01234567890\r\n+OK\r\n", ":11\r\n", 1);
+}
+
+/* In an array it is its length, its bytes are dropped, and the array and
+ * the replies after it go on. */
+static void an_oversized_element_is_dropped_as_it_arrives(void **state)
+{
+    (void)state;
+    PASSES_AS("*3\r\n$1\r\na\r\n$12\r\n0123456789ab\r\n*1\r\n$1\r\nb\r\n"
+              "+OK\r\n",
+              "*3\r\n$1\r\na\r\n:12\r\n*1\r\n$1\r\nb\r\n+OK\r\n", 0);
+}
+
+static void expect_refused(const char *in, const char *says)
+{
+    for (size_t chunk = 0; chunk < 2; chunk++) {
+        redis_guard g;
+        sink_buf out;
+        char why[128] = "";
+
+        redis_guard_init(&g, 10, 100, 64);
+        assert_int_equal(run(&g, in, strlen(in), chunk, &out, why), -1);
+        if (strstr(why, says) == NULL)
+            fail_msg("'%s' refused with '%s', not '%s'", in, why, says);
+    }
+}
+
+static void streams_over_the_other_limits_are_refused(void **state)
+{
+    char long_line[80];
+    (void)state;
+
+    expect_refused("*101\r\n", "101 elements");
+    expect_refused("*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n",
+                   "deeper");
+    expect_refused("$1x\r\n", "malformed");
+    expect_refused("$-2\r\n", "malformed");
+    expect_refused("$99999999999999999999999\r\n", "malformed");
+    expect_refused("$1234567890123456789012345678901234567890\r\n",
+                   "header is longer than");
+    expect_refused("%1\r\n", "0x25");
+    memset(long_line, 'x', sizeof long_line);
+    long_line[0] = '-';
+    long_line[sizeof long_line - 1] = '\0';
+    expect_refused(long_line, "line is longer than 64");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(replies_within_the_limits_pass_unchanged),
+        cmocka_unit_test(an_oversized_reply_ends_at_its_header),
+        cmocka_unit_test(an_oversized_element_is_dropped_as_it_arrives),
+        cmocka_unit_test(streams_over_the_other_limits_are_refused),
+    };
+    return cmocka_run_group_tests_name("redis guard", tests, NULL, NULL);
+}
