@@ -579,6 +579,8 @@ static const char *temp_root(void)
     return "/tmp";
 }
 
+/* The server's directory and what it made there, subdirectories too:
+ * with --appendonly yes, Redis 7 keeps its files in appendonlydir/. */
 static void remove_dir(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -588,10 +590,15 @@ static void remove_dir(const char *dir)
         return;
     while ((entry = readdir(d)) != NULL) {
         char path[PATH_MAX + 256];
+        struct stat st;
+
         if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
             continue;
         snprintf(path, sizeof path, "%s/%s", dir, entry->d_name);
-        unlink(path);
+        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            remove_dir(path);
+        else
+            unlink(path);
     }
     closedir(d);
     rmdir(dir);
@@ -668,7 +675,10 @@ redis_harness *redis_harness_start(const redis_harness_options *options)
         free(h);
         return NULL;
     }
-    snprintf(h->dir, sizeof h->dir, "%s/obol-redis-XXXXXX", temp_root());
+    snprintf(h->dir, sizeof h->dir, "%s/obol-redis-XXXXXX",
+             options != NULL && options->dir_parent != NULL
+                 ? options->dir_parent
+                 : temp_root());
     if (mkdtemp(h->dir) == NULL) {
         fprintf(stderr, "redis harness: mkdtemp %s: %s\n", h->dir,
                 strerror(errno));

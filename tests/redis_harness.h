@@ -7,9 +7,10 @@
  *     redis_harness_stop(redis);
  *
  * The server runs on a free loopback port and on a unix socket inside a
- * fresh temporary directory, with persistence off; stopping it removes the
- * directory. It can be killed, paused and restarted (on the same port,
- * socket and settings) to test outages. The server binary is $REDIS_SERVER,
+ * fresh temporary directory, with persistence off (extra_args may turn it
+ * on: "--appendonly", "yes"); stopping it removes the directory. It can be
+ * killed, paused and restarted (on the same port, socket and settings) to
+ * test outages. The server binary is $REDIS_SERVER,
  * else the first redis-server in PATH. Failures are reported on stderr with
  * the end of the server's log; these helpers are for test programs only.
  *
@@ -67,6 +68,11 @@ typedef struct redis_harness_options {
      * A Sentinel needs one (it rewrites it with what it learns, and a
      * restart reads it again); extra_args then holds "--sentinel". */
     const char *config_text;
+    /* Where the server's temporary directory is made; NULL: $TMPDIR,
+     * else /tmp. A test whose server persists on every write and that
+     * times its calls puts it on a memory filesystem (/dev/shm), where
+     * fsync() does not wait for a disk that others share. */
+    const char *dir_parent;
 } redis_harness_options;
 
 enum {
@@ -130,7 +136,9 @@ int redis_harness_kill(redis_harness *h);
 
 /* Starts the server again on the same port and socket, empty; 0 or -1.
  * Its directory survives, with whatever the server keeps there besides
- * data (a cluster node's nodes.conf, so the node rejoins as itself). */
+ * data (a cluster node's nodes.conf, so the node rejoins as itself), and
+ * with its data when extra_args turned persistence on ("--appendonly",
+ * "yes"): the server then starts with what it had persisted. */
 int redis_harness_restart(redis_harness *h);
 
 /* SIGSTOP / SIGCONT: the server keeps its connections but stops
