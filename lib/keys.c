@@ -2,10 +2,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -248,36 +250,60 @@ static int secret_from_env(const char *name, uint8_t **secret, size_t *len,
     return OBOL_OK;
 }
 
+/* Reads up to cap bytes of fd into buf with read(2): no stdio buffer, so
+ * no copy of the secret is left in memory that is freed unwiped. Returns
+ * the count, or -1 with errno set. */
+static ssize_t read_all(int fd, uint8_t *buf, size_t cap)
+{
+    size_t n = 0;
+
+    while (n < cap) {
+        ssize_t got = read(fd, buf + n, cap - n);
+
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return -1;
+        if (got == 0)
+            break;
+        n += (size_t)got;
+    }
+    return (ssize_t)n;
+}
+
 /* Reads the whole file; a trailing newline is not part of the secret, so
  * that `echo ... > file` does what people expect. */
 static int secret_from_file(const char *path, uint8_t **secret, size_t *len,
                             obol_error *err)
 {
-    FILE *f = fopen(path, "rb");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     uint8_t *buf;
+    ssize_t got;
     size_t n;
     int status = OBOL_OK;
 
-    if (f == NULL)
+    if (fd < 0)
         return obol_set_error(err, OBOL_ERR_KEY, "secret: cannot open %s: %s",
                               path, strerror(errno));
     buf = sodium_malloc(MAX_SECRET_BYTES + 1);
     if (buf == NULL) {
-        fclose(f);
+        close(fd);
         return obol_set_error(err, OBOL_ERR_NOMEM, "secret: out of memory");
     }
-    n = fread(buf, 1, MAX_SECRET_BYTES + 1, f);
-    if (ferror(f))
-        status = obol_set_error(err, OBOL_ERR_KEY, "secret: cannot read %s", path);
-    else if (n > MAX_SECRET_BYTES)
+    got = read_all(fd, buf, MAX_SECRET_BYTES + 1);
+    if (got < 0)
+        status = obol_set_error(err, OBOL_ERR_KEY, "secret: cannot read %s: %s",
+                                path, strerror(errno));
+    else if ((size_t)got > MAX_SECRET_BYTES)
         status = obol_set_error(err, OBOL_ERR_KEY,
                                 "secret: %s is larger than %d bytes", path,
                                 MAX_SECRET_BYTES);
-    fclose(f);
+    close(fd);
     if (status != OBOL_OK) {
         sodium_free(buf);
         return status;
     }
+    n = (size_t)got;
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
         n--;
     if (n == 0) {

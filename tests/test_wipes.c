@@ -133,6 +133,32 @@ static void a_redis_password_from_a_file_is_wiped(void **state)
     tmpdir_remove(dir);
 }
 
+/* The core's secret=file: leaves no stdio buffer holding the secret. */
+static void a_store_secret_from_a_file_is_wiped(void **state)
+{
+    static const char secret[] = "store-secret-from-a-file-5e1a9c7b3d2f4e60";
+    char *dir = tmpdir_make("wipes");
+    char path[4200], url[4300];
+    obol_store *st = NULL;
+    obol_error err;
+    FILE *file;
+    (void)state;
+
+    assert_non_null(dir);
+    snprintf(path, sizeof path, "%s/secret", dir);
+    file = fopen(path, "w");
+    assert_non_null(file);
+    fprintf(file, "%s\n", secret);
+    fclose(file);
+    snprintf(url, sizeof url, "memory:?secret=file:%s", path);
+    watch(secret);
+    if (obol_store_open(url, &st, &err) != OBOL_OK)
+        fail_msg("open: %s", err.message);
+    obol_store_close(st);
+    assert_int_equal(stop_watching(), 0);
+    tmpdir_remove(dir);
+}
+
 /* From the environment no file buffer is involved: what is left are the
  * AUTH command's buffers. */
 static void the_auth_command_is_wiped(void **state)
@@ -224,6 +250,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_redis_password_from_a_file_is_wiped),
         cmocka_unit_test(the_auth_command_is_wiped),
+        cmocka_unit_test(a_store_secret_from_a_file_is_wiped),
         cmocka_unit_test(aead_plaintext_is_wiped_after_a_read),
         cmocka_unit_test(refresh_token_ids_are_wiped_when_freed),
         cmocka_unit_test(token_buffers_are_wiped),
