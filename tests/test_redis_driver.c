@@ -452,6 +452,7 @@ static void cluster_config_refuses_malformed_nodes(void **state)
     assert_cluster_refused("?nodes=h:7000,,h:7001", "'' is not HOST:PORT");
     assert_cluster_refused("?nodes=%5B::1:7000", "is not HOST:PORT");
     assert_cluster_refused("?nodes=a:1&nodes=b:2", "'nodes' is given twice");
+    assert_cluster_refused("?nodes=user:s3cret@h:7000", "holds '@' (not shown)");
     assert_cluster_refused("?topology_refresh_ms=x",
                            "topology_refresh_ms 'x'");
 }

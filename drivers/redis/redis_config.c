@@ -232,6 +232,15 @@ static int parse_seed(const char *option, const char *text, size_t len,
                                      "redis config: option '%s': '%.*s' "
                                      "is not HOST:PORT", option, (int)len,
                                      text);
+    /* USER:PASSWORD@HOST would put a password where every message and
+     * `ps` show it: refused, and not echoed. */
+    if (memchr(text, '@', len) != NULL)
+        return redis_host->set_error(err, OBOL_ERR_INVALID,
+                                     "redis config: option '%s': an entry "
+                                     "holds '@' (not shown): credentials do "
+                                     "not belong in it; use the options user "
+                                     "and password=env:NAME or file:PATH",
+                                     option);
     memcpy(item, text, len);
     item[len] = '\0';
     colon = strrchr(item, ':');
