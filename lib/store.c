@@ -85,6 +85,16 @@ const char *obol_store_driver_name(const obol_store *st)
     return st != NULL ? st->driver->name : NULL;
 }
 
+const char *obol_store_prefix(const obol_store *st)
+{
+    return st != NULL ? st->config.prefix : NULL;
+}
+
+int obol_store_has_key(const obol_store *st)
+{
+    return st != NULL && obol_keyring_can_sign(st->keys);
+}
+
 int obol_store_describe(obol_store *st, obol_store_info *info, obol_error *err)
 {
     obol_error local;
@@ -117,10 +127,21 @@ int obol_store_describe(obol_store *st, obol_store_info *info, obol_error *err)
 
 /* ---------------------------------------------------------- open, close */
 
-/* The keys the config string names: the signing one and the old ones. */
+/* The keys the config string names: the signing one and the old ones.
+ * With require_key=1 a store that ends up without a signing key is
+ * refused before the backend is touched, so that a job started without
+ * its secret stops at once instead of failing at its first record. */
 static int load_secret(obol_store *st, obol_error *err)
 {
-    return obol_keyring_load(st->keys, &st->config, err);
+    int status = obol_keyring_load(st->keys, &st->config, err);
+
+    if (status == OBOL_OK && st->config.require_key &&
+        !obol_keyring_can_sign(st->keys))
+        return obol_set_error(err, OBOL_ERR_KEY,
+                              "store_open: require_key=1, but the store has "
+                              "no key to sign with (the config string has no "
+                              "secret= option)");
+    return status;
 }
 
 static int open_driver(obol_store *st, obol_error *err)

@@ -38,6 +38,16 @@ tests_test_store_lmdb_SOURCES = tests/test_store_lmdb.c $(STORE_SUITE_SOURCES)
 tests_test_store_lmdb_CFLAGS = $(TEST_CFLAGS)
 tests_test_store_lmdb_LDADD = $(TEST_LIBS) $(PTHREAD_LIBS)
 
+# Opening what is there: create=0, require_key=1, and the prefixes a
+# backend holds (LMDB and memory, through the public API).
+check_PROGRAMS += tests/test_store_open
+TESTS += tests/test_store_open
+tests_test_store_open_SOURCES = tests/test_store_open.c tests/tmpdir.c \
+	tests/tmpdir.h
+tests_test_store_open_CFLAGS = $(TEST_CFLAGS)
+tests_test_store_open_LDADD = $(TEST_LIBS)
+EXTRA_tests_test_store_open_DEPENDENCIES = drivers/lmdb.la drivers/memory.la
+
 # Secrets wiped before free(): the program interposes free() for the
 # whole process (the drivers and hiredis too, hence -export-dynamic).
 check_PROGRAMS += tests/test_wipes

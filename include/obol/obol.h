@@ -80,7 +80,9 @@ enum {
     OBOL_ERR_NOMEM = -5,     /* out of memory */
     OBOL_ERR_KEY = -6,       /* no usable signing key */
     OBOL_ERR_TOO_LARGE = -7, /* payload or record over the limit */
-    OBOL_ERR_CORRUPT = -8    /* a record does not verify or decode */
+    OBOL_ERR_CORRUPT = -8,   /* a record does not verify or decode */
+    OBOL_ERR_NO_STORE = -9   /* create=0: no store at that location, and
+                                nothing was created */
 };
 
 /* A short, static description of a status ("not found", "driver error"). */
@@ -220,13 +222,27 @@ typedef struct obol_store obol_store;
  *                        quarter; never less than that largest record)
  *   types=T1,T2,...      the session types the application uses, for
  *                        obol_delete_everywhere() (at most 32)
+ *   create=0|1           0: open only a store that exists; a backend made
+ *                        on first use (an LMDB directory, a named memory
+ *                        space) that is not there yet is OBOL_ERR_NO_STORE
+ *                        and nothing is created (default 1: create it)
+ *   require_key=0|1      1: a store that has no signing key once its
+ *                        options are read is OBOL_ERR_KEY here, not at
+ *                        the first read or write (default 0)
  * Any other option goes to the driver, which refuses options it does not
  * know. Returns OBOL_OK, OBOL_ERR_INVALID, OBOL_ERR_DRIVER, OBOL_ERR_KEY,
- * OBOL_ERR_BACKEND or OBOL_ERR_NOMEM.
+ * OBOL_ERR_BACKEND, OBOL_ERR_NO_STORE or OBOL_ERR_NOMEM.
  *
  * A store without a key (no secret option and no obol_store_add_key() yet)
- * opens, but refuses every read and write with OBOL_ERR_KEY. A secret
- * shorter than 32 bytes is OBOL_ERR_KEY (an old one may be 16).
+ * opens, but refuses every read and write with OBOL_ERR_KEY, unless
+ * require_key=1 refuses it here. A secret shorter than 32 bytes is
+ * OBOL_ERR_KEY (an old one may be 16).
+ *
+ * create=0 is for tools and jobs that only read or fix an existing store
+ * (a misspelt path must not become an empty store that reads as "no
+ * sessions"). A server (Redis) has nothing to create and ignores it; a
+ * third-party driver built for a driver ABI before 1.3 is not told, and
+ * may create its storage anyway.
  */
 OBOL_API int obol_store_open(const char *config, obol_store **out,
                              obol_error *err);
@@ -320,6 +336,46 @@ OBOL_API const char *obol_event_name(int kind);
 
 /* Name of the driver serving the store ("lmdb", "redis", ...). */
 OBOL_API const char *obol_store_driver_name(const obol_store *st);
+
+/* The prefix the store's records are filed under (option prefix=,
+ * default "obol"); valid as long as the store. NULL for a NULL store. */
+OBOL_API const char *obol_store_prefix(const obol_store *st);
+
+/*
+ * Whether the store has a key to sign with, which every read and write
+ * needs: 1 when it does (a secret= option, or obol_store_add_key() with
+ * sign_with_it), 0 when every read and write would be OBOL_ERR_KEY (or
+ * st is NULL). A key is not checked against the stored records: a wrong
+ * secret is a key too, and shows as records refused for their seal.
+ */
+OBOL_API int obol_store_has_key(const obol_store *st);
+
+/* The store prefixes a backend holds records under. */
+typedef struct obol_prefix_list {
+    char **prefixes;   /* count prefixes, sorted bytewise, each once */
+    size_t count;
+    int complete;      /* 1: every prefix of the backend is listed; 0: the
+                          driver cannot tell (count is then 0), or looked
+                          at part of the backend only (a partial list) */
+} obol_prefix_list;
+
+/*
+ * Fills *out with the prefixes under which the backend behind st holds
+ * records (expired ones not yet pruned count), whichever store wrote
+ * them: to tell a user who opened an empty prefix which ones are not
+ * empty. Cheap where the driver can tell: one cursor seek per prefix on
+ * LMDB. A driver that cannot (memory, a driver built before ABI 1.3)
+ * gives an empty list with complete 0, and OBOL_OK. A prefix holding a
+ * NUL byte (which no config string can name) is left out. Needs no key.
+ * On OBOL_OK free the list with obol_prefix_list_clear(). Returns
+ * OBOL_OK, OBOL_ERR_INVALID, OBOL_ERR_NOMEM or a backend error.
+ */
+OBOL_API int obol_store_prefixes(obol_store *st, obol_prefix_list *out,
+                                 obol_error *err);
+
+/* Frees what obol_store_prefixes() filled in and zeroes it; NULL is
+ * allowed. */
+OBOL_API void obol_prefix_list_clear(obol_prefix_list *list);
 
 /* What serves a store, for diagnostics. */
 typedef struct obol_store_info {
