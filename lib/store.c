@@ -139,7 +139,7 @@ static int load_secret(obol_store *st, obol_error *err)
         !obol_keyring_can_sign(st->keys))
         return obol_set_error(err, OBOL_ERR_KEY,
                               "store_open: require_key=1, but the store has "
-                              "no key to sign with (the config string has no "
+                              "no signing key (the config string has no "
                               "secret= option)");
     return status;
 }

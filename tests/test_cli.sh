@@ -225,7 +225,7 @@ check "has them escaped in the message" no_raw_controls "$work/err"
 check "and shows them as escapes" grep -qF '"\x1b[31m\u202e\u009bx"' "$work/err"
 run "$(printf 'frob\033]0;title\007')" "$db"
 check "an unknown command is echoed escaped" no_raw_controls "$work/err"
-mkdir "$work/$(printf 'not-utf8-\377')"
+"$OBOL_BIN" import "lmdb://$work/not-utf8-%FF" </dev/null >/dev/null 2>&1
 run check --json "lmdb://$work/not-utf8-%FF"
 expect "check --json of a store whose path is not UTF-8" 0
 check "prints valid JSON, the backend's description escaped" python3 -c '
@@ -297,6 +297,46 @@ run get "$db?map_sise=1GiB" a b
 expect "a misspelt option is a usage error" 2 "map_sise"
 "$OBOL_BIN" export "$db" >"$work/after" 2>/dev/null
 check "refused commands changed nothing in the store" same_sessions "$work/before" "$work/after"
+
+# ------------------------------------------- a misspelt store creates nothing
+# Commands that do not fill a store open only one that exists (create=0):
+# a typo in the path is exit 7 naming it, and nothing appears on disk.
+tpyo=lmdb://$work/tpyo
+for command in "ls $tpyo alice" "get $tpyo sid alice" "export $tpyo" \
+               "check $tpyo" "migrate $tpyo lmdb://$work/tpyo-copy" \
+               "rm $tpyo sid alice" "rm-all $tpyo alice" "prune $tpyo" \
+               "rekey $tpyo"; do
+    set -f; set -- $command; set +f
+    run "$@"
+    expect "$1 of a misspelt LMDB path is exit 7" 7 "no LMDB environment at $work/tpyo (nothing was created)"
+done
+check "and none of them made the directory" test ! -e "$work/tpyo"
+check "nor migrate's destination" test ! -e "$work/tpyo-copy"
+mkdir "$work/empty-dir"
+run ls "lmdb://$work/empty-dir" alice
+expect "ls of a directory without an environment is exit 7" 7 "no LMDB environment at $work/empty-dir"
+check "and leaves it empty" test -z "$(ls -A "$work/empty-dir")"
+run ls "$db?create=1&prefix=made" alice
+expect "create=1 in the URL still makes one" 0
+run_in /dev/null import "lmdb://$work/made-by-import"
+expect "import creates the store it fills" 0
+
+# ---------------------------------------------- an empty prefix says so
+run ls "$db?prefix=tpyo" alice
+expect "ls of an empty prefix still answers" 0
+check "with 0 sessions" grep -q "^0 sessions$" "$work/out"
+check "and says the prefix holds nothing" grep -q "no records under prefix 'tpyo'; the backend has records under prefix" "$work/err"
+check "naming the ones that do" grep -q "under prefix.* 'obol'" "$work/err"
+run ls "$db" nobody
+check "ls of an unknown user in a prefix with records says no more" test ! -s "$work/err"
+run export "$db?prefix=tpyo"
+expect "export of an empty prefix" 0 "no records under prefix 'tpyo'; the backend has records under prefix"
+run check "$db?prefix=tpyo"
+expect "check of an empty prefix" 0 "no records under prefix 'tpyo'"
+run migrate "$db?prefix=tpyo" "lmdb://$work/other?prefix=never"
+expect "migrate from an empty prefix" 0 "no records under prefix 'tpyo'"
+run ls --all-types "lmdb://$work/made-by-import" alice
+expect "ls --all-types of an empty store" 0 "no records under prefix 'obol'; the backend holds no records at all"
 
 # ----------------------------------------------------------- secret files
 printf '%s\n' "$OBOL_SECRET" >"$work/right.secret"

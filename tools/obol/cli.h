@@ -19,7 +19,8 @@ enum {
     EXIT_BACKEND = 3,    /* driver, backend, timeout, memory or output error */
     EXIT_CONFLICT = 4,   /* optimistic lock lost */
     EXIT_KEY = 5,        /* no usable key: no secret given, or unreadable */
-    EXIT_REJECTED = 6    /* done, but some records did not verify */
+    EXIT_REJECTED = 6,   /* done, but some records did not verify */
+    EXIT_NO_STORE = 7    /* no store at the URL, and none was created */
 };
 
 /* Everything the command line says, once parsed. */
@@ -110,13 +111,27 @@ cli_secret cli_secret_for(const cli_options *o, const char *role);
 
 /* Opens the store at url with the secret added to the config string
  * (unless url has its own secret= option) and the CLI logger; a url
- * holding a password is refused (exit 2). Reports failures itself;
- * returns an exit status. */
+ * holding a password is refused (exit 2). A store without a key is
+ * refused at once (require_key=1), and so is one that does not exist
+ * (create=0, exit 7): only the commands that fill a store make one, with
+ * cli_open_store_to_fill(). Reports failures itself; returns an exit
+ * status. */
 int cli_open_store(const char *url, cli_secret secret, const char *what,
                    obol_store **out);
+int cli_open_store_to_fill(const char *url, cli_secret secret,
+                           const char *what, obol_store **out);
 
 /* Adds the hint "set OBOL_SECRET or use --secret-file" to key errors. */
 int cli_fail_store(const char *what, int status, const obol_error *err);
+
+/* --------------------------------------------------------------- prefixes.c */
+
+/* After a command found nothing for st: when the store's prefix holds no
+ * record at all, says so on stderr, with the prefixes that do hold
+ * records where the backend can tell. walked: the command walked the
+ * whole prefix and met no record; otherwise (one user had none) it says
+ * something only when the backend is sure the prefix is empty. */
+void cli_note_empty_prefix(obol_store *st, const char *what, int walked);
 
 /* ---------------------------------------------------------- command files */
 

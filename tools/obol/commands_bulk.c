@@ -121,6 +121,8 @@ int cmd_export(const cli_options *o)
         code = cli_fail_store("export", status, &err);
     else if (stats.rejected > 0)
         code = EXIT_REJECTED;
+    if (status == OBOL_OK && stats.records == 0)
+        cli_note_empty_prefix(st, "export", 1);
     obol_store_close(st);
     code = finish_output(&t, code);
     if (!o->quiet)
@@ -320,7 +322,7 @@ int cmd_import(const cli_options *o)
     obol_store *st;
     int code;
 
-    code = cli_open_store(o->args[0], cli_secret_for(o, ""), "import", &st);
+    code = cli_open_store_to_fill(o->args[0], cli_secret_for(o, ""), "import", &st);
     if (code != EXIT_OK)
         return code;
     code = probe_store(st, "import");
@@ -364,8 +366,8 @@ int cmd_migrate(const cli_options *o)
 
     code = cli_open_store(o->args[0], cli_secret_for(o, "src"), "migrate: source", &src);
     if (code == EXIT_OK)
-        code = cli_open_store(o->args[1], cli_secret_for(o, "dst"),
-                              "migrate: destination", &dst);
+        code = cli_open_store_to_fill(o->args[1], cli_secret_for(o, "dst"),
+                                      "migrate: destination", &dst);
     if (code != EXIT_OK)
         goto done;
     cli_progress_start(&progress, o->progress);
@@ -381,6 +383,8 @@ int cmd_migrate(const cli_options *o)
         code = cli_fail("migrate", OBOL_ERR_NOMEM, NULL);
     else if (stats.rejected > 0)
         code = EXIT_REJECTED;
+    if (stats.seen == 0)
+        cli_note_empty_prefix(src, "migrate: source", 1);
 done:
     obol_store_close(src);
     obol_store_close(dst);
@@ -446,6 +450,8 @@ int cmd_rekey(const cli_options *o)
         code = cli_fail("rekey", OBOL_ERR_NOMEM, NULL);
     } else {
         code = rekey_exit_status(&stats);
+        if (stats.seen == 0)
+            cli_note_empty_prefix(st, "rekey", 1);
     }
     obol_store_close(st);
     return cli_finish_output("rekey", code);

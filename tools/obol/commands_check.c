@@ -278,6 +278,8 @@ int cmd_check(const cli_options *o)
         code = cli_fail("check", OBOL_ERR_NOMEM, NULL);
     else if (stats.rejected > 0 || census_refused(&census) > 0)
         code = EXIT_REJECTED;
+    if (smp.wanted > 0 && stats.records == 0)
+        cli_note_empty_prefix(st, "check", 1);
 done:
     obol_key_census_clear(&census);
     obol_store_close(st);

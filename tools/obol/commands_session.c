@@ -43,6 +43,8 @@ int cmd_get(const cli_options *o)
     status = obol_get(st, o->args[1], o->args[2], type_operand(o, 3), &s, &err);
     if (status != OBOL_OK)
         code = cli_fail_store("get", status, &err);
+    if (status == OBOL_NOT_FOUND)
+        cli_note_empty_prefix(st, "get", 0);
     else if (cli_print_session(s, o->json) != 0)
         code = cli_fail("get", OBOL_ERR_NOMEM, NULL);
     obol_session_free(s);
@@ -115,6 +117,7 @@ static int print_list(const session_list *list, int json)
 int cmd_ls(const cli_options *o)
 {
     session_list list = { NULL, 0, 0, o->args[1] };
+    obol_scan_stats stats = { 0 };
     obol_store *st;
     obol_error err = { 0 };   /* untouched when keep_users_session() stops the walk */
     int status, code;
@@ -128,7 +131,7 @@ int cmd_ls(const cli_options *o)
         return code;
     if (o->all_types)
         /* No per-user index spans types: walk the store. */
-        status = obol_scan(st, keep_users_session, &list, NULL, &err);
+        status = obol_scan(st, keep_users_session, &list, &stats, &err);
     else
         status = obol_get_all(st, o->args[1], type_operand(o, 2), &list.items,
                               &list.count, &err);
@@ -138,6 +141,8 @@ int cmd_ls(const cli_options *o)
         qsort(list.items, list.count, sizeof *list.items, compare_sessions);
         if (print_list(&list, o->json) != 0)
             code = cli_fail("ls", OBOL_ERR_NOMEM, NULL);
+        else if (list.count == 0 && (!o->all_types || stats.records == 0))
+            cli_note_empty_prefix(st, "ls", o->all_types);
     }
     obol_sessions_free(list.items, list.count);
     obol_store_close(st);
@@ -368,7 +373,7 @@ int cmd_put(const cli_options *o)
 
     code = read_given(&given, &present);
     if (code == EXIT_OK)
-        code = cli_open_store(o->args[0], cli_secret_for(o, ""), "put", &st);
+        code = cli_open_store_to_fill(o->args[0], cli_secret_for(o, ""), "put", &st);
     if (code == EXIT_OK)
         code = given->lock_version == 0 ? session_to_create(o, given, present, &s)
                                         : session_to_update(st, given, present, &s);

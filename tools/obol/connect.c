@@ -167,8 +167,35 @@ static int refuse_password(const char *url, const char *what)
     return EXIT_USAGE;
 }
 
+/*
+ * Every command needs a key (require_key=1: no secret is an error at
+ * open, before the backend is touched), and only the commands that write
+ * new sessions may create a store (create=0 for the others: a misspelt
+ * path must not become an empty store that reads as "0 sessions"). An
+ * option the URL gives itself is left as it is.
+ */
+static int add_open_options(char **config, int create)
+{
+    size_t unused;
+
+    if (option_in(*config, "require_key", &unused) == NULL &&
+        append_option(config, "require_key", "1", 1, 0) != 0)
+        return -1;
+    if (!create && option_in(*config, "create", &unused) == NULL &&
+        append_option(config, "create", "0", 1, 0) != 0)
+        return -1;
+    return 0;
+}
+
 int cli_fail_store(const char *what, int status, const obol_error *err)
 {
+    if (status == OBOL_ERR_NO_STORE) {
+        cli_error(what, "%s; only put, import and migrate's destination "
+                  "create a store",
+                  err != NULL && err->message[0] ? err->message
+                                                 : obol_strerror(status));
+        return cli_exit_status(status);
+    }
     if (status != OBOL_ERR_KEY)
         return cli_fail(what, status, err);
     cli_error(what, "%s; give the secret in OBOL_SECRET or with --secret-file "
@@ -177,8 +204,8 @@ int cli_fail_store(const char *what, int status, const obol_error *err)
     return EXIT_KEY;
 }
 
-int cli_open_store(const char *url, cli_secret secret, const char *what,
-                   obol_store **out)
+static int open_store(const char *url, cli_secret secret, const char *what,
+                      int create, obol_store **out)
 {
     obol_error err;
     size_t unused;
@@ -193,6 +220,10 @@ int cli_open_store(const char *url, cli_secret secret, const char *what,
         return EXIT_USAGE;
     }
     config = config_with_secret(url, secret);
+    if (config != NULL && add_open_options(&config, create) != 0) {
+        free(config);
+        config = NULL;
+    }
     if (config == NULL) {
         cli_error(what, "out of memory");
         return EXIT_BACKEND;
@@ -203,4 +234,16 @@ int cli_open_store(const char *url, cli_secret secret, const char *what,
         return cli_fail_store(what, status, &err);
     obol_store_set_logger(*out, cli_log, NULL);
     return EXIT_OK;
+}
+
+int cli_open_store(const char *url, cli_secret secret, const char *what,
+                   obol_store **out)
+{
+    return open_store(url, secret, what, 0, out);
+}
+
+int cli_open_store_to_fill(const char *url, cli_secret secret,
+                           const char *what, obol_store **out)
+{
+    return open_store(url, secret, what, 1, out);
 }

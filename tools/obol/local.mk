@@ -4,6 +4,7 @@ bin_PROGRAMS += tools/obol/obol
 tools_obol_obol_SOURCES = \
 	tools/obol/main.c tools/obol/cli.h \
 	tools/obol/connect.c \
+	tools/obol/prefixes.c \
 	tools/obol/output.c \
 	tools/obol/times.c \
 	tools/obol/json.c tools/obol/json.h \

@@ -79,6 +79,7 @@ static void usage(FILE *out)
 "     sessions a concurrent write changed were left to it, run it again)\n"
 "  5  no usable key (no secret given, or it cannot be read)\n"
 "  6  done, but some records did not verify and were skipped\n"
+"  7  no store at the URL (only put, import and migrate's destination make one)\n"
 "\nSee obol(1).\n", out);
 }
 

@@ -201,6 +201,8 @@ int cli_exit_status(int status)
         return EXIT_USAGE;
     case OBOL_ERR_KEY:
         return EXIT_KEY;
+    case OBOL_ERR_NO_STORE:
+        return EXIT_NO_STORE;
     default:
         return EXIT_BACKEND;
     }
