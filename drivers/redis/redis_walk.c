@@ -208,9 +208,15 @@ static int read_layout(redis_router *r, redis_node **masters, size_t *count,
     int status = OBOL_OK;
 
     layout->len = 0;
-    redis_topology_refresh(r->topology, redis_router_deadline(r), 1,
-                           &scratch);
-    *count = redis_topology_masters(r->topology, masters, MAX_MASTERS);
+    /* With no master known (connect=lazy, before the first answer) the
+     * refresh's failure is the walk's: an empty map must not pass for a
+     * cluster without records. */
+    if (redis_topology_masters(r->topology, masters, 1) > 0)
+        redis_topology_refresh(r->topology, redis_router_deadline(r), 1,
+                               &scratch);
+    status = redis_topology_known_masters(r->topology,
+                                          redis_router_deadline(r), masters,
+                                          MAX_MASTERS, count, err);
     for (size_t m = 0; m < *count && status == OBOL_OK; m++)
         status = add_own_slots(r, masters[m], layout, err);
     return status;
@@ -281,9 +287,13 @@ int redis_walk(redis_router *r, const char *escaped_prefix,
                               err);
     } else {
         redis_node *server;
-        redis_topology_masters(r->topology, &server, 1);
-        status = scan_node(r, server, pattern, escaped_prefix, suffix, fn, arg,
-                           err);
+        size_t count;
+        status = redis_topology_known_masters(r->topology,
+                                              redis_router_deadline(r),
+                                              &server, 1, &count, err);
+        if (status == OBOL_OK)
+            status = scan_node(r, server, pattern, escaped_prefix, suffix, fn,
+                               arg, err);
     }
     free(pattern);
     return status;
