@@ -527,6 +527,17 @@ static void lazy_store_opens_before_the_cluster_answers(void **state)
     assert_int_equal(obol_scan(st, count_scanned, &scanned, NULL, &err),
                      OBOL_OK);
     assert_int_equal(scanned, 1);
+    {
+        obol_prefix_list list;
+        int found = 0;
+
+        assert_int_equal(obol_store_prefixes(st, &list, &err), OBOL_OK);
+        assert_int_equal(list.complete, 1);
+        for (size_t i = 0; i < list.count; i++)
+            found += strcmp(list.prefixes[i], prefix) == 0;
+        assert_int_equal(found, 1);
+        obol_prefix_list_clear(&list);
+    }
     obol_session_free(s);
     obol_store_close(st);
 }

@@ -674,6 +674,78 @@ static void connect_option_takes_eager_or_lazy(void **state)
     assert_message_has(err.message, "connect 'later' is not eager or lazy");
 }
 
+/* ------------------------------------------------------------ prefixes */
+
+static int lists_prefix(const obol_prefix_list *list, const char *name)
+{
+    for (size_t i = 0; i < list->count; i++)
+        if (strcmp(list->prefixes[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+/* A store under prefix base + suffix (suffix as written in a URL). */
+static obol_store *open_store_under(const char *suffix)
+{
+    char saved[sizeof prefix];
+    obol_store *st;
+
+    snprintf(saved, sizeof saved, "%s", prefix);
+    snprintf(prefix, sizeof prefix, "%s%s", saved, suffix);
+    st = open_store("");
+    snprintf(prefix, sizeof prefix, "%s", saved);
+    return st;
+}
+
+/* SCAN with a budget: every prefix with records on a small server (its
+ * escaping undone), someone else's keys ignored, and "maybe more" once
+ * the server holds more keys than the budget looks at. */
+static void prefixes_are_found_by_scan_within_a_budget(void **state)
+{
+    char plain[64], odd[64];
+    obol_store *a = open_store_under("-a");
+    obol_store *b = open_store_under("%20b%3A%7Bx%7D");
+    obol_store *empty = open_store("");
+    obol_session *s1, *s2;
+    obol_prefix_list list;
+    obol_error err = { 0 };
+    (void)state;
+
+    snprintf(plain, sizeof plain, "%s-a", prefix);
+    snprintf(odd, sizeof odd, "%s b:{x}", prefix);
+    s1 = stored_session(a, "alice", 600);
+    s2 = stored_session(b, "bob", 600);
+    /* Matches the pattern, but no prefix escapes to "bad%zz". */
+    assert_int_equal(redis_harness_run(raw, "SET %s x", "bad%zz:{u:t}:rec"),
+                     0);
+    assert_int_equal(obol_store_prefixes(empty, &list, &err), OBOL_OK);
+    assert_int_equal(list.complete, 1);
+    assert_true(lists_prefix(&list, plain));
+    assert_true(lists_prefix(&list, odd));
+    assert_false(lists_prefix(&list, prefix));
+    for (size_t i = 0; i < list.count; i++)
+        assert_null(strstr(list.prefixes[i], "bad"));
+    obol_prefix_list_clear(&list);
+
+    assert_int_equal(redis_harness_run(raw, "EVAL %s 0",
+                                       "for i = 1, 40000 do "
+                                       "redis.call('SET', 'filler:' .. i, 'x') "
+                                       "end"), 0);
+    assert_int_equal(obol_store_prefixes(empty, &list, &err), OBOL_OK);
+    assert_int_equal(list.complete, 0);
+    obol_prefix_list_clear(&list);
+    assert_int_equal(redis_harness_run(raw, "EVAL %s 0",
+                                       "for i = 1, 40000 do "
+                                       "redis.call('DEL', 'filler:' .. i) "
+                                       "end"), 0);
+    assert_int_equal(redis_harness_run(raw, "DEL %s", "bad%zz:{u:t}:rec"), 0);
+    obol_session_free(s1);
+    obol_session_free(s2);
+    obol_store_close(empty);
+    obol_store_close(b);
+    obol_store_close(a);
+}
+
 /* -------------------------------------------------------------- threads */
 
 enum { RACERS = 8, WINS_EACH = 20 };
@@ -784,6 +856,7 @@ int main(void)
         T(killed_server_fails_within_timeout_then_recovers),
         T(lazy_store_opens_before_the_server_and_serves_it_after),
         T(connect_option_takes_eager_or_lazy),
+        T(prefixes_are_found_by_scan_within_a_budget),
         T(racing_refreshes_lose_no_update),
     };
 

@@ -792,6 +792,16 @@ static int redis_health(void *handle, char *info, size_t info_size,
     return OBOL_OK;
 }
 
+/* Prefixes by SCAN with a budget (redis_walk.h): complete on a store of
+ * up to some 16,000 keys per master, a partial list beyond. */
+static int redis_prefixes(void *handle, obol_driver_prefix_visit visit,
+                          void *arg, int *complete, obol_error *err)
+{
+    redis_handle *h = handle;
+
+    return redis_walk_prefixes(&h->router, visit, arg, complete, err);
+}
+
 /* ------------------------------------------------------------------ table */
 
 /* rediss: over TLS; the core loads this driver for it (lib/config.c). */
@@ -803,7 +813,7 @@ static const char *const redis_schemes[] = { "redis", "redis+unix",
 
 static const obol_driver redis_driver = {
     .abi_major = OBOL_DRIVER_ABI_MAJOR,
-    .abi_minor = 1,
+    .abi_minor = 3,
     .struct_size = sizeof(obol_driver),
     .name = "redis",
     .schemes = redis_schemes,
@@ -820,6 +830,7 @@ static const obol_driver redis_driver = {
     .prune = redis_prune,
     .health = redis_health,
     .put_batch = redis_put_batch,
+    .prefixes = redis_prefixes,
 };
 
 const obol_driver *obol_driver_redis_entry(const obol_driver_host *host)

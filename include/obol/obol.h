@@ -364,8 +364,10 @@ typedef struct obol_prefix_list {
  * records (expired ones not yet pruned count), whichever store wrote
  * them: to tell a user who opened an empty prefix which ones are not
  * empty. Cheap where the driver can tell: one cursor seek per prefix on
- * LMDB. A driver that cannot (memory, a driver built before ABI 1.3)
- * gives an empty list with complete 0, and OBOL_OK. A prefix holding a
+ * LMDB; on Redis a SCAN that looks at some 16,000 keys per master at
+ * most, so that a larger server gives a partial list (complete 0). A
+ * driver that cannot tell (memory, a driver built before ABI 1.3) gives
+ * an empty list with complete 0, and OBOL_OK. A prefix holding a
  * NUL byte (which no config string can name) is left out. Needs no key.
  * On OBOL_OK free the list with obol_prefix_list_clear(). Returns
  * OBOL_OK, OBOL_ERR_INVALID, OBOL_ERR_NOMEM or a backend error.
