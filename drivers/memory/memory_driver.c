@@ -11,7 +11,9 @@
  *   process opened on the same name (each under its own prefix, as stores
  *   on one Redis server are); it lives until the last of them is closed.
  *   Nothing is shared with other processes (no OBOL_DRIVER_MULTI_PROCESS)
- *   and nothing outlives this one (no OBOL_DRIVER_PERSISTENT).
+ *   and nothing outlives this one (no OBOL_DRIVER_PERSISTENT). With
+ *   create=0 (OBOL_DRIVER_OPEN_EXISTING) only a space another store has
+ *   open is found; "memory:" never is.
  * - One handle may be used from many threads (OBOL_DRIVER_THREAD_SAFE):
  *   a single mutex per store makes every call atomic, which is all that
  *   compare-and-set needs here.
