@@ -20,6 +20,7 @@
 
 #include "cli.h"
 #include "json.h"
+#include "progress.h"
 
 /* --------------------------------------------------------------- escaping */
 
@@ -246,6 +247,7 @@ void cli_log(void *arg, int level, const char *msg)
         return;
     }
     logger.shown++;
+    cli_progress_clear();   /* a warning during a migration: not after the bar */
     fprintf(stderr, "obol: %s: ",
             level >= 0 && level <= OBOL_LOG_DEBUG ? names[level] : "log");
     write_shown(stderr, msg, strlen(msg), SHOW_MESSAGE);
