@@ -28,6 +28,7 @@
 #include "suite_fixture.h"
 #include "suite_keys.h"
 #include "suite_logout.h"
+#include "suite_migrate.h"
 #include "suite_security.h"
 #include "suite_refresh.h"
 
@@ -1114,6 +1115,7 @@ static const struct {
     { keys_suite_tests, &keys_suite_test_count },
     { refresh_suite_tests, &refresh_suite_test_count },
     { security_suite_tests, &security_suite_test_count },
+    { migrate_suite_tests, &migrate_suite_test_count },
 };
 
 size_t store_suite_count(void)
