@@ -328,14 +328,15 @@ static void a_session_deleted_in_the_destination_comes_back(void **state)
 
 /* ------------------------------------------------------ racing writers */
 
-/* The destination's driver with get wrapped: the first get, armed, lets a
- * writer store its own version of the session right after the read, as a
- * refresh on another server would. */
+/* The destination's driver with get wrapped: each of the next armed gets
+ * lets a writer store its own version of the session right after the
+ * read, as a refresh on another server would, one lock version further
+ * each time. */
 static struct {
     obol_driver table;
     const obol_driver *original;
     obol_store *st;
-    const obol_session *writer;   /* written at its lock_version */
+    obol_session *writer;   /* written next at its lock_version */
     uint64_t writer_expects;
     int armed;
 } wrap;
@@ -364,12 +365,32 @@ static int wrapped_get(void *handle, const obol_driver_key *key,
 {
     int status = wrap.original->get(handle, key, sealed, sealed_len, err);
 
-    if (wrap.armed) {
-        wrap.armed = 0;
+    if (wrap.armed > 0) {
+        wrap.armed--;
         if (write_as_the_writer(handle, err) != OBOL_OK)
             fail_msg("the writer's put: %s", err->message);
+        wrap.writer_expects = wrap.writer->lock_version++;
     }
     return status;
+}
+
+static void wrap_get(obol_store *st, obol_session *writer, uint64_t expects,
+                     int armed)
+{
+    memset(&wrap, 0, sizeof wrap);
+    wrap.original = st->driver;
+    wrap.table = *st->driver;
+    wrap.table.get = wrapped_get;
+    wrap.st = st;
+    wrap.writer = writer;
+    wrap.writer_expects = expects;
+    wrap.armed = armed;
+    st->driver = &wrap.table;
+}
+
+static void unwrap_get(void)
+{
+    wrap.st->driver = wrap.original;
 }
 
 /* Between the read of the destination's lock (2, lower than the source's
@@ -387,23 +408,50 @@ static void a_write_between_the_read_and_the_put_wins(void **state)
     restore_at(dst, s, 2);
     assert_int_equal(obol_session_refresh(writer, f->now, DAY), OBOL_OK);
     writer->lock_version = 9;
-    memset(&wrap, 0, sizeof wrap);
-    wrap.original = dst->driver;
-    wrap.table = *dst->driver;
-    wrap.table.get = wrapped_get;
-    wrap.st = dst;
-    wrap.writer = writer;
-    wrap.writer_expects = 2;
-    wrap.armed = 1;
-    dst->driver = &wrap.table;
+    wrap_get(dst, writer, 2, 1);
     r = migrate_in(f->st, dst, OBOL_RESTORE_ONLY_NEWER);
-    dst->driver = wrap.original;
+    unwrap_get();
     assert_int_equal(wrap.armed, 0);
     assert_report(&r, 0, 0, 1);
     got = stored(dst, s);
     assert_int_equal(got->lock_version, 9);
     assert_string_equal(got->refresh_token_id, writer->refresh_token_id);
     obol_session_free(got);
+    obol_session_free(writer);
+    obol_store_close(dst);
+    obol_session_free(s);
+}
+
+/* A writer that moves the session on between every read and put, yet
+ * stays below the source's lock version: after a few rounds the catch-up
+ * leaves the session to it and counts a conflict. */
+static void a_writer_that_keeps_winning_is_left_the_session(void **state)
+{
+    fixture *f = *state;
+    obol_session *s = suite_stored_session(f, "alice", NULL);
+    obol_store *dst = open_destination(f, NULL);
+    obol_session *writer = obol_session_dup(s);
+    uint64_t written;
+    obol_migrate_report r;
+    obol_error err;
+
+    restore_at(f->st, s, 100);
+    restore_at(dst, s, 2);
+    writer->lock_version = 3;
+    wrap_get(dst, writer, 2, 1000);
+    r = migrate_in(f->st, dst, OBOL_RESTORE_ONLY_NEWER);
+    written = writer->lock_version - 1;
+    assert_true(wrap.armed < 1000);
+    assert_int_equal(r.conflicts, 1);
+    assert_int_equal(r.stats.copied, 0);
+    assert_int_equal(r.stats.skipped, 1);
+    s->lock_version = 100;
+    assert_int_equal(obol_restore_mode(dst, s, OBOL_RESTORE_ONLY_NEWER, &err),
+                     OBOL_CONFLICT);
+    assert_non_null(strstr(err.message, "kept changing"));
+    unwrap_get();
+    assert_true(writer->lock_version - 1 > written);
+    assert_int_equal(stored_lock_of(dst, s), writer->lock_version - 1);
     obol_session_free(writer);
     obol_store_close(dst);
     obol_session_free(s);
@@ -542,6 +590,7 @@ const struct CMUnitTest migrate_suite_tests[] = {
     CASE(only_newer_compares_with_a_record_it_cannot_read),
     CASE(a_session_deleted_in_the_destination_comes_back),
     CASE(a_write_between_the_read_and_the_put_wins),
+    CASE(a_writer_that_keeps_winning_is_left_the_session),
     CASE(a_refresh_racing_the_catch_up_is_never_undone),
     CASE(restore_mode_says_why_it_left_a_session_alone),
     CASE(migrate_mode_refuses_bad_arguments),
