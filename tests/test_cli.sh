@@ -356,6 +356,87 @@ expect "OBOL_SRC_SECRET keys the source" 0
 "$OBOL_BIN" export "lmdb://$work/other?prefix=back" >"$work/back.jsonl" 2>/dev/null
 check "and OBOL_SECRET the destination" same_sessions "$work/back.jsonl" "$work/before"
 
+# ------------------------------ migrate and import in a mode: a cutover catch-up
+mkdir "$work/cutover"
+old="lmdb://$work/cutover?prefix=old"
+new="lmdb://$work/cutover?prefix=new"
+
+# put_new URL UID: a new session of UID in URL; prints its id.
+put_new() {
+    printf '{"user_id":"%s"}\n' "$2" >"$work/new-session.json"
+    "$OBOL_BIN" put --json "$1" <"$work/new-session.json" >"$work/put.json" 2>/dev/null
+    field "$work/put.json" id
+}
+
+# bump URL SID UID LOCK: the session written again under lock LOCK, as a
+# refresh writes it; its lock_version becomes LOCK + 1.
+bump() {
+    printf '{"id":"%s","user_id":"%s","lock_version":%s}\n' "$2" "$3" "$4" >"$work/bump.json"
+    "$OBOL_BIN" put "$1" <"$work/bump.json" >/dev/null 2>&1
+}
+
+# lock_in URL SID UID: the session's lock_version, or "missing".
+lock_in() {
+    if "$OBOL_BIN" get --json -- "$1" "$2" "$3" >"$work/got.json" 2>/dev/null; then
+        field "$work/got.json" lock_version
+    else
+        echo missing
+    fi
+}
+
+a=$(put_new "$old" alice)
+b=$(put_new "$old" bob)
+run migrate --only-newer --json "$old" "$new"
+expect "migrate --only-newer into an empty store" 0
+check "copies every session" test "$(field "$work/out" copied)" = 2
+bump "$new" "$a" alice 1      # alice refreshed in the new store
+bump "$old" "$b" bob 1        # bob still served by the old one
+c=$(put_new "$old" carol)     # carol logged in there
+run migrate --only-newer --json "$old" "$new"
+expect "migrate --only-newer again, a catch-up" 0
+check "--json counts copied and not newer" \
+    test "$(field "$work/out" copied) $(field "$work/out" not_newer) $(field "$work/out" present)" = "2 1 0"
+check "the session refreshed in the new store is not rolled back" test "$(lock_in "$new" "$a" alice)" = 2
+check "the session newer in the old store is copied" test "$(lock_in "$new" "$b" bob)" = 2
+check "the session missing in the new store is copied" test "$(lock_in "$new" "$c" carol)" = 1
+bump "$old" "$b" bob 2
+d=$(put_new "$old" dave)
+run migrate --only-missing "$old" "$new"
+expect "migrate --only-missing" 0
+check "migrate --only-missing says what it left alone" \
+    grep -q "^copied 1, skipped 0 (expired), left 3 alone (already in the destination), rejected 0" "$work/out"
+check "it copies the missing session" test "$(lock_in "$new" "$d" dave)" = 1
+check "and leaves a present one as it is, even older" test "$(lock_in "$new" "$b" bob)" = 2
+run migrate --only-newer "$old" "$new"
+check "migrate --only-newer says what it left alone" \
+    grep -q "^copied 1, skipped 0 (expired), left 3 alone (as new or newer in the destination)" "$work/out"
+run rm "$new" "$c" carol
+run migrate --only-newer "$old" "$new"
+check "a session deleted in the new store comes back (no tombstones: docs/SECURITY.md)" \
+    test "$(lock_in "$new" "$c" carol)" = 1
+
+"$OBOL_BIN" export "$new" >"$work/new-backup.jsonl" 2>/dev/null
+bump "$new" "$a" alice 2
+run_in "$work/new-backup.jsonl" import --only-newer "$new"
+expect "import --only-newer of a backup over a live store" 0
+check "import --only-newer says what it left alone" \
+    grep -q "^imported 0 sessions (0 already expired: not written; 4 left alone: the store's is as new or newer)" "$work/out"
+check "and rolls nothing back" test "$(lock_in "$new" "$a" alice)" = 3
+run rm "$new" "$d" dave
+run_in "$work/new-backup.jsonl" import --only-missing --json "$new"
+expect "import --only-missing" 0
+check "import --only-missing --json counts what it left alone" \
+    test "$(field "$work/out" imported) $(field "$work/out" left_alone)" = "1 3"
+check "it writes only the missing session" test "$(lock_in "$new" "$d" dave) $(lock_in "$new" "$a" alice)" = "1 3"
+run_in "$work/new-backup.jsonl" import "$new"
+expect "import without a mode replaces" 0
+check "and rolls the refreshed session back" test "$(lock_in "$new" "$a" alice)" = 2
+
+run migrate --only-missing --only-newer "$old" "$new"
+expect "--only-missing with --only-newer is a usage error" 2 "exclude each other"
+run export --only-newer "$old"
+expect "--only-newer is an option of import and migrate only" 2 "import and migrate"
+
 # ------------------------------------------------- legacy unsigned records
 legacy=lmdb://$work/legacy
 run_in "$work/many.jsonl" import "$legacy"

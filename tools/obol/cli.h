@@ -36,6 +36,8 @@ typedef struct cli_options {
     int64_t refresh_ttl;         /* put: default refresh token lifetime */
     unsigned long sample;        /* check: records to verify */
     const char *output;          /* export --output: the file to write */
+    int restore_mode;            /* import, migrate: OBOL_RESTORE_*, from
+                                    --only-missing / --only-newer */
     char **args;                 /* operands after the command name */
     int nargs;
 } cli_options;

@@ -55,6 +55,11 @@ static void usage(FILE *out)
 "  --sample N             check: live sessions to verify (default 100)\n"
 "  --output FILE          export: write to FILE, made mode 0600 (it holds\n"
 "                         refresh token ids and payloads), not stdout\n"
+"  --only-missing         import, migrate: write only sessions the\n"
+"                         destination does not hold\n"
+"  --only-newer           import, migrate: write only sessions the\n"
+"                         destination does not hold or holds under a lower\n"
+"                         lock_version (a cutover catch-up)\n"
 "  --progress, --no-progress\n"
 "                         migrate, rekey: progress bar always / never\n"
 "                         (default: when stderr is a terminal)\n"
@@ -75,8 +80,9 @@ static void usage(FILE *out)
 "  1  not found\n"
 "  2  usage error or bad input (arguments, config string, JSON)\n"
 "  3  backend or driver error (unreachable, timeout, no driver for the scheme)\n"
-"  4  conflict (stale lock_version, or the session already exists; rekey:\n"
-"     sessions a concurrent write changed were left to it, run it again)\n"
+"  4  conflict (stale lock_version, or the session already exists; rekey,\n"
+"     migrate --only-newer: sessions a concurrent write changed were left\n"
+"     to it, run it again)\n"
 "  5  no usable key (no secret given, or it cannot be read)\n"
 "  6  done, but some records did not verify and were skipped\n"
 "\nSee obol(1).\n", out);
@@ -139,7 +145,7 @@ static int parse_count(const char *text, unsigned long *out)
 enum {
     OPT_JSON = 256, OPT_SECRET_FILE, OPT_SRC_SECRET_FILE, OPT_DST_SECRET_FILE,
     OPT_ALL_TYPES, OPT_TTL, OPT_REFRESH_TTL, OPT_SAMPLE, OPT_PROGRESS,
-    OPT_NO_PROGRESS, OPT_OUTPUT
+    OPT_NO_PROGRESS, OPT_OUTPUT, OPT_ONLY_MISSING, OPT_ONLY_NEWER
 };
 
 static const struct option long_options[] = {
@@ -154,12 +160,24 @@ static const struct option long_options[] = {
     { "progress", no_argument, NULL, OPT_PROGRESS },
     { "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
     { "output", required_argument, NULL, OPT_OUTPUT },
+    { "only-missing", no_argument, NULL, OPT_ONLY_MISSING },
+    { "only-newer", no_argument, NULL, OPT_ONLY_NEWER },
     { "quiet", no_argument, NULL, 'q' },
     { "verbose", no_argument, NULL, 'v' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 }
 };
+
+/* --only-missing and --only-newer: one mode, given once. Returns -1 to go
+ * on, or an exit status. */
+static int set_restore_mode(int mode, cli_options *o)
+{
+    if (o->restore_mode != OBOL_RESTORE_REPLACE && o->restore_mode != mode)
+        return usage_error("%s", "--only-missing and --only-newer exclude each other");
+    o->restore_mode = mode;
+    return -1;
+}
 
 /* Returns -1 to go on, or an exit status. */
 static int parse_option(int c, cli_options *o)
@@ -173,6 +191,10 @@ static int parse_option(int c, cli_options *o)
     case OPT_PROGRESS: o->progress = 1; break;
     case OPT_NO_PROGRESS: o->progress = 0; break;
     case OPT_OUTPUT: o->output = optarg; break;
+    case OPT_ONLY_MISSING:
+    case OPT_ONLY_NEWER:
+        return set_restore_mode(c == OPT_ONLY_MISSING ? OBOL_RESTORE_ONLY_MISSING
+                                                      : OBOL_RESTORE_ONLY_NEWER, o);
     case 'q': o->quiet = 1; break;
     case 'v': o->verbose = 1; break;
     case OPT_TTL:
@@ -219,6 +241,10 @@ static int check_options_fit(const command *cmd, const cli_options *o,
                            "of migrate, not %s", name);
     if (o->output != NULL && strcmp(name, "export") != 0)
         return usage_error("--output is an option of export, not %s", name);
+    if (o->restore_mode != OBOL_RESTORE_REPLACE && strcmp(name, "migrate") != 0 &&
+        strcmp(name, "import") != 0)
+        return usage_error("--only-missing and --only-newer are options of import "
+                           "and migrate, not %s", name);
     if (o->progress != -1 && strcmp(name, "migrate") != 0 &&
         strcmp(name, "rekey") != 0)
         return usage_error("--progress and --no-progress are options of migrate "
