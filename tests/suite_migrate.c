@@ -306,7 +306,8 @@ static void only_newer_compares_with_a_record_it_cannot_read(void **state)
 /* ------------------------------------------------------ resurrection */
 
 /* No mode can tell a session deleted in the destination from one never
- * copied: the destination keeps no tombstone (docs/SECURITY.md). */
+ * copied: the destination keeps no tombstone, and a migration never
+ * deletes (docs/SECURITY.md). */
 static void a_session_deleted_in_the_destination_comes_back(void **state)
 {
     static const int modes[] = { OBOL_RESTORE_ONLY_MISSING,
@@ -322,6 +323,10 @@ static void a_session_deleted_in_the_destination_comes_back(void **state)
         assert_report(&r, 1, 0, 0);
         assert_int_equal(stored_lock_of(dst, s), 1);
     }
+    /* Nor is a delete in the source carried over. */
+    assert_int_equal(obol_delete(f->st, s->id, "alice", NULL, NULL), OBOL_OK);
+    r = migrate_in(f->st, dst, OBOL_RESTORE_ONLY_NEWER);
+    assert_int_equal(stored_lock_of(dst, s), 1);
     obol_store_close(dst);
     obol_session_free(s);
 }

@@ -528,7 +528,8 @@ enum {
      * id (one compare-and-set expecting no record). */
     OBOL_RESTORE_ONLY_MISSING = 1,
     /* Write it only where the destination holds none, or holds one with a
-     * lower lock_version: the destination's lock version never goes
+     * lower lock_version (the lock its driver keeps, also for a record the
+     * destination cannot read): the destination's lock version never goes
      * backwards. The catch-up of a cutover, while the destination already
      * serves writes. */
     OBOL_RESTORE_ONLY_NEWER = 2
