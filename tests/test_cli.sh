@@ -224,6 +224,9 @@ run ls --secret-file "$work/wrong.secret" --all-types "$db" bob
 expect "so is ls --all-types" 6 "1 record refused"
 run ls --all-types "$db" bob
 expect "with the right secret ls is 0" 0
+printf '{"id":"%s","user_id":"bob","lock_version":1,"expires_at":"infinity"}\n' "$bob_sid" >"$work/bob-update.json"
+run_in "$work/bob-update.json" put --secret-file "$work/wrong.secret" "$db"
+expect "put updating a session whose record is refused is 6, not a conflict" 6 "put: 1 record refused, not updated"
 mixed=lmdb://$work/mixed
 mkdir "$work/mixed"
 run_in "$work/bob.json" put "$mixed"

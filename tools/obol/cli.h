@@ -15,11 +15,14 @@
 enum {
     EXIT_OK = 0,
     EXIT_NOT_FOUND = 1,  /* no live session matches */
-    EXIT_USAGE = 2,      /* bad arguments, config string or input data */
+    EXIT_USAGE = 2,      /* bad arguments, config string or input data; a
+                            misspelt command, option or scheme */
     EXIT_BACKEND = 3,    /* driver, backend, timeout, memory or output error */
     EXIT_CONFLICT = 4,   /* optimistic lock lost */
     EXIT_KEY = 5,        /* no usable key: no secret given, or unreadable */
-    EXIT_REJECTED = 6    /* done, but some records did not verify */
+    EXIT_REJECTED = 6    /* records refused for their seal: skipped (ls,
+                            check, export, migrate, rekey) or, for get and
+                            put, the session's own */
 };
 
 /* Everything the command line says, once parsed. */

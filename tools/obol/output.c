@@ -308,8 +308,8 @@ void cli_log(void *arg, int level, const char *msg)
 void cli_log_finish(void)
 {
     if (logger.dropped > 0)
-        fprintf(stderr, "obol: %lu more warnings not shown (-v shows all)\n",
-                logger.dropped);
+        fprintf(stderr, "obol: warning: %lu more warnings not shown "
+                "(-v shows all)\n", logger.dropped);
     logger.dropped = 0;
 }
 
