@@ -17,7 +17,12 @@ cleanup() {
         kill "$redis_pid" 2>/dev/null
         wait "$redis_pid" 2>/dev/null
     fi
-    [ -n "${OBOL_KEEP_WORK:-}" ] && cp "$work/all-err" "$OBOL_KEEP_WORK" 2>/dev/null; rm -rf "$work"
+    # OBOL_CLI_MESSAGES=FILE keeps every stderr line of the run, to read
+    # the tool's words over (docs/CLI.md, "Words").
+    if [ -n "${OBOL_CLI_MESSAGES:-}" ] && [ -f "$work/all-err" ]; then
+        cp "$work/all-err" "$OBOL_CLI_MESSAGES"
+    fi
+    rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
