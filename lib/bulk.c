@@ -48,7 +48,13 @@ typedef struct walk {
     obol_scan_stats stats;
     void (*after_record)(void *arg, const obol_scan_stats *stats);
     obol_error *err;
+    uint64_t limit;   /* stop after this many records; 0: no limit */
 } walk;
+
+/* What walk_record() stops the driver's scan with at the limit: positive,
+ * and used by no call, so that run_walk() cannot take another status for
+ * it (each() returned OBOL_OK for the record the walk stops after). */
+#define WALK_LIMIT_REACHED 0x4c494d
 
 /* One record of the driver's scan: verified, decoded and checked like a
  * read, then handed on if it is live. */
@@ -77,6 +83,8 @@ static int walk_record(void *arg, const obol_driver_record *record)
     }
     if (w->after_record != NULL)
         w->after_record(w->arg, &w->stats);
+    if (status == OBOL_OK && w->limit != 0 && w->stats.records >= w->limit)
+        status = WALK_LIMIT_REACHED;
     return status;
 }
 
@@ -87,26 +95,35 @@ static int run_walk(walk *w)
     obol_store_driver_enter(w->st);
     status = w->st->driver->scan(w->st->handle, walk_record, w, w->err);
     obol_store_driver_leave(w->st);
-    return status;
+    return status == WALK_LIMIT_REACHED ? OBOL_OK : status;
 }
 
 int obol_scan(obol_store *st, obol_scan_fn each, void *arg,
               obol_scan_stats *stats, obol_error *err)
 {
+    return obol_scan_sample(st, UINT64_MAX, each, arg, stats, err);
+}
+
+int obol_scan_sample(obol_store *st, uint64_t max_records, obol_scan_fn each,
+                     void *arg, obol_scan_stats *stats, obol_error *err)
+{
     obol_error local;
     walk w = { 0 };
-    int status;
+    int status = OBOL_OK;
 
     if (err == NULL)
         err = &local;
+    if (stats != NULL)
+        *stats = (obol_scan_stats){ 0 };
     if (st == NULL || each == NULL)
         return obol_set_error(err, OBOL_ERR_INVALID,
                               "scan: store and callback must not be NULL");
     if (!obol_keyring_can_sign(st->keys))
         return obol_set_error(err, OBOL_ERR_KEY,
                               "scan: the store has no key to verify with");
-    w = (walk){ st, each, arg, { 0 }, NULL, err };
-    status = run_walk(&w);
+    w = (walk){ st, each, arg, { 0 }, NULL, err, max_records };
+    if (max_records > 0)
+        status = run_walk(&w);
     if (stats != NULL)
         *stats = w.stats;
     if (status == OBOL_OK)
@@ -681,7 +698,7 @@ static int check_migration(obol_store *src, obol_store *dst, int mode,
 /* The migration itself, into m->report. */
 static int migrate(obol_store *src, obol_store *dst, migration *m)
 {
-    walk w = { src, copy_session, m, { 0 }, report_progress, m->err };
+    walk w = { src, copy_session, m, { 0 }, report_progress, m->err, 0 };
     int status = batch_alloc(&m->batch, dst, m->batch.mode, RESTORE_BATCH,
                              m->err);
 

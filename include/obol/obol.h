@@ -402,6 +402,36 @@ OBOL_API int obol_delete_everywhere(obol_store *st, const char *uid,
  * records on their own; this makes it happen now. */
 OBOL_API int obol_prune(obol_store *st, obol_error *err);
 
+/*
+ * Counts. obol_delete(), obol_delete_all(), obol_delete_everywhere() and
+ * obol_prune() that also say, in *removed, how many records they removed
+ * (0 when the call fails; removed may be NULL, which makes them the calls
+ * above). A record counts whatever it holds: a session no longer live, or
+ * one that would be refused for its seal, is removed all the same.
+ *
+ * The driver ABI does not report counts, so the store counts the records
+ * just before it removes them, with the driver's own read of the one
+ * record, of the user's records of the type, or (prune) of every record of
+ * the store's prefix whose expiry is before now. That costs one more
+ * round trip (prune: a walk of the store), and it is not atomic with the
+ * removal: a record another writer adds or deletes in between is counted
+ * wrongly, and a backend that expires records itself (Redis) may drop one
+ * in between. The count is exact when nothing else writes meanwhile. The
+ * LMDB driver's prune also removes the expired records of the other
+ * prefixes of its environment, which are not counted.
+ */
+OBOL_API int obol_delete_counted(obol_store *st, const char *sid,
+                                 const char *uid, const char *type,
+                                 uint64_t *removed, obol_error *err);
+OBOL_API int obol_delete_all_counted(obol_store *st, const char *uid,
+                                     const char *type, uint64_t *removed,
+                                     obol_error *err);
+OBOL_API int obol_delete_everywhere_counted(obol_store *st, const char *uid,
+                                            uint64_t *removed,
+                                            obol_error *err);
+OBOL_API int obol_prune_counted(obol_store *st, uint64_t *removed,
+                                obol_error *err);
+
 /* ------------------------------------------------------ tokens, refresh */
 
 /*
@@ -494,6 +524,17 @@ typedef int (*obol_scan_fn)(void *arg, const obol_session *s);
  */
 OBOL_API int obol_scan(obol_store *st, obol_scan_fn each, void *arg,
                        obol_scan_stats *stats, obol_error *err);
+
+/*
+ * obol_scan() that stops after max_records records of the store, whatever
+ * became of them (live, expired or refused), and returns OBOL_OK then: a
+ * sample whose cost does not depend on how many records verify (with a
+ * wrong secret none does). stats->records is at most max_records; 0 walks
+ * nothing.
+ */
+OBOL_API int obol_scan_sample(obol_store *st, uint64_t max_records,
+                              obol_scan_fn each, void *arg,
+                              obol_scan_stats *stats, obol_error *err);
 
 /*
  * Writes s exactly as it is, lock_version included, sealed with this

@@ -97,6 +97,28 @@ static int finish_output(export_target *t, int code)
     return code == EXIT_OK ? EXIT_BACKEND : code;
 }
 
+/* What was exported, as a result: on standard output when the sessions
+ * went into --output (as JSON with --json), else on standard error after
+ * them, without the "obol: export:" of an error. 0, or -1 when out of
+ * memory. */
+static int print_export_summary(const cli_options *o, const export_target *t,
+                                const obol_scan_stats *stats)
+{
+    FILE *out = o->output != NULL ? stdout : stderr;
+
+    if (o->quiet)
+        return 0;
+    if (o->json && o->output != NULL)
+        return cli_print_json(json_pack("{s:s, s:I, s:I, s:I}", "command", "export",
+                                        "exported", (json_int_t)t->written,
+                                        "expired", (json_int_t)stats->expired,
+                                        "rejected", (json_int_t)stats->rejected));
+    fprintf(out, "exported %lu session%s; skipped %" PRIu64 " expired and %" PRIu64
+            " rejected records\n", t->written, t->written == 1 ? "" : "s",
+            stats->expired, stats->rejected);
+    return 0;
+}
+
 int cmd_export(const cli_options *o)
 {
     export_target t = { stdout, "standard output", 0, 0 };
@@ -123,11 +145,9 @@ int cmd_export(const cli_options *o)
         code = EXIT_REJECTED;
     obol_store_close(st);
     code = finish_output(&t, code);
-    if (!o->quiet)
-        fprintf(stderr, "obol: export: %lu sessions written; %" PRIu64 " expired "
-                "and %" PRIu64 " rejected records skipped\n", t.written,
-                stats.expired, stats.rejected);
-    return code;
+    if (print_export_summary(o, &t, &stats) != 0)
+        code = cli_fail("export", OBOL_ERR_NOMEM, NULL);
+    return o->output != NULL ? cli_finish_output("export", code) : code;
 }
 
 /* -------------------------------------------------------------- import */
@@ -229,7 +249,8 @@ static int check_line(obol_store *st, const char *line, size_t len,
     s->version = OBOL_SESSION_VERSION;
     status = obol_restore_check(st, s, &err);
     if (status != OBOL_OK) {
-        cli_error("import", "line %lu: %s", number, err.message);
+        cli_operator_words(err.message, why, sizeof why);
+        cli_error("import", "line %lu: %s", number, why);
         obol_session_free(s);
         return cli_exit_status(status);
     }
@@ -328,7 +349,10 @@ static int write_batch(obol_store *st, const import_batch *batch, int mode,
             continue;
         }
         if (status != OBOL_OK) {
-            cli_error("import", "line %lu: %s", batch->lines[i], err.message);
+            char words[sizeof err.message];
+
+            cli_operator_words(err.message, words, sizeof words);
+            cli_error("import", "line %lu: %s", batch->lines[i], words);
             cli_error("import", "stopped after writing %zu of %zu sessions",
                       i - left_alone, batch->count);
             return cli_exit_status(status);
@@ -369,7 +393,7 @@ static int print_migration(const obol_migrate_report *report, int mode,
 
     if (json)
         return cli_print_json(json_pack(
-            "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f}",
+            "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I}",
             "command", "migrate",
             "total", (json_int_t)stats->total, "seen", (json_int_t)stats->seen,
             "copied", (json_int_t)stats->copied, "skipped", (json_int_t)stats->skipped,
@@ -377,8 +401,9 @@ static int print_migration(const obol_migrate_report *report, int mode,
             "present", (json_int_t)report->present,
             "not_newer", (json_int_t)report->not_newer,
             "conflicts", (json_int_t)report->conflicts,
-            "rejected", (json_int_t)stats->rejected, "seconds", seconds,
-            "sessions_per_second", rate));
+            "rejected", (json_int_t)stats->rejected,
+            "seconds", cli_rounded(seconds, 3),
+            "sessions_per_second", (json_int_t)cli_rounded(rate, 0)));
     printf("copied %" PRIu64 ", skipped %" PRIu64 " (expired), ", stats->copied,
            report->expired);
     if (mode != OBOL_RESTORE_REPLACE)
@@ -440,15 +465,16 @@ static int print_rekey(const obol_rekey_stats *stats, double seconds, int json)
 
     if (json)
         return cli_print_json(json_pack(
-            "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f}", "command",
+            "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I}", "command",
             "rekey", "total", (json_int_t)stats->total,
             "seen", (json_int_t)stats->seen,
             "rewritten", (json_int_t)stats->rewritten,
             "current", (json_int_t)stats->current,
             "conflicts", (json_int_t)stats->conflicts,
             "expired", (json_int_t)stats->expired,
-            "rejected", (json_int_t)stats->rejected, "seconds", seconds,
-            "records_per_second", rate));
+            "rejected", (json_int_t)stats->rejected,
+            "seconds", cli_rounded(seconds, 3),
+            "records_per_second", (json_int_t)cli_rounded(rate, 0)));
     printf("rewrote %" PRIu64 ", already current %" PRIu64 ", skipped %" PRIu64
            " (a concurrent write won), expired %" PRIu64 ", rejected %" PRIu64
            " (did not verify) of %" PRIu64 " records in %.2f s (%.0f records/s)\n",

@@ -5,6 +5,7 @@ tools_obol_obol_SOURCES = \
 	tools/obol/main.c tools/obol/cli.h \
 	tools/obol/connect.c \
 	tools/obol/output.c \
+	tools/obol/words.c \
 	tools/obol/times.c \
 	tools/obol/json.c tools/obol/json.h \
 	tools/obol/progress.c tools/obol/progress.h \
