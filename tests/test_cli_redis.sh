@@ -91,6 +91,10 @@ check "import restores the exported sessions exactly" same_sessions "$work/small
 closed=$(free_port)
 run get "redis://127.0.0.1:$closed/0?timeout_ms=500" a b
 expect "an unreachable redis is a backend error" 3 "127.0.0.1:$closed"
+run get "redis://127.0.0.1:$closed/0?timeout_ms=500&connect=lazy" a b
+expect "with connect=lazy the call, not the open, is the backend error" 3 "127.0.0.1:$closed: connect: Connection refused"
+run ls "redis://127.0.0.1:$closed/0?timeout_ms=500&connect=lazy" a
+expect "and so is ls" 3 "Connection refused"
 run_in "$work/small.jsonl" import "redis://127.0.0.1:$closed"
 expect "import into an unreachable redis is a backend error" 3
 run migrate "$rs" "redis://127.0.0.1:$closed"
