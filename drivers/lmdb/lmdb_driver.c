@@ -424,14 +424,14 @@ static int lmdb_put_batch(void *handle, const obol_driver_record *records,
     return status;
 }
 
-/* Deletes the session at key and its expiry entry, if it is there. */
+/* Deletes the session at key and its expiry entry: OBOL_OK, or
+ * OBOL_NOT_FOUND when there is none (an answer for the count, never one
+ * for a body to return: that would abort its transaction). */
 static int delete_session(lmdb_txn *t, const lmdb_key *key)
 {
     int64_t expires_at;
     uint64_t lock_version;
     int status = read_header(t, key, &expires_at, &lock_version);
-    if (status == OBOL_NOT_FOUND)
-        return OBOL_OK;
     if (status != OBOL_OK)
         return status;
     status = drop_expiry_entry(t, key, expires_at);
@@ -444,28 +444,49 @@ static int delete_session(lmdb_txn *t, const lmdb_key *key)
     return OBOL_OK;
 }
 
+/* What a removal counted, as its transaction saw it: a body may run
+ * more than once (the map grew), so it sets the count, never adds to one
+ * kept from an attempt that was aborted. */
+typedef struct del_args {
+    lmdb_key key;
+    uint64_t removed;
+} del_args;
+
 static int del_body(lmdb_txn *t, void *arg)
 {
-    return delete_session(t, arg);
+    del_args *a = arg;
+    int status = delete_session(t, &a->key);
+    a->removed = status == OBOL_OK;
+    return status == OBOL_NOT_FOUND ? OBOL_OK : status;
+}
+
+/* Each removal is written once, counting in its write transaction (ABI
+ * 1.3); the uncounted slots call it and drop the count. */
+static int lmdb_del_counted(void *handle, const obol_driver_key *where,
+                            uint64_t *removed, obol_error *err)
+{
+    lmdb_store *st = handle;
+    lmdb_env *env;
+    int status;
+    del_args *a = op_begin(st, sizeof *a, &env, &status, err);
+    if (a == NULL)
+        return status;
+    const lmdb_env_view *view = lmdb_env_get_view(env);
+    if (lmdb_key_session(&a->key, session_key_limit(view), st->prefix,
+                         where) != 0)
+        status = OBOL_OK; /* never stored, so nothing to delete */
+    else
+        status = lmdb_env_run(env, 1, del_body, a, err);
+    *removed = a->removed;
+    free(a);
+    return status;
 }
 
 static int lmdb_del(void *handle, const obol_driver_key *where,
                     obol_error *err)
 {
-    lmdb_store *st = handle;
-    lmdb_env *env;
-    int status;
-    lmdb_key *key = op_begin(st, sizeof *key, &env, &status, err);
-    if (key == NULL)
-        return status;
-    const lmdb_env_view *view = lmdb_env_get_view(env);
-    if (lmdb_key_session(key, session_key_limit(view), st->prefix,
-                         where) != 0)
-        status = OBOL_OK; /* never stored, so nothing to delete */
-    else
-        status = lmdb_env_run(env, 1, del_body, key, err);
-    free(key);
-    return status;
+    uint64_t removed;
+    return lmdb_del_counted(handle, where, &removed, err);
 }
 
 /* ------------------------------------------------ list, scan, del_all */
@@ -550,13 +571,15 @@ static int first_in_range(lmdb_txn *t, const lmdb_key *range, lmdb_key *out)
 typedef struct del_all_args {
     lmdb_key range;
     lmdb_key key;
+    uint64_t removed;   /* by this attempt of the body */
 } del_all_args;
 
 /* All of one user's sessions of one type go in one transaction: a
- * delete_all is seen whole or not at all. */
+ * delete_all is seen whole or not at all, and so is its count. */
 static int del_all_body(lmdb_txn *t, void *arg)
 {
     del_all_args *a = arg;
+    a->removed = 0;
     for (;;) {
         int status = first_in_range(t, &a->range, &a->key);
         if (status == OBOL_NOT_FOUND)
@@ -564,12 +587,13 @@ static int del_all_body(lmdb_txn *t, void *arg)
         if (status == OBOL_OK)
             status = delete_session(t, &a->key);
         if (status != OBOL_OK)
-            return status;
+            return status;  /* not NOT_FOUND: first_in_range just saw it */
+        a->removed++;
     }
 }
 
-static int lmdb_del_all(void *handle, const obol_driver_key *where,
-                        obol_error *err)
+static int lmdb_del_all_counted(void *handle, const obol_driver_key *where,
+                                uint64_t *removed, obol_error *err)
 {
     lmdb_store *st = handle;
     lmdb_env *env;
@@ -579,8 +603,16 @@ static int lmdb_del_all(void *handle, const obol_driver_key *where,
         return status;
     if (session_range(st, lmdb_env_get_view(env), where, &a->range) == 0)
         status = lmdb_env_run(env, 1, del_all_body, a, err);
+    *removed = a->removed;
     free(a);
     return status;
+}
+
+static int lmdb_del_all(void *handle, const obol_driver_key *where,
+                        obol_error *err)
+{
+    uint64_t removed;
+    return lmdb_del_all_counted(handle, where, &removed, err);
 }
 
 /* -------------------------------------------------------------- prune */
@@ -589,6 +621,10 @@ typedef struct prune_args {
     int64_t now;
     int done;
     lmdb_key expiry_key;
+    lmdb_key mine;      /* the range of this store's prefix ... */
+    int counts_mine;    /* ... if any key of it fits (session_range()) */
+    uint64_t batch_removed; /* of mine, by this attempt of the body */
+    uint64_t removed;   /* of mine, by the batches committed */
 } prune_args;
 
 /* The oldest expiry entry, if it is before now: OBOL_OK, or OBOL_NOT_FOUND
@@ -617,8 +653,8 @@ static int first_expired(lmdb_txn *t, int64_t now, lmdb_key *out)
 
 /* Deletes the session an expiry entry points to, but only if it still has
  * that expiry (it always should: both change in one transaction), then the
- * entry itself. */
-static int prune_entry(lmdb_txn *t, const lmdb_key *expiry_key)
+ * entry itself; *gone says whether a session was deleted. */
+static int prune_entry(lmdb_txn *t, const lmdb_key *expiry_key, int *gone)
 {
     lmdb_key session;
     session.len = expiry_key->len - LMDB_EXPIRY_STAMP_SIZE;
@@ -627,6 +663,7 @@ static int prune_entry(lmdb_txn *t, const lmdb_key *expiry_key)
     int64_t expires_at;
     uint64_t lock_version;
     int status = read_header(t, &session, &expires_at, &lock_version);
+    *gone = 0;
     if (status < 0)
         return status;
     if (status == OBOL_OK
@@ -635,6 +672,7 @@ static int prune_entry(lmdb_txn *t, const lmdb_key *expiry_key)
         int rc = mdb_del(t->txn, t->view->sessions, &k, NULL);
         if (rc != 0 && rc != MDB_NOTFOUND)
             return lmdb_txn_mdb_fail(t, "mdb_del", rc);
+        *gone = rc == 0;
     }
     MDB_val k = { expiry_key->len, (void *)expiry_key->bytes };
     int rc = mdb_del(t->txn, t->view->expiry, &k, NULL);
@@ -643,38 +681,66 @@ static int prune_entry(lmdb_txn *t, const lmdb_key *expiry_key)
     return OBOL_OK;
 }
 
+/* Whether the session key inside an expiry key is of this store. */
+static int expiry_key_is_mine(const prune_args *a)
+{
+    return a->counts_mine &&
+           lmdb_key_in_range(a->expiry_key.bytes + LMDB_EXPIRY_STAMP_SIZE,
+                             a->expiry_key.len - LMDB_EXPIRY_STAMP_SIZE,
+                             a->mine.bytes, a->mine.len);
+}
+
 static int prune_body(lmdb_txn *t, void *arg)
 {
     prune_args *a = arg;
     a->done = 0;
+    a->batch_removed = 0;
     for (int i = 0; i < PRUNE_BATCH; i++) {
+        int gone = 0;
         int status = first_expired(t, a->now, &a->expiry_key);
         if (status == OBOL_NOT_FOUND) {
             a->done = 1;
             return OBOL_OK;
         }
         if (status == OBOL_OK)
-            status = prune_entry(t, &a->expiry_key);
+            status = prune_entry(t, &a->expiry_key, &gone);
         if (status != OBOL_OK)
             return status;
+        a->batch_removed += gone && expiry_key_is_mine(a);
     }
     return OBOL_OK;
 }
 
 /* Prunes every prefix in the environment, not only this store's: the
- * expiry index is shared, and a dead record is dead for everyone. */
-static int lmdb_prune(void *handle, int64_t now, obol_error *err)
+ * expiry index is shared, and a dead record is dead for everyone. It
+ * counts this store's prefix only (driver.h), batch by batch as each
+ * commits. */
+static int lmdb_prune_counted(void *handle, int64_t now, uint64_t *removed,
+                              obol_error *err)
 {
+    lmdb_store *st = handle;
     lmdb_env *env;
     int status;
-    prune_args *a = op_begin(handle, sizeof *a, &env, &status, err);
+    prune_args *a = op_begin(st, sizeof *a, &env, &status, err);
     if (a == NULL)
         return status;
     a->now = now;
-    while (status == OBOL_OK && !a->done)
+    a->counts_mine = session_range(st, lmdb_env_get_view(env), NULL,
+                                   &a->mine) == 0;
+    while (status == OBOL_OK && !a->done) {
         status = lmdb_env_run(env, 1, prune_body, a, err);
+        if (status == OBOL_OK)
+            a->removed += a->batch_removed;
+    }
+    *removed = a->removed;
     free(a);
     return status;
+}
+
+static int lmdb_prune(void *handle, int64_t now, obol_error *err)
+{
+    uint64_t removed;
+    return lmdb_prune_counted(handle, now, &removed, err);
 }
 
 /* ------------------------------------------------------------- health */
@@ -739,6 +805,9 @@ static const obol_driver lmdb_driver = {
     .put_batch = lmdb_put_batch,
     .check = lmdb_check,
     .prefixes = lmdb_prefixes,
+    .del_counted = lmdb_del_counted,
+    .del_all_counted = lmdb_del_all_counted,
+    .prune_counted = lmdb_prune_counted,
 };
 
 /* Refuses (NULL) a host of another major ABI, or one too old to have the

@@ -235,15 +235,24 @@ static void remove_record(memory_store *st, size_t i)
     st->records[i] = st->records[st->count];
 }
 
-static void remove_expired(memory_store *st, int64_t now)
+/* Removes every dead record, whichever prefix it is under (a dead record
+ * is dead for everyone sharing the space), and returns how many of them
+ * had keys starting with mine (NULL: none counted). */
+static uint64_t remove_expired(memory_store *st, int64_t now,
+                               const owned_bytes *mine)
 {
+    uint64_t counted = 0;
     size_t i = 0;
     while (i < st->count) {
-        if (st->records[i].expires_at < now)
+        if (st->records[i].expires_at < now) {
+            counted += mine != NULL && key_starts_with(st->records[i].key,
+                                                       *mine);
             remove_record(st, i);
-        else
+        } else {
             i++;
+        }
     }
+    return counted;
 }
 
 /* Makes room for one more record: the cap first, then the array. */
@@ -252,7 +261,7 @@ static int make_room(memory_store *st, int64_t now, obol_error *err)
     /* Dead records may be dropped at any time (driver.h); do it before
      * telling a test its store is full. */
     if (st->max_records != 0 && st->count >= st->max_records)
-        remove_expired(st, now);
+        remove_expired(st, now, NULL);
     if (st->max_records != 0 && st->count >= st->max_records)
         return host->set_error(err, OBOL_ERR_TOO_LARGE,
                                "memory: the store is full: it holds "
@@ -558,8 +567,10 @@ static int memory_put(void *handle, const obol_driver_record *record,
     return status;
 }
 
-static int memory_del(void *handle, const obol_driver_key *key,
-                      obol_error *err)
+/* Each removal is written once, counting what it removes under the
+ * mutex (ABI 1.3); the uncounted slots call it and drop the count. */
+static int memory_del_counted(void *handle, const obol_driver_key *key,
+                              uint64_t *removed, obol_error *err)
 {
     memory_handle *h = handle;
     memory_store *st = h->store;
@@ -570,11 +581,19 @@ static int memory_del(void *handle, const obol_driver_key *key,
 
     pthread_mutex_lock(&st->mutex);
     size_t i = find_record(st, wanted);
+    *removed = i < st->count;
     if (i < st->count)
         remove_record(st, i);
     pthread_mutex_unlock(&st->mutex);
     free(wanted.data);
     return OBOL_OK;     /* deleting what is not there is not an error */
+}
+
+static int memory_del(void *handle, const obol_driver_key *key,
+                      obol_error *err)
+{
+    uint64_t removed;
+    return memory_del_counted(handle, key, &removed, err);
 }
 
 /* A copy of r that owns its bytes; sealed bytes longer than max_record
@@ -677,8 +696,8 @@ static int memory_scan(void *handle, obol_driver_visit visit, void *arg,
     return walk_key(handle, NULL, 1, visit, arg, err);
 }
 
-static int memory_del_all(void *handle, const obol_driver_key *key,
-                          obol_error *err)
+static int memory_del_all_counted(void *handle, const obol_driver_key *key,
+                                  uint64_t *removed, obol_error *err)
 {
     memory_handle *h = handle;
     memory_store *st = h->store;
@@ -687,27 +706,50 @@ static int memory_del_all(void *handle, const obol_driver_key *key,
     if (status != OBOL_OK)
         return status;
 
+    *removed = 0;
     pthread_mutex_lock(&st->mutex);
     size_t i = 0;
     while (i < st->count) {
-        if (key_starts_with(st->records[i].key, start))
+        if (key_starts_with(st->records[i].key, start)) {
             remove_record(st, i);
-        else
+            ++*removed;
+        } else {
             i++;
+        }
     }
     pthread_mutex_unlock(&st->mutex);
     free(start.data);
     return OBOL_OK;
 }
 
+static int memory_del_all(void *handle, const obol_driver_key *key,
+                          obol_error *err)
+{
+    uint64_t removed;
+    return memory_del_all_counted(handle, key, &removed, err);
+}
+
+/* Prunes the whole space but counts this store's prefix only (driver.h). */
+static int memory_prune_counted(void *handle, int64_t now, uint64_t *removed,
+                                obol_error *err)
+{
+    memory_handle *h = handle;
+    owned_bytes mine;
+    int status = store_key(h, NULL, 1, &mine, err);
+    if (status != OBOL_OK)
+        return status;
+
+    pthread_mutex_lock(&h->store->mutex);
+    *removed = remove_expired(h->store, now, &mine);
+    pthread_mutex_unlock(&h->store->mutex);
+    free(mine.data);
+    return OBOL_OK;
+}
+
 static int memory_prune(void *handle, int64_t now, obol_error *err)
 {
-    memory_store *st = ((memory_handle *)handle)->store;
-    (void)err;          /* nothing here can fail */
-    pthread_mutex_lock(&st->mutex);
-    remove_expired(st, now);
-    pthread_mutex_unlock(&st->mutex);
-    return OBOL_OK;
+    uint64_t removed;
+    return memory_prune_counted(handle, now, &removed, err);
 }
 
 /* Counts dead records not yet pruned too: they are still held. */
@@ -727,12 +769,14 @@ static int memory_health(void *handle, char *info, size_t info_size,
 
 static const char *const memory_schemes[] = { "memory", NULL };
 
-/* An ABI 1.0 driver: it leaves put_batch (1.1) out, so the core writes a
- * batch record by record with put(). A driver that fills a newer slot
- * declares the minor version that added it (OBOL_DRIVER_ABI_MINOR). */
+/* It leaves put_batch (1.1), check (1.2) and prefixes (1.3) out, so the
+ * core writes a batch record by record with put(), takes every record to
+ * fit, and cannot tell which prefixes a space holds. It fills the counted
+ * removals of 1.3, and so declares 1.3: a driver declares the minor
+ * version that added the newest slot it fills. */
 static const obol_driver memory_driver = {
     .abi_major = OBOL_DRIVER_ABI_MAJOR,
-    .abi_minor = 0,
+    .abi_minor = 3,
     .struct_size = sizeof(obol_driver),
     .name = "memory",
     .schemes = memory_schemes,
@@ -747,6 +791,9 @@ static const obol_driver memory_driver = {
     .scan = memory_scan,
     .prune = memory_prune,
     .health = memory_health,
+    .del_counted = memory_del_counted,
+    .del_all_counted = memory_del_all_counted,
+    .prune_counted = memory_prune_counted,
 };
 
 const obol_driver *obol_driver_memory_entry(const obol_driver_host *new_host)

@@ -3,7 +3,7 @@
  * a single server, a Sentinel-resolved master and a cluster
  * (redis_topology.h decides where a command
  * goes, redis_router.h follows redirections). Each operation of a store is
- * one round trip in steady state (HGET, EVALSHA or DEL, with WAIT behind a
+ * one round trip in steady state (HGET or EVALSHA, with WAIT behind a
  * write when wait_replicas is set); scan and prune walk every master
  * (redis_walk.h). See docs/REDIS.md.
  */
@@ -494,10 +494,12 @@ static int redis_put_batch(void *handle, const obol_driver_record *records,
 
 /* ------------------------------------------------------------ del/del_all */
 
-/* Runs a script on the keys of key's (user, type) with one argument and
- * drops its reply: delete and prune answer nothing the caller needs. */
-static int run_on_keys(redis_handle *h, const obol_driver_key *key,
-                       redis_script_id id, const char *arg, size_t arg_len,
+/* Runs a removal script on the keys of key's (user, type) with argc (0 or
+ * 1) arguments; its reply, an integer, is how many records it removed,
+ * counted by the script as it removes them (ABI 1.3's counted slots). */
+static int run_removal(redis_handle *h, const obol_driver_key *key,
+                       redis_script_id id, const char *what, int argc,
+                       const char *arg, size_t arg_len, uint64_t *removed,
                        obol_error *err)
 {
     redis_keys keys;
@@ -506,44 +508,52 @@ static int run_on_keys(redis_handle *h, const obol_driver_key *key,
 
     if (status != OBOL_OK)
         return status;
-    status = redis_script_run(&h->router, &h->scripts, id, &keys, 1, &arg,
+    status = redis_script_run(&h->router, &h->scripts, id, &keys, argc, &arg,
                               &arg_len, redis_router_deadline(&h->router),
                               &reply, err);
     redis_keys_clear(&keys);
-    if (status == OBOL_OK)
-        freeReplyObject(reply);
+    if (status != OBOL_OK)
+        return status;
+    if (reply->type == REDIS_REPLY_INTEGER && reply->integer >= 0)
+        *removed = (uint64_t)reply->integer;
+    else
+        status = unexpected(h, what, reply, err);
+    freeReplyObject(reply);
     return status;
+}
+
+/* Each removal is written once, with its count; the uncounted slots call
+ * it and drop the count. */
+static int redis_del_counted(void *handle, const obol_driver_key *key,
+                             uint64_t *removed, obol_error *err)
+{
+    return run_removal(handle, key, REDIS_SCRIPT_DELETE, "delete script", 1,
+                       arg_of(key->id), key->id.len, removed, err);
 }
 
 static int redis_del(void *handle, const obol_driver_key *key,
                      obol_error *err)
 {
-    return run_on_keys(handle, key, REDIS_SCRIPT_DELETE, arg_of(key->id),
-                       key->id.len, err);
+    uint64_t removed;
+
+    return redis_del_counted(handle, key, &removed, err);
+}
+
+/* A script rather than a bare DEL, whose reply counts keys, not records:
+ * HLEN and DEL in one step, one round trip as before. */
+static int redis_del_all_counted(void *handle, const obol_driver_key *key,
+                                 uint64_t *removed, obol_error *err)
+{
+    return run_removal(handle, key, REDIS_SCRIPT_DELETE_ALL,
+                       "delete_all script", 0, NULL, 0, removed, err);
 }
 
 static int redis_del_all(void *handle, const obol_driver_key *key,
                          obol_error *err)
 {
-    redis_handle *h = handle;
-    redis_keys keys;
-    redisReply *reply = NULL;
-    int status = build_keys(h, key, &keys, err);
+    uint64_t removed;
 
-    if (status != OBOL_OK)
-        return status;
-    {
-        const char *argv[4] = { "DEL", keys.name[0], keys.name[1],
-                                keys.name[2] };
-        size_t argv_len[4] = { 3, keys.len[0], keys.len[1], keys.len[2] };
-
-        status = run_on_slot(h, &keys, "DEL", 1, 4, argv, argv_len, &reply,
-                             err);
-    }
-    redis_keys_clear(&keys);
-    if (status == OBOL_OK)
-        freeReplyObject(reply);
-    return status;
+    return redis_del_all_counted(handle, key, &removed, err);
 }
 
 /* -------------------------------------------------------------- list/scan */
@@ -708,6 +718,7 @@ static int redis_scan(void *handle, obol_driver_visit visit, void *arg,
 typedef struct prune_state {
     redis_handle *h;
     char now[24];
+    uint64_t removed;   /* summed over every (user, type) of every master */
 } prune_state;
 
 static int prune_one(void *arg, obol_bytes user, obol_bytes type,
@@ -715,20 +726,39 @@ static int prune_one(void *arg, obol_bytes user, obol_bytes type,
 {
     prune_state *state = arg;
     obol_driver_key key = { user, type, { NULL, 0 } };
+    uint64_t removed = 0;
+    int status = run_removal(state->h, &key, REDIS_SCRIPT_PRUNE,
+                             "prune script", 1, state->now,
+                             strlen(state->now), &removed, err);
 
-    return run_on_keys(state->h, &key, REDIS_SCRIPT_PRUNE, state->now,
-                       strlen(state->now), err);
+    state->removed += removed;
+    return status;
+}
+
+/* A (user, type) that SCAN shows twice is pruned twice; the second finds
+ * nothing left to remove, so the sum still counts each record once. */
+static int redis_prune_counted(void *handle, int64_t now, uint64_t *removed,
+                               obol_error *err)
+{
+    redis_handle *h = handle;
+    prune_state state;
+    int status;
+
+    state.h = h;
+    state.removed = 0;
+    snprintf(state.now, sizeof state.now, "%" PRId64, now);
+    status = redis_walk(&h->router, h->prefix,
+                        redis_key_suffix[REDIS_KEY_EXP], prune_one, &state,
+                        err);
+    *removed = state.removed;
+    return status;
 }
 
 static int redis_prune(void *handle, int64_t now, obol_error *err)
 {
-    redis_handle *h = handle;
-    prune_state state;
+    uint64_t removed;
 
-    state.h = h;
-    snprintf(state.now, sizeof state.now, "%" PRId64, now);
-    return redis_walk(&h->router, h->prefix, redis_key_suffix[REDIS_KEY_EXP],
-                      prune_one, &state, err);
+    return redis_prune_counted(handle, now, &removed, err);
 }
 
 /* "7.0.15", from INFO server of node. */
@@ -831,6 +861,9 @@ static const obol_driver redis_driver = {
     .health = redis_health,
     .put_batch = redis_put_batch,
     .prefixes = redis_prefixes,
+    .del_counted = redis_del_counted,
+    .del_all_counted = redis_del_all_counted,
+    .prune_counted = redis_prune_counted,
 };
 
 const obol_driver *obol_driver_redis_entry(const obol_driver_host *host)

@@ -15,7 +15,9 @@
  * forever. Scores are doubles, exact for every time below 2^53 seconds.
  *
  * drop_dead() removes at most `limit` members whose score is below now, so
- * that one script never blocks the server for long.
+ * that one script never blocks the server for long, and returns how many
+ * it found and how many of them were records (HDEL of rec: a count taken
+ * by the removal itself, for prune_counted).
  */
 #define LUA_HELPERS \
     "local function settle(rec, exp, lock)\n" \
@@ -39,12 +41,13 @@
     "local function drop_dead(rec, exp, lock, now, limit)\n" \
     "  local dead = redis.call('ZRANGEBYSCORE', exp, '-inf', '(' .. now,\n" \
     "                          'LIMIT', 0, limit)\n" \
+    "  local gone = 0\n" \
     "  if #dead > 0 then\n" \
-    "    redis.call('HDEL', rec, unpack(dead))\n" \
+    "    gone = redis.call('HDEL', rec, unpack(dead))\n" \
     "    redis.call('HDEL', lock, unpack(dead))\n" \
     "    redis.call('ZREM', exp, unpack(dead))\n" \
     "  end\n" \
-    "  return #dead\n" \
+    "  return #dead, gone\n" \
     "end\n"
 
 /* Lock check of driver.h: a missing record, and one whose expires_at is
@@ -99,16 +102,23 @@ static const char upsert_many_source[] =
     "end\n"
     "return out\n";
 
+/* Answers whether a record was there: HDEL of rec, as DEL answers. */
 static const char delete_source[] =
     LUA_HELPERS
     "local id = ARGV[1]\n"
-    "local removed = redis.call('ZREM', KEYS[2], id) +\n"
-    "                redis.call('HDEL', KEYS[1], id) +\n"
+    "local removed = redis.call('HDEL', KEYS[1], id)\n"
+    "local touched = removed + redis.call('ZREM', KEYS[2], id) +\n"
     "                redis.call('HDEL', KEYS[3], id)\n"
-    "if removed > 0 then\n"
+    "if touched > 0 then\n"
     "  settle(KEYS[1], KEYS[2], KEYS[3])\n"
     "end\n"
-    "return 1\n";
+    "return removed\n";
+
+/* The count and the DEL in one script, so that nothing comes between. */
+static const char delete_all_source[] =
+    "local removed = redis.call('HLEN', KEYS[1])\n"
+    "redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])\n"
+    "return removed\n";
 
 static const char list_source[] =
     "local all = redis.call('HGETALL', KEYS[1])\n"
@@ -124,10 +134,10 @@ static const char list_source[] =
 
 static const char prune_source[] =
     LUA_HELPERS
-    "local removed, n = 0, 0\n"
+    "local removed, n, gone = 0, 0, 0\n"
     "repeat\n"
-    "  n = drop_dead(KEYS[1], KEYS[2], KEYS[3], ARGV[1], 1000)\n"
-    "  removed = removed + n\n"
+    "  n, gone = drop_dead(KEYS[1], KEYS[2], KEYS[3], ARGV[1], 1000)\n"
+    "  removed = removed + gone\n"
     "until n < 1000\n"
     "if removed > 0 then\n"
     "  settle(KEYS[1], KEYS[2], KEYS[3])\n"
@@ -136,7 +146,7 @@ static const char prune_source[] =
 
 static const char *const sources[REDIS_SCRIPT_COUNT] = {
     upsert_source, delete_source, list_source, prune_source,
-    upsert_many_source
+    upsert_many_source, delete_all_source
 };
 
 const char *redis_lua_source(redis_script_id id)

@@ -13,16 +13,21 @@ typedef enum redis_script_id {
     /* ARGV: id, sealed, score, expected_lock, new_lock, now.
      * Returns 1 when written, 0 on a lock conflict. */
     REDIS_SCRIPT_UPSERT,
-    /* ARGV: id. Returns 1. */
+    /* ARGV: id. Returns 1 when a record was removed, 0 when there was
+     * none. */
     REDIS_SCRIPT_DELETE,
     /* No ARGV. Returns id, sealed, score, lock_version for every record
      * (score and lock are "" when missing). */
     REDIS_SCRIPT_LIST,
-    /* ARGV: now. Returns the number of records removed. */
+    /* ARGV: now. Returns the number of records removed (members of rec,
+     * not of the expiry index). */
     REDIS_SCRIPT_PRUNE,
     /* ARGV: now, then id, sealed, score, expected_lock, new_lock for each
      * session. Returns 1 (written) or 0 (conflict) for each, in order. */
     REDIS_SCRIPT_UPSERT_MANY,
+    /* No ARGV. Deletes the three keys; returns the number of records
+     * that were in them. */
+    REDIS_SCRIPT_DELETE_ALL,
     REDIS_SCRIPT_COUNT
 } redis_script_id;
 

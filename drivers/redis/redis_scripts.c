@@ -65,7 +65,7 @@ int redis_scripts_digest(redis_scripts *scripts, obol_error *err)
 
 static const char *const script_names[REDIS_SCRIPT_COUNT] = {
     "upsert script", "delete script", "list script", "prune script",
-    "upsert script"
+    "upsert script", "delete_all script"
 };
 
 void redis_script_call_init(const redis_scripts *scripts, redis_script_id id,

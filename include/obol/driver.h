@@ -72,6 +72,17 @@
  * typo, a forgotten prefix=) can be shown the ones that are not empty.
  * It is optional; without it the core says it cannot tell.
  *
+ * Counted removals (ABI 1.3). del_counted(), del_all_counted() and
+ * prune_counted() remove exactly what del(), del_all() and prune() do and
+ * also say how many records of the store's prefix that removal took,
+ * counted by the removal itself (in its transaction, its script, the
+ * reply of its one command), so that the count is exact whatever other
+ * writers do, and costs no extra round trip. They are optional, each on
+ * its own; without one the core counts with a read just before the
+ * removal, which a concurrent writer can make wrong. A driver that fills
+ * them should write each removal once and let the old slot call the
+ * counted one.
+ *
  * Versions. Slots are only ever added at the end of a table, with a minor
  * bump. The core refuses a driver whose abi_major differs from its own or
  * whose struct_size is smaller than the version 1.0 table, and reads a slot
@@ -80,7 +91,8 @@
  *     1.0  open ... prune (required), health (optional)
  *     1.1  put_batch (optional)
  *     1.2  check (optional); obol_driver_config.max_record
- *     1.3  prefixes (optional); obol_driver_config.open_flags
+ *     1.3  prefixes, del_counted, del_all_counted, prune_counted
+ *          (optional); obol_driver_config.open_flags
  */
 #ifndef OBOL_DRIVER_H
 #define OBOL_DRIVER_H
@@ -273,6 +285,27 @@ typedef struct obol_driver {
      * record and changes nothing. */
     int (*prefixes)(void *handle, obol_driver_prefix_visit visit, void *arg,
                     int *complete, obol_error *err);
+
+    /* Optional, ABI 1.3 (NULL: the core counts with get(), list() or
+     * scan() just before calling del(), del_all() or prune()). Each does
+     * what the slot it is named for does, and on OBOL_OK sets *removed
+     * (never NULL) to how many records it removed: del_counted() 1 or 0,
+     * del_all_counted() those of (user_id, type), prune_counted() those
+     * of the store's prefix whose expires_at < now. A record counts
+     * whatever its bytes and its expires_at, if the backend still held
+     * it; one that another writer removed first, or that the backend
+     * dropped by itself, is not this call's and is not counted. A
+     * prune_counted() that also removes other prefixes' records (LMDB's
+     * expiry index is shared) does not count those. The count must come
+     * from the removal itself, not from a read before it. After an error
+     * *removed means nothing (a prune done in several steps may have
+     * removed some records). */
+    int (*del_counted)(void *handle, const obol_driver_key *key,
+                       uint64_t *removed, obol_error *err);
+    int (*del_all_counted)(void *handle, const obol_driver_key *key,
+                           uint64_t *removed, obol_error *err);
+    int (*prune_counted)(void *handle, int64_t now, uint64_t *removed,
+                         obol_error *err);
 } obol_driver;
 
 /* The required slots of the version 1.0 table end after this one; a
