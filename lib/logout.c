@@ -46,20 +46,15 @@ static const char *printable_type(const char *type, char shown[48])
 static int delete_type(obol_store *st, obol_driver_key *key, const char *type,
                        uint64_t *removed, obol_error *err)
 {
-    uint64_t held = 0;
-    int status = OBOL_OK;
+    uint64_t count = 0;
+    int status;
 
     key->type.data = (const uint8_t *)type;
     key->type.len = strlen(type);
-    if (removed != NULL)
-        status = obol_store_count_user(st, key, &held, err);
-    if (status != OBOL_OK)
-        return status;
-    obol_store_driver_enter(st);
-    status = st->driver->del_all(st->handle, key, err);
-    obol_store_driver_leave(st);
+    status = obol_store_remove_user(st, key, removed != NULL ? &count : NULL,
+                                    err);
     if (status == OBOL_OK && removed != NULL)
-        *removed += held;
+        *removed += count;
     return status;
 }
 

@@ -528,11 +528,14 @@ int obol_upsert(obol_store *st, obol_session *s, obol_error *err)
 
 /* ------------------------------------------------------------- counts */
 
-/* The driver ABI has no count of what del, del_all and prune removed, so
- * the *_counted calls count it just before, with the driver's own get,
- * list or scan (obol.h, "Counts", says what a concurrent writer does to
- * that). Nothing is verified or decoded: a record is counted whatever it
- * holds, as the delete removes it whatever it holds. */
+/* How the *_counted calls count (obol.h, "Counts"): with the driver's
+ * counted slot (ABI 1.3) when it has one, where the removal counts what it
+ * removes, exactly and with no extra call; else the old way, just before
+ * the removal, with the driver's own get, list or scan, which a concurrent
+ * writer can make wrong. Nothing is verified or decoded either way: a
+ * record is counted whatever it holds, as the removal removes it whatever
+ * it holds. An uncounted call (removed NULL) calls the uncounted slot, as
+ * it always did. */
 
 static int count_record(void *arg, const obol_driver_record *record)
 {
@@ -561,8 +564,9 @@ static int count_held(obol_store *st, const obol_driver_key *key,
     return status;
 }
 
-int obol_store_count_user(obol_store *st, const obol_driver_key *key,
-                          uint64_t *count, obol_error *err)
+/* How many records the backend holds for key's user and type. */
+static int count_user(obol_store *st, const obol_driver_key *key,
+                      uint64_t *count, obol_error *err)
 {
     int status;
 
@@ -587,6 +591,88 @@ static int count_expired(void *arg, const obol_driver_record *record)
     return OBOL_OK;
 }
 
+/* del of key, counted into *removed unless removed is NULL. */
+static int remove_session(obol_store *st, const obol_driver_key *key,
+                          uint64_t *removed, obol_error *err)
+{
+    const obol_driver *d = st->driver;
+    uint64_t count = 0;
+    int status = OBOL_OK;
+
+    if (removed != NULL && OBOL_DRIVER_HAS_SLOT(d, del_counted, 3)) {
+        obol_store_driver_enter(st);
+        status = d->del_counted(st->handle, key, &count, err);
+        obol_store_driver_leave(st);
+    } else {
+        if (removed != NULL)
+            status = count_held(st, key, &count, err);
+        if (status != OBOL_OK)
+            return status;
+        obol_store_driver_enter(st);
+        status = d->del(st->handle, key, err);
+        obol_store_driver_leave(st);
+    }
+    if (status == OBOL_OK && removed != NULL)
+        *removed = count;
+    return status;
+}
+
+int obol_store_remove_user(obol_store *st, const obol_driver_key *key,
+                           uint64_t *removed, obol_error *err)
+{
+    const obol_driver *d = st->driver;
+    uint64_t count = 0;
+    int status = OBOL_OK;
+
+    if (removed != NULL && OBOL_DRIVER_HAS_SLOT(d, del_all_counted, 3)) {
+        obol_store_driver_enter(st);
+        status = d->del_all_counted(st->handle, key, &count, err);
+        obol_store_driver_leave(st);
+    } else {
+        if (removed != NULL)
+            status = count_user(st, key, &count, err);
+        if (status != OBOL_OK)
+            return status;
+        obol_store_driver_enter(st);
+        status = d->del_all(st->handle, key, err);
+        obol_store_driver_leave(st);
+    }
+    if (status == OBOL_OK && removed != NULL)
+        *removed = count;
+    return status;
+}
+
+/* prune(now), counted into *removed unless removed is NULL. The fallback
+ * counts with the very now the prune then uses: both mean the same
+ * records. */
+static int remove_expired(obol_store *st, int64_t now, uint64_t *removed,
+                          obol_error *err)
+{
+    const obol_driver *d = st->driver;
+    expired_count expired = { now, 0 };
+    int status = OBOL_OK;
+
+    if (removed != NULL && OBOL_DRIVER_HAS_SLOT(d, prune_counted, 3)) {
+        obol_store_driver_enter(st);
+        status = d->prune_counted(st->handle, now, &expired.count, err);
+        obol_store_driver_leave(st);
+    } else {
+        if (removed != NULL) {
+            obol_store_driver_enter(st);
+            status = d->scan(st->handle, count_expired, &expired, err);
+            obol_store_driver_leave(st);
+        }
+        if (status != OBOL_OK)
+            return status;
+        obol_store_driver_enter(st);
+        status = d->prune(st->handle, now, err);
+        obol_store_driver_leave(st);
+    }
+    if (status == OBOL_OK && removed != NULL)
+        *removed = expired.count;
+    return status;
+}
+
 int obol_delete(obol_store *st, const char *sid, const char *uid,
                 const char *type, obol_error *err)
 {
@@ -598,7 +684,6 @@ int obol_delete_counted(obol_store *st, const char *sid, const char *uid,
 {
     obol_error local;
     obol_driver_key key;
-    uint64_t held = 0;
     int status;
 
     if (err == NULL)
@@ -606,16 +691,9 @@ int obol_delete_counted(obol_store *st, const char *sid, const char *uid,
     if (removed != NULL)
         *removed = 0;
     status = obol_store_prepare(st, "delete", sid, 1, uid, type, &key, err);
-    if (status == OBOL_OK && removed != NULL)
-        status = count_held(st, &key, &held, err);
     if (status != OBOL_OK)
         return status;
-    obol_store_driver_enter(st);
-    status = st->driver->del(st->handle, &key, err);
-    obol_store_driver_leave(st);
-    if (status == OBOL_OK && removed != NULL)
-        *removed = held;
-    return status;
+    return remove_session(st, &key, removed, err);
 }
 
 /* Collects the sessions of one user and type from list(). */
@@ -698,7 +776,6 @@ int obol_delete_all_counted(obol_store *st, const char *uid, const char *type,
 {
     obol_error local;
     obol_driver_key key;
-    uint64_t held = 0;
     int status;
 
     if (err == NULL)
@@ -706,16 +783,9 @@ int obol_delete_all_counted(obol_store *st, const char *uid, const char *type,
     if (removed != NULL)
         *removed = 0;
     status = obol_store_prepare(st, "delete_all", NULL, 0, uid, type, &key, err);
-    if (status == OBOL_OK && removed != NULL)
-        status = obol_store_count_user(st, &key, &held, err);
     if (status != OBOL_OK)
         return status;
-    obol_store_driver_enter(st);
-    status = st->driver->del_all(st->handle, &key, err);
-    obol_store_driver_leave(st);
-    if (status == OBOL_OK && removed != NULL)
-        *removed = held;
-    return status;
+    return obol_store_remove_user(st, &key, removed, err);
 }
 
 int obol_prune(obol_store *st, obol_error *err)
@@ -726,8 +796,6 @@ int obol_prune(obol_store *st, obol_error *err)
 int obol_prune_counted(obol_store *st, uint64_t *removed, obol_error *err)
 {
     obol_error local;
-    expired_count expired = { 0, 0 };
-    int status = OBOL_OK;
 
     if (err == NULL)
         err = &local;
@@ -735,19 +803,5 @@ int obol_prune_counted(obol_store *st, uint64_t *removed, obol_error *err)
         *removed = 0;
     if (st == NULL)
         return obol_set_error(err, OBOL_ERR_INVALID, "prune: store is NULL");
-    /* One now for the count and the prune: both mean the same records. */
-    expired.now = obol_store_now(st);
-    if (removed != NULL) {
-        obol_store_driver_enter(st);
-        status = st->driver->scan(st->handle, count_expired, &expired, err);
-        obol_store_driver_leave(st);
-    }
-    if (status != OBOL_OK)
-        return status;
-    obol_store_driver_enter(st);
-    status = st->driver->prune(st->handle, expired.now, err);
-    obol_store_driver_leave(st);
-    if (status == OBOL_OK && removed != NULL)
-        *removed = expired.count;
-    return status;
+    return remove_expired(st, obol_store_now(st), removed, err);
 }

@@ -21,6 +21,7 @@
 #include <obol/driver.h>
 #include <obol/obol.h>
 
+#include "loader_internal.h"
 #include "store_internal.h"
 #include "suite_fixture.h"
 #include "suite_logout.h"
@@ -73,8 +74,9 @@ static void store_sessions(fixture *f, const char *uid,
 
 /* ----------------------------------------------- a wrapped del_all */
 
-/* The store's driver table with del_all replaced: it records the types it
- * is asked for and fails those of the NULL-terminated list failing. */
+/* The store's driver table with del_all (and del_all_counted, which the
+ * counted calls use when the driver has it) replaced: it records the types
+ * it is asked for and fails those of the NULL-terminated list failing. */
 static struct {
     obol_driver table;
     const obol_driver *original;
@@ -91,8 +93,8 @@ static int is_failing(obol_bytes type)
     return 0;
 }
 
-static int wrapped_del_all(void *handle, const obol_driver_key *key,
-                           obol_error *err)
+/* Records the call; OBOL_OK to go on to the driver, else the failure. */
+static int before_del_all(const obol_driver_key *key, obol_error *err)
 {
     if (wrap.calls < 8)
         snprintf(wrap.types[wrap.calls], sizeof wrap.types[0], "%.*s",
@@ -103,7 +105,26 @@ static int wrapped_del_all(void *handle, const obol_driver_key *key,
         snprintf(err->message, sizeof err->message, "test: injected failure");
         return OBOL_ERR_BACKEND;
     }
-    return wrap.original->del_all(handle, key, err);
+    return OBOL_OK;
+}
+
+static int wrapped_del_all(void *handle, const obol_driver_key *key,
+                           obol_error *err)
+{
+    int status = before_del_all(key, err);
+
+    return status != OBOL_OK ? status
+                             : wrap.original->del_all(handle, key, err);
+}
+
+static int wrapped_del_all_counted(void *handle, const obol_driver_key *key,
+                                   uint64_t *removed, obol_error *err)
+{
+    int status = before_del_all(key, err);
+
+    return status != OBOL_OK
+               ? status
+               : wrap.original->del_all_counted(handle, key, removed, err);
 }
 
 static void wrap_del_all(fixture *f, const char *const *failing)
@@ -112,6 +133,8 @@ static void wrap_del_all(fixture *f, const char *const *failing)
     wrap.original = f->st->driver;
     wrap.table = *f->st->driver;
     wrap.table.del_all = wrapped_del_all;
+    if (OBOL_DRIVER_HAS_SLOT(wrap.original, del_all_counted, 3))
+        wrap.table.del_all_counted = wrapped_del_all_counted;
     wrap.failing = failing;
     f->st->driver = &wrap.table;
 }

@@ -467,16 +467,26 @@ OBOL_API int obol_prune(obol_store *st, obol_error *err);
  * above). A record counts whatever it holds: a session no longer live, or
  * one that would be refused for its seal, is removed all the same.
  *
- * The driver ABI does not report counts, so the store counts the records
- * just before it removes them, with the driver's own read of the one
- * record, of the user's records of the type, or (prune) of every record of
- * the store's prefix whose expiry is before now. That costs one more
- * round trip (prune: a walk of the store), and it is not atomic with the
- * removal: a record another writer adds or deletes in between is counted
- * wrongly, and a backend that expires records itself (Redis) may drop one
- * in between. The count is exact when nothing else writes meanwhile. The
- * LMDB driver's prune also removes the expired records of the other
- * prefixes of its environment, which are not counted.
+ * The count is the driver's own when it has the counted slots of driver
+ * ABI 1.3 (del_counted, del_all_counted, prune_counted; every driver of
+ * this tree has them): the removal counts the records it removes, in the
+ * same transaction, script or command, so the count is exact whatever
+ * other writers do meanwhile, and costs nothing more than the removal. A
+ * record another writer removed first, or one the backend already
+ * dropped by itself (Redis expires a user's keys), was not removed by
+ * this call and is not counted. Only records of the store's prefix are
+ * counted: the LMDB driver's prune (and the memory driver's, in a named
+ * space) also removes the expired records of the other prefixes it
+ * shares, and does not count those.
+ *
+ * With a driver that lacks a counted slot (an older or out-of-tree one)
+ * the count is approximate: the store counts just before the removal,
+ * with the driver's own read of the one record, of the user's records of
+ * the type, or (prune) of every record of the store's prefix whose expiry
+ * is before now. That costs one more round trip (prune: a walk of the
+ * store), and a record another writer adds or deletes in between is
+ * counted wrongly; the count is exact only when nothing else writes
+ * meanwhile.
  */
 OBOL_API int obol_delete_counted(obol_store *st, const char *sid,
                                  const char *uid, const char *type,
