@@ -28,6 +28,7 @@ STORE_SUITE_SOURCES = tests/store_suite.c tests/store_suite.h \
 	tests/suite_fixture.c tests/suite_fixture.h \
 	tests/driver_suite.c tests/driver_suite.h \
 	tests/suite_logout.c tests/suite_logout.h \
+	tests/suite_counts.c tests/suite_counts.h \
 	tests/suite_migrate.c tests/suite_migrate.h \
 	tests/suite_security.c tests/suite_security.h \
 	tests/suite_keys.c tests/suite_keys.h \

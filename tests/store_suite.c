@@ -25,6 +25,7 @@
 #include "session_assert.h"
 #include "store_internal.h"
 #include "store_suite.h"
+#include "suite_counts.h"
 #include "suite_fixture.h"
 #include "suite_keys.h"
 #include "suite_logout.h"
@@ -1220,6 +1221,7 @@ static const struct {
     { store_tests, &store_test_count },
     { driver_suite_tests, &driver_suite_test_count },
     { logout_suite_tests, &logout_suite_test_count },
+    { counts_suite_tests, &counts_suite_test_count },
     { keys_suite_tests, &keys_suite_test_count },
     { refresh_suite_tests, &refresh_suite_test_count },
     { security_suite_tests, &security_suite_test_count },

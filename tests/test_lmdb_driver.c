@@ -1107,6 +1107,39 @@ static void prune_handles_more_than_one_batch(void **state)
     driver->close(handle);
 }
 
+/* prune_counted (ABI 1.3) sums the batches it committed, and counts this
+ * store's prefix only, though it prunes the other prefixes too. */
+static void prune_counts_every_batch_and_its_own_prefix_only(void **state)
+{
+    fixture *f = *state;
+    void *mine = open_store(f->dir, "obol", "sync", "off");
+    void *theirs = open_store(f->dir, "other", "sync", "off");
+    for (int i = 0; i < 2100; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "s%d", i);
+        assert_int_equal(put_record(mine, key_of(text("u"), text("t"),
+                                                 text(id)),
+                                    text(id), 5, 0, 0), OBOL_OK);
+    }
+    for (int i = 0; i < 3; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "o%d", i);
+        assert_int_equal(put_record(theirs, key_of(text("u"), text("t"),
+                                                   text(id)),
+                                    text(id), 5, 0, 0), OBOL_OK);
+    }
+    uint64_t removed = 0;
+    obol_error err = { 0 };
+    assert_int_equal(driver->prune_counted(mine, 6, &removed, &err), OBOL_OK);
+    assert_int_equal(removed, 2100);
+    assert_entries(f->dir, 0);
+    assert_int_equal(driver->prune_counted(theirs, 6, &removed, &err),
+                     OBOL_OK);
+    assert_int_equal(removed, 0);
+    driver->close(theirs);
+    driver->close(mine);
+}
+
 /* -------------------------------------------------------------- limits */
 
 static void overlong_key_is_too_large(void **state)
@@ -1707,6 +1740,7 @@ int main(void)
         WITH_DIR(prune_removes_exactly_the_expired),
         WITH_DIR(prune_follows_updated_expiry),
         WITH_DIR(prune_handles_more_than_one_batch),
+        WITH_DIR(prune_counts_every_batch_and_its_own_prefix_only),
         WITH_DIR(overlong_key_is_too_large),
         WITH_DIR(check_refuses_what_put_refuses),
         WITH_DIR(restore_check_refuses_a_key_too_long_for_lmdb),
