@@ -3,7 +3,7 @@
  * a single server, a Sentinel-resolved master and a cluster
  * (redis_topology.h decides where a command
  * goes, redis_router.h follows redirections). Each operation of a store is
- * one round trip in steady state (HGET or EVALSHA, with WAIT behind a
+ * one round trip in steady state (HGET, EVALSHA or DEL, with WAIT behind a
  * write when wait_replicas is set); scan and prune walk every master
  * (redis_walk.h). See docs/REDIS.md.
  */
@@ -539,8 +539,8 @@ static int redis_del(void *handle, const obol_driver_key *key,
     return redis_del_counted(handle, key, &removed, err);
 }
 
-/* A script rather than a bare DEL, whose reply counts keys, not records:
- * HLEN and DEL in one step, one round trip as before. */
+/* A script, since DEL's reply counts keys, not records: HLEN and DEL in
+ * one step, one round trip. */
 static int redis_del_all_counted(void *handle, const obol_driver_key *key,
                                  uint64_t *removed, obol_error *err)
 {
@@ -548,12 +548,31 @@ static int redis_del_all_counted(void *handle, const obol_driver_key *key,
                        "delete_all script", 0, NULL, 0, removed, err);
 }
 
+/* Uncounted, a bare DEL of the three keys: cheaper for the server than
+ * running a script (no Lua), and obol_delete_all() must not pay for a
+ * count it does not ask for. */
 static int redis_del_all(void *handle, const obol_driver_key *key,
                          obol_error *err)
 {
-    uint64_t removed;
+    redis_handle *h = handle;
+    redis_keys keys;
+    redisReply *reply = NULL;
+    int status = build_keys(h, key, &keys, err);
 
-    return redis_del_all_counted(handle, key, &removed, err);
+    if (status != OBOL_OK)
+        return status;
+    {
+        const char *argv[4] = { "DEL", keys.name[0], keys.name[1],
+                                keys.name[2] };
+        size_t argv_len[4] = { 3, keys.len[0], keys.len[1], keys.len[2] };
+
+        status = run_on_slot(h, &keys, "DEL", 1, 4, argv, argv_len, &reply,
+                             err);
+    }
+    redis_keys_clear(&keys);
+    if (status == OBOL_OK)
+        freeReplyObject(reply);
+    return status;
 }
 
 /* -------------------------------------------------------------- list/scan */
