@@ -22,8 +22,7 @@
  * that other writers are not shut out for long. */
 #define PRUNE_BATCH 1024
 
-__attribute__((visibility("default")))
-const obol_driver *obol_driver_lmdb_entry(const obol_driver_host *host);
+OBOL_DRIVER_EXPORT(lmdb);
 
 typedef struct lmdb_store {
     /* Replaced once in a forked child by that child's own environment. */

@@ -36,8 +36,7 @@
 
 /* The one symbol the shared object exports; everything else is hidden by
  * -fvisibility=hidden. */
-__attribute__((visibility("default")))
-const obol_driver *obol_driver_memory_entry(const obol_driver_host *new_host);
+OBOL_DRIVER_EXPORT(memory);
 
 /* Given by the core before any other call; lives until the process ends. */
 static const obol_driver_host *host;

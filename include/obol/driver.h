@@ -6,6 +6,8 @@
  *
  *     const obol_driver *obol_driver_<name>_entry(const obol_driver_host *host);
  *
+ * declared with OBOL_DRIVER_EXPORT(<name>) below, which also makes it the
+ * one visible symbol of a file built with -fvisibility=hidden.
  * The core calls it once, right after loading the file, with a host table
  * that lives until the process ends, and gets back a driver table that must
  * also live that long (a static const struct). The per-driver entry name
@@ -35,6 +37,17 @@
  *
  * Threads. A driver whose table has OBOL_DRIVER_THREAD_SAFE is called
  * concurrently on one handle; otherwise the core serializes calls on it.
+ *
+ * Walks. list() and scan() call the visitor holding nothing that another
+ * call on the handle needs. The visitor may call any function of the
+ * driver on the same handle, from the same thread (a rekey writes from
+ * inside scan()'s visitor); and on a THREAD_SAFE driver, calls from other
+ * threads go on while a visitor runs (it runs the application's callback,
+ * which may take as long as it likes, or wait for another thread). A lock
+ * held across the visitor, recursive or not, breaks one or the other: hand
+ * the visitor a snapshot, or batches read outside any lock or transaction.
+ * Whether a walk sees what is written meanwhile is unspecified; a record
+ * that exists throughout the walk is visited at least once.
  *
  * Batches (ABI 1.1). put_batch() decides several compare-and-sets in one
  * call, each exactly as put() would, in order: a record sees what the
@@ -238,6 +251,36 @@ typedef struct obol_driver {
     (offsetof(obol_driver, prune) + sizeof(((obol_driver *)0)->prune))
 
 typedef const obol_driver *(*obol_driver_entry_fn)(const obol_driver_host *host);
+
+/*
+ * Declares the entry function of the driver called name, visible to
+ * dlsym() even when the file is built with -fvisibility=hidden:
+ *
+ *     OBOL_DRIVER_EXPORT(mine);
+ *
+ *     const obol_driver *obol_driver_mine_entry(const obol_driver_host *host)
+ *     {
+ *         ...
+ *     }
+ *
+ * name is the driver's name as the loader derives it from the scheme (1 to
+ * 32 of [a-z0-9]), so "mine://..." finds mine.so and calls
+ * obol_driver_mine_entry. The definition repeats the name in full, so that
+ * a search for the symbol finds it.
+ */
+#if defined(__GNUC__)
+#define OBOL_DRIVER_VISIBLE __attribute__((visibility("default")))
+#else
+#define OBOL_DRIVER_VISIBLE
+#endif
+#ifdef __cplusplus
+#define OBOL_DRIVER_LINKAGE extern "C"
+#else
+#define OBOL_DRIVER_LINKAGE extern
+#endif
+#define OBOL_DRIVER_EXPORT(name)                                             \
+    OBOL_DRIVER_LINKAGE OBOL_DRIVER_VISIBLE const obol_driver               \
+        *obol_driver_##name##_entry(const obol_driver_host *host)
 
 /*
  * For programs that link a driver in instead of loading it: makes the
