@@ -26,6 +26,8 @@ include tests/alloc_sweep.mk
 STORE_SUITE_SOURCES = tests/store_suite.c tests/store_suite.h \
 	tests/suite_refresh.c tests/suite_refresh.h \
 	tests/suite_fixture.c tests/suite_fixture.h \
+	tests/suite_sweep.c tests/suite_sweep.h \
+	tests/suite_watchdog.c tests/suite_watchdog.h \
 	tests/driver_suite.c tests/driver_suite.h \
 	tests/suite_logout.c tests/suite_logout.h \
 	tests/suite_security.c tests/suite_security.h \

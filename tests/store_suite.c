@@ -29,6 +29,7 @@
 #include "suite_keys.h"
 #include "suite_logout.h"
 #include "suite_security.h"
+#include "suite_watchdog.h"
 #include "suite_refresh.h"
 
 static void assert_not_found(fixture *f, const char *sid, const char *uid,
@@ -1139,7 +1140,7 @@ int store_suite_run(const char *group_name, const char *base_url)
         at += *parts[p].count;
     }
     suite_set_base_url(base_url);
-    failures = _cmocka_run_group_tests(group_name, all, count, NULL, NULL);
+    failures = suite_watchdog_run(group_name, all, count);
     free(all);
     return failures;
 }

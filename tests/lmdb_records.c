@@ -1,0 +1,60 @@
+/*
+ * lmdb_records DIR: prints how many records the LMDB environment in DIR
+ * holds, sessions and expiry index entries, of every prefix, as
+ * "sessions N expiry N". What obol-driver-check leaves behind, whatever
+ * prefixes its cases used.
+ */
+#include "config.h"
+
+#include <stdio.h>
+
+#include <lmdb.h>
+
+static int count(MDB_txn *txn, const char *name, size_t *out)
+{
+    MDB_dbi dbi;
+    MDB_stat stat;
+    int rc = mdb_dbi_open(txn, name, 0, &dbi);
+
+    *out = 0;
+    if (rc == MDB_NOTFOUND)
+        return 0;               /* never written to */
+    if (rc == 0)
+        rc = mdb_stat(txn, dbi, &stat);
+    if (rc == 0)
+        *out = stat.ms_entries;
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    size_t sessions = 0, expiry = 0;
+    int rc;
+
+    if (argc != 2) {
+        fprintf(stderr, "usage: lmdb_records DIR\n");
+        return 2;
+    }
+    rc = mdb_env_create(&env);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs(env, 2);
+    if (rc == 0)
+        rc = mdb_env_open(env, argv[1], MDB_RDONLY, 0);
+    if (rc == 0)
+        rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
+    if (rc == 0)
+        rc = count(txn, "sessions", &sessions);
+    if (rc == 0)
+        rc = count(txn, "expiry", &expiry);
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    mdb_env_close(env);
+    if (rc != 0) {
+        fprintf(stderr, "lmdb_records: %s: %s\n", argv[1], mdb_strerror(rc));
+        return 1;
+    }
+    printf("sessions %zu expiry %zu\n", sessions, expiry);
+    return 0;
+}
