@@ -1,5 +1,9 @@
-# The driver kit: the tests that obol-driver-check catches the bugs it is
-# meant to (planted in copies of real drivers) and cleans up.
+# The driver kit: the template installed for driver authors, and the tests that obol-driver-check catches the
+# bugs it is meant to (planted in copies of real drivers) and cleans up.
+
+# $(datadir)/obol/driver-template.c, found with
+# `pkg-config --variable=driver_template obol`.
+dist_pkgdata_DATA = share/driver-template.c
 
 # Drivers with one planted bug each, built like the loader test's fakes
 # (real shared objects in tests/fake_drivers/.libs, never installed). Each
