@@ -1,9 +1,14 @@
-# The driver kit: the template installed for driver authors, and the tests that obol-driver-check catches the
-# bugs it is meant to (planted in copies of real drivers) and cleans up.
+# The driver kit and the installed documentation: the template installed
+# for driver authors, the man page of the config string, the tests that
+# obol-driver-check catches the bugs it is meant to (planted in copies of
+# real drivers) and cleans up, and that the documentation says what the
+# code does.
 
 # $(datadir)/obol/driver-template.c, found with
 # `pkg-config --variable=driver_template obol`.
 dist_pkgdata_DATA = share/driver-template.c
+
+dist_man_MANS += man/obol-config.5
 
 # Drivers with one planted bug each, built like the loader test's fakes
 # (real shared objects in tests/fake_drivers/.libs, never installed). Each
@@ -37,5 +42,15 @@ tests_lmdb_records_SOURCES = tests/lmdb_records.c
 tests_lmdb_records_CFLAGS = $(AM_CFLAGS) $(LMDB_CFLAGS)
 tests_lmdb_records_LDADD = $(LMDB_LIBS)
 
-TESTS += tests/test_driver_check.sh
-EXTRA_DIST += tests/test_driver_check.sh
+# Prints the message obol_store_open() gives for a config string, so that
+# the documentation's example messages are held to the code's.
+check_PROGRAMS += tests/config_message
+tests_config_message_SOURCES = tests/config_message.c
+tests_config_message_CFLAGS = $(TEST_CFLAGS)
+tests_config_message_LDADD = $(TEST_LIBS)
+
+TESTS += tests/test_driver_check.sh tests/test_man_pages.sh \
+	tests/test_doc_messages.sh
+EXTRA_DIST += tests/test_driver_check.sh tests/test_man_pages.sh \
+	tests/test_doc_messages.sh
+

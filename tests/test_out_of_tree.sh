@@ -8,7 +8,7 @@
 set -u
 . "${srcdir:-.}/tests/install_tree.sh"
 
-echo "1..7"
+echo "1..8"
 number=0
 report() {
     number=$((number + 1))
@@ -66,3 +66,11 @@ exports_only mine
 report $? "it exports obol_driver_mine_entry and nothing else (got: $exports)"
 passes mine "mine:"
 report $? "the installed obol-driver-check passes it as it is: $summary" "$work/mine/check.log"
+
+mandir=$(in_root "$(pkg-config --variable=prefix obol)")/share/man
+missing=""
+for page in man1/obol.1 man1/obol-driver-check.1 man5/obol-config.5; do
+    [ -f "$mandir/$page" ] || missing="$missing $page"
+done
+[ -z "$missing" ]
+report $? "the man pages are installed in $mandir${missing:+ (missing:$missing)}"
