@@ -1,8 +1,8 @@
 # The driver kit and the installed documentation: the template installed
 # for driver authors, the man page of the config string, the tests that
 # obol-driver-check catches the bugs it is meant to (planted in copies of
-# real drivers) and cleans up, and that the documentation says what the
-# code does.
+# real drivers) and cleans up, that the documentation says what the code
+# does, and that obol_session_create() says why it makes no session.
 
 # $(datadir)/obol/driver-template.c, found with
 # `pkg-config --variable=driver_template obol`.
@@ -54,3 +54,9 @@ TESTS += tests/test_driver_check.sh tests/test_man_pages.sh \
 EXTRA_DIST += tests/test_driver_check.sh tests/test_man_pages.sh \
 	tests/test_doc_messages.sh
 
+# obol_session_create(): why a session is not made.
+check_PROGRAMS += tests/test_session
+TESTS += tests/test_session
+tests_test_session_SOURCES = tests/test_session.c
+tests_test_session_CFLAGS = $(TEST_CFLAGS)
+tests_test_session_LDADD = $(TEST_LIBS)

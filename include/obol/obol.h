@@ -153,12 +153,24 @@ typedef struct obol_session {
  * Makes a new session for user uid of the given type (NULL: "full") with a
  * random 128-bit url-safe id and refresh token id. It expires session_ttl
  * seconds after now (OBOL_INFINITE: never) and its refresh token refresh_ttl
- * seconds after now, capped at the session's end. Returns NULL when out of
- * memory, when uid is NULL, or when a ttl is negative.
+ * seconds after now, capped at the session's end. Returns NULL for one of
+ * three reasons: uid is NULL or empty, a ttl is negative, or memory ran
+ * out. obol_session_create() says which.
  */
 OBOL_API obol_session *obol_session_new(const char *uid, const char *type,
                                         int64_t now, int64_t session_ttl,
                                         int64_t refresh_ttl);
+
+/*
+ * obol_session_new() with a status: sets *out to the new session and
+ * returns OBOL_OK, or sets it to NULL and returns OBOL_ERR_INVALID (uid
+ * NULL or empty, a ttl negative, out NULL; the message names which) or
+ * OBOL_ERR_NOMEM, with err filled.
+ */
+OBOL_API int obol_session_create(const char *uid, const char *type,
+                                 int64_t now, int64_t session_ttl,
+                                 int64_t refresh_ttl, obol_session **out,
+                                 obol_error *err);
 
 /*
  * Rotates the refresh token: a new random refresh_token_id (the old one
