@@ -1,10 +1,11 @@
 /*
  * The per-case cleanup (see suite_sweep.h). Records are found with the
- * driver's own scan() and deleted with its del(), so that the sweep works
- * on any backend and removes what the driver keeps for them (files, keys,
- * index entries). The keys are copied first and deleted after the walk:
- * the sweep must not depend on the driver allowing calls from inside a
- * visitor, which is one of the things the suite checks.
+ * driver's own scan() and deleted with its del_all() and del(), so that
+ * the sweep works on any backend and removes what the driver keeps for
+ * them (files, keys, index entries). The keys are copied first and
+ * deleted after the walk: the sweep must not depend on the driver allowing
+ * calls from inside a visitor, which is one of the things the suite
+ * checks.
  */
 #include "config.h"
 
@@ -116,27 +117,59 @@ static obol_driver_key key_view(const owned_key *k)
     return view;
 }
 
-/* Deletes every record of the store's prefix; returns how many it could
- * not delete, and says why. */
+static int same_user_and_type(const owned_key *a, const owned_key *b)
+{
+    return a->user_len == b->user_len && a->type_len == b->type_len &&
+           memcmp(a->bytes, b->bytes, a->user_len + a->type_len) == 0;
+}
+
+static void free_keys(key_list *list)
+{
+    for (size_t i = 0; i < list->count; i++)
+        free(list->keys[i].bytes);
+    free(list->keys);
+    *list = (key_list){ 0 };
+}
+
+static int collect_keys(obol_store *st, const char *url, key_list *list)
+{
+    obol_error err;
+    int status = st->driver->scan(st->handle, collect_key, list, &err);
+
+    if (status != OBOL_OK)
+        print_message("# sweep of %s: scan: %s\n", url,
+                      status == OBOL_ERR_NOMEM ? "out of memory" : err.message);
+    return status;
+}
+
+/* Deletes every record of the store's prefix: one del_all per user and
+ * type (on a backend that syncs each write, far fewer writes than one per
+ * record), then del for whatever a scan still finds. Returns how many
+ * records are left, and says why. */
 static size_t sweep_store(obol_store *st, const char *url)
 {
     key_list list = { 0 };
     obol_error err;
     size_t left = 0;
-    int status = st->driver->scan(st->handle, collect_key, &list, &err);
 
-    if (status != OBOL_OK)
-        print_message("# sweep of %s: scan: %s\n", url,
-                      status == OBOL_ERR_NOMEM ? "out of memory" : err.message);
+    collect_keys(st, url, &list);
     for (size_t i = 0; i < list.count; i++) {
         obol_driver_key key = key_view(&list.keys[i]);
-        if (st->driver->del(st->handle, &key, &err) != OBOL_OK) {
-            if (left++ == 0)
-                print_message("# sweep of %s: del: %s\n", url, err.message);
-        }
-        free(list.keys[i].bytes);
+        size_t first = 0;
+        while (!same_user_and_type(&list.keys[first], &list.keys[i]))
+            first++;
+        if (first == i && st->driver->del_all(st->handle, &key, &err) != OBOL_OK)
+            print_message("# sweep of %s: del_all: %s\n", url, err.message);
     }
-    free(list.keys);
+    free_keys(&list);
+    collect_keys(st, url, &list);
+    for (size_t i = 0; i < list.count; i++) {
+        obol_driver_key key = key_view(&list.keys[i]);
+        if (st->driver->del(st->handle, &key, &err) != OBOL_OK &&
+            left++ == 0)
+            print_message("# sweep of %s: del: %s\n", url, err.message);
+    }
+    free_keys(&list);
     return left;
 }
 
