@@ -73,5 +73,6 @@ VALGRIND_FLAGS = --quiet --leak-check=full --show-leak-kinds=definite,indirect,p
 	--suppressions=$(abs_top_srcdir)/tests/valgrind.supp
 .PHONY: check-valgrind
 check-valgrind:
+	OBOL_SUITE_TIMEOUT_S=900 \
 	$(MAKE) $(AM_MAKEFLAGS) check TEST_SUITE_LOG=test-suite-valgrind.log \
 		LOG_COMPILER='$(LIBTOOL) --mode=execute $(VALGRIND) $(VALGRIND_FLAGS)'

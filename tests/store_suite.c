@@ -29,6 +29,7 @@
 #include "suite_keys.h"
 #include "suite_logout.h"
 #include "suite_security.h"
+#include "suite_sweep.h"
 #include "suite_watchdog.h"
 #include "suite_refresh.h"
 
@@ -1141,6 +1142,7 @@ int store_suite_run(const char *group_name, const char *base_url)
     }
     suite_set_base_url(base_url);
     failures = suite_watchdog_run(group_name, all, count);
+    suite_sweep();   /* what a case whose setup failed noted */
     free(all);
     return failures;
 }

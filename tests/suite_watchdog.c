@@ -29,6 +29,7 @@ typedef struct watched_case {
 } watched_case;
 
 static unsigned timeout_s = SUITE_DEFAULT_TIMEOUT_S;
+static int timeout_set;               /* by suite_watchdog_set_timeout() */
 static const char *group;
 static const watched_case *current;   /* the case running, for teardown */
 
@@ -40,6 +41,24 @@ static size_t timeout_line_len;
 void suite_watchdog_set_timeout(unsigned seconds)
 {
     timeout_s = seconds != 0 ? seconds : SUITE_DEFAULT_TIMEOUT_S;
+    timeout_set = seconds != 0;
+}
+
+/* OBOL_SUITE_TIMEOUT_S, a whole number of seconds from 1 to a day,
+ * replaces the default (`make check-valgrind` needs far longer), but not
+ * a limit set with suite_watchdog_set_timeout() (obol-driver-check
+ * --timeout). */
+static void timeout_from_environment(void)
+{
+    const char *text = getenv("OBOL_SUITE_TIMEOUT_S");
+    char *end;
+    unsigned long seconds;
+
+    if (timeout_set || text == NULL || text[0] < '0' || text[0] > '9')
+        return;
+    seconds = strtoul(text, &end, 10);
+    if (*end == '\0' && seconds >= 1 && seconds <= 86400)
+        timeout_s = (unsigned)seconds;
 }
 
 static void on_timeout(int signo)
@@ -103,6 +122,7 @@ int suite_watchdog_run(const char *group_name, const struct CMUnitTest *tests,
     struct sigaction action, previous;
     int failures = -1;
 
+    timeout_from_environment();
     memset(&action, 0, sizeof action);
     action.sa_handler = on_timeout;
     sigemptyset(&action.sa_mask);

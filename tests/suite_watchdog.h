@@ -15,7 +15,8 @@ struct CMUnitTest;
 #define SUITE_DEFAULT_TIMEOUT_S 60
 
 /* Sets the limit of each case for the runs that follow; 0 restores the
- * default. */
+ * default, which the environment variable OBOL_SUITE_TIMEOUT_S (seconds)
+ * replaces. */
 void suite_watchdog_set_timeout(unsigned seconds);
 
 /*
