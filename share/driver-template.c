@@ -127,7 +127,9 @@ static int mine_open(const obol_driver_config *config, void **handle,
         return host->set_error(err, OBOL_ERR_NOMEM, "mine: out of memory");
     memcpy(h + 1, config->prefix.data, config->prefix.len);
     h->prefix = (obol_bytes){ (const uint8_t *)(h + 1), config->prefix.len };
-    /* ABI 1.2: the config of an older core ends before max_record. */
+    /* A backend made on first use (a directory, a file) must create
+     * nothing under create=0: see "Opening without creating" in driver.h.
+     * ABI 1.2: the config of an older core ends before max_record. */
     if (config->struct_size >= offsetof(obol_driver_config, max_record) +
                                sizeof config->max_record &&
         config->max_record <= SIZE_MAX)
@@ -267,7 +269,8 @@ static const obol_driver mine_driver = {
     .get = mine_get, .put = mine_put, .del = mine_del,
     .list = mine_list, .del_all = mine_del_all, .scan = mine_scan,
     .prune = mine_prune,
-    /* Optional, left NULL: health, put_batch (ABI 1.1), check (ABI 1.2). */
+    /* Optional, left NULL: health, put_batch (ABI 1.1), check (ABI 1.2),
+     * prefixes (ABI 1.3). */
 };
 
 const obol_driver *obol_driver_mine_entry(const obol_driver_host *new_host)

@@ -3,10 +3,15 @@
  * holds, sessions and expiry index entries, of every prefix, as
  * "sessions N expiry N". What obol-driver-check leaves behind, whatever
  * prefixes its cases used.
+ *
+ * lmdb_records --make-foreign DIR: makes in DIR (which must exist) an LMDB
+ * environment of another program's: one record in its main database, and
+ * none of obol's.
  */
 #include "config.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include <lmdb.h>
 
@@ -26,6 +31,34 @@ static int count(MDB_txn *txn, const char *name, size_t *out)
     return rc;
 }
 
+static int make_foreign(const char *dir)
+{
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    MDB_dbi dbi;
+    MDB_val key = { 3, "key" }, value = { 5, "value" };
+    int rc = mdb_env_create(&env);
+
+    if (rc == 0)
+        rc = mdb_env_open(env, dir, 0, 0600);
+    if (rc == 0)
+        rc = mdb_txn_begin(env, NULL, 0, &txn);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, NULL, 0, &dbi);
+    if (rc == 0)
+        rc = mdb_put(txn, dbi, &key, &value, 0);
+    if (rc == 0) {
+        rc = mdb_txn_commit(txn);
+        txn = NULL;
+    }
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    mdb_env_close(env);
+    if (rc != 0)
+        fprintf(stderr, "lmdb_records: %s: %s\n", dir, mdb_strerror(rc));
+    return rc == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     MDB_env *env = NULL;
@@ -33,8 +66,10 @@ int main(int argc, char **argv)
     size_t sessions = 0, expiry = 0;
     int rc;
 
+    if (argc == 3 && strcmp(argv[1], "--make-foreign") == 0)
+        return make_foreign(argv[2]);
     if (argc != 2) {
-        fprintf(stderr, "usage: lmdb_records DIR\n");
+        fprintf(stderr, "usage: lmdb_records [--make-foreign] DIR\n");
         return 2;
     }
     rc = mdb_env_create(&env);

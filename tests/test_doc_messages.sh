@@ -26,13 +26,18 @@ joined() {
 }
 
 # expect DOC TEXT ARGS...: DOC holds TEXT, and config_message ARGS prints
-# it, a "..." in TEXT standing for whatever the example leaves out.
+# it, a "..." in TEXT standing for whatever the example leaves out. With
+# as_documented=REAL|DOC set, the REAL path in the message reads as the
+# example's DOC path.
 expect() {
     doc=$1 text=$2
     shift 2
     number=$((number + 1))
     printf '%s\n' "$text" >>"$work/checked"
     got=$("$message" "$@" 2>&1)
+    if [ -n "${as_documented:-}" ]; then
+        got=$(printf '%s' "$got" | sed "s|$as_documented|")
+    fi
     pattern=$(printf '%s' "$text" | sed 's/[][*?\\]/\\&/g; s/\.\.\./*/g')
     matches() {
         # shellcheck disable=SC2254 # the pattern is meant to match
@@ -53,7 +58,7 @@ long_type=$(printf 'x%.0s' $(seq 256))
 many_types=$(seq -s, -f 't%g' 33)
 lmdb="lmdb://$work/lmdb"
 
-echo "1..32"
+echo "1..39"
 expect README.md "lmdb: unknown option \"map_sise\" (known: ...)" "$lmdb?map_sise=1GiB"
 expect README.md "no driver for scheme 'mysql': ..." 'mysql://db1'
 
@@ -79,6 +84,15 @@ expect $C "config: option 'old_key_ids' derives keys from the base secret, but n
 expect $C "config: options 'old_key_ids' and 'old_secrets' list 17 old keys together; at most 16" \
     "memory:?secret=env:S&old_key_ids=$(seq -s, 10 18)&old_secrets=$(seq -s, -f '%g:env:A' 1 8)"
 expect $C "old_secrets: key id 3: secret: environment variable OLD is not set" 'memory:?old_secrets=3:env:OLD'
+# /data/tpyo exists nowhere, and create=0 creates nothing.
+expect $C "lmdb: no LMDB environment at /data/tpyo (nothing was created)" 'lmdb:///data/tpyo?create=0'
+mkdir "$work/foreign"
+"$OBOL_TEST_BUILDDIR/tests/lmdb_records" --make-foreign "$work/foreign"
+as_documented="$work/foreign|/data/other-app"
+expect $C "lmdb: the LMDB environment at /data/other-app holds no obol store (nothing was created)" "lmdb://$work/foreign?create=0"
+as_documented=
+expect $C "memory: no space named 'suite' is open in this process (nothing was created)" 'memory:suite?create=0'
+expect $C "store_open: the store has no signing key (require_key=1 refuses it: give secret=, or open without require_key=1 and call obol_store_add_key)" 'memory:?require_key=1'
 
 M=man/obol-config.5
 expect $M "config: scheme 'LMDB' must be lower-case letters, digits and '+', starting with a letter" 'LMDB:///x'
@@ -89,6 +103,9 @@ expect $M "lmdb: unknown option \"map_sise\" (known: map_size, ...)" "$lmdb?map_
 expect $M "redis config: option 'tls_ca' is for TLS only (rediss://, rediss+cluster://, rediss+sentinel://)" 'redis://h?tls_ca=/etc/ca.pem'
 expect $M "memory: unknown option 'max_recods' (the only option is max_records)" 'memory:?max_recods=5'
 expect $M "no driver for scheme 'mysql': mysql.so is in none of ..." 'mysql://db1'
+expect $M "lmdb: no LMDB environment at /data/tpyo (nothing was created)" 'lmdb:///data/tpyo?create=0'
+expect $M "memory: no space named 'suite' is open in this process (nothing was created)" 'memory:suite?create=0'
+expect $M "store_open: the store has no signing key (require_key=1 refuses it: give secret=, or open without require_key=1 and call obol_store_add_key)" 'memory:?require_key=1'
 
 # Every message line of the example blocks was checked above.
 unchecked=$( {
@@ -96,7 +113,7 @@ unchecked=$( {
     awk '/^\.SH ERRORS/ { here = 1 } /^\.SH / && !/ERRORS/ { here = 0 }
          here && /^\.nf/ { block = 1; next } /^\.fi/ { block = 0 }
          here && block' "$top_srcdir/$M"
-} | grep -E '^(config|lmdb|redis config|memory|secret|old_secrets): |^no driver ' |
+} | grep -E '^(config|lmdb|redis config|memory|secret|old_secrets|store_open): |^no driver ' |
     grep -vxF -f "$work/checked")
 number=$((number + 1))
 if [ -z "$unchecked" ]; then

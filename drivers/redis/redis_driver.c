@@ -104,7 +104,9 @@ static int escape_prefix(redis_handle *h, obol_bytes prefix, obol_error *err)
 }
 
 /* Reads the slot map (cluster) and loads the scripts on one master, so
- * that a wrong address or password is reported by open(). */
+ * that a wrong address or password is reported by open(). With
+ * connect=lazy it does neither: every call reaches the servers itself,
+ * failing and recovering one by one as after an outage. */
 static int connect_store(redis_handle *h, obol_error *err)
 {
     redis_node *first = NULL;
@@ -117,6 +119,8 @@ static int connect_store(redis_handle *h, obol_error *err)
         return status;
     h->router.settings = &h->settings;
     h->router.topology = h->topology;
+    if (h->settings.lazy_connect)
+        return redis_scripts_digest(&h->scripts, err);
     if (redis_topology_masters(h->topology, &first, 1) == 0)
         return redis_host->set_error(err, OBOL_ERR_BACKEND,
                                      "redis %s: no master serves any slot",
@@ -760,18 +764,20 @@ static int redis_health(void *handle, char *info, size_t info_size,
     redis_handle *h = handle;
     redis_node *first = NULL;
     char version[32], layout[512];
+    size_t count;
     int status;
 
-    if (redis_topology_is_cluster(h->topology)) {
+    if (redis_topology_is_cluster(h->topology) &&
+        redis_topology_masters(h->topology, &first, 1) > 0) {
         obol_error scratch = { 0 };
         redis_topology_refresh(h->topology, redis_router_deadline(&h->router),
                                1, &scratch);
     }
-    if (redis_topology_masters(h->topology, &first, 1) == 0)
-        return redis_host->set_error(err, OBOL_ERR_BACKEND,
-                                     "redis %s: no master serves any slot",
-                                     h->settings.where);
-    status = server_version(h, first, version, sizeof version, err);
+    status = redis_topology_known_masters(h->topology,
+                                          redis_router_deadline(&h->router),
+                                          &first, 1, &count, err);
+    if (status == OBOL_OK)
+        status = server_version(h, first, version, sizeof version, err);
     if (status != OBOL_OK)
         return status;
     redis_topology_describe(h->topology, layout, sizeof layout);
@@ -786,6 +792,16 @@ static int redis_health(void *handle, char *info, size_t info_size,
     return OBOL_OK;
 }
 
+/* Prefixes by SCAN with a budget (redis_walk.h): complete on a store of
+ * up to some 16,000 keys per master, a partial list beyond. */
+static int redis_prefixes(void *handle, obol_driver_prefix_visit visit,
+                          void *arg, int *complete, obol_error *err)
+{
+    redis_handle *h = handle;
+
+    return redis_walk_prefixes(&h->router, visit, arg, complete, err);
+}
+
 /* ------------------------------------------------------------------ table */
 
 /* rediss: over TLS; the core loads this driver for it (lib/config.c). */
@@ -797,7 +813,7 @@ static const char *const redis_schemes[] = { "redis", "redis+unix",
 
 static const obol_driver redis_driver = {
     .abi_major = OBOL_DRIVER_ABI_MAJOR,
-    .abi_minor = 1,
+    .abi_minor = 3,
     .struct_size = sizeof(obol_driver),
     .name = "redis",
     .schemes = redis_schemes,
@@ -814,6 +830,7 @@ static const obol_driver redis_driver = {
     .prune = redis_prune,
     .health = redis_health,
     .put_batch = redis_put_batch,
+    .prefixes = redis_prefixes,
 };
 
 const obol_driver *obol_driver_redis_entry(const obol_driver_host *host)

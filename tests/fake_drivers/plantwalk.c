@@ -122,7 +122,8 @@ const obol_driver *obol_driver_plantwalk_entry(const obol_driver_host *new_host)
     table.scan = scan;
     table.prune = prune;
     table.health = inner->health != NULL ? health : NULL;
-    table.put_batch = NULL;     /* the memory driver offers neither */
+    table.put_batch = NULL;     /* slots of the inner handle, unwrapped */
     table.check = NULL;
+    table.prefixes = NULL;
     return &table;
 }
