@@ -173,15 +173,33 @@ static size_t sweep_store(obol_store *st, const char *url)
     return left;
 }
 
-static void sweep_url(const char *url)
+/* Opens url to sweep it, creating nothing (create=0): a store that is
+ * not there has nothing to delete, and one the case made sure was never
+ * made must stay unmade. A url that sets create= itself opens as it is. */
+static obol_store *open_existing(const char *url)
 {
+    char *existing = NULL;
     obol_store *st = NULL;
     obol_error err;
+    int status = OBOL_ERR_NOMEM;
+
+    if (asprintf(&existing, "%s%ccreate=0", url,
+                 strchr(url, '?') != NULL ? '&' : '?') >= 0)
+        status = obol_store_open(existing, &st, &err);
+    free(existing);
+    if (status == OBOL_ERR_INVALID && obol_store_open(url, &st, &err) != OBOL_OK)
+        st = NULL;
+    return st;
+}
+
+static void sweep_url(const char *url)
+{
+    obol_store *st = open_existing(url);
     size_t left;
 
     /* A url the case expected to be refused opens no store: nothing of
      * it to delete. */
-    if (obol_store_open(url, &st, &err) != OBOL_OK)
+    if (st == NULL)
         return;
     left = sweep_store(st, url);
     if (left > 0)
