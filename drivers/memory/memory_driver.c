@@ -1,8 +1,9 @@
 /*
  * The memory driver, "memory:": sessions kept in this process's memory,
- * for applications' own unit tests. It is also the worked example for
- * driver authors (see docs/DRIVERS.md), so it does every job of a driver
- * in the plainest way that is still correct.
+ * for applications' own unit tests. It is also a worked example for
+ * driver authors, fuller than the installed template (share/
+ * driver-template.c; see docs/DRIVERS.md), so it does every job of a
+ * driver in the plainest way that is still correct.
  *
  * What a user should know:
  *
