@@ -73,8 +73,8 @@ static int run_walk(walk *w)
     return status;
 }
 
-int obol_scan(obol_store *st, obol_scan_fn each, void *arg,
-              obol_scan_stats *stats, obol_error *err)
+static int scan_store(obol_store *st, obol_scan_fn each, void *arg,
+                      obol_scan_stats *stats, obol_error *err)
 {
     obol_error local;
     walk w = { 0 };
@@ -95,6 +95,15 @@ int obol_scan(obol_store *st, obol_scan_fn each, void *arg,
     if (status == OBOL_OK)
         obol_clear_error(err);
     return status;
+}
+
+int obol_scan(obol_store *st, obol_scan_fn each, void *arg,
+              obol_scan_stats *stats, obol_error *err)
+{
+    uint64_t started = obol_stats_start(st);
+
+    return obol_stats_finish(st, OBOL_OP_SCAN, started,
+                             scan_store(st, each, arg, stats, err));
 }
 
 /* -------------------------------------------------------------- restore */
@@ -341,7 +350,10 @@ static int restore_one(obol_store *st, const obol_session *s, int write,
 
 int obol_restore(obol_store *st, const obol_session *s, obol_error *err)
 {
-    return restore_one(st, s, 1, err);
+    uint64_t started = obol_stats_start(st);
+
+    return obol_stats_finish(st, OBOL_OP_RESTORE, started,
+                             restore_one(st, s, 1, err));
 }
 
 int obol_restore_check(obol_store *st, const obol_session *s,
@@ -445,8 +457,8 @@ static void report_progress(void *arg, const obol_scan_stats *so_far)
         m->progress(m->progress_arg, &m->stats);
 }
 
-int obol_migrate(obol_store *src, obol_store *dst, obol_progress_fn progress,
-                 void *arg, obol_migrate_stats *stats, obol_error *err)
+static int migrate(obol_store *src, obol_store *dst, obol_progress_fn progress,
+                   void *arg, obol_migrate_stats *stats, obol_error *err)
 {
     obol_error local;
     migration m = { 0 };
@@ -479,4 +491,16 @@ int obol_migrate(obol_store *src, obol_store *dst, obol_progress_fn progress,
     if (status == OBOL_OK)
         obol_clear_error(err);
     return status;
+}
+
+/* Counted in both stores: each took part in the migration. */
+int obol_migrate(obol_store *src, obol_store *dst, obol_progress_fn progress,
+                 void *arg, obol_migrate_stats *stats, obol_error *err)
+{
+    uint64_t started = obol_stats_now_ns();
+    int status = migrate(src, dst, progress, arg, stats, err);
+
+    if (src != dst)
+        obol_stats_finish(src, OBOL_OP_MIGRATE, started, status);
+    return obol_stats_finish(dst, OBOL_OP_MIGRATE, started, status);
 }

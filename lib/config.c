@@ -288,6 +288,16 @@ static int set_allow_unsigned(obol_config *c, const char *value,
     return OBOL_OK;
 }
 
+static int set_stats(obol_config *c, const char *value, obol_error *err)
+{
+    if (strcmp(value, "0") != 0 && strcmp(value, "1") != 0)
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "config: option 'stats' must be 0 or 1, not "
+                              "'%s'", value);
+    c->stats_off = value[0] == '0';
+    return OBOL_OK;
+}
+
 static int set_max_payload(obol_config *c, const char *value, obol_error *err)
 {
     /* The codec carries lengths in 32 bits' worth of room comfortably. */
@@ -437,6 +447,7 @@ static const struct core_option {
     { "max_record", set_max_record },
     { "refresh_grace_s", set_refresh_grace },
     { "types", set_types },
+    { "stats", set_stats },
 };
 
 static const struct core_option *find_core_option(const char *name)

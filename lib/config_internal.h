@@ -64,6 +64,7 @@ typedef struct obol_config {
     char **types;           /* types=: the application's session types, as
                                listed (obol_delete_everywhere()); NULL: none */
     size_t type_count;
+    int stats_off;          /* stats=0: no counters (obol_store_stats()) */
 } obol_config;
 
 /* Parses text into *out (zeroed first). On failure *out holds nothing and

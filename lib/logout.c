@@ -55,7 +55,7 @@ static int delete_type(obol_store *st, obol_driver_key *key, const char *type,
     return status;
 }
 
-int obol_delete_everywhere(obol_store *st, const char *uid, obol_error *err)
+static int delete_everywhere(obol_store *st, const char *uid, obol_error *err)
 {
     obol_error local, attempt;
     char first_cause[sizeof err->message], shown[48];
@@ -110,4 +110,12 @@ int obol_delete_everywhere(obol_store *st, const char *uid, obol_error *err)
                           "types failed (the others are deleted; rerunning "
                           "is safe); '%s': %s", failed, total,
                           printable_type(first_type, shown), first_cause);
+}
+
+int obol_delete_everywhere(obol_store *st, const char *uid, obol_error *err)
+{
+    uint64_t started = obol_stats_start(st);
+
+    return obol_stats_finish(st, OBOL_OP_DELETE_EVERYWHERE, started,
+                             delete_everywhere(st, uid, err));
 }

@@ -154,6 +154,7 @@ static obol_store *store_new(void)
         return NULL;
     }
     st->now = system_now;
+    st->opened_ns = obol_stats_now_ns();
     return st;
 }
 
@@ -172,6 +173,10 @@ int obol_store_open(const char *config, obol_store **out, obol_error *err)
     if (st == NULL)
         return obol_set_error(err, OBOL_ERR_NOMEM, "store_open: out of memory");
     status = obol_config_parse(config, &st->config, err);
+    if (status == OBOL_OK && !st->config.stats_off &&
+        (st->stats = obol_stats_new()) == NULL)
+        status = obol_set_error(err, OBOL_ERR_NOMEM,
+                                "store_open: out of memory");
     if (status == OBOL_OK)
         status = load_secret(st, err);
     if (status == OBOL_OK)
@@ -197,6 +202,7 @@ void obol_store_close(obol_store *st)
     obol_keyring_free(st->keys);
     obol_config_clear(&st->config);
     pthread_mutex_destroy(&st->call_lock);
+    obol_stats_free(st->stats);
     free(st);
 }
 
@@ -257,6 +263,15 @@ int obol_store_prepare(obol_store *st, const char *op, const char *sid,
 
 int obol_get(obol_store *st, const char *sid, const char *uid,
              const char *type, obol_session **out, obol_error *err)
+{
+    uint64_t started = obol_stats_start(st);
+
+    return obol_stats_finish(st, OBOL_OP_GET, started,
+                             obol_store_get(st, sid, uid, type, out, err));
+}
+
+int obol_store_get(obol_store *st, const char *sid, const char *uid,
+                   const char *type, obol_session **out, obol_error *err)
 {
     obol_error local;
     obol_driver_key key;
@@ -370,6 +385,8 @@ int obol_store_write(obol_store *st, const obol_driver_key *key,
     status = st->driver->put(st->handle, &record, expected_lock, now, err);
     obol_store_driver_leave(st);
     obol_record_buf_release(&sealed);
+    if (status == OBOL_CONFLICT)
+        obol_stats_conflict(st);
     return status;
 }
 
@@ -475,6 +492,14 @@ int obol_store_begin_write(obol_store *st, const char *op,
 
 int obol_upsert(obol_store *st, obol_session *s, obol_error *err)
 {
+    uint64_t started = obol_stats_start(st);
+
+    return obol_stats_finish(st, OBOL_OP_UPSERT, started,
+                             obol_store_upsert(st, s, err));
+}
+
+int obol_store_upsert(obol_store *st, obol_session *s, obol_error *err)
+{
     obol_error local;
     obol_driver_key key;
     int64_t now;
@@ -506,6 +531,15 @@ int obol_upsert(obol_store *st, obol_session *s, obol_error *err)
 
 int obol_delete(obol_store *st, const char *sid, const char *uid,
                 const char *type, obol_error *err)
+{
+    uint64_t started = obol_stats_start(st);
+
+    return obol_stats_finish(st, OBOL_OP_DELETE, started,
+                             obol_store_delete(st, sid, uid, type, err));
+}
+
+int obol_store_delete(obol_store *st, const char *sid, const char *uid,
+                      const char *type, obol_error *err)
 {
     obol_error local;
     obol_driver_key key;
@@ -558,8 +592,8 @@ static int collect(void *arg, const obol_driver_record *record)
     return OBOL_OK;
 }
 
-int obol_get_all(obol_store *st, const char *uid, const char *type,
-                 obol_session ***out, size_t *count, obol_error *err)
+static int get_all(obol_store *st, const char *uid, const char *type,
+                   obol_session ***out, size_t *count, obol_error *err)
 {
     obol_error local;
     obol_driver_key key;
@@ -591,8 +625,17 @@ int obol_get_all(obol_store *st, const char *uid, const char *type,
     return OBOL_OK;
 }
 
-int obol_delete_all(obol_store *st, const char *uid, const char *type,
-                    obol_error *err)
+int obol_get_all(obol_store *st, const char *uid, const char *type,
+                 obol_session ***out, size_t *count, obol_error *err)
+{
+    uint64_t started = obol_stats_start(st);
+
+    return obol_stats_finish(st, OBOL_OP_GET_ALL, started,
+                             get_all(st, uid, type, out, count, err));
+}
+
+static int delete_all(obol_store *st, const char *uid, const char *type,
+                      obol_error *err)
 {
     obol_error local;
     obol_driver_key key;
@@ -609,7 +652,16 @@ int obol_delete_all(obol_store *st, const char *uid, const char *type,
     return status;
 }
 
-int obol_prune(obol_store *st, obol_error *err)
+int obol_delete_all(obol_store *st, const char *uid, const char *type,
+                    obol_error *err)
+{
+    uint64_t started = obol_stats_start(st);
+
+    return obol_stats_finish(st, OBOL_OP_DELETE_ALL, started,
+                             delete_all(st, uid, type, err));
+}
+
+static int prune(obol_store *st, obol_error *err)
 {
     obol_error local;
     int status;
@@ -622,4 +674,11 @@ int obol_prune(obol_store *st, obol_error *err)
     status = st->driver->prune(st->handle, obol_store_now(st), err);
     obol_store_driver_leave(st);
     return status;
+}
+
+int obol_prune(obol_store *st, obol_error *err)
+{
+    uint64_t started = obol_stats_start(st);
+
+    return obol_stats_finish(st, OBOL_OP_PRUNE, started, prune(st, err));
 }

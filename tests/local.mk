@@ -30,6 +30,7 @@ STORE_SUITE_SOURCES = tests/store_suite.c tests/store_suite.h \
 	tests/suite_logout.c tests/suite_logout.h \
 	tests/suite_security.c tests/suite_security.h \
 	tests/suite_keys.c tests/suite_keys.h \
+	tests/suite_stats.c tests/suite_stats.h \
 	tests/tmpdir.c tests/tmpdir.h \
 	tests/session_assert.c tests/session_assert.h
 check_PROGRAMS += tests/test_store_lmdb

@@ -30,6 +30,7 @@
 #include "suite_logout.h"
 #include "suite_security.h"
 #include "suite_refresh.h"
+#include "suite_stats.h"
 
 static void assert_not_found(fixture *f, const char *sid, const char *uid,
                              const char *type)
@@ -1114,6 +1115,7 @@ static const struct {
     { keys_suite_tests, &keys_suite_test_count },
     { refresh_suite_tests, &refresh_suite_test_count },
     { security_suite_tests, &security_suite_test_count },
+    { stats_suite_tests, &stats_suite_test_count },
 };
 
 size_t store_suite_count(void)
