@@ -786,6 +786,40 @@ static int redis_health(void *handle, char *info, size_t info_size,
     return OBOL_OK;
 }
 
+/* ------------------------------------------------------------------ stats */
+
+/* Sets a field of out only when the core's struct has it (driver.h). */
+#define SET_COVERED(out, field, value)                                       \
+    do {                                                                     \
+        if ((out)->struct_size >= offsetof(obol_driver_stats, field) +      \
+                                      sizeof (out)->field)                   \
+            (out)->field = (value);                                          \
+    } while (0)
+
+/* The counters live where their events happen: connections and waits in
+ * each node's pool, refreshes in the topology, redirections in the
+ * router. */
+static int redis_stats(void *handle, obol_driver_stats *out, obol_error *err)
+{
+    redis_handle *h = handle;
+    redis_topology_counters t;
+
+    (void)err;
+    redis_topology_counters_get(h->topology, &t);
+    SET_COVERED(out, connects, t.pools.connects);
+    SET_COVERED(out, reconnects, t.pools.reconnects);
+    SET_COVERED(out, connect_failures, t.pools.connect_failures);
+    SET_COVERED(out, pool_waits, t.pools.waits);
+    SET_COVERED(out, pool_timeouts, t.pools.wait_timeouts);
+    SET_COVERED(out, moved, __atomic_load_n(&h->router.moved,
+                                            __ATOMIC_RELAXED));
+    SET_COVERED(out, asked, __atomic_load_n(&h->router.asked,
+                                            __ATOMIC_RELAXED));
+    SET_COVERED(out, topology_refreshes, t.refreshes);
+    SET_COVERED(out, topology_refresh_failures, t.refresh_failures);
+    return OBOL_OK;
+}
+
 /* ------------------------------------------------------------------ table */
 
 /* rediss: over TLS; the core loads this driver for it (lib/config.c). */
@@ -797,7 +831,7 @@ static const char *const redis_schemes[] = { "redis", "redis+unix",
 
 static const obol_driver redis_driver = {
     .abi_major = OBOL_DRIVER_ABI_MAJOR,
-    .abi_minor = 1,
+    .abi_minor = 3,   /* put_batch (1.1) and stats (1.3); no check (1.2) */
     .struct_size = sizeof(obol_driver),
     .name = "redis",
     .schemes = redis_schemes,
@@ -814,6 +848,7 @@ static const obol_driver redis_driver = {
     .prune = redis_prune,
     .health = redis_health,
     .put_batch = redis_put_batch,
+    .stats = redis_stats,
 };
 
 const obol_driver *obol_driver_redis_entry(const obol_driver_host *host)
