@@ -92,11 +92,10 @@ uint64_t obol_stats_start(const obol_store *st)
     return st != NULL && st->stats != NULL ? obol_stats_now_ns() : 0;
 }
 
-/* The bucket of a call that took ns: the k with 2^(k-1) us < ns <= 2^k us,
- * 0 for at most 1 us, the last one past 2^(OBOL_STATS_BUCKETS - 2) us. */
-static unsigned bucket_of(uint64_t ns)
+unsigned obol_stats_bucket_of(uint64_t ns)
 {
-    uint64_t us = (ns + 999) / 1000;   /* rounded up: the bounds are "<=" */
+    /* Rounded up, as the bounds are "at most". */
+    uint64_t us = ns / 1000 + (ns % 1000 != 0);
     unsigned k;
 
     if (us <= 1)
@@ -124,7 +123,7 @@ int obol_stats_finish(obol_store *st, int op, uint64_t started, int status)
     took = obol_stats_now_ns() - started;
     c = &my_stripe(st->stats)->ops[op];
     count(status_counter(c, status), 1);
-    count(&c->latency[bucket_of(took)], 1);
+    count(&c->latency[obol_stats_bucket_of(took)], 1);
     count(&c->latency_ns, took);
     return status;
 }

@@ -36,6 +36,11 @@ uint64_t obol_stats_start(const obol_store *st);
  * `return obol_stats_finish(st, OP, started, real_call(...))`. */
 int obol_stats_finish(obol_store *st, int op, uint64_t started, int status);
 
+/* The histogram bucket of a call that took ns: the k with
+ * 2^(k-1) us < ns <= 2^k us, 0 for at most 1 us, the last one past
+ * 2^(OBOL_STATS_BUCKETS - 2) us. */
+unsigned obol_stats_bucket_of(uint64_t ns);
+
 /* A record a read refused for reason (OBOL_REFUSED_*). */
 void obol_stats_refused(obol_store *st, int reason);
 

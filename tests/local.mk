@@ -39,6 +39,25 @@ tests_test_store_lmdb_SOURCES = tests/test_store_lmdb.c $(STORE_SUITE_SOURCES)
 tests_test_store_lmdb_CFLAGS = $(TEST_CFLAGS)
 tests_test_store_lmdb_LDADD = $(TEST_LIBS) $(PTHREAD_LIBS)
 
+# The stats below the store suite, and the Prometheus example of
+# docs/STATS.md, compiled out of the document itself so that it stays
+# correct: the first C block after the marker line, with #line pointing
+# into the document.
+check_PROGRAMS += tests/test_stats
+TESTS += tests/test_stats
+tests_test_stats_SOURCES = tests/test_stats.c
+tests_test_stats_CFLAGS = $(TEST_CFLAGS)
+tests_test_stats_LDADD = $(TEST_LIBS) $(PTHREAD_LIBS) -lm
+EXTRA_tests_test_stats_DEPENDENCIES = drivers/memory.la
+$(tests_test_stats_OBJECTS): tests/stats_prometheus.inc
+tests/stats_prometheus.inc: $(top_srcdir)/docs/STATS.md
+	@$(MKDIR_P) tests
+	$(AWK) '/tests\/test_stats.c compiles the next C block/ { armed = 1; next } \
+	  armed && /^```c$$/ { printf "#line %d \"docs/STATS.md\"\n", NR + 1; on = 1; armed = 0; next } \
+	  on && /^```$$/ { exit } on { print }' $(top_srcdir)/docs/STATS.md > $@.tmp
+	test -s $@.tmp && mv $@.tmp $@
+CLEANFILES += tests/stats_prometheus.inc tests/stats_prometheus.inc.tmp
+
 # Secrets wiped before free(): the program interposes free() for the
 # whole process (the drivers and hiredis too, hence -export-dynamic).
 check_PROGRAMS += tests/test_wipes
