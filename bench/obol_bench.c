@@ -348,11 +348,28 @@ static double thread_cpu_ns(void)
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
+/* Long enough (a fifth of a second or more) for the scheduler to put the
+ * two threads on two CPUs at once, which is when a shared line bounces:
+ * in a short run they take turns on one. */
+#define THREADED_ITERATIONS (100 * iterations)
+#define THREADED_ROUNDS 3
+
 typedef struct counter_thread {
+    void (*body)(void *arg, long i);
     obol_store *st;
     pthread_barrier_t *start_line;
     double cpu_ns;
 } counter_thread;
+
+/* The counters alone, without the clock reads: the three atomic
+ * additions. */
+static void add_once(void *arg, long i)
+{
+    obol_store *st = arg;
+
+    obol_stats_count_call(st->stats, OBOL_OP_GET, 20000 + (uint64_t)(i & 7),
+                          OBOL_OK);
+}
 
 static void *count_loop(void *arg)
 {
@@ -361,8 +378,8 @@ static void *count_loop(void *arg)
 
     pthread_barrier_wait(c->start_line);
     start = thread_cpu_ns();
-    for (long i = 0; i < iterations; i++)
-        count_once(c->st, i);
+    for (long i = 0; i < THREADED_ITERATIONS; i++)
+        c->body(c->st, i);
     c->cpu_ns = thread_cpu_ns() - start;
     return NULL;
 }
@@ -372,7 +389,8 @@ static void *count_loop(void *arg)
  * time, not wall time: a cache line bouncing between cores stalls the
  * thread on its CPU, while time waiting for a CPU on a busy machine is
  * not the counters' doing. */
-static double count_in_threads(obol_store *st, int threads, unsigned stripes)
+static double count_in_threads(void (*body)(void *arg, long i),
+                               obol_store *st, int threads, unsigned stripes)
 {
     pthread_t ids[8];
     counter_thread counters[8];
@@ -380,18 +398,19 @@ static double count_in_threads(obol_store *st, int threads, unsigned stripes)
     double best = 0;
 
     obol_stats_use_stripes(st->stats, stripes);
-    for (int round = 0; round < ROUNDS; round++) {
+    for (int round = 0; round < THREADED_ROUNDS; round++) {
         double per_op = 0;
 
         pthread_barrier_init(&start_line, NULL, (unsigned)threads);
         for (int t = 0; t < threads; t++) {
-            counters[t] = (counter_thread){ st, &start_line, 0 };
+            counters[t] = (counter_thread){ body, st, &start_line, 0 };
             if (pthread_create(&ids[t], NULL, count_loop, &counters[t]) != 0)
                 die("threads", "pthread_create failed");
         }
         for (int t = 0; t < threads; t++) {
             pthread_join(ids[t], NULL);
-            per_op += counters[t].cpu_ns / (double)iterations / threads;
+            per_op += counters[t].cpu_ns / (double)THREADED_ITERATIONS /
+                      threads;
         }
         pthread_barrier_destroy(&start_line);
         if (round == 0 || per_op < best)
@@ -491,9 +510,18 @@ static void bench_stats(core_bench *counted, core_bench *quiet,
            best_ns_per_op(count_once, counted->st));
     printf("%-28s %10.1f ns/op per thread (CPU)\n",
            "count, 2 threads, 8 stripes",
-           count_in_threads(counted->st, 2, OBOL_STATS_STRIPES));
+           count_in_threads(count_once, counted->st, 2, OBOL_STATS_STRIPES));
     printf("%-28s %10.1f ns/op per thread (CPU)\n",
-           "count, 2 threads, 1 stripe", count_in_threads(counted->st, 2, 1));
+           "count, 2 threads, 1 stripe",
+           count_in_threads(count_once, counted->st, 2, 1));
+    printf("%-28s %10.1f ns/op\n", "counters alone, 1 thread",
+           best_ns_per_op(add_once, counted->st));
+    printf("%-28s %10.1f ns/op per thread (CPU)\n",
+           "counters alone, 2 thr, 8 str",
+           count_in_threads(add_once, counted->st, 2, OBOL_STATS_STRIPES));
+    printf("%-28s %10.1f ns/op per thread (CPU)\n",
+           "counters alone, 2 thr, 1 str",
+           count_in_threads(add_once, counted->st, 2, 1));
     printf("CPU time, medians of %d alternating rounds:\n", STATS_ROUNDS);
     run_alternating(gets, 3);
     print_alternating(gets, 3, "obol_get stats=1 / stats=0");

@@ -113,18 +113,21 @@ static uint64_t *status_counter(op_counters *c, int status)
     return &c->other;
 }
 
+void obol_stats_count_call(obol_stats_state *stats, int op, uint64_t took_ns,
+                           int status)
+{
+    op_counters *c = &my_stripe(stats)->ops[op];
+
+    count(status_counter(c, status), 1);
+    count(&c->latency[obol_stats_bucket_of(took_ns)], 1);
+    count(&c->latency_ns, took_ns);
+}
+
 int obol_stats_finish(obol_store *st, int op, uint64_t started, int status)
 {
-    op_counters *c;
-    uint64_t took;
-
-    if (st == NULL || st->stats == NULL)
-        return status;
-    took = obol_stats_now_ns() - started;
-    c = &my_stripe(st->stats)->ops[op];
-    count(status_counter(c, status), 1);
-    count(&c->latency[obol_stats_bucket_of(took)], 1);
-    count(&c->latency_ns, took);
+    if (st != NULL && st->stats != NULL)
+        obol_stats_count_call(st->stats, op, obol_stats_now_ns() - started,
+                              status);
     return status;
 }
 

@@ -41,6 +41,11 @@ int obol_stats_finish(obol_store *st, int op, uint64_t started, int status);
  * 2^(OBOL_STATS_BUCKETS - 2) us. */
 unsigned obol_stats_bucket_of(uint64_t ns);
 
+/* What obol_stats_finish() counts once it has read the clock: a call of
+ * op that took took_ns and returned status. */
+void obol_stats_count_call(obol_stats_state *stats, int op, uint64_t took_ns,
+                           int status);
+
 /* A record a read refused for reason (OBOL_REFUSED_*). */
 void obol_stats_refused(obol_store *st, int reason);
 

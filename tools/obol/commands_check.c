@@ -192,6 +192,12 @@ static void print_op_latencies(const obol_stats *ops)
     }
 }
 
+/* A quantile of o in microseconds, rounded as the round trip's are. */
+static double quantile_us(const obol_op_stats *o, double q)
+{
+    return rounded_us(obol_op_stats_quantile(o, q) / 1000);
+}
+
 /* {"get": {"calls": 21, "p50_us": 24.6, ...}, ...}; NULL when out of
  * memory. */
 static json_t *op_latencies_json(const obol_stats *ops)
@@ -205,9 +211,9 @@ static json_t *op_latencies_json(const obol_stats *ops)
         if (o->calls == 0)
             continue;
         one = json_pack("{s:I, s:f, s:f, s:f}", "calls", (json_int_t)o->calls,
-                        "p50_us", rounded_us(obol_op_stats_quantile(o, 0.5) / 1000),
-                        "p90_us", rounded_us(obol_op_stats_quantile(o, 0.9) / 1000),
-                        "p99_us", rounded_us(obol_op_stats_quantile(o, 0.99) / 1000));
+                        "p50_us", quantile_us(o, 0.5),
+                        "p90_us", quantile_us(o, 0.9),
+                        "p99_us", quantile_us(o, 0.99));
         if (json_object_set_new(all, obol_op_name((int)op), one) != 0) {
             json_decref(all);
             return NULL;
