@@ -27,8 +27,9 @@
  * Thread safety
  *   A store handle may be shared by any number of threads once it is set up:
  *   call obol_store_set_logger() and obol_store_set_clock() before sharing
- *   it. obol_store_add_key() may be called at any time. An obol_session is
- *   plain memory owned by the caller and is not locked.
+ *   it. obol_store_add_key() and obol_store_stats() may be called at any
+ *   time. An obol_session is plain memory owned by the caller and is not
+ *   locked.
  *
  * Caveats
  *   - A session is "live" while now <= refresh_expires_at. No call ever
