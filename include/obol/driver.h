@@ -178,8 +178,9 @@ typedef struct obol_driver_host {
 typedef struct obol_driver_stats {
     size_t struct_size;
     uint64_t connects;          /* connections made */
-    uint64_t reconnects;        /* of those, in place of one lost (broken,
-                                   closed by the server, retired) */
+    uint64_t reconnects;        /* of those, in place of one to the same
+                                   server that was lost (broken, closed by
+                                   the server, retired) */
     uint64_t connect_failures;  /* attempts to connect that failed */
     uint64_t pool_waits;        /* takes that found no idle connection and
                                    waited for one */

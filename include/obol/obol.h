@@ -755,9 +755,10 @@ typedef struct obol_stats {
     /* From the driver, when has_driver_stats is 1 (else all 0). */
     int has_driver_stats;
     uint64_t connects;          /* connections made */
-    uint64_t reconnects;        /* of those, in place of one that broke, that
-                                   the server closed, or that a failover
-                                   retired */
+    uint64_t reconnects;        /* of those, in place of one to the same
+                                   server that broke, that the server
+                                   closed, or that was closed when the
+                                   server stopped being the master */
     uint64_t connect_failures;  /* attempts to connect that failed */
     uint64_t pool_waits;        /* takes that found every pooled connection
                                    busy, and waited */
