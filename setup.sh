@@ -24,8 +24,9 @@ cd "$(dirname "$0")"
 build_packages="build-essential autoconf automake libtool pkg-config
     libsodium-dev liblmdb-dev libhiredis-dev liburiparser-dev libcmocka-dev
     libjansson-dev libssl-dev"
-# openssl: the command the TLS tests make their certificates with
-test_packages="redis-server valgrind python3 openssl"
+# openssl: the command the TLS tests make their certificates with;
+# tmux: the terminal tests/test_progress.sh draws the progress bar in
+test_packages="redis-server valgrind python3 openssl tmux"
 
 install_packages() {
     sudo=""

@@ -277,25 +277,39 @@ static int set_seal(obol_config *c, const char *value, obol_error *err)
     return OBOL_OK;
 }
 
-static int set_allow_unsigned(obol_config *c, const char *value,
-                              obol_error *err)
+/* An option that is on or off: "0" or "1", nothing else (no "yes"
+ * that a reader might take for something else). */
+static int set_switch(const char *name, const char *value, int *out,
+                      obol_error *err)
 {
     if (strcmp(value, "0") != 0 && strcmp(value, "1") != 0)
         return obol_set_error(err, OBOL_ERR_INVALID,
-                              "config: option 'allow_unsigned' must be 0 or 1, "
-                              "not '%s'", value);
-    c->allow_unsigned = value[0] == '1';
+                              "config: option '%s' must be 0 or 1, not '%s'",
+                              name, value);
+    *out = value[0] == '1';
     return OBOL_OK;
+}
+
+static int set_allow_unsigned(obol_config *c, const char *value,
+                              obol_error *err)
+{
+    return set_switch("allow_unsigned", value, &c->allow_unsigned, err);
+}
+
+static int set_create(obol_config *c, const char *value, obol_error *err)
+{
+    return set_switch("create", value, &c->create, err);
+}
+
+static int set_require_key(obol_config *c, const char *value,
+                           obol_error *err)
+{
+    return set_switch("require_key", value, &c->require_key, err);
 }
 
 static int set_stats(obol_config *c, const char *value, obol_error *err)
 {
-    if (strcmp(value, "0") != 0 && strcmp(value, "1") != 0)
-        return obol_set_error(err, OBOL_ERR_INVALID,
-                              "config: option 'stats' must be 0 or 1, not "
-                              "'%s'", value);
-    c->stats_off = value[0] == '0';
-    return OBOL_OK;
+    return set_switch("stats", value, &c->stats, err);
 }
 
 static int set_max_payload(obol_config *c, const char *value, obol_error *err)
@@ -447,6 +461,8 @@ static const struct core_option {
     { "max_record", set_max_record },
     { "refresh_grace_s", set_refresh_grace },
     { "types", set_types },
+    { "create", set_create },
+    { "require_key", set_require_key },
     { "stats", set_stats },
 };
 
@@ -636,6 +652,8 @@ int obol_config_parse(const char *text, obol_config *out, obol_error *err)
     out->max_payload = OBOL_DEFAULT_MAX_PAYLOAD;
     out->refresh_grace_s = OBOL_DEFAULT_REFRESH_GRACE_S;
     out->key_id = 1;
+    out->create = 1;
+    out->stats = 1;
     status = parse_uri(text, out, err);
     if (status == OBOL_OK && out->prefix == NULL)
         status = replace_string(&out->prefix, OBOL_DEFAULT_PREFIX, err);
@@ -689,4 +707,5 @@ void obol_config_for_driver(const obol_config *c, obol_driver_config *out)
     out->prefix.data = (const uint8_t *)c->prefix;
     out->prefix.len = strlen(c->prefix);
     out->max_record = c->max_record;
+    out->open_flags = c->create ? 0 : OBOL_DRIVER_OPEN_EXISTING;
 }

@@ -64,7 +64,11 @@ typedef struct obol_config {
     char **types;           /* types=: the application's session types, as
                                listed (obol_delete_everywhere()); NULL: none */
     size_t type_count;
-    int stats_off;          /* stats=0: no counters (obol_store_stats()) */
+    int create;             /* create=0: the driver creates nothing
+                               (OBOL_DRIVER_OPEN_EXISTING) */
+    int require_key;        /* require_key=1: no signing key at open is
+                               OBOL_ERR_KEY */
+    int stats;              /* stats=0: no counters (obol_store_stats()) */
 } obol_config;
 
 /* Parses text into *out (zeroed first). On failure *out holds nothing and

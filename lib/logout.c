@@ -42,20 +42,34 @@ static const char *printable_type(const char *type, char shown[48])
     return obol_printable(bytes, shown, 48);
 }
 
+/* Deletes one type; adds what it removed to *removed, if asked. */
 static int delete_type(obol_store *st, obol_driver_key *key, const char *type,
-                       obol_error *err)
+                       uint64_t *removed, obol_error *err)
 {
-    int status;
+    uint64_t held = 0;
+    int status = OBOL_OK;
 
     key->type.data = (const uint8_t *)type;
     key->type.len = strlen(type);
+    if (removed != NULL)
+        status = obol_store_count_user(st, key, &held, err);
+    if (status != OBOL_OK)
+        return status;
     obol_store_driver_enter(st);
     status = st->driver->del_all(st->handle, key, err);
     obol_store_driver_leave(st);
+    if (status == OBOL_OK && removed != NULL)
+        *removed += held;
     return status;
 }
 
-static int delete_everywhere(obol_store *st, const char *uid, obol_error *err)
+int obol_delete_everywhere(obol_store *st, const char *uid, obol_error *err)
+{
+    return obol_delete_everywhere_counted(st, uid, NULL, err);
+}
+
+static int delete_everywhere_counted(obol_store *st, const char *uid,
+                                     uint64_t *removed, obol_error *err)
 {
     obol_error local, attempt;
     char first_cause[sizeof err->message], shown[48];
@@ -66,6 +80,8 @@ static int delete_everywhere(obol_store *st, const char *uid, obol_error *err)
 
     if (err == NULL)
         err = &local;
+    if (removed != NULL)
+        *removed = 0;
     if (st == NULL)
         return obol_set_error(err, OBOL_ERR_INVALID,
                               "delete_everywhere: store is NULL");
@@ -89,7 +105,7 @@ static int delete_everywhere(obol_store *st, const char *uid, obol_error *err)
         const char *type = type_at(&st->config, implied, i);
 
         attempt.message[0] = '\0';
-        status = delete_type(st, &key, type, &attempt);
+        status = delete_type(st, &key, type, removed, &attempt);
         if (status == OBOL_OK)
             continue;
         if (failed++ == 0) {
@@ -112,10 +128,11 @@ static int delete_everywhere(obol_store *st, const char *uid, obol_error *err)
                           printable_type(first_type, shown), first_cause);
 }
 
-int obol_delete_everywhere(obol_store *st, const char *uid, obol_error *err)
+int obol_delete_everywhere_counted(obol_store *st, const char *uid,
+                                   uint64_t *removed, obol_error *err)
 {
     uint64_t started = obol_stats_start(st);
 
     return obol_stats_finish(st, OBOL_OP_DELETE_EVERYWHERE, started,
-                             delete_everywhere(st, uid, err));
+                             delete_everywhere_counted(st, uid, removed, err));
 }

@@ -191,14 +191,14 @@ static void copy_driver_stats(obol_stats *out, const obol_driver_stats *d)
     out->topology_refresh_failures = d->topology_refresh_failures;
 }
 
-/* The driver's counters (ABI 1.3), when it keeps any. Not counted as a
+/* The driver's counters (ABI 1.4), when it keeps any. Not counted as a
  * driver call: it is no round trip. */
 static int driver_stats(obol_store *st, obol_stats *out, obol_error *err)
 {
     obol_driver_stats d;
     int status;
 
-    if (!OBOL_DRIVER_HAS_SLOT(st->driver, stats, 3))
+    if (!OBOL_DRIVER_HAS_SLOT(st->driver, stats, 4))
         return OBOL_OK;
     memset(&d, 0, sizeof d);
     d.struct_size = sizeof d;
@@ -296,6 +296,7 @@ const char *obol_status_name(int status)
     case OBOL_ERR_KEY: return "key";
     case OBOL_ERR_TOO_LARGE: return "too_large";
     case OBOL_ERR_CORRUPT: return "corrupt";
+    case OBOL_ERR_NO_STORE: return "no_store";
     default: return "other";
     }
 }

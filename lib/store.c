@@ -85,6 +85,16 @@ const char *obol_store_driver_name(const obol_store *st)
     return st != NULL ? st->driver->name : NULL;
 }
 
+const char *obol_store_prefix(const obol_store *st)
+{
+    return st != NULL ? st->config.prefix : NULL;
+}
+
+int obol_store_has_key(const obol_store *st)
+{
+    return st != NULL && obol_keyring_can_sign(st->keys);
+}
+
 int obol_store_describe(obol_store *st, obol_store_info *info, obol_error *err)
 {
     obol_error local;
@@ -117,10 +127,22 @@ int obol_store_describe(obol_store *st, obol_store_info *info, obol_error *err)
 
 /* ---------------------------------------------------------- open, close */
 
-/* The keys the config string names: the signing one and the old ones. */
+/* The keys the config string names: the signing one and the old ones.
+ * With require_key=1 a store that ends up without a signing key is
+ * refused before the backend is touched, so that a job started without
+ * its secret stops at once instead of failing at its first record. */
 static int load_secret(obol_store *st, obol_error *err)
 {
-    return obol_keyring_load(st->keys, &st->config, err);
+    int status = obol_keyring_load(st->keys, &st->config, err);
+
+    if (status == OBOL_OK && st->config.require_key &&
+        !obol_keyring_can_sign(st->keys))
+        return obol_set_error(err, OBOL_ERR_KEY,
+                              "store_open: the store has no signing key "
+                              "(require_key=1 refuses it: give secret=, or "
+                              "open without require_key=1 and call "
+                              "obol_store_add_key)");
+    return status;
 }
 
 static int open_driver(obol_store *st, obol_error *err)
@@ -173,7 +195,7 @@ int obol_store_open(const char *config, obol_store **out, obol_error *err)
     if (st == NULL)
         return obol_set_error(err, OBOL_ERR_NOMEM, "store_open: out of memory");
     status = obol_config_parse(config, &st->config, err);
-    if (status == OBOL_OK && !st->config.stats_off &&
+    if (status == OBOL_OK && st->config.stats &&
         (st->stats = obol_stats_new()) == NULL)
         status = obol_set_error(err, OBOL_ERR_NOMEM,
                                 "store_open: out of memory");
@@ -529,31 +551,111 @@ int obol_store_upsert(obol_store *st, obol_session *s, obol_error *err)
     return status;
 }
 
-int obol_delete(obol_store *st, const char *sid, const char *uid,
-                const char *type, obol_error *err)
-{
-    uint64_t started = obol_stats_start(st);
+/* ------------------------------------------------------------- counts */
 
-    return obol_stats_finish(st, OBOL_OP_DELETE, started,
-                             obol_store_delete(st, sid, uid, type, err));
+/* The driver ABI has no count of what del, del_all and prune removed, so
+ * the *_counted calls count it just before, with the driver's own get,
+ * list or scan (obol.h, "Counts", says what a concurrent writer does to
+ * that). Nothing is verified or decoded: a record is counted whatever it
+ * holds, as the delete removes it whatever it holds. */
+
+static int count_record(void *arg, const obol_driver_record *record)
+{
+    (void)record;
+    ++*(uint64_t *)arg;
+    return OBOL_OK;
 }
 
-int obol_store_delete(obol_store *st, const char *sid, const char *uid,
-                      const char *type, obol_error *err)
+/* 1 in *count when the backend holds a record at key, else 0. */
+static int count_held(obol_store *st, const obol_driver_key *key,
+                      uint64_t *count, obol_error *err)
+{
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    int status;
+
+    obol_store_driver_enter(st);
+    status = st->driver->get(st->handle, key, &bytes, &len, err);
+    obol_store_driver_leave(st);
+    free(bytes);
+    *count = status == OBOL_OK;
+    if (status == OBOL_NOT_FOUND) {
+        obol_clear_error(err);
+        status = OBOL_OK;
+    }
+    return status;
+}
+
+int obol_store_count_user(obol_store *st, const obol_driver_key *key,
+                          uint64_t *count, obol_error *err)
+{
+    int status;
+
+    *count = 0;
+    obol_store_driver_enter(st);
+    status = st->driver->list(st->handle, key, count_record, count, err);
+    obol_store_driver_leave(st);
+    return status;
+}
+
+typedef struct expired_count {
+    int64_t now;
+    uint64_t count;
+} expired_count;
+
+/* The records prune(now) removes: expires_at before now (driver.h). */
+static int count_expired(void *arg, const obol_driver_record *record)
+{
+    expired_count *c = arg;
+
+    c->count += record->expires_at < c->now;
+    return OBOL_OK;
+}
+
+static int delete_counted(obol_store *st, const char *sid, const char *uid,
+                          const char *type, uint64_t *removed, obol_error *err)
 {
     obol_error local;
     obol_driver_key key;
+    uint64_t held = 0;
     int status;
 
     if (err == NULL)
         err = &local;
+    if (removed != NULL)
+        *removed = 0;
     status = obol_store_prepare(st, "delete", sid, 1, uid, type, &key, err);
+    if (status == OBOL_OK && removed != NULL)
+        status = count_held(st, &key, &held, err);
     if (status != OBOL_OK)
         return status;
     obol_store_driver_enter(st);
     status = st->driver->del(st->handle, &key, err);
     obol_store_driver_leave(st);
+    if (status == OBOL_OK && removed != NULL)
+        *removed = held;
     return status;
+}
+
+int obol_delete(obol_store *st, const char *sid, const char *uid,
+                const char *type, obol_error *err)
+{
+    return obol_delete_counted(st, sid, uid, type, NULL, err);
+}
+
+int obol_delete_counted(obol_store *st, const char *sid, const char *uid,
+                        const char *type, uint64_t *removed, obol_error *err)
+{
+    uint64_t started = obol_stats_start(st);
+
+    return obol_stats_finish(st, OBOL_OP_DELETE, started,
+                             delete_counted(st, sid, uid, type, removed, err));
+}
+
+int obol_store_delete(obol_store *st, const char *sid, const char *uid,
+                      const char *type, obol_error *err)
+{
+    return delete_counted(st, sid, uid, type, NULL, err);
 }
 
 /* Collects the sessions of one user and type from list(). */
@@ -634,51 +736,85 @@ int obol_get_all(obol_store *st, const char *uid, const char *type,
                              get_all(st, uid, type, out, count, err));
 }
 
-static int delete_all(obol_store *st, const char *uid, const char *type,
-                      obol_error *err)
+static int delete_all_counted(obol_store *st, const char *uid,
+                              const char *type, uint64_t *removed,
+                              obol_error *err)
 {
     obol_error local;
     obol_driver_key key;
+    uint64_t held = 0;
     int status;
 
     if (err == NULL)
         err = &local;
+    if (removed != NULL)
+        *removed = 0;
     status = obol_store_prepare(st, "delete_all", NULL, 0, uid, type, &key, err);
+    if (status == OBOL_OK && removed != NULL)
+        status = obol_store_count_user(st, &key, &held, err);
     if (status != OBOL_OK)
         return status;
     obol_store_driver_enter(st);
     status = st->driver->del_all(st->handle, &key, err);
     obol_store_driver_leave(st);
+    if (status == OBOL_OK && removed != NULL)
+        *removed = held;
     return status;
+}
+
+int obol_delete_all_counted(obol_store *st, const char *uid, const char *type,
+                            uint64_t *removed, obol_error *err)
+{
+    uint64_t started = obol_stats_start(st);
+
+    return obol_stats_finish(st, OBOL_OP_DELETE_ALL, started,
+                             delete_all_counted(st, uid, type, removed, err));
 }
 
 int obol_delete_all(obol_store *st, const char *uid, const char *type,
                     obol_error *err)
 {
-    uint64_t started = obol_stats_start(st);
-
-    return obol_stats_finish(st, OBOL_OP_DELETE_ALL, started,
-                             delete_all(st, uid, type, err));
+    return obol_delete_all_counted(st, uid, type, NULL, err);
 }
 
-static int prune(obol_store *st, obol_error *err)
+static int prune_counted(obol_store *st, uint64_t *removed, obol_error *err)
 {
     obol_error local;
-    int status;
+    expired_count expired = { 0, 0 };
+    int status = OBOL_OK;
 
     if (err == NULL)
         err = &local;
+    if (removed != NULL)
+        *removed = 0;
     if (st == NULL)
         return obol_set_error(err, OBOL_ERR_INVALID, "prune: store is NULL");
+    /* One now for the count and the prune: both mean the same records. */
+    expired.now = obol_store_now(st);
+    if (removed != NULL) {
+        obol_store_driver_enter(st);
+        status = st->driver->scan(st->handle, count_expired, &expired, err);
+        obol_store_driver_leave(st);
+    }
+    if (status != OBOL_OK)
+        return status;
     obol_store_driver_enter(st);
-    status = st->driver->prune(st->handle, obol_store_now(st), err);
+    status = st->driver->prune(st->handle, expired.now, err);
     obol_store_driver_leave(st);
+    if (status == OBOL_OK && removed != NULL)
+        *removed = expired.count;
     return status;
+}
+
+int obol_prune_counted(obol_store *st, uint64_t *removed, obol_error *err)
+{
+    uint64_t started = obol_stats_start(st);
+
+    return obol_stats_finish(st, OBOL_OP_PRUNE, started,
+                             prune_counted(st, removed, err));
 }
 
 int obol_prune(obol_store *st, obol_error *err)
 {
-    uint64_t started = obol_stats_start(st);
-
-    return obol_stats_finish(st, OBOL_OP_PRUNE, started, prune(st, err));
+    return obol_prune_counted(st, NULL, err);
 }

@@ -67,6 +67,11 @@ int obol_store_prepare(obol_store *st, const char *op, const char *sid,
                        int need_sid, const char *uid, const char *type,
                        obol_driver_key *key, obol_error *err);
 
+/* How many records the backend holds for key's user and type, whatever
+ * they hold (the count of what del_all is about to remove). */
+int obol_store_count_user(obol_store *st, const obol_driver_key *key,
+                          uint64_t *count, obol_error *err);
+
 /* What every write of s starts with: obol_store_prepare(), then whether s
  * may be written (strings set, payload within max_payload,
  * refresh_expires_at <= expires_at); sets *now. Returns OBOL_OK to go on,

@@ -17,6 +17,11 @@ cleanup() {
         kill "$redis_pid" 2>/dev/null
         wait "$redis_pid" 2>/dev/null
     fi
+    # OBOL_CLI_MESSAGES=FILE keeps every stderr line of the run, to read
+    # the tool's words over (docs/CLI.md, "Words").
+    if [ -n "${OBOL_CLI_MESSAGES:-}" ] && [ -f "$work/all-err" ]; then
+        cp "$work/all-err" "$OBOL_CLI_MESSAGES"
+    fi
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -50,10 +55,12 @@ done_testing() {
 }
 
 # run ARGS...: the tool's stdout in $work/out, stderr in $work/err, its
-# exit status in $rc. Standard input is empty unless redirected.
+# exit status in $rc. Standard input is empty unless redirected. Every
+# stderr is kept in $work/all-err too, for words_are_the_tools().
 run() {
     "$OBOL_BIN" "$@" >"$work/out" 2>"$work/err" </dev/null
     rc=$?
+    cat "$work/err" >>"$work/all-err"
 }
 
 # run_in FILE ARGS...: the same with FILE on standard input.
@@ -62,6 +69,20 @@ run_in() {
     shift
     "$OBOL_BIN" "$@" >"$work/out" 2>"$work/err" <"$input"
     rc=$?
+    cat "$work/err" >>"$work/all-err"
+}
+
+# words_are_the_tools: what the tool said on stderr in every run so far
+# names no library function, repeats no prefix ("get: get:", "obol:
+# warning: obol:") and holds no hint meant for a programmer.
+words_are_the_tools() {
+    check "no message names a library function" \
+        sh -c "! grep -E 'obol_[a-z]|NULL means' '$work/all-err'"
+    check "no message repeats its prefix" \
+        sh -c "! grep -E '^obol: ([a-z_ -]+): \\1: |obol: [a-z]+: obol:' '$work/all-err'"
+    check "no message names the library call behind the command" \
+        sh -c "! grep -E '^obol: [a-z -]+: (get|get_all|upsert|delete|delete_all|delete_everywhere|prune|scan|restore|migrate|rekey|count_keys|describe|store_open): ' '$work/all-err'"
+    check "every usage error is one line" sh -c "! grep -q \"^Try 'obol --help'\" '$work/all-err'"
 }
 
 # expect NAME STATUS [PATTERN]: the last run exited with STATUS and, given
@@ -107,6 +128,25 @@ field() {
 import json, sys
 print(json.loads(open(sys.argv[1], encoding="utf-8").readline())[sys.argv[2]])
 ' "$1" "$2"
+}
+
+# no_float_noise FILE NAME:DECIMALS...: in the first JSON line of FILE,
+# each member NAME (a.b for a member of a member) is a number written with
+# at most DECIMALS digits after the point (0: an integer), as written, with
+# no exponent: not 0.32444299799999499.
+no_float_noise() {
+    python3 - "$@" <<'PY'
+import json, re, sys
+doc = json.loads(open(sys.argv[1], encoding="utf-8").readline(),
+                 parse_float=str, parse_int=str)
+for spec in sys.argv[2:]:
+    name, decimals = spec.rsplit(":", 1)
+    value = doc
+    for part in name.split("."):
+        value = value[part]
+    digits = "" if decimals == "0" else r"(\.[0-9]{1,%s})?" % decimals
+    assert re.fullmatch(r"-?[0-9]+" + digits, value), "%s is %s" % (name, value)
+PY
 }
 
 # same_sessions A B: the JSON lines of A and B hold the same sessions,

@@ -42,7 +42,7 @@ int main(int argc, char **argv)
     obol_error err;
     int major;
 
-    printf("1..16\n");
+    printf("1..18\n");
     check(argc == 3, "two arguments: the config string, the driver directory");
     check(strcmp(obol_version(&major, NULL, NULL), OBOL_VERSION_STRING) == 0 &&
           major == OBOL_VERSION_MAJOR, "obol_version matches the header");
@@ -59,12 +59,23 @@ int main(int argc, char **argv)
     obol_store_set_clock(st, fixed_now, &now);
     check(obol_store_add_key(st, 1, key, 1, &err) == OBOL_OK, "obol_store_add_key");
     check(strcmp(obol_store_driver_name(st), "lmdb") == 0, "obol_store_driver_name");
+    check(obol_store_has_key(st) == 1 &&
+          strcmp(obol_store_prefix(st), "obol") == 0,
+          "obol_store_has_key, obol_store_prefix");
 
     s = obol_session_new("user", NULL, now, 3600, 600);
     obol_session_set_payload(s, "\0payload", 8);
     check(obol_upsert(st, s, &err) == OBOL_OK && s->lock_version == 1, "obol_upsert");
     check(obol_get(st, s->id, "user", NULL, &got, &err) == OBOL_OK &&
           got->extra_payload_len == 8, "obol_get");
+    {
+        obol_prefix_list prefixes;
+
+        check(obol_store_prefixes(st, &prefixes, &err) == OBOL_OK &&
+              prefixes.complete && prefixes.count == 1 &&
+              strcmp(prefixes.prefixes[0], "obol") == 0, "obol_store_prefixes");
+        obol_prefix_list_clear(&prefixes);
+    }
     copy = obol_session_dup(got);
     obol_session_refresh(got, now + 1, 600);
     check(obol_upsert(st, got, &err) == OBOL_OK &&

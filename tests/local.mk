@@ -28,6 +28,7 @@ STORE_SUITE_SOURCES = tests/store_suite.c tests/store_suite.h \
 	tests/suite_fixture.c tests/suite_fixture.h \
 	tests/driver_suite.c tests/driver_suite.h \
 	tests/suite_logout.c tests/suite_logout.h \
+	tests/suite_migrate.c tests/suite_migrate.h \
 	tests/suite_security.c tests/suite_security.h \
 	tests/suite_keys.c tests/suite_keys.h \
 	tests/suite_stats.c tests/suite_stats.h \
@@ -39,6 +40,15 @@ tests_test_store_lmdb_SOURCES = tests/test_store_lmdb.c $(STORE_SUITE_SOURCES)
 tests_test_store_lmdb_CFLAGS = $(TEST_CFLAGS)
 tests_test_store_lmdb_LDADD = $(TEST_LIBS) $(PTHREAD_LIBS)
 
+# Opening what is there: create=0, require_key=1, and the prefixes a
+# backend holds (LMDB and memory, through the public API).
+check_PROGRAMS += tests/test_store_open
+TESTS += tests/test_store_open
+tests_test_store_open_SOURCES = tests/test_store_open.c tests/tmpdir.c \
+	tests/tmpdir.h
+tests_test_store_open_CFLAGS = $(TEST_CFLAGS)
+tests_test_store_open_LDADD = $(TEST_LIBS)
+EXTRA_tests_test_store_open_DEPENDENCIES = drivers/lmdb.la drivers/memory.la
 # The stats below the store suite, and the Prometheus example of
 # docs/STATS.md, compiled out of the document itself so that it stays
 # correct: the first C block after the marker line, with #line pointing

@@ -28,6 +28,7 @@
 #include "suite_fixture.h"
 #include "suite_keys.h"
 #include "suite_logout.h"
+#include "suite_migrate.h"
 #include "suite_security.h"
 #include "suite_refresh.h"
 #include "suite_stats.h"
@@ -478,6 +479,87 @@ static void prune_removes_expired_records_only(void **state)
     obol_session_free(lives);
 }
 
+/* A session of uid stored under key two, which f's store does not hold:
+ * a record the store refuses for its seal. */
+static obol_session *stored_under_key_two(fixture *f, const char *uid)
+{
+    obol_store *other = suite_open_store(f, f->url, 0);
+    obol_session *s = obol_session_new(uid, NULL, f->now, 7 * DAY, DAY);
+
+    s->lock_version = 1;
+    assert_int_equal(obol_store_add_key(other, 1, suite_key_two, 1, NULL), OBOL_OK);
+    assert_int_equal(obol_restore(other, s, NULL), OBOL_OK);
+    obol_store_close(other);
+    return s;
+}
+
+static void delete_counted_says_whether_it_removed_one(void **state)
+{
+    fixture *f = *state;
+    obol_session *a = suite_stored_session(f, "alice", NULL);
+    obol_session *refused = stored_under_key_two(f, "alice");
+    uint64_t removed = 99;
+
+    assert_int_equal(obol_delete_counted(f->st, a->id, "alice", NULL, &removed,
+                                         NULL), OBOL_OK);
+    assert_int_equal(removed, 1);
+    assert_int_equal(obol_delete_counted(f->st, a->id, "alice", NULL, &removed,
+                                         NULL), OBOL_OK);
+    assert_int_equal(removed, 0);
+    /* A record the store refuses to read is removed, and counted, all the
+     * same. */
+    assert_int_equal(obol_delete_counted(f->st, refused->id, "alice", NULL,
+                                         &removed, NULL), OBOL_OK);
+    assert_int_equal(removed, 1);
+    assert_int_equal(obol_delete_counted(f->st, "", "alice", NULL, &removed,
+                                         NULL), OBOL_ERR_INVALID);
+    assert_int_equal(removed, 0);
+    obol_session_free(a);
+    obol_session_free(refused);
+}
+
+static void delete_all_counted_counts_that_user_and_type_only(void **state)
+{
+    fixture *f = *state;
+    uint64_t removed = 99;
+
+    obol_session_free(suite_stored_session(f, "alice", NULL));
+    obol_session_free(suite_stored_session(f, "alice", NULL));
+    obol_session_free(stored_under_key_two(f, "alice"));
+    obol_session_free(suite_stored_session(f, "alice", "oauth2"));
+    obol_session_free(suite_stored_session(f, "bob", NULL));
+    assert_int_equal(obol_delete_all_counted(f->st, "alice", NULL, &removed,
+                                             NULL), OBOL_OK);
+    assert_int_equal(removed, 3);
+    assert_int_equal(obol_delete_all_counted(f->st, "alice", NULL, &removed,
+                                             NULL), OBOL_OK);
+    assert_int_equal(removed, 0);
+    assert_int_equal(obol_delete_all_counted(f->st, "alice", "oauth2",
+                                             &removed, NULL), OBOL_OK);
+    assert_int_equal(removed, 1);
+}
+
+static void prune_counted_counts_the_expired_records(void **state)
+{
+    fixture *f = *state;
+    obol_session *dies = obol_session_new("alice", NULL, f->now, 7 * DAY, 60);
+    obol_session *dies_too = obol_session_new("bob", "api", f->now, 7 * DAY, 60);
+    obol_session *lives = suite_stored_session(f, "alice", NULL);
+    uint64_t removed = 99;
+
+    assert_int_equal(obol_upsert(f->st, dies, NULL), OBOL_OK);
+    assert_int_equal(obol_upsert(f->st, dies_too, NULL), OBOL_OK);
+    f->now += 120;
+    assert_int_equal(obol_prune_counted(f->st, &removed, NULL), OBOL_OK);
+    assert_int_equal(removed, 2);
+    assert_int_equal(obol_prune_counted(f->st, &removed, NULL), OBOL_OK);
+    assert_int_equal(removed, 0);
+    assert_not_found(f, dies->id, "alice", NULL);
+    obol_session_free(dies);
+    obol_session_free(dies_too);
+    obol_session_free(lives);
+}
+
 /* ----------------------------------------------------------------- keys */
 
 static void store_without_key_refuses_everything(void **state)
@@ -710,6 +792,29 @@ static void scan_stops_when_the_callback_says_so(void **state)
     assert_true(stats.live == 1);
     obol_session_free(a);
     obol_session_free(b);
+}
+
+static void scan_sample_stops_after_that_many_records_verified_or_not(void **state)
+{
+    fixture *f = *state;
+    obol_scan_stats stats;
+    seen_ids seen = { 0 };
+
+    /* Records of another key only: with a wrong secret none verifies, and
+     * a sample must not walk the whole store looking for a live one. */
+    for (int i = 0; i < 5; i++)
+        obol_session_free(stored_under_key_two(f, "alice"));
+    assert_int_equal(obol_scan_sample(f->st, 2, remember_id, &seen, &stats,
+                                      NULL), OBOL_OK);
+    assert_true(stats.records == 2 && stats.rejected == 2 && stats.live == 0);
+    assert_int_equal(obol_scan_sample(f->st, 0, remember_id, &seen, &stats,
+                                      NULL), OBOL_OK);
+    assert_true(stats.records == 0);
+    obol_session_free(suite_stored_session(f, "bob", NULL));
+    assert_int_equal(obol_scan_sample(f->st, 100, remember_id, &seen, &stats,
+                                      NULL), OBOL_OK);
+    assert_true(stats.records == 6 && stats.rejected == 5 && stats.live == 1);
+    assert_int_equal(seen.count, 1);
 }
 
 static void restore_writes_the_session_as_it_is(void **state)
@@ -1078,6 +1183,9 @@ static const struct CMUnitTest store_tests[] = {
     STORE_TEST(get_all_of_an_unknown_user_is_empty),
     STORE_TEST(delete_all_touches_no_other_user_or_type),
     STORE_TEST(prune_removes_expired_records_only),
+    STORE_TEST(delete_counted_says_whether_it_removed_one),
+    STORE_TEST(delete_all_counted_counts_that_user_and_type_only),
+    STORE_TEST(prune_counted_counts_the_expired_records),
     STORE_TEST(store_without_key_refuses_everything),
     STORE_TEST(record_signed_with_another_key_is_refused),
     STORE_TEST(old_key_keeps_verifying_after_rotation),
@@ -1088,6 +1196,7 @@ static const struct CMUnitTest store_tests[] = {
     STORE_TEST(describe_names_the_driver_and_its_backend),
     STORE_TEST(scan_visits_every_live_session_and_counts_the_rest),
     STORE_TEST(scan_stops_when_the_callback_says_so),
+    STORE_TEST(scan_sample_stops_after_that_many_records_verified_or_not),
     STORE_TEST(restore_writes_the_session_as_it_is),
     STORE_TEST(restore_refuses_a_new_session),
     cmocka_unit_test_setup_teardown(
@@ -1115,6 +1224,7 @@ static const struct {
     { keys_suite_tests, &keys_suite_test_count },
     { refresh_suite_tests, &refresh_suite_test_count },
     { security_suite_tests, &security_suite_test_count },
+    { migrate_suite_tests, &migrate_suite_test_count },
     { stats_suite_tests, &stats_suite_test_count },
 };
 

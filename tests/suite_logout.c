@@ -263,6 +263,38 @@ static void every_failing_type_is_reported(void **state)
     assert_non_null(strstr(f->last_warning, "injected failure"));
 }
 
+static void logout_everywhere_counts_what_it_removed(void **state)
+{
+    fixture *f = *state;
+    uint64_t removed = 99;
+    obol_error err;
+
+    store_sessions(f, "alice", TYPES("full", "full", "oauth2", "api", "admin"));
+    store_sessions(f, "bob", TYPES("full", "oauth2"));
+    if (obol_delete_everywhere_counted(f->st, "alice", &removed, &err) != OBOL_OK)
+        fail_msg("delete_everywhere_counted: %s", err.message);
+    /* full twice, oauth2 and api; not admin, not bob's. */
+    assert_int_equal(removed, 4);
+    assert_int_equal(obol_delete_everywhere_counted(f->st, "alice", &removed,
+                                                    NULL), OBOL_OK);
+    assert_int_equal(removed, 0);
+    assert_int_equal(live_sessions(f, "alice", "admin"), 1);
+    assert_int_equal(live_sessions(f, "bob", "oauth2"), 1);
+}
+
+static void a_failing_type_is_not_counted(void **state)
+{
+    fixture *f = *state;
+    uint64_t removed = 99;
+
+    store_sessions(f, "alice", TYPES("full", "oauth2", "api"));
+    wrap_del_all(f, TYPES("oauth2"));
+    assert_int_equal(obol_delete_everywhere_counted(f->st, "alice", &removed,
+                                                    NULL), OBOL_ERR_BACKEND);
+    unwrap_del_all(f);
+    assert_int_equal(removed, 2);
+}
+
 #define CASE(name, setup) cmocka_unit_test_setup_teardown(name, setup, suite_teardown)
 
 const struct CMUnitTest logout_suite_tests[] = {
@@ -275,6 +307,8 @@ const struct CMUnitTest logout_suite_tests[] = {
     CASE(logout_everywhere_is_one_del_all_per_type, setup_oauth2_only),
     CASE(logout_everywhere_goes_on_past_a_failing_type, setup_three_types),
     CASE(every_failing_type_is_reported, setup_three_types),
+    CASE(logout_everywhere_counts_what_it_removed, setup_three_types),
+    CASE(a_failing_type_is_not_counted, setup_three_types),
 };
 
 const size_t logout_suite_test_count =

@@ -288,6 +288,66 @@ static void stats_count_whole_store_operations(void **state)
     obol_session_free(s);
 }
 
+/* The variants of an operation (counting what they removed, sampling, in
+ * a mode) are that operation, counted once. */
+static void stats_count_each_variant_as_its_operation(void **state)
+{
+    fixture *f = *state;
+    obol_session *s = suite_stored_session(f, "alice", NULL);
+    obol_store *dst, *typed;
+    obol_stats *before, *after, *dst_after, *typed_after;
+    obol_migrate_report report = { .struct_size = sizeof report };
+    fixture other = *f;
+    uint64_t removed;
+    char url[1200];
+
+    suite_make_url(&other, NULL);
+    dst = suite_open_store(f, other.url, 1);
+    snprintf(url, sizeof url, "%s&types=oauth2", f->url);
+    typed = suite_open_store(f, url, 1);
+    before = take(f->st);
+    assert_int_equal(obol_scan_sample(f->st, 1, see_nothing, NULL, NULL, NULL),
+                     OBOL_OK);
+    assert_int_equal(obol_restore_mode(f->st, s, OBOL_RESTORE_ONLY_MISSING,
+                                       NULL), OBOL_CONFLICT);
+    assert_int_equal(obol_migrate_mode(f->st, dst, OBOL_RESTORE_ONLY_NEWER,
+                                       NULL, NULL, &report, NULL), OBOL_OK);
+    assert_int_equal(obol_prune_counted(f->st, &removed, NULL), OBOL_OK);
+    assert_int_equal(obol_delete_counted(f->st, s->id, "alice", NULL,
+                                         &removed, NULL), OBOL_OK);
+    assert_int_equal(removed, 1);
+    assert_int_equal(obol_delete_all_counted(f->st, "alice", NULL, &removed,
+                                             NULL), OBOL_OK);
+    assert_int_equal(obol_delete_everywhere_counted(typed, "alice", &removed,
+                                                    NULL), OBOL_OK);
+    after = take(f->st);
+    dst_after = take(dst);
+    typed_after = take(typed);
+    assert_grew(before, after, OBOL_OP_SCAN, 1, OBOL_OK, (uint64_t)1, 0,
+                (uint64_t)0);
+    assert_grew(before, after, OBOL_OP_RESTORE, 1, OBOL_CONFLICT, (uint64_t)1,
+                0, (uint64_t)0);
+    assert_grew(before, after, OBOL_OP_MIGRATE, 1, OBOL_OK, (uint64_t)1, 0,
+                (uint64_t)0);
+    assert_int_equal(dst_after->ops[OBOL_OP_MIGRATE].calls, 1);
+    assert_grew(before, after, OBOL_OP_PRUNE, 1, OBOL_OK, (uint64_t)1, 0,
+                (uint64_t)0);
+    assert_grew(before, after, OBOL_OP_DELETE, 1, OBOL_OK, (uint64_t)1, 0,
+                (uint64_t)0);
+    assert_grew(before, after, OBOL_OP_DELETE_ALL, 1, OBOL_OK, (uint64_t)1,
+                0, (uint64_t)0);
+    assert_int_equal(typed_after->ops[OBOL_OP_DELETE_EVERYWHERE].calls, 1);
+    assert_int_equal(typed_after->ops[OBOL_OP_DELETE_ALL].calls, 0);
+    assert_adds_up(after);
+    free(before);
+    free(after);
+    free(dst_after);
+    free(typed_after);
+    obol_store_close(typed);
+    obol_store_close(dst);
+    obol_session_free(s);
+}
+
 /* obol_refresh() reads, writes and may delete: one refresh all the same,
  * with the protocol's outcome. */
 static void stats_count_a_refresh_once_with_its_outcome(void **state)
@@ -577,7 +637,7 @@ static void stats_off_counts_nothing(void **state)
     obol_session_free(s);
 }
 
-/* A driver with the stats slot (ABI 1.3) reports counters that agree with
+/* A driver with the stats slot (ABI 1.4) reports counters that agree with
  * each other; one without it reports none. */
 static void driver_counters_are_there_when_the_driver_keeps_them(void **state)
 {
@@ -586,7 +646,7 @@ static void driver_counters_are_there_when_the_driver_keeps_them(void **state)
 
     assert_int_equal(get_status(f->st, "missing", "alice"), OBOL_NOT_FOUND);
     s = take(f->st);
-    if (!OBOL_DRIVER_HAS_SLOT(f->st->driver, stats, 3)) {
+    if (!OBOL_DRIVER_HAS_SLOT(f->st->driver, stats, 4)) {
         assert_false(s->has_driver_stats);
         assert_int_equal(s->connects, 0);
         print_message("# driver %s keeps no counters\n", f->st->driver->name);
@@ -607,6 +667,7 @@ static void driver_counters_are_there_when_the_driver_keeps_them(void **state)
 const struct CMUnitTest stats_suite_tests[] = {
     STATS_TEST(stats_count_each_call_under_its_operation_and_outcome),
     STATS_TEST(stats_count_whole_store_operations),
+    STATS_TEST(stats_count_each_variant_as_its_operation),
     STATS_TEST(stats_count_a_refresh_once_with_its_outcome),
     STATS_TEST(stats_count_refused_records_by_reason),
     STATS_TEST(stats_count_unsigned_reads_and_misfiled_records),

@@ -12,7 +12,7 @@ mkdir "$work/db" "$work/other" "$work/legacy" "$work/rotation"
 # ------------------------------------------------------------ the command line
 run --help
 expect "--help exits 0" 0
-check "--help documents every exit status" grep -q "6  done, but some records" "$work/out"
+check "--help documents every exit status" grep -q "6  records were refused for their seal" "$work/out"
 check "--help lists rekey" grep -q "obol rekey *URL" "$work/out"
 run --version
 expect "--version exits 0" 0
@@ -20,6 +20,33 @@ run
 expect "no command is a usage error" 2 "no command"
 run frobnicate "$db"
 expect "an unknown command is a usage error" 2 "unknown command"
+check "that names the commands" grep -q "(commands: get, ls, rm, rm-all" "$work/err"
+run gte "$db" a b
+expect "a misspelt command is a usage error" 2 "unknown command 'gte'; did you mean 'get'?"
+run rmall "$db" alice
+expect "with the command meant" 2 "did you mean 'rm-all'?"
+run --bogus get "$db" a b
+expect "an unknown option is a usage error" 2 "unknown option '--bogus'"
+check "said once, in one line" count_lines "$work/err" 1
+run -x get "$db" a b
+expect "an unknown short option" 2 "unknown option '-x'"
+check "is one line too" count_lines "$work/err" 1
+run --jsno get "$db" a b
+expect "a misspelt option" 2 "unknown option '--jsno'; did you mean '--json'?"
+check "is one line" count_lines "$work/err" 1
+run get "$db" a b --ttl
+expect "an option without its value" 2 "option '--ttl' needs a value"
+check "is one line" count_lines "$work/err" 1
+run --json=yes get "$db" a b
+expect "a value for an option that takes none" 2 "option '--json' takes no value"
+run --ttl forever put "$db"
+expect "a bad duration is one line" 2 "--ttl 'forever' is not a duration"
+check "is one line" count_lines "$work/err" 1
+run get "$db" "" alice
+expect "an empty SID is a usage error in the tool's words" 2 "get: SID is empty"
+run ls "$db" alice ""
+expect "an empty TYPE" 2 "ls: TYPE is empty"
+check "not the library's NULL" sh -c "! grep -q NULL '$work/err'"
 run get "$db" only-a-sid
 expect "missing operands are a usage error" 2 "usage: obol get"
 run get --all-types "$db" a b
@@ -73,6 +100,12 @@ printf '{"user_id":""}\n' >"$work/nouser.json"
 run_in "$work/nouser.json" put "$db"
 expect "put of an empty user_id says so, a usage error" 2 "user_id is empty"
 check "and does not blame memory" sh -c "! grep -q 'out of memory' '$work/err'"
+printf '{"user_id":"alice","type":""}\n' >"$work/emptytype.json"
+run_in "$work/emptytype.json" put "$db"
+expect "put of an empty type says so in the input's terms" 2 "put: type is empty (leave it out for \"full\")"
+printf '{"user_id":"alice","id":""}\n' >"$work/emptyid.json"
+run_in "$work/emptyid.json" put "$db"
+expect "put of an empty id" 2 "put: id is empty"
 printf '{"user_id": "alice",' >"$work/broken.json"
 run_in "$work/broken.json" put "$db"
 expect "put refuses malformed JSON" 2 "malformed JSON"
@@ -99,18 +132,39 @@ expect "ls with a TYPE and --all-types is a usage error" 2
 run rm-all --json "$db" alice oauth2
 expect "rm-all" 0
 check "rm-all --json says ok" grep -q '"status":"ok"' "$work/out"
+check "and how many it removed" grep -q '"removed":1' "$work/out"
 run ls --json --all-types "$db" alice
 check "rm-all removed that type only" count_lines "$work/out" 1
 run ls --json "$db" bob
 check "rm-all left other users alone" count_lines "$work/out" 1
 run rm -- "$db" "$sid" alice
 expect "rm" 0
+check "rm says it removed one" grep -qx "removed 1 session" "$work/out"
 run get -- "$db" "$sid" alice
 expect "a removed session is not found" 1
 run rm -- "$db" "$sid" alice
 expect "rm of a missing session is not an error" 0
-run prune --json "$db"
+check "and says it removed none, and why" \
+    grep -qx "removed 0 sessions: there is no session with that id, user and type" "$work/out"
+run rm --json -- "$db" "$sid" alice
+check "rm --json says removed 0" grep -q '"removed":0' "$work/out"
+run rm-all "$db" bob
+check "rm-all says how many it removed" grep -qx "removed 1 session" "$work/out"
+run rm-all "$db" bob
+check "rm-all of nothing says 0" grep -qx "removed 0 sessions" "$work/out"
+run_in "$work/bob.json" put --json "$db"
+cp "$work/out" "$work/bob.out"
+run_in "$work/bob.json" put --ttl 0 --refresh-ttl 0 "$db"
+run_in "$work/bob.json" put --ttl 0 --refresh-ttl 0 "$db"
+sleep 1.1   # they die when their second is over
+run prune "$db"
 expect "prune" 0
+check "prune says how many expired records it removed" grep -qx "removed 2 expired records" "$work/out"
+run prune --json "$db"
+expect "prune --json" 0
+check "prune --json says removed 0 now" grep -q '"command":"prune","status":"ok","removed":0' "$work/out"
+run ls "$db" bob
+check "and left bob's live session" grep -q "^1 session$" "$work/out"
 
 # ------------------------------------------------- rm-all --all-types
 logout=lmdb://$work/logout
@@ -131,6 +185,7 @@ expect "rm-all names a bad types= option" 2 "'oauth2' twice"
 run rm-all --json "$logout?types=oauth2,api" alice --all-types
 expect "rm-all --all-types" 0
 check "rm-all --all-types --json says ok" grep -q '"status":"ok"' "$work/out"
+check "rm-all --all-types counts every type it removed" grep -q '"removed":3' "$work/out"
 run ls --json --all-types "$logout" alice
 check "rm-all --all-types removed every listed type and full, not the others" \
     test "$(field "$work/out" type)" = admin -a "$(wc -l <"$work/out")" -eq 1
@@ -138,6 +193,7 @@ run ls --json --all-types "$logout" bob
 check "rm-all --all-types left other users alone" count_lines "$work/out" 2
 run rm-all "$logout?types=oauth2,api" alice --all-types
 expect "rm-all --all-types again is not an error" 0
+check "and removed none" grep -qx "removed 0 sessions" "$work/out"
 
 # --------------------------------------------------------------- check
 run check "$db"
@@ -151,14 +207,52 @@ check "check summarises its gets from the store's stats" \
 check "and its walks" grep -Eq '^ +scan: 1 call, p50 [0-9.]+ us' "$work/out"
 run check --json "$db"
 check "check --json parses" json_lines "$work/out"
+check "check --json has no float noise: microseconds to one decimal" \
+    no_float_noise "$work/out" latency_us.min:1 latency_us.median:1 latency_us.max:1
 check "check --json counts its gets under operations" python3 -c '
 import json, sys
 ops = json.load(open(sys.argv[1]))["operations"]
 sys.exit(0 if ops["get"]["calls"] == 21 and ops["get"]["p99_us"] >= ops["get"]["p50_us"] > 0 else 1)' "$work/out"
+check "and its quantiles without float noise" no_float_noise "$work/out" \
+    operations.get.p50_us:1 operations.get.p90_us:1 operations.get.p99_us:1
 echo "another secret, of enough length to sign" >"$work/wrong.secret"
 run check --secret-file "$work/wrong.secret" "$db"
 expect "check with the wrong key reports rejected records" 6
 check "check counts the rejected record" grep -q "0 verified, 0 expired, 1 rejected" "$work/out"
+
+# ------------------------------------------------ a wrong secret is loud
+bob_sid=$(field "$work/bob.out" id)
+run get --secret-file "$work/wrong.secret" -- "$db" "$bob_sid" bob
+expect "get of a session whose record does not verify is status 6, not 'not found'" 6 \
+    "get: 1 record refused, not shown: MAC mismatch"
+check "and names the likely causes" grep -q "(wrong secret or key_id, unsigned records" "$work/err"
+run ls --secret-file "$work/wrong.secret" "$db" bob
+expect "ls of a user whose records do not verify is status 6" 6 "ls: 1 record refused, not listed"
+check "after listing what did verify" grep -q "^0 sessions$" "$work/out"
+run ls --secret-file "$work/wrong.secret" --all-types "$db" bob
+expect "so is ls --all-types" 6 "1 record refused"
+run ls --all-types "$db" bob
+expect "with the right secret ls is 0" 0
+printf '{"id":"%s","user_id":"bob","lock_version":1,"expires_at":"infinity"}\n' "$bob_sid" >"$work/bob-update.json"
+run_in "$work/bob-update.json" put --secret-file "$work/wrong.secret" "$db"
+expect "put updating a session whose record is refused is 6, not a conflict" 6 "put: 1 record refused, not updated"
+mixed=lmdb://$work/mixed
+mkdir "$work/mixed"
+run_in "$work/bob.json" put "$mixed"
+echo '{"user_id":"carol"}' >"$work/carol.json"
+run_in "$work/carol.json" put --secret-file "$work/wrong.secret" "$mixed"
+run ls --all-types "$mixed" bob
+expect "ls --all-types is not 6 for the refused records of other users" 0
+run ls --all-types "$mixed" carol
+expect "but is for that user's" 6 "1 record refused"
+for i in 1 2 3 4 5 6 7 8; do run_in "$work/carol.json" put --secret-file "$work/wrong.secret" "$mixed"; done
+run check --json --sample 3 "$mixed"
+expect "check --sample of a store whose records mostly do not verify" 6
+check "stops after 3 records, not after 3 live ones" python3 -c '
+import json, sys
+sample = json.loads(open(sys.argv[1]).readline())["sample"]
+assert sample["records"] == 3, sample
+' "$work/out"
 
 # -------------------------------------------- export and import, byte for byte
 gen_sessions 300 40 >"$work/many.jsonl"
@@ -167,6 +261,8 @@ expect "import of 300 sessions" 0
 check "import says how many" grep -q "imported 300 sessions" "$work/out"
 "$OBOL_BIN" export "$db" >"$work/all.jsonl" 2>"$work/err"
 check "export writes JSON lines" json_lines "$work/all.jsonl"
+check "and its summary on stderr, not as an error" \
+    grep -qx "exported 301 sessions; skipped 0 expired and 0 rejected records" "$work/err"
 check "export holds the 300 imported sessions and bob's" count_lines "$work/all.jsonl" 301
 grep -v '"user_id":"bob"' "$work/all.jsonl" >"$work/all-but-bob.jsonl"
 check "every field survives import and export: binary ids, payloads, extreme times and locks" \
@@ -232,7 +328,7 @@ check "has them escaped in the message" no_raw_controls "$work/err"
 check "and shows them as escapes" grep -qF '"\x1b[31m\u202e\u009bx"' "$work/err"
 run "$(printf 'frob\033]0;title\007')" "$db"
 check "an unknown command is echoed escaped" no_raw_controls "$work/err"
-mkdir "$work/$(printf 'not-utf8-\377')"
+"$OBOL_BIN" import "lmdb://$work/not-utf8-%FF" </dev/null >/dev/null 2>&1
 run check --json "lmdb://$work/not-utf8-%FF"
 expect "check --json of a store whose path is not UTF-8" 0
 check "prints valid JSON, the backend's description escaped" python3 -c '
@@ -285,12 +381,30 @@ run_in "$work/notype.jsonl" import "$db"
 expect "import names a missing member" 2 "line 2: member 'type' is missing"
 run get "mysql://$work/db" a b
 expect "an unknown scheme is a driver error" 3 "no driver for scheme 'mysql'"
+run get "lmbd://$work/db" a b
+expect "a misspelt scheme is a usage error" 2 "did you mean 'lmdb'?"
+run get "memroy:" a b
+expect "memory misspelt" 2 "did you mean 'memory'?"
+run get "redis+unx:///tmp/obol-no-such.sock" a b
+expect "a misspelt variant of a driver's scheme" 2 "does not serve scheme 'redis+unx'; did you mean 'redis+unix'?"
+run get "rediss+sentinal://127.0.0.1:1/m" a b
+expect "and of the TLS Sentinel scheme" 2 "did you mean 'rediss+sentinel'?"
 run_in "$work/many.jsonl" import "nosuch://x"
 expect "import into an unknown scheme" 3 "no driver"
 (unset OBOL_SECRET; "$OBOL_BIN" import "$db" <"$work/many.jsonl" >"$work/out" 2>"$work/err"); rc=$?
 expect "import without a secret is a key error" 5 "OBOL_SECRET"
 (unset OBOL_SECRET; "$OBOL_BIN" get -- "$db" "$sid" alice >"$work/out" 2>"$work/err"); rc=$?
 expect "get without a secret is a key error" 5 "no signing key"
+check "that says what to do in the operator's terms, once" \
+    grep -qx "obol: get: the store has no signing key; set OBOL_SECRET or use --secret-file (see SECRETS in obol(1))" "$work/err"
+cat "$work/err" >>"$work/all-err"
+(unset OBOL_SECRET; "$OBOL_BIN" ls "$db" alice >"$work/out" 2>"$work/err"); rc=$?
+expect "ls without a secret" 5 "^obol: ls: the store has no signing key; set OBOL_SECRET"
+cat "$work/err" >>"$work/all-err"
+(unset OBOL_SECRET; "$OBOL_BIN" migrate "$db" "lmdb://$work/other" >"$work/out" 2>"$work/err"); rc=$?
+expect "migrate without a secret names the source's variables" 5 \
+    "^obol: migrate: source: the store has no signing key; set OBOL_SRC_SECRET or OBOL_SECRET, or use --src-secret-file"
+cat "$work/err" >>"$work/all-err"
 (unset OBOL_SECRET; "$OBOL_BIN" rm-all "$db" bob >"$work/out" 2>"$work/err"); rc=$?
 expect "rm-all without a secret is a key error" 5
 run get "$db?secret=env:NO_SUCH_VARIABLE" a b
@@ -302,8 +416,50 @@ expect "a password in a URL is refused before it is used (ps shows argv)" 2 "pas
 check "and is not echoed" sh -c "! grep -q hunter2 '$work/err'"
 run get "$db?map_sise=1GiB" a b
 expect "a misspelt option is a usage error" 2 "map_sise"
+run get "$db?driver_path=/tmp" a b
+expect "driver_path, which the library refuses" 2 "driver directories are named in OBOL_DRIVER_PATH"
 "$OBOL_BIN" export "$db" >"$work/after" 2>/dev/null
 check "refused commands changed nothing in the store" same_sessions "$work/before" "$work/after"
+
+# ------------------------------------------- a misspelt store creates nothing
+# Commands that do not fill a store open only one that exists (create=0):
+# a typo in the path is exit 7 naming it, and nothing appears on disk.
+tpyo=lmdb://$work/tpyo
+for command in "ls $tpyo alice" "get $tpyo sid alice" "export $tpyo" \
+               "check $tpyo" "migrate $tpyo lmdb://$work/tpyo-copy" \
+               "rm $tpyo sid alice" "rm-all $tpyo alice" "prune $tpyo" \
+               "rekey $tpyo"; do
+    set -f; set -- $command; set +f
+    run "$@"
+    expect "$1 of a misspelt LMDB path is exit 7" 7 "no LMDB environment at $work/tpyo (nothing was created)"
+done
+check "and none of them made the directory" test ! -e "$work/tpyo"
+check "nor migrate's destination" test ! -e "$work/tpyo-copy"
+mkdir "$work/empty-dir"
+run ls "lmdb://$work/empty-dir" alice
+expect "ls of a directory without an environment is exit 7" 7 "no LMDB environment at $work/empty-dir"
+check "and leaves it empty" test -z "$(ls -A "$work/empty-dir")"
+run ls "$db?create=1&prefix=made" alice
+expect "create=1 in the URL still makes one" 0
+run_in /dev/null import "lmdb://$work/made-by-import"
+expect "import creates the store it fills" 0
+
+# ---------------------------------------------- an empty prefix says so
+run ls "$db?prefix=tpyo" alice
+expect "ls of an empty prefix still answers" 0
+check "with 0 sessions" grep -q "^0 sessions$" "$work/out"
+check "and says the prefix holds nothing" grep -q "no records under prefix 'tpyo'; the backend has records under prefix" "$work/err"
+check "naming the ones that do" grep -q "under prefix.* 'obol'" "$work/err"
+run ls "$db" nobody
+check "ls of an unknown user in a prefix with records says no more" test ! -s "$work/err"
+run export "$db?prefix=tpyo"
+expect "export of an empty prefix" 0 "no records under prefix 'tpyo'; the backend has records under prefix"
+run check "$db?prefix=tpyo"
+expect "check of an empty prefix" 0 "no records under prefix 'tpyo'"
+run migrate "$db?prefix=tpyo" "lmdb://$work/other?prefix=never"
+expect "migrate from an empty prefix" 0 "no records under prefix 'tpyo'"
+run ls --all-types "lmdb://$work/made-by-import" alice
+expect "ls --all-types of an empty store" 0 "no records under prefix 'obol'; the backend holds no records at all"
 
 # ----------------------------------------------------------- secret files
 printf '%s\n' "$OBOL_SECRET" >"$work/right.secret"
@@ -316,7 +472,12 @@ check "and verifies every record with it" same_sessions "$work/out" "$work/befor
 expect "export --output writes a file" 0
 check "created mode 0600 whatever the umask" test "$(stat -c %a "$work/export.jsonl")" = 600
 check "holds the export" same_sessions "$work/export.jsonl" "$work/before"
-check "and nothing went to standard output" test ! -s "$work/out"
+check "and its summary went to standard output, as a result" \
+    sh -c "grep -qx 'exported [0-9]* sessions; skipped 0 expired and 0 rejected records' '$work/out' && test \$(wc -l <'$work/out') -eq 1"
+check "nothing to standard error" test ! -s "$work/err"
+run export --json --output "$work/export.jsonl" "$db"
+check "export --json --output prints the summary as JSON" \
+    grep -q '^{"command":"export","exported":[0-9]*,"expired":0,"rejected":0}$' "$work/out"
 echo "an older, readable file" >"$work/wide.jsonl"
 chmod 644 "$work/wide.jsonl"
 run export --output "$work/wide.jsonl" "$db"
@@ -339,6 +500,8 @@ fi
 run migrate --json "$db" "lmdb://$work/other?prefix=copy"
 expect "migrate between prefixes" 0
 check "migrate --json parses" json_lines "$work/out"
+check "migrate --json has no float noise: seconds to the millisecond, whole rates" \
+    no_float_noise "$work/out" seconds:3 sessions_per_second:0
 check "migrate copied every session" test "$(field "$work/out" copied)" = 301
 check "a migration that is not on a terminal draws no progress bar" sh -c "! grep -q ETA '$work/err'"
 "$OBOL_BIN" export "lmdb://$work/other?prefix=copy" >"$work/copy.jsonl" 2>/dev/null
@@ -362,6 +525,87 @@ expect "the source's secret does not" 6
 expect "OBOL_SRC_SECRET keys the source" 0
 "$OBOL_BIN" export "lmdb://$work/other?prefix=back" >"$work/back.jsonl" 2>/dev/null
 check "and OBOL_SECRET the destination" same_sessions "$work/back.jsonl" "$work/before"
+
+# ------------------------------ migrate and import in a mode: a cutover catch-up
+mkdir "$work/cutover"
+old="lmdb://$work/cutover?prefix=old"
+new="lmdb://$work/cutover?prefix=new"
+
+# put_new URL UID: a new session of UID in URL; prints its id.
+put_new() {
+    printf '{"user_id":"%s"}\n' "$2" >"$work/new-session.json"
+    "$OBOL_BIN" put --json "$1" <"$work/new-session.json" >"$work/put.json" 2>/dev/null
+    field "$work/put.json" id
+}
+
+# bump URL SID UID LOCK: the session written again under lock LOCK, as a
+# refresh writes it; its lock_version becomes LOCK + 1.
+bump() {
+    printf '{"id":"%s","user_id":"%s","lock_version":%s}\n' "$2" "$3" "$4" >"$work/bump.json"
+    "$OBOL_BIN" put "$1" <"$work/bump.json" >/dev/null 2>&1
+}
+
+# lock_in URL SID UID: the session's lock_version, or "missing".
+lock_in() {
+    if "$OBOL_BIN" get --json -- "$1" "$2" "$3" >"$work/got.json" 2>/dev/null; then
+        field "$work/got.json" lock_version
+    else
+        echo missing
+    fi
+}
+
+a=$(put_new "$old" alice)
+b=$(put_new "$old" bob)
+run migrate --only-newer --json "$old" "$new"
+expect "migrate --only-newer into an empty store" 0
+check "copies every session" test "$(field "$work/out" copied)" = 2
+bump "$new" "$a" alice 1      # alice refreshed in the new store
+bump "$old" "$b" bob 1        # bob still served by the old one
+c=$(put_new "$old" carol)     # carol logged in there
+run migrate --only-newer --json "$old" "$new"
+expect "migrate --only-newer again, a catch-up" 0
+check "--json counts copied and not newer" \
+    test "$(field "$work/out" copied) $(field "$work/out" not_newer) $(field "$work/out" present)" = "2 1 0"
+check "the session refreshed in the new store is not rolled back" test "$(lock_in "$new" "$a" alice)" = 2
+check "the session newer in the old store is copied" test "$(lock_in "$new" "$b" bob)" = 2
+check "the session missing in the new store is copied" test "$(lock_in "$new" "$c" carol)" = 1
+bump "$old" "$b" bob 2
+d=$(put_new "$old" dave)
+run migrate --only-missing "$old" "$new"
+expect "migrate --only-missing" 0
+check "migrate --only-missing says what it left alone" \
+    grep -q "^copied 1, skipped 0 (expired), left 3 alone (already in the destination), rejected 0" "$work/out"
+check "it copies the missing session" test "$(lock_in "$new" "$d" dave)" = 1
+check "and leaves a present one as it is, even older" test "$(lock_in "$new" "$b" bob)" = 2
+run migrate --only-newer "$old" "$new"
+check "migrate --only-newer says what it left alone" \
+    grep -q "^copied 1, skipped 0 (expired), left 3 alone (as new or newer in the destination)" "$work/out"
+run rm "$new" "$c" carol
+run migrate --only-newer "$old" "$new"
+check "a session deleted in the new store comes back (no tombstones: docs/SECURITY.md)" \
+    test "$(lock_in "$new" "$c" carol)" = 1
+
+"$OBOL_BIN" export "$new" >"$work/new-backup.jsonl" 2>/dev/null
+bump "$new" "$a" alice 2
+run_in "$work/new-backup.jsonl" import --only-newer "$new"
+expect "import --only-newer of a backup over a live store" 0
+check "import --only-newer says what it left alone" \
+    grep -q "^imported 0 sessions (0 already expired: not written; 4 left alone: the store's is as new or newer)" "$work/out"
+check "and rolls nothing back" test "$(lock_in "$new" "$a" alice)" = 3
+run rm "$new" "$d" dave
+run_in "$work/new-backup.jsonl" import --only-missing --json "$new"
+expect "import --only-missing" 0
+check "import --only-missing --json counts what it left alone" \
+    test "$(field "$work/out" imported) $(field "$work/out" left_alone)" = "1 3"
+check "it writes only the missing session" test "$(lock_in "$new" "$d" dave) $(lock_in "$new" "$a" alice)" = "1 3"
+run_in "$work/new-backup.jsonl" import "$new"
+expect "import without a mode replaces" 0
+check "and rolls the refreshed session back" test "$(lock_in "$new" "$a" alice)" = 2
+
+run migrate --only-missing --only-newer "$old" "$new"
+expect "--only-missing with --only-newer is a usage error" 2 "exclude each other"
+run export --only-newer "$old"
+expect "--only-newer is an option of import and migrate only" 2 "import and migrate"
 
 # ------------------------------------------------- legacy unsigned records
 legacy=lmdb://$work/legacy
@@ -408,6 +652,7 @@ check "rekey prints its counts" grep -q "^rewrote 40, already current 0, skipped
 check "a rekey that is not on a terminal draws no progress bar" sh -c "! grep -q ETA '$work/err'"
 run rekey --json "$rot?key_id=2&old_key_ids=1"
 expect "rekey again" 0
+check "rekey --json has no float noise" no_float_noise "$work/out" seconds:3 records_per_second:0
 check "rekey again finds every record current" \
     test "$(field "$work/out" rewritten) $(field "$work/out" current)" = "0 40"
 run check "$rot?key_id=2"
@@ -441,5 +686,8 @@ expect "the new secret alone reads the store" 0
 check "every record is on key 3" grep -q "^key ids *key 3: 40 records (signing)$" "$work/out"
 run check "$rot?key_id=2"
 expect "the old secret reads nothing any more" 6
+
+# ------------------------------------------- the words of every run above
+words_are_the_tools
 
 done_testing

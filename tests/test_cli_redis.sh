@@ -58,14 +58,30 @@ run export "$rs"
 expect "export on redis" 0
 check "export on redis writes both sessions" count_lines "$work/out" 2
 cp "$work/out" "$work/small.jsonl"
+echo "another secret, of enough length to sign" >"$work/wrong.secret"
+run get --secret-file "$work/wrong.secret" -- "$rs" "$sid" alice
+expect "get with the wrong secret on redis is status 6" 6 "1 record refused, not shown: MAC mismatch"
+run ls --secret-file "$work/wrong.secret" "$rs" alice
+expect "so is ls" 6 "1 record refused, not listed"
 run rm-all "$rs" alice oauth2
 expect "rm-all on redis" 0
+check "rm-all on redis says how many it removed" grep -qx "removed 1 session" "$work/out"
 run rm -- "$rs" "$sid" alice
 expect "rm on redis" 0
+check "rm on redis says it removed one" grep -qx "removed 1 session" "$work/out"
+run rm --json -- "$rs" "$sid" alice
+check "and then none" grep -q '"removed":0' "$work/out"
 run get -- "$rs" "$sid" alice
 expect "a removed session is gone from redis" 1
+echo '{"user_id":"bob"}' >"$work/bob.json"
+run_in "$work/bob.json" put "$rs"
+run_in "$work/bob.json" put --ttl 0 --refresh-ttl 0 "$rs"
+sleep 1.1   # bob's second session dies; his live one keeps the key
 run prune "$rs"
 expect "prune on redis" 0
+check "prune on redis says how many expired records it removed" grep -qx "removed 1 expired record" "$work/out"
+run rm-all "$rs" bob
+check "rm-all counts bob's live session" grep -qx "removed 1 session" "$work/out"
 run_in "$work/small.jsonl" import "$rs"
 expect "import on redis" 0
 "$OBOL_BIN" export "$rs" >"$work/back.jsonl" 2>/dev/null
@@ -75,6 +91,10 @@ check "import restores the exported sessions exactly" same_sessions "$work/small
 closed=$(free_port)
 run get "redis://127.0.0.1:$closed/0?timeout_ms=500" a b
 expect "an unreachable redis is a backend error" 3 "127.0.0.1:$closed"
+run get "redis://127.0.0.1:$closed/0?timeout_ms=500&connect=lazy" a b
+expect "with connect=lazy the call, not the open, is the backend error" 3 "127.0.0.1:$closed: connect: Connection refused"
+run ls "redis://127.0.0.1:$closed/0?timeout_ms=500&connect=lazy" a
+expect "and so is ls" 3 "Connection refused"
 run_in "$work/small.jsonl" import "redis://127.0.0.1:$closed"
 expect "import into an unreachable redis is a backend error" 3
 run migrate "$rs" "redis://127.0.0.1:$closed"
@@ -124,9 +144,18 @@ check "the migrated store answers per user" count_lines "$work/out" 4
 check "the legacy helper rewrites redis records unsigned" sh -c "test \"\$('$UNSIGN' '$from&secret=env:OBOL_SECRET')\" = 10000"
 run check "$from"
 expect "a strict store rejects them" 6
+run check --json --sample 50 "$from"
+check "check --sample 50 of 10,000 refused records stops after 50" python3 -c '
+import json, sys
+sample = json.loads(open(sys.argv[1]).readline())["sample"]
+assert sample["records"] == 50 and sample["rejected"] == 50, sample
+' "$work/out"
 run migrate "$from&allow_unsigned=1" "$from"
 expect "migrate from allow_unsigned=1 seals them in place" 0
 "$OBOL_BIN" export "$from" >"$work/sealed.jsonl" 2>/dev/null
 check "the sealed records keep every field" same_sessions "$work/10k.jsonl" "$work/sealed.jsonl"
+
+# ------------------------------------------- the words of every run above
+words_are_the_tools
 
 done_testing

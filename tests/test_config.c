@@ -434,6 +434,35 @@ static void driver_view_matches_the_parsed_config(void **state)
     assert_string_equal(view.options[0].value, "4");
     assert_int_equal(view.prefix.len, 2);
     assert_memory_equal(view.prefix.data, "px", 2);
+    assert_int_equal(view.open_flags, 0);
+    obol_config_clear(&c);
+}
+
+/* create=0 reaches the driver as OBOL_DRIVER_OPEN_EXISTING; create=1,
+ * like no create= at all, asks for nothing. */
+static void create_and_require_key_are_core_options(void **state)
+{
+    obol_config c;
+    obol_driver_config view;
+
+    (void)state;
+    parse_ok("lmdb:///tmp/x?create=0&require_key=1&map_size=1MiB", &c);
+    assert_int_equal(c.create, 0);
+    assert_int_equal(c.require_key, 1);
+    assert_int_equal(c.driver_option_count, 1);
+    obol_config_for_driver(&c, &view);
+    assert_int_equal(view.open_flags, OBOL_DRIVER_OPEN_EXISTING);
+    obol_config_clear(&c);
+    parse_ok("lmdb:///tmp/x?create=1&require_key=0", &c);
+    assert_int_equal(c.create, 1);
+    assert_int_equal(c.require_key, 0);
+    assert_int_equal(c.driver_option_count, 0);
+    obol_config_for_driver(&c, &view);
+    assert_int_equal(view.open_flags, 0);
+    obol_config_clear(&c);
+    parse_ok("lmdb:///tmp/x", &c);
+    assert_int_equal(c.create, 1);
+    assert_int_equal(c.require_key, 0);
     obol_config_clear(&c);
 }
 
@@ -633,6 +662,16 @@ static void bad_allow_unsigned_is_refused(void **state)
     assert_refused("memory:?allow_unsigned=yes", "allow_unsigned", "yes");
     assert_refused("memory:?allow_unsigned=2", "allow_unsigned", "'2'");
     assert_refused("memory:?allow_unsigned=", "allow_unsigned");
+}
+
+static void bad_create_or_require_key_is_refused(void **state)
+{
+    (void)state;
+    assert_refused("memory:?create=no", "create", "'no'");
+    assert_refused("memory:?create=", "create");
+    assert_refused("memory:?require_key=true", "require_key", "'true'");
+    assert_refused("memory:?require_key=1&require_key=1", "require_key",
+                   "twice");
 }
 
 static void bad_max_payload_is_refused(void **state)
@@ -1035,6 +1074,7 @@ int main(void)
         cmocka_unit_test(types_are_kept_in_order_and_from_the_driver),
         cmocka_unit_test(types_bounds_are_32_types_of_255_bytes),
         cmocka_unit_test(driver_view_matches_the_parsed_config),
+        cmocka_unit_test(create_and_require_key_are_core_options),
         cmocka_unit_test(empty_string_is_refused),
         cmocka_unit_test(string_without_scheme_is_refused),
         cmocka_unit_test(upper_case_scheme_is_refused),
@@ -1059,6 +1099,7 @@ int main(void)
         cmocka_unit_test(bad_key_id_is_refused),
         cmocka_unit_test(bad_seal_is_refused),
         cmocka_unit_test(bad_allow_unsigned_is_refused),
+        cmocka_unit_test(bad_create_or_require_key_is_refused),
         cmocka_unit_test(bad_max_payload_is_refused),
         cmocka_unit_test(empty_type_is_refused_by_position),
         cmocka_unit_test(type_listed_twice_is_refused_by_name),

@@ -358,11 +358,12 @@ static void table_declares_itself(void **state)
     assert_int_equal(driver->capabilities,
                      OBOL_DRIVER_THREAD_SAFE | OBOL_DRIVER_MULTI_PROCESS
                          | OBOL_DRIVER_PERSISTENT);
-    /* ABI 1.1: put_batch; 1.2: check. */
-    assert_int_equal(driver->abi_minor, 2);
+    /* ABI 1.1: put_batch; 1.2: check; 1.3: prefixes. */
+    assert_int_equal(driver->abi_minor, 3);
     assert_int_equal(driver->struct_size, sizeof(obol_driver));
     assert_true(OBOL_DRIVER_HAS_SLOT(driver, put_batch, 1));
     assert_true(OBOL_DRIVER_HAS_SLOT(driver, check, 2));
+    assert_true(OBOL_DRIVER_HAS_SLOT(driver, prefixes, 3));
 }
 
 static void config_refuses_host(void **state)
@@ -481,6 +482,189 @@ static void open_creates_the_directory_but_not_its_parents(void **state)
     obol_error err = { 0 };
     assert_int_equal(open_status(&tc, &err), OBOL_ERR_BACKEND);
     assert_non_null(strstr(err.message, path));
+}
+
+/* --------------------------------------------------- create=0 (1.3) */
+
+/* How many entries dir holds (0 for an empty directory). */
+static size_t entries_in(const char *dir)
+{
+    char command[PATH_MAX + 32];
+    snprintf(command, sizeof command, "ls -A '%s' | wc -l", dir);
+    FILE *p = popen(command, "r");
+    unsigned long count = 999;
+    assert_non_null(p);
+    assert_int_equal(fscanf(p, "%lu", &count), 1);
+    pclose(p);
+    return count;
+}
+
+static int open_existing_status(const char *path, obol_error *err)
+{
+    test_config tc;
+    config_init(&tc, path, "obol");
+    tc.config.open_flags = OBOL_DRIVER_OPEN_EXISTING;
+    return open_status(&tc, err);
+}
+
+static void open_existing_refuses_a_missing_directory(void **state)
+{
+    fixture *f = *state;
+    char path[PATH_MAX];
+    obol_error err = { 0 };
+    struct stat st;
+    snprintf(path, sizeof path, "%s/tpyo", f->dir);
+    assert_int_equal(open_existing_status(path, &err), OBOL_ERR_NO_STORE);
+    assert_non_null(strstr(err.message, "no LMDB environment at"));
+    assert_non_null(strstr(err.message, path));
+    assert_non_null(strstr(err.message, "nothing was created"));
+    assert_int_equal(stat(path, &st), -1);
+    snprintf(path, sizeof path, "%s/missing/env", f->dir);
+    assert_int_equal(open_existing_status(path, &err), OBOL_ERR_NO_STORE);
+    assert_int_equal(entries_in(f->dir), 0);
+}
+
+static void open_existing_refuses_a_directory_without_an_environment(
+    void **state)
+{
+    fixture *f = *state;
+    obol_error err = { 0 };
+    assert_int_equal(open_existing_status(f->dir, &err), OBOL_ERR_NO_STORE);
+    assert_non_null(strstr(err.message, f->dir));
+    assert_int_equal(entries_in(f->dir), 0);
+}
+
+/* An LMDB environment of another program has no "sessions" database:
+ * create=0 does not add one. */
+static void open_existing_refuses_an_environment_without_obol_databases(
+    void **state)
+{
+    fixture *f = *state;
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_val key = { 1, "k" }, value = { 1, "v" };
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_open(env, f->dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, NULL, 0, &dbi), 0);
+    assert_int_equal(mdb_put(txn, dbi, &key, &value, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    obol_error err = { 0 };
+    assert_int_equal(open_existing_status(f->dir, &err), OBOL_ERR_NO_STORE);
+    assert_non_null(strstr(err.message, "holds no obol store"));
+    assert_non_null(strstr(err.message, "nothing was created"));
+}
+
+static void open_existing_opens_a_store_that_exists(void **state)
+{
+    fixture *f = *state;
+    obol_driver_key key = key_of(text("alice"), text("full"), text("s1"));
+    void *handle = open_store(f->dir, "obol", NULL, NULL);
+    insert(handle, key);
+    driver->close(handle);
+    test_config tc;
+    config_init(&tc, f->dir, "other-prefix");
+    tc.config.open_flags = OBOL_DRIVER_OPEN_EXISTING;
+    obol_error err = { 0 };
+    assert_int_equal(driver->open(&tc.config, &handle, &err), OBOL_OK);
+    driver->close(handle);
+    handle = open_store(f->dir, "obol", NULL, NULL);
+    assert_stored(handle, key, "s1", 2);
+    driver->close(handle);
+}
+
+/* A core before ABI 1.3 passes a config that ends before open_flags: the
+ * driver creates as it always did. */
+static void config_of_an_older_core_still_creates(void **state)
+{
+    fixture *f = *state;
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/env", f->dir);
+    test_config tc;
+    config_init(&tc, path, "obol");
+    tc.config.open_flags = OBOL_DRIVER_OPEN_EXISTING; /* beyond its size */
+    tc.config.struct_size = offsetof(obol_driver_config, open_flags);
+    obol_error err = { 0 };
+    assert_int_equal(open_status(&tc, &err), OBOL_OK);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+}
+
+/* ---------------------------------------------------- prefixes (1.3) */
+
+typedef struct prefix_seen {
+    obol_bytes items[16];
+    uint8_t copies[16][8];
+    size_t count;
+} prefix_seen;
+
+static int collect_prefix(void *arg, obol_bytes prefix)
+{
+    prefix_seen *s = arg;
+    assert_true(s->count < 16);
+    assert_true(prefix.len <= 8);
+    memcpy(s->copies[s->count], prefix.data, prefix.len);
+    s->items[s->count] = bytes_of(s->copies[s->count], prefix.len);
+    s->count++;
+    return OBOL_OK;
+}
+
+static int prefix_was_seen(const prefix_seen *s, obol_bytes prefix)
+{
+    int times = 0;
+    for (size_t i = 0; i < s->count; i++)
+        times += s->items[i].len == prefix.len
+                 && memcmp(s->items[i].data, prefix.data, prefix.len) == 0;
+    return times;
+}
+
+static void prefixes_names_each_prefix_once(void **state)
+{
+    fixture *f = *state;
+    /* Byte prefixes of each other, a NUL and 0xff bytes: the seek past
+     * each one must land on the next, never inside or beyond it. */
+    static const obol_bytes names[] = {
+        { (const uint8_t *)"p", 1 }, { (const uint8_t *)"pq", 2 },
+        { (const uint8_t *)"p\0", 2 }, { (const uint8_t *)"\xff\xff", 2 },
+        { (const uint8_t *)"obol", 4 },
+    };
+    const size_t count = sizeof names / sizeof names[0];
+    void *handles[sizeof names / sizeof names[0]];
+    for (size_t i = 0; i < count; i++) {
+        handles[i] = open_store_bytes(f->dir, names[i], NULL, NULL);
+        for (int n = 0; n < 40; n++) {
+            char user[16];
+            snprintf(user, sizeof user, "user-%d", n);
+            insert(handles[i], key_of(text(user), text("full"), text("s")));
+        }
+    }
+    prefix_seen s = { .count = 0 };
+    int complete = 0;
+    obol_error err = { 0 };
+    assert_int_equal(driver->prefixes(handles[0], collect_prefix, &s,
+                                      &complete, &err), OBOL_OK);
+    assert_int_equal(complete, 1);
+    assert_int_equal(s.count, count);
+    for (size_t i = 0; i < count; i++)
+        assert_int_equal(prefix_was_seen(&s, names[i]), 1);
+    for (size_t i = 0; i < count; i++)
+        driver->close(handles[i]);
+}
+
+static void prefixes_of_an_empty_environment_is_none(void **state)
+{
+    fixture *f = *state;
+    void *handle = open_store(f->dir, "obol", NULL, NULL);
+    prefix_seen s = { .count = 0 };
+    int complete = 0;
+    obol_error err = { 0 };
+    assert_int_equal(driver->prefixes(handle, collect_prefix, &s, &complete,
+                                      &err), OBOL_OK);
+    assert_int_equal(complete, 1);
+    assert_int_equal(s.count, 0);
+    driver->close(handle);
 }
 
 /* ------------------------------------------------------ get, put, del */
@@ -1496,6 +1680,13 @@ int main(void)
         WITH_DIR(config_refuses_option_given_twice),
         WITH_DIR(config_accepts_every_option),
         WITH_DIR(open_creates_the_directory_but_not_its_parents),
+        WITH_DIR(open_existing_refuses_a_missing_directory),
+        WITH_DIR(open_existing_refuses_a_directory_without_an_environment),
+        WITH_DIR(open_existing_refuses_an_environment_without_obol_databases),
+        WITH_DIR(open_existing_opens_a_store_that_exists),
+        WITH_DIR(config_of_an_older_core_still_creates),
+        WITH_DIR(prefixes_names_each_prefix_once),
+        WITH_DIR(prefixes_of_an_empty_environment_is_none),
         WITH_DIR(put_then_get_returns_the_bytes),
         WITH_DIR(empty_sealed_bytes_round_trip),
         WITH_DIR(get_of_missing_record_is_not_found),

@@ -537,6 +537,64 @@ static void walk_while_a_slot_moves_skips_nothing(void **state)
     obol_store_close(st);
 }
 
+static int count_scanned(void *arg, const obol_session *s)
+{
+    (void)s;
+    ++*(int *)arg;
+    return OBOL_OK;
+}
+
+/* connect=lazy on a cluster none of whose nodes answers yet (all of them
+ * stopped, for well under cluster-node-timeout): the store opens without
+ * a slot map; a call fails within its time, and so does a walk, which an
+ * empty map must not turn into "no records". Once the nodes answer, the
+ * same handle reads the map and serves every call. */
+static void lazy_store_opens_before_the_cluster_answers(void **state)
+{
+    obol_store *st;
+    obol_session *s, *got = NULL;
+    obol_error err = { 0 };
+    double started;
+    int scanned = 0, status;
+    (void)state;
+
+    for (size_t i = 0; i < redis_cluster_size(cluster); i++)
+        assert_int_equal(redis_harness_pause(redis_cluster_node(cluster, i)),
+                         0);
+    st = open_store("&timeout_ms=250&connect_timeout_ms=100&connect=lazy");
+    started = redis_harness_monotonic_ms();
+    status = obol_get(st, "no-such-session", "lazy", NULL, &got, &err);
+    assert_true(status == OBOL_ERR_TIMEOUT || status == OBOL_ERR_BACKEND);
+    assert_true(redis_harness_monotonic_ms() - started < 600);
+    started = redis_harness_monotonic_ms();
+    status = obol_scan(st, count_scanned, &scanned, NULL, &err);
+    assert_true(status == OBOL_ERR_TIMEOUT || status == OBOL_ERR_BACKEND);
+    assert_true(redis_harness_monotonic_ms() - started < 600);
+    for (size_t i = 0; i < redis_cluster_size(cluster); i++)
+        assert_int_equal(redis_harness_resume(redis_cluster_node(cluster, i)),
+                         0);
+
+    s = insert(st, "lazy");
+    assert_int_equal(obol_get(st, s->id, "lazy", NULL, &got, &err), OBOL_OK);
+    obol_session_free(got);
+    assert_int_equal(obol_scan(st, count_scanned, &scanned, NULL, &err),
+                     OBOL_OK);
+    assert_int_equal(scanned, 1);
+    {
+        obol_prefix_list list;
+        int found = 0;
+
+        assert_int_equal(obol_store_prefixes(st, &list, &err), OBOL_OK);
+        assert_int_equal(list.complete, 1);
+        for (size_t i = 0; i < list.count; i++)
+            found += strcmp(list.prefixes[i], prefix) == 0;
+        assert_int_equal(found, 1);
+        obol_prefix_list_clear(&list);
+    }
+    obol_session_free(s);
+    obol_store_close(st);
+}
+
 /* A master stops answering without closing anything (SIGSTOP): calls fail
  * within their time, a write says its outcome is unknown, and all is well
  * again after SIGCONT, well before the cluster would fail it over. */
@@ -647,6 +705,7 @@ int main(void)
         T(walk_while_a_slot_moves_skips_nothing),
         T(periodic_refresh_follows_a_moved_slot),
         T(stats_count_redirections_and_map_refreshes),
+        T(lazy_store_opens_before_the_cluster_answers),
         T(stalled_master_times_out_then_recovers),
         T(graceful_failover_surfaces_nothing),
         T(crash_failover_loses_no_acknowledged_write),

@@ -426,6 +426,38 @@ static void every_sentinel_down_is_named(void **state)
     obol_store_close(st);
 }
 
+/* connect=lazy while no Sentinel answers: the store opens, a call fails
+ * within its time, and the same handle finds the master once the
+ * Sentinels are back. */
+static void lazy_store_opens_before_the_sentinels_answer(void **state)
+{
+    obol_store *st;
+    obol_session *s, *got = NULL;
+    obol_error err = { 0 };
+    double started;
+    int status;
+    (void)state;
+
+    for (size_t k = 0; k < redis_sentinel_count(setup); k++)
+        assert_int_equal(redis_harness_kill(redis_sentinel_sentinel(setup, k)),
+                         0);
+    st = open_store("&sentinel_timeout_ms=100&timeout_ms=400&connect=lazy");
+    started = redis_harness_monotonic_ms();
+    status = obol_get(st, "no-such-session", "lazy", NULL, &got, &err);
+    assert_true(status == OBOL_ERR_TIMEOUT || status == OBOL_ERR_BACKEND);
+    assert_message_has(err.message, "no Sentinel named master 'obol'");
+    assert_true(redis_harness_monotonic_ms() - started < 1000);
+    for (size_t k = 0; k < redis_sentinel_count(setup); k++)
+        assert_int_equal(
+            redis_harness_restart(redis_sentinel_sentinel(setup, k)), 0);
+    assert_int_equal(redis_sentinel_wait_linked(setup, SETTLE_WAIT_MS), 0);
+    s = insert(st, "lazy");
+    assert_int_equal(obol_get(st, s->id, "lazy", NULL, &got, &err), OBOL_OK);
+    obol_session_free(got);
+    obol_session_free(s);
+    obol_store_close(st);
+}
+
 /* ----------------------------------------------------------- refreshers */
 
 /* A thread that refreshes one session over and over, as a client that
@@ -914,6 +946,7 @@ int main(void)
         T(unknown_master_name_is_named),
         T(one_sentinel_down_changes_nothing),
         T(every_sentinel_down_is_named),
+        T(lazy_store_opens_before_the_sentinels_answer),
         T(stalled_master_times_out_then_recovers),
         T(plain_sentinel_failover_resumes_within_seconds),
         T(paused_switchover_surfaces_nothing),

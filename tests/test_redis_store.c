@@ -570,6 +570,182 @@ static void killed_server_fails_within_timeout_then_recovers(void **state)
     obol_store_close(st);
 }
 
+/* A scan visitor that counts. */
+static int count_scanned(void *arg, const obol_session *s)
+{
+    (void)s;
+    ++*(int *)arg;
+    return OBOL_OK;
+}
+
+/* connect=lazy: a service whose Redis is not up yet opens its store all
+ * the same; every call fails as it would in an outage (a walk too, never
+ * an empty success), and the same handle serves the server once it is
+ * up. The normal open still fails at once. */
+static void lazy_store_opens_before_the_server_and_serves_it_after(void **state)
+{
+    char options[128];
+    obol_store *st = NULL, *eager = NULL;
+    obol_session *s, *got = NULL, **all = NULL;
+    obol_session *fresh;
+    obol_error err = { 0 };
+    size_t count = 0;
+    int scanned = 0;
+    double started;
+    redis_harness_monitor *monitor;
+    (void)state;
+
+    redisFree(raw);
+    raw = NULL;
+    assert_int_equal(redis_harness_kill(redis), 0);
+    snprintf(options, sizeof options,
+             "&timeout_ms=%d&connect_timeout_ms=%d", TIMEOUT_MS,
+             CONNECT_TIMEOUT_MS);
+
+    started = redis_harness_monotonic_ms();
+    {
+        char config[512];
+        snprintf(config, sizeof config, "%s?prefix=%s%s",
+                 redis_harness_url(redis), prefix, options);
+        assert_fails_naming_server(obol_store_open(config, &eager, &err),
+                                   started, &err);
+        assert_null(eager);
+    }
+    /* Opens although nothing listens (no time limit asserted: the first
+     * use of OpenSSL's digests is slow under valgrind). */
+    strcat(options, "&connect=lazy");
+    st = open_store(options);
+
+    s = obol_session_new("alice", NULL, now_s(), 100000, 600);
+    assert_non_null(s);
+    started = redis_harness_monotonic_ms();
+    assert_fails_naming_server(obol_upsert(st, s, &err), started, &err);
+    assert_int_equal(s->lock_version, 0);
+    started = redis_harness_monotonic_ms();
+    assert_fails_naming_server(get_status(st, s->id, "alice", &err), started,
+                               &err);
+    started = redis_harness_monotonic_ms();
+    assert_fails_naming_server(obol_get_all(st, "alice", NULL, &all, &count,
+                                            &err), started, &err);
+    started = redis_harness_monotonic_ms();
+    assert_fails_naming_server(obol_scan(st, count_scanned, &scanned, NULL,
+                                         &err), started, &err);
+    assert_int_equal(scanned, 0);
+
+    assert_int_equal(redis_harness_restart(redis), 0);
+    raw = redis_harness_client(redis);
+    assert_non_null(raw);
+    /* The same handle, no reopening. The scripts' SHA1s were computed at
+     * open: the first EVALSHA is NOSCRIPT and runs the source, after
+     * which an upsert is one round trip again. */
+    upsert_ok(st, s);
+    assert_int_equal(s->lock_version, 1);
+    assert_int_equal(obol_get(st, s->id, "alice", NULL, &got, &err), OBOL_OK);
+    assert_string_equal(got->refresh_token_id, s->refresh_token_id);
+    obol_session_free(got);
+    fresh = obol_session_new("alice", NULL, now_s(), 100000, 600);
+    assert_non_null(fresh);
+    monitor = monitor_begin();
+    upsert_ok(st, fresh);
+    assert_int_equal(redis_harness_monitor_end(monitor), 1);
+    assert_int_equal(obol_scan(st, count_scanned, &scanned, NULL, &err),
+                     OBOL_OK);
+    assert_int_equal(scanned, 2);
+    obol_session_free(fresh);
+    obol_session_free(s);
+    obol_store_close(st);
+}
+
+static void connect_option_takes_eager_or_lazy(void **state)
+{
+    char config[512];
+    obol_store *st = NULL;
+    obol_error err = { 0 };
+    (void)state;
+
+    snprintf(config, sizeof config, "%s?prefix=%s&connect=eager",
+             redis_harness_url(redis), prefix);
+    assert_int_equal(obol_store_open(config, &st, &err), OBOL_OK);
+    obol_store_close(st);
+    st = NULL;
+    snprintf(config, sizeof config, "%s?prefix=%s&connect=later",
+             redis_harness_url(redis), prefix);
+    assert_int_equal(obol_store_open(config, &st, &err), OBOL_ERR_INVALID);
+    assert_message_has(err.message, "connect 'later' is not eager or lazy");
+}
+
+/* ------------------------------------------------------------ prefixes */
+
+static int lists_prefix(const obol_prefix_list *list, const char *name)
+{
+    for (size_t i = 0; i < list->count; i++)
+        if (strcmp(list->prefixes[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+/* A store under prefix base + suffix (suffix as written in a URL). */
+static obol_store *open_store_under(const char *suffix)
+{
+    char saved[sizeof prefix];
+    obol_store *st;
+
+    snprintf(saved, sizeof saved, "%s", prefix);
+    snprintf(prefix, sizeof prefix, "%s%s", saved, suffix);
+    st = open_store("");
+    snprintf(prefix, sizeof prefix, "%s", saved);
+    return st;
+}
+
+/* SCAN with a budget: every prefix with records on a small server (its
+ * escaping undone), someone else's keys ignored, and "maybe more" once
+ * the server holds more keys than the budget looks at. */
+static void prefixes_are_found_by_scan_within_a_budget(void **state)
+{
+    char plain[64], odd[64];
+    obol_store *a = open_store_under("-a");
+    obol_store *b = open_store_under("%20b%3A%7Bx%7D");
+    obol_store *empty = open_store("");
+    obol_session *s1, *s2;
+    obol_prefix_list list;
+    obol_error err = { 0 };
+    (void)state;
+
+    snprintf(plain, sizeof plain, "%s-a", prefix);
+    snprintf(odd, sizeof odd, "%s b:{x}", prefix);
+    s1 = stored_session(a, "alice", 600);
+    s2 = stored_session(b, "bob", 600);
+    /* Matches the pattern, but no prefix escapes to "bad%zz". */
+    assert_int_equal(redis_harness_run(raw, "SET %s x", "bad%zz:{u:t}:rec"),
+                     0);
+    assert_int_equal(obol_store_prefixes(empty, &list, &err), OBOL_OK);
+    assert_int_equal(list.complete, 1);
+    assert_true(lists_prefix(&list, plain));
+    assert_true(lists_prefix(&list, odd));
+    assert_false(lists_prefix(&list, prefix));
+    for (size_t i = 0; i < list.count; i++)
+        assert_null(strstr(list.prefixes[i], "bad"));
+    obol_prefix_list_clear(&list);
+
+    assert_int_equal(redis_harness_run(raw, "EVAL %s 0",
+                                       "for i = 1, 40000 do "
+                                       "redis.call('SET', 'filler:' .. i, 'x') "
+                                       "end"), 0);
+    assert_int_equal(obol_store_prefixes(empty, &list, &err), OBOL_OK);
+    assert_int_equal(list.complete, 0);
+    obol_prefix_list_clear(&list);
+    assert_int_equal(redis_harness_run(raw, "EVAL %s 0",
+                                       "for i = 1, 40000 do "
+                                       "redis.call('DEL', 'filler:' .. i) "
+                                       "end"), 0);
+    assert_int_equal(redis_harness_run(raw, "DEL %s", "bad%zz:{u:t}:rec"), 0);
+    obol_session_free(s1);
+    obol_session_free(s2);
+    obol_store_close(empty);
+    obol_store_close(b);
+    obol_store_close(a);
+}
+
 /* -------------------------------------------------------------- threads */
 
 enum { RACERS = 8, WINS_EACH = 20 };
@@ -749,6 +925,9 @@ int main(void)
         T(record_copied_to_another_session_id_is_not_found),
         T(every_operation_is_one_round_trip),
         T(killed_server_fails_within_timeout_then_recovers),
+        T(lazy_store_opens_before_the_server_and_serves_it_after),
+        T(connect_option_takes_eager_or_lazy),
+        T(prefixes_are_found_by_scan_within_a_budget),
         T(racing_refreshes_lose_no_update),
         T(stats_count_connects_reconnects_and_pool_waits),
     };

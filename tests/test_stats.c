@@ -128,14 +128,14 @@ static void every_operation_reason_and_status_has_a_name(void **state)
     assert_null(obol_refusal_name(OBOL_REFUSED_COUNT));
     assert_string_equal(obol_refusal_name(OBOL_REFUSED_UNKNOWN_KEY),
                         "unknown_key");
-    for (int status = OBOL_ERR_CORRUPT; status <= OBOL_REUSE_DETECTED;
+    for (int status = OBOL_ERR_NO_STORE; status <= OBOL_REUSE_DETECTED;
          status++)
         assert_string_not_equal(obol_status_name(status), "other");
     assert_string_equal(obol_status_name(OBOL_ERR_TIMEOUT), "timeout");
     assert_string_equal(obol_status_name(1000), "other");
     assert_true(OBOL_OP_COUNT <= OBOL_STATS_MAX_OPS);
     assert_true(OBOL_REFUSED_COUNT <= OBOL_STATS_MAX_REFUSALS);
-    assert_true(-OBOL_ERR_CORRUPT <= OBOL_STATS_ERRORS);
+    assert_true(-OBOL_ERR_NO_STORE <= OBOL_STATS_ERRORS);
 }
 
 /* ------------------------------------------------------------ snapshot */

@@ -508,6 +508,21 @@ static int lmdb_scan(void *handle, obol_driver_visit visit, void *arg,
     return walk_sessions(handle, NULL, visit, arg, err);
 }
 
+/* Every prefix in the environment, whichever store wrote it: the keys
+ * begin with the prefix, so this is a seek per prefix, never a walk. */
+static int lmdb_prefixes(void *handle, obol_driver_prefix_visit visit,
+                         void *arg, int *complete, obol_error *err)
+{
+    lmdb_env *env;
+    int status = store_env(handle, &env, err);
+    *complete = 0;
+    if (status == OBOL_OK)
+        status = lmdb_walk_prefixes(env, visit, arg, err);
+    if (status == OBOL_OK)
+        *complete = 1;
+    return status;
+}
+
 /* Finds the first session key in range; OBOL_NOT_FOUND when none is left.
  * The key is copied out because deleting moves the pages it lives in. */
 static int first_in_range(lmdb_txn *t, const lmdb_key *range, lmdb_key *out)
@@ -705,7 +720,7 @@ static const char *const lmdb_schemes[] = { "lmdb", NULL };
 
 static const obol_driver lmdb_driver = {
     .abi_major = OBOL_DRIVER_ABI_MAJOR,
-    .abi_minor = 2,   /* fills the slots up to check (1.2) */
+    .abi_minor = 3,   /* fills the slots up to prefixes (1.3), no stats */
     .struct_size = sizeof(obol_driver),
     .name = "lmdb",
     .schemes = lmdb_schemes,
@@ -723,6 +738,7 @@ static const obol_driver lmdb_driver = {
     .health = lmdb_health,
     .put_batch = lmdb_put_batch,
     .check = lmdb_check,
+    .prefixes = lmdb_prefixes,
 };
 
 /* Refuses (NULL) a host of another major ABI, or one too old to have the

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -90,23 +91,64 @@ size_t lmdb_env_map_size(lmdb_env *env)
     return size;
 }
 
-/* Creates dir itself (never its parents) and checks it is a directory. */
-static int ensure_directory(const char *dir, obol_error *err)
+static int no_environment(const char *dir, obol_error *err)
 {
-    if (mkdir(dir, 0700) == 0)
-        return OBOL_OK;
-    if (errno != EEXIST)
-        return lmdb_fail(err, OBOL_ERR_BACKEND,
-                         "lmdb: cannot create directory %s: %s", dir,
-                         strerror(errno));
+    return lmdb_fail(err, OBOL_ERR_NO_STORE,
+                     "lmdb: no LMDB environment at %s (nothing was created)",
+                     dir);
+}
+
+/* An environment is its data file: mdb_env_open() would create one where
+ * there is none, so its absence is checked first. */
+static int check_data_file(const char *dir, obol_error *err)
+{
+    size_t size = strlen(dir) + sizeof "/data.mdb";
+    char *file = malloc(size);
     struct stat st;
-    if (stat(dir, &st) != 0)
+    int status = OBOL_OK;
+
+    if (file == NULL)
+        return lmdb_fail(err, OBOL_ERR_NOMEM, "lmdb: out of memory");
+    snprintf(file, size, "%s/data.mdb", dir);
+    int rc = stat(file, &st);
+    if (rc != 0 && errno == ENOENT)
+        status = no_environment(dir, err);
+    else if (rc != 0)
+        status = lmdb_fail(err, OBOL_ERR_BACKEND, "lmdb: cannot stat %s: %s",
+                           file, strerror(errno));
+    else if (!S_ISREG(st.st_mode))
+        status = lmdb_fail(err, OBOL_ERR_INVALID,
+                           "lmdb: %s is not a regular file", file);
+    else if (st.st_size == 0)   /* mdb_env_open() would write one */
+        status = no_environment(dir, err);
+    free(file);
+    return status;
+}
+
+/* Creates dir itself (never its parents) and checks it is a directory;
+ * with must_exist creates nothing, and checks that it holds an
+ * environment too. */
+static int ensure_directory(const char *dir, int must_exist, obol_error *err)
+{
+    if (!must_exist) {
+        if (mkdir(dir, 0700) == 0)
+            return OBOL_OK;
+        if (errno != EEXIST)
+            return lmdb_fail(err, OBOL_ERR_BACKEND,
+                             "lmdb: cannot create directory %s: %s", dir,
+                             strerror(errno));
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        if (must_exist && (errno == ENOENT || errno == ENOTDIR))
+            return no_environment(dir, err);
         return lmdb_fail(err, OBOL_ERR_BACKEND, "lmdb: cannot stat %s: %s",
                          dir, strerror(errno));
+    }
     if (!S_ISDIR(st.st_mode))
         return lmdb_fail(err, OBOL_ERR_INVALID,
                          "lmdb: %s is not a directory", dir);
-    return OBOL_OK;
+    return must_exist ? check_data_file(dir, err) : OBOL_OK;
 }
 
 /* Asks LMDB for a larger map: first the size another process may already
@@ -130,11 +172,14 @@ static int grow_map(MDB_env *env, const char *path, size_t seen,
     return OBOL_OK;
 }
 
-/* Creates (or opens) the two named databases. The environment is not yet
- * shared, so the map may be resized here without the lock. */
-static int open_databases(lmdb_env *e, obol_error *err)
+/* Creates (or opens) the two named databases; with must_exist only
+ * opens them (an environment of another program has none). The
+ * environment is not yet shared, so the map may be resized here without
+ * the lock. */
+static int open_databases(lmdb_env *e, int must_exist, obol_error *err)
 {
     MDB_env *env = e->view.env;
+    unsigned int create = must_exist ? 0 : MDB_CREATE;
     for (int attempt = 0; attempt < LMDB_MAX_ATTEMPTS; attempt++) {
         MDB_txn *txn;
         const char *what = "mdb_txn_begin";
@@ -148,9 +193,9 @@ static int open_databases(lmdb_env *e, obol_error *err)
         if (rc != 0)
             return lmdb_fail_mdb(err, rc, what, e->path);
         what = "mdb_dbi_open";
-        rc = mdb_dbi_open(txn, "sessions", MDB_CREATE, &e->view.sessions);
+        rc = mdb_dbi_open(txn, "sessions", create, &e->view.sessions);
         if (rc == 0)
-            rc = mdb_dbi_open(txn, "expiry", MDB_CREATE, &e->view.expiry);
+            rc = mdb_dbi_open(txn, "expiry", create, &e->view.expiry);
         if (rc == 0) {
             what = "mdb_txn_commit";
             rc = mdb_txn_commit(txn);
@@ -159,6 +204,10 @@ static int open_databases(lmdb_env *e, obol_error *err)
         }
         if (rc == 0)
             return OBOL_OK;
+        if (rc == MDB_NOTFOUND && create == 0)
+            return lmdb_fail(err, OBOL_ERR_NO_STORE,
+                             "lmdb: the LMDB environment at %s holds no obol "
+                             "store (nothing was created)", e->path);
         if (rc != MDB_MAP_FULL)
             return lmdb_fail_mdb(err, rc, what, e->path);
         int status = grow_map(env, e->path, current_map_size(env), err);
@@ -237,7 +286,7 @@ static int open_env(const char *path, const lmdb_env_settings *settings,
     }
     int status = configure_env(e->view.env, path, settings, err);
     if (status == OBOL_OK)
-        status = open_databases(e, err);
+        status = open_databases(e, settings->must_exist, err);
     if (status != OBOL_OK) {
         free_env(e);
         return status;
@@ -265,7 +314,7 @@ int lmdb_env_acquire(const char *dir, const lmdb_env_settings *settings,
                      lmdb_env **out, obol_error *err)
 {
     pthread_once(&atfork_once, registry_install_atfork);
-    int status = ensure_directory(dir, err);
+    int status = ensure_directory(dir, settings->must_exist, err);
     if (status != OBOL_OK)
         return status;
     char *path = realpath(dir, NULL);

@@ -26,6 +26,8 @@ typedef struct lmdb_env_settings {
     size_t map_size;          /* initial map size in bytes */
     unsigned int max_readers; /* 0: LMDB's default */
     unsigned int sync_flags;  /* 0, MDB_NOMETASYNC or MDB_NOSYNC */
+    int must_exist;           /* create=0: create neither the directory,
+                                 the environment nor its databases */
 } lmdb_env_settings;
 
 typedef struct lmdb_env lmdb_env;
@@ -41,7 +43,9 @@ typedef struct lmdb_env_view {
 } lmdb_env_view;
 
 /* Finds or opens the environment of directory dir (absolute; created with
- * mode 0700 when missing). Returns OBOL_OK or an error in err. */
+ * mode 0700 when missing). With settings->must_exist nothing is created:
+ * a directory that is missing or holds no environment with our databases
+ * is OBOL_ERR_NO_STORE. Returns OBOL_OK or an error in err. */
 int lmdb_env_acquire(const char *dir, const lmdb_env_settings *settings,
                      lmdb_env **out, obol_error *err);
 

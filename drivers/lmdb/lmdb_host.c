@@ -54,3 +54,10 @@ int lmdb_too_long(size_t max_record, size_t len)
 {
     return max_record != 0 && len > max_record;
 }
+
+uint32_t lmdb_open_flags_of(const obol_driver_config *config)
+{
+    size_t needed = offsetof(obol_driver_config, open_flags)
+                    + sizeof config->open_flags;
+    return config->struct_size >= needed ? config->open_flags : 0;
+}

@@ -6,6 +6,7 @@
 #define OBOL_LMDB_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <obol/driver.h>
 
@@ -27,6 +28,10 @@ int lmdb_fail_mdb(obol_error *err, int rc, const char *what,
 /* config->max_record (ABI 1.2), or 0 (no limit) from a core whose config
  * ends before it. */
 size_t lmdb_max_record_of(const obol_driver_config *config);
+
+/* config->open_flags (ABI 1.3), or 0 from a core whose config ends
+ * before it. */
+uint32_t lmdb_open_flags_of(const obol_driver_config *config);
 
 /* Whether sealed bytes of len are longer than the core reads: such a
  * record is shown without them (driver.h, "Bounded reads"). */

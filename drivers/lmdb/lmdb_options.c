@@ -121,6 +121,8 @@ int lmdb_options_parse(const obol_driver_config *config, const char **dir,
     settings->map_size = LMDB_DEFAULT_MAP_SIZE;
     settings->max_readers = 0;
     settings->sync_flags = 0;
+    settings->must_exist =
+        (lmdb_open_flags_of(config) & OBOL_DRIVER_OPEN_EXISTING) != 0;
     unsigned int seen = 0;
     for (size_t i = 0; i < config->option_count; i++) {
         status = parse_option(&config->options[i], &seen, settings, err);

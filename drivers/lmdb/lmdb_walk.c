@@ -167,3 +167,106 @@ int lmdb_walk_range(lmdb_env *env, const uint8_t *range, size_t range_len,
     free(w);
     return status;
 }
+
+/* ------------------------------------------------------------ prefixes */
+
+#define PREFIX_BATCH 32
+
+typedef struct prefix_walk {
+    lmdb_key start; /* where this batch seeks; len 0: from the start */
+    lmdb_key next;  /* where the batch after it will */
+    int done;
+    size_t count;
+    lmdb_key found[PREFIX_BATCH];   /* the prefixes' bytes, decoded */
+} prefix_walk;
+
+/* The least key above every key that begins with range, in next; 0, or
+ * -1 when there is none (range is all 0xff bytes). */
+static int range_successor(const uint8_t *range, size_t len, lmdb_key *next)
+{
+    while (len > 0 && range[len - 1] == 0xffu)
+        len--;
+    if (len == 0)
+        return -1;
+    memmove(next->bytes, range, len);
+    next->bytes[len - 1]++;
+    next->len = len;
+    return 0;
+}
+
+/* The prefix a session key begins with (len16(prefix) prefix), and the
+ * length of that range; -1 when the key is too short to hold one. */
+static int key_prefix(const MDB_val *key, obol_bytes *prefix,
+                      size_t *range_len)
+{
+    const uint8_t *data = key->mv_data;
+    if (key->mv_size < 2)
+        return -1;
+    size_t len = ((size_t)data[0] << 8) | data[1];
+    if (key->mv_size - 2 < len || len + 2 > LMDB_KEY_CAPACITY)
+        return -1;
+    prefix->data = data + 2;
+    prefix->len = len;
+    *range_len = len + 2;
+    return 0;
+}
+
+/* Finds the next batch of prefixes; a read transaction body. */
+static int prefix_batch(lmdb_txn *t, void *arg)
+{
+    prefix_walk *w = arg;
+    w->count = 0;
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open(t->txn, t->view->sessions, &cursor);
+    if (rc != 0)
+        return lmdb_txn_mdb_fail(t, "mdb_cursor_open", rc);
+    MDB_val key = { w->start.len, w->start.bytes }, value;
+    rc = mdb_cursor_get(cursor, &key, &value,
+                        w->start.len > 0 ? MDB_SET_RANGE : MDB_FIRST);
+    int status = OBOL_OK;
+    while (rc == 0 && w->count < PREFIX_BATCH) {
+        obol_bytes prefix;
+        size_t range_len;
+        if (key_prefix(&key, &prefix, &range_len) != 0) {
+            status = lmdb_fail(t->err, OBOL_ERR_CORRUPT,
+                               "lmdb: malformed session key in %s",
+                               t->view->path);
+            break;
+        }
+        lmdb_key *found = &w->found[w->count++];
+        memcpy(found->bytes, prefix.data, prefix.len);
+        found->len = prefix.len;
+        if (range_successor(key.mv_data, range_len, &w->next) != 0) {
+            rc = MDB_NOTFOUND;
+            break;
+        }
+        key.mv_data = w->next.bytes;
+        key.mv_size = w->next.len;
+        rc = mdb_cursor_get(cursor, &key, &value, MDB_SET_RANGE);
+    }
+    mdb_cursor_close(cursor);
+    if (status != OBOL_OK)
+        return status;
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return lmdb_txn_mdb_fail(t, "mdb_cursor_get", rc);
+    w->done = rc == MDB_NOTFOUND;
+    return OBOL_OK;
+}
+
+int lmdb_walk_prefixes(lmdb_env *env, obol_driver_prefix_visit visit,
+                       void *arg, obol_error *err)
+{
+    prefix_walk *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return lmdb_fail(err, OBOL_ERR_NOMEM, "lmdb: out of memory");
+    int status = OBOL_OK;
+    while (status == OBOL_OK && !w->done) {
+        status = lmdb_env_run(env, 0, prefix_batch, w, err);
+        w->start = w->next;
+        for (size_t i = 0; i < w->count && status == OBOL_OK; i++)
+            status = visit(arg, (obol_bytes){ w->found[i].bytes,
+                                              w->found[i].len });
+    }
+    free(w);
+    return status;
+}

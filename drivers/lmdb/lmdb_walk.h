@@ -24,4 +24,10 @@ int lmdb_walk_range(lmdb_env *env, const uint8_t *range, size_t range_len,
                     size_t max_record, obol_driver_visit visit, void *arg,
                     obol_error *err);
 
+/* Visits each distinct store prefix of the session keys: one cursor seek
+ * per prefix (each seek jumps past every key of the prefix before), a
+ * batch of them per read transaction, the visitor called outside it. */
+int lmdb_walk_prefixes(lmdb_env *env, obol_driver_prefix_visit visit,
+                       void *arg, obol_error *err);
+
 #endif

@@ -11,7 +11,9 @@
  *   process opened on the same name (each under its own prefix, as stores
  *   on one Redis server are); it lives until the last of them is closed.
  *   Nothing is shared with other processes (no OBOL_DRIVER_MULTI_PROCESS)
- *   and nothing outlives this one (no OBOL_DRIVER_PERSISTENT).
+ *   and nothing outlives this one (no OBOL_DRIVER_PERSISTENT). With
+ *   create=0 (OBOL_DRIVER_OPEN_EXISTING) only a space another store has
+ *   open is found; "memory:" never is.
  * - One handle may be used from many threads (OBOL_DRIVER_THREAD_SAFE):
  *   a single mutex per store makes every call atomic, which is all that
  *   compare-and-set needs here.
@@ -346,26 +348,53 @@ static void store_free(memory_store *st)
     free(st);
 }
 
-/* The named store, made on first use; a private one for name NULL. The
- * first open of a name decides its max_records. */
-static memory_store *store_acquire(const char *name, size_t max_records)
+/* The named store, made on first use unless must_exist (create=0); a
+ * private one for name NULL, which is new at every open, so must_exist
+ * never finds one. The first open of a name decides its max_records.
+ * NULL when there is nothing to open, or (only when creating) when out
+ * of memory. */
+static memory_store *store_acquire(const char *name, size_t max_records,
+                                   int must_exist)
 {
     memory_store *st;
 
     if (name == NULL)
-        return store_new(NULL, max_records);
+        return must_exist ? NULL : store_new(NULL, max_records);
     pthread_mutex_lock(&spaces_lock);
     for (st = spaces; st != NULL; st = st->next)
         if (strcmp(st->name, name) == 0)
             break;
     if (st != NULL) {
         st->refs++;
-    } else if ((st = store_new(name, max_records)) != NULL) {
+    } else if (!must_exist && (st = store_new(name, max_records)) != NULL) {
         st->next = spaces;
         spaces = st;
     }
     pthread_mutex_unlock(&spaces_lock);
     return st;
+}
+
+/* What create=0 finds where there is no space to open: the core gives
+ * config->open_flags from ABI 1.3 on, and an older core never asks. */
+static int must_exist(const obol_driver_config *config)
+{
+    size_t needed = offsetof(obol_driver_config, open_flags)
+                    + sizeof config->open_flags;
+    return config->struct_size >= needed
+           && (config->open_flags & OBOL_DRIVER_OPEN_EXISTING) != 0;
+}
+
+static int no_space(const char *name, obol_error *err)
+{
+    if (name == NULL)
+        return host->set_error(err, OBOL_ERR_NO_STORE,
+                               "memory: create=0, but \"memory:\" is a new "
+                               "store at every open, so there is none to "
+                               "open (nothing was created); name a space: "
+                               "memory:NAME");
+    return host->set_error(err, OBOL_ERR_NO_STORE,
+                           "memory: no space named '%s' is open in this "
+                           "process (nothing was created)", name);
 }
 
 static void store_release(memory_store *st)
@@ -423,10 +452,14 @@ static int memory_open(const obol_driver_config *config, void **handle,
 
     memory_handle *h = calloc(1, sizeof *h);
     if (h == NULL || bytes_copy(config->prefix, &h->prefix) != 0 ||
-        (h->store = store_acquire(config->path, max_records)) == NULL) {
+        (h->store = store_acquire(config->path, max_records,
+                                  must_exist(config))) == NULL) {
+        int missing = h != NULL && h->prefix.data != NULL && must_exist(config);
         if (h != NULL)
             free(h->prefix.data);
         free(h);
+        if (missing)
+            return no_space(config->path, err);
         return host->set_error(err, OBOL_ERR_NOMEM, "memory: out of memory");
     }
     h->max_record = max_record_of(config);

@@ -33,7 +33,8 @@ enum {
     SEEN_SENTINELS = 1 << 10,
     SEEN_SENTINEL_TIMEOUT = 1 << 11,
     SEEN_SENTINEL_USER = 1 << 12,
-    SEEN_SENTINEL_PASSWORD = 1 << 13
+    SEEN_SENTINEL_PASSWORD = 1 << 13,
+    SEEN_CONNECT = 1 << 14
 };
 
 /* Options that only a cluster takes, and those only Sentinel mode takes. */
@@ -280,6 +281,22 @@ static int parse_nodes(const char *option, const char *list,
     }
 }
 
+/* connect=eager (the default: open() fails when no server answers) or
+ * connect=lazy (open() reaches no server; see docs/REDIS.md). */
+static int parse_connect(const char *value, redis_settings *out,
+                         obol_error *err)
+{
+    if (strcmp(value, "eager") == 0)
+        out->lazy_connect = 0;
+    else if (strcmp(value, "lazy") == 0)
+        out->lazy_connect = 1;
+    else
+        return redis_host->set_error(err, OBOL_ERR_INVALID,
+                                     "redis config: connect '%s' is not "
+                                     "eager or lazy", value);
+    return OBOL_OK;
+}
+
 static int apply_option(const obol_driver_option *option, unsigned *seen,
                         redis_settings *out, obol_error *err)
 {
@@ -305,6 +322,7 @@ static int apply_option(const obol_driver_option *option, unsigned *seen,
         { "sentinel_timeout_ms", SEEN_SENTINEL_TIMEOUT },
         { "sentinel_user", SEEN_SENTINEL_USER },
         { "sentinel_password", SEEN_SENTINEL_PASSWORD },
+        { "connect", SEEN_CONNECT },
     };
     unsigned flag = 0;
 
@@ -315,7 +333,7 @@ static int apply_option(const obol_driver_option *option, unsigned *seen,
         return redis_host->set_error(err, OBOL_ERR_INVALID,
                                      "redis config: unknown option '%s' "
                                      "(known: timeout_ms, connect_timeout_ms, "
-                                     "pool, db, user, password, "
+                                     "connect, pool, db, user, password, "
                                      "wait_replicas, wait_timeout_ms; for "
                                      "redis+cluster also nodes, "
                                      "topology_refresh_ms; for "
@@ -357,6 +375,8 @@ static int apply_option(const obol_driver_option *option, unsigned *seen,
     case SEEN_POOL:
         return parse_number("pool", option->value, 1, REDIS_MAX_POOL,
                             &out->pool_size, err);
+    case SEEN_CONNECT:
+        return parse_connect(option->value, out, err);
     case SEEN_TLS_CA:
         return copy_path("tls_ca", option->value, &out->tls_ca, err);
     case SEEN_TLS_CERT:

@@ -72,6 +72,9 @@ typedef struct redis_settings {
     /* The longest sealed record the core reads (driver.h, "Bounded
      * reads"); 0: no limit. Replies are bounded by it (redis_guard.h). */
     uint64_t max_record;
+    /* connect=lazy: open() reaches no server; the first call that needs
+     * one connects (and reads the slot map, or asks the Sentinels). */
+    int lazy_connect;
 } redis_settings;
 
 /* Fills *out from config; on failure err names the offending part and *out

@@ -104,7 +104,9 @@ static int escape_prefix(redis_handle *h, obol_bytes prefix, obol_error *err)
 }
 
 /* Reads the slot map (cluster) and loads the scripts on one master, so
- * that a wrong address or password is reported by open(). */
+ * that a wrong address or password is reported by open(). With
+ * connect=lazy it does neither: every call reaches the servers itself,
+ * failing and recovering one by one as after an outage. */
 static int connect_store(redis_handle *h, obol_error *err)
 {
     redis_node *first = NULL;
@@ -117,6 +119,8 @@ static int connect_store(redis_handle *h, obol_error *err)
         return status;
     h->router.settings = &h->settings;
     h->router.topology = h->topology;
+    if (h->settings.lazy_connect)
+        return redis_scripts_digest(&h->scripts, err);
     if (redis_topology_masters(h->topology, &first, 1) == 0)
         return redis_host->set_error(err, OBOL_ERR_BACKEND,
                                      "redis %s: no master serves any slot",
@@ -760,18 +764,20 @@ static int redis_health(void *handle, char *info, size_t info_size,
     redis_handle *h = handle;
     redis_node *first = NULL;
     char version[32], layout[512];
+    size_t count;
     int status;
 
-    if (redis_topology_is_cluster(h->topology)) {
+    if (redis_topology_is_cluster(h->topology) &&
+        redis_topology_masters(h->topology, &first, 1) > 0) {
         obol_error scratch = { 0 };
         redis_topology_refresh(h->topology, redis_router_deadline(&h->router),
                                1, &scratch);
     }
-    if (redis_topology_masters(h->topology, &first, 1) == 0)
-        return redis_host->set_error(err, OBOL_ERR_BACKEND,
-                                     "redis %s: no master serves any slot",
-                                     h->settings.where);
-    status = server_version(h, first, version, sizeof version, err);
+    status = redis_topology_known_masters(h->topology,
+                                          redis_router_deadline(&h->router),
+                                          &first, 1, &count, err);
+    if (status == OBOL_OK)
+        status = server_version(h, first, version, sizeof version, err);
     if (status != OBOL_OK)
         return status;
     redis_topology_describe(h->topology, layout, sizeof layout);
@@ -784,6 +790,16 @@ static int redis_health(void *handle, char *info, size_t info_size,
         snprintf(info, info_size, "redis %s at %s, db %llu", version,
                  h->settings.where, (unsigned long long)h->settings.db);
     return OBOL_OK;
+}
+
+/* Prefixes by SCAN with a budget (redis_walk.h): complete on a store of
+ * up to some 16,000 keys per master, a partial list beyond. */
+static int redis_prefixes(void *handle, obol_driver_prefix_visit visit,
+                          void *arg, int *complete, obol_error *err)
+{
+    redis_handle *h = handle;
+
+    return redis_walk_prefixes(&h->router, visit, arg, complete, err);
 }
 
 /* ------------------------------------------------------------------ stats */
@@ -831,7 +847,8 @@ static const char *const redis_schemes[] = { "redis", "redis+unix",
 
 static const obol_driver redis_driver = {
     .abi_major = OBOL_DRIVER_ABI_MAJOR,
-    .abi_minor = 3,   /* put_batch (1.1) and stats (1.3); no check (1.2) */
+    .abi_minor = 4,   /* put_batch (1.1), prefixes (1.3), stats (1.4); no
+                         check (1.2) */
     .struct_size = sizeof(obol_driver),
     .name = "redis",
     .schemes = redis_schemes,
@@ -848,6 +865,7 @@ static const obol_driver redis_driver = {
     .prune = redis_prune,
     .health = redis_health,
     .put_batch = redis_put_batch,
+    .prefixes = redis_prefixes,
     .stats = redis_stats,
 };
 

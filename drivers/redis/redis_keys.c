@@ -172,3 +172,35 @@ char *redis_keys_pattern(const char *escaped_prefix, const char *suffix)
     memcpy(pattern + prefix_len + 4, suffix, suffix_len + 1);
     return pattern;
 }
+
+int redis_keys_prefix_of(const char *name, size_t name_len,
+                         const char *suffix, uint8_t **prefix,
+                         size_t *prefix_len, int *out_of_memory)
+{
+    const char *colon = memchr(name, ':', name_len);
+    uint8_t *user = NULL, *type = NULL;
+    size_t user_len, type_len, escaped_len;
+    char *escaped;
+    int status;
+
+    *out_of_memory = 0;
+    if (colon == NULL || colon == name)
+        return -1;
+    escaped_len = (size_t)(colon - name);
+    escaped = malloc(escaped_len + 1);
+    if (escaped == NULL) {
+        *out_of_memory = 1;
+        return -1;
+    }
+    memcpy(escaped, name, escaped_len);
+    escaped[escaped_len] = '\0';
+    /* The whole name must be ours, not only its start. */
+    status = redis_keys_parse(name, name_len, escaped, suffix, &user,
+                              &user_len, &type, &type_len);
+    free(user);
+    free(type);
+    if (status == 0)
+        status = unescape(escaped, escaped_len, prefix, prefix_len);
+    free(escaped);
+    return status;
+}

@@ -54,6 +54,15 @@ int redis_keys_parse(const char *name, size_t name_len,
                      uint8_t **user, size_t *user_len,
                      uint8_t **type, size_t *type_len);
 
+/*
+ * The prefix of a key name "P:{U:T}<suffix>" of any prefix, unescaped:
+ * 0 with *prefix malloc()ed (free it), or -1 when the name is not one
+ * this encoding produces, or when out of memory (*out_of_memory set).
+ */
+int redis_keys_prefix_of(const char *name, size_t name_len,
+                         const char *suffix, uint8_t **prefix,
+                         size_t *prefix_len, int *out_of_memory);
+
 /* The SCAN MATCH pattern of every key with the suffix under the prefix:
  * "P:{*}<suffix>"; malloc()ed, NULL when out of memory. */
 char *redis_keys_pattern(const char *escaped_prefix, const char *suffix);

@@ -364,18 +364,45 @@ static int gave_up(const redis_call *call, int tries, obol_error *err)
                       "tries; last: ", call->what, tries);
 }
 
+/* The node for call; NULL with the reason in err when none is known.
+ * refresh_failure is the last refresh of this call that failed (status
+ * OBOL_OK: none did): when the map is empty, or the master unknown,
+ * because nothing answered yet (connect=lazy), that is the reason. */
 static redis_node *owner_of(redis_router *r, const redis_call *call,
+                            const obol_error *refresh_failure,
                             obol_error *err)
 {
     redis_node *node = call->node != NULL
                            ? call->node
                            : redis_topology_route(r->topology, call->slot);
 
-    if (node == NULL)
+    if (node != NULL)
+        return node;
+    if (refresh_failure->status != OBOL_OK)
+        redis_host->set_error(err, refresh_failure->status,
+                              "redis: %s: no master known: %s", call->what,
+                              refresh_failure->message);
+    else if (redis_topology_is_sentinel(r->topology))
+        redis_host->set_error(err, OBOL_ERR_BACKEND,
+                              "redis sentinel: %s: no master known yet",
+                              call->what);
+    else
         redis_host->set_error(err, OBOL_ERR_BACKEND,
                               "redis cluster: %s: no master serves slot %u",
                               call->what, call->slot);
-    return node;
+    return NULL;
+}
+
+/* A refresh inside a call, whose failure is kept for owner_of(). A
+ * refresh skipped as too recent leaves the last failure as it was. */
+static void refresh_for_call(redis_router *r, int64_t deadline, int wait,
+                             obol_error *refresh_failure)
+{
+    obol_error this_one = { 0 };
+
+    if (redis_topology_refresh(r->topology, deadline, wait, &this_one) !=
+        OBOL_OK)
+        *refresh_failure = this_one;
 }
 
 int redis_router_call(redis_router *r, const redis_call *call,
@@ -383,6 +410,7 @@ int redis_router_call(redis_router *r, const redis_call *call,
 {
     attempt a = { 0, 0, NULL, 0 };
     obol_error scratch = { 0 };  /* a refresh's own error is no answer */
+    obol_error refresh_failure = { 0 };
     int routed = call->node == NULL && redis_topology_can_move(r->topology);
     /* A try that connects gets connect_timeout_ms on top (the pool adds
      * it); each try starts from the call's own deadline, so that tries
@@ -393,7 +421,7 @@ int redis_router_call(redis_router *r, const redis_call *call,
 
     if (routed)
         redis_topology_refresh_if_due(r->topology, deadline);
-    node = owner_of(r, call, err);
+    node = owner_of(r, call, &refresh_failure, err);
     for (;;) {
         outcome result;
 
@@ -436,8 +464,8 @@ int redis_router_call(redis_router *r, const redis_call *call,
                 return err->status;
             if (!back_off(tries - 1, deadline))
                 return gave_up(call, tries, err);
-            redis_topology_refresh(r->topology, deadline, 1, &scratch);
-            node = owner_of(r, call, err);
+            refresh_for_call(r, deadline, 1, &refresh_failure);
+            node = owner_of(r, call, &refresh_failure, err);
             continue;
         case RETRY:
             if (!back_off(tries - 1, deadline))

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "redis_driver.h"
 #include "redis_lua.h"
 #include "redis_scripts.h"
@@ -33,6 +35,30 @@ int redis_scripts_load(redis_router *r, redis_node *node,
         memcpy(scripts->sha[i], reply->str, reply->len);
         scripts->sha[i][reply->len] = '\0';
         freeReplyObject(reply);
+    }
+    return OBOL_OK;
+}
+
+int redis_scripts_digest(redis_scripts *scripts, obol_error *err)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    for (redis_script_id i = 0; i < REDIS_SCRIPT_COUNT; i++) {
+        const char *source = redis_lua_source(i);
+        unsigned char digest[EVP_MAX_MD_SIZE];
+        unsigned int digest_len = 0;
+
+        if (EVP_Digest(source, strlen(source), digest, &digest_len,
+                       EVP_sha1(), NULL) != 1 ||
+            digest_len * 2 != sizeof scripts->sha[i] - 1)
+            return redis_host->set_error(err, OBOL_ERR_BACKEND,
+                                         "redis: cannot compute the SHA1 "
+                                         "of the scripts");
+        for (unsigned int b = 0; b < digest_len; b++) {
+            scripts->sha[i][2 * b] = hex[digest[b] >> 4];
+            scripts->sha[i][2 * b + 1] = hex[digest[b] & 0xf];
+        }
+        scripts->sha[i][2 * digest_len] = '\0';
     }
     return OBOL_OK;
 }

@@ -26,6 +26,12 @@ typedef struct redis_scripts {
 int redis_scripts_load(redis_router *r, redis_node *node,
                        redis_scripts *scripts, obol_error *err);
 
+/* Records the SHA1s without asking a server, as SCRIPT LOAD would give
+ * them (the hex SHA1 of the source): for connect=lazy, where no server
+ * may be up at open. The first EVALSHA on each node is then answered
+ * NOSCRIPT, and the router runs the source, which caches it there. */
+int redis_scripts_digest(redis_scripts *scripts, obol_error *err);
+
 /* The arguments of one script call, kept by the caller as long as the
  * call it fills. */
 typedef struct redis_script_call {

@@ -839,13 +839,35 @@ int redis_topology_new(const redis_settings *settings, int64_t deadline,
             return nomem(err);
         }
     }
-    status = redis_topology_refresh(t, deadline, 1, err);
+    status = settings->lazy_connect
+                 ? OBOL_OK
+                 : redis_topology_refresh(t, deadline, 1, err);
     if (status != OBOL_OK) {
         redis_topology_free(t);
         return status;
     }
     *out = t;
     return OBOL_OK;
+}
+
+int redis_topology_known_masters(redis_topology *t, int64_t deadline,
+                                 redis_node **out, size_t max, size_t *count,
+                                 obol_error *err)
+{
+    int status;
+
+    *count = redis_topology_masters(t, out, max);
+    if (*count > 0)
+        return OBOL_OK;
+    status = redis_topology_refresh(t, deadline, 1, err);
+    if (status != OBOL_OK)
+        return status;
+    *count = redis_topology_masters(t, out, max);
+    if (*count > 0)
+        return OBOL_OK;
+    return redis_host->set_error(err, OBOL_ERR_BACKEND,
+                                 "redis %s: no master known yet",
+                                 t->settings->where);
 }
 
 /* ------------------------------------------------------------ describe */

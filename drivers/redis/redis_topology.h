@@ -43,7 +43,10 @@ typedef struct redis_node {
 typedef struct redis_topology redis_topology;
 
 /* A single server, or a cluster whose map is read before this returns (so
- * that a cluster none of whose seeds answers is reported by open()). */
+ * that a cluster none of whose seeds answers is reported by open()), or
+ * whose master the Sentinels name before it returns. With
+ * settings->lazy_connect nothing is asked: the map stays empty (the
+ * master unknown) until the first call refreshes it. */
 int redis_topology_new(const redis_settings *settings, int64_t deadline,
                        redis_topology **out, obol_error *err);
 
@@ -110,6 +113,15 @@ uint64_t redis_topology_version(redis_topology *t);
  * returns how many. */
 size_t redis_topology_masters(redis_topology *t, redis_node **out,
                               size_t max);
+
+/* The masters, as redis_topology_masters() gives them, once at least one
+ * is known: when none is (connect=lazy before a server answered, or a
+ * map never read), reads the map or asks the Sentinels first, waiting
+ * until deadline. OBOL_OK with *count >= 1, or the error that left no
+ * master known. */
+int redis_topology_known_masters(redis_topology *t, int64_t deadline,
+                                 redis_node **out, size_t max, size_t *count,
+                                 obol_error *err);
 
 /* "3 masters: 127.0.0.1:7000 slots 0-5460 replicas 127.0.0.1:7003; ..."
  * (cluster), "master 'NAME' at 127.0.0.1:6380, sentinels ..." (Sentinel),

@@ -208,9 +208,15 @@ static int read_layout(redis_router *r, redis_node **masters, size_t *count,
     int status = OBOL_OK;
 
     layout->len = 0;
-    redis_topology_refresh(r->topology, redis_router_deadline(r), 1,
-                           &scratch);
-    *count = redis_topology_masters(r->topology, masters, MAX_MASTERS);
+    /* With no master known (connect=lazy, before the first answer) the
+     * refresh's failure is the walk's: an empty map must not pass for a
+     * cluster without records. */
+    if (redis_topology_masters(r->topology, masters, 1) > 0)
+        redis_topology_refresh(r->topology, redis_router_deadline(r), 1,
+                               &scratch);
+    status = redis_topology_known_masters(r->topology,
+                                          redis_router_deadline(r), masters,
+                                          MAX_MASTERS, count, err);
     for (size_t m = 0; m < *count && status == OBOL_OK; m++)
         status = add_own_slots(r, masters[m], layout, err);
     return status;
@@ -281,10 +287,107 @@ int redis_walk(redis_router *r, const char *escaped_prefix,
                               err);
     } else {
         redis_node *server;
-        redis_topology_masters(r->topology, &server, 1);
-        status = scan_node(r, server, pattern, escaped_prefix, suffix, fn, arg,
-                           err);
+        size_t count;
+        status = redis_topology_known_masters(r->topology,
+                                              redis_router_deadline(r),
+                                              &server, 1, &count, err);
+        if (status == OBOL_OK)
+            status = scan_node(r, server, pattern, escaped_prefix, suffix, fn,
+                               arg, err);
     }
     free(pattern);
+    return status;
+}
+
+/* ------------------------------------------------------------ prefixes */
+
+#define PREFIX_SCAN_COUNT_TEXT "1000"
+
+static int visit_prefixes(const redisReply *names,
+                          obol_driver_prefix_visit visit, void *arg,
+                          obol_error *err)
+{
+    int status = OBOL_OK;
+
+    for (size_t i = 0; i < names->elements && status == OBOL_OK; i++) {
+        const redisReply *name = names->element[i];
+        uint8_t *prefix = NULL;
+        size_t prefix_len;
+        int out_of_memory;
+
+        if (name->type != REDIS_REPLY_STRING)
+            continue;
+        if (redis_keys_prefix_of(name->str, name->len,
+                                 redis_key_suffix[REDIS_KEY_REC], &prefix,
+                                 &prefix_len, &out_of_memory) != 0) {
+            if (out_of_memory)
+                status = nomem(err);
+            continue;   /* someone else's key */
+        }
+        status = visit(arg, (obol_bytes){ prefix, prefix_len });
+        free(prefix);
+    }
+    return status;
+}
+
+/* SCAN of one node for record hashes of any prefix, at most
+ * REDIS_PREFIXES_SCAN_CALLS calls; *ended says whether it reached the
+ * end of the cursor. */
+static int scan_prefixes(redis_router *r, redis_node *node,
+                         obol_driver_prefix_visit visit, void *arg,
+                         int *ended, obol_error *err)
+{
+    static const char pattern[] = "*:{*}:rec";
+    char cursor[32] = "0";
+    int status = OBOL_OK;
+
+    for (int calls = 0; calls < REDIS_PREFIXES_SCAN_CALLS; calls++) {
+        const char *argv[6] = { "SCAN", cursor, "MATCH", pattern, "COUNT",
+                                PREFIX_SCAN_COUNT_TEXT };
+        size_t argv_len[6] = { 4, strlen(cursor), 5, sizeof pattern - 1, 5,
+                               sizeof PREFIX_SCAN_COUNT_TEXT - 1 };
+        redisReply *reply = NULL;
+
+        status = ask(r, node, "SCAN", 6, argv, argv_len, &reply, err);
+        if (status != OBOL_OK)
+            return status;
+        if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+            reply->element[0]->type != REDIS_REPLY_STRING ||
+            reply->element[0]->len >= sizeof cursor ||
+            reply->element[1]->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(reply);
+            return unexpected(node, "SCAN", err);
+        }
+        memcpy(cursor, reply->element[0]->str, reply->element[0]->len);
+        cursor[reply->element[0]->len] = '\0';
+        status = visit_prefixes(reply->element[1], visit, arg, err);
+        freeReplyObject(reply);
+        if (status != OBOL_OK || strcmp(cursor, "0") == 0)
+            break;
+    }
+    *ended = strcmp(cursor, "0") == 0;
+    return status;
+}
+
+int redis_walk_prefixes(redis_router *r, obol_driver_prefix_visit visit,
+                        void *arg, int *complete, obol_error *err)
+{
+    redis_node *masters[MAX_MASTERS];
+    size_t count = 0;
+    int status = redis_topology_known_masters(r->topology,
+                                              redis_router_deadline(r),
+                                              masters, MAX_MASTERS, &count,
+                                              err);
+
+    *complete = 1;
+    for (size_t m = 0; m < count && status == OBOL_OK; m++) {
+        int ended = 0;
+
+        status = scan_prefixes(r, masters[m], visit, arg, &ended, err);
+        if (!ended)
+            *complete = 0;
+    }
+    if (status != OBOL_OK)
+        *complete = 0;
     return status;
 }

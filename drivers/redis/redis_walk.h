@@ -29,4 +29,16 @@ int redis_walk(redis_router *r, const char *escaped_prefix,
                const char *suffix, redis_walk_fn fn, void *arg,
                obol_error *err);
 
+/* SCAN calls a prefixes() walk makes on each master, COUNT 1000 each:
+ * it looks at some 16,000 keys per master at most, and says so when
+ * there were more (*complete 0). */
+#define REDIS_PREFIXES_SCAN_CALLS 16
+
+/* Calls visit for the prefix of each record hash ("P:{*}:rec" of any P)
+ * that SCAN meets on every master, within REDIS_PREFIXES_SCAN_CALLS per
+ * master; *complete is 1 when every master's SCAN reached its end. A
+ * prefix is visited once per hash. */
+int redis_walk_prefixes(redis_router *r, obol_driver_prefix_visit visit,
+                        void *arg, int *complete, obol_error *err);
+
 #endif

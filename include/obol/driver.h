@@ -56,7 +56,23 @@
  * lock as stored). A driver that hands over the bytes anyway is correct,
  * only wasteful. No other record has NULL data with a length over 0.
  *
- * Counters (ABI 1.3). stats() copies what the driver counted since open()
+ * Opening without creating (ABI 1.3). config->open_flags holds
+ * OBOL_DRIVER_OPEN_EXISTING when the config string says create=0: open()
+ * must then create nothing. A driver whose storage is made on first use
+ * (a directory, a file, a named space) returns OBOL_ERR_NO_STORE when
+ * there is none at the location yet, with a message naming the location
+ * and saying that nothing was created ("no LMDB environment at PATH
+ * (nothing was created)"), and leaves no trace on disk. A driver whose
+ * backend exists apart from it (a server) has nothing to do. A driver
+ * reads open_flags only when config->struct_size covers it: an older
+ * core never asks.
+ *
+ * Prefixes (ABI 1.3). prefixes() names the store prefixes the backend
+ * holds records under, so that a user who opened an empty prefix (a
+ * typo, a forgotten prefix=) can be shown the ones that are not empty.
+ * It is optional; without it the core says it cannot tell.
+ *
+ * Counters (ABI 1.4). stats() copies what the driver counted since open()
  * (connections, waits for a pooled one, cluster redirections, topology
  * refreshes) into an obol_driver_stats, for obol_store_stats(). It is
  * optional; without it a snapshot has no driver counters.
@@ -69,7 +85,8 @@
  *     1.0  open ... prune (required), health (optional)
  *     1.1  put_batch (optional)
  *     1.2  check (optional); obol_driver_config.max_record
- *     1.3  stats (optional)
+ *     1.3  prefixes (optional); obol_driver_config.open_flags
+ *     1.4  stats (optional)
  */
 #ifndef OBOL_DRIVER_H
 #define OBOL_DRIVER_H
@@ -85,7 +102,7 @@ extern "C" {
 #endif
 
 #define OBOL_DRIVER_ABI_MAJOR 1
-#define OBOL_DRIVER_ABI_MINOR 3
+#define OBOL_DRIVER_ABI_MINOR 4
 
 /* A counted byte string; data need not be NUL-terminated. */
 typedef struct obol_bytes {
@@ -114,6 +131,16 @@ typedef struct obol_driver_record {
  * driver function returns that status.
  */
 typedef int (*obol_driver_visit)(void *arg, const obol_driver_record *record);
+
+/* Called by prefixes() once per prefix; the bytes are valid only during
+ * the call. Returning anything but OBOL_OK stops it, and prefixes()
+ * returns that status. */
+typedef int (*obol_driver_prefix_visit)(void *arg, obol_bytes prefix);
+
+/* Bits of obol_driver_config.open_flags (ABI 1.3). */
+#define OBOL_DRIVER_OPEN_EXISTING (1u << 0) /* create=0: create nothing; no
+                                               store there is
+                                               OBOL_ERR_NO_STORE */
 
 /* One driver-specific option from the config string (percent-decoded). */
 typedef struct obol_driver_option {
@@ -146,6 +173,10 @@ typedef struct obol_driver_config {
      * does not: no limit then). The longest sealed record the core reads;
      * 0: no limit. See "Bounded reads" above. */
     uint64_t max_record;
+    /* ABI 1.3; read it only when struct_size covers it (an older core's
+     * does not: 0 then). OBOL_DRIVER_OPEN_* bits; see "Opening without
+     * creating" above. */
+    uint32_t open_flags;
 } obol_driver_config;
 
 /* What the core offers a driver; valid until the process ends. */
@@ -169,7 +200,7 @@ typedef struct obol_driver_host {
 } obol_driver_host;
 
 /*
- * What a driver counted since open() (ABI 1.3), filled by stats(). The
+ * What a driver counted since open() (ABI 1.4), filled by stats(). The
  * core zeroes it and sets struct_size to its sizeof(obol_driver_stats); a
  * driver writes only the fields that struct_size covers, so that fields
  * can be added at the end. Counters only grow; a driver leaves 0 in those
@@ -260,7 +291,18 @@ typedef struct obol_driver {
     int (*check)(void *handle, const obol_driver_record *record,
                  obol_error *err);
 
-    /* Optional, ABI 1.3 (NULL: no driver counters). Fills the fields of
+    /* Optional, ABI 1.3 (NULL: the core cannot tell). Calls visit for
+     * each prefix under which the backend holds at least one record
+     * (expired ones not yet pruned count), whichever store wrote it, in
+     * no particular order; a prefix may be visited more than once. It
+     * must be cheap, well short of a walk over every record (LMDB: one
+     * cursor seek per prefix). A driver that can only look at part of
+     * the backend within such a budget visits what it saw and sets
+     * *complete to 0; one that saw everything sets it to 1. Reads no
+     * record and changes nothing. */
+    int (*prefixes)(void *handle, obol_driver_prefix_visit visit, void *arg,
+                    int *complete, obol_error *err);
+    /* Optional, ABI 1.4 (NULL: no driver counters). Fills the fields of
      * *out that out->struct_size covers with the driver's counters (see
      * obol_driver_stats), without a round trip. On a thread-safe driver
      * it runs while other calls do: read the counters atomically. */

@@ -81,7 +81,9 @@ enum {
     OBOL_ERR_NOMEM = -5,     /* out of memory */
     OBOL_ERR_KEY = -6,       /* no usable signing key */
     OBOL_ERR_TOO_LARGE = -7, /* payload or record over the limit */
-    OBOL_ERR_CORRUPT = -8    /* a record does not verify or decode */
+    OBOL_ERR_CORRUPT = -8,   /* a record does not verify or decode */
+    OBOL_ERR_NO_STORE = -9   /* create=0: no store at that location, and
+                                nothing was created */
 };
 
 /* A short, static description of a status ("not found", "driver error"). */
@@ -221,14 +223,28 @@ typedef struct obol_store obol_store;
  *                        quarter; never less than that largest record)
  *   types=T1,T2,...      the session types the application uses, for
  *                        obol_delete_everywhere() (at most 32)
+ *   create=0|1           0: open only a store that exists; a backend made
+ *                        on first use (an LMDB directory, a named memory
+ *                        space) that is not there yet is OBOL_ERR_NO_STORE
+ *                        and nothing is created (default 1: create it)
+ *   require_key=0|1      1: a store that has no signing key once its
+ *                        options are read is OBOL_ERR_KEY here, not at
+ *                        the first read or write (default 0)
  *   stats=0|1            keep the counters of obol_store_stats() (default 1)
  * Any other option goes to the driver, which refuses options it does not
  * know. Returns OBOL_OK, OBOL_ERR_INVALID, OBOL_ERR_DRIVER, OBOL_ERR_KEY,
- * OBOL_ERR_BACKEND or OBOL_ERR_NOMEM.
+ * OBOL_ERR_BACKEND, OBOL_ERR_NO_STORE or OBOL_ERR_NOMEM.
  *
  * A store without a key (no secret option and no obol_store_add_key() yet)
- * opens, but refuses every read and write with OBOL_ERR_KEY. A secret
- * shorter than 32 bytes is OBOL_ERR_KEY (an old one may be 16).
+ * opens, but refuses every read and write with OBOL_ERR_KEY, unless
+ * require_key=1 refuses it here. A secret shorter than 32 bytes is
+ * OBOL_ERR_KEY (an old one may be 16).
+ *
+ * create=0 is for tools and jobs that only read or fix an existing store
+ * (a misspelt path must not become an empty store that reads as "no
+ * sessions"). A server (Redis) has nothing to create and ignores it; a
+ * third-party driver built for a driver ABI before 1.3 is not told, and
+ * may create its storage anyway.
  */
 OBOL_API int obol_store_open(const char *config, obol_store **out,
                              obol_error *err);
@@ -323,6 +339,48 @@ OBOL_API const char *obol_event_name(int kind);
 /* Name of the driver serving the store ("lmdb", "redis", ...). */
 OBOL_API const char *obol_store_driver_name(const obol_store *st);
 
+/* The prefix the store's records are filed under (option prefix=,
+ * default "obol"); valid as long as the store. NULL for a NULL store. */
+OBOL_API const char *obol_store_prefix(const obol_store *st);
+
+/*
+ * Whether the store has a key to sign with, which every read and write
+ * needs: 1 when it does (a secret= option, or obol_store_add_key() with
+ * sign_with_it), 0 when every read and write would be OBOL_ERR_KEY (or
+ * st is NULL). A key is not checked against the stored records: a wrong
+ * secret is a key too, and shows as records refused for their seal.
+ */
+OBOL_API int obol_store_has_key(const obol_store *st);
+
+/* The store prefixes a backend holds records under. */
+typedef struct obol_prefix_list {
+    char **prefixes;   /* count prefixes, sorted bytewise, each once */
+    size_t count;
+    int complete;      /* 1: every prefix of the backend is listed; 0: the
+                          driver cannot tell (count is then 0), or looked
+                          at part of the backend only (a partial list) */
+} obol_prefix_list;
+
+/*
+ * Fills *out with the prefixes under which the backend behind st holds
+ * records (expired ones not yet pruned count), whichever store wrote
+ * them: to tell a user who opened an empty prefix which ones are not
+ * empty. Cheap where the driver can tell: one cursor seek per prefix on
+ * LMDB; on Redis a SCAN that looks at some 16,000 keys per master at
+ * most, so that a larger server gives a partial list (complete 0). A
+ * driver that cannot tell (memory, a driver built before ABI 1.3) gives
+ * an empty list with complete 0, and OBOL_OK. A prefix holding a
+ * NUL byte (which no config string can name) is left out. Needs no key.
+ * On OBOL_OK free the list with obol_prefix_list_clear(). Returns
+ * OBOL_OK, OBOL_ERR_INVALID, OBOL_ERR_NOMEM or a backend error.
+ */
+OBOL_API int obol_store_prefixes(obol_store *st, obol_prefix_list *out,
+                                 obol_error *err);
+
+/* Frees what obol_store_prefixes() filled in and zeroes it; NULL is
+ * allowed. */
+OBOL_API void obol_prefix_list_clear(obol_prefix_list *list);
+
 /* What serves a store, for diagnostics. */
 typedef struct obol_store_info {
     const char *driver;          /* "lmdb", "redis", ...; valid with the store */
@@ -403,6 +461,36 @@ OBOL_API int obol_delete_everywhere(obol_store *st, const char *uid,
 /* Removes records whose refresh_expires_at has passed. Backends also expire
  * records on their own; this makes it happen now. */
 OBOL_API int obol_prune(obol_store *st, obol_error *err);
+
+/*
+ * Counts. obol_delete(), obol_delete_all(), obol_delete_everywhere() and
+ * obol_prune() that also say, in *removed, how many records they removed
+ * (0 when the call fails; removed may be NULL, which makes them the calls
+ * above). A record counts whatever it holds: a session no longer live, or
+ * one that would be refused for its seal, is removed all the same.
+ *
+ * The driver ABI does not report counts, so the store counts the records
+ * just before it removes them, with the driver's own read of the one
+ * record, of the user's records of the type, or (prune) of every record of
+ * the store's prefix whose expiry is before now. That costs one more
+ * round trip (prune: a walk of the store), and it is not atomic with the
+ * removal: a record another writer adds or deletes in between is counted
+ * wrongly, and a backend that expires records itself (Redis) may drop one
+ * in between. The count is exact when nothing else writes meanwhile. The
+ * LMDB driver's prune also removes the expired records of the other
+ * prefixes of its environment, which are not counted.
+ */
+OBOL_API int obol_delete_counted(obol_store *st, const char *sid,
+                                 const char *uid, const char *type,
+                                 uint64_t *removed, obol_error *err);
+OBOL_API int obol_delete_all_counted(obol_store *st, const char *uid,
+                                     const char *type, uint64_t *removed,
+                                     obol_error *err);
+OBOL_API int obol_delete_everywhere_counted(obol_store *st, const char *uid,
+                                            uint64_t *removed,
+                                            obol_error *err);
+OBOL_API int obol_prune_counted(obol_store *st, uint64_t *removed,
+                                obol_error *err);
 
 /* ------------------------------------------------------ tokens, refresh */
 
@@ -498,16 +586,68 @@ OBOL_API int obol_scan(obol_store *st, obol_scan_fn each, void *arg,
                        obol_scan_stats *stats, obol_error *err);
 
 /*
+ * obol_scan() that stops after max_records records of the store, whatever
+ * became of them (live, expired or refused), and returns OBOL_OK then: a
+ * sample whose cost does not depend on how many records verify (with a
+ * wrong secret none does). stats->records is at most max_records; 0 walks
+ * nothing.
+ */
+OBOL_API int obol_scan_sample(obol_store *st, uint64_t max_records,
+                              obol_scan_fn each, void *arg,
+                              obol_scan_stats *stats, obol_error *err);
+
+/*
  * Writes s exactly as it is, lock_version included, sealed with this
  * store's key, replacing whatever the store holds under its id: the way
  * to restore an export or copy sessions between stores, never to refresh
- * one (use obol_upsert()). s->lock_version must be at least 1. A session
+ * one (use obol_upsert()); obol_restore_mode() writes it only where that
+ * rolls nothing back. s->lock_version must be at least 1. A session
  * that is no longer live is not written, and the call succeeds. Returns
  * OBOL_OK, OBOL_ERR_INVALID, OBOL_ERR_TOO_LARGE, OBOL_ERR_KEY, or a
  * backend error.
  */
 OBOL_API int obol_restore(obol_store *st, const obol_session *s,
                           obol_error *err);
+
+/*
+ * What obol_restore_mode() and obol_migrate_mode() do with a session the
+ * destination already holds under its id. Each session is decided and
+ * written in one compare-and-set of the destination's driver, so a writer
+ * on the destination that wins the race is never overwritten by a decision
+ * made before its write. The destination keeps no record of what it
+ * deleted: a session deleted there comes back with every mode when the
+ * source still holds it. docs/SECURITY.md ("Freshness across a restore")
+ * says which mode is safe when.
+ */
+enum {
+    /* Write it whatever is there, at the source's lock_version, even a
+     * lower one: what obol_restore() and obol_migrate() do. For a
+     * destination no application writes to yet (a first copy, a re-run of
+     * it), and for a deliberate rollback to a backup. */
+    OBOL_RESTORE_REPLACE = 0,
+    /* Write it only where the destination holds no live session under its
+     * id (one compare-and-set expecting no record). */
+    OBOL_RESTORE_ONLY_MISSING = 1,
+    /* Write it only where the destination holds none, or holds one with a
+     * lower lock_version (the lock its driver keeps, also for a record the
+     * destination cannot read): the destination's lock version never goes
+     * backwards. The catch-up of a cutover, while the destination already
+     * serves writes. */
+    OBOL_RESTORE_ONLY_NEWER = 2
+};
+
+/*
+ * obol_restore() in one of the OBOL_RESTORE_* modes. Returns OBOL_OK when s
+ * was written (or is no longer live, and nothing was to be written), or
+ * OBOL_CONFLICT when the mode left the store's session alone: it is there
+ * (OBOL_RESTORE_ONLY_MISSING), its lock_version is s's or higher
+ * (OBOL_RESTORE_ONLY_NEWER), or another writer kept changing it between
+ * each read and write (ONLY_NEWER reads and decides again a few times
+ * first); err says which. Otherwise the statuses of obol_restore(), and
+ * OBOL_ERR_INVALID for an unknown mode.
+ */
+OBOL_API int obol_restore_mode(obol_store *st, const obol_session *s,
+                               int mode, obol_error *err);
 
 /*
  * Whether obol_restore(st, s) would refuse s for what it is, writing
@@ -523,14 +663,36 @@ OBOL_API int obol_restore(obol_store *st, const obol_session *s,
 OBOL_API int obol_restore_check(obol_store *st, const obol_session *s,
                                 obol_error *err);
 
-/* Progress of a migration. */
+/* Progress of a migration. Callers allocate it, so it never grows (see
+ * obol_migrate_report for the counts of each outcome). */
 typedef struct obol_migrate_stats {
     uint64_t total;     /* records in the source, counted before copying */
     uint64_t seen;      /* records handled so far */
     uint64_t copied;    /* live sessions written to the destination */
-    uint64_t skipped;   /* expired: not copied */
+    uint64_t skipped;   /* not copied: expired, or left alone by the mode
+                           (obol_migrate_report has each count) */
     uint64_t rejected;  /* did not verify or decode: not copied, logged */
 } obol_migrate_stats;
+
+/*
+ * What obol_migrate_mode() did with each record. Set struct_size to
+ * sizeof(obol_migrate_report) before the call: the library fills only what
+ * struct_size covers, so that fields can be added at the end.
+ * stats.seen = stats.copied + stats.rejected + expired + present +
+ * not_newer + conflicts, and stats.skipped is the sum of the last four.
+ */
+typedef struct obol_migrate_report {
+    size_t struct_size;
+    obol_migrate_stats stats;
+    uint64_t expired;    /* no longer live: not copied */
+    uint64_t present;    /* ONLY_MISSING: the destination holds the
+                            session: left alone */
+    uint64_t not_newer;  /* ONLY_NEWER: the destination's lock_version is
+                            the source's or higher: left alone */
+    uint64_t conflicts;  /* ONLY_NEWER: a writer on the destination changed
+                            the session between each read and write, a few
+                            times in a row: left to it */
+} obol_migrate_report;
 
 /* Called as a migration (or a rekey, see obol_rekey()) goes on: every few
  * hundred records, and once at the end; so_far is valid during the call
@@ -543,13 +705,34 @@ typedef void (*obol_progress_fn)(void *arg, const obol_migrate_stats *so_far);
  * unsigned records (src opened with allow_unsigned=1) to sealed ones. Every
  * field is kept; records are sealed anew with dst's key. Sessions are
  * written a few hundred at a time, in one driver call where dst's driver
- * can take a batch (one transaction on LMDB). Running it twice gives the
- * same result. progress may be NULL; so may stats. Returns OBOL_OK or the
+ * can take a batch (one transaction on LMDB). It replaces what dst holds
+ * (OBOL_RESTORE_REPLACE): running it twice gives the same result, and a
+ * session refreshed in dst since an earlier run goes back to the source's
+ * lock version, its rotated-away refresh token working again. Into a store
+ * that already serves writes, use obol_migrate_mode() with
+ * OBOL_RESTORE_ONLY_NEWER. progress may be NULL; so may stats. Returns
+ * OBOL_OK or the
  * first error, which stops the migration (what was copied stays copied).
  */
 OBOL_API int obol_migrate(obol_store *src, obol_store *dst,
                           obol_progress_fn progress, void *arg,
                           obol_migrate_stats *stats, obol_error *err);
+
+/*
+ * obol_migrate() in one of the OBOL_RESTORE_* modes, each session decided
+ * against the destination in one compare-and-set as obol_restore_mode()
+ * decides it, a batch at a time. With OBOL_RESTORE_ONLY_NEWER, the
+ * destination's lock versions never go backwards, so a refresh token
+ * rotated away there stays refused; and running it again copies only what
+ * changed in the source since. progress gets obol_migrate_stats as from
+ * obol_migrate(); report (may be NULL) gets every count at the end, as far
+ * as the migration went. Returns OBOL_OK, OBOL_ERR_INVALID (an unknown
+ * mode, a report whose struct_size is too small), or what obol_migrate()
+ * returns. A session left alone is not an error.
+ */
+OBOL_API int obol_migrate_mode(obol_store *src, obol_store *dst, int mode,
+                               obol_progress_fn progress, void *arg,
+                               obol_migrate_report *report, obol_error *err);
 
 /* ------------------------------------------------------------ key rotation */
 
@@ -644,7 +827,7 @@ OBOL_API void obol_key_census_clear(obol_key_census *census);
  * A store counts what it does from the moment it opens: for each
  * operation, the calls, their outcomes and errors by status, and a latency
  * histogram; the records it refused, by reason; compare-and-sets lost; and,
- * from a driver that keeps them (driver ABI 1.3; the Redis driver does),
+ * from a driver that keeps them (driver ABI 1.4; the Redis driver does),
  * connections made, waits for a pooled connection, Redis Cluster
  * redirections and slot-map refreshes. obol_store_stats() copies them into
  * a snapshot; docs/STATS.md shows how to export one to Prometheus.
@@ -656,8 +839,11 @@ OBOL_API void obol_key_census_clear(obol_key_census *census);
  *
  * Each call is counted once, as the operation the application called:
  * the reads and writes obol_refresh() makes are one refresh, not gets and
- * upserts. obol_migrate() counts in both stores. obol_restore_check(), the
- * obol_token_*() calls and obol_store_describe() are not counted.
+ * upserts. The variants count as their operation (obol_delete_counted()
+ * as a delete, obol_scan_sample() as a scan, obol_restore_mode() as a
+ * restore, obol_migrate_mode() as a migrate, ...). obol_migrate() counts
+ * in both stores. obol_restore_check(), the obol_token_*() calls,
+ * obol_store_describe() and obol_store_prefixes() are not counted.
  */
 
 /* The operations counted: indexes of obol_stats.ops. Later versions add
@@ -794,8 +980,8 @@ OBOL_API const char *obol_refusal_name(int reason);
 
 /* A short name of a status, for labels: "ok", "not_found", "conflict",
  * "just_rotated", "reuse_detected", "invalid", "driver", "backend",
- * "timeout", "nomem", "key", "too_large", "corrupt"; "other" for any
- * other number. */
+ * "timeout", "nomem", "key", "too_large", "corrupt", "no_store"; "other"
+ * for any other number. */
 OBOL_API const char *obol_status_name(int status);
 
 /* The q-quantile (0 <= q <= 1) of op's latency histogram, in

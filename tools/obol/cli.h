@@ -15,11 +15,15 @@
 enum {
     EXIT_OK = 0,
     EXIT_NOT_FOUND = 1,  /* no live session matches */
-    EXIT_USAGE = 2,      /* bad arguments, config string or input data */
+    EXIT_USAGE = 2,      /* bad arguments, config string or input data; a
+                            misspelt command, option or scheme */
     EXIT_BACKEND = 3,    /* driver, backend, timeout, memory or output error */
     EXIT_CONFLICT = 4,   /* optimistic lock lost */
     EXIT_KEY = 5,        /* no usable key: no secret given, or unreadable */
-    EXIT_REJECTED = 6    /* done, but some records did not verify */
+    EXIT_REJECTED = 6,   /* records refused for their seal: skipped (ls,
+                            check, export, migrate, rekey) or, for get and
+                            put, the session's own */
+    EXIT_NO_STORE = 7    /* no store at the URL, and none was created */
 };
 
 /* Everything the command line says, once parsed. */
@@ -36,6 +40,8 @@ typedef struct cli_options {
     int64_t refresh_ttl;         /* put: default refresh token lifetime */
     unsigned long sample;        /* check: records to verify */
     const char *output;          /* export --output: the file to write */
+    int restore_mode;            /* import, migrate: OBOL_RESTORE_*, from
+                                    --only-missing / --only-newer */
     char **args;                 /* operands after the command name */
     int nargs;
 } cli_options;
@@ -96,6 +102,48 @@ int cli_write_json(FILE *out, struct json_t *doc);
  * EXIT_BACKEND, else status unchanged. */
 int cli_finish_output(const char *command, int status);
 
+/* value rounded to decimals places, for JSON: jansson writes a double
+ * with up to 17 significant digits (0.32444299799999499), so every double
+ * the tool prints is rounded first, and written with 15 (cli_write_json()). */
+double cli_rounded(double value, int decimals);
+
+/* Records a store refused for their seal (wrong secret or key id,
+ * tampering, unsigned), as the event hook of every store the tool opens
+ * (cli_note_refusal) tells them: how many, and why the first was. */
+typedef struct cli_refusals {
+    unsigned long count;
+    unsigned long unknown_key;   /* of them, under a key id not held */
+    char first_reason[160];
+} cli_refusals;
+
+void cli_note_refusal(void *arg, const obol_event *event);
+const cli_refusals *cli_refused(void);
+
+/* From now on, only refusals of records of user_id count (a walk of the
+ * whole store meets every user's). */
+void cli_count_refusals_of(const char *user_id);
+
+/* When records were refused: says how many, why the first was and what
+ * causes that ("obol: what: 2 records refused, not listed: ..."), and
+ * returns EXIT_REJECTED; else returns code. not_done is "shown" or
+ * "listed". */
+int cli_report_refusals(const char *what, const char *not_done, int code);
+
+/* ------------------------------------------------------------------ words.c */
+
+/* The entry of known[] (count names) that word is a typo of: at most two
+ * edits away (one in a name of up to three letters), the nearest first.
+ * NULL when there is none, or when word is one of them. */
+const char *cli_closest(const char *word, const char *const *known,
+                        size_t count);
+
+/* A library message in out as the tool shows it: without a leading
+ * "obol: " (log lines) or name of a library call ("get_all: "), which the
+ * tool's own prefix stands for, and without hints for programmers (a
+ * parenthesis or "; " clause naming an obol_* function); the tool gives
+ * its own hint where it has one. */
+void cli_operator_words(const char *message, char *out, size_t size);
+
 
 /* ---------------------------------------------------------------- connect.c */
 
@@ -110,13 +158,27 @@ cli_secret cli_secret_for(const cli_options *o, const char *role);
 
 /* Opens the store at url with the secret added to the config string
  * (unless url has its own secret= option) and the CLI logger; a url
- * holding a password is refused (exit 2). Reports failures itself;
- * returns an exit status. */
+ * holding a password is refused (exit 2). A store without a key is
+ * refused at once (require_key=1), and so is one that does not exist
+ * (create=0, exit 7): only the commands that fill a store make one, with
+ * cli_open_store_to_fill(). Reports failures itself; returns an exit
+ * status. */
 int cli_open_store(const char *url, cli_secret secret, const char *what,
                    obol_store **out);
+int cli_open_store_to_fill(const char *url, cli_secret secret,
+                           const char *what, obol_store **out);
 
 /* Adds the hint "set OBOL_SECRET or use --secret-file" to key errors. */
 int cli_fail_store(const char *what, int status, const obol_error *err);
+
+/* --------------------------------------------------------------- prefixes.c */
+
+/* After a command found nothing for st: when the store's prefix holds no
+ * record at all, says so on stderr, with the prefixes that do hold
+ * records where the backend can tell. walked: the command walked the
+ * whole prefix and met no record; otherwise (one user had none) it says
+ * something only when the backend is sure the prefix is empty. */
+void cli_note_empty_prefix(obol_store *st, const char *what, int walked);
 
 /* ---------------------------------------------------------- command files */
 

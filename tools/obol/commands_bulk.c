@@ -97,6 +97,28 @@ static int finish_output(export_target *t, int code)
     return code == EXIT_OK ? EXIT_BACKEND : code;
 }
 
+/* What was exported, as a result: on standard output when the sessions
+ * went into --output (as JSON with --json), else on standard error after
+ * them, without the "obol: export:" of an error. 0, or -1 when out of
+ * memory. */
+static int print_export_summary(const cli_options *o, const export_target *t,
+                                const obol_scan_stats *stats)
+{
+    FILE *out = o->output != NULL ? stdout : stderr;
+
+    if (o->quiet)
+        return 0;
+    if (o->json && o->output != NULL)
+        return cli_print_json(json_pack("{s:s, s:I, s:I, s:I}", "command", "export",
+                                        "exported", (json_int_t)t->written,
+                                        "expired", (json_int_t)stats->expired,
+                                        "rejected", (json_int_t)stats->rejected));
+    fprintf(out, "exported %lu session%s; skipped %" PRIu64 " expired and %" PRIu64
+            " rejected records\n", t->written, t->written == 1 ? "" : "s",
+            stats->expired, stats->rejected);
+    return 0;
+}
+
 int cmd_export(const cli_options *o)
 {
     export_target t = { stdout, "standard output", 0, 0 };
@@ -121,13 +143,13 @@ int cmd_export(const cli_options *o)
         code = cli_fail_store("export", status, &err);
     else if (stats.rejected > 0)
         code = EXIT_REJECTED;
+    if (status == OBOL_OK && stats.records == 0)
+        cli_note_empty_prefix(st, "export", 1);
     obol_store_close(st);
     code = finish_output(&t, code);
-    if (!o->quiet)
-        fprintf(stderr, "obol: export: %lu sessions written; %" PRIu64 " expired "
-                "and %" PRIu64 " rejected records skipped\n", t.written,
-                stats.expired, stats.rejected);
-    return code;
+    if (print_export_summary(o, &t, &stats) != 0)
+        code = cli_fail("export", OBOL_ERR_NOMEM, NULL);
+    return o->output != NULL ? cli_finish_output("export", code) : code;
 }
 
 /* -------------------------------------------------------------- import */
@@ -229,7 +251,8 @@ static int check_line(obol_store *st, const char *line, size_t len,
     s->version = OBOL_SESSION_VERSION;
     status = obol_restore_check(st, s, &err);
     if (status != OBOL_OK) {
-        cli_error("import", "line %lu: %s", number, err.message);
+        cli_operator_words(err.message, why, sizeof why);
+        cli_error("import", "line %lu: %s", number, why);
         obol_session_free(s);
         return cli_exit_status(status);
     }
@@ -285,33 +308,62 @@ static int probe_store(obol_store *st, const char *what)
     return cli_fail_store(what, status, &err);
 }
 
-static int write_batch(obol_store *st, const import_batch *batch, int json)
+/* Why a restore in mode left a session alone, for the summary. */
+static const char *left_alone_because(int mode)
+{
+    return mode == OBOL_RESTORE_ONLY_MISSING
+        ? "already in the store"
+        : "the store's is as new or newer";
+}
+
+static int print_import(size_t imported, unsigned long expired,
+                        unsigned long left_alone, int mode, int json)
+{
+    if (json)
+        return cli_print_json(json_pack("{s:s, s:I, s:I, s:I}", "command", "import",
+                                        "imported", (json_int_t)imported,
+                                        "expired", (json_int_t)expired,
+                                        "left_alone", (json_int_t)left_alone))
+                   ? cli_fail("import", OBOL_ERR_NOMEM, NULL) : EXIT_OK;
+    printf("imported %zu sessions (%lu already expired: not written", imported,
+           expired);
+    if (mode != OBOL_RESTORE_REPLACE)
+        printf("; %lu left alone: %s", left_alone, left_alone_because(mode));
+    printf(")\n");
+    return EXIT_OK;
+}
+
+/* In a mode, a session the store's own copy keeps out (OBOL_CONFLICT) is
+ * an outcome, not a failure. */
+static int write_batch(obol_store *st, const import_batch *batch, int mode,
+                       int json)
 {
     int64_t now = (int64_t)time(NULL);
-    unsigned long expired = 0;
+    unsigned long expired = 0, left_alone = 0;
     obol_error err;
     size_t i;
 
     for (i = 0; i < batch->count; i++) {
-        int status = obol_restore(st, batch->sessions[i], &err);
+        int status = obol_restore_mode(st, batch->sessions[i], mode, &err);
 
+        if (status == OBOL_CONFLICT && mode != OBOL_RESTORE_REPLACE) {
+            left_alone++;
+            continue;
+        }
         if (status != OBOL_OK) {
-            cli_error("import", "line %lu: %s", batch->lines[i], err.message);
-            cli_error("import", "stopped after writing %zu of %zu sessions", i,
-                      batch->count);
+            char words[sizeof err.message];
+
+            cli_operator_words(err.message, words, sizeof words);
+            cli_error("import", "line %lu: %s", batch->lines[i], words);
+            cli_error("import", "stopped after writing %zu of %zu sessions",
+                      i - left_alone, batch->count);
             return cli_exit_status(status);
         }
         if (batch->sessions[i]->refresh_expires_at < now)
             expired++;
     }
-    if (json)
-        return cli_print_json(json_pack("{s:s, s:I, s:I}", "command", "import",
-                                        "imported", (json_int_t)(i - expired),
-                                        "expired", (json_int_t)expired))
-                   ? cli_fail("import", OBOL_ERR_NOMEM, NULL) : EXIT_OK;
-    printf("imported %zu sessions (%lu already expired: not written)\n",
-           i - expired, expired);
-    return EXIT_OK;
+    return print_import(i - expired - left_alone, expired, left_alone, mode,
+                        json);
 }
 
 int cmd_import(const cli_options *o)
@@ -320,14 +372,14 @@ int cmd_import(const cli_options *o)
     obol_store *st;
     int code;
 
-    code = cli_open_store(o->args[0], cli_secret_for(o, ""), "import", &st);
+    code = cli_open_store_to_fill(o->args[0], cli_secret_for(o, ""), "import", &st);
     if (code != EXIT_OK)
         return code;
     code = probe_store(st, "import");
     if (code == EXIT_OK)
         code = read_batch(st, &batch);
     if (code == EXIT_OK)
-        code = write_batch(st, &batch, o->json);
+        code = write_batch(st, &batch, o->restore_mode, o->json);
     batch_free(&batch);
     obol_store_close(st);
     return cli_finish_output("import", code);
@@ -335,28 +387,43 @@ int cmd_import(const cli_options *o)
 
 /* ------------------------------------------------------------- migrate */
 
-static int print_migration(const obol_migrate_stats *stats, double seconds, int json)
+static int print_migration(const obol_migrate_report *report, int mode,
+                           double seconds, int json)
 {
+    const obol_migrate_stats *stats = &report->stats;
     double rate = seconds > 0 ? (double)stats->seen / seconds : 0;
 
     if (json)
         return cli_print_json(json_pack(
-            "{s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:f}", "command", "migrate",
+            "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I}",
+            "command", "migrate",
             "total", (json_int_t)stats->total, "seen", (json_int_t)stats->seen,
             "copied", (json_int_t)stats->copied, "skipped", (json_int_t)stats->skipped,
-            "rejected", (json_int_t)stats->rejected, "seconds", seconds,
-            "sessions_per_second", rate));
-    printf("copied %" PRIu64 ", skipped %" PRIu64 " (expired), rejected %" PRIu64
-           " (did not verify) of %" PRIu64 " records in %.2f s (%.0f records/s)\n",
-           stats->copied, stats->skipped, stats->rejected, stats->seen, seconds,
-           rate);
+            "expired", (json_int_t)report->expired,
+            "present", (json_int_t)report->present,
+            "not_newer", (json_int_t)report->not_newer,
+            "conflicts", (json_int_t)report->conflicts,
+            "rejected", (json_int_t)stats->rejected,
+            "seconds", cli_rounded(seconds, 3),
+            "sessions_per_second", (json_int_t)cli_rounded(rate, 0)));
+    printf("copied %" PRIu64 ", skipped %" PRIu64 " (expired), ", stats->copied,
+           report->expired);
+    if (mode != OBOL_RESTORE_REPLACE)
+        printf("left %" PRIu64 " alone (%s), ", report->present + report->not_newer,
+               mode == OBOL_RESTORE_ONLY_MISSING ? "already in the destination"
+                                                 : "as new or newer in the destination");
+    if (report->conflicts > 0)
+        printf("left %" PRIu64 " to a writer on the destination, ", report->conflicts);
+    printf("rejected %" PRIu64 " (did not verify) of %" PRIu64
+           " records in %.2f s (%.0f records/s)\n", stats->rejected, stats->seen,
+           seconds, rate);
     return 0;
 }
 
 int cmd_migrate(const cli_options *o)
 {
     obol_store *src = NULL, *dst = NULL;
-    obol_migrate_stats stats = { 0 };
+    obol_migrate_report report = { .struct_size = sizeof report };
     cli_progress progress;
     obol_error err;
     double started;
@@ -364,23 +431,30 @@ int cmd_migrate(const cli_options *o)
 
     code = cli_open_store(o->args[0], cli_secret_for(o, "src"), "migrate: source", &src);
     if (code == EXIT_OK)
-        code = cli_open_store(o->args[1], cli_secret_for(o, "dst"),
-                              "migrate: destination", &dst);
+        code = cli_open_store_to_fill(o->args[1], cli_secret_for(o, "dst"),
+                                      "migrate: destination", &dst);
     if (code != EXIT_OK)
         goto done;
     cli_progress_start(&progress, o->progress);
     started = cli_monotonic_seconds();
-    status = obol_migrate(src, dst, cli_progress_update, &progress, &stats, &err);
+    status = obol_migrate_mode(src, dst, o->restore_mode, cli_progress_update,
+                               &progress, &report, &err);
     cli_progress_end(&progress);
     if (status != OBOL_OK) {
         code = cli_fail_store("migrate", status, &err);
-        cli_error("migrate", "stopped after copying %" PRIu64 " sessions", stats.copied);
+        cli_error("migrate", "stopped after copying %" PRIu64 " sessions",
+                  report.stats.copied);
         goto done;
     }
-    if (print_migration(&stats, cli_monotonic_seconds() - started, o->json) != 0)
+    if (print_migration(&report, o->restore_mode, cli_monotonic_seconds() - started,
+                        o->json) != 0)
         code = cli_fail("migrate", OBOL_ERR_NOMEM, NULL);
-    else if (stats.rejected > 0)
+    else if (report.stats.rejected > 0)
         code = EXIT_REJECTED;
+    else if (report.conflicts > 0)   /* run it again: it copies only those */
+        code = EXIT_CONFLICT;
+    if (report.stats.seen == 0)
+        cli_note_empty_prefix(src, "migrate: source", 1);
 done:
     obol_store_close(src);
     obol_store_close(dst);
@@ -395,15 +469,16 @@ static int print_rekey(const obol_rekey_stats *stats, double seconds, int json)
 
     if (json)
         return cli_print_json(json_pack(
-            "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f}", "command",
+            "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I}", "command",
             "rekey", "total", (json_int_t)stats->total,
             "seen", (json_int_t)stats->seen,
             "rewritten", (json_int_t)stats->rewritten,
             "current", (json_int_t)stats->current,
             "conflicts", (json_int_t)stats->conflicts,
             "expired", (json_int_t)stats->expired,
-            "rejected", (json_int_t)stats->rejected, "seconds", seconds,
-            "records_per_second", rate));
+            "rejected", (json_int_t)stats->rejected,
+            "seconds", cli_rounded(seconds, 3),
+            "records_per_second", (json_int_t)cli_rounded(rate, 0)));
     printf("rewrote %" PRIu64 ", already current %" PRIu64 ", skipped %" PRIu64
            " (a concurrent write won), expired %" PRIu64 ", rejected %" PRIu64
            " (did not verify) of %" PRIu64 " records in %.2f s (%.0f records/s)\n",
@@ -446,6 +521,8 @@ int cmd_rekey(const cli_options *o)
         code = cli_fail("rekey", OBOL_ERR_NOMEM, NULL);
     } else {
         code = rekey_exit_status(&stats);
+        if (stats.seen == 0)
+            cli_note_empty_prefix(st, "rekey", 1);
     }
     obol_store_close(st);
     return cli_finish_output("rekey", code);

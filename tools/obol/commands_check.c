@@ -55,25 +55,19 @@ static int measure_latency(obol_store *st, latency *out, obol_error *err)
     return OBOL_OK;
 }
 
-typedef struct sample {
-    unsigned long wanted, verified;
-} sample;
-
-/* Any positive status that the library does not use stops a walk. */
-#define SAMPLE_FULL 1000
-
-static int count_verified(void *arg, const obol_session *s)
+/* The sample counts what obol_scan_sample() met; the sessions themselves
+ * are not needed. */
+static int take_session(void *arg, const obol_session *s)
 {
-    sample *smp = arg;
-
+    (void)arg;
     (void)s;
-    return ++smp->verified >= smp->wanted ? SAMPLE_FULL : OBOL_OK;
+    return OBOL_OK;
 }
 
 /* Microseconds to one decimal: more digits would be noise. */
 static double rounded_us(double ms)
 {
-    return (double)(long long)(ms * 10000 + 0.5) / 10;
+    return cli_rounded(ms * 1000, 1);
 }
 
 /* "thread-safe, multi-process, ..." for people. */
@@ -308,7 +302,6 @@ int cmd_check(const cli_options *o)
     obol_scan_stats stats = { 0 };
     obol_stats ops;
     obol_store_info info;
-    sample smp = { o->sample, 0 };
     latency lat;
     obol_store *st;
     obol_error err;
@@ -324,21 +317,24 @@ int cmd_check(const cli_options *o)
         code = cli_fail_store("check", status, &err);
         goto done;
     }
-    status = smp.wanted > 0 ? obol_scan(st, count_verified, &smp, &stats, &err)
-                            : OBOL_OK;
-    if (status == OBOL_OK || status == SAMPLE_FULL)
-        status = smp.wanted > 0 ? obol_count_keys(st, &census, &err) : OBOL_OK;
+    /* N records, not N live sessions: with a wrong secret none is live,
+     * and the sample must not become a walk of the whole store. */
+    status = obol_scan_sample(st, o->sample, take_session, NULL, &stats, &err);
+    if (status == OBOL_OK)
+        status = o->sample > 0 ? obol_count_keys(st, &census, &err) : OBOL_OK;
     if (status == OBOL_OK)
         status = obol_store_stats(st, &ops, sizeof ops, &err);
     if (status != OBOL_OK) {
         code = cli_fail_store("check", status, &err);
         goto done;
     }
-    if (print_report(&info, &lat, &stats, smp.wanted > 0 ? &census : NULL,
+    if (print_report(&info, &lat, &stats, o->sample > 0 ? &census : NULL,
                      &ops, o->json) != 0)
         code = cli_fail("check", OBOL_ERR_NOMEM, NULL);
     else if (stats.rejected > 0 || census_refused(&census) > 0)
         code = EXIT_REJECTED;
+    if (o->sample > 0 && stats.records == 0)
+        cli_note_empty_prefix(st, "check", 1);
 done:
     obol_key_census_clear(&census);
     obol_store_close(st);

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,12 +21,21 @@ static const char *type_operand(const cli_options *o, int index)
     return o->nargs > index ? o->args[index] : NULL;
 }
 
-/* Prints {"command": name, "status": "ok"} for --json. */
-static int print_done(const char *command, int json)
+/* Says what a removal removed: {"command": name, "status": "ok",
+ * "removed": n} for --json, else "removed n <what>s" and, when n is 0,
+ * why (none_because). 0, or -1 when out of memory. */
+static int print_removed(const char *command, uint64_t removed, const char *what,
+                         const char *none_because, int json)
 {
-    if (!json)
-        return 0;
-    return cli_print_json(json_pack("{s:s, s:s}", "command", command, "status", "ok"));
+    if (json)
+        return cli_print_json(json_pack("{s:s, s:s, s:I}", "command", command,
+                                        "status", "ok", "removed",
+                                        (json_int_t)removed));
+    printf("removed %" PRIu64 " %s%s", removed, what, removed == 1 ? "" : "s");
+    if (removed == 0 && none_because != NULL)
+        printf(": %s", none_because);
+    putchar('\n');
+    return 0;
 }
 
 /* ---------------------------------------------------------------- get */
@@ -41,10 +51,14 @@ int cmd_get(const cli_options *o)
     if (code != EXIT_OK)
         return code;
     status = obol_get(st, o->args[1], o->args[2], type_operand(o, 3), &s, &err);
-    if (status != OBOL_OK)
+    if (status == OBOL_NOT_FOUND && cli_refused()->count > 0)
+        code = cli_report_refusals("get", "shown", EXIT_NOT_FOUND);
+    else if (status != OBOL_OK)
         code = cli_fail_store("get", status, &err);
     else if (cli_print_session(s, o->json) != 0)
         code = cli_fail("get", OBOL_ERR_NOMEM, NULL);
+    if (status == OBOL_NOT_FOUND)
+        cli_note_empty_prefix(st, "get", 0);
     obol_session_free(s);
     obol_store_close(st);
     return cli_finish_output("get", code);
@@ -115,6 +129,7 @@ static int print_list(const session_list *list, int json)
 int cmd_ls(const cli_options *o)
 {
     session_list list = { NULL, 0, 0, o->args[1] };
+    obol_scan_stats stats = { 0 };
     obol_store *st;
     obol_error err = { 0 };   /* untouched when keep_users_session() stops the walk */
     int status, code;
@@ -126,9 +141,12 @@ int cmd_ls(const cli_options *o)
     code = cli_open_store(o->args[0], cli_secret_for(o, ""), "ls", &st);
     if (code != EXIT_OK)
         return code;
+    /* A walk meets the records of every user: only this one's refusals
+     * are this listing's. */
+    cli_count_refusals_of(o->args[1]);
     if (o->all_types)
         /* No per-user index spans types: walk the store. */
-        status = obol_scan(st, keep_users_session, &list, NULL, &err);
+        status = obol_scan(st, keep_users_session, &list, &stats, &err);
     else
         status = obol_get_all(st, o->args[1], type_operand(o, 2), &list.items,
                               &list.count, &err);
@@ -138,6 +156,11 @@ int cmd_ls(const cli_options *o)
         qsort(list.items, list.count, sizeof *list.items, compare_sessions);
         if (print_list(&list, o->json) != 0)
             code = cli_fail("ls", OBOL_ERR_NOMEM, NULL);
+        else
+            code = cli_report_refusals("ls", "listed", EXIT_OK);
+        if (code != EXIT_BACKEND && list.count == 0 &&
+            (!o->all_types || stats.records == 0))
+            cli_note_empty_prefix(st, "ls", o->all_types);
     }
     obol_sessions_free(list.items, list.count);
     obol_store_close(st);
@@ -150,15 +173,18 @@ int cmd_rm(const cli_options *o)
 {
     obol_store *st;
     obol_error err;
+    uint64_t removed;
     int status, code;
 
     code = cli_open_store(o->args[0], cli_secret_for(o, ""), "rm", &st);
     if (code != EXIT_OK)
         return code;
-    status = obol_delete(st, o->args[1], o->args[2], type_operand(o, 3), &err);
+    status = obol_delete_counted(st, o->args[1], o->args[2], type_operand(o, 3),
+                                 &removed, &err);
     if (status != OBOL_OK)
         code = cli_fail_store("rm", status, &err);
-    else if (print_done("rm", o->json) != 0)
+    else if (print_removed("rm", removed, "session", "there is no session with "
+                           "that id, user and type", o->json) != 0)
         code = cli_fail("rm", OBOL_ERR_NOMEM, NULL);
     obol_store_close(st);
     return cli_finish_output("rm", code);
@@ -168,6 +194,7 @@ int cmd_rm_all(const cli_options *o)
 {
     obol_store *st;
     obol_error err;
+    uint64_t removed;
     int status, code;
 
     if (o->all_types && o->nargs > 2) {
@@ -180,12 +207,13 @@ int cmd_rm_all(const cli_options *o)
     /* Unlike ls --all-types, no walk: the types are the URL's types=, so
      * that the tool logs a user out exactly as the application does. */
     if (o->all_types)
-        status = obol_delete_everywhere(st, o->args[1], &err);
+        status = obol_delete_everywhere_counted(st, o->args[1], &removed, &err);
     else
-        status = obol_delete_all(st, o->args[1], type_operand(o, 2), &err);
+        status = obol_delete_all_counted(st, o->args[1], type_operand(o, 2),
+                                         &removed, &err);
     if (status != OBOL_OK)
         code = cli_fail_store("rm-all", status, &err);
-    else if (print_done("rm-all", o->json) != 0)
+    else if (print_removed("rm-all", removed, "session", NULL, o->json) != 0)
         code = cli_fail("rm-all", OBOL_ERR_NOMEM, NULL);
     obol_store_close(st);
     return cli_finish_output("rm-all", code);
@@ -195,15 +223,16 @@ int cmd_prune(const cli_options *o)
 {
     obol_store *st;
     obol_error err;
+    uint64_t removed;
     int status, code;
 
     code = cli_open_store(o->args[0], cli_secret_for(o, ""), "prune", &st);
     if (code != EXIT_OK)
         return code;
-    status = obol_prune(st, &err);
+    status = obol_prune_counted(st, &removed, &err);
     if (status != OBOL_OK)
         code = cli_fail_store("prune", status, &err);
-    else if (print_done("prune", o->json) != 0)
+    else if (print_removed("prune", removed, "expired record", NULL, o->json) != 0)
         code = cli_fail("prune", OBOL_ERR_NOMEM, NULL);
     obol_store_close(st);
     return cli_finish_output("prune", code);
@@ -282,6 +311,8 @@ static int session_to_update(obol_store *st, obol_session *given,
         return EXIT_USAGE;
     }
     status = obol_get(st, given->id, given->user_id, given->type, &s, &err);
+    if (status == OBOL_NOT_FOUND && cli_refused()->count > 0)
+        return cli_report_refusals("put", "updated", EXIT_NOT_FOUND);
     if (status == OBOL_NOT_FOUND) {
         cli_error("put", "no live session with that id, user and type to "
                   "update: it was deleted or has expired");
@@ -320,6 +351,22 @@ static char *read_all(FILE *in, size_t *len)
     return buf;
 }
 
+/* An empty id or type given is refused here, in the input's terms,
+ * rather than by the library in its own. (An empty user_id is refused
+ * where the session is made.) */
+static int refuse_empty_names(const obol_session *given, unsigned present)
+{
+    if ((present & FIELD_ID) && given->id[0] == '\0') {
+        cli_error("put", "id is empty (leave it out for a random one)");
+        return EXIT_USAGE;
+    }
+    if ((present & FIELD_TYPE) && given->type[0] == '\0') {
+        cli_error("put", "type is empty (leave it out for \"full\")");
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
 /* The session on standard input. */
 static int read_given(obol_session **given, unsigned *present)
 {
@@ -354,7 +401,7 @@ static int read_given(obol_session **given, unsigned *present)
         cli_error("put", "%s", why);
         return EXIT_USAGE;
     }
-    return EXIT_OK;
+    return refuse_empty_names(*given, *present);
 }
 
 int cmd_put(const cli_options *o)
@@ -368,7 +415,7 @@ int cmd_put(const cli_options *o)
 
     code = read_given(&given, &present);
     if (code == EXIT_OK)
-        code = cli_open_store(o->args[0], cli_secret_for(o, ""), "put", &st);
+        code = cli_open_store_to_fill(o->args[0], cli_secret_for(o, ""), "put", &st);
     if (code == EXIT_OK)
         code = given->lock_version == 0 ? session_to_create(o, given, present, &s)
                                         : session_to_update(st, given, present, &s);

@@ -167,18 +167,96 @@ static int refuse_password(const char *url, const char *what)
     return EXIT_USAGE;
 }
 
+/*
+ * Every command needs a key (require_key=1: no secret is an error at
+ * open, before the backend is touched), and only the commands that write
+ * new sessions may create a store (create=0 for the others: a misspelt
+ * path must not become an empty store that reads as "0 sessions"). An
+ * option the URL gives itself is left as it is.
+ */
+static int add_open_options(char **config, int create)
+{
+    size_t unused;
+
+    if (option_in(*config, "require_key", &unused) == NULL &&
+        append_option(config, "require_key", "1", 1, 0) != 0)
+        return -1;
+    if (!create && option_in(*config, "create", &unused) == NULL &&
+        append_option(config, "create", "0", 1, 0) != 0)
+        return -1;
+    return 0;
+}
+
+/* Where the secret of what comes from, as obol(1) says. */
+static const char *secret_hint(const char *what)
+{
+    if (strcmp(what, "migrate: source") == 0)
+        return "set OBOL_SRC_SECRET or OBOL_SECRET, or use --src-secret-file";
+    if (strcmp(what, "migrate: destination") == 0)
+        return "set OBOL_DST_SECRET or OBOL_SECRET, or use --dst-secret-file";
+    if (strncmp(what, "migrate", 7) == 0)
+        return "set OBOL_SECRET (or OBOL_SRC_SECRET and OBOL_DST_SECRET), or "
+               "use --secret-file (or --src-secret-file and --dst-secret-file)";
+    return "set OBOL_SECRET or use --secret-file";
+}
+
+/* The library's hint for a missing key is for programmers (set secret=
+ * or call a function); cli_operator_words() cuts it and the operator's
+ * goes in its place. No store where one was expected (create=0) gets the
+ * hint of which commands make one. */
 int cli_fail_store(const char *what, int status, const obol_error *err)
 {
+    char words[sizeof err->message];
+
+    if (status == OBOL_ERR_NO_STORE) {
+        cli_operator_words(err != NULL && err->message[0]
+                               ? err->message : obol_strerror(status),
+                           words, sizeof words);
+        cli_error(what, "%s; only put, import and migrate's destination "
+                  "create a store", words);
+        return cli_exit_status(status);
+    }
     if (status != OBOL_ERR_KEY)
         return cli_fail(what, status, err);
-    cli_error(what, "%s; give the secret in OBOL_SECRET or with --secret-file "
-              "(see SECRETS in obol(1))",
-              err != NULL && err->message[0] ? err->message : obol_strerror(status));
+    cli_operator_words(err != NULL && err->message[0] ? err->message
+                                                      : obol_strerror(status),
+                       words, sizeof words);
+    cli_error(what, "%s; %s (see SECRETS in obol(1))", words, secret_hint(what));
     return EXIT_KEY;
 }
 
-int cli_open_store(const char *url, cli_secret secret, const char *what,
-                   obol_store **out)
+/* The schemes of the drivers of this tree (the schemes[] of each of
+ * drivers/); a scheme a typo away from one of them is a usage error. */
+static const char *const known_schemes[] = {
+    "memory", "lmdb", "redis", "redis+unix", "redis+cluster", "redis+sentinel",
+    "rediss", "rediss+cluster", "rediss+sentinel"
+};
+
+/* A driver error for a scheme that is a typo of a known one is the
+ * operator's to fix, not the installation's: status 2, with the scheme
+ * meant. Any other failure to open is reported as it is. */
+static int fail_open(const char *url, const char *what, int status,
+                     const obol_error *err)
+{
+    size_t len = strcspn(url, ":");
+    char scheme[65], words[sizeof err->message];
+    const char *meant = NULL;
+
+    if (status == OBOL_ERR_DRIVER && url[len] == ':' && len < sizeof scheme) {
+        memcpy(scheme, url, len);
+        scheme[len] = '\0';
+        meant = cli_closest(scheme, known_schemes,
+                            sizeof known_schemes / sizeof known_schemes[0]);
+    }
+    if (meant == NULL)
+        return cli_fail_store(what, status, err);
+    cli_operator_words(err->message, words, sizeof words);
+    cli_error(what, "%s; did you mean '%s'?", words, meant);
+    return EXIT_USAGE;
+}
+
+static int open_store(const char *url, cli_secret secret, const char *what,
+                      int create, obol_store **out)
 {
     obol_error err;
     size_t unused;
@@ -193,6 +271,10 @@ int cli_open_store(const char *url, cli_secret secret, const char *what,
         return EXIT_USAGE;
     }
     config = config_with_secret(url, secret);
+    if (config != NULL && add_open_options(&config, create) != 0) {
+        free(config);
+        config = NULL;
+    }
     if (config == NULL) {
         cli_error(what, "out of memory");
         return EXIT_BACKEND;
@@ -200,7 +282,20 @@ int cli_open_store(const char *url, cli_secret secret, const char *what,
     status = obol_store_open(config, out, &err);
     free(config);
     if (status != OBOL_OK)
-        return cli_fail_store(what, status, &err);
+        return fail_open(url, what, status, &err);
     obol_store_set_logger(*out, cli_log, NULL);
+    obol_store_set_event_hook(*out, cli_note_refusal, NULL);
     return EXIT_OK;
+}
+
+int cli_open_store(const char *url, cli_secret secret, const char *what,
+                   obol_store **out)
+{
+    return open_store(url, secret, what, 0, out);
+}
+
+int cli_open_store_to_fill(const char *url, cli_secret secret,
+                           const char *what, obol_store **out)
+{
+    return open_store(url, secret, what, 1, out);
 }

@@ -52,9 +52,14 @@ static void usage(FILE *out)
 "                         rm-all: every type the URL's types= lists, and full\n"
 "  --ttl DURATION         put: lifetime of a new session (default 30d)\n"
 "  --refresh-ttl DURATION put: refresh window of a new session (default 7d)\n"
-"  --sample N             check: live sessions to verify (default 100)\n"
+"  --sample N             check: records to verify (default 100)\n"
 "  --output FILE          export: write to FILE, made mode 0600 (it holds\n"
 "                         refresh token ids and payloads), not stdout\n"
+"  --only-missing         import, migrate: write only sessions the\n"
+"                         destination does not hold\n"
+"  --only-newer           import, migrate: write only sessions the\n"
+"                         destination does not hold or holds under a lower\n"
+"                         lock_version (a cutover catch-up)\n"
 "  --progress, --no-progress\n"
 "                         migrate, rekey: progress bar always / never\n"
 "                         (default: when stderr is a terminal)\n"
@@ -73,20 +78,24 @@ static void usage(FILE *out)
 "exit status:\n"
 "  0  ok\n"
 "  1  not found\n"
-"  2  usage error or bad input (arguments, config string, JSON)\n"
+"  2  usage error or bad input (arguments, config string, JSON, a misspelt\n"
+"     command, option or scheme)\n"
 "  3  backend or driver error (unreachable, timeout, no driver for the scheme)\n"
-"  4  conflict (stale lock_version, or the session already exists; rekey:\n"
-"     sessions a concurrent write changed were left to it, run it again)\n"
+"  4  conflict (stale lock_version, or the session already exists; rekey,\n"
+"     migrate --only-newer: sessions a concurrent write changed were left\n"
+"     to it, run it again)\n"
 "  5  no usable key (no secret given, or it cannot be read)\n"
-"  6  done, but some records did not verify and were skipped\n"
+"  6  records were refused for their seal (wrong secret or key_id, tampering):\n"
+"     skipped, or (get) not shown\n"
+"  7  no store at the URL (only put, import and migrate's destination make one)\n"
 "\nSee obol(1).\n", out);
 }
 
-/* arg comes from argv: escaped with the rest of the message. */
+/* One line per usage error. arg comes from argv: escaped with the rest
+ * of the message. */
 static int usage_error(const char *fmt, const char *arg)
 {
     cli_error(NULL, fmt, arg);
-    fputs("Try 'obol --help'.\n", stderr);
     return EXIT_USAGE;
 }
 
@@ -139,7 +148,7 @@ static int parse_count(const char *text, unsigned long *out)
 enum {
     OPT_JSON = 256, OPT_SECRET_FILE, OPT_SRC_SECRET_FILE, OPT_DST_SECRET_FILE,
     OPT_ALL_TYPES, OPT_TTL, OPT_REFRESH_TTL, OPT_SAMPLE, OPT_PROGRESS,
-    OPT_NO_PROGRESS, OPT_OUTPUT
+    OPT_NO_PROGRESS, OPT_OUTPUT, OPT_ONLY_MISSING, OPT_ONLY_NEWER
 };
 
 static const struct option long_options[] = {
@@ -154,12 +163,24 @@ static const struct option long_options[] = {
     { "progress", no_argument, NULL, OPT_PROGRESS },
     { "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
     { "output", required_argument, NULL, OPT_OUTPUT },
+    { "only-missing", no_argument, NULL, OPT_ONLY_MISSING },
+    { "only-newer", no_argument, NULL, OPT_ONLY_NEWER },
     { "quiet", no_argument, NULL, 'q' },
     { "verbose", no_argument, NULL, 'v' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 }
 };
+
+/* --only-missing and --only-newer: one mode, given once. Returns -1 to go
+ * on, or an exit status. */
+static int set_restore_mode(int mode, cli_options *o)
+{
+    if (o->restore_mode != OBOL_RESTORE_REPLACE && o->restore_mode != mode)
+        return usage_error("%s", "--only-missing and --only-newer exclude each other");
+    o->restore_mode = mode;
+    return -1;
+}
 
 /* Returns -1 to go on, or an exit status. */
 static int parse_option(int c, cli_options *o)
@@ -173,6 +194,10 @@ static int parse_option(int c, cli_options *o)
     case OPT_PROGRESS: o->progress = 1; break;
     case OPT_NO_PROGRESS: o->progress = 0; break;
     case OPT_OUTPUT: o->output = optarg; break;
+    case OPT_ONLY_MISSING:
+    case OPT_ONLY_NEWER:
+        return set_restore_mode(c == OPT_ONLY_MISSING ? OBOL_RESTORE_ONLY_MISSING
+                                                      : OBOL_RESTORE_ONLY_NEWER, o);
     case 'q': o->quiet = 1; break;
     case 'v': o->verbose = 1; break;
     case OPT_TTL:
@@ -194,10 +219,102 @@ static int parse_option(int c, cli_options *o)
         printf("obol %s (libobol %s)\n", OBOL_VERSION_STRING,
                obol_version(NULL, NULL, NULL));
         return cli_finish_output("version", EXIT_OK);
-    default:
-        return usage_error("%s", "bad option");
+    default:   /* getopt_long() returns no other value: bad_option() */
+        return usage_error("%s", "unknown option (obol --help lists them)");
     }
     return -1;
+}
+
+/* How many long options start with the name text gives. */
+static int long_options_starting(const char *text)
+{
+    size_t len = strcspn(text + 2, "=");
+    int count = 0;
+
+    for (const struct option *o = long_options; o->name != NULL; o++)
+        count += strncmp(text + 2, o->name, len) == 0;
+    return count;
+}
+
+/* The long option a misspelt one means, as "--name", or NULL. */
+static const char *meant_option(const char *text, char *buf, size_t size)
+{
+    const char *names[sizeof long_options / sizeof long_options[0]];
+    size_t count = 0, len = strcspn(text + 2, "=");
+    const char *meant;
+    char given[65];
+
+    if (len >= sizeof given)
+        return NULL;
+    memcpy(given, text + 2, len);
+    given[len] = '\0';
+    for (const struct option *o = long_options; o->name != NULL; o++)
+        names[count++] = o->name;
+    meant = cli_closest(given, names, count);
+    if (meant == NULL)
+        return NULL;
+    snprintf(buf, size, "--%s", meant);
+    return buf;
+}
+
+/* Whether getopt_long()'s optopt after an error is a short option's
+ * letter, not the value of a long option (or 0: a name it does not know).
+ * The letters of the short options have no value to miss or refuse. */
+static int short_option_refused(void)
+{
+    return optopt != 0 && optopt < 256 && strchr("qvhV", optopt) == NULL;
+}
+
+/*
+ * One message for an option getopt_long() refused (it prints none: opterr
+ * is 0). c is ':' for a missing value, '?' for the rest. A long option
+ * refused is argv[optind - 1], shown up to its '='.
+ */
+static int bad_option(int c, char **argv)
+{
+    const char *word = optind > 0 ? argv[optind - 1] : "--";
+    char shown[72], meant[72];
+
+    if (short_option_refused()) {
+        snprintf(shown, sizeof shown, "-%c", optopt);
+        if (c == ':')
+            return usage_error("option '%s' needs a value", shown);
+        return usage_error("unknown option '%s' (obol --help lists them)", shown);
+    }
+    snprintf(shown, sizeof shown, "%.*s", (int)strcspn(word, "="), word);
+    if (c == ':')
+        return usage_error("option '%s' needs a value", shown);
+    if (optopt != 0)
+        return usage_error("option '%s' takes no value", shown);
+    if (long_options_starting(word) > 1)
+        return usage_error("option '%s' is ambiguous (obol --help lists them)",
+                           shown);
+    if (meant_option(word, meant, sizeof meant) != NULL) {
+        cli_error(NULL, "unknown option '%s'; did you mean '%s'?", shown, meant);
+        return EXIT_USAGE;
+    }
+    return usage_error("unknown option '%s' (obol --help lists them)", shown);
+}
+
+/* The command named name, or NULL after saying so (with the one meant,
+ * when name is a typo of one). */
+static const command *find_command(const char *name)
+{
+    const char *names[COMMAND_COUNT];
+    const char *meant;
+
+    for (size_t i = 0; i < COMMAND_COUNT; i++) {
+        if (strcmp(name, commands[i].name) == 0)
+            return &commands[i];
+        names[i] = commands[i].name;
+    }
+    meant = cli_closest(name, names, COMMAND_COUNT);
+    if (meant != NULL)
+        cli_error(NULL, "unknown command '%s'; did you mean '%s'?", name, meant);
+    else
+        cli_error(NULL, "unknown command '%s' (commands: get, ls, rm, rm-all, "
+                  "prune, put, check, export, import, migrate, rekey)", name);
+    return NULL;
 }
 
 /* Options that only one command reads are refused elsewhere: a typo in a
@@ -219,10 +336,34 @@ static int check_options_fit(const command *cmd, const cli_options *o,
                            "of migrate, not %s", name);
     if (o->output != NULL && strcmp(name, "export") != 0)
         return usage_error("--output is an option of export, not %s", name);
+    if (o->restore_mode != OBOL_RESTORE_REPLACE && strcmp(name, "migrate") != 0 &&
+        strcmp(name, "import") != 0)
+        return usage_error("--only-missing and --only-newer are options of import "
+                           "and migrate, not %s", name);
     if (o->progress != -1 && strcmp(name, "migrate") != 0 &&
         strcmp(name, "rekey") != 0)
         return usage_error("--progress and --no-progress are options of migrate "
                            "and rekey, not %s", name);
+    return -1;
+}
+
+/* An empty operand is refused here, by its name in the usage line ("UID
+ * is empty"), rather than by the library in its own terms. */
+static int check_operands_given(const command *cmd, const cli_options *o)
+{
+    for (int i = 0; i < o->nargs; i++) {
+        const char *name = cmd->operands;
+        size_t len;
+
+        if (o->args[i][0] != '\0')
+            continue;
+        for (int skip = i; skip > 0 && *name != '\0'; skip--)
+            name += strcspn(name, " ") + (name[strcspn(name, " ")] == ' ');
+        name += *name == '[';
+        len = strcspn(name, " ]");
+        fprintf(stderr, "obol: %s: %.*s is empty\n", cmd->name, (int)len, name);
+        return EXIT_USAGE;
+    }
     return -1;
 }
 
@@ -234,25 +375,26 @@ int main(int argc, char **argv)
     const command *cmd = NULL;
     int c, code;
 
-    while ((c = getopt_long(argc, argv, "qvhV", long_options, NULL)) != -1) {
-        code = parse_option(c, &o);
+    opterr = 0;   /* bad_option() says it once, in the tool's words */
+    while ((c = getopt_long(argc, argv, ":qvhV", long_options, NULL)) != -1) {
+        code = c == '?' || c == ':' ? bad_option(c, argv) : parse_option(c, &o);
         if (code >= 0)
             return code;
     }
     if (optind >= argc)
-        return usage_error("%s", "no command given");
-    for (size_t i = 0; i < COMMAND_COUNT; i++)
-        if (strcmp(argv[optind], commands[i].name) == 0)
-            cmd = &commands[i];
+        return usage_error("%s", "no command given (obol --help lists them)");
+    cmd = find_command(argv[optind]);
     if (cmd == NULL)
-        return usage_error("unknown command '%s'", argv[optind]);
+        return EXIT_USAGE;
     o.args = argv + optind + 1;
     o.nargs = argc - optind - 1;
     if (o.nargs < cmd->min_args || o.nargs > cmd->max_args) {
         fprintf(stderr, "obol: usage: obol %s %s\n", cmd->name, cmd->operands);
         return EXIT_USAGE;
     }
-    code = check_options_fit(cmd, &o, &defaults);
+    code = check_operands_given(cmd, &o);
+    if (code < 0)
+        code = check_options_fit(cmd, &o, &defaults);
     if (code >= 0)
         return code;
     cli_log_setup(o.quiet, o.verbose);

@@ -20,6 +20,7 @@
 
 #include "cli.h"
 #include "json.h"
+#include "progress.h"
 
 /* --------------------------------------------------------------- escaping */
 
@@ -201,6 +202,8 @@ int cli_exit_status(int status)
         return EXIT_USAGE;
     case OBOL_ERR_KEY:
         return EXIT_KEY;
+    case OBOL_ERR_NO_STORE:
+        return EXIT_NO_STORE;
     default:
         return EXIT_BACKEND;
     }
@@ -210,9 +213,60 @@ int cli_fail(const char *what, int status, const obol_error *err)
 {
     const char *message = err != NULL && err->message[0] != '\0'
                               ? err->message : obol_strerror(status);
+    char words[sizeof err->message];
 
-    cli_error(what, "%s", message);
+    cli_operator_words(message, words, sizeof words);
+    cli_error(what, "%s", words);
     return cli_exit_status(status);
+}
+
+/* ------------------------------------------------------------- refusals */
+
+static cli_refusals refusals;
+static const char *refusals_user;   /* count only this user's, or NULL */
+
+void cli_count_refusals_of(const char *user_id)
+{
+    refusals_user = user_id;
+}
+
+void cli_note_refusal(void *arg, const obol_event *event)
+{
+    (void)arg;
+    if (event->kind != OBOL_EVENT_BAD_SEAL && event->kind != OBOL_EVENT_UNKNOWN_KEY)
+        return;
+    if (refusals_user != NULL &&
+        (event->user_id_len != strlen(refusals_user) ||
+         memcmp(event->user_id, refusals_user, event->user_id_len) != 0))
+        return;
+    if (refusals.count++ == 0)
+        snprintf(refusals.first_reason, sizeof refusals.first_reason, "%s",
+                 event->reason != NULL ? event->reason : "no reason given");
+    if (event->kind == OBOL_EVENT_UNKNOWN_KEY)
+        refusals.unknown_key++;
+}
+
+const cli_refusals *cli_refused(void)
+{
+    return &refusals;
+}
+
+int cli_report_refusals(const char *what, const char *not_done, int code)
+{
+    const cli_refusals *r = &refusals;
+    /* The causes, as `obol check` names them. */
+    const char *causes = r->unknown_key == r->count
+        ? "a key id the store does not hold: list it in old_key_ids or "
+          "old_secrets until `obol rekey` has rewritten them"
+        : "wrong secret or key_id, unsigned records (allow_unsigned=1), or "
+          "tampering";
+
+    if (r->count == 0)
+        return code;
+    cli_error(what, "%lu record%s refused, not %s%s %s (%s)", r->count,
+              r->count == 1 ? "" : "s", not_done,
+              r->count == 1 ? ":" : "; the first:", r->first_reason, causes);
+    return code == EXIT_OK || code == EXIT_NOT_FOUND ? EXIT_REJECTED : code;
 }
 
 /* ------------------------------------------------------------------ logger */
@@ -237,6 +291,7 @@ void cli_log_setup(int quiet, int verbose)
 void cli_log(void *arg, int level, const char *msg)
 {
     static const char *const names[] = { "error", "warning", "info", "debug" };
+    char words[1024];
 
     (void)arg;
     if (level > logger.threshold)
@@ -246,17 +301,19 @@ void cli_log(void *arg, int level, const char *msg)
         return;
     }
     logger.shown++;
+    cli_progress_clear();   /* a warning during a migration: not after the bar */
+    cli_operator_words(msg, words, sizeof words);
     fprintf(stderr, "obol: %s: ",
             level >= 0 && level <= OBOL_LOG_DEBUG ? names[level] : "log");
-    write_shown(stderr, msg, strlen(msg), SHOW_MESSAGE);
+    write_shown(stderr, words, strlen(words), SHOW_MESSAGE);
     fputc('\n', stderr);
 }
 
 void cli_log_finish(void)
 {
     if (logger.dropped > 0)
-        fprintf(stderr, "obol: %lu more warnings not shown (-v shows all)\n",
-                logger.dropped);
+        fprintf(stderr, "obol: warning: %lu more warnings not shown "
+                "(-v shows all)\n", logger.dropped);
     logger.dropped = 0;
 }
 
@@ -350,7 +407,10 @@ void cli_print_row(const obol_session *s)
  * stand raw in a string (DEL, C1, bidi) can be escaped on the way out. */
 int cli_write_json(FILE *out, json_t *doc)
 {
-    char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+    /* 15 digits show every double cli_rounded() makes as it is written
+     * (0.3, not 0.29999999999999999). */
+    char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(15))
+                             : NULL;
 
     json_decref(doc);
     if (text == NULL)
@@ -359,6 +419,16 @@ int cli_write_json(FILE *out, json_t *doc)
     fputc('\n', out);
     free(text);
     return 0;
+}
+
+double cli_rounded(double value, int decimals)
+{
+    double scale = 1;
+
+    for (int i = 0; i < decimals; i++)
+        scale *= 10;
+    /* The values are times and rates, far inside long long's range. */
+    return (double)(long long)(value * scale + (value < 0 ? -0.5 : 0.5)) / scale;
 }
 
 int cli_print_json(json_t *doc)
