@@ -33,6 +33,7 @@
 #include "suite_sweep.h"
 #include "suite_watchdog.h"
 #include "suite_refresh.h"
+#include "suite_stats.h"
 
 static void assert_not_found(fixture *f, const char *sid, const char *uid,
                              const char *type)
@@ -1226,6 +1227,7 @@ static const struct {
     { refresh_suite_tests, &refresh_suite_test_count },
     { security_suite_tests, &security_suite_test_count },
     { migrate_suite_tests, &migrate_suite_test_count },
+    { stats_suite_tests, &stats_suite_test_count },
 };
 
 size_t store_suite_count(void)

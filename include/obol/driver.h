@@ -85,6 +85,11 @@
  * typo, a forgotten prefix=) can be shown the ones that are not empty.
  * It is optional; without it the core says it cannot tell.
  *
+ * Counters (ABI 1.4). stats() copies what the driver counted since open()
+ * (connections, waits for a pooled one, cluster redirections, topology
+ * refreshes) into an obol_driver_stats, for obol_store_stats(). It is
+ * optional; without it a snapshot has no driver counters.
+ *
  * Versions. Slots are only ever added at the end of a table, with a minor
  * bump. The core refuses a driver whose abi_major differs from its own or
  * whose struct_size is smaller than the version 1.0 table, and reads a slot
@@ -94,6 +99,7 @@
  *     1.1  put_batch (optional)
  *     1.2  check (optional); obol_driver_config.max_record
  *     1.3  prefixes (optional); obol_driver_config.open_flags
+ *     1.4  stats (optional)
  */
 #ifndef OBOL_DRIVER_H
 #define OBOL_DRIVER_H
@@ -109,7 +115,7 @@ extern "C" {
 #endif
 
 #define OBOL_DRIVER_ABI_MAJOR 1
-#define OBOL_DRIVER_ABI_MINOR 3
+#define OBOL_DRIVER_ABI_MINOR 4
 
 /* A counted byte string; data need not be NUL-terminated. */
 typedef struct obol_bytes {
@@ -206,6 +212,29 @@ typedef struct obol_driver_host {
     int (*parse_size)(const char *text, uint64_t *out);
 } obol_driver_host;
 
+/*
+ * What a driver counted since open() (ABI 1.4), filled by stats(). The
+ * core zeroes it and sets struct_size to its sizeof(obol_driver_stats); a
+ * driver writes only the fields that struct_size covers, so that fields
+ * can be added at the end. Counters only grow; a driver leaves 0 in those
+ * that mean nothing for its backend.
+ */
+typedef struct obol_driver_stats {
+    size_t struct_size;
+    uint64_t connects;          /* connections made */
+    uint64_t reconnects;        /* of those, in place of one to the same
+                                   server that was lost (broken, closed by
+                                   the server, retired) */
+    uint64_t connect_failures;  /* attempts to connect that failed */
+    uint64_t pool_waits;        /* takes that found no idle connection and
+                                   waited for one */
+    uint64_t pool_timeouts;     /* of those, gave up at the deadline */
+    uint64_t moved;             /* cluster MOVED redirections followed */
+    uint64_t asked;             /* cluster ASK redirections followed */
+    uint64_t topology_refreshes;        /* slot maps read, masters resolved */
+    uint64_t topology_refresh_failures; /* of those, that failed */
+} obol_driver_stats;
+
 /* Capability flags of a driver table. */
 #define OBOL_DRIVER_THREAD_SAFE   (1u << 0) /* one handle, many threads */
 #define OBOL_DRIVER_MULTI_PROCESS (1u << 1) /* processes may share a store */
@@ -286,6 +315,11 @@ typedef struct obol_driver {
      * record and changes nothing. */
     int (*prefixes)(void *handle, obol_driver_prefix_visit visit, void *arg,
                     int *complete, obol_error *err);
+    /* Optional, ABI 1.4 (NULL: no driver counters). Fills the fields of
+     * *out that out->struct_size covers with the driver's counters (see
+     * obol_driver_stats), without a round trip. On a thread-safe driver
+     * it runs while other calls do: read the counters atomically. */
+    int (*stats)(void *handle, obol_driver_stats *out, obol_error *err);
 } obol_driver;
 
 /* The required slots of the version 1.0 table end after this one; a
