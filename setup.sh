@@ -25,8 +25,9 @@ build_packages="build-essential autoconf automake libtool pkg-config
     libsodium-dev liblmdb-dev libhiredis-dev liburiparser-dev libcmocka-dev
     libjansson-dev libssl-dev"
 # openssl: the command the TLS tests make their certificates with;
-# tmux: the terminal tests/test_progress.sh draws the progress bar in
-test_packages="redis-server valgrind python3 openssl tmux"
+# tmux: the terminal tests/test_progress.sh draws the progress bar in;
+# groff-base: the man pages are rendered with warnings on
+test_packages="redis-server valgrind python3 openssl tmux groff-base"
 
 install_packages() {
     sudo=""

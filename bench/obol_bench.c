@@ -14,6 +14,13 @@
  *     rotates), next to the same refresh by hand (obol_get,
  *     obol_session_refresh, obol_upsert) in alternating rounds, as ops/s,
  *     driver calls per call and the ratio obol_refresh / by hand.
+ *   - what the counters of obol_store_stats() cost (docs/STATS.md): a read
+ *     of the monotonic clock, counting one call (the two clock reads and
+ *     three atomic additions every counted call makes) on one thread and on
+ *     two at once, in stripes of their own and all on one stripe; then
+ *     raw mdb_get, obol_get on a store opened with stats=0 and obol_get on
+ *     one with stats=1 (the same environment and session), in alternating
+ *     rounds, each obol row as the ratio obol/raw; and the same for upsert.
  * SYNC is the LMDB driver's sync option (full, nometasync, off), applied to
  * both sides (default: full).
  * Each figure is the best of several rounds, since the machine is shared.
@@ -22,6 +29,7 @@
 
 #include <inttypes.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +39,7 @@
 #include <obol/obol.h>
 
 #include "record_internal.h"
+#include "stats_internal.h"
 #include "store_internal.h"
 #include "tmpdir.h"
 
@@ -311,6 +320,238 @@ static void best_of_pair(counted_row rows[2], core_bench *b)
                                       (double)(iterations * ROUNDS);
 }
 
+/* ------------------------------------------------------------ stats */
+
+static void clock_once(void *arg, long i)
+{
+    volatile uint64_t *sink = arg;
+
+    (void)i;
+    *sink = obol_stats_now_ns();
+}
+
+/* What every counted call adds: obol_stats_start() and
+ * obol_stats_finish(), as obol_get makes them. */
+static void count_once(void *arg, long i)
+{
+    obol_store *st = arg;
+
+    (void)i;
+    obol_stats_finish(st, OBOL_OP_GET, obol_stats_start(st), OBOL_OK);
+}
+
+static double thread_cpu_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* Long enough (a fifth of a second or more) for the scheduler to put the
+ * two threads on two CPUs at once, which is when a shared line bounces:
+ * in a short run they take turns on one. */
+#define THREADED_ITERATIONS (100 * iterations)
+#define THREADED_ROUNDS 3
+
+typedef struct counter_thread {
+    void (*body)(void *arg, long i);
+    obol_store *st;
+    pthread_barrier_t *start_line;
+    double cpu_ns;
+} counter_thread;
+
+/* The counters alone, without the clock reads: the three atomic
+ * additions. */
+static void add_once(void *arg, long i)
+{
+    obol_store *st = arg;
+
+    obol_stats_count_call(st->stats, OBOL_OP_GET, 20000 + (uint64_t)(i & 7),
+                          OBOL_OK);
+}
+
+static void *count_loop(void *arg)
+{
+    counter_thread *c = arg;
+    double start;
+
+    pthread_barrier_wait(c->start_line);
+    start = thread_cpu_ns();
+    for (long i = 0; i < THREADED_ITERATIONS; i++)
+        c->body(c->st, i);
+    c->cpu_ns = thread_cpu_ns() - start;
+    return NULL;
+}
+
+/* Best CPU ns per counted call of `threads` threads counting at once on
+ * st, in stripes of their own (stripes 8) or all on one (stripes 1). CPU
+ * time, not wall time: a cache line bouncing between cores stalls the
+ * thread on its CPU, while time waiting for a CPU on a busy machine is
+ * not the counters' doing. */
+static double count_in_threads(void (*body)(void *arg, long i),
+                               obol_store *st, int threads, unsigned stripes)
+{
+    pthread_t ids[8];
+    counter_thread counters[8];
+    pthread_barrier_t start_line;
+    double best = 0;
+
+    obol_stats_use_stripes(st->stats, stripes);
+    for (int round = 0; round < THREADED_ROUNDS; round++) {
+        double per_op = 0;
+
+        pthread_barrier_init(&start_line, NULL, (unsigned)threads);
+        for (int t = 0; t < threads; t++) {
+            counters[t] = (counter_thread){ body, st, &start_line, 0 };
+            if (pthread_create(&ids[t], NULL, count_loop, &counters[t]) != 0)
+                die("threads", "pthread_create failed");
+        }
+        for (int t = 0; t < threads; t++) {
+            pthread_join(ids[t], NULL);
+            per_op += counters[t].cpu_ns / (double)THREADED_ITERATIONS /
+                      threads;
+        }
+        pthread_barrier_destroy(&start_line);
+        if (round == 0 || per_op < best)
+            best = per_op;
+    }
+    obol_stats_use_stripes(st->stats, OBOL_STATS_STRIPES);
+    return best;
+}
+
+/* Rows measured in alternating rounds (forwards, then backwards), so that
+ * all see the same moments of a shared machine, on the thread's CPU time
+ * (these paths never wait for I/O with sync=off; on a busy machine, time
+ * spent waiting for a CPU is nobody's cost). Each row keeps its ns/op of
+ * every round. */
+#define STATS_ROUNDS 9
+
+typedef struct alternating_row {
+    const char *name;
+    void (*body)(void *arg, long i);
+    void *arg;
+    double ns[STATS_ROUNDS];
+} alternating_row;
+
+static void run_alternating(alternating_row *rows, int n)
+{
+    for (int round = 0; round < STATS_ROUNDS; round++) {
+        for (int j = 0; j < n; j++) {
+            alternating_row *row = &rows[round % 2 == 0 ? j : n - 1 - j];
+            double start = thread_cpu_ns();
+
+            for (long i = 0; i < iterations; i++)
+                row->body(row->arg, i);
+            row->ns[round] = (thread_cpu_ns() - start) / (double)iterations;
+        }
+    }
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* The median over the rounds of a's rate over b's in the same round. */
+static double median_ratio(const alternating_row *a, const alternating_row *b)
+{
+    double r[STATS_ROUNDS];
+
+    for (int round = 0; round < STATS_ROUNDS; round++)
+        r[round] = b->ns[round] / a->ns[round];
+    qsort(r, STATS_ROUNDS, sizeof r[0], compare_doubles);
+    return r[STATS_ROUNDS / 2];
+}
+
+static double median_ns(const alternating_row *row)
+{
+    double sorted[STATS_ROUNDS];
+
+    memcpy(sorted, row->ns, sizeof sorted);
+    qsort(sorted, STATS_ROUNDS, sizeof sorted[0], compare_doubles);
+    return sorted[STATS_ROUNDS / 2];
+}
+
+/* rows[0] is raw; each other row with its ratio obol/raw; then the last
+ * over the one before it. Medians over the rounds. */
+static void print_alternating(const alternating_row *rows, int n,
+                              const char *last_over_previous)
+{
+    printf("%-28s %10.0f ops/s\n", rows[0].name, 1e9 / median_ns(&rows[0]));
+    for (int k = 1; k < n; k++)
+        printf("%-28s %10.0f ops/s   ratio %.3fx raw\n", rows[k].name,
+               1e9 / median_ns(&rows[k]), median_ratio(&rows[k], &rows[0]));
+    printf("  %-26s %10.3f\n", last_over_previous,
+           median_ratio(&rows[n - 1], &rows[n - 2]));
+}
+
+static void bench_stats(core_bench *counted, core_bench *quiet,
+                        raw_bench *raw)
+{
+    volatile uint64_t sink;
+    alternating_row gets[3] = {
+        { "raw mdb_get (txn each)", raw_get_once, raw, { 0 } },
+        { "obol_get, stats=0", obol_get_once, quiet, { 0 } },
+        { "obol_get, stats=1", obol_get_once, counted, { 0 } },
+    };
+    alternating_row puts[3] = {
+        { "raw mdb_put (txn each)", raw_put_once, raw, { 0 } },
+        { "obol_upsert, stats=0", obol_upsert_once, quiet, { 0 } },
+        { "obol_upsert, stats=1", obol_upsert_once, counted, { 0 } },
+    };
+
+    printf("stats (obol_store_stats, docs/STATS.md):\n");
+    printf("%-28s %10.1f ns/op\n", "clock_gettime(MONOTONIC)",
+           best_ns_per_op(clock_once, (void *)&sink));
+    printf("%-28s %10.1f ns/op\n", "count a call, 1 thread",
+           best_ns_per_op(count_once, counted->st));
+    printf("%-28s %10.1f ns/op per thread (CPU)\n",
+           "count, 2 threads, 8 stripes",
+           count_in_threads(count_once, counted->st, 2, OBOL_STATS_STRIPES));
+    printf("%-28s %10.1f ns/op per thread (CPU)\n",
+           "count, 2 threads, 1 stripe",
+           count_in_threads(count_once, counted->st, 2, 1));
+    printf("%-28s %10.1f ns/op\n", "counters alone, 1 thread",
+           best_ns_per_op(add_once, counted->st));
+    printf("%-28s %10.1f ns/op per thread (CPU)\n",
+           "counters alone, 2 thr, 8 str",
+           count_in_threads(add_once, counted->st, 2, OBOL_STATS_STRIPES));
+    printf("%-28s %10.1f ns/op per thread (CPU)\n",
+           "counters alone, 2 thr, 1 str",
+           count_in_threads(add_once, counted->st, 2, 1));
+    printf("CPU time, medians of %d alternating rounds:\n", STATS_ROUNDS);
+    run_alternating(gets, 3);
+    print_alternating(gets, 3, "obol_get stats=1 / stats=0");
+    /* The refresh rows rotated the session: write from what is stored. */
+    if (obol_get(counted->st, counted->session->id, "alice", NULL,
+                 &quiet->session, NULL) != OBOL_OK)
+        die("obol_get", "the session is gone");
+    obol_session_free(counted->session);
+    counted->session = quiet->session;
+    run_alternating(puts, 3);
+    print_alternating(puts, 3, "obol_upsert stats=1 / =0");
+}
+
+/* A second store on the same environment and prefix, opened with
+ * stats=0, reading and writing the same session as b. */
+static void setup_quiet(core_bench *quiet, const core_bench *b,
+                        const char *dir)
+{
+    static const uint8_t key[32] = "benchmark key, not for real use";
+    char url[4200];
+    obol_error err;
+
+    snprintf(url, sizeof url, "lmdb://%s/obol?sync=%s&stats=0", dir,
+             sync_mode);
+    if (obol_store_open(url, &quiet->st, &err) != OBOL_OK)
+        die("open", err.message);
+    obol_store_add_key(quiet->st, 1, key, 1, NULL);
+    quiet->session = b->session;
+}
+
 static void setup_core(core_bench *b, const char *dir)
 {
     static const uint8_t key[32] = "benchmark key, not for real use";
@@ -331,7 +572,7 @@ static void setup_core(core_bench *b, const char *dir)
 
 int main(int argc, char **argv)
 {
-    core_bench core = { 0 };
+    core_bench core = { 0 }, quiet = { 0 };
     raw_bench raw = { 0 };
     char *dir = tmpdir_make("bench");
     char raw_dir[4200];
@@ -385,6 +626,10 @@ int main(int argc, char **argv)
            "hand\n", "obol_refresh (chained)", 1e9 / refresh_rows[1].best_ns,
            refresh_rows[1].driver_calls_per_op,
            refresh_rows[0].best_ns / refresh_rows[1].best_ns);
+
+    setup_quiet(&quiet, &core, dir);
+    bench_stats(&core, &quiet, &raw);
+    obol_store_close(quiet.st);
 
     free(core.token);
     obol_record_buf_release(&core.sealed);

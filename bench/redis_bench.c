@@ -20,7 +20,9 @@
  *     counted outside the timed rounds,
  * on one connection (one thread), and on 8 connections with 8 threads (8
  * raw connections, or a pool of 8), against the same server in the same
- * run. The paths compared with each other run in alternating rounds; a
+ * run. obol_get and obol_upsert also run on a second store with the
+ * same prefix and pool opened with stats=0, in the same rounds: what the
+ * counters of obol_store_stats() cost (docs/STATS.md). The paths compared with each other run in alternating rounds; a
  * row's ops/s is the median over the rounds and a ratio the median of the
  * ratios of each round, so that a noisy neighbour slows both sides alike.
  * Only the operations are timed: connecting, and creating the sessions a
@@ -908,8 +910,8 @@ static int parse_url(const char *url)
 /* ---------------------------------------------------------- single node */
 
 enum {
-    RAW_HGET, DRIVER_GET, OBOL_GET,
-    RAW_INSERT, DRIVER_PUT, RAW_UPDATE, OBOL_UPSERT,
+    RAW_HGET, DRIVER_GET, OBOL_GET_QUIET, OBOL_GET,
+    RAW_INSERT, DRIVER_PUT, RAW_UPDATE, OBOL_UPSERT_QUIET, OBOL_UPSERT,
     RAW_LIST, OBOL_GET_ALL,
     RAW_DELETE, OBOL_DELETE,
     BY_HAND_REFRESH, OBOL_REFRESH,
@@ -917,14 +919,17 @@ enum {
 };
 
 /* Every path on one connection (threads 1) or on 8 with 8 threads; the
- * figures are printed when print is set. */
-static void run_all(int threads, void *handle, store_target *st, long ops,
-                    int print)
+ * figures are printed when print is set. quiet is st's store opened with
+ * stats=0. */
+static void run_all(int threads, void *handle, store_target *st,
+                    store_target *quiet, long ops, int print)
 {
     raw_target *raw = &server_target;
     path paths[PATH_COUNT] = {
         [RAW_HGET] = { "raw HGET", raw_setup, raw_hget, raw },
         [DRIVER_GET] = { "driver get", shared_setup, driver_get, handle },
+        [OBOL_GET_QUIET] = { "obol_get (stats=0)", store_setup, store_get,
+                             quiet },
         [OBOL_GET] = { "obol_get", store_setup, store_get, st },
         [RAW_INSERT] = { "raw EVALSHA upsert (new)", raw_setup, raw_insert,
                          raw },
@@ -932,6 +937,8 @@ static void run_all(int threads, void *handle, store_target *st, long ops,
                          handle },
         [RAW_UPDATE] = { "raw EVALSHA upsert (lock)", raw_update_setup,
                          raw_update, raw },
+        [OBOL_UPSERT_QUIET] = { "obol_upsert (stats=0)", store_upsert_setup,
+                                store_upsert, quiet },
         [OBOL_UPSERT] = { "obol_upsert (refresh)", store_upsert_setup,
                           store_upsert, st },
         [RAW_LIST] = { "raw EVALSHA list (10)", raw_setup, raw_list, raw },
@@ -950,8 +957,8 @@ static void run_all(int threads, void *handle, store_target *st, long ops,
 
     for (int k = 0; k < PATH_COUNT; k++)
         s[k] = (series){ .p = &paths[k] };
-    measure_group(&s[RAW_HGET], 3, threads, ops);
-    measure_group(&s[RAW_INSERT], 4, threads, ops);
+    measure_group(&s[RAW_HGET], 4, threads, ops);
+    measure_group(&s[RAW_INSERT], 5, threads, ops);
     measure_group(&s[RAW_LIST], 2, threads, ops);
     measure_group(&s[RAW_DELETE], 2, threads, ops);
     measure_group(&s[BY_HAND_REFRESH], 2, threads, ops);
@@ -979,6 +986,14 @@ static void run_all(int threads, void *handle, store_target *st, long ops,
                 &s[RAW_DELETE], 0);
     print_ratio("obol_refresh / get+upsert by hand", &s[OBOL_REFRESH],
                 &s[BY_HAND_REFRESH], 0);
+    print_ratio("obol_get stats=0 / raw HGET", &s[OBOL_GET_QUIET],
+                &s[RAW_HGET], 0);
+    print_ratio("obol_get stats=1 / stats=0", &s[OBOL_GET],
+                &s[OBOL_GET_QUIET], 0);
+    print_ratio("obol_upsert stats=0 / raw (lock)", &s[OBOL_UPSERT_QUIET],
+                &s[RAW_UPDATE], 0);
+    print_ratio("obol_upsert stats=1 / stats=0", &s[OBOL_UPSERT],
+                &s[OBOL_UPSERT_QUIET], 0);
     if (threads > 1)
         return;
     printf("round trips per call (%d calls, not timed):\n", COUNTED_CALLS);
@@ -1002,20 +1017,34 @@ static void warm_up(void (*run)(void *arg, long ops, int print), void *arg,
 typedef struct server_bench {
     void *pooled_1, *pooled_8;
     store_target store_1, store_8;
+    store_target quiet_1, quiet_8;   /* the same, opened with stats=0 */
 } server_bench;
 
 static void run_server(void *arg, long ops, int print)
 {
     server_bench *sb = arg;
 
-    run_all(1, sb->pooled_1, &sb->store_1, ops, print);
+    run_all(1, sb->pooled_1, &sb->store_1, &sb->quiet_1, ops, print);
     if (print)
-        run_all(BENCH_THREADS, sb->pooled_8, &sb->store_8, ops, print);
+        run_all(BENCH_THREADS, sb->pooled_8, &sb->store_8, &sb->quiet_8, ops,
+                print);
+}
+
+/* target with its store replaced by one opened on url (same prefix and
+ * sessions). */
+static store_target same_sessions_on(const store_target *target,
+                                     const char *url, int pool)
+{
+    store_target copy = *target;
+
+    copy.store = open_store(url, BENCH_PREFIX, pool);
+    return copy;
 }
 
 static void bench_server(long ops)
 {
     server_bench sb = { 0 };
+    char quiet_url[600];
 
     sb.pooled_1 = open_driver(server_url, BENCH_PREFIX, 1);
     sb.pooled_8 = open_driver(server_url, BENCH_PREFIX, BENCH_THREADS);
@@ -1025,6 +1054,9 @@ static void bench_server(long ops)
     prepare_server(&sb.store_1);
     sb.store_8 = (store_target){ sb.store_8.store, "store", { { 0 } } };
     memcpy(sb.store_8.get_ids, sb.store_1.get_ids, sizeof sb.store_8.get_ids);
+    url_with(quiet_url, sizeof quiet_url, server_url, "stats=0");
+    sb.quiet_1 = same_sessions_on(&sb.store_1, quiet_url, 1);
+    sb.quiet_8 = same_sessions_on(&sb.store_8, quiet_url, BENCH_THREADS);
 
     printf("server %s, %ld ops per row in %d rounds\n", server_url, ops,
            rounds);
@@ -1036,6 +1068,8 @@ static void bench_server(long ops)
     clean_prefix(&server_target, BENCH_PREFIX);
     obol_store_close(sb.store_1.store);
     obol_store_close(sb.store_8.store);
+    obol_store_close(sb.quiet_1.store);
+    obol_store_close(sb.quiet_8.store);
     driver->close(sb.pooled_1);
     driver->close(sb.pooled_8);
 }

@@ -98,14 +98,9 @@ static int run_walk(walk *w)
     return status == WALK_LIMIT_REACHED ? OBOL_OK : status;
 }
 
-int obol_scan(obol_store *st, obol_scan_fn each, void *arg,
-              obol_scan_stats *stats, obol_error *err)
-{
-    return obol_scan_sample(st, UINT64_MAX, each, arg, stats, err);
-}
-
-int obol_scan_sample(obol_store *st, uint64_t max_records, obol_scan_fn each,
-                     void *arg, obol_scan_stats *stats, obol_error *err)
+static int scan_sample(obol_store *st, uint64_t max_records,
+                       obol_scan_fn each, void *arg, obol_scan_stats *stats,
+                       obol_error *err)
 {
     obol_error local;
     walk w = { 0 };
@@ -129,6 +124,22 @@ int obol_scan_sample(obol_store *st, uint64_t max_records, obol_scan_fn each,
     if (status == OBOL_OK)
         obol_clear_error(err);
     return status;
+}
+
+int obol_scan_sample(obol_store *st, uint64_t max_records, obol_scan_fn each,
+                     void *arg, obol_scan_stats *stats, obol_error *err)
+{
+    uint64_t started = obol_stats_start(st);
+
+    return obol_stats_finish(st, OBOL_OP_SCAN, started,
+                             scan_sample(st, max_records, each, arg, stats,
+                                         err));
+}
+
+int obol_scan(obol_store *st, obol_scan_fn each, void *arg,
+              obol_scan_stats *stats, obol_error *err)
+{
+    return obol_scan_sample(st, UINT64_MAX, each, arg, stats, err);
 }
 
 /* -------------------------------------------------------------- restore */
@@ -550,13 +561,16 @@ static int restore_one(obol_store *st, const obol_session *s, int mode,
 
 int obol_restore(obol_store *st, const obol_session *s, obol_error *err)
 {
-    return restore_one(st, s, OBOL_RESTORE_REPLACE, 1, err);
+    return obol_restore_mode(st, s, OBOL_RESTORE_REPLACE, err);
 }
 
 int obol_restore_mode(obol_store *st, const obol_session *s, int mode,
                       obol_error *err)
 {
-    return restore_one(st, s, mode, 1, err);
+    uint64_t started = obol_stats_start(st);
+
+    return obol_stats_finish(st, OBOL_OP_RESTORE, started,
+                             restore_one(st, s, mode, 1, err));
 }
 
 int obol_restore_check(obol_store *st, const obol_session *s,
@@ -715,9 +729,9 @@ static int migrate(obol_store *src, obol_store *dst, migration *m)
     return status;
 }
 
-int obol_migrate_mode(obol_store *src, obol_store *dst, int mode,
-                      obol_progress_fn progress, void *arg,
-                      obol_migrate_report *report, obol_error *err)
+static int migrate_mode(obol_store *src, obol_store *dst, int mode,
+                        obol_progress_fn progress, void *arg,
+                        obol_migrate_report *report, obol_error *err)
 {
     obol_error local;
     migration m = { 0 };
@@ -747,6 +761,19 @@ int obol_migrate_mode(obol_store *src, obol_store *dst, int mode,
     if (status == OBOL_OK)
         obol_clear_error(err);
     return status;
+}
+
+/* Counted in both stores: each took part in the migration. */
+int obol_migrate_mode(obol_store *src, obol_store *dst, int mode,
+                      obol_progress_fn progress, void *arg,
+                      obol_migrate_report *report, obol_error *err)
+{
+    uint64_t started = obol_stats_now_ns();
+    int status = migrate_mode(src, dst, mode, progress, arg, report, err);
+
+    if (src != dst)
+        obol_stats_finish(src, OBOL_OP_MIGRATE, started, status);
+    return obol_stats_finish(dst, OBOL_OP_MIGRATE, started, status);
 }
 
 int obol_migrate(obol_store *src, obol_store *dst, obol_progress_fn progress,

@@ -307,6 +307,11 @@ static int set_require_key(obol_config *c, const char *value,
     return set_switch("require_key", value, &c->require_key, err);
 }
 
+static int set_stats(obol_config *c, const char *value, obol_error *err)
+{
+    return set_switch("stats", value, &c->stats, err);
+}
+
 static int set_max_payload(obol_config *c, const char *value, obol_error *err)
 {
     /* The codec carries lengths in 32 bits' worth of room comfortably. */
@@ -458,6 +463,7 @@ static const struct core_option {
     { "types", set_types },
     { "create", set_create },
     { "require_key", set_require_key },
+    { "stats", set_stats },
 };
 
 static const struct core_option *find_core_option(const char *name)
@@ -647,6 +653,7 @@ int obol_config_parse(const char *text, obol_config *out, obol_error *err)
     out->refresh_grace_s = OBOL_DEFAULT_REFRESH_GRACE_S;
     out->key_id = 1;
     out->create = 1;
+    out->stats = 1;
     status = parse_uri(text, out, err);
     if (status == OBOL_OK && out->prefix == NULL)
         status = replace_string(&out->prefix, OBOL_DEFAULT_PREFIX, err);

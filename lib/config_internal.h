@@ -68,6 +68,7 @@ typedef struct obol_config {
                                (OBOL_DRIVER_OPEN_EXISTING) */
     int require_key;        /* require_key=1: no signing key at open is
                                OBOL_ERR_KEY */
+    int stats;              /* stats=0: no counters (obol_store_stats()) */
 } obol_config;
 
 /* Parses text into *out (zeroed first). On failure *out holds nothing and

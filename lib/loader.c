@@ -283,6 +283,53 @@ static int try_dirs(const char *dirs, const char *scheme,
     return OBOL_NOT_FOUND;
 }
 
+/* Appends to out the entries of the colon-separated env that try_dir()
+ * searches (absolute ones, each followed by ", ") when absolute is 1, or
+ * the ones it skips (quoted, comma-separated) when it is 0; returns how
+ * many. The "not found" message must not list a skipped entry as
+ * searched. */
+static size_t describe_env_entries(const char *env, int absolute, char *out,
+                                   size_t out_size)
+{
+    size_t count = 0, used = strlen(out);
+
+    for (const char *p = env; p != NULL && *p != '\0';) {
+        size_t len = strcspn(p, ":");
+        int n = 0;
+
+        if ((len > 0 && p[0] == '/') == absolute && used < out_size) {
+            n = absolute
+                ? snprintf(out + used, out_size - used, "%.*s, ", (int)len, p)
+                : snprintf(out + used, out_size - used, "%s'%.*s'",
+                           count > 0 ? ", " : "", (int)len, p);
+            count++;
+        }
+        used += n > 0 ? (size_t)n : 0;
+        p += len + (p[len] == ':');
+    }
+    return count;
+}
+
+static int not_found(const char *app, const char *env, const char *scheme,
+                     const char *driver_name, obol_error *err)
+{
+    char searched[1024] = "", skipped[512] = "";
+
+    describe_env_entries(env, 1, searched, sizeof searched);
+    if (describe_env_entries(env, 0, skipped, sizeof skipped) > 0)
+        return obol_set_error(err, OBOL_ERR_DRIVER,
+                              "no driver for scheme '%s': %s.so is in none of "
+                              "%s%s%s%s (OBOL_DRIVER_PATH entries skipped, "
+                              "not absolute: %s)", scheme, driver_name,
+                              app ? app : "", app ? ", " : "", searched,
+                              OBOL_DRIVER_DIR, skipped);
+    return obol_set_error(err, OBOL_ERR_DRIVER,
+                          "no driver for scheme '%s': %s.so is in none of "
+                          "%s%s%s%s", scheme, driver_name,
+                          app ? app : "", app ? ", " : "", searched,
+                          OBOL_DRIVER_DIR);
+}
+
 static int search(const char *app, const char *env, const char *scheme,
                   const char *driver_name, const obol_driver **out,
                   obol_error *err)
@@ -296,12 +343,7 @@ static int search(const char *app, const char *env, const char *scheme,
                          driver_name, out, err);
     if (status != OBOL_NOT_FOUND)
         return status;
-    return obol_set_error(err, OBOL_ERR_DRIVER,
-                          "no driver for scheme '%s': %s.so is in none of "
-                          "%s%s%s%s%s", scheme, driver_name,
-                          app ? app : "", app ? ", " : "",
-                          env && *env ? env : "", env && *env ? ", " : "",
-                          OBOL_DRIVER_DIR);
+    return not_found(app, env, scheme, driver_name, err);
 }
 
 int obol_loader_load(const char *scheme, const char *driver_name,

@@ -19,6 +19,7 @@ lib_libobolcore_la_SOURCES = \
 	lib/token.c lib/token_internal.h \
 	lib/refresh.c \
 	lib/prefixes.c \
+	lib/stats.c lib/stats_internal.h \
 	lib/store.c lib/store_internal.h
 lib_libobolcore_la_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DOBOL_DRIVER_DIR='"$(driverdir)"'

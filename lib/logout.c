@@ -63,8 +63,8 @@ int obol_delete_everywhere(obol_store *st, const char *uid, obol_error *err)
     return obol_delete_everywhere_counted(st, uid, NULL, err);
 }
 
-int obol_delete_everywhere_counted(obol_store *st, const char *uid,
-                                   uint64_t *removed, obol_error *err)
+static int delete_everywhere_counted(obol_store *st, const char *uid,
+                                     uint64_t *removed, obol_error *err)
 {
     obol_error local, attempt;
     char first_cause[sizeof err->message], shown[48];
@@ -121,4 +121,13 @@ int obol_delete_everywhere_counted(obol_store *st, const char *uid,
                           "types failed (the others are deleted; rerunning "
                           "is safe); '%s': %s", failed, total,
                           printable_type(first_type, shown), first_cause);
+}
+
+int obol_delete_everywhere_counted(obol_store *st, const char *uid,
+                                   uint64_t *removed, obol_error *err)
+{
+    uint64_t started = obol_stats_start(st);
+
+    return obol_stats_finish(st, OBOL_OP_DELETE_EVERYWHERE, started,
+                             delete_everywhere_counted(st, uid, removed, err));
 }

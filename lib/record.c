@@ -148,14 +148,16 @@ static void log_record(obol_store *st, int level, const obol_driver_key *key,
                    why);
 }
 
-/* A record that is not to be trusted: OBOL_ERR_CORRUPT, the logger is told
- * why, and the event hook what: a key it does not know (event
+/* A record that is not to be trusted, for reason (OBOL_REFUSED_*):
+ * OBOL_ERR_CORRUPT, the logger is told why, the store's stats count it,
+ * and the event hook is told what: a key it does not know (event
  * OBOL_EVENT_UNKNOWN_KEY), or anything else (OBOL_EVENT_BAD_SEAL). */
 static int refuse(obol_store *st, const obol_driver_key *key,
-                  const obol_unsealed *payload, const char *why,
+                  const obol_unsealed *payload, int reason, const char *why,
                   obol_error *err)
 {
     log_record(st, OBOL_LOG_WARNING, key, "refused", why);
+    obol_stats_refused(st, reason);
     obol_store_event(st, payload->unknown_key ? OBOL_EVENT_UNKNOWN_KEY
                                               : OBOL_EVENT_BAD_SEAL,
                      key, payload->key_id, why);
@@ -177,11 +179,11 @@ static int decode_checked(obol_store *st, const obol_driver_key *key,
     if (status == OBOL_ERR_NOMEM)
         return obol_set_error(err, status, "out of memory decoding a session");
     if (status != OBOL_OK)
-        return refuse(st, key, payload, why, err);
+        return refuse(st, key, payload, OBOL_REFUSED_UNDECODABLE, why, err);
     wrong = mismatch(s, key);
     if (wrong != NULL) {
         obol_session_free(s);
-        return refuse(st, key, payload, wrong, err);
+        return refuse(st, key, payload, OBOL_REFUSED_MISFILED, wrong, err);
     }
     if (obol_store_now(st) > s->refresh_expires_at) {
         obol_session_free(s);
@@ -213,7 +215,17 @@ static int refuse_unfit(obol_store *st, const obol_driver_key *key,
     else
         snprintf(why, sizeof why, "the driver returned %s bytes for a "
                  "record of %zu", bytes == NULL ? "no" : "its", len);
-    return refuse(st, key, &none, why, err);
+    /* Bytes a driver kept back are a record too long for it to copy. */
+    return refuse(st, key, &none, OBOL_REFUSED_OVERSIZED, why, err);
+}
+
+/* Why a seal that did not verify was refused. */
+static int refusal_of(const obol_unsealed *payload)
+{
+    if (payload->unknown_key)
+        return OBOL_REFUSED_UNKNOWN_KEY;
+    return payload->refused_unsigned ? OBOL_REFUSED_UNSIGNED
+                                     : OBOL_REFUSED_BAD_SEAL;
 }
 
 int obol_record_open_sealed(obol_store *st, const obol_driver_key *key,
@@ -236,9 +248,10 @@ int obol_record_open_sealed(obol_store *st, const obol_driver_key *key,
 
         /* refuse() rewrites err->message: format from a copy. */
         memcpy(why, err->message, sizeof why);
-        return refuse(st, key, &payload, why, err);
+        return refuse(st, key, &payload, refusal_of(&payload), why, err);
     }
     if (payload.was_unsigned) {
+        obol_stats_unsigned_accepted(st);
         log_record(st, OBOL_LOG_WARNING, key, "accepted",
                    "it is unsigned and allow_unsigned=1 (run `obol rekey` "
                    "to seal it)");

@@ -63,7 +63,7 @@ static int rotate(obol_store *st, obol_session *s, int64_t now,
         if (status != OBOL_OK)
             return status;
     }
-    status = obol_upsert(st, s, err);
+    status = obol_store_upsert(st, s, err);
     if (status != OBOL_OK) {
         obol_wipe_free_string(token);   /* the client would have held it */
         return status;
@@ -83,7 +83,7 @@ static int rotate(obol_store *st, obol_session *s, int64_t now,
 static int revoke(obol_store *st, const obol_session *s, obol_error *err)
 {
     obol_driver_key key = key_of(s);
-    int status = obol_delete(st, s->id, s->user_id, s->type, err);
+    int status = obol_store_delete(st, s->id, s->user_id, s->type, err);
 
     if (status != OBOL_OK)
         return status;
@@ -125,8 +125,8 @@ static int decide(obol_store *st, const obol_token *t, obol_session *s,
     return status;
 }
 
-int obol_refresh(obol_store *st, const char *token, int64_t refresh_ttl,
-                 obol_session **session, char **new_token, obol_error *err)
+static int refresh(obol_store *st, const char *token, int64_t refresh_ttl,
+                   obol_session **session, char **new_token, obol_error *err)
 {
     obol_error local;
     obol_token *t = NULL;
@@ -145,7 +145,7 @@ int obol_refresh(obol_store *st, const char *token, int64_t refresh_ttl,
     for (int round = 0; status == OBOL_OK && round < MAX_ROUNDS; round++) {
         obol_session *s = NULL;
 
-        status = obol_get(st, t->id, t->user_id, t->type, &s, err);
+        status = obol_store_get(st, t->id, t->user_id, t->type, &s, err);
         if (status == OBOL_OK)
             status = decide(st, t, s, refresh_ttl, session, new_token, err);
         if (status != OBOL_CONFLICT)
@@ -158,4 +158,14 @@ int obol_refresh(obol_store *st, const char *token, int64_t refresh_ttl,
     }
     obol_token_free(t);
     return status;
+}
+
+int obol_refresh(obol_store *st, const char *token, int64_t refresh_ttl,
+                 obol_session **session, char **new_token, obol_error *err)
+{
+    uint64_t started = obol_stats_start(st);
+
+    return obol_stats_finish(st, OBOL_OP_REFRESH, started,
+                             refresh(st, token, refresh_ttl, session,
+                                     new_token, err));
 }

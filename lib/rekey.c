@@ -90,8 +90,10 @@ static int write_batch(rekeying *r, int entered, obol_error *err)
     for (size_t i = 0; i < r->count; i++) {
         if (status == OBOL_OK && r->statuses[i] == OBOL_OK)
             r->stats.rewritten++;
-        else if (status == OBOL_OK)
+        else if (status == OBOL_OK) {
             r->stats.conflicts++;
+            obol_stats_conflict(r->st);
+        }
         obol_record_buf_release(&r->sealed[i]);
         obol_session_free(r->sessions[i]);
     }
@@ -212,8 +214,8 @@ static int signing_id(obol_store *st, uint32_t *out)
     return OBOL_OK;
 }
 
-int obol_rekey(obol_store *st, obol_progress_fn progress, void *arg,
-               obol_rekey_stats *stats, obol_error *err)
+static int rekey(obol_store *st, obol_progress_fn progress, void *arg,
+                 obol_rekey_stats *stats, obol_error *err)
 {
     obol_error local;
     rekeying *r;
@@ -248,6 +250,15 @@ int obol_rekey(obol_store *st, obol_progress_fn progress, void *arg,
     if (status == OBOL_OK)
         obol_clear_error(err);
     return status;
+}
+
+int obol_rekey(obol_store *st, obol_progress_fn progress, void *arg,
+               obol_rekey_stats *stats, obol_error *err)
+{
+    uint64_t started = obol_stats_start(st);
+
+    return obol_stats_finish(st, OBOL_OP_REKEY, started,
+                             rekey(st, progress, arg, stats, err));
 }
 
 /* --------------------------------------------------------------- census */
@@ -357,7 +368,8 @@ static int seed_census(census_walk *w)
     return status;
 }
 
-int obol_count_keys(obol_store *st, obol_key_census *census, obol_error *err)
+static int count_keys(obol_store *st, obol_key_census *census,
+                      obol_error *err)
 {
     obol_error local;
     census_walk w;
@@ -382,6 +394,14 @@ int obol_count_keys(obol_store *st, obol_key_census *census, obol_error *err)
     }
     obol_clear_error(err);
     return OBOL_OK;
+}
+
+int obol_count_keys(obol_store *st, obol_key_census *census, obol_error *err)
+{
+    uint64_t started = obol_stats_start(st);
+
+    return obol_stats_finish(st, OBOL_OP_COUNT_KEYS, started,
+                             count_keys(st, census, err));
 }
 
 void obol_key_census_clear(obol_key_census *census)

@@ -148,9 +148,11 @@ static int decrypt_body(const obol_key *key, const obol_seal_context *ctx,
 static int accept_unsigned(int allow_unsigned, const uint8_t *record,
                            size_t len, obol_unsealed *out, obol_error *err)
 {
-    if (!allow_unsigned)
+    if (!allow_unsigned) {
+        out->refused_unsigned = 1;
         return obol_set_error(err, OBOL_ERR_CORRUPT,
                               "unsigned record refused (allow_unsigned=0)");
+    }
     out->payload = record;
     out->len = len;
     out->was_unsigned = 1;

@@ -58,6 +58,7 @@ typedef struct obol_unsealed {
     uint8_t *owned;
     int was_unsigned;   /* a legacy record accepted by allow_unsigned */
     int unknown_key;    /* refused: the ring has no key for key_id */
+    int refused_unsigned; /* refused: unsigned, and not allowed */
     uint32_t key_id;
     int format;         /* OBOL_SEAL_MAC or OBOL_SEAL_AEAD; 0 unsigned */
 } obol_unsealed;

@@ -8,6 +8,7 @@
 
 #include <sodium.h>
 
+#include "errors_internal.h"
 #include "session_internal.h"
 
 /* 128 random bits as unpadded url-safe base64: 22 characters. */
@@ -60,16 +61,30 @@ static int64_t refresh_end(int64_t now, int64_t refresh_ttl, int64_t expires_at)
     return end < expires_at ? end : expires_at;
 }
 
-obol_session *obol_session_new(const char *uid, const char *type, int64_t now,
-                               int64_t session_ttl, int64_t refresh_ttl)
+int obol_session_create(const char *uid, const char *type, int64_t now,
+                        int64_t session_ttl, int64_t refresh_ttl,
+                        obol_session **out, obol_error *err)
 {
     obol_session *s;
 
-    if (uid == NULL || *uid == '\0' || session_ttl < 0 || refresh_ttl < 0)
-        return NULL;
+    if (out == NULL)
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "session_create: out is NULL");
+    *out = NULL;
+    if (uid == NULL || *uid == '\0')
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "session_create: the user id is %s",
+                              uid == NULL ? "NULL" : "empty");
+    if (session_ttl < 0 || refresh_ttl < 0)
+        return obol_set_error(err, OBOL_ERR_INVALID,
+                              "session_create: %s %lld is negative",
+                              session_ttl < 0 ? "session_ttl" : "refresh_ttl",
+                              (long long)(session_ttl < 0 ? session_ttl
+                                                          : refresh_ttl));
     s = calloc(1, sizeof *s);
     if (s == NULL)
-        return NULL;
+        return obol_set_error(err, OBOL_ERR_NOMEM,
+                              "session_create: out of memory");
     s->id = obol_random_id();
     s->refresh_token_id = obol_random_id();
     s->user_id = strdup(uid);
@@ -77,7 +92,8 @@ obol_session *obol_session_new(const char *uid, const char *type, int64_t now,
     if (s->id == NULL || s->refresh_token_id == NULL || s->user_id == NULL ||
         s->type == NULL) {
         obol_session_free(s);
-        return NULL;
+        return obol_set_error(err, OBOL_ERR_NOMEM,
+                              "session_create: out of memory");
     }
     s->created_at = now;
     s->refreshed_at = now;
@@ -86,6 +102,17 @@ obol_session *obol_session_new(const char *uid, const char *type, int64_t now,
     s->expires_at = obol_time_after(now, session_ttl);
     s->refresh_expires_at = refresh_end(now, refresh_ttl, s->expires_at);
     s->version = OBOL_SESSION_VERSION;
+    *out = s;
+    obol_clear_error(err);
+    return OBOL_OK;
+}
+
+obol_session *obol_session_new(const char *uid, const char *type, int64_t now,
+                               int64_t session_ttl, int64_t refresh_ttl)
+{
+    obol_session *s = NULL;
+
+    obol_session_create(uid, type, now, session_ttl, refresh_ttl, &s, NULL);
     return s;
 }
 

@@ -176,6 +176,7 @@ static obol_store *store_new(void)
         return NULL;
     }
     st->now = system_now;
+    st->opened_ns = obol_stats_now_ns();
     return st;
 }
 
@@ -194,6 +195,10 @@ int obol_store_open(const char *config, obol_store **out, obol_error *err)
     if (st == NULL)
         return obol_set_error(err, OBOL_ERR_NOMEM, "store_open: out of memory");
     status = obol_config_parse(config, &st->config, err);
+    if (status == OBOL_OK && st->config.stats &&
+        (st->stats = obol_stats_new()) == NULL)
+        status = obol_set_error(err, OBOL_ERR_NOMEM,
+                                "store_open: out of memory");
     if (status == OBOL_OK)
         status = load_secret(st, err);
     if (status == OBOL_OK)
@@ -219,6 +224,7 @@ void obol_store_close(obol_store *st)
     obol_keyring_free(st->keys);
     obol_config_clear(&st->config);
     pthread_mutex_destroy(&st->call_lock);
+    obol_stats_free(st->stats);
     free(st);
 }
 
@@ -279,6 +285,15 @@ int obol_store_prepare(obol_store *st, const char *op, const char *sid,
 
 int obol_get(obol_store *st, const char *sid, const char *uid,
              const char *type, obol_session **out, obol_error *err)
+{
+    uint64_t started = obol_stats_start(st);
+
+    return obol_stats_finish(st, OBOL_OP_GET, started,
+                             obol_store_get(st, sid, uid, type, out, err));
+}
+
+int obol_store_get(obol_store *st, const char *sid, const char *uid,
+                   const char *type, obol_session **out, obol_error *err)
 {
     obol_error local;
     obol_driver_key key;
@@ -392,6 +407,8 @@ int obol_store_write(obol_store *st, const obol_driver_key *key,
     status = st->driver->put(st->handle, &record, expected_lock, now, err);
     obol_store_driver_leave(st);
     obol_record_buf_release(&sealed);
+    if (status == OBOL_CONFLICT)
+        obol_stats_conflict(st);
     return status;
 }
 
@@ -497,6 +514,14 @@ int obol_store_begin_write(obol_store *st, const char *op,
 
 int obol_upsert(obol_store *st, obol_session *s, obol_error *err)
 {
+    uint64_t started = obol_stats_start(st);
+
+    return obol_stats_finish(st, OBOL_OP_UPSERT, started,
+                             obol_store_upsert(st, s, err));
+}
+
+int obol_store_upsert(obol_store *st, obol_session *s, obol_error *err)
+{
     obol_error local;
     obol_driver_key key;
     int64_t now;
@@ -529,7 +554,7 @@ int obol_upsert(obol_store *st, obol_session *s, obol_error *err)
 /* ------------------------------------------------------------- counts */
 
 /* How the *_counted calls count (obol.h, "Counts"): with the driver's
- * counted slot (ABI 1.3) when it has one, where the removal counts what it
+ * counted slot (ABI 1.5) when it has one, where the removal counts what it
  * removes, exactly and with no extra call; else the old way, just before
  * the removal, with the driver's own get, list or scan, which a concurrent
  * writer can make wrong. Nothing is verified or decoded either way: a
@@ -599,7 +624,7 @@ static int remove_session(obol_store *st, const obol_driver_key *key,
     uint64_t count = 0;
     int status = OBOL_OK;
 
-    if (removed != NULL && OBOL_DRIVER_HAS_SLOT(d, del_counted, 3)) {
+    if (removed != NULL && OBOL_DRIVER_HAS_SLOT(d, del_counted, 5)) {
         obol_store_driver_enter(st);
         status = d->del_counted(st->handle, key, &count, err);
         obol_store_driver_leave(st);
@@ -624,7 +649,7 @@ int obol_store_remove_user(obol_store *st, const obol_driver_key *key,
     uint64_t count = 0;
     int status = OBOL_OK;
 
-    if (removed != NULL && OBOL_DRIVER_HAS_SLOT(d, del_all_counted, 3)) {
+    if (removed != NULL && OBOL_DRIVER_HAS_SLOT(d, del_all_counted, 5)) {
         obol_store_driver_enter(st);
         status = d->del_all_counted(st->handle, key, &count, err);
         obol_store_driver_leave(st);
@@ -652,7 +677,7 @@ static int remove_expired(obol_store *st, int64_t now, uint64_t *removed,
     expired_count expired = { now, 0 };
     int status = OBOL_OK;
 
-    if (removed != NULL && OBOL_DRIVER_HAS_SLOT(d, prune_counted, 3)) {
+    if (removed != NULL && OBOL_DRIVER_HAS_SLOT(d, prune_counted, 5)) {
         obol_store_driver_enter(st);
         status = d->prune_counted(st->handle, now, &expired.count, err);
         obol_store_driver_leave(st);
@@ -673,14 +698,8 @@ static int remove_expired(obol_store *st, int64_t now, uint64_t *removed,
     return status;
 }
 
-int obol_delete(obol_store *st, const char *sid, const char *uid,
-                const char *type, obol_error *err)
-{
-    return obol_delete_counted(st, sid, uid, type, NULL, err);
-}
-
-int obol_delete_counted(obol_store *st, const char *sid, const char *uid,
-                        const char *type, uint64_t *removed, obol_error *err)
+static int delete_counted(obol_store *st, const char *sid, const char *uid,
+                          const char *type, uint64_t *removed, obol_error *err)
 {
     obol_error local;
     obol_driver_key key;
@@ -694,6 +713,27 @@ int obol_delete_counted(obol_store *st, const char *sid, const char *uid,
     if (status != OBOL_OK)
         return status;
     return remove_session(st, &key, removed, err);
+}
+
+int obol_delete(obol_store *st, const char *sid, const char *uid,
+                const char *type, obol_error *err)
+{
+    return obol_delete_counted(st, sid, uid, type, NULL, err);
+}
+
+int obol_delete_counted(obol_store *st, const char *sid, const char *uid,
+                        const char *type, uint64_t *removed, obol_error *err)
+{
+    uint64_t started = obol_stats_start(st);
+
+    return obol_stats_finish(st, OBOL_OP_DELETE, started,
+                             delete_counted(st, sid, uid, type, removed, err));
+}
+
+int obol_store_delete(obol_store *st, const char *sid, const char *uid,
+                      const char *type, obol_error *err)
+{
+    return delete_counted(st, sid, uid, type, NULL, err);
 }
 
 /* Collects the sessions of one user and type from list(). */
@@ -732,8 +772,8 @@ static int collect(void *arg, const obol_driver_record *record)
     return OBOL_OK;
 }
 
-int obol_get_all(obol_store *st, const char *uid, const char *type,
-                 obol_session ***out, size_t *count, obol_error *err)
+static int get_all(obol_store *st, const char *uid, const char *type,
+                   obol_session ***out, size_t *count, obol_error *err)
 {
     obol_error local;
     obol_driver_key key;
@@ -765,14 +805,18 @@ int obol_get_all(obol_store *st, const char *uid, const char *type,
     return OBOL_OK;
 }
 
-int obol_delete_all(obol_store *st, const char *uid, const char *type,
-                    obol_error *err)
+int obol_get_all(obol_store *st, const char *uid, const char *type,
+                 obol_session ***out, size_t *count, obol_error *err)
 {
-    return obol_delete_all_counted(st, uid, type, NULL, err);
+    uint64_t started = obol_stats_start(st);
+
+    return obol_stats_finish(st, OBOL_OP_GET_ALL, started,
+                             get_all(st, uid, type, out, count, err));
 }
 
-int obol_delete_all_counted(obol_store *st, const char *uid, const char *type,
-                            uint64_t *removed, obol_error *err)
+static int delete_all_counted(obol_store *st, const char *uid,
+                              const char *type, uint64_t *removed,
+                              obol_error *err)
 {
     obol_error local;
     obol_driver_key key;
@@ -788,12 +832,22 @@ int obol_delete_all_counted(obol_store *st, const char *uid, const char *type,
     return obol_store_remove_user(st, &key, removed, err);
 }
 
-int obol_prune(obol_store *st, obol_error *err)
+int obol_delete_all_counted(obol_store *st, const char *uid, const char *type,
+                            uint64_t *removed, obol_error *err)
 {
-    return obol_prune_counted(st, NULL, err);
+    uint64_t started = obol_stats_start(st);
+
+    return obol_stats_finish(st, OBOL_OP_DELETE_ALL, started,
+                             delete_all_counted(st, uid, type, removed, err));
 }
 
-int obol_prune_counted(obol_store *st, uint64_t *removed, obol_error *err)
+int obol_delete_all(obol_store *st, const char *uid, const char *type,
+                    obol_error *err)
+{
+    return obol_delete_all_counted(st, uid, type, NULL, err);
+}
+
+static int prune_counted(obol_store *st, uint64_t *removed, obol_error *err)
 {
     obol_error local;
 
@@ -804,4 +858,17 @@ int obol_prune_counted(obol_store *st, uint64_t *removed, obol_error *err)
     if (st == NULL)
         return obol_set_error(err, OBOL_ERR_INVALID, "prune: store is NULL");
     return remove_expired(st, obol_store_now(st), removed, err);
+}
+
+int obol_prune_counted(obol_store *st, uint64_t *removed, obol_error *err)
+{
+    uint64_t started = obol_stats_start(st);
+
+    return obol_stats_finish(st, OBOL_OP_PRUNE, started,
+                             prune_counted(st, removed, err));
+}
+
+int obol_prune(obol_store *st, obol_error *err)
+{
+    return obol_prune_counted(st, NULL, err);
 }

@@ -10,6 +10,7 @@
 
 #include "config_internal.h"
 #include "keys_internal.h"
+#include "stats_internal.h"
 
 struct obol_store {
     const obol_driver *driver;
@@ -29,7 +30,17 @@ struct obol_store {
     obol_event_fn event_hook;
     void *event_arg;
     uint64_t driver_calls;   /* every driver call so far (atomic) */
+    obol_stats_state *stats; /* obol_store_stats(); NULL with stats=0 */
+    uint64_t opened_ns;      /* the monotonic clock at open */
 };
+
+/* obol_get(), obol_upsert() and obol_delete() without counting a call:
+ * what obol_refresh() is made of, counted once as a refresh. */
+int obol_store_get(obol_store *st, const char *sid, const char *uid,
+                   const char *type, obol_session **out, obol_error *err);
+int obol_store_upsert(obol_store *st, obol_session *s, obol_error *err);
+int obol_store_delete(obol_store *st, const char *sid, const char *uid,
+                      const char *type, obol_error *err);
 
 /* Sends a printf-style message to the store's logger, if any. */
 void obol_store_log(obol_store *st, int level, const char *fmt, ...)
@@ -58,7 +69,7 @@ int obol_store_prepare(obol_store *st, const char *op, const char *sid,
 
 /* The driver's del_all of key's user and type. With removed not NULL it
  * also sets *removed to how many records that removed: the driver's own
- * count when it has del_all_counted (ABI 1.3), else a list just before
+ * count when it has del_all_counted (ABI 1.5), else a list just before
  * (see store.c, "counts"). */
 int obol_store_remove_user(obol_store *st, const obol_driver_key *key,
                            uint64_t *removed, obol_error *err);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -504,6 +505,40 @@ static void prune_removes_only_what_expired(void **state)
                                     BYTES("x")), OBOL_OK);
 }
 
+/* "Before now" is the boundary (driver.h, "Expiry"): a record whose
+ * expires_at is now itself is still live, and prune() keeps it. */
+static void prune_keeps_a_record_that_expires_now(void **state)
+{
+    fixture *f = *state;
+    obol_driver_key at_now = key_of(text("u"), text("full"), text("at-now"));
+    obol_driver_key before = key_of(text("u"), text("full"), text("before"));
+    obol_error err;
+
+    assert_int_equal(drv_put(f, at_now, BYTES("n"), f->now, 0), OBOL_OK);
+    assert_int_equal(drv_put(f, before, BYTES("b"), f->now - 1, 0), OBOL_OK);
+    assert_int_equal(f->st->driver->prune(f->st->handle, f->now, &err), OBOL_OK);
+    if (drv_get_equals(f, at_now, BYTES("n")) != OBOL_OK)
+        fail_msg("prune(now) removed a record whose expires_at is now; only "
+                 "expires_at < now is dead");
+    assert_int_equal(drv_get_equals(f, before, BYTES("b")), OBOL_NOT_FOUND);
+    assert_int_equal(drv_scan_count(f), 1);
+}
+
+/* The same boundary for compare-and-set: a record expiring now still
+ * holds its lock version. */
+static void a_record_that_expires_now_keeps_its_lock(void **state)
+{
+    fixture *f = *state;
+    obol_driver_key k = key_of(text("u"), text("full"), text("s1"));
+
+    assert_int_equal(drv_put(f, k, BYTES("old"), f->now, 0), OBOL_OK);
+    if (drv_put(f, k, BYTES("over"), f->now + DAY, 0) != OBOL_CONFLICT)
+        fail_msg("put() took a record whose expires_at is now for absent; "
+                 "only expires_at < now counts as lock version 0");
+    assert_int_equal(drv_put(f, k, BYTES("new"), f->now + DAY, 1), OBOL_OK);
+    assert_int_equal(drv_get_equals(f, k, BYTES("new")), OBOL_OK);
+}
+
 /* While a writer adds and removes records, a list sees every record that
  * exists throughout, each with its bytes intact. */
 typedef struct churn {
@@ -580,6 +615,205 @@ static void lists_stay_consistent_while_writing(void **state)
     __atomic_store_n(&c.stop, 1, __ATOMIC_RELEASE);
     pthread_join(writer, NULL);
     assert_int_equal(c.failures, 0);
+}
+
+/* ------------------------------------------------ calls during a walk */
+
+/* driver.h, "Walks": a visitor may call the driver on the same handle,
+ * and on a thread-safe driver other threads' calls go on while it runs. A
+ * driver holding its lock across the visitor fails the first (it
+ * deadlocks, and the case's time limit ends the run naming the case) or
+ * the second (caught here, within WALK_WAIT_S). */
+enum { WALK_WAIT_S = 2 };
+
+typedef struct side_call {
+    fixture *f;
+    obol_driver_key key;    /* a record outside what list() walks */
+    uint64_t lock;          /* its lock version, moved on by each put */
+    size_t visits;
+    int failures;
+    char why[320];
+} side_call;
+
+/* One get and one compare-and-set of the side record, and a delete of a
+ * record that is not there: what a rekey or a migration does from inside
+ * a walk. */
+static void call_back_in(side_call *c)
+{
+    const obol_driver *d = c->f->st->driver;
+    obol_driver_key missing = key_of(text("nobody"), text("full"), text("x"));
+    obol_driver_record rec = { c->key, BYTES("side"), c->f->now + DAY,
+                               c->lock + 1 };
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    obol_error err;
+    int status = d->get(c->f->st->handle, &c->key, &bytes, &len, &err);
+
+    free(bytes);
+    if (status == OBOL_OK)
+        status = d->put(c->f->st->handle, &rec, c->lock, c->f->now, &err);
+    if (status == OBOL_OK)
+        status = d->del(c->f->st->handle, &missing, &err);
+    if (status == OBOL_OK) {
+        c->lock++;
+    } else if (c->failures++ == 0) {
+        snprintf(c->why, sizeof c->why, "status %d: %s", status,
+                 status < 0 ? err.message : "(conflict or not found)");
+    }
+}
+
+static int visit_and_call_back(void *arg, const obol_driver_record *rec)
+{
+    side_call *c = arg;
+
+    (void)rec;
+    c->visits++;
+    call_back_in(c);
+    return OBOL_OK;
+}
+
+static void store_walked_records(fixture *f, const char *user, int count)
+{
+    for (int i = 0; i < count; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "w%d", i);
+        assert_int_equal(drv_put(f, key_of(text(user), text("full"), text(id)),
+                                 BYTES("walked"), f->now + DAY, 0), OBOL_OK);
+    }
+}
+
+static void a_visitor_may_call_back_into_the_driver(void **state)
+{
+    fixture *f = *state;
+    obol_driver_key walked = key_of(text("u"), text("full"), text(""));
+    side_call c = { f, key_of(text("side"), text("full"), text("s")), 1, 0, 0, "" };
+    obol_error err;
+
+    store_walked_records(f, "u", 3);
+    assert_int_equal(drv_put(f, c.key, BYTES("side"), f->now + DAY, 0), OBOL_OK);
+    /* Should this hang, list() holds a lock its own get() or put() needs. */
+    assert_int_equal(f->st->driver->list(f->st->handle, &walked,
+                                         visit_and_call_back, &c, &err), OBOL_OK);
+    if (c.failures > 0)
+        fail_msg("a call from inside list()'s visitor failed: %s", c.why);
+    assert_int_equal(c.visits, 3);
+    /* scan() walks the side record too: it may see it before or after a
+     * put, or twice; every call from its visitor must still succeed. */
+    c.visits = 0;
+    assert_int_equal(f->st->driver->scan(f->st->handle, visit_and_call_back,
+                                         &c, &err), OBOL_OK);
+    if (c.failures > 0)
+        fail_msg("a call from inside scan()'s visitor failed: %s", c.why);
+    assert_true(c.visits >= 4);
+    assert_int_equal(c.lock, 1 + 3 + c.visits);
+    assert_int_equal(drv_get_equals(f, c.key, BYTES("side")), OBOL_OK);
+}
+
+/* Another thread's calls while a visitor waits for them. */
+typedef struct waiting_visit {
+    side_call call;
+    pthread_mutex_t lock;
+    pthread_cond_t done_cond;
+    int started, done;      /* the helper thread's progress, under lock */
+    int in_time;            /* it finished within WALK_WAIT_S */
+    pthread_t helper;
+} waiting_visit;
+
+static void *helper_calls(void *arg)
+{
+    waiting_visit *w = arg;
+
+    call_back_in(&w->call);
+    pthread_mutex_lock(&w->lock);
+    w->done = 1;
+    pthread_cond_signal(&w->done_cond);
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+/* On the first record only: starts the helper and waits for it, a while
+ * at most. Returns OBOL_OK whatever happens, so that the driver's walk
+ * ends normally and releases what it holds before the case looks. */
+static int visit_and_wait_for_another_thread(void *arg,
+                                             const obol_driver_record *rec)
+{
+    waiting_visit *w = arg;
+    struct timespec deadline;
+
+    (void)rec;
+    if (w->started)
+        return OBOL_OK;
+    w->started = 1;
+    if (pthread_create(&w->helper, NULL, helper_calls, w) != 0) {
+        w->started = 0;
+        return OBOL_ERR_NOMEM;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += WALK_WAIT_S;
+    pthread_mutex_lock(&w->lock);
+    while (!w->done &&
+           pthread_cond_timedwait(&w->done_cond, &w->lock, &deadline) == 0)
+        ;
+    w->in_time = w->done;
+    pthread_mutex_unlock(&w->lock);
+    return OBOL_OK;
+}
+
+/* Runs list() (key non-NULL) or scan() with a visitor that waits for
+ * another thread's calls, and fails the case if they had to wait. */
+static void assert_walk_lets_others_in(fixture *f, const obol_driver_key *key,
+                                       const char *walk, uint64_t *side_lock)
+{
+    const obol_driver *d = f->st->driver;
+    waiting_visit w;
+    pthread_condattr_t attr;
+    obol_error err;
+    int status;
+
+    memset(&w, 0, sizeof w);
+    w.call = (side_call){ f, key_of(text("side"), text("full"), text("s")),
+                          *side_lock, 0, 0, "" };
+    pthread_mutex_init(&w.lock, NULL);
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&w.done_cond, &attr);
+    pthread_condattr_destroy(&attr);
+    status = key != NULL
+        ? d->list(f->st->handle, key, visit_and_wait_for_another_thread, &w, &err)
+        : d->scan(f->st->handle, visit_and_wait_for_another_thread, &w, &err);
+    if (w.started)
+        pthread_join(w.helper, NULL);   /* it gets in once the walk is over */
+    pthread_cond_destroy(&w.done_cond);
+    pthread_mutex_destroy(&w.lock);
+    *side_lock = w.call.lock;
+    assert_int_equal(status, OBOL_OK);
+    assert_true(w.started);
+    if (!w.in_time)
+        fail_msg("another thread's get() and put() waited over %d s for "
+                 "%s()'s visitor to return: the driver holds a lock across "
+                 "the visitor (driver.h, \"Walks\")", WALK_WAIT_S, walk);
+    if (w.call.failures > 0)
+        fail_msg("another thread's call during %s() failed: %s", walk,
+                 w.call.why);
+}
+
+static void a_walk_lets_other_threads_call_in(void **state)
+{
+    fixture *f = *state;
+    obol_driver_key walked = key_of(text("u"), text("full"), text(""));
+    uint64_t side_lock = 1;
+
+    if (!(f->st->driver->capabilities & OBOL_DRIVER_THREAD_SAFE)) {
+        print_message("# driver %s is not thread-safe: the core serializes "
+                      "its calls\n", f->st->driver->name);
+        return;
+    }
+    store_walked_records(f, "u", 3);
+    assert_int_equal(drv_put(f, key_of(text("side"), text("full"), text("s")),
+                             BYTES("side"), f->now + DAY, 0), OBOL_OK);
+    assert_walk_lets_others_in(f, &walked, "list", &side_lock);
+    assert_walk_lets_others_in(f, NULL, "scan", &side_lock);
+    assert_int_equal(side_lock, 3);
 }
 
 /* ------------------------------------------------------------- threads */
@@ -808,7 +1042,13 @@ const struct CMUnitTest driver_suite_tests[] = {
     DRIVER_CASE(scan_sees_its_prefix_only),
     DRIVER_CASE(del_all_removes_one_user_and_type),
     DRIVER_CASE(prune_removes_only_what_expired),
+    DRIVER_CASE(prune_keeps_a_record_that_expires_now),
+    DRIVER_CASE(a_record_that_expires_now_keeps_its_lock),
     DRIVER_CASE(lists_stay_consistent_while_writing),
+    /* Before the next: a lock held across the visitor fails this one
+     * cleanly, where the next deadlocks until the time limit. */
+    DRIVER_CASE(a_walk_lets_other_threads_call_in),
+    DRIVER_CASE(a_visitor_may_call_back_into_the_driver),
     DRIVER_CASE(concurrent_compare_and_set_loses_nothing),
     DRIVER_CASE(a_record_over_max_record_is_refused_unread),
     DRIVER_CASE(an_unknown_option_is_refused_by_name),

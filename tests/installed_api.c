@@ -42,7 +42,7 @@ int main(int argc, char **argv)
     obol_error err;
     int major;
 
-    printf("1..17\n");
+    printf("1..18\n");
     check(argc == 3, "two arguments: the config string, the driver directory");
     check(strcmp(obol_version(&major, NULL, NULL), OBOL_VERSION_STRING) == 0 &&
           major == OBOL_VERSION_MAJOR, "obol_version matches the header");
@@ -94,6 +94,15 @@ int main(int argc, char **argv)
     check(obol_delete(st, s->id, "user", NULL, &err) == OBOL_OK, "obol_delete");
     check(obol_delete_all(st, "user", NULL, &err) == OBOL_OK && warnings == 0,
           "obol_delete_all, and no warning logged");
+    {
+        obol_stats stats;
+
+        check(obol_store_stats(st, &stats, sizeof stats, &err) == OBOL_OK &&
+                  stats.ops[OBOL_OP_UPSERT].calls == 3 &&
+                  stats.ops[OBOL_OP_UPSERT].outcomes[OBOL_CONFLICT] == 1 &&
+                  strcmp(obol_op_name(OBOL_OP_GET), "get") == 0,
+              "obol_store_stats counted the calls");
+    }
     obol_session_free(s);
     obol_session_free(copy);
     obol_store_close(st);

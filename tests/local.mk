@@ -26,12 +26,15 @@ include tests/alloc_sweep.mk
 STORE_SUITE_SOURCES = tests/store_suite.c tests/store_suite.h \
 	tests/suite_refresh.c tests/suite_refresh.h \
 	tests/suite_fixture.c tests/suite_fixture.h \
+	tests/suite_sweep.c tests/suite_sweep.h \
+	tests/suite_watchdog.c tests/suite_watchdog.h \
 	tests/driver_suite.c tests/driver_suite.h \
 	tests/suite_logout.c tests/suite_logout.h \
 	tests/suite_counts.c tests/suite_counts.h \
 	tests/suite_migrate.c tests/suite_migrate.h \
 	tests/suite_security.c tests/suite_security.h \
 	tests/suite_keys.c tests/suite_keys.h \
+	tests/suite_stats.c tests/suite_stats.h \
 	tests/tmpdir.c tests/tmpdir.h \
 	tests/session_assert.c tests/session_assert.h
 check_PROGRAMS += tests/test_store_lmdb
@@ -49,6 +52,24 @@ tests_test_store_open_SOURCES = tests/test_store_open.c tests/tmpdir.c \
 tests_test_store_open_CFLAGS = $(TEST_CFLAGS)
 tests_test_store_open_LDADD = $(TEST_LIBS)
 EXTRA_tests_test_store_open_DEPENDENCIES = drivers/lmdb.la drivers/memory.la
+# The stats below the store suite, and the Prometheus example of
+# docs/STATS.md, compiled out of the document itself so that it stays
+# correct: the first C block after the marker line, with #line pointing
+# into the document.
+check_PROGRAMS += tests/test_stats
+TESTS += tests/test_stats
+tests_test_stats_SOURCES = tests/test_stats.c
+tests_test_stats_CFLAGS = $(TEST_CFLAGS)
+tests_test_stats_LDADD = $(TEST_LIBS) $(PTHREAD_LIBS) -lm
+EXTRA_tests_test_stats_DEPENDENCIES = drivers/memory.la
+$(tests_test_stats_OBJECTS): tests/stats_prometheus.inc
+tests/stats_prometheus.inc: $(top_srcdir)/docs/STATS.md
+	@$(MKDIR_P) tests
+	$(AWK) '/tests\/test_stats.c compiles the next C block/ { armed = 1; next } \
+	  armed && /^```c$$/ { printf "#line %d \"docs/STATS.md\"\n", NR + 1; on = 1; armed = 0; next } \
+	  on && /^```$$/ { exit } on { print }' $(top_srcdir)/docs/STATS.md > $@.tmp
+	test -s $@.tmp && mv $@.tmp $@
+CLEANFILES += tests/stats_prometheus.inc tests/stats_prometheus.inc.tmp
 
 # Secrets wiped before free(): the program interposes free() for the
 # whole process (the drivers and hiredis too, hence -export-dynamic).
@@ -83,5 +104,6 @@ VALGRIND_FLAGS = --quiet --leak-check=full --show-leak-kinds=definite,indirect,p
 	--suppressions=$(abs_top_srcdir)/tests/valgrind.supp
 .PHONY: check-valgrind
 check-valgrind:
+	OBOL_SUITE_TIMEOUT_S=900 \
 	$(MAKE) $(AM_MAKEFLAGS) check TEST_SUITE_LOG=test-suite-valgrind.log \
 		LOG_COMPILER='$(LIBTOOL) --mode=execute $(VALGRIND) $(VALGRIND_FLAGS)'

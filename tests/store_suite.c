@@ -31,7 +31,10 @@
 #include "suite_logout.h"
 #include "suite_migrate.h"
 #include "suite_security.h"
+#include "suite_sweep.h"
+#include "suite_watchdog.h"
 #include "suite_refresh.h"
+#include "suite_stats.h"
 
 static void assert_not_found(fixture *f, const char *sid, const char *uid,
                              const char *type)
@@ -1226,6 +1229,7 @@ static const struct {
     { refresh_suite_tests, &refresh_suite_test_count },
     { security_suite_tests, &security_suite_test_count },
     { migrate_suite_tests, &migrate_suite_test_count },
+    { stats_suite_tests, &stats_suite_test_count },
 };
 
 size_t store_suite_count(void)
@@ -1251,7 +1255,8 @@ int store_suite_run(const char *group_name, const char *base_url)
         at += *parts[p].count;
     }
     suite_set_base_url(base_url);
-    failures = _cmocka_run_group_tests(group_name, all, count, NULL, NULL);
+    failures = suite_watchdog_run(group_name, all, count);
+    suite_sweep();   /* what a case whose setup failed noted */
     free(all);
     return failures;
 }

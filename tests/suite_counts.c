@@ -35,9 +35,9 @@
 
 static int has_counted_slots(const obol_driver *d)
 {
-    return OBOL_DRIVER_HAS_SLOT(d, del_counted, 3) &&
-           OBOL_DRIVER_HAS_SLOT(d, del_all_counted, 3) &&
-           OBOL_DRIVER_HAS_SLOT(d, prune_counted, 3);
+    return OBOL_DRIVER_HAS_SLOT(d, del_counted, 5) &&
+           OBOL_DRIVER_HAS_SLOT(d, del_all_counted, 5) &&
+           OBOL_DRIVER_HAS_SLOT(d, prune_counted, 5);
 }
 
 /* Whether the case may hold f's driver to exact counts. Every driver of
@@ -53,7 +53,7 @@ static int counts_exactly(fixture *f)
         return 1;
     for (size_t i = 0; i < sizeof ours / sizeof ours[0]; i++)
         if (strcmp(d->name, ours[i]) == 0)
-            fail_msg("driver %s lacks a counted slot (ABI 1.3)", d->name);
+            fail_msg("driver %s lacks a counted slot (ABI 1.5)", d->name);
     print_message("# driver %s offers no counted removals\n", d->name);
     return 0;
 }
@@ -148,8 +148,8 @@ static int never_prune(void *handle, int64_t now, uint64_t *removed,
 /* How a case shows the store a driver without the counted slots. */
 typedef enum hiding {
     SLOTS_SHOWN,
-    SLOTS_NULL,             /* a 1.3 table that leaves them out */
-    SLOTS_PAST_MINOR,       /* set, but in a table that says 1.2 */
+    SLOTS_NULL,             /* a 1.5 table that leaves them out */
+    SLOTS_PAST_MINOR,       /* set, but in a table that says 1.4 */
 } hiding;
 
 static void rig_up(fixture *f, race_kind race, const obol_session *victim,
@@ -170,7 +170,7 @@ static void rig_up(fixture *f, race_kind race, const obol_session *victim,
         rig.table.del_all_counted = NULL;
         rig.table.prune_counted = NULL;
     } else if (hide == SLOTS_PAST_MINOR) {
-        rig.table.abi_minor = 2;
+        rig.table.abi_minor = 4;
         rig.table.del_counted = never_del;
         rig.table.del_all_counted = never_del;
         rig.table.prune_counted = never_prune;

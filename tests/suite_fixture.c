@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "suite_fixture.h"
+#include "suite_sweep.h"
 
 static const char *suite_base_url;
 static unsigned suite_counter;
@@ -47,6 +48,7 @@ void suite_make_url(fixture *f, const char *extra)
     snprintf(f->url, sizeof f->url, "%s%cprefix=t%ld-%u%s%s", suite_base_url,
              sep, (long)getpid(), ++suite_counter, extra ? "&" : "",
              extra ? extra : "");
+    suite_sweep_note_url(f->url);
 }
 
 obol_store *suite_open_store(fixture *f, const char *url, int with_key)
@@ -97,6 +99,7 @@ int suite_teardown(void **state)
 
     obol_store_close(f->st);
     free(f);
+    suite_sweep();
     return 0;
 }
 

@@ -32,6 +32,7 @@
 #include "store_internal.h"
 #include "suite_fixture.h"
 #include "suite_keys.h"
+#include "suite_sweep.h"
 #include "tmpdir.h"
 
 #define OLD_SECRET "the suite's old base secret, well over 32 bytes"
@@ -250,6 +251,7 @@ static void old_secrets_keep_records_of_a_replaced_secret_readable(void **state)
     obol_session *before, *after;
 
     assert_non_null(dir);
+    suite_sweep_note_dir(dir);   /* removed at teardown, failed or not */
     path = write_secret_file(dir, OLD_SECRET);
     old = open_keyed(f, OLD_KEY);
     before = stored_in(f, old, "alice", DAY);
@@ -277,7 +279,6 @@ static void old_secrets_keep_records_of_a_replaced_secret_readable(void **state)
     obol_session_free(before);
     obol_session_free(after);
     free(path);
-    tmpdir_remove(dir);
 }
 
 static void retired_key_id_is_refused_with_one_event_per_read(void **state)

@@ -133,7 +133,7 @@ static void wrap_del_all(fixture *f, const char *const *failing)
     wrap.original = f->st->driver;
     wrap.table = *f->st->driver;
     wrap.table.del_all = wrapped_del_all;
-    if (OBOL_DRIVER_HAS_SLOT(wrap.original, del_all_counted, 3))
+    if (OBOL_DRIVER_HAS_SLOT(wrap.original, del_all_counted, 5))
         wrap.table.del_all_counted = wrapped_del_all_counted;
     wrap.failing = failing;
     f->st->driver = &wrap.table;

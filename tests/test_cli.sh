@@ -202,10 +202,19 @@ check "check names the driver" grep -q "^driver *lmdb" "$work/out"
 check "check reports a round trip" grep -q "^round trip *min" "$work/out"
 check "check reports the verified sample" grep -q "1 verified, 0 expired, 0 rejected" "$work/out"
 check "check counts the records of each key id" grep -q "^key ids *key 1: 1 record (signing)$" "$work/out"
+check "check summarises its gets from the store's stats" \
+    grep -Eq '^latency +get: 21 calls, p50 [0-9.]+ us, p90 [0-9.]+ us, p99 [0-9.]+ us$' "$work/out"
+check "and its walks" grep -Eq '^ +scan: 1 call, p50 [0-9.]+ us' "$work/out"
 run check --json "$db"
 check "check --json parses" json_lines "$work/out"
 check "check --json has no float noise: microseconds to one decimal" \
     no_float_noise "$work/out" latency_us.min:1 latency_us.median:1 latency_us.max:1
+check "check --json counts its gets under operations" python3 -c '
+import json, sys
+ops = json.load(open(sys.argv[1]))["operations"]
+sys.exit(0 if ops["get"]["calls"] == 21 and ops["get"]["p99_us"] >= ops["get"]["p50_us"] > 0 else 1)' "$work/out"
+check "and its quantiles without float noise" no_float_noise "$work/out" \
+    operations.get.p50_us:1 operations.get.p90_us:1 operations.get.p99_us:1
 echo "another secret, of enough length to sign" >"$work/wrong.secret"
 run check --secret-file "$work/wrong.secret" "$db"
 expect "check with the wrong key reports rejected records" 6

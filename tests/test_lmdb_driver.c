@@ -358,12 +358,16 @@ static void table_declares_itself(void **state)
     assert_int_equal(driver->capabilities,
                      OBOL_DRIVER_THREAD_SAFE | OBOL_DRIVER_MULTI_PROCESS
                          | OBOL_DRIVER_PERSISTENT);
-    /* ABI 1.1: put_batch; 1.2: check; 1.3: prefixes. */
-    assert_int_equal(driver->abi_minor, 3);
+    /* ABI 1.1: put_batch; 1.2: check; 1.3: prefixes; 1.5: the counted
+     * removals (not 1.4's stats). */
+    assert_int_equal(driver->abi_minor, 5);
     assert_int_equal(driver->struct_size, sizeof(obol_driver));
     assert_true(OBOL_DRIVER_HAS_SLOT(driver, put_batch, 1));
     assert_true(OBOL_DRIVER_HAS_SLOT(driver, check, 2));
     assert_true(OBOL_DRIVER_HAS_SLOT(driver, prefixes, 3));
+    assert_true(OBOL_DRIVER_HAS_SLOT(driver, del_counted, 5));
+    assert_true(OBOL_DRIVER_HAS_SLOT(driver, del_all_counted, 5));
+    assert_true(OBOL_DRIVER_HAS_SLOT(driver, prune_counted, 5));
 }
 
 static void config_refuses_host(void **state)
@@ -1107,7 +1111,7 @@ static void prune_handles_more_than_one_batch(void **state)
     driver->close(handle);
 }
 
-/* prune_counted (ABI 1.3) sums the batches it committed, and counts this
+/* prune_counted (ABI 1.5) sums the batches it committed, and counts this
  * store's prefix only, though it prunes the other prefixes too. */
 static void prune_counts_every_batch_and_its_own_prefix_only(void **state)
 {

@@ -385,6 +385,61 @@ static void periodic_refresh_follows_a_moved_slot(void **state)
                      0);
 }
 
+static obol_stats stats_of(obol_store *st)
+{
+    obol_stats s;
+    obol_error err = { 0 };
+
+    assert_int_equal(obol_store_stats(st, &s, sizeof s, &err), OBOL_OK);
+    assert_true(s.has_driver_stats);
+    return s;
+}
+
+/* obol_store_stats() counts a MOVED after a slot migration (and the map
+ * refresh that follows it) and an ASK halfway through one. */
+static void stats_count_redirections_and_map_refreshes(void **state)
+{
+    obol_store *st = open_store("&topology_refresh_ms=0");
+    obol_session *mona = insert(st, "mona"), *ned = insert(st, "ned");
+    obol_session *got = NULL;
+    obol_error err = { 0 };
+    redis_cluster_migration m;
+    size_t source = (size_t)owner_of("mona");
+    obol_stats before = stats_of(st), after;
+    (void)state;
+
+    assert_true(before.topology_refreshes >= 1);   /* the map read at open */
+    assert_int_equal(before.moved + before.asked, 0);
+    assert_int_equal(redis_cluster_migrate_slot(cluster, slot_of("mona"),
+                                                other_master(source), NULL,
+                                                NULL),
+                     0);
+    redis_harness_sleep_ms(400);
+    assert_int_equal(obol_get(st, mona->id, "mona", NULL, &got, &err), OBOL_OK);
+    obol_session_free(got);
+    after = stats_of(st);
+    assert_int_equal(after.moved, 1);
+    assert_int_equal(after.asked, 0);
+    assert_true(after.topology_refreshes > before.topology_refreshes);
+    assert_int_equal(after.topology_refresh_failures, 0);
+
+    source = (size_t)owner_of("ned");
+    assert_int_equal(redis_cluster_migrate_begin(cluster, slot_of("ned"),
+                                                 other_master(source), &m),
+                     0);
+    while (redis_cluster_migrate_key(cluster, &m) == 1)
+        ;
+    assert_int_equal(obol_get(st, ned->id, "ned", NULL, &got, &err), OBOL_OK);
+    obol_session_free(got);
+    assert_int_equal(redis_cluster_migrate_finish(cluster, &m), 0);
+    after = stats_of(st);
+    assert_int_equal(after.moved, 1);
+    assert_int_equal(after.asked, 1);
+    obol_session_free(ned);
+    obol_session_free(mona);
+    obol_store_close(st);
+}
+
 /* Halfway through a migration the user's keys are all on the target,
  * which has never run the scripts: the upsert is redirected with ASK, the
  * target answers NOSCRIPT, and the EVAL must carry ASKING again. */
@@ -649,6 +704,7 @@ int main(void)
         T(ask_then_noscript_sends_asking_again),
         T(walk_while_a_slot_moves_skips_nothing),
         T(periodic_refresh_follows_a_moved_slot),
+        T(stats_count_redirections_and_map_refreshes),
         T(lazy_store_opens_before_the_cluster_answers),
         T(stalled_master_times_out_then_recovers),
         T(graceful_failover_surfaces_nothing),

@@ -837,6 +837,77 @@ static void racing_refreshes_lose_no_update(void **state)
     obol_store_close(st);
 }
 
+/* ---------------------------------------------------------------- stats */
+
+static obol_stats driver_counters(obol_store *st)
+{
+    obol_stats s;
+    obol_error err = { 0 };
+
+    assert_int_equal(obol_store_stats(st, &s, sizeof s, &err), OBOL_OK);
+    assert_true(s.has_driver_stats);
+    return s;
+}
+
+enum { WAITERS = 4, WAITER_GETS = 200 };
+
+typedef struct waiter {
+    obol_store *st;
+    const char *sid;
+    int failures;
+} waiter;
+
+static void *get_many(void *arg)
+{
+    waiter *w = arg;
+
+    for (int i = 0; i < WAITER_GETS; i++)
+        w->failures += get_status(w->st, w->sid, "alice", NULL) != OBOL_OK;
+    return NULL;
+}
+
+/* One connection for four threads: they wait for it (and none times
+ * out); a connection the server killed is found closed and replaced,
+ * which is a reconnect. */
+static void stats_count_connects_reconnects_and_pool_waits(void **state)
+{
+    obol_store *st = open_store("&pool=1&timeout_ms=5000");
+    obol_session *s = stored_session(st, "alice", 600);
+    pthread_t threads[WAITERS];
+    waiter waiters[WAITERS];
+    obol_stats c = driver_counters(st);
+    (void)state;
+
+    assert_int_equal(c.connects, 1);
+    assert_int_equal(c.reconnects, 0);
+    assert_int_equal(c.pool_waits, 0);
+    for (int i = 0; i < WAITERS; i++) {
+        waiters[i] = (waiter){ st, s->id, 0 };
+        assert_int_equal(pthread_create(&threads[i], NULL, get_many,
+                                        &waiters[i]), 0);
+    }
+    for (int i = 0; i < WAITERS; i++) {
+        assert_int_equal(pthread_join(threads[i], NULL), 0);
+        assert_int_equal(waiters[i].failures, 0);
+    }
+    c = driver_counters(st);
+    assert_true(c.pool_waits > 0);
+    assert_int_equal(c.pool_timeouts, 0);
+    assert_int_equal(c.connects, 1);
+
+    assert_int_equal(redis_harness_run(raw, "CLIENT KILL TYPE normal "
+                                            "SKIPME yes"), 0);
+    redis_harness_sleep_ms(50);
+    assert_int_equal(get_status(st, s->id, "alice", NULL), OBOL_OK);
+    c = driver_counters(st);
+    assert_int_equal(c.connects, 2);
+    assert_int_equal(c.reconnects, 1);
+    assert_int_equal(c.connect_failures, 0);
+    assert_int_equal(c.moved + c.asked + c.topology_refreshes, 0);
+    obol_session_free(s);
+    obol_store_close(st);
+}
+
 /* ----------------------------------------------------------------- main */
 
 #define T(name) cmocka_unit_test_setup(name, test_setup)
@@ -858,6 +929,7 @@ int main(void)
         T(connect_option_takes_eager_or_lazy),
         T(prefixes_are_found_by_scan_within_a_budget),
         T(racing_refreshes_lose_no_update),
+        T(stats_count_connects_reconnects_and_pool_waits),
     };
 
     redis_harness_require();

@@ -22,8 +22,7 @@
  * that other writers are not shut out for long. */
 #define PRUNE_BATCH 1024
 
-__attribute__((visibility("default")))
-const obol_driver *obol_driver_lmdb_entry(const obol_driver_host *host);
+OBOL_DRIVER_EXPORT(lmdb);
 
 typedef struct lmdb_store {
     /* Replaced once in a forked child by that child's own environment. */
@@ -461,7 +460,7 @@ static int del_body(lmdb_txn *t, void *arg)
 }
 
 /* Each removal is written once, counting in its write transaction (ABI
- * 1.3); the uncounted slots call it and drop the count. */
+ * 1.5); the uncounted slots call it and drop the count. */
 static int lmdb_del_counted(void *handle, const obol_driver_key *where,
                             uint64_t *removed, obol_error *err)
 {
@@ -786,7 +785,8 @@ static const char *const lmdb_schemes[] = { "lmdb", NULL };
 
 static const obol_driver lmdb_driver = {
     .abi_major = OBOL_DRIVER_ABI_MAJOR,
-    .abi_minor = OBOL_DRIVER_ABI_MINOR,
+    .abi_minor = 5,   /* every slot up to the counted removals (1.5) but
+                         stats (1.4) */
     .struct_size = sizeof(obol_driver),
     .name = "lmdb",
     .schemes = lmdb_schemes,

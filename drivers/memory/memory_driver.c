@@ -1,8 +1,9 @@
 /*
  * The memory driver, "memory:": sessions kept in this process's memory,
- * for applications' own unit tests. It is also the worked example for
- * driver authors (see docs/DRIVERS.md), so it does every job of a driver
- * in the plainest way that is still correct.
+ * for applications' own unit tests. It is also a worked example for
+ * driver authors, fuller than the installed template (share/
+ * driver-template.c; see docs/DRIVERS.md), so it does every job of a
+ * driver in the plainest way that is still correct.
  *
  * What a user should know:
  *
@@ -38,8 +39,7 @@
 
 /* The one symbol the shared object exports; everything else is hidden by
  * -fvisibility=hidden. */
-__attribute__((visibility("default")))
-const obol_driver *obol_driver_memory_entry(const obol_driver_host *new_host);
+OBOL_DRIVER_EXPORT(memory);
 
 /* Given by the core before any other call; lives until the process ends. */
 static const obol_driver_host *host;
@@ -568,7 +568,7 @@ static int memory_put(void *handle, const obol_driver_record *record,
 }
 
 /* Each removal is written once, counting what it removes under the
- * mutex (ABI 1.3); the uncounted slots call it and drop the count. */
+ * mutex (ABI 1.5); the uncounted slots call it and drop the count. */
 static int memory_del_counted(void *handle, const obol_driver_key *key,
                               uint64_t *removed, obol_error *err)
 {
@@ -769,14 +769,15 @@ static int memory_health(void *handle, char *info, size_t info_size,
 
 static const char *const memory_schemes[] = { "memory", NULL };
 
-/* It leaves put_batch (1.1), check (1.2) and prefixes (1.3) out, so the
- * core writes a batch record by record with put(), takes every record to
- * fit, and cannot tell which prefixes a space holds. It fills the counted
- * removals of 1.3, and so declares 1.3: a driver declares the minor
- * version that added the newest slot it fills. */
+/* It leaves put_batch (1.1), check (1.2), prefixes (1.3) and stats (1.4)
+ * out, so the core writes a batch record by record with put(), takes
+ * every record to fit, cannot tell which prefixes a space holds and has
+ * no driver counters. It fills the counted removals of 1.5, and so
+ * declares 1.5: a driver declares the minor version that added the newest
+ * slot it fills. */
 static const obol_driver memory_driver = {
     .abi_major = OBOL_DRIVER_ABI_MAJOR,
-    .abi_minor = 3,
+    .abi_minor = 5,
     .struct_size = sizeof(obol_driver),
     .name = "memory",
     .schemes = memory_schemes,

@@ -496,7 +496,7 @@ static int redis_put_batch(void *handle, const obol_driver_record *records,
 
 /* Runs a removal script on the keys of key's (user, type) with argc (0 or
  * 1) arguments; its reply, an integer, is how many records it removed,
- * counted by the script as it removes them (ABI 1.3's counted slots). */
+ * counted by the script as it removes them (ABI 1.5's counted slots). */
 static int run_removal(redis_handle *h, const obol_driver_key *key,
                        redis_script_id id, const char *what, int argc,
                        const char *arg, size_t arg_len, uint64_t *removed,
@@ -851,6 +851,40 @@ static int redis_prefixes(void *handle, obol_driver_prefix_visit visit,
     return redis_walk_prefixes(&h->router, visit, arg, complete, err);
 }
 
+/* ------------------------------------------------------------------ stats */
+
+/* Sets a field of out only when the core's struct has it (driver.h). */
+#define SET_COVERED(out, field, value)                                       \
+    do {                                                                     \
+        if ((out)->struct_size >= offsetof(obol_driver_stats, field) +      \
+                                      sizeof (out)->field)                   \
+            (out)->field = (value);                                          \
+    } while (0)
+
+/* The counters live where their events happen: connections and waits in
+ * each node's pool, refreshes in the topology, redirections in the
+ * router. */
+static int redis_stats(void *handle, obol_driver_stats *out, obol_error *err)
+{
+    redis_handle *h = handle;
+    redis_topology_counters t;
+
+    (void)err;
+    redis_topology_counters_get(h->topology, &t);
+    SET_COVERED(out, connects, t.pools.connects);
+    SET_COVERED(out, reconnects, t.pools.reconnects);
+    SET_COVERED(out, connect_failures, t.pools.connect_failures);
+    SET_COVERED(out, pool_waits, t.pools.waits);
+    SET_COVERED(out, pool_timeouts, t.pools.wait_timeouts);
+    SET_COVERED(out, moved, __atomic_load_n(&h->router.moved,
+                                            __ATOMIC_RELAXED));
+    SET_COVERED(out, asked, __atomic_load_n(&h->router.asked,
+                                            __ATOMIC_RELAXED));
+    SET_COVERED(out, topology_refreshes, t.refreshes);
+    SET_COVERED(out, topology_refresh_failures, t.refresh_failures);
+    return OBOL_OK;
+}
+
 /* ------------------------------------------------------------------ table */
 
 /* rediss: over TLS; the core loads this driver for it (lib/config.c). */
@@ -862,7 +896,8 @@ static const char *const redis_schemes[] = { "redis", "redis+unix",
 
 static const obol_driver redis_driver = {
     .abi_major = OBOL_DRIVER_ABI_MAJOR,
-    .abi_minor = 3,
+    .abi_minor = 5,   /* put_batch (1.1), prefixes (1.3), stats (1.4), the
+                         counted removals (1.5); no check (1.2) */
     .struct_size = sizeof(obol_driver),
     .name = "redis",
     .schemes = redis_schemes,
@@ -880,6 +915,7 @@ static const obol_driver redis_driver = {
     .health = redis_health,
     .put_batch = redis_put_batch,
     .prefixes = redis_prefixes,
+    .stats = redis_stats,
     .del_counted = redis_del_counted,
     .del_all_counted = redis_del_all_counted,
     .prune_counted = redis_prune_counted,

@@ -9,9 +9,6 @@
 extern const obol_driver_host *redis_host;
 
 /* The plug-in's only exported symbol (driver.h). */
-#if defined(__GNUC__)
-__attribute__((visibility("default")))
-#endif
-const obol_driver *obol_driver_redis_entry(const obol_driver_host *host);
+OBOL_DRIVER_EXPORT(redis);
 
 #endif

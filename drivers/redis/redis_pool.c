@@ -21,7 +21,16 @@ struct redis_pool {
     redis_pool_opener open;   /* NULL: redis_conn_open() */
     void *open_arg;
     int retired;              /* close connections given back */
+    size_t lost;              /* connections closed for good and not
+                                 replaced yet: the next connects are
+                                 reconnects */
+    redis_pool_counters counters;  /* updated atomically */
 };
+
+static void count(uint64_t *counter)
+{
+    __atomic_add_fetch(counter, 1, __ATOMIC_RELAXED);
+}
 
 redis_pool *redis_pool_new(const redis_endpoint *ep,
                            const redis_settings *settings)
@@ -75,10 +84,13 @@ static int take_slot(redis_pool *pool, int64_t deadline, redis_conn **slot,
     int wait_status = 0;
 
     pthread_mutex_lock(&pool->mutex);
+    if (pool->idle_count == 0)
+        count(&pool->counters.waits);
     while (pool->idle_count == 0 && wait_status != ETIMEDOUT)
         wait_status = pthread_cond_timedwait(&pool->returned, &pool->mutex,
                                              &until);
     if (pool->idle_count == 0) {
+        count(&pool->counters.wait_timeouts);
         pthread_mutex_unlock(&pool->mutex);
         return redis_host->set_error(err, OBOL_ERR_TIMEOUT,
                                      "redis %s: all %llu connections stayed "
@@ -94,19 +106,44 @@ static int take_slot(redis_pool *pool, int64_t deadline, redis_conn **slot,
     return OBOL_OK;
 }
 
-static void put_slot(redis_pool *pool, redis_conn *conn)
+/* Gives a slot back; lost: its connection was closed for good. */
+static void put_slot(redis_pool *pool, redis_conn *conn, int lost)
 {
     redis_conn *closing = NULL;
 
     pthread_mutex_lock(&pool->mutex);
-    if (pool->retired) {
+    if (pool->retired && conn != NULL) {
         closing = conn;
         conn = NULL;
+        lost = 1;
     }
+    pool->lost += lost ? 1 : 0;
     pool->idle[pool->idle_count++] = conn;
     pthread_cond_signal(&pool->returned);
     pthread_mutex_unlock(&pool->mutex);
     redis_conn_close(closing);
+}
+
+static void mark_lost(redis_pool *pool)
+{
+    pthread_mutex_lock(&pool->mutex);
+    pool->lost++;
+    pthread_mutex_unlock(&pool->mutex);
+}
+
+/* A connection made: a reconnect when it replaces one lost. */
+static void count_connect(redis_pool *pool)
+{
+    int replaces;
+
+    pthread_mutex_lock(&pool->mutex);
+    replaces = pool->lost > 0;
+    if (replaces)
+        pool->lost--;
+    pthread_mutex_unlock(&pool->mutex);
+    count(&pool->counters.connects);
+    if (replaces)
+        count(&pool->counters.reconnects);
 }
 
 int redis_pool_take(redis_pool *pool, int64_t *deadline, redis_conn **conn,
@@ -121,6 +158,7 @@ int redis_pool_take(redis_pool *pool, int64_t *deadline, redis_conn **conn,
     if (slot != NULL && redis_conn_is_stale(slot)) {
         redis_conn_close(slot);
         slot = NULL;
+        mark_lost(pool);
     }
     if (slot != NULL) {
         *conn = slot;
@@ -137,20 +175,25 @@ int redis_pool_take(redis_pool *pool, int64_t *deadline, redis_conn **conn,
     *deadline -= (int64_t)pool->settings->connect_timeout_ms -
                  (redis_now_ms() - started);
     if (status != OBOL_OK) {
-        put_slot(pool, NULL);
+        count(&pool->counters.connect_failures);
+        put_slot(pool, NULL, 0);
         return status;
     }
+    count_connect(pool);
     *conn = slot;
     return OBOL_OK;
 }
 
 void redis_pool_give(redis_pool *pool, redis_conn *conn)
 {
+    int lost = 0;
+
     if (conn != NULL && !redis_conn_is_reusable(conn)) {
         redis_conn_close(conn);
         conn = NULL;
+        lost = 1;
     }
-    put_slot(pool, conn);
+    put_slot(pool, conn, lost);
 }
 
 void redis_pool_set_opener(redis_pool *pool, redis_pool_opener open,
@@ -165,8 +208,25 @@ void redis_pool_retire(redis_pool *pool, int retired)
     pthread_mutex_lock(&pool->mutex);
     pool->retired = retired;
     for (size_t i = 0; retired && i < pool->idle_count; i++) {
+        pool->lost += pool->idle[i] != NULL ? 1 : 0;
         redis_conn_close(pool->idle[i]);
         pool->idle[i] = NULL;
     }
     pthread_mutex_unlock(&pool->mutex);
+}
+
+static uint64_t read_counter(const uint64_t *counter)
+{
+    return __atomic_load_n(counter, __ATOMIC_RELAXED);
+}
+
+void redis_pool_add_counters(redis_pool *pool, redis_pool_counters *sum)
+{
+    const redis_pool_counters *c = &pool->counters;
+
+    sum->connects += read_counter(&c->connects);
+    sum->reconnects += read_counter(&c->reconnects);
+    sum->connect_failures += read_counter(&c->connect_failures);
+    sum->waits += read_counter(&c->waits);
+    sum->wait_timeouts += read_counter(&c->wait_timeouts);
 }

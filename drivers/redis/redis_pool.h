@@ -38,6 +38,20 @@ int redis_pool_take(redis_pool *pool, int64_t *deadline, redis_conn **conn,
 
 void redis_pool_give(redis_pool *pool, redis_conn *conn);
 
+/* What a pool counted since it was made. A reconnect is a connection made
+ * in place of one closed for good: broken, closed by the server (found
+ * stale), or retired. */
+typedef struct redis_pool_counters {
+    uint64_t connects;
+    uint64_t reconnects;
+    uint64_t connect_failures;
+    uint64_t waits;          /* takes that found no idle slot and waited */
+    uint64_t wait_timeouts;  /* of those, that gave up at the deadline */
+} redis_pool_counters;
+
+/* Adds pool's counters to *sum; safe while other threads use the pool. */
+void redis_pool_add_counters(redis_pool *pool, redis_pool_counters *sum);
+
 /*
  * How a pool makes a new connection, in place of redis_conn_open(): a
  * Sentinel-resolved master first asks the Sentinels whether this node is

@@ -11,6 +11,11 @@
 #include "redis_driver.h"
 #include "redis_router.h"
 
+static void count(uint64_t *counter)
+{
+    __atomic_add_fetch(counter, 1, __ATOMIC_RELAXED);
+}
+
 /* Redirections followed by one call before it is taken for a loop. */
 #define MAX_REDIRECTIONS 16
 #define BACKOFF_FIRST_MS 5
@@ -445,6 +450,7 @@ int redis_router_call(redis_router *r, const redis_call *call,
                 redis_topology_patch(r->topology, a.moved_slot, a.target);
                 moved = 1;
             }
+            count(result == MOVED ? &r->moved : &r->asked);
             a.asking = result == ASK;
             node = a.target;
             continue;
@@ -511,6 +517,7 @@ static int read_group(redis_router *r, redis_conn *conn, redis_node *node,
             break;
         case MOVED:
             redis_topology_patch(r->topology, a.moved_slot, a.target);
+            count(&r->moved);
             /* fall through */
         default:
             redo[group[g]] = 1;

@@ -54,6 +54,10 @@ typedef struct redis_call {
 typedef struct redis_router {
     const redis_settings *settings;
     redis_topology *topology;
+    /* Counted atomically since open (obol_driver_stats): MOVED replies,
+     * each of which patched the map, and commands sent again with ASKING. */
+    uint64_t moved;
+    uint64_t asked;
 } redis_router;
 
 /* The start of a call's time: now + timeout_ms. */

@@ -41,6 +41,8 @@ struct redis_topology {
     pthread_cond_t refreshed;
     int refreshing;
     int64_t last_refresh_ms;
+    uint64_t refreshes;         /* atomic: refreshes run */
+    uint64_t refresh_failures;  /* atomic: of those, that failed */
 
     /* Sentinel mode (sentinels != NULL): the master is nodes[master]
      * (SIZE_MAX: none yet), under lock. Under refresh_mutex: stale asks
@@ -220,6 +222,20 @@ void redis_topology_mark_failed(redis_topology *t, redis_node *node)
 {
     pthread_rwlock_wrlock(&t->lock);
     node->failed_at_ms = redis_now_ms();
+    pthread_rwlock_unlock(&t->lock);
+}
+
+void redis_topology_counters_get(redis_topology *t,
+                                 redis_topology_counters *out)
+{
+    memset(out, 0, sizeof *out);
+    out->refreshes = __atomic_load_n(&t->refreshes, __ATOMIC_RELAXED);
+    out->refresh_failures = __atomic_load_n(&t->refresh_failures,
+                                            __ATOMIC_RELAXED);
+    /* Nodes are added under the lock and never freed before t. */
+    pthread_rwlock_rdlock(&t->lock);
+    for (size_t i = 0; i < t->node_count; i++)
+        redis_pool_add_counters(t->nodes[i]->node.pool, &out->pools);
     pthread_rwlock_unlock(&t->lock);
 }
 
@@ -613,6 +629,9 @@ static int run_claimed_refresh(redis_topology *t, int64_t deadline,
     int status = t->sentinels != NULL ? resolve(t, deadline, err)
                                       : read_map(t, deadline, err);
 
+    __atomic_add_fetch(&t->refreshes, 1, __ATOMIC_RELAXED);
+    if (status != OBOL_OK)
+        __atomic_add_fetch(&t->refresh_failures, 1, __ATOMIC_RELAXED);
     pthread_mutex_lock(&t->refresh_mutex);
     t->refreshing = 0;
     t->last_refresh_ms = redis_now_ms();

@@ -92,6 +92,19 @@ void redis_topology_refresh_if_due(redis_topology *t, int64_t deadline);
  * call. No effect on a single server or a cluster. */
 void redis_topology_mark_stale(redis_topology *t);
 
+/* What the topology counted since it was made: refreshes run (slot maps
+ * read, or masters asked of the Sentinels; a refresh merged into another
+ * or skipped as too recent is none) and those that failed, and the
+ * counters of every node's pool added up. */
+typedef struct redis_topology_counters {
+    uint64_t refreshes;
+    uint64_t refresh_failures;
+    redis_pool_counters pools;
+} redis_topology_counters;
+
+void redis_topology_counters_get(redis_topology *t,
+                                 redis_topology_counters *out);
+
 /* Counts every change of the map (refresh or patch); a walk compares it
  * before and after. */
 uint64_t redis_topology_version(redis_topology *t);

@@ -6,6 +6,8 @@
  *
  *     const obol_driver *obol_driver_<name>_entry(const obol_driver_host *host);
  *
+ * declared with OBOL_DRIVER_EXPORT(<name>) below, which also makes it the
+ * one visible symbol of a file built with -fvisibility=hidden.
  * The core calls it once, right after loading the file, with a host table
  * that lives until the process ends, and gets back a driver table that must
  * also live that long (a static const struct). The per-driver entry name
@@ -35,6 +37,17 @@
  *
  * Threads. A driver whose table has OBOL_DRIVER_THREAD_SAFE is called
  * concurrently on one handle; otherwise the core serializes calls on it.
+ *
+ * Walks. list() and scan() call the visitor holding nothing that another
+ * call on the handle needs. The visitor may call any function of the
+ * driver on the same handle, from the same thread (a rekey writes from
+ * inside scan()'s visitor); and on a THREAD_SAFE driver, calls from other
+ * threads go on while a visitor runs (it runs the application's callback,
+ * which may take as long as it likes, or wait for another thread). A lock
+ * held across the visitor, recursive or not, breaks one or the other: hand
+ * the visitor a snapshot, or batches read outside any lock or transaction.
+ * Whether a walk sees what is written meanwhile is unspecified; a record
+ * that exists throughout the walk is visited at least once.
  *
  * Batches (ABI 1.1). put_batch() decides several compare-and-sets in one
  * call, each exactly as put() would, in order: a record sees what the
@@ -72,7 +85,12 @@
  * typo, a forgotten prefix=) can be shown the ones that are not empty.
  * It is optional; without it the core says it cannot tell.
  *
- * Counted removals (ABI 1.3). del_counted(), del_all_counted() and
+ * Counters (ABI 1.4). stats() copies what the driver counted since open()
+ * (connections, waits for a pooled one, cluster redirections, topology
+ * refreshes) into an obol_driver_stats, for obol_store_stats(). It is
+ * optional; without it a snapshot has no driver counters.
+ *
+ * Counted removals (ABI 1.5). del_counted(), del_all_counted() and
  * prune_counted() remove exactly what del(), del_all() and prune() do and
  * also say how many records of the store's prefix that removal took,
  * counted by the removal itself (in its transaction, its script, the
@@ -91,8 +109,9 @@
  *     1.0  open ... prune (required), health (optional)
  *     1.1  put_batch (optional)
  *     1.2  check (optional); obol_driver_config.max_record
- *     1.3  prefixes, del_counted, del_all_counted, prune_counted
- *          (optional); obol_driver_config.open_flags
+ *     1.3  prefixes (optional); obol_driver_config.open_flags
+ *     1.4  stats (optional)
+ *     1.5  del_counted, del_all_counted, prune_counted (optional)
  */
 #ifndef OBOL_DRIVER_H
 #define OBOL_DRIVER_H
@@ -108,7 +127,7 @@ extern "C" {
 #endif
 
 #define OBOL_DRIVER_ABI_MAJOR 1
-#define OBOL_DRIVER_ABI_MINOR 3
+#define OBOL_DRIVER_ABI_MINOR 5
 
 /* A counted byte string; data need not be NUL-terminated. */
 typedef struct obol_bytes {
@@ -205,6 +224,29 @@ typedef struct obol_driver_host {
     int (*parse_size)(const char *text, uint64_t *out);
 } obol_driver_host;
 
+/*
+ * What a driver counted since open() (ABI 1.4), filled by stats(). The
+ * core zeroes it and sets struct_size to its sizeof(obol_driver_stats); a
+ * driver writes only the fields that struct_size covers, so that fields
+ * can be added at the end. Counters only grow; a driver leaves 0 in those
+ * that mean nothing for its backend.
+ */
+typedef struct obol_driver_stats {
+    size_t struct_size;
+    uint64_t connects;          /* connections made */
+    uint64_t reconnects;        /* of those, in place of one to the same
+                                   server that was lost (broken, closed by
+                                   the server, retired) */
+    uint64_t connect_failures;  /* attempts to connect that failed */
+    uint64_t pool_waits;        /* takes that found no idle connection and
+                                   waited for one */
+    uint64_t pool_timeouts;     /* of those, gave up at the deadline */
+    uint64_t moved;             /* cluster MOVED redirections followed */
+    uint64_t asked;             /* cluster ASK redirections followed */
+    uint64_t topology_refreshes;        /* slot maps read, masters resolved */
+    uint64_t topology_refresh_failures; /* of those, that failed */
+} obol_driver_stats;
+
 /* Capability flags of a driver table. */
 #define OBOL_DRIVER_THREAD_SAFE   (1u << 0) /* one handle, many threads */
 #define OBOL_DRIVER_MULTI_PROCESS (1u << 1) /* processes may share a store */
@@ -285,8 +327,13 @@ typedef struct obol_driver {
      * record and changes nothing. */
     int (*prefixes)(void *handle, obol_driver_prefix_visit visit, void *arg,
                     int *complete, obol_error *err);
+    /* Optional, ABI 1.4 (NULL: no driver counters). Fills the fields of
+     * *out that out->struct_size covers with the driver's counters (see
+     * obol_driver_stats), without a round trip. On a thread-safe driver
+     * it runs while other calls do: read the counters atomically. */
+    int (*stats)(void *handle, obol_driver_stats *out, obol_error *err);
 
-    /* Optional, ABI 1.3 (NULL: the core counts with get(), list() or
+    /* Optional, ABI 1.5 (NULL: the core counts with get(), list() or
      * scan() just before calling del(), del_all() or prune()). Each does
      * what the slot it is named for does, and on OBOL_OK sets *removed
      * (never NULL) to how many records it removed: del_counted() 1 or 0,
@@ -314,6 +361,36 @@ typedef struct obol_driver {
     (offsetof(obol_driver, prune) + sizeof(((obol_driver *)0)->prune))
 
 typedef const obol_driver *(*obol_driver_entry_fn)(const obol_driver_host *host);
+
+/*
+ * Declares the entry function of the driver called name, visible to
+ * dlsym() even when the file is built with -fvisibility=hidden:
+ *
+ *     OBOL_DRIVER_EXPORT(mine);
+ *
+ *     const obol_driver *obol_driver_mine_entry(const obol_driver_host *host)
+ *     {
+ *         ...
+ *     }
+ *
+ * name is the driver's name as the loader derives it from the scheme (1 to
+ * 32 of [a-z0-9]), so "mine://..." finds mine.so and calls
+ * obol_driver_mine_entry. The definition repeats the name in full, so that
+ * a search for the symbol finds it.
+ */
+#if defined(__GNUC__)
+#define OBOL_DRIVER_VISIBLE __attribute__((visibility("default")))
+#else
+#define OBOL_DRIVER_VISIBLE
+#endif
+#ifdef __cplusplus
+#define OBOL_DRIVER_LINKAGE extern "C"
+#else
+#define OBOL_DRIVER_LINKAGE extern
+#endif
+#define OBOL_DRIVER_EXPORT(name)                                             \
+    OBOL_DRIVER_LINKAGE OBOL_DRIVER_VISIBLE const obol_driver               \
+        *obol_driver_##name##_entry(const obol_driver_host *host)
 
 /*
  * For programs that link a driver in instead of loading it: makes the

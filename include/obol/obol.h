@@ -27,8 +27,9 @@
  * Thread safety
  *   A store handle may be shared by any number of threads once it is set up:
  *   call obol_store_set_logger() and obol_store_set_clock() before sharing
- *   it. obol_store_add_key() may be called at any time. An obol_session is
- *   plain memory owned by the caller and is not locked.
+ *   it. obol_store_add_key() and obol_store_stats() may be called at any
+ *   time. An obol_session is plain memory owned by the caller and is not
+ *   locked.
  *
  * Caveats
  *   - A session is "live" while now <= refresh_expires_at. No call ever
@@ -155,12 +156,24 @@ typedef struct obol_session {
  * Makes a new session for user uid of the given type (NULL: "full") with a
  * random 128-bit url-safe id and refresh token id. It expires session_ttl
  * seconds after now (OBOL_INFINITE: never) and its refresh token refresh_ttl
- * seconds after now, capped at the session's end. Returns NULL when out of
- * memory, when uid is NULL, or when a ttl is negative.
+ * seconds after now, capped at the session's end. Returns NULL for one of
+ * three reasons: uid is NULL or empty, a ttl is negative, or memory ran
+ * out. obol_session_create() says which.
  */
 OBOL_API obol_session *obol_session_new(const char *uid, const char *type,
                                         int64_t now, int64_t session_ttl,
                                         int64_t refresh_ttl);
+
+/*
+ * obol_session_new() with a status: sets *out to the new session and
+ * returns OBOL_OK, or sets it to NULL and returns OBOL_ERR_INVALID (uid
+ * NULL or empty, a ttl negative, out NULL; the message names which) or
+ * OBOL_ERR_NOMEM, with err filled.
+ */
+OBOL_API int obol_session_create(const char *uid, const char *type,
+                                 int64_t now, int64_t session_ttl,
+                                 int64_t refresh_ttl, obol_session **out,
+                                 obol_error *err);
 
 /*
  * Rotates the refresh token: a new random refresh_token_id (the old one
@@ -229,6 +242,7 @@ typedef struct obol_store obol_store;
  *   require_key=0|1      1: a store that has no signing key once its
  *                        options are read is OBOL_ERR_KEY here, not at
  *                        the first read or write (default 0)
+ *   stats=0|1            keep the counters of obol_store_stats() (default 1)
  * Any other option goes to the driver, which refuses options it does not
  * know. Returns OBOL_OK, OBOL_ERR_INVALID, OBOL_ERR_DRIVER, OBOL_ERR_KEY,
  * OBOL_ERR_BACKEND, OBOL_ERR_NO_STORE or OBOL_ERR_NOMEM.
@@ -468,7 +482,7 @@ OBOL_API int obol_prune(obol_store *st, obol_error *err);
  * one that would be refused for its seal, is removed all the same.
  *
  * The count is the driver's own when it has the counted slots of driver
- * ABI 1.3 (del_counted, del_all_counted, prune_counted; every driver of
+ * ABI 1.5 (del_counted, del_all_counted, prune_counted; every driver of
  * this tree has them): the removal counts the records it removes, in the
  * same transaction, script or command, so the count is exact whatever
  * other writers do meanwhile, and costs nothing more than the removal. A
@@ -828,6 +842,175 @@ OBOL_API int obol_count_keys(obol_store *st, obol_key_census *census,
 
 /* Frees what obol_count_keys() filled in and zeroes it; NULL is allowed. */
 OBOL_API void obol_key_census_clear(obol_key_census *census);
+
+/* ------------------------------------------------------------------ stats */
+
+/*
+ * A store counts what it does from the moment it opens: for each
+ * operation, the calls, their outcomes and errors by status, and a latency
+ * histogram; the records it refused, by reason; compare-and-sets lost; and,
+ * from a driver that keeps them (driver ABI 1.4; the Redis driver does),
+ * connections made, waits for a pooled connection, Redis Cluster
+ * redirections and slot-map refreshes. obol_store_stats() copies them into
+ * a snapshot; docs/STATS.md shows how to export one to Prometheus.
+ *
+ * Counting costs two clock reads and three relaxed atomic additions per
+ * call, on counters striped by thread so that threads on different cores
+ * do not share a cache line (docs/BENCHMARKS.md has the figures). The
+ * option stats=0 turns the core's counters off; the driver's stay.
+ *
+ * Each call is counted once, as the operation the application called:
+ * the reads and writes obol_refresh() makes are one refresh, not gets and
+ * upserts. The variants count as their operation (obol_delete_counted()
+ * as a delete, obol_scan_sample() as a scan, obol_restore_mode() as a
+ * restore, obol_migrate_mode() as a migrate, ...). obol_migrate() counts
+ * in both stores. obol_restore_check(), the obol_token_*() calls,
+ * obol_store_describe() and obol_store_prefixes() are not counted.
+ */
+
+/* The operations counted: indexes of obol_stats.ops. Later versions add
+ * operations at the end; obol_stats.op_count says how many a library
+ * fills, and obol_op_name() names each. */
+enum {
+    OBOL_OP_GET = 0,
+    OBOL_OP_UPSERT = 1,
+    OBOL_OP_DELETE = 2,
+    OBOL_OP_GET_ALL = 3,
+    OBOL_OP_DELETE_ALL = 4,
+    OBOL_OP_DELETE_EVERYWHERE = 5,
+    OBOL_OP_PRUNE = 6,
+    OBOL_OP_REFRESH = 7,
+    OBOL_OP_SCAN = 8,
+    OBOL_OP_RESTORE = 9,
+    OBOL_OP_MIGRATE = 10,
+    OBOL_OP_REKEY = 11,
+    OBOL_OP_COUNT_KEYS = 12,
+    OBOL_OP_COUNT = 13          /* the operations of this header */
+};
+
+/* Why a read refused a record (see obol_get()): indexes of
+ * obol_stats.refused, named by obol_refusal_name(). */
+enum {
+    OBOL_REFUSED_BAD_SEAL = 0,    /* the MAC does not verify, it does not
+                                     decrypt, or it is no sealed record */
+    OBOL_REFUSED_UNKNOWN_KEY = 1, /* sealed with a key id the store does
+                                     not verify with (OBOL_EVENT_UNKNOWN_KEY) */
+    OBOL_REFUSED_UNSIGNED = 2,    /* unsigned, and allow_unsigned=0 */
+    OBOL_REFUSED_OVERSIZED = 3,   /* longer than max_record: refused unread */
+    OBOL_REFUSED_UNDECODABLE = 4, /* verified, but the session in it does
+                                     not decode */
+    OBOL_REFUSED_MISFILED = 5,    /* it holds another session id, user or
+                                     type than the key it is filed under */
+    OBOL_REFUSED_COUNT = 6        /* the reasons of this header */
+};
+
+/* The sizes of the arrays below. They fix the layout and never change;
+ * what grows is how many entries are in use. */
+#define OBOL_STATS_OUTCOMES 8      /* statuses 0 .. 7 */
+#define OBOL_STATS_ERRORS 16       /* statuses -1 .. -16 */
+#define OBOL_STATS_BUCKETS 27
+#define OBOL_STATS_MAX_OPS 32
+#define OBOL_STATS_MAX_REFUSALS 16
+
+/* Where obol_op_stats.errors counts an error status (OBOL_ERR_*). */
+#define OBOL_STATS_ERROR_INDEX(status) (-(status) - 1)
+
+/*
+ * One operation. latency[] is a histogram of how long calls took, on the
+ * monotonic clock, from entry to return: latency[0] counts the calls that
+ * took at most 1 us, latency[k] for 0 < k < OBOL_STATS_BUCKETS - 1 those
+ * that took more than 2^(k-1) us and at most 2^k us (so up to 2^25 us,
+ * about 33.6 s), and the last bucket those that took longer.
+ */
+typedef struct obol_op_stats {
+    uint64_t calls;             /* calls returned: the sum of latency[] */
+    uint64_t outcomes[OBOL_STATS_OUTCOMES]; /* by status: [OBOL_OK],
+                                   [OBOL_NOT_FOUND], [OBOL_CONFLICT],
+                                   [OBOL_JUST_ROTATED], [OBOL_REUSE_DETECTED] */
+    uint64_t errors[OBOL_STATS_ERRORS];     /* by status: [OBOL_STATS_ERROR_
+                                   INDEX(OBOL_ERR_BACKEND)], ... */
+    uint64_t other;             /* any other status: one that a scan
+                                   callback returned and obol_scan() passed on */
+    uint64_t latency[OBOL_STATS_BUCKETS];
+    uint64_t latency_ns;        /* every call's time added up */
+} obol_op_stats;
+
+/*
+ * A snapshot of a store's counters. The library fills the first size bytes
+ * that the caller passes to obol_store_stats() and no more, and sets
+ * struct_size to how many it filled: a program built against an older
+ * header (a smaller struct) gets what it knows of, one built against a
+ * newer one finds struct_size smaller than sizeof(obol_stats) and the
+ * fields past it zero. Fields are only ever added at the end.
+ */
+typedef struct obol_stats {
+    size_t struct_size;         /* bytes filled in */
+    int enabled;                /* 0: opened with stats=0, so ops, refused,
+                                   unsigned_accepted and conflicts are 0 */
+    uint64_t since_open_ms;     /* monotonic time since the store opened */
+    size_t op_count;            /* entries of ops in use (OBOL_OP_COUNT of
+                                   the library) */
+    obol_op_stats ops[OBOL_STATS_MAX_OPS];
+    size_t refusal_count;       /* entries of refused in use */
+    uint64_t refused[OBOL_STATS_MAX_REFUSALS]; /* records refused by reads,
+                                   by reason: OBOL_REFUSED_* */
+    uint64_t unsigned_accepted; /* unsigned records read (allow_unsigned=1) */
+    uint64_t conflicts;         /* compare-and-sets lost to another writer:
+                                   upserts that were OBOL_CONFLICT, each
+                                   round obol_refresh() ran again, and each
+                                   session obol_rekey() left to a write */
+
+    /* From the driver, when has_driver_stats is 1 (else all 0). */
+    int has_driver_stats;
+    uint64_t connects;          /* connections made */
+    uint64_t reconnects;        /* of those, in place of one to the same
+                                   server that broke, that the server
+                                   closed, or that was closed when the
+                                   server stopped being the master */
+    uint64_t connect_failures;  /* attempts to connect that failed */
+    uint64_t pool_waits;        /* takes that found every pooled connection
+                                   busy, and waited */
+    uint64_t pool_timeouts;     /* of those, gave up at the call's deadline */
+    uint64_t moved;             /* Redis Cluster MOVED redirections followed */
+    uint64_t asked;             /* ASK redirections followed */
+    uint64_t topology_refreshes;        /* cluster slot maps read, or
+                                           masters asked of the Sentinels */
+    uint64_t topology_refresh_failures; /* of those, that failed */
+} obol_stats;
+
+/*
+ * Copies the counters of st into *out, of which size bytes are filled
+ * (pass sizeof *out): see obol_stats. Safe to call from any thread at any
+ * time, also while other calls run; each counter is then exact, but a
+ * snapshot is not atomic: the counters of a call in flight may be taken
+ * part before and part after it counted. Asks the driver for its counters
+ * without a round trip. Returns OBOL_OK, OBOL_ERR_INVALID (st or out NULL,
+ * or size too small to hold struct_size) or the driver's error, after
+ * which the core's counters are filled in all the same.
+ */
+OBOL_API int obol_store_stats(obol_store *st, obol_stats *out, size_t size,
+                              obol_error *err);
+
+/* "get", "upsert", "delete", "get_all", "delete_all",
+ * "delete_everywhere", "prune", "refresh", "scan", "restore", "migrate",
+ * "rekey", "count_keys"; NULL for any other number. */
+OBOL_API const char *obol_op_name(int op);
+
+/* "bad_seal", "unknown_key", "unsigned", "oversized", "undecodable",
+ * "misfiled"; NULL for any other number. */
+OBOL_API const char *obol_refusal_name(int reason);
+
+/* A short name of a status, for labels: "ok", "not_found", "conflict",
+ * "just_rotated", "reuse_detected", "invalid", "driver", "backend",
+ * "timeout", "nomem", "key", "too_large", "corrupt", "no_store"; "other"
+ * for any other number. */
+OBOL_API const char *obol_status_name(int status);
+
+/* The q-quantile (0 <= q <= 1) of op's latency histogram, in
+ * microseconds, interpolated within its bucket: an estimate within a
+ * factor of 2. The last bucket has no upper bound, so a quantile in it is
+ * 2^25 us. 0 when op is NULL or has no calls. */
+OBOL_API double obol_op_stats_quantile(const obol_op_stats *op, double q);
 
 #ifdef __cplusplus
 }

@@ -161,6 +161,61 @@ static void print_census(const obol_key_census *census)
                "");
 }
 
+/* The quantiles `check` shows of each operation's histogram. */
+static const double shown_quantiles[] = { 0.5, 0.9, 0.99 };
+
+/* The operations check ran, from the store's own counters (docs/STATS.md):
+ * "get: 21 calls, p50 24.6 us, p90 30.7 us, p99 62.4 us". */
+static void print_op_latencies(const obol_stats *ops)
+{
+    const char *label = "latency";
+
+    for (size_t op = 0; op < ops->op_count; op++) {
+        const obol_op_stats *o = &ops->ops[op];
+
+        if (o->calls == 0)
+            continue;
+        printf("%-16s%s: %" PRIu64 " call%s", label, obol_op_name((int)op),
+               o->calls, o->calls == 1 ? "" : "s");
+        for (size_t q = 0; q < sizeof shown_quantiles / sizeof *shown_quantiles;
+             q++)
+            printf(", p%g %.1f us", shown_quantiles[q] * 100,
+                   obol_op_stats_quantile(o, shown_quantiles[q]));
+        putchar('\n');
+        label = "";
+    }
+}
+
+/* A quantile of o in microseconds, rounded as the round trip's are. */
+static double quantile_us(const obol_op_stats *o, double q)
+{
+    return rounded_us(obol_op_stats_quantile(o, q) / 1000);
+}
+
+/* {"get": {"calls": 21, "p50_us": 24.6, ...}, ...}; NULL when out of
+ * memory. */
+static json_t *op_latencies_json(const obol_stats *ops)
+{
+    json_t *all = json_object();
+
+    for (size_t op = 0; all != NULL && op < ops->op_count; op++) {
+        const obol_op_stats *o = &ops->ops[op];
+        json_t *one;
+
+        if (o->calls == 0)
+            continue;
+        one = json_pack("{s:I, s:f, s:f, s:f}", "calls", (json_int_t)o->calls,
+                        "p50_us", quantile_us(o, 0.5),
+                        "p90_us", quantile_us(o, 0.9),
+                        "p99_us", quantile_us(o, 0.99));
+        if (json_object_set_new(all, obol_op_name((int)op), one) != 0) {
+            json_decref(all);
+            return NULL;
+        }
+    }
+    return all;
+}
+
 /* What the driver says of itself and of its backend (a Redis INFO line,
  * an LMDB path), escaped: it is not the tool's text, and a path need not
  * be UTF-8, which JSON strings must. */
@@ -171,7 +226,7 @@ typedef struct described {
 
 static int report_json(const obol_store_info *info, const described *d,
                        const latency *lat, const obol_scan_stats *stats,
-                       const obol_key_census *census)
+                       const obol_key_census *census, const obol_stats *ops)
 {
     char abi[32], capabilities[80];
 
@@ -180,7 +235,7 @@ static int report_json(const obol_store_info *info, const described *d,
     describe_capabilities(info, capabilities, sizeof capabilities);
     return cli_print_json(json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:f, s:f, s:f, s:i}, "
-        "s:{s:I, s:I, s:I, s:I}, s:o*}",
+        "s:{s:I, s:I, s:I, s:I}, s:o*, s:o*}",
         "driver", d->driver, "driver_abi", abi, "capabilities",
         capabilities, "backend", d->backend, "library_version",
         obol_version(NULL, NULL, NULL), "tool_version", OBOL_VERSION_STRING,
@@ -190,12 +245,13 @@ static int report_json(const obol_store_info *info, const described *d,
         "sample", "records", (json_int_t)stats->records,
         "verified", (json_int_t)stats->live, "expired", (json_int_t)stats->expired,
         "rejected", (json_int_t)stats->rejected,
-        "keys", census != NULL ? census_json(census) : NULL));
+        "keys", census != NULL ? census_json(census) : NULL,
+        "operations", op_latencies_json(ops)));
 }
 
 static void report_text(const obol_store_info *info, const described *d,
                         const latency *lat, const obol_scan_stats *stats,
-                        const obol_key_census *census)
+                        const obol_key_census *census, const obol_stats *ops)
 {
     char capabilities[80];
 
@@ -216,12 +272,14 @@ static void report_text(const obol_store_info *info, const described *d,
                "unsigned records (allow_unsigned=1), or tampering\n", "");
     if (census != NULL)
         print_census(census);
+    print_op_latencies(ops);
 }
 
 /* 0, or -1 when out of memory. */
 static int print_report(const obol_store_info *info, const latency *lat,
                         const obol_scan_stats *stats,
-                        const obol_key_census *census, int json)
+                        const obol_key_census *census, const obol_stats *ops,
+                        int json)
 {
     described d = { cli_escaped(info->driver), cli_escaped(info->backend) };
     int status = -1;
@@ -229,9 +287,9 @@ static int print_report(const obol_store_info *info, const latency *lat,
     if (d.driver != NULL && d.backend != NULL) {
         status = 0;
         if (json)
-            status = report_json(info, &d, lat, stats, census);
+            status = report_json(info, &d, lat, stats, census, ops);
         else
-            report_text(info, &d, lat, stats, census);
+            report_text(info, &d, lat, stats, census, ops);
     }
     free(d.driver);
     free(d.backend);
@@ -242,6 +300,7 @@ int cmd_check(const cli_options *o)
 {
     obol_key_census census = { 0 };
     obol_scan_stats stats = { 0 };
+    obol_stats ops;
     obol_store_info info;
     latency lat;
     obol_store *st;
@@ -263,12 +322,14 @@ int cmd_check(const cli_options *o)
     status = obol_scan_sample(st, o->sample, take_session, NULL, &stats, &err);
     if (status == OBOL_OK)
         status = o->sample > 0 ? obol_count_keys(st, &census, &err) : OBOL_OK;
+    if (status == OBOL_OK)
+        status = obol_store_stats(st, &ops, sizeof ops, &err);
     if (status != OBOL_OK) {
         code = cli_fail_store("check", status, &err);
         goto done;
     }
     if (print_report(&info, &lat, &stats, o->sample > 0 ? &census : NULL,
-                     o->json) != 0)
+                     &ops, o->json) != 0)
         code = cli_fail("check", OBOL_ERR_NOMEM, NULL);
     else if (stats.rejected > 0 || census_refused(&census) > 0)
         code = EXIT_REJECTED;
