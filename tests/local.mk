@@ -17,6 +17,7 @@ TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(SODIUM_CFLAGS)
 TEST_LIBS = lib/libobolcore.la $(CMOCKA_LIBS) $(SODIUM_LIBS) $(URIPARSER_LIBS)
 
 include tests/codec.mk
+include tests/fuzz.mk
 
 include tests/unit.mk
 
