@@ -138,6 +138,28 @@ static void streams_over_the_other_limits_are_refused(void **state)
     long_line[0] = '-';
     long_line[sizeof long_line - 1] = '\0';
     expect_refused(long_line, "line is longer than 64");
+    {
+        /* Arrays nested within the limit each, over it together. */
+        char nested[400] = "*2\r\n*60\r\n";
+
+        for (int i = 0; i < 60; i++)
+            strcat(nested, ":1\r\n");
+        strcat(nested, "*60\r\n");
+        expect_refused(nested, "more than 100 elements in all");
+    }
+}
+
+/* hiredis ends a line at CRLF only: a bare LF that the guard took for a
+ * line end would let it skip a header hiredis then reads ("+A\n$5\r\n"
+ * is one status line to hiredis, so the 5 bytes after it are the next
+ * reply's header, unchecked). Refused, whole and byte by byte. */
+static void a_line_ending_in_lf_alone_is_refused(void **state)
+{
+    (void)state;
+    expect_refused("+A\n$5\r\n$999999999\r\n", "LF without CR");
+    expect_refused("-ERR x\n\r\n", "LF without CR");
+    expect_refused(":1\n", "LF without CR");
+    PASSES_AS("+A\rB\r\n", "+A\rB\r\n", 0);
 }
 
 int main(void)
@@ -147,6 +169,7 @@ int main(void)
         cmocka_unit_test(an_oversized_reply_ends_at_its_header),
         cmocka_unit_test(an_oversized_element_is_dropped_as_it_arrives),
         cmocka_unit_test(streams_over_the_other_limits_are_refused),
+        cmocka_unit_test(a_line_ending_in_lf_alone_is_refused),
     };
     return cmocka_run_group_tests_name("redis guard", tests, NULL, NULL);
 }

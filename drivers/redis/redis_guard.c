@@ -160,6 +160,13 @@ static int array_header(redis_guard *g, pass *p, int64_t n)
     if (n > 0 && g->depth == REDIS_GUARD_MAX_DEPTH)
         return refuse(p, "a reply nests arrays deeper than %d",
                       REDIS_GUARD_MAX_DEPTH);
+    /* Nested arrays share one budget: each element costs hiredis an
+     * object, so a reply may not hold more than the limit in all. */
+    if (g->depth == 0)
+        g->reply_elements = 0;
+    if (n > 0 && (g->reply_elements += (uint64_t)n) > g->element_limit)
+        return refuse(p, "a reply of more than %" PRIu64 " elements in all",
+                      g->element_limit);
     if (emit(p, g->header, g->header_len) != 0)
         return -2;
     if (n <= 0) {
@@ -200,6 +207,7 @@ static int step(redis_guard *g, pass *p, const char *data, size_t len,
             return refuse(p, "the byte 0x%02x starts no reply",
                           (unsigned)(unsigned char)*here);
         g->line_len = 0;
+        g->line_cr = 0;
         g->state = IN_LINE;
         return 0;
     case IN_HEADER:
@@ -213,6 +221,12 @@ static int step(redis_guard *g, pass *p, const char *data, size_t len,
         const char *newline = memchr(here, '\n', left);
 
         n = newline != NULL ? (size_t)(newline - here) + 1 : left;
+        /* hiredis ends a line at the first CRLF only: a bare LF is text
+         * to it, so it must not end an element here either. */
+        if (newline != NULL &&
+            (newline > here ? newline[-1] != '\r' : !g->line_cr))
+            return refuse(p, "a line ends in LF without CR");
+        g->line_cr = here[n - 1] == '\r';
         g->line_len += n;
         if (g->line_len > g->line_limit)
             return refuse(p, "a line is longer than %zu bytes",

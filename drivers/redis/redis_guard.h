@@ -11,7 +11,8 @@
  *    string alone ends there (what follows is never read: the connection
  *    is given up); inside an array its N bytes are read and dropped as
  *    they arrive, and the rest of the array goes on;
- *  - an array of more than element_limit elements, a line (status,
+ *  - an array, or a reply's nested arrays together, of more than
+ *    element_limit elements, a line (status,
  *    error, integer) longer than line_limit, a header that is not a
  *    number, a nesting deeper than hiredis takes, or a byte that starts no
  *    RESP2 reply, is a protocol error.
@@ -37,9 +38,11 @@ typedef struct redis_guard {
     char header[32];         /* a '$' or '*' header being read */
     size_t header_len;
     size_t line_len;         /* of a '+', '-' or ':' line so far */
+    int line_cr;             /* its last byte so far was CR */
     uint64_t bulk_left;      /* bytes of a bulk (CRLF included) to go */
     int depth;               /* arrays open */
     int64_t elements_left[REDIS_GUARD_MAX_DEPTH];
+    uint64_t reply_elements; /* announced by the reply's arrays so far */
     int replaced;            /* an oversized bulk string was replaced */
 } redis_guard;
 
