@@ -484,6 +484,13 @@ run export --output "$work/wide.jsonl" "$db"
 expect "export --output over an existing file" 0
 check "narrows a wider mode to 0600" test "$(stat -c %a "$work/wide.jsonl")" = 600
 check "and replaces what it held" same_sessions "$work/wide.jsonl" "$work/before"
+if [ "$(id -u)" = 0 ]; then
+    echo "someone else's file" >"$work/theirs.jsonl"
+    chown 1 "$work/theirs.jsonl"
+    run export --output "$work/theirs.jsonl" "$db"
+    expect "export --output refuses another user's file" 3 "belongs to another user"
+    check "and leaves it as it was" grep -qx "someone else's file" "$work/theirs.jsonl"
+fi
 run export --output "$work/no/such/dir/x.jsonl" "$db"
 expect "export --output into a missing directory is an output error" 3 "cannot open"
 run get --output "$work/x.jsonl" "$db" a b

@@ -48,26 +48,34 @@ static int export_session(void *arg, const obol_session *s)
 
 /*
  * The --output file, for writing from its start, mode 0600 whatever the
- * umask: an export holds refresh token ids and decrypted payloads. A
- * file that exists with a wider mode is narrowed before anything is
- * written to it; what is not a regular file (/dev/null, a pipe) is left
- * as it is.
+ * umask: an export holds refresh token ids and decrypted payloads. An
+ * existing regular file must be the user's own; it is narrowed to 0600
+ * and only then emptied, so that a refusal leaves it as it was and no one
+ * who could read it before reads what is written. What is not a regular
+ * file (/dev/null, a pipe) is left as it is.
  */
 static int open_output(const char *path, FILE **out)
 {
     struct stat st;
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    const char *why = NULL;
 
     if (fd < 0) {
         cli_error("export", "cannot open '%s' for writing: %s", path,
                   strerror(errno));
         return EXIT_BACKEND;
     }
-    if (fstat(fd, &st) != 0 ||
-        (S_ISREG(st.st_mode) && (st.st_mode & 07777) != 0600 &&
-         fchmod(fd, 0600) != 0)) {
-        cli_error("export", "cannot make '%s' mode 0600: %s", path,
-                  strerror(errno));
+    if (fstat(fd, &st) != 0)
+        why = strerror(errno);
+    else if (S_ISREG(st.st_mode) && st.st_uid != geteuid())
+        why = "it belongs to another user";
+    else if (S_ISREG(st.st_mode) &&
+             (((st.st_mode & 07777) != 0600 && fchmod(fd, 0600) != 0) ||
+              ftruncate(fd, 0) != 0))
+        why = strerror(errno);
+    if (why != NULL) {
+        cli_error("export", "cannot write '%s' as a private file: %s", path,
+                  why);
         close(fd);
         return EXIT_BACKEND;
     }
@@ -356,7 +364,7 @@ static int write_batch(obol_store *st, const import_batch *batch, int mode,
             cli_operator_words(err.message, words, sizeof words);
             cli_error("import", "line %lu: %s", batch->lines[i], words);
             cli_error("import", "stopped after writing %zu of %zu sessions",
-                      i - left_alone, batch->count);
+                      i - left_alone - expired, batch->count);
             return cli_exit_status(status);
         }
         if (batch->sessions[i]->refresh_expires_at < now)
