@@ -8,9 +8,11 @@
  *
  * declared with OBOL_DRIVER_EXPORT(<name>) below, which also makes it the
  * one visible symbol of a file built with -fvisibility=hidden.
- * The core calls it once, right after loading the file, with a host table
- * that lives until the process ends, and gets back a driver table that must
- * also live that long (a static const struct). The per-driver entry name
+ * The core calls it right after loading the file, again at each store
+ * open that loads it (so it must give the same answer each time, and may
+ * be called from several threads at once), with a host table that lives
+ * until the process ends, and gets back a driver table that must also live
+ * that long (a static const struct). The per-driver entry name
  * lets several drivers be linked statically into one program.
  *
  * Records. The core hands the driver sealed bytes it must store and return
