@@ -87,9 +87,29 @@ uint64_t obol_stats_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Calls this thread started on counting stores, for the timing sample. */
+static _Thread_local unsigned thread_calls;
+static unsigned sample_every = OBOL_STATS_SAMPLE;
+
+void obol_stats_time_every(unsigned n)
+{
+    __atomic_store_n(&sample_every, n >= 1 ? n : 1, __ATOMIC_RELAXED);
+}
+
 uint64_t obol_stats_start(const obol_store *st)
 {
-    return st != NULL && st->stats != NULL ? obol_stats_now_ns() : 0;
+    uint64_t now;
+
+    if (st == NULL || st->stats == NULL)
+        return 0;
+    /* Two clock reads are most of what counting costs (tens of
+     * nanoseconds each in a virtual machine), so only every
+     * OBOL_STATS_SAMPLE-th call of a thread, its first included, is
+     * timed; every call is counted. */
+    if (thread_calls++ % __atomic_load_n(&sample_every, __ATOMIC_RELAXED) != 0)
+        return OBOL_STATS_UNTIMED;
+    now = obol_stats_now_ns();
+    return now != OBOL_STATS_UNTIMED ? now : now - 1;
 }
 
 unsigned obol_stats_bucket_of(uint64_t ns)
@@ -123,9 +143,18 @@ void obol_stats_count_call(obol_stats_state *stats, int op, uint64_t took_ns,
     count(&c->latency_ns, took_ns);
 }
 
+void obol_stats_count_status(obol_stats_state *stats, int op, int status)
+{
+    count(status_counter(&my_stripe(stats)->ops[op], status), 1);
+}
+
 int obol_stats_finish(obol_store *st, int op, uint64_t started, int status)
 {
-    if (st != NULL && st->stats != NULL)
+    if (st == NULL || st->stats == NULL)
+        return status;
+    if (started == OBOL_STATS_UNTIMED)
+        obol_stats_count_status(st->stats, op, status);
+    else
         obol_stats_count_call(st->stats, op, obol_stats_now_ns() - started,
                               status);
     return status;
@@ -151,18 +180,33 @@ void obol_stats_conflict(obol_store *st)
 
 /* ------------------------------------------------------------ snapshot */
 
+/* calls is what the statuses add up to, timed what the histogram does:
+ * each is read once, so the two always agree with what was counted. */
 static void add_op(obol_op_stats *out, const op_counters *c)
 {
-    for (int i = 0; i < OBOL_STATS_OUTCOMES; i++)
-        out->outcomes[i] += read_counter(&c->outcomes[i]);
-    for (int i = 0; i < OBOL_STATS_ERRORS; i++)
-        out->errors[i] += read_counter(&c->errors[i]);
-    out->other += read_counter(&c->other);
+    for (int i = 0; i < OBOL_STATS_OUTCOMES; i++) {
+        uint64_t n = read_counter(&c->outcomes[i]);
+
+        out->outcomes[i] += n;
+        out->calls += n;
+    }
+    for (int i = 0; i < OBOL_STATS_ERRORS; i++) {
+        uint64_t n = read_counter(&c->errors[i]);
+
+        out->errors[i] += n;
+        out->calls += n;
+    }
+    {
+        uint64_t other = read_counter(&c->other);
+
+        out->other += other;
+        out->calls += other;
+    }
     for (int k = 0; k < OBOL_STATS_BUCKETS; k++) {
         uint64_t n = read_counter(&c->latency[k]);
 
         out->latency[k] += n;
-        out->calls += n;
+        out->timed += n;
     }
     out->latency_ns += read_counter(&c->latency_ns);
 }

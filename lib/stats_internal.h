@@ -2,7 +2,8 @@
  * The counters behind obol_store_stats(): what every operation counts as
  * it returns, and what a read counts when it refuses a record.
  *
- * The hot path is two clock reads and three relaxed atomic additions. The
+ * The hot path is one relaxed atomic addition, and for one call in
+ * OBOL_STATS_SAMPLE of each thread two clock reads and two more. The
  * counters are striped: a thread counts in one of OBOL_STATS_STRIPES
  * copies, picked once per thread in turn, each on cache lines of its own,
  * so that threads on different cores do not bounce one line between them
@@ -17,6 +18,12 @@
 
 #define OBOL_STATS_STRIPES 8
 
+/* One call in this many of each thread is timed (its first included). */
+#define OBOL_STATS_SAMPLE 8
+
+/* What obol_stats_start() returns for a call it does not time. */
+#define OBOL_STATS_UNTIMED UINT64_MAX
+
 typedef struct obol_stats_state obol_stats_state;
 
 /* Zeroed counters; NULL when out of memory. */
@@ -27,8 +34,9 @@ void obol_stats_free(obol_stats_state *stats);
 /* The monotonic clock in nanoseconds. */
 uint64_t obol_stats_now_ns(void);
 
-/* The start of a call on st: the clock, or 0 when st counts nothing (NULL,
- * or opened with stats=0), which saves the clock read. */
+/* The start of a call on st: the clock for a call that is timed,
+ * OBOL_STATS_UNTIMED for one that is only counted, 0 when st counts
+ * nothing (NULL, or opened with stats=0). */
 uint64_t obol_stats_start(const obol_store *st);
 
 /* Counts a call of op that started at started (obol_stats_start()) and
@@ -40,6 +48,9 @@ int obol_stats_finish(obol_store *st, int op, uint64_t started, int status);
  * 2^(k-1) us < ns <= 2^k us, 0 for at most 1 us, the last one past
  * 2^(OBOL_STATS_BUCKETS - 2) us. */
 unsigned obol_stats_bucket_of(uint64_t ns);
+
+/* A call of op that returned status and was not timed. */
+void obol_stats_count_status(obol_stats_state *stats, int op, int status);
 
 /* What obol_stats_finish() counts once it has read the clock: a call of
  * op that took took_ns and returned status. */
@@ -54,6 +65,10 @@ void obol_stats_unsigned_accepted(obol_store *st);
 
 /* A compare-and-set lost to another writer. */
 void obol_stats_conflict(obol_store *st);
+
+/* For tests and benchmarks: time one call in n of each thread from now
+ * on (1: every call), instead of OBOL_STATS_SAMPLE. */
+void obol_stats_time_every(unsigned n);
 
 /* For the benchmarks: count in the first n stripes only (n a power of
  * two, at most OBOL_STATS_STRIPES; 1 puts every thread on one line). */

@@ -276,6 +276,43 @@ static void one_stripe_for_every_thread_loses_no_count(void **state)
     obol_store_close(st);
 }
 
+/* The histogram is a sample: one call in OBOL_STATS_SAMPLE of each
+ * thread, its first included, is timed; every call is counted. */
+static void *gets_on_a_fresh_thread(void *arg)
+{
+    crowd_member *m = arg;
+
+    for (int i = 0; i < 10 * OBOL_STATS_SAMPLE + 1; i++)
+        m->failures += get_status(m->st, m->sid, "alice") != OBOL_OK;
+    return NULL;
+}
+
+static void one_call_in_eight_is_timed(void **state)
+{
+    obol_store *st = open_memory("");
+    obol_session *s = stored(st, "alice");
+    crowd_member m = { st, s->id, 0 };
+    pthread_t thread;
+    obol_stats seen;
+    uint64_t buckets = 0;
+    (void)state;
+
+    obol_stats_time_every(OBOL_STATS_SAMPLE);
+    assert_int_equal(pthread_create(&thread, NULL, gets_on_a_fresh_thread, &m), 0);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    obol_stats_time_every(1);
+    assert_int_equal(m.failures, 0);
+    assert_int_equal(obol_store_stats(st, &seen, sizeof seen, NULL), OBOL_OK);
+    assert_int_equal(seen.ops[OBOL_OP_GET].calls, 10 * OBOL_STATS_SAMPLE + 1);
+    assert_int_equal(seen.ops[OBOL_OP_GET].timed, 11);
+    for (int k = 0; k < OBOL_STATS_BUCKETS; k++)
+        buckets += seen.ops[OBOL_OP_GET].latency[k];
+    assert_int_equal(buckets, 11);
+    assert_true(seen.ops[OBOL_OP_GET].latency_ns > 0);
+    obol_session_free(s);
+    obol_store_close(st);
+}
+
 /* ---------------------------------------------------------- Prometheus */
 
 /* What obol_stats_write_prometheus() wrote for s (free it). */
@@ -411,6 +448,7 @@ static void prometheus_example_folds_unnamed_statuses_into_other(void **state)
     seen->ops[OBOL_OP_SCAN].errors[OBOL_STATS_ERROR_INDEX(-12)] = 1;
     seen->ops[OBOL_OP_SCAN].calls = 3;
     seen->ops[OBOL_OP_SCAN].latency[4] = 3;
+    seen->ops[OBOL_OP_SCAN].timed = 3;
     text = prometheus_text(seen);
     assert_exposition_format(text);
     assert_line(text, "obol_calls_total{op=\"scan\",status=\"other\"} 3");
@@ -429,9 +467,12 @@ int main(void)
         cmocka_unit_test(snapshot_refuses_what_it_cannot_fill),
         cmocka_unit_test(stats_option_takes_0_or_1),
         cmocka_unit_test(one_stripe_for_every_thread_loses_no_count),
+        cmocka_unit_test(one_call_in_eight_is_timed),
         cmocka_unit_test(prometheus_example_of_the_docs_exports_a_snapshot),
         cmocka_unit_test(prometheus_example_folds_unnamed_statuses_into_other),
     };
 
+    /* Exact histograms for the cases, which count calls one by one. */
+    obol_stats_time_every(1);
     return cmocka_run_group_tests_name("stats", tests, NULL, NULL);
 }

@@ -917,13 +917,16 @@ enum {
 
 /*
  * One operation. latency[] is a histogram of how long calls took, on the
- * monotonic clock, from entry to return: latency[0] counts the calls that
+ * monotonic clock, from entry to return, for a sample of the calls: every
+ * 8th call of each thread, its first included, is timed (two clock reads
+ * are most of what counting costs), so the histogram adds up to timed,
+ * not to calls. latency[0] counts the timed calls that
  * took at most 1 us, latency[k] for 0 < k < OBOL_STATS_BUCKETS - 1 those
  * that took more than 2^(k-1) us and at most 2^k us (so up to 2^25 us,
  * about 33.6 s), and the last bucket those that took longer.
  */
 typedef struct obol_op_stats {
-    uint64_t calls;             /* calls returned: the sum of latency[] */
+    uint64_t calls;             /* calls returned: the sum of the statuses */
     uint64_t outcomes[OBOL_STATS_OUTCOMES]; /* by status: [OBOL_OK],
                                    [OBOL_NOT_FOUND], [OBOL_CONFLICT],
                                    [OBOL_JUST_ROTATED], [OBOL_REUSE_DETECTED] */
@@ -932,7 +935,8 @@ typedef struct obol_op_stats {
     uint64_t other;             /* any other status: one that a scan
                                    callback returned and obol_scan() passed on */
     uint64_t latency[OBOL_STATS_BUCKETS];
-    uint64_t latency_ns;        /* every call's time added up */
+    uint64_t latency_ns;        /* every timed call's time added up */
+    uint64_t timed;             /* calls timed: the sum of latency[] */
 } obol_op_stats;
 
 /*
