@@ -18,7 +18,8 @@
 
 #define OBOL_STATS_STRIPES 8
 
-/* One call in this many of each thread is timed (its first included). */
+/* One call in this many of each thread is timed (its first included); a
+ * power of two. */
 #define OBOL_STATS_SAMPLE 8
 
 /* What obol_stats_start() returns for a call it does not time. */
@@ -67,7 +68,8 @@ void obol_stats_unsigned_accepted(obol_store *st);
 void obol_stats_conflict(obol_store *st);
 
 /* For tests and benchmarks: time one call in n of each thread from now
- * on (1: every call), instead of OBOL_STATS_SAMPLE. */
+ * on (1: every call; n is rounded down to a power of two), instead of
+ * OBOL_STATS_SAMPLE. */
 void obol_stats_time_every(unsigned n);
 
 /* For the benchmarks: count in the first n stripes only (n a power of

@@ -114,20 +114,30 @@ static void assert_auth_leaves_no_copy(const char *password,
     close(listener);
 }
 
-static void a_redis_password_from_a_file_is_wiped(void **state)
+/* A fresh directory holding the file "secret" with secret and a newline
+ * in it; its path goes to path. Written before the case watches, since
+ * stdio's own buffer is freed holding it. */
+static char *secret_file(const char *secret, char *path, size_t size)
 {
-    static const char secret[] = "redis-password-6c2f1d0e9b8a";
     char *dir = tmpdir_make("wipes");
-    char path[4200], option[4300];
     FILE *file;
-    (void)state;
 
     assert_non_null(dir);
-    snprintf(path, sizeof path, "%s/password", dir);
+    snprintf(path, size, "%s/secret", dir);
     file = fopen(path, "w");
     assert_non_null(file);
     fprintf(file, "%s\n", secret);
     fclose(file);
+    return dir;
+}
+
+static void a_redis_password_from_a_file_is_wiped(void **state)
+{
+    static const char secret[] = "redis-password-6c2f1d0e9b8a";
+    char path[4200], option[4300];
+    char *dir = secret_file(secret, path, sizeof path);
+    (void)state;
+
     snprintf(option, sizeof option, "file:%s", path);
     assert_auth_leaves_no_copy(option, secret);
     tmpdir_remove(dir);
@@ -137,19 +147,12 @@ static void a_redis_password_from_a_file_is_wiped(void **state)
 static void a_store_secret_from_a_file_is_wiped(void **state)
 {
     static const char secret[] = "store-secret-from-a-file-5e1a9c7b3d2f4e60";
-    char *dir = tmpdir_make("wipes");
     char path[4200], url[4300];
+    char *dir = secret_file(secret, path, sizeof path);
     obol_store *st = NULL;
     obol_error err;
-    FILE *file;
     (void)state;
 
-    assert_non_null(dir);
-    snprintf(path, sizeof path, "%s/secret", dir);
-    file = fopen(path, "w");
-    assert_non_null(file);
-    fprintf(file, "%s\n", secret);
-    fclose(file);
     snprintf(url, sizeof url, "memory:?secret=file:%s", path);
     watch(secret);
     if (obol_store_open(url, &st, &err) != OBOL_OK)
