@@ -23,6 +23,7 @@ const char *obol_strerror(int status)
     case OBOL_ERR_TOO_LARGE: return "too large";
     case OBOL_ERR_CORRUPT:   return "corrupt record";
     case OBOL_ERR_NO_STORE:  return "no store there (nothing was created)";
+    case OBOL_ERR_CANCELLED: return "cancelled (the queue was closed)";
     default:                 return "unknown status";
     }
 }

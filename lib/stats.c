@@ -347,6 +347,7 @@ const char *obol_status_name(int status)
     case OBOL_ERR_TOO_LARGE: return "too_large";
     case OBOL_ERR_CORRUPT: return "corrupt";
     case OBOL_ERR_NO_STORE: return "no_store";
+    case OBOL_ERR_CANCELLED: return "cancelled";
     default: return "other";
     }
 }

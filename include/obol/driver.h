@@ -103,6 +103,37 @@
  * them should write each removal once and let the old slot call the
  * counted one.
  *
+ * Non-blocking operations (ABI 1.6). native_ops() and submit() let a
+ * driver run the core's non-blocking API (obol.h, obol_queue) on its own
+ * event-driven connections, with many operations in flight on each,
+ * instead of on the core's worker threads. native_ops() says once, when
+ * a queue opens, which kinds of operation a handle runs natively (a bit
+ * per OBOL_DRIVER_OP_*); the core submits only those and runs the others
+ * on its workers. submit() takes one operation and returns at once:
+ * OBOL_OK means the driver will call op->complete exactly once, from any
+ * thread (its own I/O thread, or the caller's before submit() returns),
+ * by op->deadline_ms at the latest (with OBOL_ERR_TIMEOUT then); any other
+ * status means it never will. The operation and everything it points to
+ * stay valid until complete is called, and must not be touched after.
+ * complete() may call submit() again. A handle's close() first completes
+ * every operation not yet completed (OBOL_ERR_CANCELLED), and
+ * close() is called only once the core's own work on the handle is done.
+ * Each kind does what its blocking slot does, with the same statuses:
+ *
+ *     GET      get(); on OBOL_OK op->sealed (from host->alloc, the core
+ *              frees it) and op->sealed_len, as get() would set them
+ *     PUT      put() of op->record against op->expected_lock at op->now
+ *     DEL      del_counted(): op->removed
+ *     DEL_ALL  del_all_counted(): op->removed
+ *     LIST     list(): op->visit(op->visit_arg, record) for each record,
+ *              on the thread that then completes, before completing
+ *
+ * Redirections, retries and the rule never to resend a write whose
+ * outcome is unknown are those of the blocking path. A capability flag,
+ * OBOL_DRIVER_LOCAL, says the driver's calls are local and short (no
+ * network, microseconds to a few milliseconds), so the core may run them
+ * inline at submit instead.
+ *
  * Versions. Slots are only ever added at the end of a table, with a minor
  * bump. The core refuses a driver whose abi_major differs from its own or
  * whose struct_size is smaller than the version 1.0 table, and reads a slot
@@ -114,6 +145,7 @@
  *     1.3  prefixes (optional); obol_driver_config.open_flags
  *     1.4  stats (optional)
  *     1.5  del_counted, del_all_counted, prune_counted (optional)
+ *     1.6  native_ops, submit (optional); OBOL_DRIVER_LOCAL
  */
 #ifndef OBOL_DRIVER_H
 #define OBOL_DRIVER_H
@@ -129,7 +161,7 @@ extern "C" {
 #endif
 
 #define OBOL_DRIVER_ABI_MAJOR 1
-#define OBOL_DRIVER_ABI_MINOR 5
+#define OBOL_DRIVER_ABI_MINOR 6
 
 /* A counted byte string; data need not be NUL-terminated. */
 typedef struct obol_bytes {
@@ -254,6 +286,50 @@ typedef struct obol_driver_stats {
 #define OBOL_DRIVER_MULTI_PROCESS (1u << 1) /* processes may share a store */
 #define OBOL_DRIVER_NATIVE_EXPIRY (1u << 2) /* the backend drops dead records */
 #define OBOL_DRIVER_PERSISTENT    (1u << 3) /* data outlives the process */
+#define OBOL_DRIVER_LOCAL         (1u << 4) /* calls are local and short:
+                                               the core may run them inline
+                                               (ABI 1.6) */
+
+/* Kinds of non-blocking operation (ABI 1.6), and their bits in what
+ * native_ops() returns. */
+enum {
+    OBOL_DRIVER_OP_GET = 0,
+    OBOL_DRIVER_OP_PUT = 1,
+    OBOL_DRIVER_OP_DEL = 2,
+    OBOL_DRIVER_OP_DEL_ALL = 3,
+    OBOL_DRIVER_OP_LIST = 4
+};
+#define OBOL_DRIVER_OP_BIT(kind) (1u << (kind))
+
+typedef struct obol_driver_op obol_driver_op;
+
+/* How a driver hands a non-blocking operation back: status is what the
+ * blocking slot would return, err its message (NULL on OBOL_OK). */
+typedef void (*obol_driver_complete)(obol_driver_op *op, int status,
+                                     const obol_error *err);
+
+/* One non-blocking operation (ABI 1.6). The core fills every field but the
+ * results; the driver fills the results of its kind, then completes. */
+struct obol_driver_op {
+    size_t struct_size;         /* sizeof(obol_driver_op) of the core */
+    int kind;                   /* OBOL_DRIVER_OP_* */
+    obol_driver_key key;        /* GET, DEL, DEL_ALL, LIST (id ignored by
+                                   the last two); PUT: record.key */
+    obol_driver_record record;  /* PUT */
+    uint64_t expected_lock;     /* PUT */
+    int64_t now;                /* PUT */
+    int64_t deadline_ms;        /* CLOCK_MONOTONIC, in milliseconds */
+    obol_driver_visit visit;    /* LIST */
+    void *visit_arg;
+    obol_driver_complete complete;
+    /* Results. */
+    uint8_t *sealed;            /* GET */
+    size_t sealed_len;          /* GET */
+    uint64_t removed;           /* DEL, DEL_ALL */
+    /* The driver's own, for the life of the operation; the core sets it
+     * to NULL. */
+    void *driver_data;
+};
 
 typedef struct obol_driver {
     uint32_t abi_major;        /* OBOL_DRIVER_ABI_MAJOR the driver was built for */
@@ -355,6 +431,12 @@ typedef struct obol_driver {
                            uint64_t *removed, obol_error *err);
     int (*prune_counted)(void *handle, int64_t now, uint64_t *removed,
                          obol_error *err);
+    /* Optional, ABI 1.6, together (NULL: the core's workers run every
+     * non-blocking operation). See "Non-blocking operations" above.
+     * native_ops() returns the OBOL_DRIVER_OP_BIT()s of the kinds this
+     * handle runs natively, 0 for none; it makes no round trip. */
+    uint32_t (*native_ops)(void *handle);
+    int (*submit)(void *handle, obol_driver_op *op, obol_error *err);
 } obol_driver;
 
 /* The required slots of the version 1.0 table end after this one; a

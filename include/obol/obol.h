@@ -82,8 +82,10 @@ enum {
     OBOL_ERR_KEY = -6,       /* no usable signing key */
     OBOL_ERR_TOO_LARGE = -7, /* payload or record over the limit */
     OBOL_ERR_CORRUPT = -8,   /* a record does not verify or decode */
-    OBOL_ERR_NO_STORE = -9   /* create=0: no store at that location, and
+    OBOL_ERR_NO_STORE = -9,  /* create=0: no store at that location, and
                                 nothing was created */
+    OBOL_ERR_CANCELLED = -10 /* the completion queue was closed before the
+                                operation finished */
 };
 
 /* A short, static description of a status ("not found", "driver error"). */
@@ -1006,7 +1008,8 @@ OBOL_API const char *obol_refusal_name(int reason);
 
 /* A short name of a status, for labels: "ok", "not_found", "conflict",
  * "just_rotated", "reuse_detected", "invalid", "driver", "backend",
- * "timeout", "nomem", "key", "too_large", "corrupt", "no_store"; "other"
+ * "timeout", "nomem", "key", "too_large", "corrupt", "no_store",
+ * "cancelled"; "other"
  * for any other number. */
 OBOL_API const char *obol_status_name(int status);
 
@@ -1015,6 +1018,151 @@ OBOL_API const char *obol_status_name(int status);
  * factor of 2. The last bucket has no upper bound, so a quantile in it is
  * 2^25 us. 0 when op is NULL or has no calls. */
 OBOL_API double obol_op_stats_quantile(const obol_op_stats *op, double q);
+
+/* ---------------------------------------------------- non-blocking API */
+
+/*
+ * A completion queue: operations submitted to it return at once, and their
+ * callbacks run later, on the thread that calls obol_queue_dispatch(). An
+ * event loop watches the queue's one file descriptor (obol_queue_fd()) and
+ * dispatches when it is readable; it never sees the driver's sockets.
+ * include/obol/uv.h and include/obol/event.h attach a queue to a libuv or
+ * libevent loop in one call; docs/ASYNC.md has a complete example.
+ *
+ *     obol_queue *q;
+ *     obol_queue_open(st, NULL, &q, &err);
+ *     obol_get_async(q, sid, uid, NULL, on_session, conn, &err);
+ *     ... when obol_queue_fd(q) is readable: obol_queue_dispatch(q);
+ *
+ * Any number of queues may be opened on one store, typically one per loop
+ * thread, and synchronous calls may run on the store at the same time. A
+ * queue is used by one thread at a time: submitting, dispatching and
+ * closing are not safe to call at once from several threads.
+ *
+ * How an operation runs depends on the driver: a driver with native
+ * support (Redis) pipelines it on its own connections; one whose calls are
+ * local and fast (LMDB, memory) runs it at submit time, its callback still
+ * waiting for dispatch; any other runs it on a small pool of worker
+ * threads of the store. obol_queue_options.mode can choose.
+ *
+ * Every operation accepted (its submit returned OBOL_OK) has its callback
+ * run exactly once: with its result, with an error, with OBOL_ERR_TIMEOUT
+ * at its deadline (timeout_ms after submit), or with OBOL_ERR_CANCELLED
+ * when the queue is closed first. A timed-out write may still have been
+ * applied, exactly as with a synchronous write that timed out.
+ */
+typedef struct obol_queue obol_queue;
+
+/* How a queue runs its operations. */
+enum {
+    OBOL_QUEUE_AUTO = 0,    /* inline on a local driver, else native, else
+                               the worker pool */
+    OBOL_QUEUE_WORKERS = 1, /* always the worker pool */
+    OBOL_QUEUE_INLINE = 2,  /* always at submit time, blocking the caller
+                               for the whole call (tests, benchmarks) */
+    OBOL_QUEUE_NATIVE = 3   /* the driver's own non-blocking path where it
+                               has one, else the worker pool */
+};
+
+typedef struct obol_queue_options {
+    size_t struct_size;   /* sizeof(obol_queue_options) */
+    int mode;             /* OBOL_QUEUE_*; 0 is OBOL_QUEUE_AUTO */
+    int64_t timeout_ms;   /* deadline of each operation after its submit;
+                             0: 5000 */
+    unsigned workers;     /* threads of the store's worker pool, set by the
+                             first queue that needs it; 0: 4 */
+} obol_queue_options;
+
+/*
+ * What a callback gets. Everything it points to is the queue's and is
+ * freed when the callback returns; to keep session, sessions or
+ * new_token, take it: copy the pointer and set the field to NULL (for
+ * sessions, also take count; free them as their synchronous calls say).
+ */
+typedef struct obol_result {
+    int op;                  /* OBOL_OP_GET, _UPSERT, _DELETE, _GET_ALL,
+                                _DELETE_ALL or _REFRESH */
+    int status;              /* what the synchronous call would return */
+    const obol_error *error; /* its message (also for some OBOL_OKs) */
+    obol_session *session;   /* get, refresh: the session on OBOL_OK */
+    obol_session **sessions; /* get_all: the sessions on OBOL_OK */
+    size_t count;            /* get_all: how many */
+    uint64_t removed;        /* delete, delete_all: records removed */
+    char *new_token;         /* refresh: the token to hand out on OBOL_OK */
+    obol_session *upserted;  /* upsert: the caller's session, given back
+                                (lock_version moved on when written) */
+} obol_result;
+
+/* Runs once per accepted operation, on the thread that dispatches (or
+ * closes) the queue. It may submit more operations to the same queue; it
+ * must not close or dispatch it. */
+typedef void (*obol_done_fn)(void *arg, obol_result *result);
+
+/*
+ * Opens a queue on st; options may be NULL (every default). Returns
+ * OBOL_OK, OBOL_ERR_INVALID (st or out NULL, an unknown mode, a
+ * struct_size too small), OBOL_ERR_NOMEM, or OBOL_ERR_BACKEND when the
+ * system refuses a descriptor or a thread. st must stay open until every
+ * queue on it is closed.
+ */
+OBOL_API int obol_queue_open(obol_store *st, const obol_queue_options *options,
+                             obol_queue **out, obol_error *err);
+
+/*
+ * Closes q: the callbacks of completed operations run with their results
+ * and those of operations still in flight with OBOL_ERR_CANCELLED, all
+ * before it returns, on the calling thread. An operation a worker or the
+ * driver is still running ends on its own, its result dropped; a
+ * cancelled write may still be applied. NULL is a no-op.
+ */
+OBOL_API void obol_queue_close(obol_queue *q);
+
+/* The descriptor to watch for reading: readable while callbacks wait for
+ * dispatch or a deadline has passed. Never read or close it; it stays the
+ * same for the life of the queue. */
+OBOL_API int obol_queue_fd(const obol_queue *q);
+
+/*
+ * Runs the callbacks that are waiting (those of operations that completed
+ * or whose deadline passed), on the calling thread, and returns how many
+ * ran. Never blocks. Callbacks queued by the callbacks it runs wait for
+ * the next dispatch, so one call is bounded.
+ */
+OBOL_API size_t obol_queue_dispatch(obol_queue *q);
+
+/* Waits up to timeout_ms (-1: for ever) for something to dispatch, then
+ * dispatches; for a thread without a loop. Returns how many ran. */
+OBOL_API size_t obol_queue_wait(obol_queue *q, int timeout_ms);
+
+/* Operations accepted whose callbacks have not run yet. */
+OBOL_API size_t obol_queue_pending(const obol_queue *q);
+
+/*
+ * The operations. Each checks what it can without the backend (arguments,
+ * a signing key, sizes) and returns that error at once, with done never
+ * to run; OBOL_OK means done will run exactly once. Strings are copied:
+ * the caller may free them when the call returns. obol_upsert_async()
+ * borrows s until its callback, which gets it back in result->upserted:
+ * do not touch or free it in between. The results are those of the
+ * synchronous calls of the same names.
+ */
+OBOL_API int obol_get_async(obol_queue *q, const char *sid, const char *uid,
+                            const char *type, obol_done_fn done, void *arg,
+                            obol_error *err);
+OBOL_API int obol_upsert_async(obol_queue *q, obol_session *s,
+                               obol_done_fn done, void *arg, obol_error *err);
+OBOL_API int obol_delete_async(obol_queue *q, const char *sid,
+                               const char *uid, const char *type,
+                               obol_done_fn done, void *arg, obol_error *err);
+OBOL_API int obol_get_all_async(obol_queue *q, const char *uid,
+                                const char *type, obol_done_fn done, void *arg,
+                                obol_error *err);
+OBOL_API int obol_delete_all_async(obol_queue *q, const char *uid,
+                                   const char *type, obol_done_fn done,
+                                   void *arg, obol_error *err);
+OBOL_API int obol_refresh_async(obol_queue *q, const char *token,
+                                int64_t refresh_ttl, obol_done_fn done,
+                                void *arg, obol_error *err);
 
 #ifdef __cplusplus
 }
