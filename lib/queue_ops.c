@@ -4,7 +4,8 @@
  *
  *   inline   the blocking call, at submit, on the caller's thread: for a
  *            driver whose calls are local and short (OBOL_DRIVER_LOCAL),
- *            where handing it to a thread would cost more than the call
+ *            where handing it to a thread would cost more than the call;
+ *            but not a write that goes to disk (see runs_inline())
  *   native   the driver's submit() (ABI 1.6): many in flight on its own
  *            connections, completed on its thread
  *   workers  the blocking call on one of the store's worker threads
@@ -86,6 +87,19 @@ static void key_of_copies(queue_op *op)
 
 /* -------------------------------------------------------- executors */
 
+/* AUTO runs inline what costs microseconds: on a local driver, a read,
+ * or a write that does not go to disk. A durable write (LMDB's commit
+ * flushes) would hold the loop for the flush, so it goes to a worker. */
+static int runs_inline(const obol_store *st, int driver_kind)
+{
+    uint32_t caps = st->driver->capabilities;
+    int read = driver_kind == OBOL_DRIVER_OP_GET ||
+               driver_kind == OBOL_DRIVER_OP_LIST;
+
+    return (caps & OBOL_DRIVER_LOCAL) &&
+           (read || !(caps & OBOL_DRIVER_PERSISTENT));
+}
+
 static int choose_way(const obol_queue *q, int driver_kind)
 {
     obol_store *st = obol_queue_store(q);
@@ -101,7 +115,7 @@ static int choose_way(const obol_queue *q, int driver_kind)
     case OBOL_QUEUE_NATIVE:
         return native ? RUN_NATIVE : RUN_WORKERS;
     default:
-        if (st->driver->capabilities & OBOL_DRIVER_LOCAL)
+        if (runs_inline(st, driver_kind))
             return RUN_INLINE;
         return native ? RUN_NATIVE : RUN_WORKERS;
     }
