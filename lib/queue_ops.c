@@ -252,9 +252,9 @@ static void get_native_done(queue_op *op, int status)
                                               &op->result.session, &op->err);
 }
 
-int obol_get_async(obol_queue *q, const char *sid, const char *uid,
-                   const char *type, obol_done_fn done, void *arg,
-                   obol_error *err)
+static int get_async(obol_queue *q, const char *sid, const char *uid,
+                     const char *type, obol_done_fn done, void *arg,
+                     obol_error *err)
 {
     obol_error local;
     queue_op *op;
@@ -311,8 +311,8 @@ static int upsert_seal(queue_op *op, obol_session *s, obol_error *err)
                              op->sealed, &op->dop.record, err);
 }
 
-int obol_upsert_async(obol_queue *q, obol_session *s, obol_done_fn done,
-                      void *arg, obol_error *err)
+static int upsert_async(obol_queue *q, obol_session *s, obol_done_fn done,
+                        void *arg, obol_error *err)
 {
     obol_error local, said;
     obol_driver_key checked;
@@ -408,16 +408,16 @@ static int submit_removal(obol_queue *q, const char *name, int op_kind,
     return start(op, driver_kind, err);
 }
 
-int obol_delete_async(obol_queue *q, const char *sid, const char *uid,
-                      const char *type, obol_done_fn done, void *arg,
-                      obol_error *err)
+static int delete_async(obol_queue *q, const char *sid, const char *uid,
+                        const char *type, obol_done_fn done, void *arg,
+                        obol_error *err)
 {
     return submit_removal(q, "delete", OBOL_OP_DELETE, OBOL_DRIVER_OP_DEL,
                           sid, uid, type, done, arg, err);
 }
 
-int obol_delete_all_async(obol_queue *q, const char *uid, const char *type,
-                          obol_done_fn done, void *arg, obol_error *err)
+static int delete_all_async(obol_queue *q, const char *uid, const char *type,
+                            obol_done_fn done, void *arg, obol_error *err)
 {
     return submit_removal(q, "delete_all", OBOL_OP_DELETE_ALL,
                           OBOL_DRIVER_OP_DEL_ALL, NULL, uid, type, done, arg,
@@ -440,8 +440,8 @@ static void get_all_native_done(queue_op *op, int status)
                                              &op->result.count, &op->err);
 }
 
-int obol_get_all_async(obol_queue *q, const char *uid, const char *type,
-                       obol_done_fn done, void *arg, obol_error *err)
+static int get_all_async(obol_queue *q, const char *uid, const char *type,
+                         obol_done_fn done, void *arg, obol_error *err)
 {
     obol_error local;
     queue_op *op;
@@ -478,8 +478,8 @@ static void refresh_run(queue_op *op)
                                            &op->result.new_token, &op->err);
 }
 
-int obol_refresh_async(obol_queue *q, const char *token, int64_t refresh_ttl,
-                       obol_done_fn done, void *arg, obol_error *err)
+static int refresh_async(obol_queue *q, const char *token, int64_t refresh_ttl,
+                         obol_done_fn done, void *arg, obol_error *err)
 {
     obol_error local;
     queue_op *op;
@@ -499,4 +499,59 @@ int obol_refresh_async(obol_queue *q, const char *token, int64_t refresh_ttl,
     op->refresh_ttl = refresh_ttl;
     op->run = refresh_run;
     return start(op, -1, err);
+}
+
+/* ------------------------------------------------------- public calls */
+
+/* A submit that failed is counted as its synchronous call would count
+ * the same failure; one that went on is counted when its callback runs. */
+static int count_refused(obol_queue *q, int op, int status)
+{
+    if (status != OBOL_OK && q != NULL)
+        obol_stats_finish(obol_queue_store(q), op, OBOL_STATS_UNTIMED, status);
+    return status;
+}
+
+int obol_get_async(obol_queue *q, const char *sid, const char *uid,
+                   const char *type, obol_done_fn done, void *arg,
+                   obol_error *err)
+{
+    return count_refused(q, OBOL_OP_GET,
+                         get_async(q, sid, uid, type, done, arg, err));
+}
+
+int obol_upsert_async(obol_queue *q, obol_session *s, obol_done_fn done,
+                      void *arg, obol_error *err)
+{
+    return count_refused(q, OBOL_OP_UPSERT,
+                         upsert_async(q, s, done, arg, err));
+}
+
+int obol_delete_async(obol_queue *q, const char *sid, const char *uid,
+                      const char *type, obol_done_fn done, void *arg,
+                      obol_error *err)
+{
+    return count_refused(q, OBOL_OP_DELETE,
+                         delete_async(q, sid, uid, type, done, arg, err));
+}
+
+int obol_get_all_async(obol_queue *q, const char *uid, const char *type,
+                       obol_done_fn done, void *arg, obol_error *err)
+{
+    return count_refused(q, OBOL_OP_GET_ALL,
+                         get_all_async(q, uid, type, done, arg, err));
+}
+
+int obol_delete_all_async(obol_queue *q, const char *uid, const char *type,
+                          obol_done_fn done, void *arg, obol_error *err)
+{
+    return count_refused(q, OBOL_OP_DELETE_ALL,
+                         delete_all_async(q, uid, type, done, arg, err));
+}
+
+int obol_refresh_async(obol_queue *q, const char *token, int64_t refresh_ttl,
+                       obol_done_fn done, void *arg, obol_error *err)
+{
+    return count_refused(q, OBOL_OP_REFRESH,
+                         refresh_async(q, token, refresh_ttl, done, arg, err));
 }
