@@ -369,8 +369,9 @@ static void wait_dispatches_without_a_loop(void **state)
  * A thread makes synchronous calls on the store for SYNC_ASYNC_MS while
  * the loop keeps ASYNC_WINDOW async operations in flight on it. The
  * thread bumps one shared session (each write under its lock) and churns
- * sessions of its own; the loop reads the shared one, which must never
- * go back in lock_version, and churns its own. Nothing may fail.
+ * sessions of its own; the loop reads the shared one, and a read never
+ * sees an older lock_version than a read whose callback ran before it was
+ * submitted; the loop churns sessions of its own too. Nothing may fail.
  */
 enum { ASYNC_WINDOW = 32, SYNC_ASYNC_MS = 500 };
 
@@ -386,7 +387,8 @@ typedef struct both {
     async_op ops[ASYNC_WINDOW];
     obol_session *own[ASYNC_WINDOW];
     int step[ASYNC_WINDOW];
-    uint64_t last_seen;
+    uint64_t last_seen;        /* the newest lock_version a read saw */
+    uint64_t floor[ASYNC_WINDOW];  /* last_seen when each read was sent */
     size_t async_calls;
     size_t async_failures;
     char async_failure[300];
@@ -444,9 +446,13 @@ static void async_side_done(async_op *op)
     if (op->status != OBOL_OK) {
         both_failed(t, obol_op_name(op->op), op->message);
     } else if (t->step[i] == 0) {
-        if (op->session->lock_version < t->last_seen)
+        /* Callbacks need not run in the order the server answered, but a
+         * read submitted after another read's callback must see at least
+         * what that one saw. */
+        if (op->session->lock_version < t->floor[i])
             both_failed(t, "get", "the shared session went back in time");
-        t->last_seen = op->session->lock_version;
+        if (op->session->lock_version > t->last_seen)
+            t->last_seen = op->session->lock_version;
     }
     async_op_clear(op);
     t->step[i] = (t->step[i] + 1) % 3;
@@ -464,6 +470,7 @@ static void async_next(both *t, size_t i)
     op->then = async_side_done;
     op->data = t;
     if (t->step[i] == 0) {
+        t->floor[i] = t->last_seen;
         rc = obol_get_async(t->l.q, t->shared_id, "shared", NULL,
                             async_op_done, op, &err);
     } else if (t->step[i] == 1) {

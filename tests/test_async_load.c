@@ -3,8 +3,9 @@
  * flight from the loop's thread, each callback run exactly once with the
  * right result; and the loop staying free while a heavy load runs (a
  * 10 ms repeating timer never more than 20 ms late). On a redis-server of
- * the test's own (the native pipelined path) and on LMDB, both inline at
- * submit time (the default for a local driver) and on the worker pool.
+ * the test's own (the native pipelined path) and on LMDB: by default
+ * (reads inline at submit, writes on the worker pool), all inline, and
+ * all on the worker pool.
  */
 #include "config.h"
 
@@ -30,9 +31,10 @@ enum { IN_FLIGHT = 10000, USERS = 100 };
 #define LOAD_LIMIT_MS 120000.0
 
 static redis_harness *redis;
-static char *lmdb_dir;
+static char *lmdb_dir, *lmdb_nosync_dir;   /* one environment each */
 static char redis_base[256];
 static char lmdb_base[4200];
+static char lmdb_nosync_base[4200];
 
 typedef struct backend {
     const char *base;   /* config string without prefix */
@@ -41,8 +43,17 @@ typedef struct backend {
 
 static const backend redis_native = { redis_base, OBOL_QUEUE_AUTO };
 static const backend redis_workers = { redis_base, OBOL_QUEUE_WORKERS };
-static const backend lmdb_inline = { lmdb_base, OBOL_QUEUE_AUTO };
+/* AUTO on LMDB: reads inline at submit, writes (which flush to disk) on
+ * the workers. */
+static const backend lmdb_auto = { lmdb_base, OBOL_QUEUE_AUTO };
 static const backend lmdb_workers = { lmdb_base, OBOL_QUEUE_WORKERS };
+/* 10,000 in flight tests the queue, not the disk: without the flush of
+ * each commit (sync=off), and once with everything at submit. */
+static const backend lmdb_nosync_auto = { lmdb_nosync_base, OBOL_QUEUE_AUTO };
+static const backend lmdb_nosync_inline = { lmdb_nosync_base,
+                                            OBOL_QUEUE_INLINE };
+static const backend lmdb_nosync_workers = { lmdb_nosync_base,
+                                             OBOL_QUEUE_WORKERS };
 
 static obol_store *backend_store(const backend *b)
 {
@@ -253,16 +264,22 @@ static void ten_thousand_in_flight_on_redis(void **state)
     ten_thousand_in_flight(&redis_native);
 }
 
+static void ten_thousand_in_flight_on_lmdb(void **state)
+{
+    (void)state;
+    ten_thousand_in_flight(&lmdb_nosync_auto);
+}
+
 static void ten_thousand_in_flight_on_lmdb_inline(void **state)
 {
     (void)state;
-    ten_thousand_in_flight(&lmdb_inline);
+    ten_thousand_in_flight(&lmdb_nosync_inline);
 }
 
 static void ten_thousand_in_flight_on_lmdb_workers(void **state)
 {
     (void)state;
-    ten_thousand_in_flight(&lmdb_workers);
+    ten_thousand_in_flight(&lmdb_nosync_workers);
 }
 
 /* --------------------------------------------------- the loop stays free */
@@ -430,10 +447,10 @@ static void loop_stays_free_on_redis_workers(void **state)
     loop_stays_free(&redis_workers);
 }
 
-static void loop_stays_free_on_lmdb_inline(void **state)
+static void loop_stays_free_on_lmdb(void **state)
 {
     (void)state;
-    loop_stays_free(&lmdb_inline);
+    loop_stays_free(&lmdb_auto);
 }
 
 static void loop_stays_free_on_lmdb_workers(void **state)
@@ -446,11 +463,12 @@ int main(void)
 {
     static const struct CMUnitTest tests[] = {
         cmocka_unit_test(ten_thousand_in_flight_on_redis),
+        cmocka_unit_test(ten_thousand_in_flight_on_lmdb),
         cmocka_unit_test(ten_thousand_in_flight_on_lmdb_inline),
         cmocka_unit_test(ten_thousand_in_flight_on_lmdb_workers),
         cmocka_unit_test(loop_stays_free_on_redis),
         cmocka_unit_test(loop_stays_free_on_redis_workers),
-        cmocka_unit_test(loop_stays_free_on_lmdb_inline),
+        cmocka_unit_test(loop_stays_free_on_lmdb),
         cmocka_unit_test(loop_stays_free_on_lmdb_workers),
     };
     int failures;
@@ -458,14 +476,18 @@ int main(void)
     redis_harness_require();
     redis = redis_harness_start(NULL);
     lmdb_dir = tmpdir_make("async-load");
-    if (redis == NULL || lmdb_dir == NULL) {
+    lmdb_nosync_dir = tmpdir_make("async-load-nosync");
+    if (redis == NULL || lmdb_dir == NULL || lmdb_nosync_dir == NULL) {
         printf("Bail out! could not start redis-server or make a directory\n");
         return 1;
     }
     snprintf(redis_base, sizeof redis_base, "%s", redis_harness_url(redis));
     snprintf(lmdb_base, sizeof lmdb_base, "lmdb://%s", lmdb_dir);
+    snprintf(lmdb_nosync_base, sizeof lmdb_nosync_base, "lmdb://%s?sync=off",
+             lmdb_nosync_dir);
     failures = cmocka_run_group_tests_name("async/load", tests, NULL, NULL);
     redis_harness_stop(redis);
     tmpdir_remove(lmdb_dir);
+    tmpdir_remove(lmdb_nosync_dir);
     return failures == 0 ? 0 : 1;
 }
