@@ -92,6 +92,9 @@ tests_test_store_redis_LDADD = $(TEST_LIBS) $(HIREDIS_LIBS) $(PTHREAD_LIBS)
 # The installed library, headers, pkg-config file and driver, used the way
 # an application uses them.
 TESTS += tests/test_installed.sh tests/test_out_of_tree.sh
+# The event-loop examples, and docs/ASYNC.md's copy of one.
+TESTS += tests/test_examples.sh
+EXTRA_DIST += tests/test_examples.sh
 EXTRA_DIST += tests/test_installed.sh tests/installed_api.c \
 	tests/test_out_of_tree.sh tests/install_tree.sh
 AM_TESTS_ENVIRONMENT += CC='$(CC)'; export CC; MAKE='$(MAKE)'; export MAKE; \
