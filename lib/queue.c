@@ -247,6 +247,7 @@ void obol_queue_admit(queue_op *op)
     obol_queue *q = op->q;
 
     op->state = QOP_PENDING;
+    op->holds = 2;       /* the queue's and the executor's */
     pthread_mutex_lock(&q->lock);
     list_push(&q->in_flight, op);
     q->held++;
@@ -268,14 +269,19 @@ static void let_go(obol_queue *q)
         queue_free(q);
 }
 
+/* One side lets go of op; the second one frees it. */
+static void op_release(queue_op *op)
+{
+    if (__atomic_sub_fetch(&op->holds, 1, __ATOMIC_ACQ_REL) == 0)
+        obol_queue_op_free(op);
+}
+
 void obol_queue_finish(queue_op *op)
 {
     obol_queue *q = op->q;
-    int abandoned;
 
     pthread_mutex_lock(&q->lock);
-    abandoned = op->state == QOP_ABANDONED;
-    if (!abandoned) {
+    if (op->state != QOP_ABANDONED) {
         __atomic_store_n(&op->state, QOP_READY, __ATOMIC_RELAXED);
         list_unlink(&q->in_flight, op);
         list_push(&q->ready, op);
@@ -288,8 +294,7 @@ void obol_queue_finish(queue_op *op)
         }
     }
     let_go(q);
-    if (abandoned)
-        obol_queue_op_free(op);
+    op_release(op);
 }
 
 void obol_queue_withdraw(queue_op *op)
@@ -344,6 +349,7 @@ static void run_given_up(obol_queue *q, queue_op *op, int status)
     obol_stats_finish(q->st, r.op, op->started, status);
     q->pending--;
     op->done(op->arg, &r);
+    op_release(op);
 }
 
 static void run_ready(obol_queue *q, queue_op *op)
@@ -355,7 +361,7 @@ static void run_ready(obol_queue *q, queue_op *op)
     op->result.error = &op->err;
     q->pending--;
     op->done(op->arg, &op->result);
-    obol_queue_op_free(op);
+    op_release(op);
 }
 
 /* Takes the ready list and, of those in flight, the ones whose deadline
@@ -380,7 +386,7 @@ static void take_due(obol_queue *q, op_list *ready, op_list *expired)
         queue_op *op = q->in_flight.head;
 
         list_unlink(&q->in_flight, op);
-        op->state = QOP_ABANDONED;
+        __atomic_store_n(&op->state, QOP_ABANDONED, __ATOMIC_RELAXED);
         list_push(expired, op);
     }
     if (fired)
@@ -389,8 +395,8 @@ static void take_due(obol_queue *q, op_list *ready, op_list *expired)
     pthread_mutex_unlock(&q->lock);
 }
 
-/* Runs the callbacks of what take_due() took. An expired operation is
- * still its executor's: only its callback runs here. */
+/* Runs the callbacks of what take_due() took. An expired operation may
+ * still be its executor's: whichever side lets go of it last frees it. */
 static size_t run_taken(obol_queue *q, op_list *ready, op_list *expired,
                         int given_up_status)
 {
@@ -460,7 +466,7 @@ void obol_queue_close(obol_queue *q)
         queue_op *op = q->in_flight.head;
 
         list_unlink(&q->in_flight, op);
-        op->state = QOP_ABANDONED;
+        __atomic_store_n(&op->state, QOP_ABANDONED, __ATOMIC_RELAXED);
         list_push(&cancelled, op);
     }
     pthread_mutex_unlock(&q->lock);

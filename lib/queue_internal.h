@@ -17,8 +17,8 @@
  *              already ran its callback (OBOL_ERR_TIMEOUT or
  *              OBOL_ERR_CANCELLED); the executor frees it when it finishes
  *
- * So exactly one of the two runs the callback, and the last one to hold
- * the operation frees it. The queue's memory lives until it is closed and
+ * So exactly one of the two runs the callback, and the second of the two
+ * to let go of the operation frees it. The queue's memory lives until it is closed and
  * no executor holds an operation of it.
  */
 #ifndef OBOL_QUEUE_INTERNAL_H
@@ -43,6 +43,8 @@ struct queue_op {
     obol_queue *q;
     obol_store *st;
     int state;                 /* QOP_*, under the queue's lock */
+    int holds;                 /* sides not done with it (atomic): the
+                                  second to let go frees it */
     int64_t deadline_ms;
     uint64_t started;          /* obol_stats_start() at submit */
     obol_done_fn done;
@@ -75,7 +77,7 @@ struct queue_op {
 void obol_queue_admit(queue_op *op);
 
 /* The executor is done with op (status, err and result filled): READY,
- * or freed when the queue gave up on it. Any thread. */
+ * or let go of when the queue gave up on it. Any thread. */
 void obol_queue_finish(queue_op *op);
 
 /* An operation admitted but that its executor refused before starting

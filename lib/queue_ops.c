@@ -4,7 +4,8 @@
  *
  *   inline   the blocking call, at submit, on the caller's thread: for a
  *            driver whose calls are local and short (OBOL_DRIVER_LOCAL),
- *            where handing it to a thread would cost more than the call
+ *            where handing it to a thread would cost more than the call;
+ *            but not a write that goes to disk (see runs_inline())
  *   native   the driver's submit() (ABI 1.6): many in flight on its own
  *            connections, completed on its thread
  *   workers  the blocking call on one of the store's worker threads
@@ -86,6 +87,19 @@ static void key_of_copies(queue_op *op)
 
 /* -------------------------------------------------------- executors */
 
+/* AUTO runs inline what costs microseconds: on a local driver, a read,
+ * or a write that does not go to disk. A durable write (LMDB's commit
+ * flushes) would hold the loop for the flush, so it goes to a worker. */
+static int runs_inline(const obol_store *st, int driver_kind)
+{
+    uint32_t caps = st->driver->capabilities;
+    int read = driver_kind == OBOL_DRIVER_OP_GET ||
+               driver_kind == OBOL_DRIVER_OP_LIST;
+
+    return (caps & OBOL_DRIVER_LOCAL) &&
+           (read || !(caps & OBOL_DRIVER_PERSISTENT));
+}
+
 static int choose_way(const obol_queue *q, int driver_kind)
 {
     obol_store *st = obol_queue_store(q);
@@ -101,7 +115,7 @@ static int choose_way(const obol_queue *q, int driver_kind)
     case OBOL_QUEUE_NATIVE:
         return native ? RUN_NATIVE : RUN_WORKERS;
     default:
-        if (st->driver->capabilities & OBOL_DRIVER_LOCAL)
+        if (runs_inline(st, driver_kind))
             return RUN_INLINE;
         return native ? RUN_NATIVE : RUN_WORKERS;
     }
@@ -238,9 +252,9 @@ static void get_native_done(queue_op *op, int status)
                                               &op->result.session, &op->err);
 }
 
-int obol_get_async(obol_queue *q, const char *sid, const char *uid,
-                   const char *type, obol_done_fn done, void *arg,
-                   obol_error *err)
+static int get_async(obol_queue *q, const char *sid, const char *uid,
+                     const char *type, obol_done_fn done, void *arg,
+                     obol_error *err)
 {
     obol_error local;
     queue_op *op;
@@ -297,8 +311,8 @@ static int upsert_seal(queue_op *op, obol_session *s, obol_error *err)
                              op->sealed, &op->dop.record, err);
 }
 
-int obol_upsert_async(obol_queue *q, obol_session *s, obol_done_fn done,
-                      void *arg, obol_error *err)
+static int upsert_async(obol_queue *q, obol_session *s, obol_done_fn done,
+                        void *arg, obol_error *err)
 {
     obol_error local, said;
     obol_driver_key checked;
@@ -394,16 +408,16 @@ static int submit_removal(obol_queue *q, const char *name, int op_kind,
     return start(op, driver_kind, err);
 }
 
-int obol_delete_async(obol_queue *q, const char *sid, const char *uid,
-                      const char *type, obol_done_fn done, void *arg,
-                      obol_error *err)
+static int delete_async(obol_queue *q, const char *sid, const char *uid,
+                        const char *type, obol_done_fn done, void *arg,
+                        obol_error *err)
 {
     return submit_removal(q, "delete", OBOL_OP_DELETE, OBOL_DRIVER_OP_DEL,
                           sid, uid, type, done, arg, err);
 }
 
-int obol_delete_all_async(obol_queue *q, const char *uid, const char *type,
-                          obol_done_fn done, void *arg, obol_error *err)
+static int delete_all_async(obol_queue *q, const char *uid, const char *type,
+                            obol_done_fn done, void *arg, obol_error *err)
 {
     return submit_removal(q, "delete_all", OBOL_OP_DELETE_ALL,
                           OBOL_DRIVER_OP_DEL_ALL, NULL, uid, type, done, arg,
@@ -426,8 +440,8 @@ static void get_all_native_done(queue_op *op, int status)
                                              &op->result.count, &op->err);
 }
 
-int obol_get_all_async(obol_queue *q, const char *uid, const char *type,
-                       obol_done_fn done, void *arg, obol_error *err)
+static int get_all_async(obol_queue *q, const char *uid, const char *type,
+                         obol_done_fn done, void *arg, obol_error *err)
 {
     obol_error local;
     queue_op *op;
@@ -464,8 +478,8 @@ static void refresh_run(queue_op *op)
                                            &op->result.new_token, &op->err);
 }
 
-int obol_refresh_async(obol_queue *q, const char *token, int64_t refresh_ttl,
-                       obol_done_fn done, void *arg, obol_error *err)
+static int refresh_async(obol_queue *q, const char *token, int64_t refresh_ttl,
+                         obol_done_fn done, void *arg, obol_error *err)
 {
     obol_error local;
     queue_op *op;
@@ -485,4 +499,59 @@ int obol_refresh_async(obol_queue *q, const char *token, int64_t refresh_ttl,
     op->refresh_ttl = refresh_ttl;
     op->run = refresh_run;
     return start(op, -1, err);
+}
+
+/* ------------------------------------------------------- public calls */
+
+/* A submit that failed is counted as its synchronous call would count
+ * the same failure; one that went on is counted when its callback runs. */
+static int count_refused(obol_queue *q, int op, int status)
+{
+    if (status != OBOL_OK && q != NULL)
+        obol_stats_finish(obol_queue_store(q), op, OBOL_STATS_UNTIMED, status);
+    return status;
+}
+
+int obol_get_async(obol_queue *q, const char *sid, const char *uid,
+                   const char *type, obol_done_fn done, void *arg,
+                   obol_error *err)
+{
+    return count_refused(q, OBOL_OP_GET,
+                         get_async(q, sid, uid, type, done, arg, err));
+}
+
+int obol_upsert_async(obol_queue *q, obol_session *s, obol_done_fn done,
+                      void *arg, obol_error *err)
+{
+    return count_refused(q, OBOL_OP_UPSERT,
+                         upsert_async(q, s, done, arg, err));
+}
+
+int obol_delete_async(obol_queue *q, const char *sid, const char *uid,
+                      const char *type, obol_done_fn done, void *arg,
+                      obol_error *err)
+{
+    return count_refused(q, OBOL_OP_DELETE,
+                         delete_async(q, sid, uid, type, done, arg, err));
+}
+
+int obol_get_all_async(obol_queue *q, const char *uid, const char *type,
+                       obol_done_fn done, void *arg, obol_error *err)
+{
+    return count_refused(q, OBOL_OP_GET_ALL,
+                         get_all_async(q, uid, type, done, arg, err));
+}
+
+int obol_delete_all_async(obol_queue *q, const char *uid, const char *type,
+                          obol_done_fn done, void *arg, obol_error *err)
+{
+    return count_refused(q, OBOL_OP_DELETE_ALL,
+                         delete_all_async(q, uid, type, done, arg, err));
+}
+
+int obol_refresh_async(obol_queue *q, const char *token, int64_t refresh_ttl,
+                       obol_done_fn done, void *arg, obol_error *err)
+{
+    return count_refused(q, OBOL_OP_REFRESH,
+                         refresh_async(q, token, refresh_ttl, done, arg, err));
 }
