@@ -1,4 +1,6 @@
-# The non-blocking API (obol_queue_*, obol_*_async), on real libuv loops.
+# The non-blocking API (obol_queue_*, obol_*_async), on real libuv loops
+# (include/obol/uv.h): built and run when configure found libuv.
+if HAVE_LIBUV
 
 # The store suite through the queues: its own sources, compiled once into
 # a convenience library, linked again with --wrap for every synchronous
@@ -129,3 +131,4 @@ tests_test_async_close_SOURCES = tests/test_async_close.c $(ASYNC_TEST_SOURCES)
 tests_test_async_close_CFLAGS = $(ASYNC_TEST_FLAGS)
 tests_test_async_close_LDADD = $(ASYNC_TEST_LINKED)
 EXTRA_tests_test_async_close_DEPENDENCIES = $(ASYNC_TEST_DRIVERS)
+endif
