@@ -114,6 +114,7 @@ TESTS += tests/test_async_load
 tests_test_async_load_SOURCES = tests/test_async_load.c $(ASYNC_TEST_SOURCES)
 tests_test_async_load_CFLAGS = $(ASYNC_TEST_FLAGS)
 tests_test_async_load_LDADD = $(ASYNC_TEST_LINKED)
+tests_test_async_load_LDFLAGS = -Wl,--wrap=obol_queue_dispatch
 EXTRA_tests_test_async_load_DEPENDENCIES = $(ASYNC_TEST_DRIVERS)
 
 # A stalled server: every operation times out at its deadline.

@@ -27,18 +27,37 @@ double async_now_ms(void)
     return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
+int async_loop_start(async_loop *l, obol_store *st, int mode,
+                     int64_t timeout_ms, obol_error *err)
+{
+    obol_queue_options options = { sizeof options, mode, timeout_ms, 0 };
+    int status;
+
+    memset(l, 0, sizeof *l);
+    if (uv_loop_init(&l->loop) != 0) {
+        snprintf(err->message, sizeof err->message, "uv_loop_init failed");
+        return err->status = OBOL_ERR_BACKEND;
+    }
+    status = obol_queue_open(st, &options, &l->q, err);
+    if (status != OBOL_OK) {
+        uv_loop_close(&l->loop);
+        return status;
+    }
+    status = obol_uv_attach(&l->loop, l->q, &l->watch, err);
+    if (status != OBOL_OK) {
+        obol_queue_close(l->q);
+        uv_loop_close(&l->loop);
+    }
+    return status;
+}
+
 void async_loop_open(async_loop *l, obol_store *st, int mode,
                      int64_t timeout_ms)
 {
-    obol_queue_options options = { sizeof options, mode, timeout_ms, 0 };
     obol_error err = { 0 };
 
-    memset(l, 0, sizeof *l);
-    assert_int_equal(uv_loop_init(&l->loop), 0);
-    if (obol_queue_open(st, &options, &l->q, &err) != OBOL_OK)
-        fail_msg("obol_queue_open: %s", err.message);
-    if (obol_uv_attach(&l->loop, l->q, &l->watch, &err) != OBOL_OK)
-        fail_msg("obol_uv_attach: %s", err.message);
+    if (async_loop_start(l, st, mode, timeout_ms, &err) != OBOL_OK)
+        fail_msg("opening a queue on a loop: %s", err.message);
 }
 
 static void tick(uv_timer_t *timer)
@@ -46,7 +65,7 @@ static void tick(uv_timer_t *timer)
     (void)timer;   /* only wakes uv_run, so that the limit is checked */
 }
 
-void async_loop_run_until(async_loop *l, size_t target, double limit_ms)
+int async_loop_wait(async_loop *l, size_t target, double limit_ms)
 {
     double until = async_now_ms() + limit_ms;
     uv_timer_t timer;
@@ -58,12 +77,18 @@ void async_loop_run_until(async_loop *l, size_t target, double limit_ms)
         uv_run(&l->loop, UV_RUN_ONCE);
     uv_close((uv_handle_t *)&timer, NULL);
     uv_run(&l->loop, UV_RUN_NOWAIT);
+    return l->done >= target ? 0 : -1;
+}
+
+void async_loop_run_until(async_loop *l, size_t target, double limit_ms)
+{
+    if (async_loop_wait(l, target, limit_ms) == 0)
+        return;
     if (l->watch->poll_status != 0)
         fail_msg("libuv stopped watching the queue: %s",
                  uv_strerror(l->watch->poll_status));
-    if (l->done < target)
-        fail_msg("%zu of %zu callbacks ran within %.0f ms (%zu pending)",
-                 l->done, target, limit_ms, obol_queue_pending(l->q));
+    fail_msg("%zu of %zu callbacks ran within %.0f ms (%zu pending)",
+             l->done, target, limit_ms, obol_queue_pending(l->q));
 }
 
 void async_loop_run_for(async_loop *l, double ms)
@@ -79,7 +104,7 @@ void async_loop_run_for(async_loop *l, double ms)
     uv_run(&l->loop, UV_RUN_NOWAIT);
 }
 
-void async_loop_close(async_loop *l)
+int async_loop_end(async_loop *l)
 {
     obol_uv_detach(l->watch);
     l->watch = NULL;
@@ -89,7 +114,12 @@ void async_loop_close(async_loop *l)
     l->closing = 0;
     l->closed = 1;
     l->q = NULL;
-    assert_int_equal(uv_loop_close(&l->loop), 0);
+    return uv_loop_close(&l->loop);
+}
+
+void async_loop_close(async_loop *l)
+{
+    assert_int_equal(async_loop_end(l), 0);
 }
 
 void async_op_init(async_op *op, async_loop *l)

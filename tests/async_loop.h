@@ -12,7 +12,8 @@
  *     async_loop_run_until(&l, N, 5000);    // all N callbacks, within 5 s
  *     async_loop_close(&l);
  *
- * Everything here asserts (cmocka) instead of returning errors.
+ * Everything here asserts (cmocka) instead of returning errors, but for
+ * async_loop_start(), _wait() and _end().
  */
 #ifndef OBOL_TESTS_ASYNC_LOOP_H
 #define OBOL_TESTS_ASYNC_LOOP_H
@@ -62,6 +63,15 @@ typedef struct async_op {
 
 /* The monotonic clock, in milliseconds. */
 double async_now_ms(void);
+
+/* The same three without cmocka, for a thread of a test's own (where a
+ * failed assert cannot reach the case): OBOL_OK or a status with err
+ * filled; 0, or -1 when not all target callbacks ran; uv_loop_close()'s
+ * result. */
+int async_loop_start(async_loop *l, obol_store *st, int mode,
+                     int64_t timeout_ms, obol_error *err);
+int async_loop_wait(async_loop *l, size_t target, double limit_ms);
+int async_loop_end(async_loop *l);
 
 /* Opens a queue on st with that mode and per-operation timeout (0: the
  * default) and attaches it to a fresh loop. */

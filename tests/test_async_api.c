@@ -266,6 +266,13 @@ static void submits_refuse_without_a_signing_key(void **state)
                                                    &aerr),
                          &aerr, sync_status, &serr,
                          "delete_all without a key");
+    sync_status = obol_refresh(bare, "o1.AAAA", 3600, NULL, NULL, &serr);
+    if (sync_status != OBOL_NOT_FOUND)
+        same_refusal_as_sync(&r, obol_refresh_async(r.l.q, "o1.AAAA", 3600,
+                                                    async_op_done, &r.op,
+                                                    &aerr),
+                             &aerr, sync_status, &serr,
+                             "refresh without a key");
     refused_callbacks_never_run(&r);
     async_loop_close(&r.l);
     assert_int_equal(s->lock_version, 0);
@@ -360,6 +367,166 @@ static void wait_dispatches_without_a_loop(void **state)
     async_op_clear(&get);
     obol_queue_close(q);
     obol_session_free(s);
+    obol_store_close(st);
+}
+
+/* Callbacks queued by the callbacks a dispatch runs wait for the next
+ * dispatch: one call is bounded (obol.h). On a driver that completes at
+ * submit, the resubmitted operation is ready at once, and still waits. */
+static void resubmit_once(async_op *op)
+{
+    async_op *second = op->data;
+    obol_error err;
+
+    async_op_init(second, op->loop);
+    assert_int_equal(obol_get_async(op->loop->q, "x", "alice", NULL,
+                                    async_op_done, second, &err), OBOL_OK);
+}
+
+static void dispatch_runs_only_what_waited_when_called(void **state)
+{
+    const backend *b = *state;
+    obol_store *st = backend_store(b, NULL);
+    async_loop l;
+    async_op first, second;
+    obol_error err;
+    double until;
+
+    async_loop_open(&l, st, b->mode, 0);
+    async_op_init(&first, &l);
+    first.then = resubmit_once;
+    first.data = &second;
+    assert_int_equal(obol_get_async(l.q, "y", "alice", NULL, async_op_done,
+                                    &first, &err), OBOL_OK);
+    until = async_now_ms() + 5000;
+    while (first.runs == 0 && async_now_ms() < until)
+        if (obol_queue_dispatch(l.q) == 0)
+            redis_harness_sleep_ms(1);
+    assert_int_equal(first.runs, 1);
+    assert_int_equal(second.runs, 0);
+    assert_int_equal(obol_queue_pending(l.q), 1);
+    while (second.runs == 0 && async_now_ms() < until)
+        if (obol_queue_dispatch(l.q) == 0)
+            redis_harness_sleep_ms(1);
+    assert_int_equal(second.runs, 1);
+    assert_int_equal(second.status, OBOL_NOT_FOUND);
+    async_loop_close(&l);
+    obol_store_close(st);
+}
+
+/* ------------------------------------------------ two loops, one store */
+
+/*
+ * Two threads, each with a loop and a queue of its own on one store, each
+ * with LOOP_OPS operations in flight: every callback once, on its own
+ * loop's thread, with its own result.
+ */
+enum { LOOP_OPS = 2000 };
+
+typedef struct loop_thread {
+    obol_store *st;
+    int mode;
+    int index;
+    pthread_t self;
+    async_loop l;
+    obol_session *sessions[LOOP_OPS];
+    async_op ops[LOOP_OPS];
+    size_t wrong_thread;
+    char failure[300];
+} loop_thread;
+
+static void note_thread(async_op *op)
+{
+    loop_thread *t = op->data;
+
+    if (!pthread_equal(pthread_self(), t->self))
+        t->wrong_thread++;
+}
+
+static void fail_thread(loop_thread *t, const char *what, const char *why)
+{
+    if (t->failure[0] == '\0')
+        snprintf(t->failure, sizeof t->failure, "%s: %s", what, why);
+}
+
+static void *loop_thread_run(void *arg)
+{
+    loop_thread *t = arg;
+    obol_error err;
+    char uid[32];
+
+    t->self = pthread_self();
+    snprintf(uid, sizeof uid, "loop-%d", t->index);
+    if (async_loop_start(&t->l, t->st, t->mode, 30000, &err) != OBOL_OK) {
+        fail_thread(t, "open", err.message);
+        return NULL;
+    }
+    for (size_t i = 0; i < LOOP_OPS; i++) {
+        t->sessions[i] = async_session_new(uid);
+        async_op_init(&t->ops[i], &t->l);
+        t->ops[i].then = note_thread;
+        t->ops[i].data = t;
+        if (obol_upsert_async(t->l.q, t->sessions[i], async_op_done,
+                              &t->ops[i], &err) != OBOL_OK)
+            fail_thread(t, "submit", err.message);
+    }
+    if (async_loop_wait(&t->l, LOOP_OPS, 60000) != 0)
+        fail_thread(t, "upserts", "not every callback ran");
+    for (size_t i = 0; i < LOOP_OPS && t->failure[0] == '\0'; i++) {
+        async_op_init(&t->ops[i], &t->l);
+        t->ops[i].then = note_thread;
+        t->ops[i].data = t;
+        if (obol_get_async(t->l.q, t->sessions[i]->id, uid, NULL,
+                           async_op_done, &t->ops[i], &err) != OBOL_OK)
+            fail_thread(t, "submit", err.message);
+    }
+    if (t->failure[0] == '\0' && async_loop_wait(&t->l, 2 * LOOP_OPS,
+                                                   60000) != 0)
+        fail_thread(t, "gets", "not every callback ran");
+    for (size_t i = 0; i < LOOP_OPS; i++) {
+        async_op *op = &t->ops[i];
+
+        if (t->failure[0] != '\0')
+            ;   /* the first failure says it */
+        else if (op->runs != 1 || op->status != OBOL_OK)
+            fail_thread(t, "get", op->message);
+        else if (strcmp(op->session->id, t->sessions[i]->id) != 0)
+            fail_thread(t, "get", "another session came back");
+        async_op_clear(op);
+        obol_session_free(t->sessions[i]);
+    }
+    if (async_loop_end(&t->l) != 0)
+        fail_thread(t, "close", "the loop still had handles");
+    return NULL;
+}
+
+static void two_loop_threads_on_one_store(void **state)
+{
+    const backend *b = *state;
+    obol_store *st = backend_store(b, NULL);
+    loop_thread *threads = calloc(2, sizeof *threads);
+
+    assert_non_null(threads);
+    for (int i = 0; i < 2; i++) {
+        threads[i].st = st;
+        threads[i].mode = b->mode;
+        threads[i].index = i;
+    }
+    /* The loop threads assert nothing (cmocka could not catch it there):
+     * a failure is noted and reported here. */
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&threads[i].self, NULL,
+                                        loop_thread_run, &threads[i]), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(threads[i].self, NULL);
+    for (int i = 0; i < 2; i++) {
+        if (threads[i].failure[0] != '\0')
+            fail_msg("loop %d: %s", i, threads[i].failure);
+        assert_int_equal(threads[i].l.done, 2 * LOOP_OPS);
+        assert_int_equal(threads[i].l.extra_runs, 0);
+        assert_int_equal(threads[i].wrong_thread, 0);
+    }
+    free(threads);
     obol_store_close(st);
 }
 
@@ -561,6 +728,12 @@ int main(void)
         ON(wait_dispatches_without_a_loop, lmdb_inline),
         ON(wait_dispatches_without_a_loop, redis_workers),
         ON(wait_dispatches_without_a_loop, redis_native),
+        ON(dispatch_runs_only_what_waited_when_called, memory_inline),
+        ON(dispatch_runs_only_what_waited_when_called, redis_native),
+        ON(two_loop_threads_on_one_store, memory_inline),
+        ON(two_loop_threads_on_one_store, lmdb_inline),
+        ON(two_loop_threads_on_one_store, redis_native),
+        ON(two_loop_threads_on_one_store, redis_workers),
         ON(sync_and_async_on_one_store_at_once, memory_inline),
         ON(sync_and_async_on_one_store_at_once, lmdb_inline),
         ON(sync_and_async_on_one_store_at_once, lmdb_workers),

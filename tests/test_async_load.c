@@ -316,6 +316,29 @@ struct chain {
 
 static void chain_next(chain *c);
 
+/* The longest calls into obol on the loop's thread, of the current run.
+ * The adapter's dispatch is timed by linking this program with
+ * --wrap=obol_queue_dispatch (tests/async.mk). */
+static double longest_dispatch_ms, longest_submit_ms;
+
+size_t __real_obol_queue_dispatch(obol_queue *q);
+size_t __wrap_obol_queue_dispatch(obol_queue *q);
+
+static void note_longest(double *longest, double ms)
+{
+    if (ms > *longest)
+        *longest = ms;
+}
+
+size_t __wrap_obol_queue_dispatch(obol_queue *q)
+{
+    double began = async_now_ms();
+    size_t ran = __real_obol_queue_dispatch(q);
+
+    note_longest(&longest_dispatch_ms, async_now_ms() - began);
+    return ran;
+}
+
 static void chain_failed(free_loop *fl, const char *what, const char *why)
 {
     if (fl->failures++ == 0)
@@ -350,9 +373,12 @@ static void chain_next(chain *c)
     char uid[32];
     int rc;
 
+    double began;
+
     async_op_init(&c->op, &c->fl->l);
     c->op.then = chain_done;
     c->op.data = c;
+    began = async_now_ms();
     if (c->step == 0) {
         user_name(uid, sizeof uid, c->index++);
         c->s = async_session_new(uid);
@@ -364,6 +390,7 @@ static void chain_next(chain *c)
         rc = obol_delete_async(c->fl->l.q, c->s->id, c->s->user_id, NULL,
                                async_op_done, &c->op, &err);
     }
+    note_longest(&longest_submit_ms, async_now_ms() - began);
     if (rc != OBOL_OK)
         chain_failed(c->fl, "submit", err.message);
 }
@@ -390,15 +417,19 @@ static void on_stop(uv_timer_t *timer)
     fl->stopping = 1;
 }
 
-static void loop_stays_free(const backend *b)
+/* One run of the load: how late the timer fired at worst, and the
+ * longest single call into obol on the loop's thread (a submit, or a
+ * dispatch with the callbacks it ran). */
+static void load_once(const backend *b, obol_store *st, double *late_ms,
+                      double *longest_call_ms)
 {
-    obol_store *st = backend_store(b);
     free_loop *fl = calloc(1, sizeof *fl);
     chain *chains = calloc(WINDOW, sizeof *chains);
     uv_timer_t ticker, stopper;
 
     assert_non_null(fl);
     assert_non_null(chains);
+    longest_dispatch_ms = longest_submit_ms = 0;
     async_loop_open(&fl->l, st, b->mode, LOAD_TIMEOUT_MS);
     uv_timer_init(&fl->l.loop, &ticker);
     uv_timer_init(&fl->l.loop, &stopper);
@@ -416,8 +447,9 @@ static void loop_stays_free(const backend *b)
     uv_close((uv_handle_t *)&stopper, NULL);
     async_loop_close(&fl->l);
     print_message("# %zu operations in %d ms, %zu ticks, the latest %.1f ms "
-                  "late\n", fl->operations, LOAD_MS, fl->ticks,
-                  fl->max_late_ms);
+                  "late; the longest dispatch %.1f ms, submit %.1f ms\n",
+                  fl->operations, LOAD_MS, fl->ticks, fl->max_late_ms,
+                  longest_dispatch_ms, longest_submit_ms);
     if (fl->failures != 0)
         fail_msg("%zu operations failed; the first: %s", fl->failures,
                  fl->first_failure);
@@ -425,14 +457,44 @@ static void loop_stays_free(const backend *b)
     assert_int_equal(fl->l.during_close, 0);
     assert_true(fl->operations > WINDOW);
     assert_true(fl->ticks >= LOAD_MS / TIMER_MS / 2);
-    if (fl->max_late_ms > MAX_LATE_MS)
-        fail_msg("the %d ms timer fired %.1f ms late (limit %d ms)", TIMER_MS,
-                 fl->max_late_ms, MAX_LATE_MS);
+    *late_ms = fl->max_late_ms;
+    *longest_call_ms = longest_dispatch_ms > longest_submit_ms
+                           ? longest_dispatch_ms : longest_submit_ms;
     for (size_t i = 0; i < WINDOW; i++)
         obol_session_free(chains[i].s);
     free(chains);
     free(fl);
+}
+
+/*
+ * The timer is late when the loop's thread is busy (what this tests) but
+ * also when the machine does not run it (other tests of a parallel
+ * `make check` on two cores). So the load runs up to LOAD_ATTEMPTS times
+ * and passes on the first run whose timer was never more than MAX_LATE_MS
+ * late: a library that holds the loop fails every run, the scheduler's
+ * noise rarely hits three. Under `make check-valgrind`
+ * (OBOL_SUITE_TIMEOUT_S set) every instruction costs some twenty times
+ * more and threads take turns, so lateness is printed there, not judged.
+ */
+enum { LOAD_ATTEMPTS = 3 };
+
+static void loop_stays_free(const backend *b)
+{
+    obol_store *st = backend_store(b);
+    int slow = getenv("OBOL_SUITE_TIMEOUT_S") != NULL;
+    double late = 0, longest = 0;
+
+    for (int attempt = 0; attempt < LOAD_ATTEMPTS; attempt++) {
+        load_once(b, st, &late, &longest);
+        if (late <= MAX_LATE_MS || slow)
+            break;
+    }
     obol_store_close(st);
+    if (late > MAX_LATE_MS && !slow)
+        fail_msg("the %d ms timer fired %.1f ms late (limit %d ms) in each of "
+                 "%d runs; the longest call into obol on the loop took %.1f "
+                 "ms in the last", TIMER_MS, late, MAX_LATE_MS, LOAD_ATTEMPTS,
+                 longest);
 }
 
 static void loop_stays_free_on_redis(void **state)

@@ -49,6 +49,7 @@ typedef struct stall {
     obol_store *st;
     async_loop l;
     obol_session *known;       /* stored before the stall */
+    char *token;               /* known's client token */
     obol_session *fresh[STALLED_OPS];
     async_op ops[STALLED_OPS];
 } stall;
@@ -67,6 +68,8 @@ static void stall_open(stall *s, int mode)
     s->st = async_store_open(url);
     s->known = async_session_new("known");
     assert_int_equal(obol_upsert(s->st, s->known, &err), OBOL_OK);
+    assert_int_equal(obol_token_make(s->st, s->known, &s->token, &err),
+                     OBOL_OK);
     async_loop_open(&s->l, s->st, mode, DEADLINE_MS);
 }
 
@@ -79,6 +82,7 @@ static void stall_close(stall *s)
         obol_session_free(s->fresh[i]);
     }
     obol_session_free(s->known);
+    free(s->token);
     obol_store_close(s->st);
 }
 
@@ -90,7 +94,7 @@ static void submit_one(stall *s, size_t i)
     int rc;
 
     async_op_init(op, &s->l);
-    switch (i % 5) {
+    switch (i % 6) {
     case 0:
         rc = obol_get_async(s->l.q, s->known->id, "known", NULL, async_op_done,
                             op, &err);
@@ -106,9 +110,14 @@ static void submit_one(stall *s, size_t i)
     case 3:
         rc = obol_get_all_async(s->l.q, "known", NULL, async_op_done, op, &err);
         break;
-    default:
+    case 4:
         rc = obol_delete_all_async(s->l.q, "nobody", NULL, async_op_done, op,
                                    &err);
+        break;
+    default:
+        /* Always on a worker, even natively (docs/DECISIONS.md). */
+        rc = obol_refresh_async(s->l.q, s->token, 3600, async_op_done, op,
+                                &err);
         break;
     }
     if (rc != OBOL_OK)
@@ -204,6 +213,8 @@ static void stalled_while_pending(int mode)
             continue;
         }
         answered++;
+        if (op->op == OBOL_OP_REFRESH && op->status == OBOL_JUST_ROTATED)
+            continue;   /* another refresh of the batch rotated it first */
         if (op->status != OBOL_OK)
             fail_msg("operation %zu (%s): %s: %s", i, obol_op_name(op->op),
                      obol_status_name(op->status), op->message);
