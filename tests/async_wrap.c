@@ -21,6 +21,9 @@
  *   - not a call with arguments the async call cannot express (a NULL
  *     store, a NULL out pointer): the synchronous call refuses those, and
  *     so it answers for them;
+ *   - not a counted delete on a driver without the counted slots (ABI
+ *     1.5): the async deletes never spend the read such a count costs,
+ *     and say OBOL_REMOVED_UNKNOWN instead (obol.h);
  *   - not a call in a forked child on a store of the parent (the queue's
  *     worker threads stayed in the parent).
  *
@@ -44,6 +47,9 @@
 
 #include <obol/obol.h>
 #include <obol/uv.h>
+
+#include "loader_internal.h"
+#include "store_internal.h"
 
 #ifndef ASYNC_WRAP_MODE
 #define ASYNC_WRAP_MODE OBOL_QUEUE_AUTO
@@ -369,6 +375,30 @@ int __wrap_obol_upsert(obol_store *st, obol_session *s, obol_error *err)
                      &submit_err, err);
 }
 
+/* Whether st's driver counts its removals itself (ABI 1.5), which is
+ * when an async delete says how many it removed. */
+enum { COUNTS_ONE, COUNTS_ALL };
+
+static int counts(const obol_store *st, int which)
+{
+    if (st == NULL)
+        return 0;
+    return which == COUNTS_ONE
+               ? OBOL_DRIVER_HAS_SLOT(st->driver, del_counted, 5)
+               : OBOL_DRIVER_HAS_SLOT(st->driver, del_all_counted, 5);
+}
+
+/* The count of a counted call, which only a driver that counts gives. */
+static void give_removed(wrap_call *c, uint64_t *removed)
+{
+    if (removed == NULL)
+        return;
+    if (c->status == OBOL_OK && c->removed == OBOL_REMOVED_UNKNOWN)
+        fail_msg("async_wrap: %s: removed is unknown on a driver that "
+                 "counts", obol_op_name(c->op));
+    *removed = c->removed;
+}
+
 static int delete_one(wrap_queue *w, const char *sid, const char *uid,
                       const char *type, uint64_t *removed, obol_error *err)
 {
@@ -379,8 +409,7 @@ static int delete_one(wrap_queue *w, const char *sid, const char *uid,
                                              &submit_err),
                            &submit_err, err);
 
-    if (removed != NULL)
-        *removed = c->removed;
+    give_removed(c, removed);
     return status;
 }
 
@@ -398,7 +427,8 @@ int __wrap_obol_delete_counted(obol_store *st, const char *sid,
                                const char *uid, const char *type,
                                uint64_t *removed, obol_error *err)
 {
-    wrap_queue *w = queue_for(st);
+    wrap_queue *w = removed == NULL || counts(st, COUNTS_ONE)
+                        ? queue_for(st) : NULL;
 
     if (w == NULL)
         return __real_obol_delete_counted(st, sid, uid, type, removed, err);
@@ -439,8 +469,7 @@ static int delete_all(wrap_queue *w, const char *uid, const char *type,
                                                  &submit_err),
                            &submit_err, err);
 
-    if (removed != NULL)
-        *removed = c->removed;
+    give_removed(c, removed);
     return status;
 }
 
@@ -458,7 +487,8 @@ int __wrap_obol_delete_all_counted(obol_store *st, const char *uid,
                                    const char *type, uint64_t *removed,
                                    obol_error *err)
 {
-    wrap_queue *w = queue_for(st);
+    wrap_queue *w = removed == NULL || counts(st, COUNTS_ALL)
+                        ? queue_for(st) : NULL;
 
     if (w == NULL)
         return __real_obol_delete_all_counted(st, uid, type, removed, err);
