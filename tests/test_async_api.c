@@ -427,7 +427,8 @@ typedef struct loop_thread {
     obol_store *st;
     int mode;
     int index;
-    pthread_t self;
+    pthread_t handle;          /* the creator's */
+    pthread_t self;            /* the thread's own, for note_thread() */
     async_loop l;
     obol_session *sessions[LOOP_OPS];
     async_op ops[LOOP_OPS];
@@ -515,10 +516,10 @@ static void two_loop_threads_on_one_store(void **state)
     /* The loop threads assert nothing (cmocka could not catch it there):
      * a failure is noted and reported here. */
     for (int i = 0; i < 2; i++)
-        assert_int_equal(pthread_create(&threads[i].self, NULL,
+        assert_int_equal(pthread_create(&threads[i].handle, NULL,
                                         loop_thread_run, &threads[i]), 0);
     for (int i = 0; i < 2; i++)
-        pthread_join(threads[i].self, NULL);
+        pthread_join(threads[i].handle, NULL);
     for (int i = 0; i < 2; i++) {
         if (threads[i].failure[0] != '\0')
             fail_msg("loop %d: %s", i, threads[i].failure);
