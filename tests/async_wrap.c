@@ -200,14 +200,17 @@ static void call_free(wrap_call *c)
 }
 
 /* Closes w's queue: every call must have had its one callback by now
- * (each wrapper waited for it), and closing must run none. */
+ * (each wrapper waited for it), none a second one since, and closing
+ * must run none. */
 static void queue_close(wrap_queue *w)
 {
-    int runs_before = 0, runs_after = 0;
+    int runs_before = 0, runs_after = 0, twice = 0;
     unsigned long calls = 0;
 
-    for (wrap_call *c = w->calls; c != NULL; c = c->next)
+    for (wrap_call *c = w->calls; c != NULL; c = c->next) {
         runs_before += c->runs;
+        twice += c->runs > 1;
+    }
     obol_uv_detach(w->watch);
     uv_run(&w->loop, UV_RUN_NOWAIT);   /* the adapter's close callback */
     obol_queue_close(w->q);
@@ -219,6 +222,9 @@ static void queue_close(wrap_queue *w)
         call_free(c);
     }
     free(w);
+    if (twice != 0)
+        fail_msg("async_wrap: %d operations had their callback run more "
+                 "than once", twice);
     if (runs_after != runs_before)
         fail_msg("async_wrap: obol_queue_close ran %d callbacks of %lu "
                  "operations that had all completed",
@@ -283,6 +289,7 @@ static wrap_call *call_new(wrap_queue *w, int op)
     c->in_submit = 1;
     c->next = w->calls;
     w->calls = c;
+    inside = 1;   /* from the submit on, which may run the call inline */
     return c;
 }
 
@@ -293,6 +300,7 @@ static int call_wait(wrap_queue *w, wrap_call *c, int submitted,
 {
     c->in_submit = 0;
     if (submitted != OBOL_OK) {
+        inside = 0;
         /* Run the loop once more: a callback of a refused submit would
          * come out now, and the queue must not run it. */
         uv_run(&w->loop, UV_RUN_NOWAIT);
@@ -305,7 +313,6 @@ static int call_wait(wrap_queue *w, wrap_call *c, int submitted,
     }
     w->submitted++;
     total_submitted++;
-    inside = 1;
     while (c->runs == 0 && w->watch->poll_status == 0)
         uv_run(&w->loop, UV_RUN_ONCE);
     inside = 0;
