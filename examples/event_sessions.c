@@ -283,7 +283,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     app->ticks++;
-    if (app->last_tick_ms != 0 && now - app->last_tick_ms > app->longest_gap_ms)
+    if (app->ticks > 1 && now - app->last_tick_ms > app->longest_gap_ms)
         app->longest_gap_ms = now - app->last_tick_ms;
     app->last_tick_ms = now;
     if (app->waiting > 0)
@@ -352,7 +352,8 @@ static int open_store(struct app *app, const char *config)
         fail(app, "open", &err);
         return -1;
     }
-    printf("opened %s (driver: %s)\n", config, obol_store_driver_name(app->st));
+    printf("opened %s (driver: %s)\n", config,
+           obol_store_driver_name(app->st));
     return 0;
 }
 

@@ -268,7 +268,7 @@ static void on_tick(uv_timer_t *timer)
     uint64_t now = uv_now(&app->loop);
 
     app->ticks++;
-    if (app->last_tick_ms != 0 && now - app->last_tick_ms > app->longest_gap_ms)
+    if (app->ticks > 1 && now - app->last_tick_ms > app->longest_gap_ms)
         app->longest_gap_ms = now - app->last_tick_ms;
     app->last_tick_ms = now;
     if (app->waiting > 0)
@@ -333,7 +333,8 @@ static int open_store(struct app *app, const char *config)
         fail(app, "open", &err);
         return -1;
     }
-    printf("opened %s (driver: %s)\n", config, obol_store_driver_name(app->st));
+    printf("opened %s (driver: %s)\n", config,
+           obol_store_driver_name(app->st));
     return 0;
 }
 

@@ -3,8 +3,9 @@
 # complete libuv program is examples/uv_sessions.c byte for byte; each
 # example (libuv, libevent) runs its whole script on LMDB, on memory: and
 # on a private redis-server, every callback run and the loop's timer
-# ticking throughout; and both build against the installed headers with
-# nothing but pkg-config. An example configure did not build is skipped.
+# ticking throughout; both build against the installed headers with
+# nothing but pkg-config; and the adapters' headers compile as C++ too
+# (they say extern "C"). An example configure did not build is skipped.
 # TAP output.
 set -u
 # The drivers of this build, before install_tree.sh unsets the path.
@@ -21,7 +22,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-echo "1..8"
+echo "1..9"
 number=0
 report() {
     number=$((number + 1))
@@ -125,4 +126,18 @@ if [ -z "$tried" ]; then
     skip "the examples build against the installed headers" "configure found neither library"
 else
     report $built "the examples build against the installed headers:$tried" "$work/cc.log"
+fi
+
+# The headers a C++ server includes.
+cxx=${CXX:-$(command -v c++ || true)}
+if [ -z "$cxx" ]; then
+    skip "the installed adapters compile as C++" "no C++ compiler"
+elif [ "${OBOL_HAVE_LIBUV:-no}" != yes ] || [ "${OBOL_HAVE_LIBEVENT:-no}" != yes ]; then
+    skip "the installed adapters compile as C++" "configure did not find both libraries"
+else
+    printf '#include <obol/uv.h>\n#include <obol/event.h>\nint main() { return 0; }\n' >"$work/both.cc"
+    # shellcheck disable=SC2046 # pkg-config output is meant to split
+    "$cxx" -Wall -Wextra -Werror -fsyntax-only "$work/both.cc" \
+        $(pkg-config --cflags obol libuv libevent) >"$work/cxx.log" 2>&1
+    report $? "the installed adapters compile as C++" "$work/cxx.log"
 fi

@@ -1070,8 +1070,9 @@ typedef struct obol_queue_options {
     int mode;             /* OBOL_QUEUE_*; 0 is OBOL_QUEUE_AUTO */
     int64_t timeout_ms;   /* deadline of each operation after its submit;
                              0: 5000 */
-    unsigned workers;     /* threads of the store's worker pool, set by the
-                             first queue that needs it; 0: 4 */
+    unsigned workers;     /* threads of the store's worker pool: the first
+                             queue opened with a nonzero value sets it;
+                             0: leave it (4 when none does) */
 } obol_queue_options;
 
 /*
