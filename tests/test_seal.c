@@ -1144,6 +1144,55 @@ static void unseal_messages_never_contain_the_secret(void **state)
     obol_keyring_free(ring);
 }
 
+/* The state the keyring prepares for a key (keys.c: the key block may be
+ * compressed already) gives the MAC a keyed BLAKE2b-256 of the key's MAC
+ * half gives, at every length around the block boundaries, and after the
+ * key is replaced and the ring grows. */
+static void prepared_mac_state_is_keyed_blake2b(void **state)
+{
+    obol_keyring *ring = ring_with_raw_key(7, key_a);
+    uint8_t msg[700];
+    obol_error err;
+    (void)state;
+
+    for (size_t i = 0; i < sizeof msg; i++)
+        msg[i] = (uint8_t)(i * 29 + 3);
+    for (int round = 0; round < 2; round++) {
+        obol_key key;
+
+        assert_int_equal(obol_keyring_verify_key(ring, 7, &key), OBOL_OK);
+        for (size_t len = 1; len <= sizeof msg; len++) {
+            crypto_generichash_state prepared;
+            uint8_t got[OBOL_MAC_BYTES], want[OBOL_MAC_BYTES];
+
+            assert_int_equal(obol_keyring_mac_state(ring, 7, &prepared, NULL),
+                             OBOL_OK);
+            crypto_generichash_update(&prepared, msg, len);
+            crypto_generichash_final(&prepared, got, sizeof got);
+            crypto_generichash(want, sizeof want, msg, len, key.mac,
+                               OBOL_KEY_BYTES);
+            assert_memory_equal(got, want, sizeof got);
+        }
+        /* Replaced under its id, with four more keys after it. */
+        assert_int_equal(obol_keyring_add(ring, 7, key_b, 1, &err), OBOL_OK);
+        for (uint32_t id = 20; id < 24; id++)
+            assert_int_equal(obol_keyring_add(ring, id, key_a, 0, &err),
+                             OBOL_OK);
+    }
+    obol_keyring_free(ring);
+}
+
+static void mac_state_of_an_unknown_key_id_is_a_key_error(void **state)
+{
+    obol_keyring *ring = ring_with_raw_key(1, key_a);
+    crypto_generichash_state prepared;
+    (void)state;
+
+    assert_int_equal(obol_keyring_mac_state(ring, 2, &prepared, NULL),
+                     OBOL_ERR_KEY);
+    obol_keyring_free(ring);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1192,6 +1241,8 @@ int main(void)
         cmocka_unit_test(unloadable_old_secret_is_a_key_error_naming_its_key_id),
         cmocka_unit_test(secret_source_must_be_env_or_file),
         cmocka_unit_test(unseal_messages_never_contain_the_secret),
+        cmocka_unit_test(prepared_mac_state_is_keyed_blake2b),
+        cmocka_unit_test(mac_state_of_an_unknown_key_id_is_a_key_error),
     };
 
     return cmocka_run_group_tests_name("seal", tests, NULL, NULL);
