@@ -537,6 +537,8 @@ static int check_required(reader *r, uint32_t version, uint32_t seen)
     uint32_t missing = required_fields(version) & ~seen;
     unsigned f;
 
+    if (missing == 0)
+        return OBOL_OK;
     for (f = FIELD_ID; f < FIELD_EXTRA_PAYLOAD; f++)
         if (missing & FIELD_BIT(f))
             return corrupt(r, "field %u: missing", f);
