@@ -20,7 +20,17 @@
  *     two at once, in stripes of their own and all on one stripe; then
  *     raw mdb_get, obol_get on a store opened with stats=0 and obol_get on
  *     one with stats=1 (the same environment and session), in alternating
- *     rounds, each obol row as the ratio obol/raw; and the same for upsert.
+ *     rounds, each obol row as the ratio obol/raw; and the same for upsert;
+ *   - the read path next to its floor, on the thread's CPU time in
+ *     alternating rounds (medians): the floor (a read transaction, mdb_get
+ *     of the sealed record, one keyed BLAKE2b-256 over its context and
+ *     body as the seal defines it, crypto_verify_32 against the stored
+ *     MAC: nothing copied, decoded or allocated), the same with the MAC
+ *     key's state prepared once as the keyring keeps it, obol_get as the
+ *     ratio to each, verify+decode+checks (obol_record_open), and
+ *     obol_get's parts each alone: the store's checks, the driver's get
+ *     and the free of its copy, obol_unseal, decode and session free, the
+ *     stats calls.
  * SYNC is the LMDB driver's sync option (full, nometasync, off), applied to
  * both sides (default: full).
  * Each figure is the best of several rounds, since the machine is shared.
@@ -36,9 +46,13 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include <obol/obol.h>
 
+#include "codec_internal.h"
 #include "record_internal.h"
+#include "seal_internal.h"
 #include "stats_internal.h"
 #include "store_internal.h"
 #include "tmpdir.h"
@@ -46,6 +60,7 @@
 #define ROUNDS 5
 #define PAYLOAD_BYTES 256
 
+static const uint8_t bench_key[32] = "benchmark key, not for real use";
 static long iterations = 20000;
 static const char *sync_mode = "full";
 
@@ -535,12 +550,243 @@ static void bench_stats(core_bench *counted, core_bench *quiet,
     print_alternating(puts, 3, "obol_upsert stats=1 / =0");
 }
 
+/* ------------------------------------------------------------ the floor */
+
+/* What a signed read cannot do without: the stored bytes read in place
+ * (a read transaction, mdb_get), one keyed BLAKE2b-256 over the context
+ * and the record, as the seal defines it (docs/FORMAT.md), and the
+ * constant-time comparison with the stored MAC. Nothing is copied,
+ * decoded or allocated. */
+typedef struct floor_bench {
+    raw_bench *raw;
+    obol_keyring *ring;
+    uint8_t mac_key[32];
+    uint8_t context[512];     /* format, key id and the four parts */
+    size_t context_len;
+} floor_bench;
+
+static size_t put_part(uint8_t *p, obol_bytes part)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)((uint64_t)part.len >> (8 * i));
+    memcpy(p + 8, part.data, part.len);
+    return 8 + part.len;
+}
+
+/* The MAC key of key id 1 as the keyring derives it, and the context of
+ * the bench's session as the seal absorbs it. */
+static void floor_setup(floor_bench *f, raw_bench *raw, const core_bench *b,
+                        const uint8_t key[32])
+{
+    obol_bytes parts[4] = { b->st->prefix, b->key.user_id, b->key.type,
+                            b->key.id };
+    size_t n = 5;
+
+    f->raw = raw;
+    f->ring = b->st->keys;
+    crypto_kdf_derive_from_key(f->mac_key, sizeof f->mac_key, 1, "obol_mac",
+                               key);
+    f->context[0] = OBOL_SEAL_MAC;
+    f->context[1] = f->context[2] = f->context[3] = 0;
+    f->context[4] = 1;
+    for (int k = 0; k < 4; k++)
+        n += put_part(f->context + n, parts[k]);
+    f->context_len = n;
+}
+
+static void floor_once(void *arg, long i)
+{
+    floor_bench *f = arg;
+    raw_bench *b = f->raw;
+    crypto_generichash_state state;
+    uint8_t mac[32];
+    MDB_txn *txn;
+    MDB_val value;
+    int rc;
+
+    (void)i;
+    if ((rc = mdb_txn_begin(b->env, NULL, MDB_RDONLY, &txn)) != 0 ||
+        (rc = mdb_get(txn, b->dbi, &b->key, &value)) != 0)
+        die("mdb_get", mdb_strerror(rc));
+    crypto_generichash_init(&state, f->mac_key, sizeof f->mac_key, 32);
+    crypto_generichash_update(&state, f->context, f->context_len);
+    crypto_generichash_update(&state, (const uint8_t *)value.mv_data + OBOL_SEAL_HEADER_BYTES,
+                              value.mv_size - OBOL_SEAL_HEADER_BYTES);
+    crypto_generichash_final(&state, mac, sizeof mac);
+    if (crypto_verify_32(mac, (const uint8_t *)value.mv_data + 5) != 0)
+        die("floor", "the MAC does not verify");
+    mdb_txn_abort(txn);
+}
+
+/* The floor with the MAC key's state prepared once, as the keyring keeps
+ * it (lib/keys.c: the key block already compressed where libsodium's
+ * state allows it), copied for each read. */
+static void floor_prepared_once(void *arg, long i)
+{
+    floor_bench *f = arg;
+    raw_bench *b = f->raw;
+    crypto_generichash_state state;
+    uint8_t mac[32];
+    MDB_txn *txn;
+    MDB_val value;
+    int rc;
+
+    (void)i;
+    if ((rc = mdb_txn_begin(b->env, NULL, MDB_RDONLY, &txn)) != 0 ||
+        (rc = mdb_get(txn, b->dbi, &b->key, &value)) != 0)
+        die("mdb_get", mdb_strerror(rc));
+    if (obol_keyring_mac_state(f->ring, 1, &state, NULL) != OBOL_OK)
+        die("floor", "no key 1");
+    crypto_generichash_update(&state, f->context, f->context_len);
+    crypto_generichash_update(&state, (const uint8_t *)value.mv_data +
+                              OBOL_SEAL_HEADER_BYTES,
+                              value.mv_size - OBOL_SEAL_HEADER_BYTES);
+    crypto_generichash_final(&state, mac, sizeof mac);
+    if (crypto_verify_32(mac, (const uint8_t *)value.mv_data + 5) != 0)
+        die("floor", "the MAC does not verify");
+    mdb_txn_abort(txn);
+}
+
+/* The parts of obol_get, each alone, for the breakdown. */
+static void prepare_once(void *arg, long i)
+{
+    core_bench *b = arg;
+    obol_driver_key key;
+
+    (void)i;
+    if (obol_store_prepare(b->st, "get", b->session->id, 1, "alice", NULL,
+                           &key, NULL) != OBOL_OK)
+        die("prepare", "failed");
+}
+
+static void driver_get_once(void *arg, long i)
+{
+    core_bench *b = arg;
+    uint8_t *bytes;
+    size_t len;
+
+    (void)i;
+    if (b->st->driver->get(b->st->handle, &b->key, &bytes, &len, NULL) !=
+        OBOL_OK)
+        die("driver get", "failed");
+    free(bytes);
+}
+
+static void verify_once(void *arg, long i)
+{
+    core_bench *b = arg;
+    obol_seal_context ctx = { b->st->prefix, b->key.user_id, b->key.type,
+                              b->key.id };
+    obol_unsealed payload;
+
+    (void)i;
+    if (obol_unseal(b->st->keys, 0, &ctx, b->sealed.data, b->sealed.len,
+                    &payload, NULL) != OBOL_OK)
+        die("verify", "failed");
+}
+
+static void decode_once(void *arg, long i)
+{
+    core_bench *b = arg;
+    obol_session *s;
+    size_t header = obol_seal_payload_offset(OBOL_SEAL_MAC);
+
+    (void)i;
+    if (obol_codec_decode(b->sealed.data + header, b->sealed.len - header, &s,
+                          NULL, 0) != OBOL_OK)
+        die("decode", "failed");
+    obol_session_free(s);
+}
+
+/* The driver's get and the open of what it read, without the store:
+ * next to the two alone, what they cost each other (the allocator's and
+ * the caches' state one leaves to the other). */
+static void get_then_open_once(void *arg, long i)
+{
+    core_bench *b = arg;
+    uint8_t *bytes;
+    size_t len;
+    obol_session *s;
+
+    (void)i;
+    if (b->st->driver->get(b->st->handle, &b->key, &bytes, &len, NULL) !=
+        OBOL_OK)
+        die("driver get", "failed");
+    if (obol_record_open(b->st, &b->key, bytes, len, &s, NULL) != OBOL_OK)
+        die("open", "x");
+    obol_session_free(s);
+    free(bytes);
+}
+
+static void stats_once(void *arg, long i)
+{
+    core_bench *b = arg;
+
+    (void)i;
+    obol_stats_finish(b->st, OBOL_OP_GET, obol_stats_start(b->st), OBOL_OK);
+}
+
+enum { FLOOR, FLOOR_PREPARED, OBOL_GET_ROW, OPEN, PREPARE, DRIVER_GET, VERIFY, DECODE,
+       STATS, GET_THEN_OPEN, READ_ROWS };
+
+/* obol_get next to its floor, and what its time goes to: CPU time,
+ * medians of alternating rounds. The driver's get reads the session
+ * obol_upsert stored; the others read the sealed record of core.sealed,
+ * the same bytes. */
+static void bench_floor(core_bench *b, raw_bench *raw, const uint8_t key[32])
+{
+    floor_bench f;
+    alternating_row rows[READ_ROWS] = {
+        [FLOOR] = { "floor: mdb_get + keyed MAC", floor_once, &f, { 0 } },
+        [FLOOR_PREPARED] = { "floor, prepared key state", floor_prepared_once,
+                             &f, { 0 } },
+        [OBOL_GET_ROW] = { "obol_get on lmdb", obol_get_once, b, { 0 } },
+        [OPEN] = { "verify+decode+checks", open_once, b, { 0 } },
+        [PREPARE] = { "  ids, signing key", prepare_once, b, { 0 } },
+        [DRIVER_GET] = { "  driver get (+ free)", driver_get_once, b, { 0 } },
+        [VERIFY] = { "  verify (obol_unseal)", verify_once, b, { 0 } },
+        [DECODE] = { "  decode (+ session free)", decode_once, b, { 0 } },
+        [STATS] = { "  stats start+finish", stats_once, b, { 0 } },
+        [GET_THEN_OPEN] = { "driver get, then open", get_then_open_once,
+                            b, { 0 } },
+    };
+    double parts = 0;
+
+    floor_setup(&f, raw, b, key);
+    run_alternating(rows, READ_ROWS);
+    printf("read path, CPU time, medians of %d alternating rounds (prepared "
+           "key states %s the key block):\n", STATS_ROUNDS,
+           obol_keyring_skips_key_block() ? "skip" : "do not skip");
+    printf("%-28s %10.0f ops/s %8.0f ns\n", rows[FLOOR].name,
+           1e9 / median_ns(&rows[FLOOR]), median_ns(&rows[FLOOR]));
+    printf("%-28s %10.0f ops/s %8.0f ns\n", rows[FLOOR_PREPARED].name,
+           1e9 / median_ns(&rows[FLOOR_PREPARED]),
+           median_ns(&rows[FLOOR_PREPARED]));
+    printf("%-28s %10.0f ops/s %8.0f ns   ratio %.3fx floor, %.3fx "
+           "prepared floor\n",
+           rows[OBOL_GET_ROW].name, 1e9 / median_ns(&rows[OBOL_GET_ROW]),
+           median_ns(&rows[OBOL_GET_ROW]),
+           median_ratio(&rows[OBOL_GET_ROW], &rows[FLOOR]),
+           median_ratio(&rows[OBOL_GET_ROW], &rows[FLOOR_PREPARED]));
+    printf("%-28s %10.0f ns/op\n", rows[OPEN].name, median_ns(&rows[OPEN]));
+    printf("obol_get's parts, each alone (ns/op):\n");
+    for (int k = PREPARE; k <= STATS; k++) {
+        printf("%-28s %10.0f\n", rows[k].name, median_ns(&rows[k]));
+        parts += median_ns(&rows[k]);
+    }
+    printf("%-28s %10.0f   (obol_get %.0f)\n", "  sum of the parts", parts,
+           median_ns(&rows[OBOL_GET_ROW]));
+    printf("%-28s %10.0f   (alone %.0f + %.0f)\n", rows[GET_THEN_OPEN].name,
+           median_ns(&rows[GET_THEN_OPEN]), median_ns(&rows[DRIVER_GET]),
+           median_ns(&rows[OPEN]));
+}
+
 /* A second store on the same environment and prefix, opened with
  * stats=0, reading and writing the same session as b. */
 static void setup_quiet(core_bench *quiet, const core_bench *b,
                         const char *dir)
 {
-    static const uint8_t key[32] = "benchmark key, not for real use";
+    const uint8_t *key = bench_key;
     char url[4200];
     obol_error err;
 
@@ -554,7 +800,7 @@ static void setup_quiet(core_bench *quiet, const core_bench *b,
 
 static void setup_core(core_bench *b, const char *dir)
 {
-    static const uint8_t key[32] = "benchmark key, not for real use";
+    const uint8_t *key = bench_key;
     char url[4200];
     obol_error err;
 
@@ -612,6 +858,10 @@ int main(int argc, char **argv)
     printf("%-28s %10.0f ops/s\n", "raw mdb_get (txn each)", 1e9 / raw_get);
     printf("%-28s %10.0f ops/s   ratio %.2fx raw\n", "obol_get on lmdb",
            1e9 / obol_get_ns, raw_get / obol_get_ns);
+
+    /* Before the refresh rows rotate the stored session: obol_get then
+     * reads a record of the size of the floor's. */
+    bench_floor(&core, &raw, bench_key);
 
     start_token_chain(&core);
     make_ns = best_ns_per_op(token_make_once, &core);

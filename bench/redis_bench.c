@@ -1,7 +1,7 @@
 /*
  * Redis benchmark: what the driver and the store cost over raw hiredis.
  *
- *     bench/redis_bench [-n OPS] [-r ROUNDS] [-m SESSIONS]
+ *     bench/redis_bench [-n OPS] [-r ROUNDS] [-m SESSIONS] [-l | --lists]
  *                       [-c | --cluster | --no-cluster] [redis://HOST:PORT]
  *
  * Without a URL it starts a private redis-server (tests/redis_harness.h).
@@ -11,7 +11,9 @@
  *   - the driver's get() and put() called through its ABI table,
  *   - the store's public API: obol_get, obol_upsert (a refresh of one
  *     session, its lock version carried forward), obol_get_all of a user
- *     with 10 sessions, obol_delete (of sessions created beforehand),
+ *     with 10 sessions and of one with 100 (a tenth as many calls, next
+ *     to the list script on the same keys), obol_delete (of sessions
+ *     created beforehand),
  *   - a refresh both ways: obol_refresh of a client token (chained: each
  *     call presents the token the one before handed out, so every call is
  *     a rotation), and by hand, obol_get + obol_session_refresh +
@@ -28,6 +30,9 @@
  * Only the operations are timed: connecting, and creating the sessions a
  * delete removes, happen before a round's clock starts. The keys written
  * are under the prefix "obol-bench" and removed at the end.
+ *
+ * With -l only the get_all rows and their raw lists run, on one
+ * connection, and nothing after them.
  *
  * Next, when it runs its own server and the openssl command is there to
  * make certificates: obol_get and obol_upsert on rediss:// to the
@@ -87,6 +92,7 @@
 #define BENCH_THREADS 8
 #define RECORD_SIZE 200     /* about a sealed session with a small payload */
 #define LIST_SESSIONS 10    /* sessions of the user get_all reads */
+#define LONG_LIST_SESSIONS 100  /* ... and of the user of the long list */
 #define MAX_ROUNDS 64
 #define SESSION_TTL 86400   /* long enough for any run */
 
@@ -286,17 +292,29 @@ static int raw_update(bench_state *state, long i)
     return 0;
 }
 
-/* The list script on the keys obol get_all reads. */
-static int raw_list(bench_state *state, long i)
+/* The list script on the keys obol get_all reads of user, which has
+ * count sessions. */
+static int raw_list_of(bench_state *state, const char *user, size_t count)
 {
-    redisReply *r = raw_script(state, REDIS_SCRIPT_LIST, "list", 0, NULL,
+    redisReply *r = raw_script(state, REDIS_SCRIPT_LIST, user, 0, NULL,
                                NULL);
     int ok = r != NULL && r->type == REDIS_REPLY_ARRAY &&
-             r->elements == 4 * LIST_SESSIONS;
-    (void)i;
+             r->elements == 4 * count;
 
     freeReplyObject(r);
     return ok ? 0 : -1;
+}
+
+static int raw_list(bench_state *state, long i)
+{
+    (void)i;
+    return raw_list_of(state, "list", LIST_SESSIONS);
+}
+
+static int raw_list_long(bench_state *state, long i)
+{
+    (void)i;
+    return raw_list_of(state, "list100", LONG_LIST_SESSIONS);
 }
 
 static int raw_delete_setup(path *p, bench_state *state, long ops)
@@ -487,19 +505,31 @@ static int store_refresh(bench_state *state, long i)
     return 0;
 }
 
-static int store_get_all(bench_state *state, long i)
+static int store_get_all_of(bench_state *state, const char *what,
+                            size_t expected)
 {
     char user[32];
     obol_session **all;
     size_t count;
     obol_error err;
-    (void)i;
 
-    store_user("list", state->thread, user, sizeof user);
+    store_user(what, state->thread, user, sizeof user);
     if (obol_get_all(state->store, user, NULL, &all, &count, &err) != OBOL_OK)
         return -1;
     obol_sessions_free(all, count);
-    return count == LIST_SESSIONS ? 0 : -1;
+    return count == expected ? 0 : -1;
+}
+
+static int store_get_all(bench_state *state, long i)
+{
+    (void)i;
+    return store_get_all_of(state, "list", LIST_SESSIONS);
+}
+
+static int store_get_all_long(bench_state *state, long i)
+{
+    (void)i;
+    return store_get_all_of(state, "list100", LONG_LIST_SESSIONS);
 }
 
 static int store_delete_setup(path *p, bench_state *state, long ops)
@@ -858,6 +888,13 @@ static void prepare_server(store_target *st)
                 die("prepare", "could not store a session");
             obol_session_free(s);
         }
+        store_user("list100", t, user, sizeof user);
+        for (int k = 0; k < LONG_LIST_SESSIONS; k++) {
+            s = store_insert(st->store, user);
+            if (s == NULL)
+                die("prepare", "could not store a session");
+            obol_session_free(s);
+        }
     }
     redisFree(c);
 }
@@ -913,10 +950,41 @@ enum {
     RAW_HGET, DRIVER_GET, OBOL_GET_QUIET, OBOL_GET,
     RAW_INSERT, DRIVER_PUT, RAW_UPDATE, OBOL_UPSERT_QUIET, OBOL_UPSERT,
     RAW_LIST, OBOL_GET_ALL,
+    RAW_LIST_LONG, OBOL_GET_ALL_LONG,
     RAW_DELETE, OBOL_DELETE,
     BY_HAND_REFRESH, OBOL_REFRESH,
     PATH_COUNT
 };
+
+/* -l: only the get_all rows, on one connection. */
+static int lists_only;
+
+/* A tenth as many calls of the long list: each reads ten times as much. */
+static long long_list_ops(int threads, long ops)
+{
+    long least = (long)threads * rounds;
+
+    return ops / 10 > least ? ops / 10 : least;
+}
+
+static void run_lists(series *s, int threads, long ops, int print)
+{
+    measure_group(&s[RAW_LIST], 2, threads, ops);
+    measure_group(&s[RAW_LIST_LONG], 2, threads, long_list_ops(threads, ops));
+    for (int k = RAW_LIST; k <= OBOL_GET_ALL_LONG; k++) {
+        if (print)
+            print_row(&s[k], threads);
+        free(s[k].latency_ns);
+    }
+    if (!print)
+        return;
+    printf("ratios, %d connection%s (median of %d rounds):\n", threads,
+           threads > 1 ? "s" : "", rounds);
+    print_ratio("obol_get_all / raw EVALSHA list", &s[OBOL_GET_ALL],
+                &s[RAW_LIST], 0);
+    print_ratio("obol_get_all (100) / raw list (100)", &s[OBOL_GET_ALL_LONG],
+                &s[RAW_LIST_LONG], threads == 1 ? 0.9 : 0);
+}
 
 /* Every path on one connection (threads 1) or on 8 with 8 threads; the
  * figures are printed when print is set. quiet is st's store opened with
@@ -944,6 +1012,10 @@ static void run_all(int threads, void *handle, store_target *st,
         [RAW_LIST] = { "raw EVALSHA list (10)", raw_setup, raw_list, raw },
         [OBOL_GET_ALL] = { "obol_get_all (10)", store_setup, store_get_all,
                            st },
+        [RAW_LIST_LONG] = { "raw EVALSHA list (100)", raw_setup,
+                            raw_list_long, raw },
+        [OBOL_GET_ALL_LONG] = { "obol_get_all (100)", store_setup,
+                                store_get_all_long, st },
         [RAW_DELETE] = { "raw EVALSHA delete", raw_delete_setup, raw_delete,
                          raw },
         [OBOL_DELETE] = { "obol_delete", store_delete_setup, store_delete,
@@ -959,7 +1031,12 @@ static void run_all(int threads, void *handle, store_target *st,
         s[k] = (series){ .p = &paths[k] };
     measure_group(&s[RAW_HGET], 4, threads, ops);
     measure_group(&s[RAW_INSERT], 5, threads, ops);
+    if (lists_only) {
+        run_lists(s, threads, ops, print);
+        return;
+    }
     measure_group(&s[RAW_LIST], 2, threads, ops);
+    measure_group(&s[RAW_LIST_LONG], 2, threads, long_list_ops(threads, ops));
     measure_group(&s[RAW_DELETE], 2, threads, ops);
     measure_group(&s[BY_HAND_REFRESH], 2, threads, ops);
     for (int k = 0; k < PATH_COUNT; k++) {
@@ -982,6 +1059,8 @@ static void run_all(int threads, void *handle, store_target *st,
                 &s[RAW_INSERT], 0);
     print_ratio("obol_get_all / raw EVALSHA list", &s[OBOL_GET_ALL],
                 &s[RAW_LIST], 0);
+    print_ratio("obol_get_all (100) / raw list (100)", &s[OBOL_GET_ALL_LONG],
+                &s[RAW_LIST_LONG], threads == 1 ? 0.9 : 0);
     print_ratio("obol_delete / raw EVALSHA delete", &s[OBOL_DELETE],
                 &s[RAW_DELETE], 0);
     print_ratio("obol_refresh / get+upsert by hand", &s[OBOL_REFRESH],
@@ -1025,7 +1104,7 @@ static void run_server(void *arg, long ops, int print)
     server_bench *sb = arg;
 
     run_all(1, sb->pooled_1, &sb->store_1, &sb->quiet_1, ops, print);
-    if (print)
+    if (print && !lists_only)
         run_all(BENCH_THREADS, sb->pooled_8, &sb->store_8, &sb->quiet_8, ops,
                 print);
 }
@@ -1776,7 +1855,7 @@ static void bench_sentinel(redis_sentinel *rs, long ops)
 static void usage(void)
 {
     fprintf(stderr, "usage: redis_bench [-n OPS] [-r ROUNDS] [-m SESSIONS] "
-                    "[-c | --cluster | --no-cluster] "
+                    "[-l | --lists] [-c | --cluster | --no-cluster] "
                     "[-s | --sentinel | --no-sentinel] "
                     "[redis://HOST:PORT]\n");
     exit(2);
@@ -1808,6 +1887,9 @@ int main(int argc, char **argv)
             with_sentinel = 1;
         else if (strcmp(argv[i], "--no-sentinel") == 0)
             with_sentinel = 0;
+        else if (strcmp(argv[i], "-l") == 0 ||
+                 strcmp(argv[i], "--lists") == 0)
+            lists_only = 1;
         else if (argv[i][0] == '-' || url != NULL)
             usage();
         else
@@ -1844,9 +1926,11 @@ int main(int argc, char **argv)
     }
     server_target = (raw_target){ server_host, server_port };
 
+    if (lists_only)
+        with_cluster = with_sentinel = 0, migrate_sessions = 0;
     load_driver();
     bench_server(ops);
-    if (redis != NULL && redis_harness_tls_url(redis) != NULL)
+    if (redis != NULL && redis_harness_tls_url(redis) != NULL && !lists_only)
         bench_tls(redis_harness_tls_url(redis), ops);
     if (with_cluster) {
         cluster = redis_cluster_start(NULL);

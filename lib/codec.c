@@ -257,14 +257,28 @@ static size_t bytes_left(const reader *r)
     return r->len - r->pos;
 }
 
-/* Returns NULL and advances past the varint, or a reason for the caller to
- * put in context. Non-minimal encodings (0x80 0x00) are accepted, as other
- * varint formats do; only the value matters. */
-static const char *read_varint(reader *r, uint64_t *out)
+/* The varint at r->pos when it takes more than one byte; see
+ * read_varint(). */
+static const char *read_long_varint(reader *r, uint64_t *out)
 {
     uint64_t v = 0;
     unsigned i;
 
+    /* With ten bytes left the varint ends in bounds whatever it holds:
+     * no check of the length per byte. */
+    if (r->len - r->pos >= VARINT_MAX_BYTES) {
+        const uint8_t *p = r->buf + r->pos;
+
+        for (i = 0; i < VARINT_MAX_BYTES - 1; i++) {
+            v |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+            if (!(p[i] & 0x80)) {
+                r->pos += i + 1;
+                *out = v;
+                return NULL;
+            }
+        }
+    }
+    v = 0;
     for (i = 0; i < VARINT_MAX_BYTES; i++) {
         uint8_t byte;
 
@@ -282,6 +296,19 @@ static const char *read_varint(reader *r, uint64_t *out)
         }
     }
     return "varint longer than 10 bytes"; /* not reached */
+}
+
+/* Returns NULL and advances past the varint, or a reason for the caller to
+ * put in context. Non-minimal encodings (0x80 0x00) are accepted, as other
+ * varint formats do; only the value matters. Tags and most lengths take
+ * one byte, read here without a call. */
+static inline const char *read_varint(reader *r, uint64_t *out)
+{
+    if (r->pos < r->len && r->buf[r->pos] < 0x80) {
+        *out = r->buf[r->pos++];
+        return NULL;
+    }
+    return read_long_varint(r, out);
 }
 
 /* Which fields each version defines; fields a version does not define are
@@ -510,6 +537,8 @@ static int check_required(reader *r, uint32_t version, uint32_t seen)
     uint32_t missing = required_fields(version) & ~seen;
     unsigned f;
 
+    if (missing == 0)
+        return OBOL_OK;
     for (f = FIELD_ID; f < FIELD_EXTRA_PAYLOAD; f++)
         if (missing & FIELD_BIT(f))
             return corrupt(r, "field %u: missing", f);

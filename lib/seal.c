@@ -10,7 +10,7 @@
 #include "errors_internal.h"
 #include "seal_internal.h"
 
-#define MAC_BYTES 32
+#define MAC_BYTES OBOL_MAC_BYTES
 #define CONTEXT_DIGEST_BYTES 32
 #define AD_BYTES (5 + CONTEXT_DIGEST_BYTES)
 
@@ -29,31 +29,60 @@ static uint32_t get_u32_be(const uint8_t *p)
 }
 
 /* Each part is length-prefixed, so ("ab", "c") and ("a", "bc") differ. */
+static void put_len(uint8_t len[8], size_t n)
+{
+    for (int i = 0; i < 8; i++)
+        len[i] = (uint8_t)((uint64_t)n >> (8 * i));
+}
+
 static void absorb_part(crypto_generichash_state *state, obol_bytes part)
 {
     uint8_t len[8];
 
-    for (int i = 0; i < 8; i++)
-        len[i] = (uint8_t)((uint64_t)part.len >> (8 * i));
+    put_len(len, part.len);
     crypto_generichash_update(state, len, sizeof len);
     crypto_generichash_update(state, part.data, part.len);
 }
 
+/* Up to this many bytes of header are gathered on the stack and absorbed
+ * in one call: each update costs more than copying a short part. */
+#define GATHERED_HEADER_BYTES 384
+
+static uint8_t *put_part(uint8_t *p, obol_bytes part)
+{
+    put_len(p, part.len);
+    if (part.len > 0)
+        memcpy(p + 8, part.data, part.len);
+    return p + 8 + part.len;
+}
+
 /* format || key id || (prefix, user, type, id): what every seal is bound
  * to. The MAC absorbs it in the same pass as the payload, so a seal costs
- * one keyed hash. */
+ * one keyed hash. The bytes absorbed are the same whether they are
+ * gathered first or not. */
 static void absorb_header(crypto_generichash_state *state, uint8_t format,
                           uint32_t key_id, const obol_seal_context *ctx)
 {
-    uint8_t head[5];
+    uint8_t head[GATHERED_HEADER_BYTES];
+    size_t size = 5 + 4 * 8 + ctx->prefix.len + ctx->user_id.len +
+                  ctx->type.len + ctx->id.len;
+    uint8_t *p = head + 5;
 
     head[0] = format;
     put_u32_be(head + 1, key_id);
-    crypto_generichash_update(state, head, sizeof head);
-    absorb_part(state, ctx->prefix);
-    absorb_part(state, ctx->user_id);
-    absorb_part(state, ctx->type);
-    absorb_part(state, ctx->id);
+    if (size > sizeof head) {   /* long ids: part by part */
+        crypto_generichash_update(state, head, 5);
+        absorb_part(state, ctx->prefix);
+        absorb_part(state, ctx->user_id);
+        absorb_part(state, ctx->type);
+        absorb_part(state, ctx->id);
+        return;
+    }
+    p = put_part(p, ctx->prefix);
+    p = put_part(p, ctx->user_id);
+    p = put_part(p, ctx->type);
+    p = put_part(p, ctx->id);
+    crypto_generichash_update(state, head, (size_t)(p - head));
 }
 
 static void compute_mac(const uint8_t mac_key[OBOL_KEY_BYTES], uint8_t format,
@@ -159,15 +188,49 @@ static int accept_unsigned(int allow_unsigned, const uint8_t *record,
     return OBOL_OK;
 }
 
-/* Reads a record's header and checks its MAC. OBOL_OK leaves the key that
- * verified it in *key (the caller wipes it), or marks out->was_unsigned
- * for a legacy record accepted as such; anything else is refused. */
+/* The MAC of a record read under ctx, from the prepared state of the key
+ * it names (the caller wipes key, which is filled only for AEAD). */
+static int verify_mac(obol_keyring *ring, const obol_seal_context *ctx,
+                      const uint8_t *record, size_t len, obol_unsealed *out,
+                      obol_key *key, obol_error *err)
+{
+    crypto_generichash_state state;
+    uint8_t mac[MAC_BYTES];
+    int mismatch;
+
+    if (obol_keyring_mac_state(ring, out->key_id, &state,
+                               out->format == OBOL_SEAL_AEAD ? key : NULL) !=
+        OBOL_OK) {
+        out->unknown_key = 1;
+        return obol_set_error(err, OBOL_ERR_CORRUPT,
+                              "record is signed with unknown key id %u (not "
+                              "one this store verifies: retired, or never "
+                              "given)", out->key_id);
+    }
+    absorb_header(&state, (uint8_t)out->format, out->key_id, ctx);
+    crypto_generichash_update(&state, record + OBOL_SEAL_HEADER_BYTES,
+                              len - OBOL_SEAL_HEADER_BYTES);
+    crypto_generichash_final(&state, mac, MAC_BYTES);
+    sodium_memzero(&state, sizeof state);
+    mismatch = crypto_verify_32(mac, record + 5) != 0;
+    if (mismatch) {
+        sodium_memzero(key, sizeof *key);
+        return obol_set_error(err, OBOL_ERR_CORRUPT,
+                              "MAC mismatch (key id %u): record was altered "
+                              "or belongs elsewhere", out->key_id);
+    }
+    return OBOL_OK;
+}
+
+/* Reads a record's header and checks its MAC. OBOL_OK leaves, for an
+ * encrypted record, the key that verified it in *key (the caller wipes
+ * it), or marks out->was_unsigned for a legacy record accepted as such;
+ * anything else is refused. */
 static int check_seal(obol_keyring *ring, int allow_unsigned,
                       const obol_seal_context *ctx, const uint8_t *record,
                       size_t len, obol_unsealed *out, obol_key *key,
                       obol_error *err)
 {
-    uint8_t mac[MAC_BYTES];
     uint8_t format;
 
     memset(out, 0, sizeof *out);
@@ -184,23 +247,7 @@ static int check_seal(obol_keyring *ring, int allow_unsigned,
                               "record of %zu bytes is shorter than a seal", len);
     out->format = format;
     out->key_id = get_u32_be(record + 1);
-    if (obol_keyring_verify_key(ring, out->key_id, key) != OBOL_OK) {
-        out->unknown_key = 1;
-        return obol_set_error(err, OBOL_ERR_CORRUPT,
-                              "record is signed with unknown key id %u (not "
-                              "one this store verifies: retired, or never "
-                              "given)", out->key_id);
-    }
-    compute_mac(key->mac, format, out->key_id, ctx,
-                record + OBOL_SEAL_HEADER_BYTES, len - OBOL_SEAL_HEADER_BYTES,
-                mac);
-    if (crypto_verify_32(mac, record + 5) != 0) {
-        sodium_memzero(key, sizeof *key);
-        return obol_set_error(err, OBOL_ERR_CORRUPT,
-                              "MAC mismatch (key id %u): record was altered "
-                              "or belongs elsewhere", out->key_id);
-    }
-    return OBOL_OK;
+    return verify_mac(ring, ctx, record, len, out, key, err);
 }
 
 int obol_unseal(obol_keyring *ring, int allow_unsigned,
@@ -213,13 +260,13 @@ int obol_unseal(obol_keyring *ring, int allow_unsigned,
     status = check_seal(ring, allow_unsigned, ctx, record, len, out, &key, err);
     if (status != OBOL_OK || out->was_unsigned)
         return status;
-    if (out->format == OBOL_SEAL_AEAD) {
-        status = decrypt_body(&key, ctx, record + OBOL_SEAL_HEADER_BYTES,
-                              len - OBOL_SEAL_HEADER_BYTES, out, err);
-    } else {
+    if (out->format == OBOL_SEAL_MAC) {
         out->payload = record + OBOL_SEAL_HEADER_BYTES;
         out->len = len - OBOL_SEAL_HEADER_BYTES;
+        return OBOL_OK;
     }
+    status = decrypt_body(&key, ctx, record + OBOL_SEAL_HEADER_BYTES,
+                          len - OBOL_SEAL_HEADER_BYTES, out, err);
     sodium_memzero(&key, sizeof key);
     return status;
 }
@@ -231,8 +278,7 @@ int obol_seal_verify(obol_keyring *ring, const obol_seal_context *ctx,
     obol_key key;
     int status = check_seal(ring, 1, ctx, record, len, out, &key, err);
 
-    if (status == OBOL_OK && !out->was_unsigned)
-        sodium_memzero(&key, sizeof key);
+    sodium_memzero(&key, sizeof key);
     out->payload = NULL;   /* not decrypted: nothing to read */
     out->len = 0;
     return status;

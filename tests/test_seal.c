@@ -1144,6 +1144,119 @@ static void unseal_messages_never_contain_the_secret(void **state)
     obol_keyring_free(ring);
 }
 
+/* The MAC as docs/FORMAT.md defines it, computed here from its parts:
+ * keyed BLAKE2b-256 of format || key id || each context part with its
+ * 64-bit little-endian length || the body. */
+static void documented_mac(const uint8_t mac_key[OBOL_KEY_BYTES],
+                           const obol_seal_context *ctx,
+                           const uint8_t *record, size_t len,
+                           uint8_t mac[OBOL_MAC_BYTES])
+{
+    const obol_bytes parts[4] = { ctx->prefix, ctx->user_id, ctx->type,
+                                  ctx->id };
+    crypto_generichash_state h;
+
+    crypto_generichash_init(&h, mac_key, OBOL_KEY_BYTES, OBOL_MAC_BYTES);
+    crypto_generichash_update(&h, record, 5);
+    for (int k = 0; k < 4; k++) {
+        uint8_t n[8];
+
+        for (int i = 0; i < 8; i++)
+            n[i] = (uint8_t)((uint64_t)parts[k].len >> (8 * i));
+        crypto_generichash_update(&h, n, sizeof n);
+        crypto_generichash_update(&h, parts[k].data, parts[k].len);
+    }
+    crypto_generichash_update(&h, record + OBOL_SEAL_HEADER_BYTES,
+                              len - OBOL_SEAL_HEADER_BYTES);
+    crypto_generichash_final(&h, mac, OBOL_MAC_BYTES);
+}
+
+/* Seals of short contexts and of long ones (the seal gathers a short
+ * header before absorbing it, and absorbs a long one part by part) carry
+ * the documented MAC, and verify. */
+static void seal_mac_is_the_documented_one_for_any_context(void **state)
+{
+    /* 5 + 4 * 8 + 13 bytes of prefix, user and type: ids up to 334 bytes
+     * are gathered (GATHERED_HEADER_BYTES in seal.c is 384). */
+    static const size_t id_lens[] = { 1, 22, 300, 333, 334, 335, 336, 1024 };
+    obol_keyring *ring = ring_with_raw_key(3, key_a);
+    obol_key key;
+    char *id = malloc(1025);
+    (void)state;
+
+    assert_non_null(id);
+    assert_int_equal(obol_keyring_verify_key(ring, 3, &key), OBOL_OK);
+    for (size_t k = 0; k < sizeof id_lens / sizeof id_lens[0]; k++) {
+        obol_seal_context ctx;
+        uint8_t mac[OBOL_MAC_BYTES];
+        uint8_t *record;
+        size_t len;
+
+        memset(id, 'i', id_lens[k]);
+        id[id_lens[k]] = '\0';
+        ctx = context_of("obol", "alice", "full", id);
+        record = seal_with(ring, OBOL_SEAL_MAC, &ctx, PAYLOAD, PAYLOAD_LEN,
+                           &len);
+        documented_mac(key.mac, &ctx, record, len, mac);
+        assert_memory_equal(record + 5, mac, sizeof mac);
+        assert_unseals_to_payload(ring, &ctx, record, len, PAYLOAD,
+                                  PAYLOAD_LEN);
+        free(record);
+    }
+    sodium_memzero(&key, sizeof key);
+    free(id);
+    obol_keyring_free(ring);
+}
+
+/* The state the keyring prepares for a key (keys.c: the key block may be
+ * compressed already) gives the MAC a keyed BLAKE2b-256 of the key's MAC
+ * half gives, at every length around the block boundaries, and after the
+ * key is replaced and the ring grows. */
+static void prepared_mac_state_is_keyed_blake2b(void **state)
+{
+    obol_keyring *ring = ring_with_raw_key(7, key_a);
+    uint8_t msg[700];
+    obol_error err;
+    (void)state;
+
+    for (size_t i = 0; i < sizeof msg; i++)
+        msg[i] = (uint8_t)(i * 29 + 3);
+    for (int round = 0; round < 2; round++) {
+        obol_key key;
+
+        assert_int_equal(obol_keyring_verify_key(ring, 7, &key), OBOL_OK);
+        for (size_t len = 1; len <= sizeof msg; len++) {
+            crypto_generichash_state prepared;
+            uint8_t got[OBOL_MAC_BYTES], want[OBOL_MAC_BYTES];
+
+            assert_int_equal(obol_keyring_mac_state(ring, 7, &prepared, NULL),
+                             OBOL_OK);
+            crypto_generichash_update(&prepared, msg, len);
+            crypto_generichash_final(&prepared, got, sizeof got);
+            crypto_generichash(want, sizeof want, msg, len, key.mac,
+                               OBOL_KEY_BYTES);
+            assert_memory_equal(got, want, sizeof got);
+        }
+        /* Replaced under its id, with four more keys after it. */
+        assert_int_equal(obol_keyring_add(ring, 7, key_b, 1, &err), OBOL_OK);
+        for (uint32_t id = 20; id < 24; id++)
+            assert_int_equal(obol_keyring_add(ring, id, key_a, 0, &err),
+                             OBOL_OK);
+    }
+    obol_keyring_free(ring);
+}
+
+static void mac_state_of_an_unknown_key_id_is_a_key_error(void **state)
+{
+    obol_keyring *ring = ring_with_raw_key(1, key_a);
+    crypto_generichash_state prepared;
+    (void)state;
+
+    assert_int_equal(obol_keyring_mac_state(ring, 2, &prepared, NULL),
+                     OBOL_ERR_KEY);
+    obol_keyring_free(ring);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1192,6 +1305,9 @@ int main(void)
         cmocka_unit_test(unloadable_old_secret_is_a_key_error_naming_its_key_id),
         cmocka_unit_test(secret_source_must_be_env_or_file),
         cmocka_unit_test(unseal_messages_never_contain_the_secret),
+        cmocka_unit_test(seal_mac_is_the_documented_one_for_any_context),
+        cmocka_unit_test(prepared_mac_state_is_keyed_blake2b),
+        cmocka_unit_test(mac_state_of_an_unknown_key_id_is_a_key_error),
     };
 
     return cmocka_run_group_tests_name("seal", tests, NULL, NULL);
