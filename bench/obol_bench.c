@@ -754,9 +754,8 @@ static void bench_floor(core_bench *b, raw_bench *raw, const uint8_t key[32])
 
     floor_setup(&f, raw, b, key);
     run_alternating(rows, READ_ROWS);
-    printf("read path, CPU time, medians of %d alternating rounds (prepared "
-           "key states %s the key block):\n", STATS_ROUNDS,
-           obol_keyring_skips_key_block() ? "skip" : "do not skip");
+    printf("read path, CPU time, medians of %d alternating rounds:\n",
+           STATS_ROUNDS);
     printf("%-28s %10.0f ops/s %8.0f ns\n", rows[FLOOR].name,
            1e9 / median_ns(&rows[FLOOR]), median_ns(&rows[FLOOR]));
     printf("%-28s %10.0f ops/s %8.0f ns\n", rows[FLOOR_PREPARED].name,

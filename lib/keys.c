@@ -46,98 +46,22 @@ struct obol_keyring {
     int can_sign;            /* keys[signing_index] signs; set once, read
                                 without the lock (atomic) */
     size_t signing_index;
-    /* sizeof(crypto_generichash_state), from memory: a copy of a size the
-     * compiler knows becomes `rep movs`, which takes longer to start than
-     * the library's memcpy() takes to copy it. */
-    size_t mac_state_bytes;
 };
 
 /*
- * A keyed BLAKE2b is the unkeyed one over the key padded to a block, then
- * the message: one compression of five for a typical record goes to the
- * key block. libsodium compresses a block only when more input follows,
- * so a state merely initialised with the key and copied still compresses
- * the key block every time. To save it, the prepared state absorbs one
- * block and one byte of zeros, which makes libsodium compress the key
- * block, and then forgets the zeros it buffered by setting the buffer's
- * length to 0. That length is not in libsodium's interface: its BLAKE2b
- * state has been, in every release since the state became opaque, the
- * chaining value h[8], counters t[2], flags f[2], a two-block buffer and
- * then the buffer's length, a size_t at byte 352. So the first keyring
- * checks once, on a key of its own, that a state prepared so gives the
- * same MAC as crypto_generichash() for messages of 1 to 300 bytes and a
- * few longer; if not (another layout), keys are only initialised, which
- * is slower by one compression and otherwise the same. Such a state must
- * absorb at least one byte before it is finished (every seal absorbs a
- * header first): with no input the key block would have had to be the
- * last one.
+ * Every MAC of a key starts from the same keyed BLAKE2b state, so it is
+ * made once per key and copied, which saves initialising the key each
+ * time. libsodium keeps the key block buffered until more input follows,
+ * so the copy still compresses it on each MAC; skipping that too would
+ * mean writing into libsodium's opaque state, which obol does not do.
  */
-#define STATE_BUFLEN_OFFSET (8 * 8 + 2 * 8 + 2 * 8 + 2 * 128)
-#define KEY_BLOCK_BYTES 128
-
-static int key_block_skippable;
-static pthread_once_t key_block_check = PTHREAD_ONCE_INIT;
-
-static void init_mac_state(crypto_generichash_state *state,
-                           const uint8_t mac_key[OBOL_KEY_BYTES], int skip)
-{
-    static const uint8_t zeros[KEY_BLOCK_BYTES + 1];
-    size_t none = 0;
-
-    crypto_generichash_init(state, mac_key, OBOL_KEY_BYTES, OBOL_MAC_BYTES);
-    if (!skip)
-        return;
-    crypto_generichash_update(state, zeros, sizeof zeros);
-    memcpy((unsigned char *)state + STATE_BUFLEN_OFFSET, &none, sizeof none);
-}
-
-static int same_mac(const crypto_generichash_state *prepared,
-                    const uint8_t *key, const uint8_t *msg, size_t len)
-{
-    crypto_generichash_state state = *prepared;
-    uint8_t got[OBOL_MAC_BYTES];
-    uint8_t want[OBOL_MAC_BYTES];
-
-    crypto_generichash_update(&state, msg, len);
-    crypto_generichash_final(&state, got, sizeof got);
-    crypto_generichash(want, sizeof want, msg, len, key, OBOL_KEY_BYTES);
-    return memcmp(got, want, sizeof got) == 0;
-}
-
-static void check_key_block_skip(void)
-{
-    static const size_t longer[] = { 383, 384, 385, 1000, 4097 };
-    uint8_t key[OBOL_KEY_BYTES];
-    uint8_t msg[4097];
-    crypto_generichash_state prepared;
-    int same = sizeof prepared >= STATE_BUFLEN_OFFSET + sizeof(size_t);
-
-    for (size_t i = 0; i < sizeof key; i++)
-        key[i] = (uint8_t)(0xa5 ^ i);
-    for (size_t i = 0; i < sizeof msg; i++)
-        msg[i] = (uint8_t)(i * 131 + 7);
-    if (same)
-        init_mac_state(&prepared, key, 1);
-    for (size_t len = 1; len <= 300 && same; len++)
-        same = same_mac(&prepared, key, msg, len);
-    for (size_t k = 0; k < sizeof longer / sizeof longer[0] && same; k++)
-        same = same_mac(&prepared, key, msg, longer[k]);
-    key_block_skippable = same;
-}
-
-int obol_keyring_skips_key_block(void)
-{
-    pthread_once(&key_block_check, check_key_block_skip);
-    return key_block_skippable;
-}
-
 /* The state every MAC of mac_key starts from, in slot. */
 static void prepare_mac_state(key_slot *slot)
 {
     crypto_generichash_state state;
 
-    pthread_once(&key_block_check, check_key_block_skip);
-    init_mac_state(&state, slot->key.mac, key_block_skippable);
+    crypto_generichash_init(&state, slot->key.mac, OBOL_KEY_BYTES,
+                            OBOL_MAC_BYTES);
     memcpy(slot->mac_state, &state, sizeof state);
     sodium_memzero(&state, sizeof state);
 }
@@ -164,7 +88,6 @@ obol_keyring *obol_keyring_new(void)
         free(ring);
         return NULL;
     }
-    ring->mac_state_bytes = sizeof(crypto_generichash_state);
     return ring;
 }
 
@@ -311,8 +234,7 @@ int obol_keyring_mac_state(obol_keyring *ring, uint32_t key_id,
     pthread_rwlock_rdlock(&ring->lock);
     slot = find_key(ring, key_id);
     if (slot >= 0) {
-        memcpy(state, ring->keys[slot].mac_state,
-               __atomic_load_n(&ring->mac_state_bytes, __ATOMIC_RELAXED));
+        memcpy(state, ring->keys[slot].mac_state, sizeof *state);
         if (key != NULL)
             *key = ring->keys[slot].key;
     }

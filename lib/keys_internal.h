@@ -72,17 +72,11 @@ int obol_keyring_verify_key(obol_keyring *ring, uint32_t key_id, obol_key *out);
 
 /* Copies into *state the keyed BLAKE2b-256 state every MAC of key_id's
  * MAC key starts from, and into *key (unless NULL) the key itself:
- * OBOL_OK, or OBOL_ERR_KEY when the ring does not hold key_id. The state
- * may have absorbed the key block already (keys.c): absorb at least one
- * byte before crypto_generichash_final(). It is key material: the caller
+ * OBOL_OK, or OBOL_ERR_KEY when the ring does not hold key_id. It is
+ * key material: the caller
  * wipes it (and *key) with sodium_memzero() when done. */
 int obol_keyring_mac_state(obol_keyring *ring, uint32_t key_id,
                            crypto_generichash_state *state, obol_key *key);
-
-/* Whether the prepared states have the key block compressed already
- * (libsodium's state is laid out as keys.c expects), which saves one
- * compression per MAC. */
-int obol_keyring_skips_key_block(void);
 
 /* Whether the ring can sign at all. */
 int obol_keyring_can_sign(obol_keyring *ring);

@@ -1208,8 +1208,8 @@ static void seal_mac_is_the_documented_one_for_any_context(void **state)
     obol_keyring_free(ring);
 }
 
-/* The state the keyring prepares for a key (keys.c: the key block may be
- * compressed already) gives the MAC a keyed BLAKE2b-256 of the key's MAC
+/* The state the keyring prepares for a key (keys.c) gives the MAC a
+ * keyed BLAKE2b-256 of the key's MAC
  * half gives, at every length around the block boundaries, and after the
  * key is replaced and the ring grows. */
 static void prepared_mac_state_is_keyed_blake2b(void **state)
