@@ -1,0 +1,12 @@
+# The Redis driver's non-blocking slots (ABI 1.6) against a real
+# redis-server: single server here, a cluster and TLS below.
+REDIS_ASYNC_KIT_SOURCES = tests/redis_async_kit.c tests/redis_async_kit.h \
+	tests/redis_harness.c tests/redis_harness.h
+
+check_PROGRAMS += tests/test_redis_async
+TESTS += tests/test_redis_async
+tests_test_redis_async_SOURCES = tests/test_redis_async.c \
+	$(REDIS_ASYNC_KIT_SOURCES)
+tests_test_redis_async_CFLAGS = $(TEST_CFLAGS) $(HIREDIS_CFLAGS)
+tests_test_redis_async_LDADD = $(TEST_LIBS) $(HIREDIS_LIBS) $(PTHREAD_LIBS)
+EXTRA_tests_test_redis_async_DEPENDENCIES = drivers/redis.la
