@@ -20,6 +20,8 @@ lib_libobolcore_la_SOURCES = \
 	lib/refresh.c \
 	lib/prefixes.c \
 	lib/stats.c lib/stats_internal.h \
+	lib/queue.c lib/queue_internal.h lib/queue_ops.c \
+	lib/workers.c lib/workers_internal.h \
 	lib/store.c lib/store_internal.h
 lib_libobolcore_la_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DOBOL_DRIVER_DIR='"$(driverdir)"'

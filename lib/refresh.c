@@ -125,8 +125,9 @@ static int decide(obol_store *st, const obol_token *t, obol_session *s,
     return status;
 }
 
-static int refresh(obol_store *st, const char *token, int64_t refresh_ttl,
-                   obol_session **session, char **new_token, obol_error *err)
+int obol_store_refresh(obol_store *st, const char *token, int64_t refresh_ttl,
+                       obol_session **session, char **new_token,
+                       obol_error *err)
 {
     obol_error local;
     obol_token *t = NULL;
@@ -166,6 +167,6 @@ int obol_refresh(obol_store *st, const char *token, int64_t refresh_ttl,
     uint64_t started = obol_stats_start(st);
 
     return obol_stats_finish(st, OBOL_OP_REFRESH, started,
-                             refresh(st, token, refresh_ttl, session,
-                                     new_token, err));
+                             obol_store_refresh(st, token, refresh_ttl,
+                                                session, new_token, err));
 }

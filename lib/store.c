@@ -14,6 +14,7 @@
 #include "loader_internal.h"
 #include "record_internal.h"
 #include "store_internal.h"
+#include "workers_internal.h"
 
 const char *obol_version(int *major, int *minor, int *patch)
 {
@@ -175,6 +176,12 @@ static obol_store *store_new(void)
         free(st);
         return NULL;
     }
+    if (pthread_mutex_init(&st->workers_lock, NULL) != 0) {
+        pthread_mutex_destroy(&st->call_lock);
+        obol_keyring_free(st->keys);
+        free(st);
+        return NULL;
+    }
     st->now = system_now;
     st->opened_ns = obol_stats_now_ns();
     return st;
@@ -219,11 +226,15 @@ void obol_store_close(obol_store *st)
 {
     if (st == NULL)
         return;
+    /* The workers finish what closed queues left them before the driver
+     * goes; the driver completes its own (driver.h, ABI 1.6). */
+    obol_workers_stop(st->workers);
     if (st->handle != NULL)
         st->driver->close(st->handle);
     obol_keyring_free(st->keys);
     obol_config_clear(&st->config);
     pthread_mutex_destroy(&st->call_lock);
+    pthread_mutex_destroy(&st->workers_lock);
     obol_stats_free(st->stats);
     free(st);
 }
@@ -312,12 +323,19 @@ int obol_store_get(obol_store *st, const char *sid, const char *uid,
     obol_store_driver_enter(st);
     status = st->driver->get(st->handle, &key, &bytes, &len, err);
     obol_store_driver_leave(st);
+    return obol_store_get_finish(st, &key, status, bytes, len, out, err);
+}
+
+int obol_store_get_finish(obol_store *st, const obol_driver_key *key,
+                          int status, uint8_t *bytes, size_t len,
+                          obol_session **out, obol_error *err)
+{
     if (status == OBOL_NOT_FOUND)
         return obol_set_error(err, OBOL_NOT_FOUND,
                               "get: session not found: no such record");
     if (status != OBOL_OK)
         return status;
-    status = obol_record_open(st, &key, bytes, len, out, err);
+    status = obol_record_open(st, key, bytes, len, out, err);
     free(bytes);
     if (status == OBOL_ERR_CORRUPT || status == OBOL_NOT_FOUND)
         return obol_not_found_because(err, "get");
@@ -403,10 +421,20 @@ int obol_store_write(obol_store *st, const obol_driver_key *key,
     status = obol_record_build(st, key, s, new_lock, &sealed, &record, err);
     if (status != OBOL_OK)
         return status;
-    obol_store_driver_enter(st);
-    status = st->driver->put(st->handle, &record, expected_lock, now, err);
-    obol_store_driver_leave(st);
+    status = obol_store_put_record(st, &record, expected_lock, now, err);
     obol_record_buf_release(&sealed);
+    return status;
+}
+
+int obol_store_put_record(obol_store *st, const obol_driver_record *record,
+                          uint64_t expected_lock, int64_t now,
+                          obol_error *err)
+{
+    int status;
+
+    obol_store_driver_enter(st);
+    status = st->driver->put(st->handle, record, expected_lock, now, err);
+    obol_store_driver_leave(st);
     if (status == OBOL_CONFLICT)
         obol_stats_conflict(st);
     return status;
@@ -520,6 +548,34 @@ int obol_upsert(obol_store *st, obol_session *s, obol_error *err)
                              obol_store_upsert(st, s, err));
 }
 
+int obol_store_upsert_begin(obol_store *st, const obol_session *s,
+                            obol_driver_key *key, int64_t *now,
+                            obol_error *err)
+{
+    int status = obol_store_begin_write(st, "upsert", s, key, now, err);
+
+    if (status == OBOL_NOT_FOUND) {
+        /* Succeeds, and says so: the message of an OBOL_OK. */
+        obol_set_error(err, OBOL_OK, "upsert: nothing written: the session "
+                       "is no longer live (refresh_expires_at %lld is before "
+                       "now, %lld)", (long long)s->refresh_expires_at,
+                       (long long)*now);
+        return OBOL_NOT_FOUND;
+    }
+    return status;
+}
+
+int obol_store_upsert_end(obol_session *s, int status, obol_error *err)
+{
+    if (status == OBOL_OK)
+        s->lock_version++;
+    else if (status == OBOL_CONFLICT)
+        obol_set_error(err, OBOL_CONFLICT,
+                       "upsert: lock_version %llu is stale or the session "
+                       "is gone", (unsigned long long)s->lock_version);
+    return status;
+}
+
 int obol_store_upsert(obol_store *st, obol_session *s, obol_error *err)
 {
     obol_error local;
@@ -529,26 +585,14 @@ int obol_store_upsert(obol_store *st, obol_session *s, obol_error *err)
 
     if (err == NULL)
         err = &local;
-    status = obol_store_begin_write(st, "upsert", s, &key, &now, err);
-    if (status == OBOL_NOT_FOUND) {
-        /* Succeeds, and says so: the message of an OBOL_OK. */
-        obol_set_error(err, OBOL_OK, "upsert: nothing written: the session "
-                       "is no longer live (refresh_expires_at %lld is before "
-                       "now, %lld)", (long long)s->refresh_expires_at,
-                       (long long)now);
+    status = obol_store_upsert_begin(st, s, &key, &now, err);
+    if (status == OBOL_NOT_FOUND)
         return OBOL_OK;
-    }
     if (status != OBOL_OK)
         return status;
     status = obol_store_write(st, &key, s, s->lock_version + 1,
                               s->lock_version, now, err);
-    if (status == OBOL_OK)
-        s->lock_version++;
-    else if (status == OBOL_CONFLICT)
-        obol_set_error(err, OBOL_CONFLICT,
-                       "upsert: lock_version %llu is stale or the session "
-                       "is gone", (unsigned long long)s->lock_version);
-    return status;
+    return obol_store_upsert_end(s, status, err);
 }
 
 /* ------------------------------------------------------------- counts */
@@ -698,8 +742,9 @@ static int remove_expired(obol_store *st, int64_t now, uint64_t *removed,
     return status;
 }
 
-static int delete_counted(obol_store *st, const char *sid, const char *uid,
-                          const char *type, uint64_t *removed, obol_error *err)
+int obol_store_delete_counted(obol_store *st, const char *sid,
+                              const char *uid, const char *type,
+                              uint64_t *removed, obol_error *err)
 {
     obol_error local;
     obol_driver_key key;
@@ -727,27 +772,19 @@ int obol_delete_counted(obol_store *st, const char *sid, const char *uid,
     uint64_t started = obol_stats_start(st);
 
     return obol_stats_finish(st, OBOL_OP_DELETE, started,
-                             delete_counted(st, sid, uid, type, removed, err));
+                             obol_store_delete_counted(st, sid, uid, type,
+                                                       removed, err));
 }
 
 int obol_store_delete(obol_store *st, const char *sid, const char *uid,
                       const char *type, obol_error *err)
 {
-    return delete_counted(st, sid, uid, type, NULL, err);
+    return obol_store_delete_counted(st, sid, uid, type, NULL, err);
 }
 
-/* Collects the sessions of one user and type from list(). */
-typedef struct collector {
-    obol_store *st;
-    obol_session **items;
-    size_t count;
-    size_t capacity;
-    obol_error *err;
-} collector;
-
-static int collect(void *arg, const obol_driver_record *record)
+int obol_store_collect(void *arg, const obol_driver_record *record)
 {
-    collector *c = arg;
+    obol_store_collector *c = arg;
     obol_session *s;
     int status;
 
@@ -772,12 +809,12 @@ static int collect(void *arg, const obol_driver_record *record)
     return OBOL_OK;
 }
 
-static int get_all(obol_store *st, const char *uid, const char *type,
-                   obol_session ***out, size_t *count, obol_error *err)
+int obol_store_get_all(obol_store *st, const char *uid, const char *type,
+                       obol_session ***out, size_t *count, obol_error *err)
 {
     obol_error local;
     obol_driver_key key;
-    collector c = { 0 };
+    obol_store_collector c = { 0 };
     int status;
 
     if (err == NULL)
@@ -793,15 +830,21 @@ static int get_all(obol_store *st, const char *uid, const char *type,
     c.st = st;
     c.err = err;
     obol_store_driver_enter(st);
-    status = st->driver->list(st->handle, &key, collect, &c, err);
+    status = st->driver->list(st->handle, &key, obol_store_collect, &c, err);
     obol_store_driver_leave(st);
+    return obol_store_collected(&c, status, out, count, err);
+}
+
+int obol_store_collected(obol_store_collector *c, int status,
+                         obol_session ***out, size_t *count, obol_error *err)
+{
     if (status != OBOL_OK) {
-        obol_sessions_free(c.items, c.count);
+        obol_sessions_free(c->items, c->count);
         return status;
     }
     obol_clear_error(err);
-    *out = c.items;
-    *count = c.count;
+    *out = c->items;
+    *count = c->count;
     return OBOL_OK;
 }
 
@@ -811,12 +854,13 @@ int obol_get_all(obol_store *st, const char *uid, const char *type,
     uint64_t started = obol_stats_start(st);
 
     return obol_stats_finish(st, OBOL_OP_GET_ALL, started,
-                             get_all(st, uid, type, out, count, err));
+                             obol_store_get_all(st, uid, type, out, count,
+                                                err));
 }
 
-static int delete_all_counted(obol_store *st, const char *uid,
-                              const char *type, uint64_t *removed,
-                              obol_error *err)
+int obol_store_delete_all_counted(obol_store *st, const char *uid,
+                                  const char *type, uint64_t *removed,
+                                  obol_error *err)
 {
     obol_error local;
     obol_driver_key key;
@@ -838,7 +882,8 @@ int obol_delete_all_counted(obol_store *st, const char *uid, const char *type,
     uint64_t started = obol_stats_start(st);
 
     return obol_stats_finish(st, OBOL_OP_DELETE_ALL, started,
-                             delete_all_counted(st, uid, type, removed, err));
+                             obol_store_delete_all_counted(st, uid, type,
+                                                           removed, err));
 }
 
 int obol_delete_all(obol_store *st, const char *uid, const char *type,

@@ -32,6 +32,12 @@ struct obol_store {
     uint64_t driver_calls;   /* every driver call so far (atomic) */
     obol_stats_state *stats; /* obol_store_stats(); NULL with stats=0 */
     uint64_t opened_ns;      /* the monotonic clock at open */
+
+    /* The non-blocking API's worker threads, started by the first
+     * operation that needs them (queue.c). */
+    pthread_mutex_t workers_lock;
+    struct obol_workers *workers;
+    unsigned worker_count;   /* 0: the default */
 };
 
 /* obol_get(), obol_upsert() and obol_delete() without counting a call:
@@ -41,6 +47,52 @@ int obol_store_get(obol_store *st, const char *sid, const char *uid,
 int obol_store_upsert(obol_store *st, obol_session *s, obol_error *err);
 int obol_store_delete(obol_store *st, const char *sid, const char *uid,
                       const char *type, obol_error *err);
+
+/* The other operations without counting a call: what the non-blocking
+ * API's workers run (queue_ops.c), counted once when their callback runs. */
+int obol_store_delete_counted(obol_store *st, const char *sid,
+                              const char *uid, const char *type,
+                              uint64_t *removed, obol_error *err);
+int obol_store_get_all(obol_store *st, const char *uid, const char *type,
+                       obol_session ***out, size_t *count, obol_error *err);
+int obol_store_delete_all_counted(obol_store *st, const char *uid,
+                                  const char *type, uint64_t *removed,
+                                  obol_error *err);
+int obol_store_refresh(obol_store *st, const char *token, int64_t refresh_ttl,
+                       obol_session **session, char **new_token,
+                       obol_error *err);
+
+/* The end of a get, once the driver answered status with bytes (which it
+ * consumes): the session in *out, or the status and message obol_get()
+ * gives. */
+int obol_store_get_finish(obol_store *st, const obol_driver_key *key,
+                          int status, uint8_t *bytes, size_t len,
+                          obol_session **out, obol_error *err);
+
+/* The two ends of an upsert around its write. begin checks s and fills
+ * key and *now: OBOL_OK to write, OBOL_NOT_FOUND when there is nothing to
+ * write (the upsert then succeeds, with err saying why), or an error. end
+ * takes the write's status: moves s->lock_version on after OBOL_OK, says
+ * what a conflict means, and returns status. */
+int obol_store_upsert_begin(obol_store *st, const obol_session *s,
+                            obol_driver_key *key, int64_t *now,
+                            obol_error *err);
+int obol_store_upsert_end(obol_session *s, int status, obol_error *err);
+
+/* Collects the sessions of one user and type from list(): pass
+ * obol_store_collect as the visitor, then obol_store_collected() with
+ * list()'s status for what obol_get_all() returns. */
+typedef struct obol_store_collector {
+    obol_store *st;
+    obol_session **items;
+    size_t count;
+    size_t capacity;
+    obol_error *err;
+} obol_store_collector;
+
+int obol_store_collect(void *arg, const obol_driver_record *record);
+int obol_store_collected(obol_store_collector *c, int status,
+                         obol_session ***out, size_t *count, obol_error *err);
 
 /* Sends a printf-style message to the store's logger, if any. */
 void obol_store_log(obol_store *st, int level, const char *fmt, ...)
@@ -89,6 +141,12 @@ int obol_store_begin_write(obol_store *st, const char *op,
 int obol_store_write(obol_store *st, const obol_driver_key *key,
                      const obol_session *s, uint64_t new_lock,
                      uint64_t expected_lock, int64_t now, obol_error *err);
+
+/* put() of a sealed record: OBOL_OK, OBOL_CONFLICT (counted) or an
+ * error. */
+int obol_store_put_record(obol_store *st, const obol_driver_record *record,
+                          uint64_t expected_lock, int64_t now,
+                          obol_error *err);
 
 /* Several compare-and-sets of sealed records at once (driver.h's
  * put_batch), through the driver's put_batch when it has one and put()

@@ -357,13 +357,15 @@ static void table_declares_itself(void **state)
     assert_null(driver->schemes[1]);
     assert_int_equal(driver->capabilities,
                      OBOL_DRIVER_THREAD_SAFE | OBOL_DRIVER_MULTI_PROCESS
-                         | OBOL_DRIVER_PERSISTENT);
+                         | OBOL_DRIVER_PERSISTENT | OBOL_DRIVER_LOCAL);
     /* ABI 1.1: put_batch; 1.2: check; 1.3: prefixes; 1.5: the counted
-     * removals (not 1.4's stats). */
-    assert_int_equal(driver->abi_minor, 5);
+     * removals (not 1.4's stats); 1.6: OBOL_DRIVER_LOCAL, no native
+     * non-blocking slots. */
+    assert_int_equal(driver->abi_minor, 6);
     assert_int_equal(driver->struct_size, sizeof(obol_driver));
     assert_true(OBOL_DRIVER_HAS_SLOT(driver, put_batch, 1));
     assert_true(OBOL_DRIVER_HAS_SLOT(driver, check, 2));
+    assert_false(OBOL_DRIVER_HAS_SLOT(driver, submit, 6));
     assert_true(OBOL_DRIVER_HAS_SLOT(driver, prefixes, 3));
     assert_true(OBOL_DRIVER_HAS_SLOT(driver, del_counted, 5));
     assert_true(OBOL_DRIVER_HAS_SLOT(driver, del_all_counted, 5));

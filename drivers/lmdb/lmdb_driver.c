@@ -785,13 +785,14 @@ static const char *const lmdb_schemes[] = { "lmdb", NULL };
 
 static const obol_driver lmdb_driver = {
     .abi_major = OBOL_DRIVER_ABI_MAJOR,
-    .abi_minor = 5,   /* every slot up to the counted removals (1.5) but
-                         stats (1.4) */
+    .abi_minor = 6,   /* every slot up to the counted removals (1.5) but
+                         stats (1.4), and OBOL_DRIVER_LOCAL (1.6); no
+                         native non-blocking path: it runs inline */
     .struct_size = sizeof(obol_driver),
     .name = "lmdb",
     .schemes = lmdb_schemes,
     .capabilities = OBOL_DRIVER_THREAD_SAFE | OBOL_DRIVER_MULTI_PROCESS
-                    | OBOL_DRIVER_PERSISTENT,
+                    | OBOL_DRIVER_PERSISTENT | OBOL_DRIVER_LOCAL,
     .open = lmdb_open,
     .close = lmdb_close,
     .get = lmdb_get,

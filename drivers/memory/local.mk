@@ -30,3 +30,12 @@ tests_test_static_driver_SOURCES = tests/test_static_driver.c \
 	drivers/memory/memory_driver.c
 tests_test_static_driver_CFLAGS = $(TEST_CFLAGS)
 tests_test_static_driver_LDADD = $(TEST_LIBS) $(PTHREAD_LIBS)
+
+# The core's side of the non-blocking API, against the memory driver behind
+# a table that answers late, never, or inside submit().
+check_PROGRAMS += tests/test_queue
+TESTS += tests/test_queue
+tests_test_queue_SOURCES = tests/test_queue.c \
+	drivers/memory/memory_driver.c
+tests_test_queue_CFLAGS = $(TEST_CFLAGS)
+tests_test_queue_LDADD = $(TEST_LIBS) $(PTHREAD_LIBS)

@@ -777,11 +777,12 @@ static const char *const memory_schemes[] = { "memory", NULL };
  * slot it fills. */
 static const obol_driver memory_driver = {
     .abi_major = OBOL_DRIVER_ABI_MAJOR,
-    .abi_minor = 5,
+    .abi_minor = 6,   /* OBOL_DRIVER_LOCAL: runs inline, no native
+                         non-blocking path */
     .struct_size = sizeof(obol_driver),
     .name = "memory",
     .schemes = memory_schemes,
-    .capabilities = OBOL_DRIVER_THREAD_SAFE,
+    .capabilities = OBOL_DRIVER_THREAD_SAFE | OBOL_DRIVER_LOCAL,
     .open = memory_open,
     .close = memory_close,
     .get = memory_get,

@@ -1042,7 +1042,8 @@ OBOL_API double obol_op_stats_quantile(const obol_op_stats *op, double q);
  * How an operation runs depends on the driver: a driver with native
  * support (Redis) pipelines it on its own connections; one whose calls are
  * local and fast (LMDB, memory) runs it at submit time, its callback still
- * waiting for dispatch; any other runs it on a small pool of worker
+ * waiting for dispatch, unless it is a write that flushes to disk (LMDB's
+ * upserts and deletes); anything else runs on a small pool of worker
  * threads of the store. obol_queue_options.mode can choose.
  *
  * Every operation accepted (its submit returned OBOL_OK) has its callback
@@ -1055,8 +1056,8 @@ typedef struct obol_queue obol_queue;
 
 /* How a queue runs its operations. */
 enum {
-    OBOL_QUEUE_AUTO = 0,    /* inline on a local driver, else native, else
-                               the worker pool */
+    OBOL_QUEUE_AUTO = 0,    /* inline on a local driver (but for durable
+                               writes), else native, else the workers */
     OBOL_QUEUE_WORKERS = 1, /* always the worker pool */
     OBOL_QUEUE_INLINE = 2,  /* always at submit time, blocking the caller
                                for the whole call (tests, benchmarks) */
