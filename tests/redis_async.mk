@@ -10,3 +10,14 @@ tests_test_redis_async_SOURCES = tests/test_redis_async.c \
 tests_test_redis_async_CFLAGS = $(TEST_CFLAGS) $(HIREDIS_CFLAGS)
 tests_test_redis_async_LDADD = $(TEST_LIBS) $(HIREDIS_LIBS) $(PTHREAD_LIBS)
 EXTRA_tests_test_redis_async_DEPENDENCIES = drivers/redis.la
+
+# Through the public API on a six-node cluster of the test's own:
+# migration and failover under load, one connection per master.
+check_PROGRAMS += tests/test_redis_async_cluster
+TESTS += tests/test_redis_async_cluster
+tests_test_redis_async_cluster_SOURCES = tests/test_redis_async_cluster.c \
+	tests/store_checks.c tests/store_checks.h $(REDIS_CLUSTER_SOURCES)
+tests_test_redis_async_cluster_CFLAGS = $(TEST_CFLAGS) $(HIREDIS_CFLAGS)
+tests_test_redis_async_cluster_LDADD = $(TEST_LIBS) $(HIREDIS_LIBS) \
+	$(PTHREAD_LIBS)
+EXTRA_tests_test_redis_async_cluster_DEPENDENCIES = drivers/redis.la
