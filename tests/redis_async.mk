@@ -21,3 +21,12 @@ tests_test_redis_async_cluster_CFLAGS = $(TEST_CFLAGS) $(HIREDIS_CFLAGS)
 tests_test_redis_async_cluster_LDADD = $(TEST_LIBS) $(HIREDIS_LIBS) \
 	$(PTHREAD_LIBS)
 EXTRA_tests_test_redis_async_cluster_DEPENDENCIES = drivers/redis.la
+
+# Over TLS (rediss://): large records pipelined, a stall.
+check_PROGRAMS += tests/test_redis_async_tls
+TESTS += tests/test_redis_async_tls
+tests_test_redis_async_tls_SOURCES = tests/test_redis_async_tls.c \
+	$(REDIS_ASYNC_KIT_SOURCES)
+tests_test_redis_async_tls_CFLAGS = $(TEST_CFLAGS) $(HIREDIS_CFLAGS)
+tests_test_redis_async_tls_LDADD = $(TEST_LIBS) $(HIREDIS_LIBS) $(PTHREAD_LIBS)
+EXTRA_tests_test_redis_async_tls_DEPENDENCIES = drivers/redis.la

@@ -291,6 +291,40 @@ static void a_completion_may_submit_again(void **state)
     async_kit_driver->close(h);
 }
 
+/* wait_replicas: WAIT goes behind each write on the same connection, and
+ * a shortfall is the blocking put()'s error. */
+static void a_write_waits_for_replicas_as_put_does(void **state)
+{
+    void *h = open_with("&wait_replicas=1&wait_timeout_ms=20");
+    async_kit_op *op;
+    (void)state;
+
+    op = async_kit_put(h, "ivy", "web", "s1", "sealed", 0, 1);
+    assert_int_equal(async_kit_wait(op), OBOL_ERR_BACKEND);
+    assert_non_null(strstr(op->message, "only 0 of 1 replicas"));
+    async_kit_free(op);
+    /* The read behind it is not held up by WAIT. */
+    op = async_kit_get(h, "ivy", "web", "s1");
+    assert_int_equal(async_kit_wait(op), OBOL_OK);
+    async_kit_free(op);
+    async_kit_driver->close(h);
+}
+
+/* A server that lost the scripts (SCRIPT FLUSH) runs their source. */
+static void a_flushed_script_is_run_from_its_source(void **state)
+{
+    void *h = open_with("");
+    redisContext *raw = redis_harness_client(redis);
+    (void)state;
+
+    assert_non_null(raw);
+    assert_int_equal(redis_harness_run(raw, "SCRIPT FLUSH"), 0);
+    assert_int_equal(async_kit_run_put(h, "jack", "web", "s1", "x", 0, 1),
+                     OBOL_OK);
+    redisFree(raw);
+    async_kit_driver->close(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -308,6 +342,10 @@ int main(void)
         cmocka_unit_test_setup(a_restarted_server_is_reached_again,
                                test_setup),
         cmocka_unit_test_setup(a_completion_may_submit_again, test_setup),
+        cmocka_unit_test_setup(a_write_waits_for_replicas_as_put_does,
+                               test_setup),
+        cmocka_unit_test_setup(a_flushed_script_is_run_from_its_source,
+                               test_setup),
     };
 
     redis_harness_require();
