@@ -31,6 +31,7 @@
      OBOL_DRIVER_OP_BIT(OBOL_DRIVER_OP_LIST))
 
 #define EPOLL_BATCH 64
+#define SPARE_MAX 4096
 
 typedef struct async_op async_op;
 typedef struct async_conn async_conn;
@@ -99,6 +100,15 @@ struct redis_async {
     op_list ready;           /* to send now */
     op_list waiting;         /* backing off */
     async_conn *conns;
+    /* Operations' records for reuse: malloc() and free() of each, the
+     * one on the submitting thread and the other on this one, showed in
+     * a profile. The thread gathers what it is done with in freed and
+     * hands it over to spare now and then. */
+    pthread_mutex_t spare_mutex;
+    async_op *spare;
+    size_t spare_count;
+    async_op *freed;
+    size_t freed_count;
     /* Counted atomically, read by stats(). */
     redis_pool_counters counters;
 };
@@ -219,12 +229,70 @@ static void heap_remove(redis_async *a, async_op *op)
 
 /* ------------------------------------------------------------ completing */
 
-static void op_free(async_op *op)
+/* Forgets op: kept for reuse by the thread (a not NULL), else freed. */
+static void op_free(redis_async *a, async_op *op)
 {
     if (op->held != NULL)
         freeReplyObject(op->held);
     redis_command_clear(&op->cmd);
-    free(op);
+    if (a == NULL) {
+        free(op);
+        return;
+    }
+    op->next = a->freed;
+    a->freed = op;
+    a->freed_count++;
+}
+
+/* Hands the records the thread is done with to submit(), keeping at
+ * most SPARE_MAX. */
+static void give_spares(redis_async *a)
+{
+    async_op *op;
+
+    if (a->freed == NULL)
+        return;
+    pthread_mutex_lock(&a->spare_mutex);
+    while (a->spare_count < SPARE_MAX && (op = a->freed) != NULL) {
+        a->freed = op->next;
+        op->next = a->spare;
+        a->spare = op;
+        a->spare_count++;
+    }
+    pthread_mutex_unlock(&a->spare_mutex);
+    while ((op = a->freed) != NULL) {
+        a->freed = op->next;
+        free(op);
+    }
+    a->freed_count = 0;
+}
+
+/* A zeroed record for a new operation. */
+static async_op *op_new(redis_async *a)
+{
+    async_op *op;
+
+    pthread_mutex_lock(&a->spare_mutex);
+    op = a->spare;
+    if (op != NULL) {
+        a->spare = op->next;
+        a->spare_count--;
+    }
+    pthread_mutex_unlock(&a->spare_mutex);
+    if (op == NULL)
+        return calloc(1, sizeof *op);
+    memset(op, 0, sizeof *op);
+    return op;
+}
+
+static void free_list(async_op *op)
+{
+    while (op != NULL) {
+        async_op *next = op->next;
+
+        free(op);
+        op = next;
+    }
 }
 
 /* Hands op back to the core, exactly once, and forgets it. */
@@ -240,7 +308,7 @@ static void finish(redis_async *a, async_op *op, int status)
     }
     if (a != NULL)
         heap_remove(a, op);
-    op_free(op);
+    op_free(a, op);
     driver_op->complete(driver_op, status, status == OBOL_OK ? NULL : &err);
 }
 
@@ -889,6 +957,7 @@ static void *run(void *arg)
     redis_async *a = arg;
 
     while (!take_submitted(a)) {
+        give_spares(a);
         resume_waiting(a);
         send_ready(a);
         flush_all(a);
@@ -909,6 +978,9 @@ static void async_destroy(redis_async *a)
     if (a->event_fd >= 0)
         close(a->event_fd);
     pthread_mutex_destroy(&a->mutex);
+    pthread_mutex_destroy(&a->spare_mutex);
+    free_list(a->spare);
+    free_list(a->freed);
     free(a->heap);
     free(a);
 }
@@ -939,6 +1011,7 @@ static redis_async *async_new(redis_handle *h, obol_error *err)
     }
     a->h = h;
     pthread_mutex_init(&a->mutex, NULL);
+    pthread_mutex_init(&a->spare_mutex, NULL);
     a->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     a->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     failed = a->epoll_fd < 0 || a->event_fd < 0 ||
@@ -1024,7 +1097,7 @@ int redis_async_submit(redis_handle *h, obol_driver_op *op, obol_error *err)
     a = started(h, err);
     if (a == NULL)
         return err->status;
-    aop = calloc(1, sizeof *aop);
+    aop = op_new(a);
     if (aop == NULL)
         return redis_host->set_error(err, OBOL_ERR_NOMEM,
                                      "redis: out of memory");
@@ -1039,7 +1112,7 @@ int redis_async_submit(redis_handle *h, obol_driver_op *op, obol_error *err)
     pthread_mutex_lock(&a->mutex);
     if (a->stopping) {
         pthread_mutex_unlock(&a->mutex);
-        op_free(aop);
+        op_free(NULL, aop);
         return redis_host->set_error(err, OBOL_ERR_CANCELLED,
                                      "redis %s: submit: the store is closing",
                                      h->settings.where);

@@ -441,30 +441,56 @@ static int grow_out(redis_conn *conn, size_t len)
     return 0;
 }
 
-/* Appends one command; one that carries a secret (AUTH) has hiredis's
- * formatted copy wiped, and the output buffer wiped once it is sent. */
+/* Writes a RESP header ("*3\r\n", "$5\r\n") at out (when not NULL)
+ * and returns its length. */
+static size_t put_header(char *out, char kind, size_t n)
+{
+    char digits[24];
+    size_t len = 0;
+
+    do {
+        digits[len++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n > 0);
+    if (out != NULL) {
+        out[0] = kind;
+        for (size_t i = 0; i < len; i++)
+            out[1 + i] = digits[len - 1 - i];
+        out[1 + len] = '\r';
+        out[2 + len] = '\n';
+    }
+    return len + 3;
+}
+
+/* Appends one command, formatted in RESP straight into the output
+ * buffer: no copy of it anywhere else (so one that carries a secret,
+ * AUTH, is wiped with the buffer once sent), and no allocation on the
+ * way, which a pipeline of many small commands would pay for each. */
 static int append_command(redis_conn *conn, int argc, const char **argv,
                           const size_t *argv_len, int secret,
                           obol_error *err)
 {
-    char *command = NULL;
-    int len = redisFormatCommandArgv(&command, argc, argv, argv_len);
-    int status = OBOL_OK;
+    size_t total = put_header(NULL, '*', (size_t)argc);
+    char *at;
 
-    if (len < 0)
+    for (int i = 0; i < argc; i++)
+        total += put_header(NULL, '$', argv_len[i]) + argv_len[i] + 2;
+    if (grow_out(conn, total) != 0)
         return nomem(err);
-    if (grow_out(conn, (size_t)len) != 0) {
-        status = nomem(err);
-    } else {
-        memcpy(conn->out + conn->out_len, command, (size_t)len);
-        conn->out_len += (size_t)len;
-        conn->appended_total += (uint64_t)len;
-        conn->out_secret |= secret;
+    at = conn->out + conn->out_len;
+    at += put_header(at, '*', (size_t)argc);
+    for (int i = 0; i < argc; i++) {
+        at += put_header(at, '$', argv_len[i]);
+        if (argv_len[i] > 0)
+            memcpy(at, argv[i], argv_len[i]);
+        at += argv_len[i];
+        *at++ = '\r';
+        *at++ = '\n';
     }
-    if (secret)
-        OPENSSL_cleanse(command, (size_t)len);
-    redisFreeCommand(command);
-    return status;
+    conn->out_len += total;
+    conn->appended_total += (uint64_t)total;
+    conn->out_secret |= secret;
+    return OBOL_OK;
 }
 
 int redis_conn_append(redis_conn *conn, int argc, const char **argv,

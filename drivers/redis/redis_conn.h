@@ -1,8 +1,9 @@
 /*
  * One connection to one server, on the driver's own non-blocking socket
  * (TCP or unix), over TLS when the settings have a TLS context
- * (redis_tls.h: rediss://, rediss+cluster://). hiredis only formats
- * commands (redisFormatCommandArgv) and parses replies (redisReader);
+ * (redis_tls.h: rediss://, rediss+cluster://). Commands are formatted
+ * here, straight into the output buffer; hiredis only parses replies
+ * (redisReader);
  * every wait is a poll() bounded by the deadline of the call, so a server
  * that stalls, or drips a reply one byte at a time, cannot stretch a call
  * past it. The TLS handshake is bounded by the connect's deadline.
