@@ -2,6 +2,8 @@
 # redis-server: single server here, a cluster and TLS below.
 REDIS_ASYNC_KIT_SOURCES = tests/redis_async_kit.c tests/redis_async_kit.h \
 	tests/redis_harness.c tests/redis_harness.h
+REDIS_ASYNC_LOAD_SOURCES = tests/redis_async_load.c tests/redis_async_load.h \
+	tests/store_checks.c tests/store_checks.h
 
 check_PROGRAMS += tests/test_redis_async
 TESTS += tests/test_redis_async
@@ -16,7 +18,7 @@ EXTRA_tests_test_redis_async_DEPENDENCIES = drivers/redis.la
 check_PROGRAMS += tests/test_redis_async_cluster
 TESTS += tests/test_redis_async_cluster
 tests_test_redis_async_cluster_SOURCES = tests/test_redis_async_cluster.c \
-	tests/store_checks.c tests/store_checks.h $(REDIS_CLUSTER_SOURCES)
+	$(REDIS_ASYNC_LOAD_SOURCES) $(REDIS_CLUSTER_SOURCES)
 tests_test_redis_async_cluster_CFLAGS = $(TEST_CFLAGS) $(HIREDIS_CFLAGS)
 tests_test_redis_async_cluster_LDADD = $(TEST_LIBS) $(HIREDIS_LIBS) \
 	$(PTHREAD_LIBS)
@@ -30,3 +32,13 @@ tests_test_redis_async_tls_SOURCES = tests/test_redis_async_tls.c \
 tests_test_redis_async_tls_CFLAGS = $(TEST_CFLAGS) $(HIREDIS_CFLAGS)
 tests_test_redis_async_tls_LDADD = $(TEST_LIBS) $(HIREDIS_LIBS) $(PTHREAD_LIBS)
 EXTRA_tests_test_redis_async_tls_DEPENDENCIES = drivers/redis.la
+
+# On a Sentinel-resolved master: SENTINEL FAILOVER under load.
+check_PROGRAMS += tests/test_redis_async_sentinel
+TESTS += tests/test_redis_async_sentinel
+tests_test_redis_async_sentinel_SOURCES = tests/test_redis_async_sentinel.c \
+	$(REDIS_ASYNC_LOAD_SOURCES) $(REDIS_SENTINEL_SOURCES)
+tests_test_redis_async_sentinel_CFLAGS = $(TEST_CFLAGS) $(HIREDIS_CFLAGS)
+tests_test_redis_async_sentinel_LDADD = $(TEST_LIBS) $(HIREDIS_LIBS) \
+	$(PTHREAD_LIBS)
+EXTRA_tests_test_redis_async_sentinel_DEPENDENCIES = drivers/redis.la

@@ -310,6 +310,32 @@ static void a_write_waits_for_replicas_as_put_does(void **state)
     async_kit_driver->close(h);
 }
 
+/* Writes pipelined with wait_replicas share their WAIT: one out on the
+ * connection at a time, answering for every write before it, so 200
+ * writes that all fall short end in a few wait_timeout_ms, not in 200. */
+static void pipelined_writes_share_one_wait(void **state)
+{
+    enum { COUNT = 200 };
+    void *h = open_with("&wait_replicas=1&wait_timeout_ms=100");
+    async_kit_op *ops[COUNT];
+    double started = redis_harness_monotonic_ms();
+    (void)state;
+
+    for (int i = 0; i < COUNT; i++) {
+        char id[16];
+
+        snprintf(id, sizeof id, "s%d", i);
+        ops[i] = async_kit_put(h, "kate", "web", id, "sealed", 0, 1);
+    }
+    for (int i = 0; i < COUNT; i++) {
+        assert_int_equal(async_kit_wait(ops[i]), OBOL_ERR_BACKEND);
+        assert_non_null(strstr(ops[i]->message, "replicas"));
+        async_kit_free(ops[i]);
+    }
+    assert_true(redis_harness_monotonic_ms() - started < 2000);
+    async_kit_driver->close(h);
+}
+
 /* A server that lost the scripts (SCRIPT FLUSH) runs their source. */
 static void a_flushed_script_is_run_from_its_source(void **state)
 {
@@ -344,6 +370,7 @@ int main(void)
         cmocka_unit_test_setup(a_completion_may_submit_again, test_setup),
         cmocka_unit_test_setup(a_write_waits_for_replicas_as_put_does,
                                test_setup),
+        cmocka_unit_test_setup(pipelined_writes_share_one_wait, test_setup),
         cmocka_unit_test_setup(a_flushed_script_is_run_from_its_source,
                                test_setup),
     };

@@ -36,11 +36,20 @@
 typedef struct async_op async_op;
 typedef struct async_conn async_conn;
 
-/* The replies one operation's commands bring, in the order sent. */
+typedef struct op_list {
+    async_op *head, *tail;
+} op_list;
+
+/* What a reply is for: the ASKING before a command, the command, or a
+ * WAIT. With wait_replicas, one WAIT follows the last write of each
+ * batch sent (redis_router_wants_wait()): it answers for every write
+ * before it on the connection, and a WAIT after each write would hold
+ * the whole pipeline for up to wait_timeout_ms per write. */
 enum { PART_ASKING, PART_MAIN, PART_WAIT };
 
 /* One reply a connection waits for. op NULL: nobody waits for it any
- * more (ASKING's, or a timed-out operation's): it is dropped. */
+ * more (ASKING's, a WAIT's, or a timed-out operation's): it is dropped,
+ * or (WAIT) handed to the writes it answers for. */
 typedef struct sent_entry {
     async_op *op;
     int part;
@@ -53,6 +62,9 @@ struct async_conn {
     size_t ring_cap;         /* a power of two */
     uint64_t head, tail;
     size_t live;             /* operations waiting for a reply here */
+    op_list awaiting;        /* writes waiting for a WAIT, in order */
+    size_t unwaited;         /* of those, appended since the last WAIT */
+    int waiting;             /* a WAIT was sent and has not answered */
     uint32_t events;         /* as registered with epoll */
     int dirty;               /* output appended since the last send */
     int draining;            /* the oldest reply never came: no new
@@ -77,14 +89,13 @@ struct async_op {
     async_conn *conn;        /* OP_SENT */
     uint64_t seq;            /* OP_SENT: its command's place in the ring */
     uint64_t sent_from;      /* its bytes start there in conn's stream */
-    int with_wait;
+    int with_wait;           /* a write a WAIT answers for */
+    uint64_t wait_seq;       /* the place of that WAIT in the ring;
+                                UINT64_MAX until it is appended */
     redisReply *held;        /* the command's reply, until WAIT's comes */
-    async_op *prev, *next;   /* the list it is on */
+    async_op *prev, *next;   /* the list it is on (a SENT one: its
+                                connection's awaiting, if anything) */
 };
-
-typedef struct op_list {
-    async_op *head, *tail;
-} op_list;
 
 struct redis_async {
     redis_handle *h;
@@ -225,6 +236,17 @@ static void heap_remove(redis_async *a, async_op *op)
     heap_set(a, i, last);
     heap_up(a, i);
     heap_down(a, last->heap_index);
+}
+
+/* How long the thread may block (a connect, a refresh) for op: until the
+ * earliest deadline of all it runs, so that no other operation ends late
+ * for it. */
+static int64_t block_until(const redis_async *a, const async_op *op)
+{
+    int64_t earliest = a->heap_len > 0 ? a->heap[0]->op->deadline_ms
+                                       : op->op->deadline_ms;
+
+    return earliest < op->op->deadline_ms ? earliest : op->op->deadline_ms;
 }
 
 /* ------------------------------------------------------------ completing */
@@ -418,6 +440,9 @@ static void conn_close(redis_async *a, async_conn *c)
     }
     c->head = c->tail = 0;
     c->live = 0;
+    c->awaiting.head = c->awaiting.tail = NULL;
+    c->unwaited = 0;
+    c->waiting = 0;
     c->events = 0;
     c->dirty = 0;
 }
@@ -443,6 +468,10 @@ static void conn_failed(redis_async *a, async_conn *c, const obol_error *err)
     op_list lost = { NULL, NULL };
     async_op *op;
 
+    while ((op = list_pop(&c->awaiting)) != NULL) {
+        op->conn = NULL;
+        list_push(&lost, op);
+    }
     for (uint64_t seq = c->head; seq != c->tail; seq++) {
         op = c->ring[seq & (c->ring_cap - 1)].op;
         if (op != NULL && op->conn == c) {
@@ -508,8 +537,8 @@ static async_conn *conn_for(redis_async *a, redis_node *node, int64_t deadline,
     } else {
         had_one = 1;
     }
-    status = redis_conn_open(&node->ep, &a->h->settings, deadline, &c->conn,
-                             err);
+    status = redis_topology_connect(a->h->topology, node, deadline, &c->conn,
+                                    err);
     if (status != OBOL_OK) {
         c->conn = NULL;
         count(&a->counters.connect_failures);
@@ -541,20 +570,22 @@ static int append_op(redis_async *a, async_conn *c, async_op *op)
     if (op->route.a.asking && ring_push(c, NULL, PART_ASKING) != 0)
         status = OBOL_ERR_NOMEM;
     if (status == OBOL_OK)
-        status = redis_router_append(&a->h->router, c->conn,
-                                     &op->cmd.sc.call, &op->route.a,
-                                     &op->with_wait, &op->err);
+        status = redis_router_append(c->conn, &op->cmd.sc.call, &op->route.a,
+                                     &op->err);
     op->seq = c->tail;
     if (status == OBOL_OK && ring_push(c, op, PART_MAIN) != 0)
-        status = OBOL_ERR_NOMEM;
-    if (status == OBOL_OK && op->with_wait &&
-        ring_push(c, op, PART_WAIT) != 0)
         status = OBOL_ERR_NOMEM;
     if (status != OBOL_OK)
         return redis_host->set_error(&op->err, OBOL_ERR_NOMEM,
                                      "redis: out of memory");
     op->state = OP_SENT;
     op->conn = c;
+    op->with_wait = redis_router_wants_wait(&a->h->router, &op->cmd.sc.call);
+    if (op->with_wait) {
+        op->wait_seq = UINT64_MAX;
+        list_push(&c->awaiting, op);
+        c->unwaited++;
+    }
     c->live++;
     c->dirty = 1;
     return OBOL_OK;
@@ -572,7 +603,7 @@ static void send_op(redis_async *a, async_op *op)
         after_attempt(a, op, REDIS_RETRY_REFRESH, NULL);
         return;
     }
-    c = conn_for(a, node, deadline_of(op), &op->err);
+    c = conn_for(a, node, block_until(a, op), &op->err);
     if (c == NULL) {
         status = op->err.status;
         if (status == OBOL_ERR_NOMEM || status == OBOL_ERR_INVALID ||
@@ -596,8 +627,9 @@ static void send_op(redis_async *a, async_op *op)
 
 /* ------------------------------------------------------------- replies */
 
-/* A command's reply (and WAIT's, when it had one), read as
- * redis_router_call() reads them. */
+/* A command's reply (and the WAIT's that answers for it, when it is a
+ * write that waits: the caller's to free), read as redis_router_call()
+ * reads them. */
 static void on_answer(redis_async *a, async_op *op, redis_node *node,
                       redisReply *reply, redisReply *wait_reply)
 {
@@ -618,9 +650,32 @@ static void on_answer(redis_async *a, async_op *op, redis_node *node,
     } else {
         op->err.status = OBOL_OK;
     }
-    if (wait_reply != NULL)
-        freeReplyObject(wait_reply);
     after_attempt(a, op, result, reply);
+}
+
+/* The WAIT at seq answers for the writes before it: they are at the
+ * front of the awaiting list, their own replies held. */
+static void on_wait_reply(redis_async *a, async_conn *c, uint64_t seq,
+                          redisReply *reply)
+{
+    op_list answered = { NULL, NULL };
+    async_op *op;
+
+    c->waiting = 0;
+    if (c->unwaited > 0)
+        c->dirty = 1;   /* their WAIT goes with the next send */
+    while (c->awaiting.head != NULL && c->awaiting.head->wait_seq == seq) {
+        op = list_pop(&c->awaiting);
+        list_push(&answered, op);
+    }
+    while ((op = list_pop(&answered)) != NULL) {
+        redisReply *held = op->held;
+
+        op->held = NULL;
+        detach(a, op);
+        on_answer(a, op, c->node, held, reply);
+    }
+    freeReplyObject(reply);
 }
 
 /* The next reply on c goes to whoever waits for it first. */
@@ -629,24 +684,22 @@ static void on_reply(redis_async *a, async_conn *c, redisReply *reply)
     sent_entry e = c->ring[c->head & (c->ring_cap - 1)];
     redis_node *node = c->node;
     async_op *op = e.op;
-    redisReply *held;
 
     c->head++;
+    if (e.part == PART_WAIT) {
+        on_wait_reply(a, c, c->head - 1, reply);
+        return;
+    }
     if (op == NULL || e.part == PART_ASKING) {
         freeReplyObject(reply);
         return;
     }
-    if (e.part == PART_MAIN && op->with_wait) {
+    if (op->with_wait) {
         op->held = reply;
         return;
     }
-    held = op->held;
-    op->held = NULL;
     detach(a, op);
-    if (e.part == PART_WAIT)
-        on_answer(a, op, node, held, reply);
-    else
-        on_answer(a, op, node, reply, NULL);
+    on_answer(a, op, node, reply, NULL);
 }
 
 static void conn_error(redis_async *a, async_conn *c, const obol_error *err)
@@ -692,6 +745,28 @@ static void on_readable(redis_async *a, async_conn *c)
         watch(a, c, EPOLLIN | EPOLLOUT);
 }
 
+/* One WAIT behind the writes appended since the last one, which it
+ * answers for. At most one is out on a connection: a server whose
+ * replicas fall short holds each WAIT for wait_timeout_ms, and the next
+ * writes, sent meanwhile, queue behind it in any case; they get one WAIT
+ * together when it answers. */
+static int append_wait(redis_async *a, async_conn *c, obol_error *err)
+{
+    uint64_t seq = c->tail;
+
+    if (redis_router_append_wait(&a->h->router, c->conn, err) != OBOL_OK)
+        return err->status;
+    if (ring_push(c, NULL, PART_WAIT) != 0)
+        return redis_host->set_error(err, OBOL_ERR_NOMEM,
+                                     "redis: out of memory");
+    for (async_op *op = c->awaiting.tail;
+         op != NULL && op->wait_seq == UINT64_MAX; op = op->prev)
+        op->wait_seq = seq;
+    c->unwaited = 0;
+    c->waiting = 1;
+    return OBOL_OK;
+}
+
 /* Sends what c has to send; what it waits for decides its epoll events. */
 static void flush(redis_async *a, async_conn *c)
 {
@@ -699,6 +774,10 @@ static void flush(redis_async *a, async_conn *c)
     short wait_for = 0;
 
     c->dirty = 0;
+    if (c->unwaited > 0 && !c->waiting && append_wait(a, c, &err) != OBOL_OK) {
+        conn_error(a, c, &err);
+        return;
+    }
     if (redis_conn_send_now(c->conn, "send", &wait_for, &err) != OBOL_OK) {
         conn_error(a, c, &err);
         return;
@@ -725,15 +804,22 @@ static void on_event(redis_async *a, async_conn *c, uint32_t events)
         flush(a, c);
 }
 
-/* Closes the draining connections nothing waits on any more. */
+/* Closes the draining connections nothing waits on any more, and, with
+ * Sentinel, the idle ones to a master the Sentinels no longer name (as
+ * the pools retire theirs). */
 static void sweep(redis_async *a)
 {
+    redis_topology *t = a->h->topology;
+    redis_node *master = redis_topology_is_sentinel(t)
+                             ? redis_topology_route(t, 0)
+                             : NULL;
     async_conn *c = a->conns;
 
     while (c != NULL) {
         async_conn *next = c->next;
 
-        if (c->draining && c->live == 0) {
+        if (c->live == 0 &&
+            (c->draining || (master != NULL && c->node != master))) {
             conn_close(a, c);
             conn_free(a, c);
         }
@@ -768,10 +854,13 @@ static void time_out(redis_async *a, async_op *op)
     if (op->state == OP_SENT) {
         async_conn *c = op->conn;
 
-        for (uint64_t s = op->seq; s <= op->seq + (uint64_t)op->with_wait;
-             s++)
-            if (s >= c->head && s < c->tail)
-                c->ring[s & (c->ring_cap - 1)].op = NULL;
+        if (op->seq >= c->head)
+            c->ring[op->seq & (c->ring_cap - 1)].op = NULL;
+        if (op->with_wait) {
+            if (op->wait_seq == UINT64_MAX)
+                c->unwaited--;
+            list_remove(&c->awaiting, op);
+        }
         /* The server has not answered the oldest command for the whole
          * of its time: stalled, or the way to it is gone. Later commands
          * would wait behind it; new ones go on a new connection. */
@@ -841,7 +930,7 @@ static int take_submitted(redis_async *a)
     pthread_mutex_unlock(&a->mutex);
     if (taken.head != NULL && redis_topology_can_move(a->h->topology))
         redis_topology_refresh_if_due(a->h->topology,
-                                      redis_router_deadline(&a->h->router));
+                                      block_until(a, taken.head));
     while ((op = list_pop(&taken)) != NULL) {
         if (heap_push(a, op) != 0) {
             redis_host->set_error(&op->err, OBOL_ERR_NOMEM,
@@ -871,7 +960,7 @@ static void resume_waiting(redis_async *a)
             list_remove(&a->waiting, op);
             if (redis_route_resume(&a->h->router, &op->cmd.sc.call,
                                    &op->route, deadline_of(op),
-                                   &op->err) != OBOL_OK) {
+                                   block_until(a, op), &op->err) != OBOL_OK) {
                 finish(a, op, op->err.status);
             } else {
                 op->state = OP_READY;
@@ -1052,11 +1141,6 @@ uint32_t redis_async_native_ops(redis_handle *h)
 {
     obol_error ignored = { 0 };
 
-    /* A Sentinel master is checked (ROLE) on every new connection of
-     * the pools' opener; the I/O thread's connections are not, so the
-     * core's workers run those operations on the pools. */
-    if (redis_topology_is_sentinel(h->topology))
-        return 0;
     return started(h, &ignored) != NULL ? NATIVE_KINDS : 0;
 }
 
@@ -1089,8 +1173,7 @@ int redis_async_submit(redis_handle *h, obol_driver_op *op, obol_error *err)
     int status, wake;
 
     if (op->struct_size < offsetof(obol_driver_op, driver_data) +
-                              sizeof op->driver_data ||
-        redis_topology_is_sentinel(h->topology))
+                              sizeof op->driver_data)
         return redis_host->set_error(err, OBOL_ERR_INVALID,
                                      "redis %s: submit: not run natively "
                                      "here", h->settings.where);

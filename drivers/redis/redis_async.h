@@ -35,8 +35,9 @@
 
 typedef struct redis_async redis_async;
 
-/* The kinds h runs natively (OBOL_DRIVER_OP_BIT()s), starting the thread;
- * 0 for a Sentinel handle, or when the thread cannot start. */
+/* The kinds h runs natively (OBOL_DRIVER_OP_BIT()s: all five, on a
+ * single server, a cluster and a Sentinel-resolved master), starting the
+ * thread; 0 when it cannot start. */
 uint32_t redis_async_native_ops(redis_handle *h);
 
 /* Accepts op (OBOL_OK: op->complete will run exactly once) or refuses

@@ -109,18 +109,21 @@ static int wants_wait(const redis_router *r, const redis_call *call)
     return call->is_write && r->settings->wait_replicas > 0;
 }
 
-int redis_router_append(redis_router *r, redis_conn *conn,
-                        const redis_call *call, const redis_attempt *a,
-                        int *with_wait, obol_error *err)
+int redis_router_append(redis_conn *conn, const redis_call *call,
+                        const redis_attempt *a, obol_error *err)
 {
-    int status = append_command(conn, call, a, err);
-    int wait = wants_wait(r, call);
+    return append_command(conn, call, a, err);
+}
 
-    if (status == OBOL_OK && wait)
-        status = append_wait(conn, r->settings, err);
-    if (with_wait != NULL)
-        *with_wait = wait;
-    return status;
+int redis_router_wants_wait(const redis_router *r, const redis_call *call)
+{
+    return wants_wait(r, call);
+}
+
+int redis_router_append_wait(const redis_router *r, redis_conn *conn,
+                             obol_error *err)
+{
+    return append_wait(conn, r->settings, err);
 }
 
 /* ------------------------------------------------------- reading replies */
@@ -312,7 +315,9 @@ static redis_outcome try_node(redis_router *r, const redis_call *call,
         redis_topology_mark_failed(r->topology, node);
         return REDIS_RETRY_REFRESH;
     }
-    status = redis_router_append(r, conn, call, a, NULL, err);
+    status = append_command(conn, call, a, err);
+    if (status == OBOL_OK && wants_wait(r, call))
+        status = append_wait(conn, r->settings, err);
     if (status == OBOL_OK)
         status = redis_conn_flush(conn, *deadline, call->what, &sent_any, err);
     if (status != OBOL_OK) {
@@ -468,12 +473,13 @@ int redis_route_next(redis_router *r, const redis_call *call,
 }
 
 int redis_route_resume(redis_router *r, const redis_call *call,
-                       redis_route *route, int64_t deadline, obol_error *err)
+                       redis_route *route, int64_t deadline,
+                       int64_t block_until, obol_error *err)
 {
     if (redis_now_ms() >= deadline)
         return gave_up(call, route->tries, err);
     if (route->refresh) {
-        refresh_for_call(r, deadline, 1, &route->refresh_failure);
+        refresh_for_call(r, block_until, 1, &route->refresh_failure);
         route->node = owner_of(r, call, &route->refresh_failure, err);
         route->refresh = 0;
     }
@@ -508,7 +514,8 @@ int redis_router_call(redis_router *r, const redis_call *call,
             return err->status;
         case REDIS_ROUTE_LATER:
             sleep_ms(wait_ms);
-            if (redis_route_resume(r, call, &route, deadline, err) != OBOL_OK)
+            if (redis_route_resume(r, call, &route, deadline, deadline,
+                                   err) != OBOL_OK)
                 return err->status;
             break;
         default:

@@ -122,12 +122,18 @@ typedef struct redis_route {
     int refresh;             /* refresh before the next attempt */
 } redis_route;
 
-/* Appends [ASKING], the command (EVALSHA, or EVAL of its script when the
- * attempt says so) and, after a write when the store has wait_replicas,
- * WAIT; *with_wait (may be NULL) tells whether it did. */
-int redis_router_append(redis_router *r, redis_conn *conn,
-                        const redis_call *call, const redis_attempt *a,
-                        int *with_wait, obol_error *err);
+/* Appends [ASKING] and the command (EVALSHA, or EVAL of its script when
+ * the attempt says so). */
+int redis_router_append(redis_conn *conn, const redis_call *call,
+                        const redis_attempt *a, obol_error *err);
+
+/* Whether call is a write that the store's wait_replicas follows with
+ * WAIT, and that WAIT. One WAIT answers for every write the connection
+ * sent before it: a pipeline needs one after its last write, not one
+ * after each. */
+int redis_router_wants_wait(const redis_router *r, const redis_call *call);
+int redis_router_append_wait(const redis_router *r, redis_conn *conn,
+                             obol_error *err);
 
 /* What an error reply of call from node means, with err set to say so. */
 redis_outcome redis_router_classify(redis_router *r, const redis_call *call,
@@ -166,8 +172,11 @@ int redis_route_next(redis_router *r, const redis_call *call,
 /* After the backoff: refreshes the map when the route asked for it and
  * looks for the owner again. OBOL_OK to attempt again (route->node may
  * be NULL: the attempt is then REDIS_RETRY_REFRESH), or the call's final
- * error (no time left) in err. May block on a refresh, until deadline. */
+ * error (no time left before deadline) in err. May block on a refresh,
+ * until block_until (the I/O thread gives the earliest deadline of all
+ * it runs, so that one call's refresh never makes another late). */
 int redis_route_resume(redis_router *r, const redis_call *call,
-                       redis_route *route, int64_t deadline, obol_error *err);
+                       redis_route *route, int64_t deadline,
+                       int64_t block_until, obol_error *err);
 
 #endif
