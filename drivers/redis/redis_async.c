@@ -322,16 +322,16 @@ static void finish(redis_async *a, async_op *op, int status)
 {
     obol_driver_op *driver_op = op->op;
     obol_error err = op->err;
+    /* A status err does not hold is a visitor's own (LIST): the core
+     * has its reason, and no message of the driver's replaces it. */
+    const obol_error *why = status != OBOL_OK && err.status == status
+                                ? &err
+                                : NULL;
 
-    if (err.status != status) {
-        /* A visitor's own status: the core has its reason. */
-        err.status = status;
-        err.message[0] = '\0';
-    }
     if (a != NULL)
         heap_remove(a, op);
     op_free(a, op);
-    driver_op->complete(driver_op, status, status == OBOL_OK ? NULL : &err);
+    driver_op->complete(driver_op, status, why);
 }
 
 /* The answer to op, through the blocking slot's own decoding. */
