@@ -26,8 +26,11 @@ build_packages="build-essential autoconf automake libtool pkg-config
     libjansson-dev libssl-dev"
 # openssl: the command the TLS tests make their certificates with;
 # tmux: the terminal tests/test_progress.sh draws the progress bar in;
-# groff-base: the man pages are rendered with warnings on
-test_packages="redis-server valgrind python3 openssl tmux groff-base"
+# groff-base: the man pages are rendered with warnings on;
+# libuv1-dev, libevent-dev: the example programs of the event-loop adapters
+# (include/obol/uv.h, event.h), which make check runs
+test_packages="redis-server valgrind python3 openssl tmux groff-base
+    libuv1-dev libevent-dev"
 
 install_packages() {
     sudo=""

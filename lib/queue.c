@@ -64,6 +64,9 @@ int64_t obol_queue_timeout_ms(const obol_queue *q) { return q->timeout_ms; }
 int obol_queue_mode(const obol_queue *q) { return q->mode; }
 uint32_t obol_queue_native_ops(const obol_queue *q) { return q->native_ops; }
 
+/* Read by the owner's thread, which alone sets it. */
+int obol_queue_closing(const obol_queue *q) { return q->closed; }
+
 /* ------------------------------------------------------------- lists */
 
 static void list_push(op_list *l, queue_op *op)

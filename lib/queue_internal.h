@@ -92,6 +92,7 @@ obol_store *obol_queue_store(const obol_queue *q);
 int64_t obol_queue_timeout_ms(const obol_queue *q);
 int obol_queue_mode(const obol_queue *q);
 uint32_t obol_queue_native_ops(const obol_queue *q);
+int obol_queue_closing(const obol_queue *q);
 
 /* The store's worker threads, started at the first call; NULL (err
  * filled) when they cannot be. */

@@ -215,6 +215,9 @@ static int check_submit(const obol_queue *q, obol_done_fn done,
     if (q == NULL || done == NULL)
         return obol_set_error(err, OBOL_ERR_INVALID,
                               "%s: queue and callback must not be NULL", op);
+    if (obol_queue_closing(q))
+        return obol_set_error(err, OBOL_ERR_CANCELLED, "%s: the queue is "
+                              "being closed and takes nothing more", op);
     return OBOL_OK;
 }
 
@@ -300,6 +303,12 @@ static void upsert_settle(queue_op *op)
                                               &op->err);
 }
 
+/* An upsert that had nothing to write leaves the session as it is. */
+static void upsert_settle_unwritten(queue_op *op)
+{
+    op->result.upserted = op->session;
+}
+
 /* The record to write, sealed from s now, before s goes back to the
  * caller's hands at any deadline. */
 static int upsert_seal(queue_op *op, obol_session *s, obol_error *err)
@@ -343,6 +352,7 @@ static int upsert_async(obol_queue *q, obol_session *s, obol_done_fn done,
     if (status == OBOL_NOT_FOUND) {
         op->err = said;                /* OBOL_OK: why nothing was written */
         op->result.status = OBOL_OK;
+        op->settle = upsert_settle_unwritten;
         return start_done(op);
     }
     status = upsert_seal(op, s, err);
@@ -359,19 +369,36 @@ static int upsert_async(obol_queue *q, obol_session *s, obol_done_fn done,
 
 /* ------------------------------------------------------------ deletes */
 
+/* Where the driver counts its removals (ABI 1.5), where else the count
+ * would cost a read first (store.c, "counts"): the result says so. */
+static uint64_t *count_if_free(queue_op *op, int counts)
+{
+    if (counts)
+        return &op->result.removed;
+    op->result.removed = OBOL_REMOVED_UNKNOWN;
+    return NULL;
+}
+
 static void delete_run(queue_op *op)
 {
+    const obol_driver *d = op->st->driver;
+    uint64_t *removed =
+        count_if_free(op, OBOL_DRIVER_HAS_SLOT(d, del_counted, 5));
+
     op->result.status = obol_store_delete_counted(op->st, op->sid, op->uid,
-                                                  op->type,
-                                                  &op->result.removed,
+                                                  op->type, removed,
                                                   &op->err);
 }
 
 static void delete_all_run(queue_op *op)
 {
-    op->result.status =
-        obol_store_delete_all_counted(op->st, op->uid, op->type,
-                                      &op->result.removed, &op->err);
+    const obol_driver *d = op->st->driver;
+    uint64_t *removed =
+        count_if_free(op, OBOL_DRIVER_HAS_SLOT(d, del_all_counted, 5));
+
+    op->result.status = obol_store_delete_all_counted(op->st, op->uid,
+                                                      op->type, removed,
+                                                      &op->err);
 }
 
 static void removal_native_done(queue_op *op, int status)

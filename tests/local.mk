@@ -94,6 +94,16 @@ tests_test_store_redis_LDADD = $(TEST_LIBS) $(HIREDIS_LIBS) $(PTHREAD_LIBS)
 # The installed library, headers, pkg-config file and driver, used the way
 # an application uses them.
 TESTS += tests/test_installed.sh tests/test_out_of_tree.sh
+# The event-loop examples, and docs/ASYNC.md's copy of one.
+TESTS += tests/test_examples.sh
+EXTRA_DIST += tests/test_examples.sh
+# The adapters, include/obol/uv.h and event.h, on real loops.
+check_PROGRAMS += tests/test_adapters
+TESTS += tests/test_adapters
+tests_test_adapters_SOURCES = tests/test_adapters.c
+tests_test_adapters_CFLAGS = $(TEST_CFLAGS) $(LIBUV_CFLAGS) $(LIBEVENT_CFLAGS)
+tests_test_adapters_LDADD = $(TEST_LIBS) $(LIBUV_LIBS) $(LIBEVENT_LIBS) $(PTHREAD_LIBS)
+EXTRA_tests_test_adapters_DEPENDENCIES = drivers/memory.la
 EXTRA_DIST += tests/test_installed.sh tests/installed_api.c \
 	tests/test_out_of_tree.sh tests/install_tree.sh
 AM_TESTS_ENVIRONMENT += CC='$(CC)'; export CC; MAKE='$(MAKE)'; export MAKE; \

@@ -1070,8 +1070,9 @@ typedef struct obol_queue_options {
     int mode;             /* OBOL_QUEUE_*; 0 is OBOL_QUEUE_AUTO */
     int64_t timeout_ms;   /* deadline of each operation after its submit;
                              0: 5000 */
-    unsigned workers;     /* threads of the store's worker pool, set by the
-                             first queue that needs it; 0: 4 */
+    unsigned workers;     /* threads of the store's worker pool: the first
+                             queue opened with a nonzero value sets it;
+                             0: leave it (4 when none does) */
 } obol_queue_options;
 
 /*
@@ -1088,11 +1089,17 @@ typedef struct obol_result {
     obol_session *session;   /* get, refresh: the session on OBOL_OK */
     obol_session **sessions; /* get_all: the sessions on OBOL_OK */
     size_t count;            /* get_all: how many */
-    uint64_t removed;        /* delete, delete_all: records removed */
+    uint64_t removed;        /* delete, delete_all: records removed, or
+                                OBOL_REMOVED_UNKNOWN */
     char *new_token;         /* refresh: the token to hand out on OBOL_OK */
     obol_session *upserted;  /* upsert: the caller's session, given back
                                 (lock_version moved on when written) */
 } obol_result;
+
+/* What obol_result.removed holds when the driver cannot count what it
+ * removes (no counted slots, ABI 1.5; every driver of obol's own counts):
+ * the non-blocking deletes never spend an extra read on a count. */
+#define OBOL_REMOVED_UNKNOWN UINT64_MAX
 
 /* Runs once per accepted operation, on the thread that dispatches (or
  * closes) the queue. It may submit more operations to the same queue; it
@@ -1141,7 +1148,9 @@ OBOL_API size_t obol_queue_pending(const obol_queue *q);
 /*
  * The operations. Each checks what it can without the backend (arguments,
  * a signing key, sizes) and returns that error at once, with done never
- * to run; OBOL_OK means done will run exactly once. Strings are copied:
+ * to run; OBOL_OK means done will run exactly once. A queue being closed
+ * (a callback that obol_queue_close() runs) takes nothing more:
+ * OBOL_ERR_CANCELLED. Strings are copied:
  * the caller may free them when the call returns. obol_upsert_async()
  * borrows s until its callback, which gets it back in result->upserted:
  * do not touch or free it in between. The results are those of the
