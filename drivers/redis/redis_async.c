@@ -86,6 +86,7 @@ struct async_op {
     int reconnected;         /* a single server's lost connection was
                                 retried once */
     int64_t retry_at;        /* OP_WAITING */
+    int final_status;        /* finished, to deliver */
     async_conn *conn;        /* OP_SENT */
     uint64_t seq;            /* OP_SENT: its command's place in the ring */
     uint64_t sent_from;      /* its bytes start there in conn's stream */
@@ -111,6 +112,7 @@ struct redis_async {
     op_list ready;           /* to send now */
     op_list waiting;         /* backing off */
     async_conn *conns;
+    async_op *done, *done_tail;  /* finished, to hand to the core */
     /* Operations' records for reuse: malloc() and free() of each, the
      * one on the submitting thread and the other on this one, showed in
      * a profile. The thread gathers what it is done with in freed and
@@ -318,7 +320,7 @@ static void free_list(async_op *op)
 }
 
 /* Hands op back to the core, exactly once, and forgets it. */
-static void finish(redis_async *a, async_op *op, int status)
+static void complete_now(redis_async *a, async_op *op, int status)
 {
     obol_driver_op *driver_op = op->op;
     obol_error err = op->err;
@@ -328,10 +330,41 @@ static void finish(redis_async *a, async_op *op, int status)
                                 ? &err
                                 : NULL;
 
-    if (a != NULL)
-        heap_remove(a, op);
     op_free(a, op);
     driver_op->complete(driver_op, status, why);
+}
+
+/* op is done with status: the thread lets go of it now, and hands it to
+ * the core with the others of its round (deliver()), so that the
+ * completions of a read come in one burst rather than between the
+ * parsing of replies, where each one the core signals to a loop woke it
+ * to contend with the parsing for the queue. */
+static void finish(redis_async *a, async_op *op, int status)
+{
+    if (a == NULL) {
+        complete_now(NULL, op, status);
+        return;
+    }
+    heap_remove(a, op);
+    op->final_status = status;
+    op->next = NULL;
+    if (a->done_tail != NULL)
+        a->done_tail->next = op;
+    else
+        a->done = op;
+    a->done_tail = op;
+}
+
+static void deliver(redis_async *a)
+{
+    async_op *op;
+
+    while ((op = a->done) != NULL) {
+        a->done = op->next;
+        if (a->done == NULL)
+            a->done_tail = NULL;
+        complete_now(a, op, op->final_status);
+    }
 }
 
 /* The answer to op, through the blocking slot's own decoding. */
@@ -1009,6 +1042,7 @@ static void wait_for_work(redis_async *a)
             on_event(a, events[i].data.ptr, events[i].events);
         }
     }
+    deliver(a);
 }
 
 static void cancel(async_op *op, redis_async *a)
@@ -1039,6 +1073,7 @@ static void cancel_all(redis_async *a)
     }
     while (a->heap_len > 0)
         cancel(a->heap[a->heap_len - 1], a);
+    deliver(a);
 }
 
 static void *run(void *arg)
@@ -1052,6 +1087,7 @@ static void *run(void *arg)
         flush_all(a);
         expire(a);
         sweep(a);
+        deliver(a);
         wait_for_work(a);
     }
     cancel_all(a);
