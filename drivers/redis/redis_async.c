@@ -897,7 +897,7 @@ static void time_out(redis_async *a, async_op *op)
         /* The server has not answered the oldest command for the whole
          * of its time: stalled, or the way to it is gone. Later commands
          * would wait behind it; new ones go on a new connection. */
-        if (is_oldest(c, op->seq))
+        if (!c->draining && is_oldest(c, op->seq))
             c->draining = 1;
         detach(a, op);
         redis_host->set_error(&op->err, OBOL_ERR_TIMEOUT,
