@@ -107,7 +107,8 @@ static void *load_loop(void *arg)
     load *l = arg;
     obol_queue *q = open_queue(l->st, 5000);
 
-    while (!l->stop && l->submitted < LOAD_MAX_OPS - l->depth) {
+    while (!__atomic_load_n(&l->stop, __ATOMIC_ACQUIRE) &&
+           l->submitted < LOAD_MAX_OPS - l->depth) {
         while (l->in_flight < l->depth)
             submit_one(l, q);
         obol_queue_wait(q, 10);
@@ -133,7 +134,7 @@ void load_start(load *l, obol_store *st, const char *user, int depth)
 /* Stops the load and checks that each operation's callback ran once. */
 void load_finish(load *l, const char *label)
 {
-    l->stop = 1;
+    __atomic_store_n(&l->stop, 1, __ATOMIC_RELEASE);
     pthread_join(l->thread, NULL);
     printf("# %s: %d operations, %d ok, %d failed%s%s\n", label,
            l->submitted, l->ok, l->errors, l->errors > 0 ? "; last: " : "",

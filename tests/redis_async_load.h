@@ -33,7 +33,7 @@ struct load {
     const char *user;
     obol_session *known;
     int depth;
-    volatile int stop;
+    int stop;                /* read and written atomically */
     load_op *ops;
     int submitted, completed, twice, in_flight;
     int ok, errors, timeouts;
