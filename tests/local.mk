@@ -120,3 +120,5 @@ check-valgrind:
 	OBOL_SUITE_TIMEOUT_S=900 \
 	$(MAKE) $(AM_MAKEFLAGS) check TEST_SUITE_LOG=test-suite-valgrind.log \
 		LOG_COMPILER='$(LIBTOOL) --mode=execute $(VALGRIND) $(VALGRIND_FLAGS)'
+
+include tests/async.mk
