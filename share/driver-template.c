@@ -272,7 +272,10 @@ static const obol_driver mine_driver = {
     /* Optional, left NULL: health, put_batch (ABI 1.1), check (ABI 1.2),
      * prefixes (ABI 1.3), stats (ABI 1.4), del_counted, del_all_counted
      * and prune_counted (ABI 1.5: without them the core counts what
-     * obol_delete_counted() and the others removed by reading first). */
+     * obol_delete_counted() and the others removed by reading first),
+     * native_ops and submit (ABI 1.6: without them the non-blocking API
+     * runs each operation as a blocking call on the core's worker
+     * threads; docs/DRIVERS.md, "Non-blocking operations"). */
 };
 
 const obol_driver *obol_driver_mine_entry(const obol_driver_host *new_host)

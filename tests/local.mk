@@ -23,6 +23,8 @@ include tests/unit.mk
 
 include tests/alloc_sweep.mk
 
+include tests/redis_async.mk
+
 # The store-semantics suite, one runner per driver.
 STORE_SUITE_SOURCES = tests/store_suite.c tests/store_suite.h \
 	tests/suite_refresh.c tests/suite_refresh.h \

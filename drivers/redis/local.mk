@@ -2,6 +2,9 @@
 driver_LTLIBRARIES += drivers/redis.la
 drivers_redis_la_SOURCES = \
 	drivers/redis/redis_driver.c drivers/redis/redis_driver.h \
+	drivers/redis/redis_handle.h \
+	drivers/redis/redis_ops.c drivers/redis/redis_ops.h \
+	drivers/redis/redis_async.c drivers/redis/redis_async.h \
 	drivers/redis/redis_config.c drivers/redis/redis_config.h \
 	drivers/redis/redis_conn.c drivers/redis/redis_conn.h \
 	drivers/redis/redis_guard.c drivers/redis/redis_guard.h \

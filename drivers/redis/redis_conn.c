@@ -42,6 +42,9 @@ struct redis_conn {
     redis_guard guard;       /* what the reader may be fed */
     char *out;               /* formatted commands not sent yet */
     size_t out_len, out_cap;
+    size_t out_sent;         /* of out_len, sent by redis_conn_send_now() */
+    uint64_t appended_total; /* bytes of commands appended since open */
+    uint64_t sent_total;     /* of those, sent */
     int out_secret;          /* out held a password since its last wipe */
     const redis_endpoint *ep;
     const redis_settings *settings;
@@ -412,6 +415,14 @@ static int grow_out(redis_conn *conn, size_t len)
     size_t cap = conn->out_cap != 0 ? conn->out_cap : 256;
     char *grown;
 
+    if (conn->out_sent > 0 && conn->out_len + len > conn->out_cap) {
+        /* A non-blocking send left part of the buffer: make room at the
+         * front first (TLS takes the same bytes at a new address). */
+        memmove(conn->out, conn->out + conn->out_sent,
+                conn->out_len - conn->out_sent);
+        conn->out_len -= conn->out_sent;
+        conn->out_sent = 0;
+    }
     if (conn->out_len + len <= conn->out_cap)
         return 0;
     while (cap < conn->out_len + len)
@@ -430,29 +441,56 @@ static int grow_out(redis_conn *conn, size_t len)
     return 0;
 }
 
-/* Appends one command; one that carries a secret (AUTH) has hiredis's
- * formatted copy wiped, and the output buffer wiped once it is sent. */
+/* Writes a RESP header ("*3\r\n", "$5\r\n") at out (when not NULL)
+ * and returns its length. */
+static size_t put_header(char *out, char kind, size_t n)
+{
+    char digits[24];
+    size_t len = 0;
+
+    do {
+        digits[len++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n > 0);
+    if (out != NULL) {
+        out[0] = kind;
+        for (size_t i = 0; i < len; i++)
+            out[1 + i] = digits[len - 1 - i];
+        out[1 + len] = '\r';
+        out[2 + len] = '\n';
+    }
+    return len + 3;
+}
+
+/* Appends one command, formatted in RESP straight into the output
+ * buffer: no copy of it anywhere else (so one that carries a secret,
+ * AUTH, is wiped with the buffer once sent), and no allocation on the
+ * way, which a pipeline of many small commands would pay for each. */
 static int append_command(redis_conn *conn, int argc, const char **argv,
                           const size_t *argv_len, int secret,
                           obol_error *err)
 {
-    char *command = NULL;
-    int len = redisFormatCommandArgv(&command, argc, argv, argv_len);
-    int status = OBOL_OK;
+    size_t total = put_header(NULL, '*', (size_t)argc);
+    char *at;
 
-    if (len < 0)
+    for (int i = 0; i < argc; i++)
+        total += put_header(NULL, '$', argv_len[i]) + argv_len[i] + 2;
+    if (grow_out(conn, total) != 0)
         return nomem(err);
-    if (grow_out(conn, (size_t)len) != 0) {
-        status = nomem(err);
-    } else {
-        memcpy(conn->out + conn->out_len, command, (size_t)len);
-        conn->out_len += (size_t)len;
-        conn->out_secret |= secret;
+    at = conn->out + conn->out_len;
+    at += put_header(at, '*', (size_t)argc);
+    for (int i = 0; i < argc; i++) {
+        at += put_header(at, '$', argv_len[i]);
+        if (argv_len[i] > 0)
+            memcpy(at, argv[i], argv_len[i]);
+        at += argv_len[i];
+        *at++ = '\r';
+        *at++ = '\n';
     }
-    if (secret)
-        OPENSSL_cleanse(command, (size_t)len);
-    redisFreeCommand(command);
-    return status;
+    conn->out_len += total;
+    conn->appended_total += (uint64_t)total;
+    conn->out_secret |= secret;
+    return OBOL_OK;
 }
 
 int redis_conn_append(redis_conn *conn, int argc, const char **argv,
@@ -546,6 +584,7 @@ int redis_conn_flush(redis_conn *conn, int64_t deadline, const char *what,
                            &sent, &wait_for, what, err);
         if (status != OBOL_OK || sent > 0 || wait_for == 0) {
             done += sent;
+            conn->sent_total += sent;
             if (sent > 0 && sent_any != NULL)
                 *sent_any = 1;
             continue;
@@ -630,6 +669,35 @@ static int feed(redis_conn *conn, const char *buf, size_t len,
                                  conn->ep->where, what, why);
 }
 
+int redis_conn_pop(redis_conn *conn, const char *what, redisReply **reply,
+                   obol_error *err)
+{
+    void *parsed = NULL;
+
+    *reply = NULL;
+    if (redisReaderGetReply(conn->reader, &parsed) != REDIS_OK) {
+        conn->broken = 1;
+        return redis_host->set_error(err, OBOL_ERR_BACKEND,
+                                     "redis %s: %s: protocol error: %s",
+                                     conn->ep->where, what,
+                                     conn->reader->errstr);
+    }
+    if (parsed != NULL) {
+        *reply = parsed;
+        return OBOL_OK;
+    }
+    if (redis_guard_is_cut(&conn->guard)) {
+        /* An oversized reply ended early: what follows it on the
+         * socket is the rest of its bytes, never another reply. */
+        conn->broken = 1;
+        return redis_host->set_error(err, OBOL_ERR_BACKEND,
+                                     "redis %s: %s: the connection was "
+                                     "given up after an oversized reply",
+                                     conn->ep->where, what);
+    }
+    return OBOL_OK;
+}
+
 int redis_conn_read(redis_conn *conn, int64_t deadline, const char *what,
                     redisReply **reply, obol_error *err)
 {
@@ -640,30 +708,11 @@ int redis_conn_read(redis_conn *conn, int64_t deadline, const char *what,
     int read_first = conn->tls != NULL && redis_tls_pending(conn->tls);
 
     for (;;) {
-        void *parsed = NULL;
         size_t received;
-        int status;
+        int status = redis_conn_pop(conn, what, reply, err);
 
-        if (redisReaderGetReply(conn->reader, &parsed) != REDIS_OK) {
-            conn->broken = 1;
-            return redis_host->set_error(err, OBOL_ERR_BACKEND,
-                                         "redis %s: %s: protocol error: %s",
-                                         conn->ep->where, what,
-                                         conn->reader->errstr);
-        }
-        if (parsed != NULL) {
-            *reply = parsed;
-            return OBOL_OK;
-        }
-        if (redis_guard_is_cut(&conn->guard)) {
-            /* An oversized reply ended early: what follows it on the
-             * socket is the rest of its bytes, never another reply. */
-            conn->broken = 1;
-            return redis_host->set_error(err, OBOL_ERR_BACKEND,
-                                         "redis %s: %s: the connection was "
-                                         "given up after an oversized reply",
-                                         conn->ep->where, what);
-        }
+        if (status != OBOL_OK || *reply != NULL)
+            return status;
         if (wait_for != 0 && !read_first) {
             int ready = wait_fd(conn->fd, wait_for, deadline);
             if (ready <= 0)
@@ -685,4 +734,86 @@ int redis_conn_read(redis_conn *conn, int64_t deadline, const char *what,
         if (status != OBOL_OK)
             return status;
     }
+}
+
+/* ------------------------------------------------------- without waiting */
+
+int redis_conn_fd(const redis_conn *conn)
+{
+    return conn->fd;
+}
+
+uint64_t redis_conn_appended(const redis_conn *conn)
+{
+    return conn->appended_total;
+}
+
+uint64_t redis_conn_sent(const redis_conn *conn)
+{
+    return conn->sent_total;
+}
+
+int redis_conn_send_now(redis_conn *conn, const char *what, short *wait_for,
+                        obol_error *err)
+{
+    *wait_for = 0;
+    while (conn->out_sent < conn->out_len) {
+        size_t sent;
+        short wait;
+        int status = send_some(conn, conn->out + conn->out_sent,
+                               conn->out_len - conn->out_sent, &sent, &wait,
+                               what, err);
+
+        if (status != OBOL_OK)
+            return status;
+        if (sent == 0 && wait != 0) {
+            *wait_for = wait;
+            return OBOL_OK;
+        }
+        conn->out_sent += sent;
+        conn->sent_total += sent;
+    }
+    if (conn->out_secret) {
+        OPENSSL_cleanse(conn->out, conn->out_cap);
+        conn->out_secret = 0;
+    }
+    conn->out_len = 0;
+    conn->out_sent = 0;
+    return OBOL_OK;
+}
+
+int redis_conn_receive_now(redis_conn *conn, const char *what,
+                           short *wait_for, obol_error *err)
+{
+    char buf[16384];
+
+    for (;;) {
+        size_t received;
+        int status = recv_some(conn, buf, sizeof buf, &received, wait_for,
+                               what, err);
+
+        if (status != OBOL_OK)
+            return status;
+        if (received == 0) {
+            if (*wait_for != 0)
+                return OBOL_OK;
+            continue;       /* interrupted */
+        }
+        conn->received_any = 1;
+        status = feed(conn, buf, received, what, err);
+        if (status != OBOL_OK)
+            return status;
+        /* A short read emptied the socket, and TLS holds nothing more:
+         * the next recv() would only say so. */
+        if (received < sizeof buf &&
+            (conn->tls == NULL || !redis_tls_pending(conn->tls))) {
+            *wait_for = POLLIN;
+            return OBOL_OK;
+        }
+    }
+}
+
+void redis_conn_set_broken(redis_conn *conn)
+{
+    conn->broken = 1;
 }

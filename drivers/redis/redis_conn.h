@@ -1,8 +1,9 @@
 /*
  * One connection to one server, on the driver's own non-blocking socket
  * (TCP or unix), over TLS when the settings have a TLS context
- * (redis_tls.h: rediss://, rediss+cluster://). hiredis only formats
- * commands (redisFormatCommandArgv) and parses replies (redisReader);
+ * (redis_tls.h: rediss://, rediss+cluster://). Commands are formatted
+ * here, straight into the output buffer; hiredis only parses replies
+ * (redisReader);
  * every wait is a poll() bounded by the deadline of the call, so a server
  * that stalls, or drips a reply one byte at a time, cannot stretch a call
  * past it. The TLS handshake is bounded by the connect's deadline.
@@ -78,5 +79,37 @@ int redis_conn_flush(redis_conn *conn, int64_t deadline, const char *what,
  * are returned as replies, with OBOL_OK. */
 int redis_conn_read(redis_conn *conn, int64_t deadline, const char *what,
                     redisReply **reply, obol_error *err);
+
+/*
+ * Without waiting, for the non-blocking path (redis_async.h), which
+ * watches the descriptor itself: commands are appended as above, sent as
+ * far as the socket takes them, and their replies popped as they come.
+ * The counters of bytes appended and sent since open tell which commands
+ * have left (every byte of one up to the end of it), which decides
+ * whether a command cut off by a failure may be sent again.
+ */
+int redis_conn_fd(const redis_conn *conn);
+uint64_t redis_conn_appended(const redis_conn *conn);
+uint64_t redis_conn_sent(const redis_conn *conn);
+
+/* Sends what the socket takes now; *wait_for is 0 when everything left,
+ * else the poll() events to wait for before calling again (POLLIN: TLS
+ * must read first). */
+int redis_conn_send_now(redis_conn *conn, const char *what, short *wait_for,
+                        obol_error *err);
+
+/* Reads what has come into the reader, until the socket is empty;
+ * *wait_for is what to wait for next (POLLOUT: TLS must write first). An
+ * end of file is an error, as for redis_conn_read(). */
+int redis_conn_receive_now(redis_conn *conn, const char *what,
+                           short *wait_for, obol_error *err);
+
+/* The next reply received whole, or *reply NULL when there is none yet. */
+int redis_conn_pop(redis_conn *conn, const char *what, redisReply **reply,
+                   obol_error *err);
+
+/* Marks the connection broken (a reply that never came, given up): it
+ * closes without a TLS goodbye. */
+void redis_conn_set_broken(redis_conn *conn);
 
 #endif

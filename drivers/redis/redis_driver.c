@@ -15,9 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "redis_async.h"
 #include "redis_config.h"
 #include "redis_driver.h"
+#include "redis_handle.h"
 #include "redis_keys.h"
+#include "redis_ops.h"
 #include "redis_router.h"
 #include "redis_scripts.h"
 #include "redis_slot.h"
@@ -26,54 +29,16 @@
 
 const obol_driver_host *redis_host;
 
-typedef struct redis_handle {
-    redis_settings settings;
-    redis_topology *topology;
-    redis_router router;
-    redis_scripts scripts;
-    char *prefix;             /* escaped, see redis_keys.h */
-    void (*log)(void *log_arg, int level, const char *msg);
-    void *log_arg;            /* the store's logger (config->log) */
-} redis_handle;
-
-/* A counted string as a hiredis argument; hiredis copies len bytes from
- * it, so an empty one must still point somewhere. */
-static const char *arg_of(obol_bytes bytes)
-{
-    return bytes.data != NULL ? (const char *)bytes.data : "";
-}
-
 static int nomem(obol_error *err)
 {
     return redis_host->set_error(err, OBOL_ERR_NOMEM, "redis: out of memory");
 }
 
-static int unexpected(const redis_handle *h, const char *what,
-                      const redisReply *reply, obol_error *err)
-{
-    return redis_host->set_error(err, OBOL_ERR_BACKEND,
-                                 "redis %s: %s: unexpected reply type %d",
-                                 h->settings.where, what, reply->type);
-}
-
-static int build_keys(const redis_handle *h, const obol_driver_key *key,
-                      redis_keys *keys, obol_error *err)
-{
-    if (redis_keys_build(keys, h->prefix, key->user_id, key->type) != 0)
-        return nomem(err);
-    return OBOL_OK;
-}
-
-/* A command on the keys of one (user, type), routed to their slot. */
-static int run_on_slot(redis_handle *h, const redis_keys *keys,
-                       const char *what, int is_write, int argc,
-                       const char **argv, const size_t *argv_len,
+/* One command of redis_ops.h through the router; its reply in *reply. */
+static int run_command(redis_handle *h, const redis_command *c,
                        redisReply **reply, obol_error *err)
 {
-    redis_call call = { what, redis_slot_of(keys->name[0], keys->len[0]),
-                        NULL, is_write, argc, argv, argv_len, NULL };
-
-    return redis_router_call(&h->router, &call,
+    return redis_router_call(&h->router, &c->sc.call,
                              redis_router_deadline(&h->router), reply, err);
 }
 
@@ -85,6 +50,7 @@ static void redis_close(void *handle)
 
     if (h == NULL)
         return;
+    redis_async_free(h->async);   /* cancels what is still in flight */
     redis_topology_free(h->topology);
     redis_settings_clear(&h->settings);
     free(h->prefix);
@@ -156,133 +122,40 @@ static int redis_open(const obol_driver_config *config, void **handle,
 
 /* --------------------------------------------------------------- get/put */
 
-/*
- * Whether a reply that should hold a record holds one too long for the
- * core to read (driver.h, "Bounded reads"), and its length: a string
- * over max_record, or the integer the connection's guard put in place of
- * a longer one (redis_guard.h).
- */
-static int too_long(const redis_handle *h, const redisReply *reply,
-                    size_t *len)
-{
-    uint64_t limit = h->settings.max_record;
-
-    if (limit == 0)
-        return 0;
-    if (reply->type == REDIS_REPLY_STRING && reply->len > limit) {
-        *len = reply->len;
-        return 1;
-    }
-    if (reply->type == REDIS_REPLY_INTEGER && reply->integer > 0 &&
-        (unsigned long long)reply->integer > limit &&
-        (unsigned long long)reply->integer <= SIZE_MAX) {
-        *len = (size_t)reply->integer;
-        return 1;
-    }
-    return 0;
-}
-
 static int redis_get(void *handle, const obol_driver_key *key,
                      uint8_t **sealed, size_t *sealed_len, obol_error *err)
 {
     redis_handle *h = handle;
-    redis_keys keys;
+    redis_command c;
     redisReply *reply = NULL;
-    int status = build_keys(h, key, &keys, err);
+    int status = redis_command_get(h, key, &c, err);
 
     if (status != OBOL_OK)
         return status;
-    {
-        const char *argv[3] = { "HGET", keys.name[REDIS_KEY_REC],
-                                arg_of(key->id) };
-        size_t argv_len[3] = { 4, keys.len[REDIS_KEY_REC], key->id.len };
-
-        status = run_on_slot(h, &keys, "HGET", 0, 3, argv, argv_len, &reply,
-                             err);
-    }
-    redis_keys_clear(&keys);
+    status = run_command(h, &c, &reply, err);
+    redis_command_clear(&c);
     if (status != OBOL_OK)
         return status;
-
-    if (reply->type == REDIS_REPLY_NIL) {
-        status = OBOL_NOT_FOUND;
-    } else if (too_long(h, reply, sealed_len)) {
-        *sealed = NULL;     /* refused by the core: never copied */
-    } else if (reply->type != REDIS_REPLY_STRING) {
-        status = unexpected(h, "HGET", reply, err);
-    } else {
-        *sealed = redis_host->alloc(reply->len > 0 ? reply->len : 1);
-        if (*sealed == NULL) {
-            status = nomem(err);
-        } else {
-            memcpy(*sealed, reply->str, reply->len);
-            *sealed_len = reply->len;
-        }
-    }
+    status = redis_reply_get(h, reply, sealed, sealed_len, err);
     freeReplyObject(reply);
     return status;
-}
-
-/* The decimal arguments of one upsert script call. */
-typedef struct upsert_args {
-    char score[24], expected[24], new_lock[24], now[24];
-    const char *argv[6];
-    size_t argv_len[6];
-} upsert_args;
-
-static void upsert_args_fill(upsert_args *a, const obol_driver_record *record,
-                             uint64_t expected_lock, int64_t now)
-{
-    /* INT64_MAX ("never") is +inf in the sorted set: a double cannot hold
-     * it exactly, and +inf sorts after every real time. */
-    if (record->expires_at == INT64_MAX)
-        strcpy(a->score, "+inf");
-    else
-        snprintf(a->score, sizeof a->score, "%" PRId64, record->expires_at);
-    snprintf(a->expected, sizeof a->expected, "%" PRIu64, expected_lock);
-    snprintf(a->new_lock, sizeof a->new_lock, "%" PRIu64,
-             record->lock_version);
-    snprintf(a->now, sizeof a->now, "%" PRId64, now);
-    a->argv[0] = arg_of(record->key.id);
-    a->argv_len[0] = record->key.id.len;
-    a->argv[1] = arg_of(record->sealed);
-    a->argv_len[1] = record->sealed.len;
-    a->argv[2] = a->score;
-    a->argv[3] = a->expected;
-    a->argv[4] = a->new_lock;
-    a->argv[5] = a->now;
-    for (int i = 2; i < 6; i++)
-        a->argv_len[i] = strlen(a->argv[i]);
-}
-
-/* The upsert script answers 1 when it wrote, 0 on a lock conflict. */
-static int upsert_status(const redis_handle *h, const redisReply *reply,
-                         obol_error *err)
-{
-    if (reply->type != REDIS_REPLY_INTEGER)
-        return unexpected(h, "upsert script", reply, err);
-    return reply->integer == 1 ? OBOL_OK : OBOL_CONFLICT;
 }
 
 static int redis_put(void *handle, const obol_driver_record *record,
                      uint64_t expected_lock, int64_t now, obol_error *err)
 {
     redis_handle *h = handle;
-    upsert_args args;
-    redis_keys keys;
+    redis_command c;
     redisReply *reply = NULL;
-    int status = build_keys(h, &record->key, &keys, err);
+    int status = redis_command_put(h, record, expected_lock, now, &c, err);
 
     if (status != OBOL_OK)
         return status;
-    upsert_args_fill(&args, record, expected_lock, now);
-    status = redis_script_run(&h->router, &h->scripts, REDIS_SCRIPT_UPSERT,
-                              &keys, 6, args.argv, args.argv_len,
-                              redis_router_deadline(&h->router), &reply, err);
-    redis_keys_clear(&keys);
+    status = run_command(h, &c, &reply, err);
+    redis_command_clear(&c);
     if (status != OBOL_OK)
         return status;
-    status = upsert_status(h, reply, err);
+    status = redis_reply_upsert(h, reply, err);
     freeReplyObject(reply);
     return status;
 }
@@ -309,7 +182,7 @@ typedef struct batch_group {
 typedef struct batch {
     const obol_driver_record *records;
     size_t *order;           /* record indices, grouped by (user, type) */
-    upsert_args *args;       /* per record */
+    redis_upsert_args *args; /* per record */
     batch_group *groups;
     size_t group_count;
     redis_call *calls;       /* per group */
@@ -368,9 +241,11 @@ static int build_group(redis_handle *h, batch *b, size_t g, obol_error *err)
     const char **argv;
     size_t *argv_len;
 
-    if (build_keys(h, &b->records[b->order[group->first]].key, &group->keys,
-                   err) != OBOL_OK)
-        return err->status;
+    const obol_driver_key *key = &b->records[b->order[group->first]].key;
+
+    if (redis_keys_build(&group->keys, h->prefix, key->user_id,
+                         key->type) != 0)
+        return nomem(err);
     group->argv = calloc(slots, sizeof *group->argv);
     group->argv_len = calloc(slots, sizeof *group->argv_len);
     if (group->argv == NULL || group->argv_len == NULL)
@@ -384,7 +259,7 @@ static int build_group(redis_handle *h, batch *b, size_t g, obol_error *err)
     argv[0] = b->now;
     argv_len[0] = strlen(b->now);
     for (size_t k = 0; k < group->count; k++) {
-        const upsert_args *a = &b->args[b->order[group->first + k]];
+        const redis_upsert_args *a = &b->args[b->order[group->first + k]];
 
         memcpy(&argv[1 + k * GROUP_ARGS_EACH], a->argv,
                GROUP_ARGS_EACH * sizeof *argv);
@@ -404,7 +279,7 @@ static int build_batch(redis_handle *h, batch *b,
 
     snprintf(b->now, sizeof b->now, "%" PRId64, now);
     for (size_t i = 0; i < count; i++)
-        upsert_args_fill(&b->args[i], &b->records[i], expected_locks[i], now);
+        redis_upsert_args_fill(&b->args[i], &b->records[i], expected_locks[i], now);
     for (size_t i = 0; i < count; i++)
         b->order[i] = i;
     sort_records(b->records, b->order, b->order + count, count);
@@ -435,9 +310,9 @@ static int read_batch(const redis_handle *h, const batch *b, int *statuses,
 
         if (reply->type != REDIS_REPLY_ARRAY ||
             reply->elements != group->count)
-            return unexpected(h, "upsert script", reply, err);
+            return redis_reply_unexpected(h, "upsert script", reply, err);
         for (size_t k = 0; k < group->count; k++) {
-            int decided = upsert_status(h, reply->element[k], err);
+            int decided = redis_reply_upsert(h, reply->element[k], err);
             if (decided != OBOL_OK && decided != OBOL_CONFLICT)
                 return decided;
             statuses[b->order[group->first + k]] = decided;
@@ -494,30 +369,21 @@ static int redis_put_batch(void *handle, const obol_driver_record *records,
 
 /* ------------------------------------------------------------ del/del_all */
 
-/* Runs a removal script on the keys of key's (user, type) with argc (0 or
- * 1) arguments; its reply, an integer, is how many records it removed,
- * counted by the script as it removes them (ABI 1.5's counted slots). */
-static int run_removal(redis_handle *h, const obol_driver_key *key,
-                       redis_script_id id, const char *what, int argc,
-                       const char *arg, size_t arg_len, uint64_t *removed,
-                       obol_error *err)
+/* Runs a removal script that c holds (when build_status, what building
+ * it came to, is OBOL_OK), clears c and reads the count. */
+static int run_removal(redis_handle *h, redis_command *c,
+                       int build_status, uint64_t *removed, obol_error *err)
 {
-    redis_keys keys;
     redisReply *reply = NULL;
-    int status = build_keys(h, key, &keys, err);
+    int status = build_status;
 
+    if (status == OBOL_OK)
+        status = run_command(h, c, &reply, err);
+    if (build_status == OBOL_OK)
+        redis_command_clear(c);
     if (status != OBOL_OK)
         return status;
-    status = redis_script_run(&h->router, &h->scripts, id, &keys, argc, &arg,
-                              &arg_len, redis_router_deadline(&h->router),
-                              &reply, err);
-    redis_keys_clear(&keys);
-    if (status != OBOL_OK)
-        return status;
-    if (reply->type == REDIS_REPLY_INTEGER && reply->integer >= 0)
-        *removed = (uint64_t)reply->integer;
-    else
-        status = unexpected(h, what, reply, err);
+    status = redis_reply_removed(h, c->sc.call.what, reply, removed, err);
     freeReplyObject(reply);
     return status;
 }
@@ -527,8 +393,11 @@ static int run_removal(redis_handle *h, const obol_driver_key *key,
 static int redis_del_counted(void *handle, const obol_driver_key *key,
                              uint64_t *removed, obol_error *err)
 {
-    return run_removal(handle, key, REDIS_SCRIPT_DELETE, "delete script", 1,
-                       arg_of(key->id), key->id.len, removed, err);
+    redis_handle *h = handle;
+    redis_command c;
+
+    return run_removal(h, &c, redis_command_delete(h, key, &c, err), removed,
+                       err);
 }
 
 static int redis_del(void *handle, const obol_driver_key *key,
@@ -539,37 +408,30 @@ static int redis_del(void *handle, const obol_driver_key *key,
     return redis_del_counted(handle, key, &removed, err);
 }
 
-/* A script, since DEL's reply counts keys, not records: HLEN and DEL in
- * one step, one round trip. */
 static int redis_del_all_counted(void *handle, const obol_driver_key *key,
                                  uint64_t *removed, obol_error *err)
 {
-    return run_removal(handle, key, REDIS_SCRIPT_DELETE_ALL,
-                       "delete_all script", 0, NULL, 0, removed, err);
+    redis_handle *h = handle;
+    redis_command c;
+
+    return run_removal(h, &c, redis_command_delete_all(h, key, &c, err),
+                       removed, err);
 }
 
-/* Uncounted, a bare DEL of the three keys: cheaper for the server than
- * running a script (no Lua), and obol_delete_all() must not pay for a
- * count it does not ask for. */
+/* Uncounted: obol_delete_all() must not pay for a count it does not ask
+ * for (redis_command_del_keys()). */
 static int redis_del_all(void *handle, const obol_driver_key *key,
                          obol_error *err)
 {
     redis_handle *h = handle;
-    redis_keys keys;
+    redis_command c;
     redisReply *reply = NULL;
-    int status = build_keys(h, key, &keys, err);
+    int status = redis_command_del_keys(h, key, &c, err);
 
     if (status != OBOL_OK)
         return status;
-    {
-        const char *argv[4] = { "DEL", keys.name[0], keys.name[1],
-                                keys.name[2] };
-        size_t argv_len[4] = { 3, keys.len[0], keys.len[1], keys.len[2] };
-
-        status = run_on_slot(h, &keys, "DEL", 1, 4, argv, argv_len, &reply,
-                             err);
-    }
-    redis_keys_clear(&keys);
+    status = run_command(h, &c, &reply, err);
+    redis_command_clear(&c);
     if (status == OBOL_OK)
         freeReplyObject(reply);
     return status;
@@ -577,127 +439,21 @@ static int redis_del_all(void *handle, const obol_driver_key *key,
 
 /* -------------------------------------------------------------- list/scan */
 
-/* A score as Redis prints it ("1700000000", "1.7e+18", "inf") back to
- * expires_at; "" (no score: a damaged entry) reads as long dead. */
-static int64_t expires_at_of(const redisReply *score)
-{
-    char number[64];
-    char *end;
-    double value;
-
-    if (score->len == 0 || score->len >= sizeof number)
-        return 0;
-    memcpy(number, score->str, score->len);
-    number[score->len] = '\0';
-    if (strcmp(number, "inf") == 0)
-        return INT64_MAX;
-    value = strtod(number, &end);
-    if (*end != '\0')
-        return 0;
-    if (value >= 9223372036854775807.0)
-        return INT64_MAX;
-    if (value <= -9223372036854775807.0)
-        return INT64_MIN;
-    return (int64_t)value;
-}
-
-static uint64_t lock_version_of(const redisReply *lock)
-{
-    char number[32];
-
-    if (lock->len == 0 || lock->len >= sizeof number)
-        return 0;
-    memcpy(number, lock->str, lock->len);
-    number[lock->len] = '\0';
-    return strtoull(number, NULL, 10);
-}
-
-/* One id, sealed, score, lock quadruple of a list script reply as a
- * record: 1, or 0 for an entry to skip. A record too long to read is
- * shown without its bytes; a score or lock the guard replaced (too long
- * for a number) reads as damaged, as an empty one does (dead, lock 0);
- * an id the guard replaced cannot be shown, and is only logged. */
-static int record_of(const redis_handle *h, redisReply **e,
-                     obol_driver_record *record)
-{
-    static const redisReply empty = { .type = REDIS_REPLY_STRING, .str = "" };
-    size_t len;
-
-    if (e[0]->type == REDIS_REPLY_INTEGER) {
-        if (h->log != NULL)
-            h->log(h->log_arg, OBOL_LOG_WARNING,
-                   "redis: list skipped an entry whose session id is too "
-                   "long to read");
-        return 0;
-    }
-    record->key.id.data = (const uint8_t *)e[0]->str;
-    record->key.id.len = e[0]->len;
-    if (too_long(h, e[1], &len)) {
-        record->sealed.data = NULL;
-        record->sealed.len = len;
-    } else {
-        record->sealed.data = (const uint8_t *)e[1]->str;
-        record->sealed.len = e[1]->len;
-    }
-    record->expires_at = expires_at_of(e[2]->type == REDIS_REPLY_STRING
-                                           ? e[2] : &empty);
-    record->lock_version = lock_version_of(e[3]->type == REDIS_REPLY_STRING
-                                               ? e[3] : &empty);
-    return 1;
-}
-
-/* Whether a list script element has a type it may have: a string, or the
- * integer of one the guard kept back. */
-static int list_element_ok(const redisReply *e)
-{
-    return e->type == REDIS_REPLY_STRING ||
-           (e->type == REDIS_REPLY_INTEGER && e->integer > 0);
-}
-
-/* Visits the id, sealed, score, lock quadruples of a list script reply. */
-static int visit_list(const redis_handle *h, const redisReply *reply,
-                      obol_bytes user, obol_bytes type,
-                      obol_driver_visit visit, void *arg, obol_error *err)
-{
-    int status = OBOL_OK;
-
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements % 4 != 0)
-        return unexpected(h, "list script", reply, err);
-    for (size_t i = 0; i < reply->elements && status == OBOL_OK; i += 4) {
-        redisReply **e = reply->element + i;
-        obol_driver_record record;
-
-        for (int k = 0; k < 4; k++)
-            if (!list_element_ok(e[k]) ||
-                (k == 1 && e[k]->type == REDIS_REPLY_INTEGER &&
-                 !too_long(h, e[k], &(size_t){ 0 })))
-                return unexpected(h, "list script", e[k], err);
-        record.key.user_id = user;
-        record.key.type = type;
-        if (record_of(h, e, &record))
-            status = visit(arg, &record);
-    }
-    return status;
-}
-
 /* Runs the list script for one (user, type) and visits what it returns. */
 static int list_keys(redis_handle *h, obol_bytes user, obol_bytes type,
                      obol_driver_visit visit, void *arg, obol_error *err)
 {
-    obol_driver_key key = { user, type, { NULL, 0 } };
-    redis_keys keys;
+    redis_command c;
     redisReply *reply = NULL;
-    int status = build_keys(h, &key, &keys, err);
+    int status = redis_command_list(h, user, type, &c, err);
 
     if (status != OBOL_OK)
         return status;
-    status = redis_script_run(&h->router, &h->scripts, REDIS_SCRIPT_LIST,
-                              &keys, 0, NULL, NULL,
-                              redis_router_deadline(&h->router), &reply, err);
-    redis_keys_clear(&keys);
+    status = run_command(h, &c, &reply, err);
+    redis_command_clear(&c);
     if (status != OBOL_OK)
         return status;
-    status = visit_list(h, reply, user, type, visit, arg, err);
+    status = redis_reply_list(h, reply, user, type, visit, arg, err);
     freeReplyObject(reply);
     return status;
 }
@@ -746,9 +502,12 @@ static int prune_one(void *arg, obol_bytes user, obol_bytes type,
     prune_state *state = arg;
     obol_driver_key key = { user, type, { NULL, 0 } };
     uint64_t removed = 0;
-    int status = run_removal(state->h, &key, REDIS_SCRIPT_PRUNE,
-                             "prune script", 1, state->now,
-                             strlen(state->now), &removed, err);
+    redis_command c;
+    int status = run_removal(
+        state->h, &c,
+        redis_command_removal(state->h, &key, REDIS_SCRIPT_PRUNE, 1,
+                              state->now, strlen(state->now), &c, err),
+        &removed, err);
 
     state->removed += removed;
     return status;
@@ -796,7 +555,7 @@ static int server_version(redis_handle *h, redis_node *node, char *out,
     if (status != OBOL_OK)
         return status;
     if (reply->type != REDIS_REPLY_STRING) {
-        status = unexpected(h, "INFO", reply, err);
+        status = redis_reply_unexpected(h, "INFO", reply, err);
         freeReplyObject(reply);
         return status;
     }
@@ -871,6 +630,8 @@ static int redis_stats(void *handle, obol_driver_stats *out, obol_error *err)
 
     (void)err;
     redis_topology_counters_get(h->topology, &t);
+    redis_async_add_counters(__atomic_load_n(&h->async, __ATOMIC_ACQUIRE),
+                             &t.pools);
     SET_COVERED(out, connects, t.pools.connects);
     SET_COVERED(out, reconnects, t.pools.reconnects);
     SET_COVERED(out, connect_failures, t.pools.connect_failures);
@@ -885,6 +646,18 @@ static int redis_stats(void *handle, obol_driver_stats *out, obol_error *err)
     return OBOL_OK;
 }
 
+/* ----------------------------------------------------------- non-blocking */
+
+static uint32_t redis_native_ops(void *handle)
+{
+    return redis_async_native_ops(handle);
+}
+
+static int redis_submit(void *handle, obol_driver_op *op, obol_error *err)
+{
+    return redis_async_submit(handle, op, err);
+}
+
 /* ------------------------------------------------------------------ table */
 
 /* rediss: over TLS; the core loads this driver for it (lib/config.c). */
@@ -896,8 +669,9 @@ static const char *const redis_schemes[] = { "redis", "redis+unix",
 
 static const obol_driver redis_driver = {
     .abi_major = OBOL_DRIVER_ABI_MAJOR,
-    .abi_minor = 5,   /* put_batch (1.1), prefixes (1.3), stats (1.4), the
-                         counted removals (1.5); no check (1.2) */
+    .abi_minor = 6,   /* put_batch (1.1), prefixes (1.3), stats (1.4), the
+                         counted removals (1.5), native_ops and submit
+                         (1.6); no check (1.2) */
     .struct_size = sizeof(obol_driver),
     .name = "redis",
     .schemes = redis_schemes,
@@ -919,6 +693,8 @@ static const obol_driver redis_driver = {
     .del_counted = redis_del_counted,
     .del_all_counted = redis_del_all_counted,
     .prune_counted = redis_prune_counted,
+    .native_ops = redis_native_ops,
+    .submit = redis_submit,
 };
 
 const obol_driver *obol_driver_redis_entry(const obol_driver_host *host)

@@ -21,23 +21,6 @@ static void count(uint64_t *counter)
 #define BACKOFF_FIRST_MS 5
 #define BACKOFF_MAX_MS 200
 
-/* What one attempt on one node came to. */
-typedef enum outcome {
-    DONE,          /* *reply holds the answer, or err the final error */
-    MOVED,         /* the slot lives at target now */
-    ASK,           /* this key only: ask target */
-    NOSCRIPT,      /* the node lost the script: EVAL it */
-    RETRY,         /* a transient state: the same node, after a backoff */
-    RETRY_REFRESH  /* the node failed, or the map changed: refresh first */
-} outcome;
-
-typedef struct attempt {
-    int asking;              /* send ASKING first */
-    int use_eval;            /* EVAL the script instead of EVALSHA */
-    redis_node *target;      /* MOVED and ASK */
-    unsigned moved_slot;
-} attempt;
-
 int64_t redis_router_deadline(const redis_router *r)
 {
     return redis_now_ms() + (int64_t)r->settings->timeout_ms;
@@ -69,7 +52,7 @@ static int wrap_error(obol_error *err, int status, const char *fmt, ...)
 
 /* Appends [ASKING] and the command (EVALSHA, or EVAL of its script). */
 static int append_command(redis_conn *conn, const redis_call *call,
-                          const attempt *a, obol_error *err)
+                          const redis_attempt *a, obol_error *err)
 {
     const char **argv;
     size_t *argv_len;
@@ -85,7 +68,7 @@ static int append_command(redis_conn *conn, const redis_call *call,
     if (!a->use_eval)
         return redis_conn_append(conn, call->argc, call->argv, call->argv_len,
                                  err);
-    /* The rare NOSCRIPT: a copy of the arguments with EVAL and the source
+    /* The rare REDIS_NOSCRIPT: a copy of the arguments with EVAL and the source
      * in place of EVALSHA and the SHA1. */
     argv = malloc((size_t)call->argc * sizeof *argv);
     argv_len = malloc((size_t)call->argc * sizeof *argv_len);
@@ -124,6 +107,23 @@ static int append_wait(redis_conn *conn, const redis_settings *s,
 static int wants_wait(const redis_router *r, const redis_call *call)
 {
     return call->is_write && r->settings->wait_replicas > 0;
+}
+
+int redis_router_append(redis_conn *conn, const redis_call *call,
+                        const redis_attempt *a, obol_error *err)
+{
+    return append_command(conn, call, a, err);
+}
+
+int redis_router_wants_wait(const redis_router *r, const redis_call *call)
+{
+    return wants_wait(r, call);
+}
+
+int redis_router_append_wait(const redis_router *r, redis_conn *conn,
+                             obol_error *err)
+{
+    return append_wait(conn, r->settings, err);
 }
 
 /* ------------------------------------------------------- reading replies */
@@ -168,17 +168,18 @@ static int is_readonly(const char *text)
 }
 
 /* What an error reply of the command means for the call. */
-static outcome classify_error(redis_router *r, const redis_call *call,
-                              const redisReply *reply, const redis_node *node,
-                              attempt *a, obol_error *err)
+redis_outcome redis_router_classify(redis_router *r, const redis_call *call,
+                                    const redisReply *reply,
+                                    const redis_node *node, redis_attempt *a,
+                                    obol_error *err)
 {
     const char *text = reply->str;
     int cluster = redis_topology_is_cluster(r->topology);
-    outcome what;
+    redis_outcome what;
 
     if (cluster && call->node == NULL &&
         (has_prefix(text, "MOVED ") || has_prefix(text, "ASK "))) {
-        what = text[0] == 'M' ? MOVED : ASK;
+        what = text[0] == 'M' ? REDIS_MOVED : REDIS_ASK;
         if (parse_redirection(r, text, node, &a->moved_slot, &a->target) == 0) {
             redis_host->set_error(err, OBOL_ERR_BACKEND, "redis %s: %s: %s",
                                   node->ep.where, call->what, text);
@@ -186,7 +187,7 @@ static outcome classify_error(redis_router *r, const redis_call *call,
         }
     }
     if (call->script != NULL && !a->use_eval && has_prefix(text, "NOSCRIPT"))
-        return NOSCRIPT;
+        return REDIS_NOSCRIPT;
     if (has_prefix(text, "TRYAGAIN") || has_prefix(text, "LOADING") ||
         (cluster && (has_prefix(text, "CLUSTERDOWN") ||
                      has_prefix(text, "MASTERDOWN") ||
@@ -195,8 +196,8 @@ static outcome classify_error(redis_router *r, const redis_call *call,
         redis_host->set_error(err, OBOL_ERR_BACKEND, "redis %s: %s: %s",
                               node->ep.where, call->what, text);
         return has_prefix(text, "TRYAGAIN") || has_prefix(text, "LOADING")
-                   ? RETRY
-                   : RETRY_REFRESH;
+                   ? REDIS_RETRY
+                   : REDIS_RETRY_REFRESH;
     }
     redis_host->set_error(err, OBOL_ERR_BACKEND, "redis %s: %s: %s%s",
                           node->ep.where, call->what, text,
@@ -204,13 +205,13 @@ static outcome classify_error(redis_router *r, const redis_call *call,
                                        has_prefix(text, "ASK "))
                               ? " (a cluster node: use redis+cluster://)"
                               : "");
-    return DONE;
+    return REDIS_DONE;
 }
 
 /* The WAIT reply after a write that succeeded. */
-static int check_wait(redis_router *r, const redisReply *wait_reply,
-                      const redis_node *node, const char *what,
-                      obol_error *err)
+int redis_router_check_wait(redis_router *r, const redisReply *wait_reply,
+                            const redis_node *node, const char *what,
+                            obol_error *err)
 {
     unsigned long long wanted = r->settings->wait_replicas;
 
@@ -240,26 +241,27 @@ static int check_wait(redis_router *r, const redisReply *wait_reply,
 
 /* The connection failed after the command left: a read may go again,
  * a write may have run and must not. */
-static outcome lost_after_send(const redis_call *call, const redis_node *node,
-                               obol_error *err)
+redis_outcome redis_router_lost_after_send(const redis_call *call,
+                                           const redis_node *node,
+                                           obol_error *err)
 {
     if (!call->is_write)
-        return RETRY_REFRESH;
+        return REDIS_RETRY_REFRESH;
     wrap_error(err, err->status,
                "redis %s: %s: the outcome is unknown (the connection failed "
                "after the command was sent, so it was not sent again): ",
                node->ep.where, call->what);
-    return DONE;
+    return REDIS_DONE;
 }
 
 /* Reads what one attempt sent: [ASKING] command [WAIT]. */
-static outcome read_replies(redis_router *r, redis_conn *conn,
-                            const redis_call *call, attempt *a,
+static redis_outcome read_replies(redis_router *r, redis_conn *conn,
+                            const redis_call *call, redis_attempt *a,
                             const redis_node *node, int64_t deadline,
                             redisReply **reply, obol_error *err)
 {
     redisReply *main_reply = NULL, *wait_reply = NULL;
-    outcome result = DONE;
+    redis_outcome result = REDIS_DONE;
     int status = OBOL_OK;
 
     if (a->asking) {
@@ -275,14 +277,14 @@ static outcome read_replies(redis_router *r, redis_conn *conn,
     if (status != OBOL_OK) {
         if (main_reply != NULL)
             freeReplyObject(main_reply);
-        return status == OBOL_ERR_NOMEM ? DONE
-                                        : lost_after_send(call, node, err);
+        return status == OBOL_ERR_NOMEM ? REDIS_DONE
+                                        : redis_router_lost_after_send(call, node, err);
     }
     if (main_reply->type == REDIS_REPLY_ERROR) {
-        result = classify_error(r, call, main_reply, node, a, err);
+        result = redis_router_classify(r, call, main_reply, node, a, err);
         freeReplyObject(main_reply);
     } else if (wait_reply != NULL &&
-               check_wait(r, wait_reply, node, call->what, err) != OBOL_OK) {
+               redis_router_check_wait(r, wait_reply, node, call->what, err) != OBOL_OK) {
         freeReplyObject(main_reply);
     } else {
         *reply = main_reply;
@@ -293,25 +295,25 @@ static outcome read_replies(redis_router *r, redis_conn *conn,
     return result;
 }
 
-/* One attempt of call on node. On DONE, err->status is OBOL_OK with
+/* One attempt of call on node. On REDIS_DONE, err->status is OBOL_OK with
  * *reply set, or the error. */
-static outcome try_node(redis_router *r, const redis_call *call,
-                        redis_node *node, attempt *a, int64_t *deadline,
+static redis_outcome try_node(redis_router *r, const redis_call *call,
+                        redis_node *node, redis_attempt *a, int64_t *deadline,
                         redisReply **reply, obol_error *err)
 {
     redis_conn *conn = NULL;
     int sent_any = 0;
     int status = redis_pool_take(node->pool, deadline, &conn, err);
-    outcome result;
+    redis_outcome result;
 
     if (status != OBOL_OK) {
         /* Out of memory, a bad address, or the call's time spent waiting
          * for a free connection: nothing another node would change. */
         if (status == OBOL_ERR_NOMEM || status == OBOL_ERR_INVALID ||
             redis_now_ms() >= *deadline)
-            return DONE;
+            return REDIS_DONE;
         redis_topology_mark_failed(r->topology, node);
-        return RETRY_REFRESH;
+        return REDIS_RETRY_REFRESH;
     }
     status = append_command(conn, call, a, err);
     if (status == OBOL_OK && wants_wait(r, call))
@@ -321,9 +323,9 @@ static outcome try_node(redis_router *r, const redis_call *call,
     if (status != OBOL_OK) {
         redis_pool_give(node->pool, conn);
         if (status == OBOL_ERR_NOMEM)
-            return DONE;
+            return REDIS_DONE;
         redis_topology_mark_failed(r->topology, node);
-        return sent_any ? lost_after_send(call, node, err) : RETRY_REFRESH;
+        return sent_any ? redis_router_lost_after_send(call, node, err) : REDIS_RETRY_REFRESH;
     }
     result = read_replies(r, conn, call, a, node, *deadline, reply, err);
     if (redis_conn_is_broken(conn))
@@ -342,9 +344,16 @@ static void sleep_ms(int64_t ms)
         nanosleep(&ts, NULL);
 }
 
-/* Waits before the next try, never past the deadline; 0 when no time is
- * left for one. */
-static int back_off(int tries, int64_t deadline)
+static int gave_up(const redis_call *call, int tries, obol_error *err)
+{
+    return wrap_error(err, OBOL_ERR_TIMEOUT,
+                      "redis: %s: no answer within the call's time after %d "
+                      "tries; last: ", call->what, tries);
+}
+
+/* How long to wait before the next try, never past the deadline; 0 when
+ * no time is left for one. */
+static int64_t backoff_ms(int tries, int64_t deadline)
 {
     int64_t wait = BACKOFF_FIRST_MS << (tries < 6 ? tries : 6);
     int64_t left = deadline - redis_now_ms();
@@ -353,15 +362,7 @@ static int back_off(int tries, int64_t deadline)
         wait = BACKOFF_MAX_MS;
     if (left <= 0)
         return 0;
-    sleep_ms(wait < left ? wait : left);
-    return redis_now_ms() < deadline;
-}
-
-static int gave_up(const redis_call *call, int tries, obol_error *err)
-{
-    return wrap_error(err, OBOL_ERR_TIMEOUT,
-                      "redis: %s: no answer within the call's time after %d "
-                      "tries; last: ", call->what, tries);
+    return wait < left ? wait : left;
 }
 
 /* The node for call; NULL with the reason in err when none is known.
@@ -405,72 +406,120 @@ static void refresh_for_call(redis_router *r, int64_t deadline, int wait,
         *refresh_failure = this_one;
 }
 
+void redis_route_start(redis_router *r, const redis_call *call,
+                       redis_route *route, obol_error *err)
+{
+    memset(route, 0, sizeof *route);
+    route->node = owner_of(r, call, &route->refresh_failure, err);
+}
+
+/* A backoff before the next try, or the end when no time is left. */
+static int later(const redis_call *call, redis_route *route, int refresh,
+                 int64_t deadline, int64_t *wait_ms, obol_error *err)
+{
+    *wait_ms = backoff_ms(route->tries - 1, deadline);
+    if (*wait_ms == 0) {
+        gave_up(call, route->tries, err);
+        return REDIS_ROUTE_FINISHED;
+    }
+    route->refresh = refresh;
+    return REDIS_ROUTE_LATER;
+}
+
+int redis_route_next(redis_router *r, const redis_call *call,
+                     redis_route *route, redis_outcome result,
+                     int64_t deadline, int64_t *wait_ms, obol_error *err)
+{
+    obol_error scratch = { 0 };  /* a refresh's own error is no answer */
+    int was_asking = route->a.asking;
+
+    route->tries++;
+    route->a.asking = 0;
+    switch (result) {
+    case REDIS_DONE:
+        if (route->moved)
+            redis_topology_refresh(r->topology, deadline, 0, &scratch);
+        return REDIS_ROUTE_FINISHED;
+    case REDIS_MOVED:
+    case REDIS_ASK:
+        if (++route->redirections > MAX_REDIRECTIONS) {
+            wrap_error(err, OBOL_ERR_BACKEND,
+                       "redis cluster: %s: more than %d redirections; last: ",
+                       call->what, MAX_REDIRECTIONS);
+            return REDIS_ROUTE_FINISHED;
+        }
+        if (result == REDIS_MOVED) {
+            redis_topology_patch(r->topology, route->a.moved_slot,
+                                 route->a.target);
+            route->moved = 1;
+        }
+        count(result == REDIS_MOVED ? &r->moved : &r->asked);
+        route->a.asking = result == REDIS_ASK;
+        route->node = route->a.target;
+        return REDIS_ROUTE_NOW;
+    case REDIS_NOSCRIPT:
+        /* ASKING lasts for one command: the EVAL needs it again. */
+        route->a.use_eval = 1;
+        route->a.asking = was_asking;
+        return REDIS_ROUTE_NOW;
+    case REDIS_RETRY_REFRESH:
+        if (!redis_topology_can_move(r->topology) || call->node != NULL)
+            return REDIS_ROUTE_FINISHED;
+        return later(call, route, 1, deadline, wait_ms, err);
+    case REDIS_RETRY:
+        return later(call, route, 0, deadline, wait_ms, err);
+    }
+    return REDIS_ROUTE_FINISHED;
+}
+
+int redis_route_resume(redis_router *r, const redis_call *call,
+                       redis_route *route, int64_t deadline,
+                       int64_t block_until, obol_error *err)
+{
+    if (redis_now_ms() >= deadline)
+        return gave_up(call, route->tries, err);
+    if (route->refresh) {
+        refresh_for_call(r, block_until, 1, &route->refresh_failure);
+        route->node = owner_of(r, call, &route->refresh_failure, err);
+        route->refresh = 0;
+    }
+    return OBOL_OK;
+}
+
 int redis_router_call(redis_router *r, const redis_call *call,
                       int64_t deadline, redisReply **reply, obol_error *err)
 {
-    attempt a = { 0, 0, NULL, 0 };
-    obol_error scratch = { 0 };  /* a refresh's own error is no answer */
-    obol_error refresh_failure = { 0 };
+    redis_route route;
     int routed = call->node == NULL && redis_topology_can_move(r->topology);
     /* A try that connects gets connect_timeout_ms on top (the pool adds
      * it); each try starts from the call's own deadline, so that tries
      * that connect again and again add it once, not each time. */
     const int64_t call_deadline = deadline;
-    redis_node *node;
-    int moved = 0, tries = 0, redirections = 0;
 
     if (routed)
         redis_topology_refresh_if_due(r->topology, deadline);
-    node = owner_of(r, call, &refresh_failure, err);
+    redis_route_start(r, call, &route, err);
     for (;;) {
-        outcome result;
+        redis_outcome result;
+        int64_t wait_ms = 0;
 
         if (deadline > call_deadline)
             deadline = call_deadline;
-        result = node != NULL ? try_node(r, call, node, &a, &deadline, reply,
-                                         err)
-                              : RETRY_REFRESH;
-        int was_asking = a.asking;
-
-        tries++;
-        a.asking = 0;
-        switch (result) {
-        case DONE:
-            if (moved)
-                redis_topology_refresh(r->topology, deadline, 0, &scratch);
+        result = route.node != NULL ? try_node(r, call, route.node, &route.a,
+                                               &deadline, reply, err)
+                                    : REDIS_RETRY_REFRESH;
+        switch (redis_route_next(r, call, &route, result, deadline, &wait_ms,
+                                 err)) {
+        case REDIS_ROUTE_FINISHED:
             return err->status;
-        case MOVED:
-        case ASK:
-            if (++redirections > MAX_REDIRECTIONS)
-                return wrap_error(err, OBOL_ERR_BACKEND,
-                                  "redis cluster: %s: more than %d "
-                                  "redirections; last: ", call->what,
-                                  MAX_REDIRECTIONS);
-            if (result == MOVED) {
-                redis_topology_patch(r->topology, a.moved_slot, a.target);
-                moved = 1;
-            }
-            count(result == MOVED ? &r->moved : &r->asked);
-            a.asking = result == ASK;
-            node = a.target;
-            continue;
-        case NOSCRIPT:
-            /* ASKING lasts for one command: the EVAL needs it again. */
-            a.use_eval = 1;
-            a.asking = was_asking;
-            continue;
-        case RETRY_REFRESH:
-            if (!redis_topology_can_move(r->topology) || call->node != NULL)
+        case REDIS_ROUTE_LATER:
+            sleep_ms(wait_ms);
+            if (redis_route_resume(r, call, &route, deadline, deadline,
+                                   err) != OBOL_OK)
                 return err->status;
-            if (!back_off(tries - 1, deadline))
-                return gave_up(call, tries, err);
-            refresh_for_call(r, deadline, 1, &refresh_failure);
-            node = owner_of(r, call, &refresh_failure, err);
-            continue;
-        case RETRY:
-            if (!back_off(tries - 1, deadline))
-                return gave_up(call, tries, err);
-            continue;
+            break;
+        default:
+            break;
         }
     }
 }
@@ -499,23 +548,23 @@ static int read_group(redis_router *r, redis_conn *conn, redis_node *node,
 
     for (size_t g = 0; g < group_size && status == OBOL_OK; g++) {
         const redis_call *call = &calls[group[g]];
-        attempt a = { 0, 0, NULL, 0 };
+        redis_attempt a = { 0, 0, NULL, 0 };
 
         status = redis_conn_read(conn, deadline, call->what, &reply, err);
         if (status != OBOL_OK) {
             if (status != OBOL_ERR_NOMEM)
-                lost_after_send(call, node, err);
+                redis_router_lost_after_send(call, node, err);
             return err->status;
         }
         if (reply->type != REDIS_REPLY_ERROR) {
             replies[group[g]] = reply;
             continue;
         }
-        switch (classify_error(r, call, reply, node, &a, err)) {
-        case DONE:
+        switch (redis_router_classify(r, call, reply, node, &a, err)) {
+        case REDIS_DONE:
             status = err->status;
             break;
-        case MOVED:
+        case REDIS_MOVED:
             redis_topology_patch(r->topology, a.moved_slot, a.target);
             count(&r->moved);
             /* fall through */
@@ -527,7 +576,7 @@ static int read_group(redis_router *r, redis_conn *conn, redis_node *node,
     if (status == OBOL_OK && with_wait) {
         status = redis_conn_read(conn, deadline, "WAIT", &reply, err);
         if (status == OBOL_OK) {
-            status = check_wait(r, reply, node, calls[group[0]].what, err);
+            status = redis_router_check_wait(r, reply, node, calls[group[0]].what, err);
             freeReplyObject(reply);
         }
     }
@@ -541,7 +590,7 @@ static int run_group(redis_router *r, redis_node *node, const redis_call *calls,
                      redisReply **replies, unsigned char *redo,
                      obol_error *err)
 {
-    attempt plain = { 0, 0, NULL, 0 };
+    redis_attempt plain = { 0, 0, NULL, 0 };
     redis_conn *conn = NULL;
     int with_wait = 0, sent_any = 0;
     int status = redis_pool_take(node->pool, &deadline, &conn, err);
@@ -567,7 +616,7 @@ static int run_group(redis_router *r, redis_node *node, const redis_call *calls,
         status = read_group(r, conn, node, calls, group, group_size, with_wait,
                             deadline, replies, redo, err);
     else if (status != OBOL_ERR_NOMEM && sent_any)
-        lost_after_send(&calls[group[0]], node, err);
+        redis_router_lost_after_send(&calls[group[0]], node, err);
     if (redis_conn_is_broken(conn))
         redis_topology_mark_failed(r->topology, node);
     redis_pool_give(node->pool, conn);

@@ -32,6 +32,7 @@
 #include <obol/driver.h>
 
 #include "redis_config.h"
+#include "redis_conn.h"
 #include "redis_topology.h"
 
 /* Arguments of the calls that keep them on the stack (redis_scripts.h). */
@@ -83,5 +84,99 @@ int redis_router_call(redis_router *r, const redis_call *call,
 int redis_router_call_many(redis_router *r, const redis_call *calls,
                            size_t count, int64_t deadline,
                            redisReply **replies, obol_error *err);
+
+/*
+ * The steps of a call, shared by redis_router_call() (which waits on its
+ * own thread) and the non-blocking path (redis_async.h, which runs many
+ * calls at once on its I/O thread and must never sleep): what an attempt
+ * sends, what its replies mean, and where the call goes next.
+ */
+
+/* What one attempt on one node came to. */
+typedef enum redis_outcome {
+    REDIS_DONE,          /* the reply is the answer, or err the final error */
+    REDIS_MOVED,         /* the slot lives at target now */
+    REDIS_ASK,           /* this key only: ask target */
+    REDIS_NOSCRIPT,      /* the node lost the script: EVAL it */
+    REDIS_RETRY,         /* a transient state: the same node, after a
+                            backoff */
+    REDIS_RETRY_REFRESH  /* the node failed, or the map changed: refresh
+                            first */
+} redis_outcome;
+
+typedef struct redis_attempt {
+    int asking;              /* send ASKING first */
+    int use_eval;            /* EVAL the script instead of EVALSHA */
+    redis_node *target;      /* MOVED and ASK */
+    unsigned moved_slot;
+} redis_attempt;
+
+/* Where a call is on its way through redirections and retries. */
+typedef struct redis_route {
+    redis_attempt a;
+    redis_node *node;        /* where the next attempt goes; NULL: none
+                                known (it refreshes, then looks again) */
+    obol_error refresh_failure; /* the last refresh that failed, if any */
+    int moved;               /* a MOVED patched the map: refresh at the end */
+    int tries, redirections;
+    int refresh;             /* refresh before the next attempt */
+} redis_route;
+
+/* Appends [ASKING] and the command (EVALSHA, or EVAL of its script when
+ * the attempt says so). */
+int redis_router_append(redis_conn *conn, const redis_call *call,
+                        const redis_attempt *a, obol_error *err);
+
+/* Whether call is a write that the store's wait_replicas follows with
+ * WAIT, and that WAIT. One WAIT answers for every write the connection
+ * sent before it: a pipeline needs one after its last write, not one
+ * after each. */
+int redis_router_wants_wait(const redis_router *r, const redis_call *call);
+int redis_router_append_wait(const redis_router *r, redis_conn *conn,
+                             obol_error *err);
+
+/* What an error reply of call from node means, with err set to say so. */
+redis_outcome redis_router_classify(redis_router *r, const redis_call *call,
+                                    const redisReply *reply,
+                                    const redis_node *node, redis_attempt *a,
+                                    obol_error *err);
+
+/* The WAIT reply after a write that succeeded: OBOL_OK, or the shortfall. */
+int redis_router_check_wait(redis_router *r, const redisReply *wait_reply,
+                            const redis_node *node, const char *what,
+                            obol_error *err);
+
+/* The connection failed after the command left (err says how): a read
+ * may go again (REDIS_RETRY_REFRESH), a write may have run and must not
+ * (REDIS_DONE, err saying the outcome is unknown). */
+redis_outcome redis_router_lost_after_send(const redis_call *call,
+                                           const redis_node *node,
+                                           obol_error *err);
+
+/* Starts call's route at the owner of its slot (err says why when none
+ * is known: route->node NULL). */
+void redis_route_start(redis_router *r, const redis_call *call,
+                       redis_route *route, obol_error *err);
+
+/* What follows an attempt that came to result: */
+enum {
+    REDIS_ROUTE_FINISHED,    /* err->status is the call's status (OBOL_OK
+                                when the reply is the answer) */
+    REDIS_ROUTE_NOW,         /* attempt again at once, on route->node */
+    REDIS_ROUTE_LATER        /* back off *wait_ms, then redis_route_resume() */
+};
+int redis_route_next(redis_router *r, const redis_call *call,
+                     redis_route *route, redis_outcome result,
+                     int64_t deadline, int64_t *wait_ms, obol_error *err);
+
+/* After the backoff: refreshes the map when the route asked for it and
+ * looks for the owner again. OBOL_OK to attempt again (route->node may
+ * be NULL: the attempt is then REDIS_RETRY_REFRESH), or the call's final
+ * error (no time left before deadline) in err. May block on a refresh,
+ * until block_until (the I/O thread gives the earliest deadline of all
+ * it runs, so that one call's refresh never makes another late). */
+int redis_route_resume(redis_router *r, const redis_call *call,
+                       redis_route *route, int64_t deadline,
+                       int64_t block_until, obol_error *err);
 
 #endif

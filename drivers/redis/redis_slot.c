@@ -6,18 +6,24 @@
 
 #include "redis_slot.h"
 
-/* Bit by bit, MSB first, polynomial 0x1021, initial value 0: a key's tag
- * is a few dozen bytes, so a table would buy nothing measurable next to
- * the round trip. */
+/* Four bits at a time, MSB first, polynomial 0x1021, initial value 0:
+ * the table holds the CRC of each nibble at the top, so each byte is two
+ * lookups. Pipelined, a key's slot is computed for every operation, and
+ * bit by bit it showed in a profile. */
+static const uint16_t crc16_nibble[16] = {
+    0x0000, 0x1021, 0x2042, 0x3063, 0x4084, 0x50a5, 0x60c6, 0x70e7,
+    0x8108, 0x9129, 0xa14a, 0xb16b, 0xc18c, 0xd1ad, 0xe1ce, 0xf1ef,
+};
+
 static uint16_t crc16_xmodem(const uint8_t *data, size_t len)
 {
     uint16_t crc = 0;
 
     for (size_t i = 0; i < len; i++) {
-        crc ^= (uint16_t)(data[i] << 8);
-        for (int bit = 0; bit < 8; bit++)
-            crc = (crc & 0x8000) ? (uint16_t)((crc << 1) ^ 0x1021)
-                                 : (uint16_t)(crc << 1);
+        crc = (uint16_t)((crc << 4) ^
+                         crc16_nibble[((crc >> 12) ^ (data[i] >> 4)) & 0xf]);
+        crc = (uint16_t)((crc << 4) ^
+                         crc16_nibble[((crc >> 12) ^ (data[i] & 0xf)) & 0xf]);
     }
     return crc;
 }

@@ -710,6 +710,18 @@ static int open_on_master(void *arg, const redis_endpoint *ep,
     return OBOL_OK;
 }
 
+int redis_topology_connect(redis_topology *t, redis_node *node,
+                           int64_t deadline, redis_conn **out,
+                           obol_error *err)
+{
+    /* A node is the first member of its entry, which outlives it. */
+    node_entry *e = (node_entry *)node;
+
+    if (t->sentinels != NULL)
+        return open_on_master(e, &node->ep, t->settings, deadline, out, err);
+    return redis_conn_open(&node->ep, t->settings, deadline, out, err);
+}
+
 void redis_topology_mark_stale(redis_topology *t)
 {
     if (t->sentinels == NULL)

@@ -87,6 +87,13 @@ int redis_topology_refresh(redis_topology *t, int64_t deadline, int wait,
  * are dropped, a call's own routing reports them. */
 void redis_topology_refresh_if_due(redis_topology *t, int64_t deadline);
 
+/* A new connection to node, made as its pool makes one (Sentinel: only
+ * while the Sentinels name it, and ROLE says master), for connections
+ * kept apart from the pools (redis_async.h). */
+int redis_topology_connect(redis_topology *t, redis_node *node,
+                           int64_t deadline, redis_conn **out,
+                           obol_error *err);
+
 /* The master may have changed (a write reached fewer replicas than
  * wait_replicas asked): Sentinel mode resolves it again on the next
  * call. No effect on a single server or a cluster. */
