@@ -146,8 +146,10 @@ static void native_complete(obol_driver_op *dop, int status,
         op->err = *err;
     if (status != OBOL_OK && (err == NULL || err->status != status))
         op->err.status = status;
-    if (!abandoned(op))
-        op->native_done(op, status);
+    /* Run even when the queue gave up: a list collected sessions into
+     * op->collector, which only native_done() moves to the result that
+     * obol_queue_op_free() frees; it touches nothing the caller lent. */
+    op->native_done(op, status);
     obol_queue_finish(op);
 }
 
