@@ -178,7 +178,7 @@ static int start(queue_op *op, int driver_kind, obol_error *err)
     obol_queue *q = op->q;
     obol_workers *w;
 
-    op->deadline_ms = obol_queue_now_ms() + obol_queue_timeout_ms(q);
+    op->deadline_ms = obol_queue_deadline_ms(q);
     switch (choose_way(q, driver_kind)) {
     case RUN_NATIVE:
         return submit_native(op, driver_kind, err);

@@ -534,6 +534,27 @@ static void bad_options_and_arguments_are_refused(void **state)
     obol_store_close(st);
 }
 
+/* The longest timeout a queue takes is no deadline at all, not one that
+ * wrapped round into the past. */
+static void the_longest_timeout_never_times_out(void **state)
+{
+    obol_store *st = open_slow();
+    obol_queue *q = open_queue(st, OBOL_QUEUE_AUTO, INT64_MAX);
+    outcome o = { 0 };
+
+    (void)state;
+    answer_how = ANSWER_NEVER;
+    assert_int_equal(obol_get_async(q, "s", "u", NULL, record, &o, NULL),
+                     OBOL_OK);
+    assert_int_equal(obol_queue_wait(q, 50), 0);
+    assert_int_equal(o.runs, 0);
+    obol_queue_close(q);
+    assert_int_equal(o.runs, 1);
+    assert_int_equal(o.status, OBOL_ERR_CANCELLED);
+    obol_store_close(st);
+    answer_how = ANSWER_LATER;
+}
+
 /* Bytes the heap holds now: with one arena (main() asks for it), the
  * allocations of every thread. */
 static size_t heap_in_use(void)
@@ -581,6 +602,7 @@ int main(void)
         cmocka_unit_test(the_worker_pool_serves_a_queue_that_asks_for_it),
         cmocka_unit_test(bad_options_and_arguments_are_refused),
         cmocka_unit_test(a_list_answered_after_the_deadline_leaks_nothing),
+        cmocka_unit_test(the_longest_timeout_never_times_out),
     };
 
     /* Every thread allocates from the arena heap_in_use() reads. */
