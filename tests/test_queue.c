@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <pthread.h>
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -221,6 +222,25 @@ static const obol_driver *slow_entry(const obol_driver_host *host)
     table.native_ops = slow_native_ops;
     table.submit = slow_submit;
     return &table;
+}
+
+/* --------------------------------------------------------- threads */
+
+/* pthread_create()'s error for the next threads, 0 to let them start
+ * (linked with --wrap=pthread_create). */
+static int refuse_threads;
+
+int __real_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
+                          void *(*run)(void *), void *arg);
+int __wrap_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
+                          void *(*run)(void *), void *arg);
+
+int __wrap_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
+                          void *(*run)(void *), void *arg)
+{
+    if (refuse_threads != 0)
+        return refuse_threads;
+    return __real_pthread_create(thread, attr, run, arg);
 }
 
 /* ------------------------------------------------------------ fixture */
@@ -555,6 +575,32 @@ static void the_longest_timeout_never_times_out(void **state)
     answer_how = ANSWER_LATER;
 }
 
+/* No worker thread: the submit says so, and why; a later one starts them. */
+static void workers_that_cannot_start_refuse_the_submit(void **state)
+{
+    obol_store *st = open_slow();
+    obol_queue *q = open_queue(st, OBOL_QUEUE_WORKERS, 1000);
+    outcome refused = { 0 }, served = { 0 };
+    obol_error err;
+
+    (void)state;
+    errno = 0;
+    refuse_threads = EAGAIN;
+    assert_int_equal(obol_get_async(q, "s", "u", NULL, record, &refused,
+                                    &err), OBOL_ERR_BACKEND);
+    refuse_threads = 0;
+    assert_non_null(strstr(err.message, "worker threads"));
+    assert_non_null(strstr(err.message, strerror(EAGAIN)));
+    assert_int_equal(obol_queue_pending(q), 0);
+    assert_int_equal(obol_get_async(q, "s", "u", NULL, record, &served,
+                                    &err), OBOL_OK);
+    drain(q);
+    assert_int_equal(served.status, OBOL_NOT_FOUND);
+    obol_queue_close(q);
+    assert_int_equal(refused.runs, 0);
+    obol_store_close(st);
+}
+
 /* Bytes the heap holds now: with one arena (main() asks for it), the
  * allocations of every thread. */
 static size_t heap_in_use(void)
@@ -603,6 +649,7 @@ int main(void)
         cmocka_unit_test(bad_options_and_arguments_are_refused),
         cmocka_unit_test(a_list_answered_after_the_deadline_leaks_nothing),
         cmocka_unit_test(the_longest_timeout_never_times_out),
+        cmocka_unit_test(workers_that_cannot_start_refuse_the_submit),
     };
 
     /* Every thread allocates from the arena heap_in_use() reads. */
