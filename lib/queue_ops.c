@@ -164,8 +164,11 @@ static int submit_native(queue_op *op, int kind, obol_error *err)
     op->dop.deadline_ms = op->deadline_ms;
     op->dop.complete = native_complete;
     obol_queue_admit(op);
-    __atomic_add_fetch(&st->driver_calls, 1, __ATOMIC_RELAXED);
+    /* A call like any other: counted, and serialized with the blocking
+     * calls of other threads on a driver that is not THREAD_SAFE. */
+    obol_store_driver_enter(st);
     status = st->driver->submit(st->handle, &op->dop, err);
+    obol_store_driver_leave(st);
     if (status != OBOL_OK)
         obol_queue_withdraw(op);
     return status;

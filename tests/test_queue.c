@@ -53,6 +53,13 @@ typedef struct slow_state {
 
 static slow_state slow;
 
+/* Whether submit() was called while a blocking get held the handle (it
+ * must not be, on a driver that is not THREAD_SAFE: the core serializes
+ * the calls on it). */
+static int hold_gets;
+static int in_blocking_get;
+static int submit_overlapped;
+
 static void sleep_ms(int ms)
 {
     struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
@@ -179,6 +186,8 @@ static int slow_submit(void *handle, obol_driver_op *op, obol_error *err)
 
     (void)handle;
     assert_true(op->struct_size >= sizeof *op);
+    if (__atomic_load_n(&in_blocking_get, __ATOMIC_SEQ_CST))
+        __atomic_store_n(&submit_overlapped, 1, __ATOMIC_SEQ_CST);
     if (answer_how == REFUSE) {
         err->status = OBOL_ERR_BACKEND;
         strcpy(err->message, "slow: refused");
@@ -205,11 +214,29 @@ static int slow_submit(void *handle, obol_driver_op *op, obol_error *err)
     return OBOL_OK;
 }
 
+/* A blocking get that, with hold_gets, holds the handle a while
+ * (in_blocking_get, which slow_submit() checks). */
+
+static int slow_get(void *handle, const obol_driver_key *key,
+                    uint8_t **sealed, size_t *len, obol_error *err)
+{
+    int status;
+
+    if (!hold_gets)
+        return memory->get(handle, key, sealed, len, err);
+    __atomic_store_n(&in_blocking_get, 1, __ATOMIC_SEQ_CST);
+    sleep_ms(100);
+    status = memory->get(handle, key, sealed, len, err);
+    __atomic_store_n(&in_blocking_get, 0, __ATOMIC_SEQ_CST);
+    return status;
+}
+
 static const char *const slow_schemes[] = { "slow", NULL };
+
+static obol_driver table;
 
 static const obol_driver *slow_entry(const obol_driver_host *host)
 {
-    static obol_driver table;
 
     memory = obol_driver_memory_entry(host);
     table = *memory;
@@ -221,6 +248,7 @@ static const obol_driver *slow_entry(const obol_driver_host *host)
     table.close = slow_close;
     table.native_ops = slow_native_ops;
     table.submit = slow_submit;
+    table.get = slow_get;
     return &table;
 }
 
@@ -601,6 +629,46 @@ static void workers_that_cannot_start_refuse_the_submit(void **state)
     obol_store_close(st);
 }
 
+static void *get_blocking(void *arg)
+{
+    obol_session *s = NULL;
+
+    obol_get(arg, "s", "u", NULL, &s, NULL);
+    obol_session_free(s);
+    return NULL;
+}
+
+/* A driver that is not THREAD_SAFE: the core serializes every call on its
+ * handle, submit() included, with the synchronous calls of other
+ * threads. */
+static void submit_waits_for_a_call_on_a_serialized_driver(void **state)
+{
+    obol_store *st;
+    obol_queue *q;
+    outcome o = { 0 };
+    pthread_t other;
+
+    (void)state;
+    table.capabilities &= ~OBOL_DRIVER_THREAD_SAFE;
+    st = open_slow();
+    q = open_queue(st, OBOL_QUEUE_AUTO, 2000);
+    submit_overlapped = 0;
+    hold_gets = 1;
+    assert_int_equal(pthread_create(&other, NULL, get_blocking, st), 0);
+    while (!__atomic_load_n(&in_blocking_get, __ATOMIC_SEQ_CST))
+        sleep_ms(1);
+    assert_int_equal(obol_delete_async(q, "s", "u", NULL, record, &o, NULL),
+                     OBOL_OK);
+    pthread_join(other, NULL);
+    hold_gets = 0;
+    drain(q);
+    assert_int_equal(o.status, OBOL_OK);
+    assert_int_equal(submit_overlapped, 0);
+    obol_queue_close(q);
+    obol_store_close(st);
+    table.capabilities |= OBOL_DRIVER_THREAD_SAFE;
+}
+
 /* Bytes the heap holds now: with one arena (main() asks for it), the
  * allocations of every thread. */
 static size_t heap_in_use(void)
@@ -650,6 +718,7 @@ int main(void)
         cmocka_unit_test(a_list_answered_after_the_deadline_leaks_nothing),
         cmocka_unit_test(the_longest_timeout_never_times_out),
         cmocka_unit_test(workers_that_cannot_start_refuse_the_submit),
+        cmocka_unit_test(submit_waits_for_a_call_on_a_serialized_driver),
     };
 
     /* Every thread allocates from the arena heap_in_use() reads. */
