@@ -669,6 +669,48 @@ static void submit_waits_for_a_call_on_a_serialized_driver(void **state)
     table.capabilities |= OBOL_DRIVER_THREAD_SAFE;
 }
 
+/* The timer follows the oldest deadline in flight: one answered early
+ * leaves it armed for nothing, and the next deadline still fires on time,
+ * whether it is the old head's successor or an operation submitted after
+ * the list ran empty. */
+static void deadlines_fire_on_time_around_early_answers(void **state)
+{
+    obol_store *st = open_slow();
+    obol_queue *q = open_queue(st, OBOL_QUEUE_AUTO, 100);
+    outcome never = { 0 }, early = { 0 }, after = { 0 };
+    int64_t t0 = now_ms(), t1;
+
+    (void)state;
+    answer_after_ms = 20;
+    answer_how = ANSWER_NEVER;
+    assert_int_equal(obol_get_async(q, "s", "u", NULL, record, &never, NULL),
+                     OBOL_OK);
+    answer_how = ANSWER_LATER;
+    assert_int_equal(obol_get_async(q, "s", "u", NULL, record, &early, NULL),
+                     OBOL_OK);
+    drain(q);
+    assert_int_equal(early.status, OBOL_NOT_FOUND);
+    assert_true(early.at_ms < t0 + 100);
+    assert_int_equal(never.status, OBOL_ERR_TIMEOUT);
+    assert_true(never.at_ms >= t0 + 100 && never.at_ms <= t0 + 100 + 150);
+    /* One answered early leaves the timer armed for its deadline and the
+     * list empty; the next one submitted arms it for its own. */
+    assert_int_equal(obol_get_async(q, "s", "u", NULL, record, &early, NULL),
+                     OBOL_OK);
+    assert_int_equal(obol_queue_wait(q, 1000), 1);
+    answer_how = ANSWER_NEVER;
+    t1 = now_ms();
+    assert_int_equal(obol_get_async(q, "s", "u", NULL, record, &after, NULL),
+                     OBOL_OK);
+    drain(q);
+    assert_int_equal(after.status, OBOL_ERR_TIMEOUT);
+    assert_true(after.at_ms >= t1 + 100 && after.at_ms <= t1 + 100 + 150);
+    obol_queue_close(q);
+    obol_store_close(st);
+    answer_how = ANSWER_LATER;
+    answer_after_ms = 1;
+}
+
 /* Bytes the heap holds now: with one arena (main() asks for it), the
  * allocations of every thread. */
 static size_t heap_in_use(void)
@@ -719,6 +761,7 @@ int main(void)
         cmocka_unit_test(the_longest_timeout_never_times_out),
         cmocka_unit_test(workers_that_cannot_start_refuse_the_submit),
         cmocka_unit_test(submit_waits_for_a_call_on_a_serialized_driver),
+        cmocka_unit_test(deadlines_fire_on_time_around_early_answers),
     };
 
     /* Every thread allocates from the arena heap_in_use() reads. */
