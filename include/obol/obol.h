@@ -1071,8 +1071,9 @@ typedef struct obol_queue_options {
     int64_t timeout_ms;   /* deadline of each operation after its submit;
                              0: 5000 */
     unsigned workers;     /* threads of the store's worker pool: the first
-                             queue opened with a nonzero value sets it;
-                             0: leave it (4 when none does) */
+                             queue opened with a nonzero value before the
+                             pool starts sets it; 0: leave it (4 when none
+                             does) */
 } obol_queue_options;
 
 /*
