@@ -60,9 +60,17 @@ int64_t obol_queue_now_ms(void)
 }
 
 obol_store *obol_queue_store(const obol_queue *q) { return q->st; }
-int64_t obol_queue_timeout_ms(const obol_queue *q) { return q->timeout_ms; }
 int obol_queue_mode(const obol_queue *q) { return q->mode; }
 uint32_t obol_queue_native_ops(const obol_queue *q) { return q->native_ops; }
+
+/* now + timeout_ms, saturated: the largest timeout_ms is "no deadline",
+ * not a sum that wrapped round into the past. */
+int64_t obol_queue_deadline_ms(const obol_queue *q)
+{
+    int64_t now = obol_queue_now_ms();
+
+    return q->timeout_ms > INT64_MAX - now ? INT64_MAX : now + q->timeout_ms;
+}
 
 /* Read by the owner's thread, which alone sets it. */
 int obol_queue_closing(const obol_queue *q) { return q->closed; }

@@ -87,9 +87,10 @@ void obol_queue_withdraw(queue_op *op);
 /* Frees op and whatever its result still holds. */
 void obol_queue_op_free(queue_op *op);
 
-/* The store and timeout of q, and how it runs operations. */
+/* The store of q, the deadline of an operation submitted now, and how q
+ * runs operations. */
 obol_store *obol_queue_store(const obol_queue *q);
-int64_t obol_queue_timeout_ms(const obol_queue *q);
+int64_t obol_queue_deadline_ms(const obol_queue *q);
 int obol_queue_mode(const obol_queue *q);
 uint32_t obol_queue_native_ops(const obol_queue *q);
 int obol_queue_closing(const obol_queue *q);

@@ -146,8 +146,10 @@ static void native_complete(obol_driver_op *dop, int status,
         op->err = *err;
     if (status != OBOL_OK && (err == NULL || err->status != status))
         op->err.status = status;
-    if (!abandoned(op))
-        op->native_done(op, status);
+    /* Run even when the queue gave up: a list collected sessions into
+     * op->collector, which only native_done() moves to the result that
+     * obol_queue_op_free() frees; it touches nothing the caller lent. */
+    op->native_done(op, status);
     obol_queue_finish(op);
 }
 
@@ -162,8 +164,11 @@ static int submit_native(queue_op *op, int kind, obol_error *err)
     op->dop.deadline_ms = op->deadline_ms;
     op->dop.complete = native_complete;
     obol_queue_admit(op);
-    __atomic_add_fetch(&st->driver_calls, 1, __ATOMIC_RELAXED);
+    /* A call like any other: counted, and serialized with the blocking
+     * calls of other threads on a driver that is not THREAD_SAFE. */
+    obol_store_driver_enter(st);
     status = st->driver->submit(st->handle, &op->dop, err);
+    obol_store_driver_leave(st);
     if (status != OBOL_OK)
         obol_queue_withdraw(op);
     return status;
@@ -176,7 +181,7 @@ static int start(queue_op *op, int driver_kind, obol_error *err)
     obol_queue *q = op->q;
     obol_workers *w;
 
-    op->deadline_ms = obol_queue_now_ms() + obol_queue_timeout_ms(q);
+    op->deadline_ms = obol_queue_deadline_ms(q);
     switch (choose_way(q, driver_kind)) {
     case RUN_NATIVE:
         return submit_native(op, driver_kind, err);
@@ -237,6 +242,30 @@ static int nomem(const char *op, obol_error *err)
     return obol_set_error(err, OBOL_ERR_NOMEM, "%s: out of memory", op);
 }
 
+/* The checks and the block of an operation on ids (get, the deletes,
+ * get_all; sid NULL for the last two): NULL, err filled, when the submit
+ * is refused. */
+static queue_op *keyed_op(obol_queue *q, int op_kind, const char *name,
+                          const char *sid, const char *uid, const char *type,
+                          obol_done_fn done, void *arg, obol_error *err)
+{
+    int need_sid = op_kind == OBOL_OP_GET || op_kind == OBOL_OP_DELETE;
+    int status = check_submit(q, done, name, err);
+    queue_op *op;
+
+    if (status == OBOL_OK)
+        status = check_ids(q, name, sid, need_sid, uid, type, err);
+    if (status != OBOL_OK)
+        return NULL;
+    op = op_new(q, op_kind, sid, uid, type, NULL, done, arg);
+    if (op == NULL) {
+        nomem(name, err);
+        return NULL;
+    }
+    key_of_copies(op);
+    return op;
+}
+
 /* ------------------------------------------------------------------ get */
 
 static void get_run(queue_op *op)
@@ -272,19 +301,12 @@ static int get_async(obol_queue *q, const char *sid, const char *uid,
 {
     obol_error local;
     queue_op *op;
-    int status;
 
     if (err == NULL)
         err = &local;
-    status = check_submit(q, done, "get", err);
-    if (status == OBOL_OK)
-        status = check_ids(q, "get", sid, 1, uid, type, err);
-    if (status != OBOL_OK)
-        return status;
-    op = op_new(q, OBOL_OP_GET, sid, uid, type, NULL, done, arg);
+    op = keyed_op(q, OBOL_OP_GET, "get", sid, uid, type, done, arg, err);
     if (op == NULL)
-        return nomem("get", err);
-    key_of_copies(op);
+        return err->status;
     op->run = get_run;
     op->native_done = get_native_done;
     return start(op, OBOL_DRIVER_OP_GET, err);
@@ -427,20 +449,12 @@ static int submit_removal(obol_queue *q, const char *name, int op_kind,
 {
     obol_error local;
     queue_op *op;
-    int status;
 
     if (err == NULL)
         err = &local;
-    status = check_submit(q, done, name, err);
-    if (status == OBOL_OK)
-        status = check_ids(q, name, sid, op_kind == OBOL_OP_DELETE, uid,
-                           type, err);
-    if (status != OBOL_OK)
-        return status;
-    op = op_new(q, op_kind, sid, uid, type, NULL, done, arg);
+    op = keyed_op(q, op_kind, name, sid, uid, type, done, arg, err);
     if (op == NULL)
-        return nomem(name, err);
-    key_of_copies(op);
+        return err->status;
     op->run = op_kind == OBOL_OP_DELETE ? delete_run : delete_all_run;
     op->native_done = removal_native_done;
     return start(op, driver_kind, err);
@@ -483,19 +497,13 @@ static int get_all_async(obol_queue *q, const char *uid, const char *type,
 {
     obol_error local;
     queue_op *op;
-    int status;
 
     if (err == NULL)
         err = &local;
-    status = check_submit(q, done, "get_all", err);
-    if (status == OBOL_OK)
-        status = check_ids(q, "get_all", NULL, 0, uid, type, err);
-    if (status != OBOL_OK)
-        return status;
-    op = op_new(q, OBOL_OP_GET_ALL, NULL, uid, type, NULL, done, arg);
+    op = keyed_op(q, OBOL_OP_GET_ALL, "get_all", NULL, uid, type, done, arg,
+                  err);
     if (op == NULL)
-        return nomem("get_all", err);
-    key_of_copies(op);
+        return err->status;
     op->collector.st = op->st;
     op->collector.err = &op->err;
     op->dop.visit = obol_store_collect;

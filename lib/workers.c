@@ -1,6 +1,7 @@
 /* The worker threads of a store (workers_internal.h). */
 #include "config.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -46,23 +47,31 @@ static void *work(void *arg)
 obol_workers *obol_workers_start(unsigned threads)
 {
     obol_workers *w = calloc(1, sizeof *w + threads * sizeof(pthread_t));
+    int refused = 0;
 
     if (w == NULL)
         return NULL;
-    if (pthread_mutex_init(&w->lock, NULL) != 0) {
+    refused = pthread_mutex_init(&w->lock, NULL);
+    if (refused != 0) {
         free(w);
+        errno = refused;
         return NULL;
     }
-    if (pthread_cond_init(&w->wake, NULL) != 0) {
+    refused = pthread_cond_init(&w->wake, NULL);
+    if (refused != 0) {
         pthread_mutex_destroy(&w->lock);
         free(w);
+        errno = refused;
         return NULL;
     }
-    for (; w->count < threads; w->count++)
-        if (pthread_create(&w->threads[w->count], NULL, work, w) != 0)
+    for (; w->count < threads; w->count++) {
+        refused = pthread_create(&w->threads[w->count], NULL, work, w);
+        if (refused != 0)
             break;
+    }
     if (w->count == 0) {
         obol_workers_stop(w);
+        errno = refused;   /* pthread_create() returns it, sets nothing */
         return NULL;
     }
     return w;

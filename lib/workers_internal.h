@@ -19,8 +19,8 @@ struct obol_job {
 
 typedef struct obol_workers obol_workers;
 
-/* Starts threads worker threads; NULL when a thread or memory is
- * refused. */
+/* Starts threads worker threads, or as many as the system gives (one at
+ * least); NULL with errno set when it gives none, or no memory. */
 obol_workers *obol_workers_start(unsigned threads);
 
 /* Queues job for the next free thread. */

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <pthread.h>
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 #include <time.h>
 
 #include <cmocka.h>
+#include <malloc.h>
 
 #include <obol/driver.h>
 
@@ -50,6 +52,13 @@ typedef struct slow_state {
 } slow_state;
 
 static slow_state slow;
+
+/* Whether submit() was called while a blocking get held the handle (it
+ * must not be, on a driver that is not THREAD_SAFE: the core serializes
+ * the calls on it). */
+static int hold_gets;
+static int in_blocking_get;
+static int submit_overlapped;
 
 static void sleep_ms(int ms)
 {
@@ -177,6 +186,8 @@ static int slow_submit(void *handle, obol_driver_op *op, obol_error *err)
 
     (void)handle;
     assert_true(op->struct_size >= sizeof *op);
+    if (__atomic_load_n(&in_blocking_get, __ATOMIC_SEQ_CST))
+        __atomic_store_n(&submit_overlapped, 1, __ATOMIC_SEQ_CST);
     if (answer_how == REFUSE) {
         err->status = OBOL_ERR_BACKEND;
         strcpy(err->message, "slow: refused");
@@ -203,11 +214,29 @@ static int slow_submit(void *handle, obol_driver_op *op, obol_error *err)
     return OBOL_OK;
 }
 
+/* A blocking get that, with hold_gets, holds the handle a while
+ * (in_blocking_get, which slow_submit() checks). */
+
+static int slow_get(void *handle, const obol_driver_key *key,
+                    uint8_t **sealed, size_t *len, obol_error *err)
+{
+    int status;
+
+    if (!hold_gets)
+        return memory->get(handle, key, sealed, len, err);
+    __atomic_store_n(&in_blocking_get, 1, __ATOMIC_SEQ_CST);
+    sleep_ms(100);
+    status = memory->get(handle, key, sealed, len, err);
+    __atomic_store_n(&in_blocking_get, 0, __ATOMIC_SEQ_CST);
+    return status;
+}
+
 static const char *const slow_schemes[] = { "slow", NULL };
+
+static obol_driver table;
 
 static const obol_driver *slow_entry(const obol_driver_host *host)
 {
-    static obol_driver table;
 
     memory = obol_driver_memory_entry(host);
     table = *memory;
@@ -219,7 +248,27 @@ static const obol_driver *slow_entry(const obol_driver_host *host)
     table.close = slow_close;
     table.native_ops = slow_native_ops;
     table.submit = slow_submit;
+    table.get = slow_get;
     return &table;
+}
+
+/* --------------------------------------------------------- threads */
+
+/* pthread_create()'s error for the next threads, 0 to let them start
+ * (linked with --wrap=pthread_create). */
+static int refuse_threads;
+
+int __real_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
+                          void *(*run)(void *), void *arg);
+int __wrap_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
+                          void *(*run)(void *), void *arg);
+
+int __wrap_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
+                          void *(*run)(void *), void *arg)
+{
+    if (refuse_threads != 0)
+        return refuse_threads;
+    return __real_pthread_create(thread, attr, run, arg);
 }
 
 /* ------------------------------------------------------------ fixture */
@@ -533,6 +582,169 @@ static void bad_options_and_arguments_are_refused(void **state)
     obol_store_close(st);
 }
 
+/* The longest timeout a queue takes is no deadline at all, not one that
+ * wrapped round into the past. */
+static void the_longest_timeout_never_times_out(void **state)
+{
+    obol_store *st = open_slow();
+    obol_queue *q = open_queue(st, OBOL_QUEUE_AUTO, INT64_MAX);
+    outcome o = { 0 };
+
+    (void)state;
+    answer_how = ANSWER_NEVER;
+    assert_int_equal(obol_get_async(q, "s", "u", NULL, record, &o, NULL),
+                     OBOL_OK);
+    assert_int_equal(obol_queue_wait(q, 50), 0);
+    assert_int_equal(o.runs, 0);
+    obol_queue_close(q);
+    assert_int_equal(o.runs, 1);
+    assert_int_equal(o.status, OBOL_ERR_CANCELLED);
+    obol_store_close(st);
+    answer_how = ANSWER_LATER;
+}
+
+/* No worker thread: the submit says so, and why; a later one starts them. */
+static void workers_that_cannot_start_refuse_the_submit(void **state)
+{
+    obol_store *st = open_slow();
+    obol_queue *q = open_queue(st, OBOL_QUEUE_WORKERS, 1000);
+    outcome refused = { 0 }, served = { 0 };
+    obol_error err;
+
+    (void)state;
+    errno = 0;
+    refuse_threads = EAGAIN;
+    assert_int_equal(obol_get_async(q, "s", "u", NULL, record, &refused,
+                                    &err), OBOL_ERR_BACKEND);
+    refuse_threads = 0;
+    assert_non_null(strstr(err.message, "worker threads"));
+    assert_non_null(strstr(err.message, strerror(EAGAIN)));
+    assert_int_equal(obol_queue_pending(q), 0);
+    assert_int_equal(obol_get_async(q, "s", "u", NULL, record, &served,
+                                    &err), OBOL_OK);
+    drain(q);
+    assert_int_equal(served.status, OBOL_NOT_FOUND);
+    obol_queue_close(q);
+    assert_int_equal(refused.runs, 0);
+    obol_store_close(st);
+}
+
+static void *get_blocking(void *arg)
+{
+    obol_session *s = NULL;
+
+    obol_get(arg, "s", "u", NULL, &s, NULL);
+    obol_session_free(s);
+    return NULL;
+}
+
+/* A driver that is not THREAD_SAFE: the core serializes every call on its
+ * handle, submit() included, with the synchronous calls of other
+ * threads. */
+static void submit_waits_for_a_call_on_a_serialized_driver(void **state)
+{
+    obol_store *st;
+    obol_queue *q;
+    outcome o = { 0 };
+    pthread_t other;
+
+    (void)state;
+    table.capabilities &= ~OBOL_DRIVER_THREAD_SAFE;
+    st = open_slow();
+    q = open_queue(st, OBOL_QUEUE_AUTO, 2000);
+    submit_overlapped = 0;
+    hold_gets = 1;
+    assert_int_equal(pthread_create(&other, NULL, get_blocking, st), 0);
+    while (!__atomic_load_n(&in_blocking_get, __ATOMIC_SEQ_CST))
+        sleep_ms(1);
+    assert_int_equal(obol_delete_async(q, "s", "u", NULL, record, &o, NULL),
+                     OBOL_OK);
+    pthread_join(other, NULL);
+    hold_gets = 0;
+    drain(q);
+    assert_int_equal(o.status, OBOL_OK);
+    assert_int_equal(submit_overlapped, 0);
+    obol_queue_close(q);
+    obol_store_close(st);
+    table.capabilities |= OBOL_DRIVER_THREAD_SAFE;
+}
+
+/* The timer follows the oldest deadline in flight: one answered early
+ * leaves it armed for nothing, and the next deadline still fires on time,
+ * whether it is the old head's successor or an operation submitted after
+ * the list ran empty. */
+static void deadlines_fire_on_time_around_early_answers(void **state)
+{
+    obol_store *st = open_slow();
+    obol_queue *q = open_queue(st, OBOL_QUEUE_AUTO, 100);
+    outcome never = { 0 }, early = { 0 }, after = { 0 };
+    int64_t t0 = now_ms(), t1;
+
+    (void)state;
+    answer_after_ms = 20;
+    answer_how = ANSWER_NEVER;
+    assert_int_equal(obol_get_async(q, "s", "u", NULL, record, &never, NULL),
+                     OBOL_OK);
+    answer_how = ANSWER_LATER;
+    assert_int_equal(obol_get_async(q, "s", "u", NULL, record, &early, NULL),
+                     OBOL_OK);
+    drain(q);
+    assert_int_equal(early.status, OBOL_NOT_FOUND);
+    assert_true(early.at_ms < t0 + 100);
+    assert_int_equal(never.status, OBOL_ERR_TIMEOUT);
+    assert_true(never.at_ms >= t0 + 100 && never.at_ms <= t0 + 100 + 150);
+    /* One answered early leaves the timer armed for its deadline and the
+     * list empty; the next one submitted arms it for its own. */
+    assert_int_equal(obol_get_async(q, "s", "u", NULL, record, &early, NULL),
+                     OBOL_OK);
+    assert_int_equal(obol_queue_wait(q, 1000), 1);
+    answer_how = ANSWER_NEVER;
+    t1 = now_ms();
+    assert_int_equal(obol_get_async(q, "s", "u", NULL, record, &after, NULL),
+                     OBOL_OK);
+    drain(q);
+    assert_int_equal(after.status, OBOL_ERR_TIMEOUT);
+    assert_true(after.at_ms >= t1 + 100 && after.at_ms <= t1 + 100 + 150);
+    obol_queue_close(q);
+    obol_store_close(st);
+    answer_how = ANSWER_LATER;
+    answer_after_ms = 1;
+}
+
+/* Bytes the heap holds now: with one arena (main() asks for it), the
+ * allocations of every thread. */
+static size_t heap_in_use(void)
+{
+    return mallinfo2().uordblks;
+}
+
+/* A list answered after its deadline: the sessions it collected on the
+ * driver's thread are the queue's to free, though no callback gets them. */
+static void a_list_answered_after_the_deadline_leaks_nothing(void **state)
+{
+    size_t before = heap_in_use();
+    obol_store *st = open_slow();
+    obol_queue *q = open_queue(st, OBOL_QUEUE_AUTO, 20);
+    outcome late[4] = { { 0 } };
+
+    (void)state;
+    for (int i = 0; i < 200; i++)
+        obol_session_free(stored_session(st, "u"));
+    answer_after_ms = 40;
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(obol_get_all_async(q, "u", NULL, record, &late[i],
+                                            NULL), OBOL_OK);
+    drain(q);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(late[i].status, OBOL_ERR_TIMEOUT);
+    sleep_ms(4 * 40 + 100);     /* all four answered, 200 sessions each */
+    obol_queue_close(q);
+    obol_store_close(st);
+    answer_after_ms = 1;
+    /* 800 sessions would be well over this; a few thread buffers not. */
+    assert_true(heap_in_use() < before + 64 * 1024);
+}
+
 int main(void)
 {
     obol_error err;
@@ -545,8 +757,15 @@ int main(void)
         cmocka_unit_test(a_refused_submit_never_calls_back),
         cmocka_unit_test(the_worker_pool_serves_a_queue_that_asks_for_it),
         cmocka_unit_test(bad_options_and_arguments_are_refused),
+        cmocka_unit_test(a_list_answered_after_the_deadline_leaks_nothing),
+        cmocka_unit_test(the_longest_timeout_never_times_out),
+        cmocka_unit_test(workers_that_cannot_start_refuse_the_submit),
+        cmocka_unit_test(submit_waits_for_a_call_on_a_serialized_driver),
+        cmocka_unit_test(deadlines_fire_on_time_around_early_answers),
     };
 
+    /* Every thread allocates from the arena heap_in_use() reads. */
+    mallopt(M_ARENA_MAX, 1);
     if (obol_driver_register(slow_entry, &err) != OBOL_OK)
         return 1;
     return cmocka_run_group_tests_name("queue", tests, NULL, NULL);

@@ -32,10 +32,12 @@ tests_test_static_driver_CFLAGS = $(TEST_CFLAGS)
 tests_test_static_driver_LDADD = $(TEST_LIBS) $(PTHREAD_LIBS)
 
 # The core's side of the non-blocking API, against the memory driver behind
-# a table that answers late, never, or inside submit().
+# a table that answers late, never, or inside submit(); pthread_create() is
+# wrapped so that a case can refuse the worker threads.
 check_PROGRAMS += tests/test_queue
 TESTS += tests/test_queue
 tests_test_queue_SOURCES = tests/test_queue.c \
 	drivers/memory/memory_driver.c
 tests_test_queue_CFLAGS = $(TEST_CFLAGS)
 tests_test_queue_LDADD = $(TEST_LIBS) $(PTHREAD_LIBS)
+tests_test_queue_LDFLAGS = -Wl,--wrap=pthread_create

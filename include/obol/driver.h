@@ -318,7 +318,9 @@ struct obol_driver_op {
     obol_driver_record record;  /* PUT */
     uint64_t expected_lock;     /* PUT */
     int64_t now;                /* PUT */
-    int64_t deadline_ms;        /* CLOCK_MONOTONIC, in milliseconds */
+    int64_t deadline_ms;        /* CLOCK_MONOTONIC, in milliseconds;
+                                   INT64_MAX (a queue's longest
+                                   timeout_ms): none */
     obol_driver_visit visit;    /* LIST */
     void *visit_arg;
     obol_driver_complete complete;

@@ -1071,8 +1071,9 @@ typedef struct obol_queue_options {
     int64_t timeout_ms;   /* deadline of each operation after its submit;
                              0: 5000 */
     unsigned workers;     /* threads of the store's worker pool: the first
-                             queue opened with a nonzero value sets it;
-                             0: leave it (4 when none does) */
+                             queue opened with a nonzero value before the
+                             pool starts sets it; 0: leave it (4 when none
+                             does) */
 } obol_queue_options;
 
 /*
@@ -1110,8 +1111,8 @@ typedef void (*obol_done_fn)(void *arg, obol_result *result);
  * Opens a queue on st; options may be NULL (every default). Returns
  * OBOL_OK, OBOL_ERR_INVALID (st or out NULL, an unknown mode, a
  * struct_size too small), OBOL_ERR_NOMEM, or OBOL_ERR_BACKEND when the
- * system refuses a descriptor or a thread. st must stay open until every
- * queue on it is closed.
+ * system refuses a descriptor. st must stay open until every queue on it
+ * is closed.
  */
 OBOL_API int obol_queue_open(obol_store *st, const obol_queue_options *options,
                              obol_queue **out, obol_error *err);
@@ -1148,7 +1149,9 @@ OBOL_API size_t obol_queue_pending(const obol_queue *q);
 /*
  * The operations. Each checks what it can without the backend (arguments,
  * a signing key, sizes) and returns that error at once, with done never
- * to run; OBOL_OK means done will run exactly once. A queue being closed
+ * to run; OBOL_OK means done will run exactly once. The first operation
+ * that needs the store's worker threads starts them: OBOL_ERR_BACKEND when
+ * the system gives none (a later submit tries again). A queue being closed
  * (a callback that obol_queue_close() runs) takes nothing more:
  * OBOL_ERR_CANCELLED. Strings are copied:
  * the caller may free them when the call returns. obol_upsert_async()

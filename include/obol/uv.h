@@ -123,8 +123,10 @@ static inline void obol_uv_readable_(uv_poll_t *poll, int status, int events)
  * *out to the adapter and returns OBOL_OK, or sets it to NULL and returns
  * OBOL_ERR_INVALID (loop, q or out NULL), OBOL_ERR_NOMEM, or
  * OBOL_ERR_BACKEND when libuv refuses the descriptor (for instance
- * because q is already attached to this loop), with err filled. Attach a
- * queue to one loop only. libuv puts the descriptor in non-blocking mode;
+ * because q is already attached to this loop), with err filled; when
+ * uv_poll_start() is what refused, the handle is closed as a detached
+ * one is, and freed on the loop's next turn. Attach a queue to one loop
+ * only. libuv puts the descriptor in non-blocking mode;
  * the queue is made for that.
  */
 static inline int obol_uv_attach(uv_loop_t *loop, obol_queue *q,
