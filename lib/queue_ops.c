@@ -528,6 +528,7 @@ static int refresh_async(obol_queue *q, const char *token, int64_t refresh_ttl,
                          obol_done_fn done, void *arg, obol_error *err)
 {
     obol_error local;
+    obol_token *checked = NULL;
     queue_op *op;
     int status;
 
@@ -537,8 +538,15 @@ static int refresh_async(obol_queue *q, const char *token, int64_t refresh_ttl,
     if (status != OBOL_OK)
         return status;
     if (token == NULL || refresh_ttl < 0)
-        return obol_set_error(err, OBOL_ERR_INVALID, "refresh: store and "
+        return obol_set_error(err, OBOL_ERR_INVALID, "refresh: queue and "
                               "token must be set and refresh_ttl >= 0");
+    /* A token that fails its MAC is refused here, as the synchronous call
+     * refuses it before any round trip: a flood of forged tokens costs no
+     * worker a thing. */
+    status = obol_token_parse(obol_queue_store(q), token, &checked, err);
+    obol_token_free(checked);
+    if (status != OBOL_OK)
+        return status;
     op = op_new(q, OBOL_OP_REFRESH, NULL, NULL, NULL, token, done, arg);
     if (op == NULL)
         return nomem("refresh", err);

@@ -574,6 +574,9 @@ static void bad_options_and_arguments_are_refused(void **state)
                      OBOL_ERR_INVALID);
     assert_int_equal(obol_refresh_async(q, NULL, 60, record, &o, &err),
                      OBOL_ERR_INVALID);
+    /* A forged token is refused at submit, before any worker runs. */
+    assert_int_equal(obol_refresh_async(q, "o1.AAAA", 60, record, &o, &err),
+                     OBOL_NOT_FOUND);
     assert_int_equal(obol_upsert_async(q, NULL, record, &o, &err),
                      OBOL_ERR_INVALID);
     assert_int_equal(obol_queue_pending(q), 0);

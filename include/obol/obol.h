@@ -1153,7 +1153,9 @@ OBOL_API size_t obol_queue_pending(const obol_queue *q);
  * that needs the store's worker threads starts them: OBOL_ERR_BACKEND when
  * the system gives none (a later submit tries again). A queue being closed
  * (a callback that obol_queue_close() runs) takes nothing more:
- * OBOL_ERR_CANCELLED. Strings are copied:
+ * OBOL_ERR_CANCELLED. obol_refresh_async() checks the token at submit,
+ * as obol_refresh() does before any round trip: a token that fails its
+ * MAC is OBOL_NOT_FOUND at once, with the reason in err. Strings are copied:
  * the caller may free them when the call returns. obol_upsert_async()
  * borrows s until its callback, which gets it back in result->upserted:
  * do not touch or free it in between. The results are those of the
