@@ -215,23 +215,28 @@ static int lmdb_get(void *handle, const obol_driver_key *where,
 {
     lmdb_store *st = handle;
     lmdb_env *env;
-    int status;
-    get_args *a = op_begin(st, sizeof *a, &env, &status, err);
-    if (a == NULL)
+    /* On the stack, unlike the other operations' keys (op_begin()): one
+     * key is 2 KiB, and a block that size from the heap is past glibc's
+     * per-thread cache, which on the hottest call cost more than the
+     * read itself (docs/BENCHMARKS.md, "The read path"). */
+    get_args a;
+    int status = store_env(st, &env, err);
+    if (status != OBOL_OK)
         return status;
     const lmdb_env_view *view = lmdb_env_get_view(env);
-    a->max_record = st->max_record;
+    a.max_record = st->max_record;
+    a.sealed = NULL;
+    a.sealed_len = 0;
     /* A key too long to store cannot have been stored. */
-    if (lmdb_key_session(&a->key, session_key_limit(view), st->prefix,
+    if (lmdb_key_session(&a.key, session_key_limit(view), st->prefix,
                          where) != 0)
         status = OBOL_NOT_FOUND;
     else
-        status = lmdb_env_run(env, 0, get_body, a, err);
+        status = lmdb_env_run(env, 0, get_body, &a, err);
     if (status == OBOL_OK) {
-        *sealed = a->sealed;
-        *sealed_len = a->sealed_len;
+        *sealed = a.sealed;
+        *sealed_len = a.sealed_len;
     }
-    free(a);
     return status;
 }
 
