@@ -131,8 +131,11 @@ static void submit_or_fail(async_kit_op *op)
     obol_error err = { 0 };
     int status;
 
-    op->d.deadline_ms = now_ms() + (async_kit_timeout_ms != 0
-                                        ? async_kit_timeout_ms : 5000);
+    op->d.deadline_ms = async_kit_timeout_ms == INT64_MAX
+                            ? INT64_MAX
+                            : now_ms() + (async_kit_timeout_ms != 0
+                                              ? async_kit_timeout_ms
+                                              : 5000);
     op->d.driver_data = NULL;
     status = async_kit_driver->submit(op->handle, &op->d, &err);
     if (status != OBOL_OK)

@@ -31,7 +31,8 @@ typedef struct async_kit_op {
 extern const obol_driver *async_kit_driver;
 /* For the next async_kit_open(): max_record (0: none). */
 extern uint64_t async_kit_max_record;
-/* For the next submissions: their deadline after now (0: 5000 ms). */
+/* For the next submissions: their deadline after now (0: 5000 ms;
+ * INT64_MAX: none). */
 extern int64_t async_kit_timeout_ms;
 
 int async_kit_load(void);

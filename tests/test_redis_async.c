@@ -18,6 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -351,6 +355,96 @@ static void a_flushed_script_is_run_from_its_source(void **state)
     async_kit_driver->close(h);
 }
 
+/* A socket on a free loopback port that listens and never answers;
+ * backlog 0 with two connections left in its queue: the kernel drops
+ * further SYNs, so a connect to it hangs. fillers[] are those two. */
+static int silent_listener(int backlog, uint16_t *port, int fillers[2])
+{
+    struct sockaddr_in addr = { .sin_family = AF_INET };
+    socklen_t len = sizeof addr;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    assert_true(fd >= 0);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    assert_int_equal(listen(fd, backlog), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&addr, &len), 0);
+    *port = ntohs(addr.sin_port);
+    for (int i = 0; fillers != NULL && i < 2; i++) {
+        fillers[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        assert_true(fillers[i] >= 0);
+        (void)connect(fillers[i], (struct sockaddr *)&addr, sizeof addr);
+    }
+    redis_harness_sleep_ms(20);
+    return fd;
+}
+
+static void *open_silent(uint16_t port, const char *options)
+{
+    char url[512];
+
+    snprintf(url, sizeof url,
+             "redis://127.0.0.1:%u?prefix=%s&connect=lazy%s", port, prefix,
+             options);
+    return async_kit_open(url);
+}
+
+/* A connect that hangs (the server's queue is full) holds the I/O thread
+ * no longer than the operation's deadline, however long
+ * connect_timeout_ms is. */
+static void a_hanging_connect_ends_by_the_deadline(void **state)
+{
+    uint16_t port;
+    int fillers[2];
+    int fd = silent_listener(0, &port, fillers);
+    void *h = open_silent(port, "&connect_timeout_ms=5000");
+    async_kit_op *op;
+    double started = redis_harness_monotonic_ms(), waited;
+    (void)state;
+
+    async_kit_timeout_ms = 200;
+    op = async_kit_get(h, "kate", "web", "s1");
+    async_kit_timeout_ms = 0;
+    assert_int_equal(async_kit_wait(op), OBOL_ERR_TIMEOUT);
+    waited = op->completed_ms - started;
+    async_kit_free(op);
+    assert_true(waited < 1500);
+    async_kit_driver->close(h);
+    close(fillers[0]);
+    close(fillers[1]);
+    close(fd);
+}
+
+/* An operation without a deadline (INT64_MAX) whose connection's login
+ * is never answered does not hold the I/O thread for ever: the login is
+ * bounded by connect_timeout_ms, so one with a deadline submitted after
+ * it still ends in time, and close() returns. */
+static void no_deadline_never_holds_the_thread(void **state)
+{
+    uint16_t port;
+    int fd = silent_listener(16, &port, NULL);
+    void *h = open_silent(port, "&db=1&connect_timeout_ms=300");
+    async_kit_op *forever, *timed;
+    double started, waited;
+    (void)state;
+
+    async_kit_timeout_ms = INT64_MAX;
+    forever = async_kit_get(h, "lena", "web", "s1");
+    redis_harness_sleep_ms(50);
+    async_kit_timeout_ms = 200;
+    started = redis_harness_monotonic_ms();
+    timed = async_kit_get(h, "lena", "web", "s1");
+    async_kit_timeout_ms = 0;
+    assert_int_equal(async_kit_wait(timed), OBOL_ERR_TIMEOUT);
+    waited = timed->completed_ms - started;
+    assert_true(waited < 2000);
+    async_kit_free(timed);
+    assert_int_not_equal(async_kit_wait(forever), OBOL_OK);
+    async_kit_free(forever);
+    async_kit_driver->close(h);
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -372,6 +466,10 @@ int main(void)
                                test_setup),
         cmocka_unit_test_setup(pipelined_writes_share_one_wait, test_setup),
         cmocka_unit_test_setup(a_flushed_script_is_run_from_its_source,
+                               test_setup),
+        cmocka_unit_test_setup(a_hanging_connect_ends_by_the_deadline,
+                               test_setup),
+        cmocka_unit_test_setup(no_deadline_never_holds_the_thread,
                                test_setup),
     };
 

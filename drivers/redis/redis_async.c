@@ -242,13 +242,18 @@ static void heap_remove(redis_async *a, async_op *op)
 
 /* How long the thread may block (a connect, a refresh) for op: until the
  * earliest deadline of all it runs, so that no other operation ends late
- * for it. */
-static int64_t block_until(const redis_async *a, const async_op *op)
+ * for it, and for at most most_ms in any case: with no deadline
+ * (INT64_MAX) a login or a refresh nobody answers would hold the thread,
+ * and close(), for ever (and the pool's connect_timeout_ms on top of
+ * INT64_MAX would overflow). */
+static int64_t block_until(const redis_async *a, const async_op *op,
+                           uint64_t most_ms)
 {
-    int64_t earliest = a->heap_len > 0 ? a->heap[0]->op->deadline_ms
-                                       : op->op->deadline_ms;
+    int64_t until = redis_now_ms() + (int64_t)most_ms;
 
-    return earliest < op->op->deadline_ms ? earliest : op->op->deadline_ms;
+    if (a->heap_len > 0 && a->heap[0]->op->deadline_ms < until)
+        until = a->heap[0]->op->deadline_ms;
+    return op->op->deadline_ms < until ? op->op->deadline_ms : until;
 }
 
 /* ------------------------------------------------------------ completing */
@@ -636,7 +641,9 @@ static void send_op(redis_async *a, async_op *op)
         after_attempt(a, op, REDIS_RETRY_REFRESH, NULL);
         return;
     }
-    c = conn_for(a, node, block_until(a, op), &op->err);
+    c = conn_for(a, node,
+                 block_until(a, op, a->h->settings.connect_timeout_ms),
+                 &op->err);
     if (c == NULL) {
         status = op->err.status;
         if (status == OBOL_ERR_NOMEM || status == OBOL_ERR_INVALID ||
@@ -961,16 +968,24 @@ static int take_submitted(redis_async *a)
     a->submitted.head = a->submitted.tail = NULL;
     stopping = a->stopping;
     pthread_mutex_unlock(&a->mutex);
-    if (taken.head != NULL && redis_topology_can_move(a->h->topology))
-        redis_topology_refresh_if_due(a->h->topology,
-                                      block_until(a, taken.head));
-    while ((op = list_pop(&taken)) != NULL) {
+    /* Into the heap first, so that a refresh due now is bounded by the
+     * earliest deadline of these too, not only by the first one's. */
+    for (op = taken.head; op != NULL;) {
+        async_op *next = op->next;
+
         if (heap_push(a, op) != 0) {
+            list_remove(&taken, op);
             redis_host->set_error(&op->err, OBOL_ERR_NOMEM,
                                   "redis: out of memory");
             finish(NULL, op, OBOL_ERR_NOMEM);
-            continue;
         }
+        op = next;
+    }
+    if (taken.head != NULL && redis_topology_can_move(a->h->topology))
+        redis_topology_refresh_if_due(
+            a->h->topology,
+            block_until(a, taken.head, a->h->settings.timeout_ms));
+    while ((op = list_pop(&taken)) != NULL) {
         redis_route_start(&a->h->router, &op->cmd.sc.call, &op->route,
                           &op->err);
         op->state = OP_READY;
@@ -993,7 +1008,9 @@ static void resume_waiting(redis_async *a)
             list_remove(&a->waiting, op);
             if (redis_route_resume(&a->h->router, &op->cmd.sc.call,
                                    &op->route, deadline_of(op),
-                                   block_until(a, op), &op->err) != OBOL_OK) {
+                                   block_until(a, op,
+                                               a->h->settings.timeout_ms),
+                                   &op->err) != OBOL_OK) {
                 finish(a, op, op->err.status);
             } else {
                 op->state = OP_READY;

@@ -348,6 +348,12 @@ int redis_conn_open(const redis_endpoint *ep, const redis_settings *settings,
                                (int64_t)settings->connect_timeout_ms;
     int status;
 
+    /* Never past the caller's deadline either: the I/O thread's connects
+     * (redis_async.c) must leave it in time for the earliest operation
+     * it holds. (A pooled call's deadline already has connect_timeout_ms
+     * on top, so this leaves the blocking path as it was.) */
+    if (connect_deadline > deadline)
+        connect_deadline = deadline;
     if (conn == NULL)
         return nomem(err);
     conn->fd = -1;
