@@ -401,7 +401,12 @@ static void after_attempt(redis_async *a, async_op *op, redis_outcome result,
 {
     int64_t wait_ms = 0;
     int step = redis_route_next(&a->h->router, &op->cmd.sc.call, &op->route,
-                                result, deadline_of(op), &wait_ms, &op->err);
+                                result, deadline_of(op),
+                                op->route.moved
+                                    ? block_until(a, op,
+                                                  a->h->settings.timeout_ms)
+                                    : deadline_of(op),
+                                &wait_ms, &op->err);
 
     if (step == REDIS_ROUTE_FINISHED) {
         int status = op->err.status;

@@ -428,7 +428,8 @@ static int later(const redis_call *call, redis_route *route, int refresh,
 
 int redis_route_next(redis_router *r, const redis_call *call,
                      redis_route *route, redis_outcome result,
-                     int64_t deadline, int64_t *wait_ms, obol_error *err)
+                     int64_t deadline, int64_t block_until, int64_t *wait_ms,
+                     obol_error *err)
 {
     obol_error scratch = { 0 };  /* a refresh's own error is no answer */
     int was_asking = route->a.asking;
@@ -438,7 +439,7 @@ int redis_route_next(redis_router *r, const redis_call *call,
     switch (result) {
     case REDIS_DONE:
         if (route->moved)
-            redis_topology_refresh(r->topology, deadline, 0, &scratch);
+            redis_topology_refresh(r->topology, block_until, 0, &scratch);
         return REDIS_ROUTE_FINISHED;
     case REDIS_MOVED:
     case REDIS_ASK:
@@ -508,8 +509,8 @@ int redis_router_call(redis_router *r, const redis_call *call,
         result = route.node != NULL ? try_node(r, call, route.node, &route.a,
                                                &deadline, reply, err)
                                     : REDIS_RETRY_REFRESH;
-        switch (redis_route_next(r, call, &route, result, deadline, &wait_ms,
-                                 err)) {
+        switch (redis_route_next(r, call, &route, result, deadline, deadline,
+                                 &wait_ms, err)) {
         case REDIS_ROUTE_FINISHED:
             return err->status;
         case REDIS_ROUTE_LATER:

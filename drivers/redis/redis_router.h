@@ -165,9 +165,12 @@ enum {
     REDIS_ROUTE_NOW,         /* attempt again at once, on route->node */
     REDIS_ROUTE_LATER        /* back off *wait_ms, then redis_route_resume() */
 };
+/* A call that was MOVED refreshes the map as it finishes, blocking
+ * until block_until at most (as redis_route_resume()). */
 int redis_route_next(redis_router *r, const redis_call *call,
                      redis_route *route, redis_outcome result,
-                     int64_t deadline, int64_t *wait_ms, obol_error *err);
+                     int64_t deadline, int64_t block_until, int64_t *wait_ms,
+                     obol_error *err);
 
 /* After the backoff: refreshes the map when the route asked for it and
  * looks for the owner again. OBOL_OK to attempt again (route->node may
