@@ -646,8 +646,12 @@ static void send_op(redis_async *a, async_op *op)
         after_attempt(a, op, REDIS_RETRY_REFRESH, NULL);
         return;
     }
+    /* As much as a blocking call has to connect (with Sentinel, to ask
+     * them first): its own time and connect_timeout_ms on top. */
     c = conn_for(a, node,
-                 block_until(a, op, a->h->settings.connect_timeout_ms),
+                 block_until(a, op,
+                             a->h->settings.timeout_ms +
+                                 a->h->settings.connect_timeout_ms),
                  &op->err);
     if (c == NULL) {
         status = op->err.status;
