@@ -446,6 +446,37 @@ static void no_deadline_never_holds_the_thread(void **state)
     close(fd);
 }
 
+/* A connect given up at another operation's earlier deadline is no
+ * failure of the one that asked for it: that one ends at its own
+ * deadline, not at the other's. */
+static void a_connect_cut_short_for_another_goes_on(void **state)
+{
+    uint16_t port;
+    int fillers[2];
+    int fd = silent_listener(0, &port, fillers);
+    void *h = open_silent(port, "&connect_timeout_ms=5000");
+    async_kit_op *longer, *shorter;
+    double started = redis_harness_monotonic_ms();
+    (void)state;
+
+    async_kit_timeout_ms = 1000;
+    longer = async_kit_get(h, "mona", "web", "s1");
+    async_kit_timeout_ms = 150;
+    shorter = async_kit_get(h, "mona", "web", "s2");
+    async_kit_timeout_ms = 0;
+    assert_int_equal(async_kit_wait(shorter), OBOL_ERR_TIMEOUT);
+    assert_true(shorter->completed_ms - started < 800);
+    assert_int_equal(async_kit_wait(longer), OBOL_ERR_TIMEOUT);
+    assert_true(longer->completed_ms - started >= 950);
+    assert_true(longer->completed_ms - started < 2000);
+    async_kit_free(shorter);
+    async_kit_free(longer);
+    async_kit_driver->close(h);
+    close(fillers[0]);
+    close(fillers[1]);
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -471,6 +502,8 @@ int main(void)
         cmocka_unit_test_setup(a_hanging_connect_ends_by_the_deadline,
                                test_setup),
         cmocka_unit_test_setup(no_deadline_never_holds_the_thread,
+                               test_setup),
+        cmocka_unit_test_setup(a_connect_cut_short_for_another_goes_on,
                                test_setup),
     };
 

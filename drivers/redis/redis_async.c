@@ -636,10 +636,20 @@ static int append_op(redis_async *a, async_conn *c, async_op *op)
 
 /* One attempt of op: on its node's connection, or on to what follows a
  * node that cannot be reached. */
+/* Whether what blocked for op until bound stopped there for the
+ * earliest deadline of another operation, not for op's own time or the
+ * cap. */
+static int cut_short(const redis_async *a, const async_op *op, int64_t bound)
+{
+    return a->heap_len > 0 && deadline_of(a->heap[0]) == bound &&
+           bound < deadline_of(op) && redis_now_ms() >= bound;
+}
+
 static void send_op(redis_async *a, async_op *op)
 {
     redis_node *node = op->route.node;
     async_conn *c;
+    int64_t bound;
     int status;
 
     if (node == NULL) {
@@ -648,16 +658,23 @@ static void send_op(redis_async *a, async_op *op)
     }
     /* As much as a blocking call has to connect (with Sentinel, to ask
      * them first): its own time and connect_timeout_ms on top. */
-    c = conn_for(a, node,
-                 block_until(a, op,
-                             a->h->settings.timeout_ms +
-                                 a->h->settings.connect_timeout_ms),
-                 &op->err);
+    bound = block_until(a, op,
+                        a->h->settings.timeout_ms +
+                            a->h->settings.connect_timeout_ms);
+    c = conn_for(a, node, bound, &op->err);
     if (c == NULL) {
         status = op->err.status;
         if (status == OBOL_ERR_NOMEM || status == OBOL_ERR_INVALID ||
             redis_now_ms() >= deadline_of(op)) {
             finish(a, op, status);
+            return;
+        }
+        if (cut_short(a, op, bound)) {
+            /* The connect was given up for another operation's earlier
+             * deadline, which expire() ends this round: op has time
+             * left, and tries again with it next round. */
+            op->state = OP_READY;
+            list_push(&a->ready, op);
             return;
         }
         redis_topology_mark_failed(a->h->topology, node);
