@@ -477,6 +477,54 @@ static void a_connect_cut_short_for_another_goes_on(void **state)
     close(fd);
 }
 
+/* A fake server: accepts one connection, reads a command, answers it
+ * with a bulk string that makes the reply exactly 64 KiB (whole reads of
+ * the driver's 16 KiB buffer) and closes at once, so that the driver
+ * reads the answer and the end of the stream in one go. */
+static void *answer_and_close(void *arg)
+{
+    int listener = *(int *)arg;
+    int fd = accept(listener, NULL, NULL);
+    static char reply[65536];
+    char request[4096];
+    size_t at;
+
+    if (fd < 0)
+        return NULL;
+    (void)recv(fd, request, sizeof request, 0);
+    at = (size_t)snprintf(reply, sizeof reply, "$%d\r\n",
+                          (int)sizeof reply - 10);
+    memset(reply + at, 'x', sizeof reply - at - 2);
+    memcpy(reply + sizeof reply - 2, "\r\n", 2);
+    (void)send(fd, reply, sizeof reply, MSG_NOSIGNAL);
+    close(fd);
+    return NULL;
+}
+
+/* A reply read together with the end of the connection is still the
+ * answer: the read went on to the end of the stream before the replies
+ * were handed out, and the closed connection lost them. */
+static void a_reply_before_the_close_is_the_answer(void **state)
+{
+    uint16_t port;
+    int fd = silent_listener(16, &port, NULL);
+    void *h = open_silent(port, "");
+    pthread_t server;
+    async_kit_op *op;
+    (void)state;
+
+    assert_int_equal(pthread_create(&server, NULL, answer_and_close, &fd), 0);
+    async_kit_timeout_ms = 1000;
+    op = async_kit_get(h, "nina", "web", "s1");
+    async_kit_timeout_ms = 0;
+    assert_int_equal(async_kit_wait(op), OBOL_OK);
+    assert_int_equal(op->d.sealed_len, 65526);
+    async_kit_free(op);
+    pthread_join(server, NULL);
+    async_kit_driver->close(h);
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -504,6 +552,8 @@ int main(void)
         cmocka_unit_test_setup(no_deadline_never_holds_the_thread,
                                test_setup),
         cmocka_unit_test_setup(a_connect_cut_short_for_another_goes_on,
+                               test_setup),
+        cmocka_unit_test_setup(a_reply_before_the_close_is_the_answer,
                                test_setup),
     };
 

@@ -780,14 +780,14 @@ static void conn_error(redis_async *a, async_conn *c, const obol_error *err)
  * server sent what nobody asked for, or closed it). */
 static void on_readable(redis_async *a, async_conn *c)
 {
-    obol_error err = { 0 };
+    obol_error err = { 0 }, lost = { 0 };
     short wait_for = 0;
     const char *what = "reply";
+    /* The replies read before the connection failed (a server that
+     * answers and closes, read in one go) are handed out first: their
+     * writes are done, not of unknown outcome. */
+    int received = redis_conn_receive_now(c->conn, what, &wait_for, &lost);
 
-    if (redis_conn_receive_now(c->conn, what, &wait_for, &err) != OBOL_OK) {
-        conn_error(a, c, &err);
-        return;
-    }
     for (;;) {
         redisReply *reply = NULL;
 
@@ -806,6 +806,10 @@ static void on_readable(redis_async *a, async_conn *c)
             return;
         }
         on_reply(a, c, reply);
+    }
+    if (received != OBOL_OK) {
+        conn_error(a, c, &lost);
+        return;
     }
     if (wait_for == POLLOUT)
         watch(a, c, EPOLLIN | EPOLLOUT);
