@@ -587,6 +587,9 @@ static async_conn *conn_for(redis_async *a, redis_node *node, int64_t deadline,
         count(&a->counters.connect_failures);
         return NULL;
     }
+    /* A record over max_record read here must not cost the commands
+     * pipelined behind it their connection. */
+    redis_conn_drop_oversized(c->conn);
     count(&a->counters.connects);
     if (had_one)
         count(&a->counters.reconnects);

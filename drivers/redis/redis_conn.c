@@ -819,6 +819,11 @@ int redis_conn_receive_now(redis_conn *conn, const char *what,
     }
 }
 
+void redis_conn_drop_oversized(redis_conn *conn)
+{
+    redis_guard_drop_alone(&conn->guard);
+}
+
 void redis_conn_set_broken(redis_conn *conn)
 {
     conn->broken = 1;

@@ -108,6 +108,11 @@ int redis_conn_receive_now(redis_conn *conn, const char *what,
 int redis_conn_pop(redis_conn *conn, const char *what, redisReply **reply,
                    obol_error *err);
 
+/* A reply over the limit that is a bulk string alone is dropped to its
+ * end rather than ending the connection (redis_guard_drop_alone()): for
+ * a pipelining connection, whose next replies are other commands'. */
+void redis_conn_drop_oversized(redis_conn *conn);
+
 /* Marks the connection broken (a reply that never came, given up): it
  * closes without a TLS goodbye. */
 void redis_conn_set_broken(redis_conn *conn);

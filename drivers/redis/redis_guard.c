@@ -38,6 +38,11 @@ void redis_guard_init(redis_guard *g, uint64_t bulk_limit,
     g->state = AT_TYPE;
 }
 
+void redis_guard_drop_alone(redis_guard *g)
+{
+    g->drop_alone = 1;
+}
+
 int redis_guard_is_cut(const redis_guard *g)
 {
     return g->state == CUT;
@@ -118,8 +123,8 @@ static int header_number(const redis_guard *g, int64_t *out)
 }
 
 /* A bulk string too long to keep: the reader gets its length as an
- * integer instead. Alone it is the whole reply, which ends here; in an
- * array its bytes are dropped and the array goes on. */
+ * integer instead. Alone it is the whole reply, which ends here (unless
+ * drop_alone); in an array its bytes are dropped and the array goes on. */
 static int replace_bulk(redis_guard *g, pass *p, int64_t n)
 {
     char integer[32];
@@ -128,7 +133,7 @@ static int replace_bulk(redis_guard *g, pass *p, int64_t n)
     g->replaced = 1;
     if (emit(p, integer, (size_t)len) != 0)
         return -2;
-    if (g->depth == 0) {
+    if (g->depth == 0 && !g->drop_alone) {
         g->state = CUT;
         return 0;
     }

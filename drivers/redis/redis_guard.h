@@ -44,6 +44,7 @@ typedef struct redis_guard {
     int64_t elements_left[REDIS_GUARD_MAX_DEPTH];
     uint64_t reply_elements; /* announced by the reply's arrays so far */
     int replaced;            /* an oversized bulk string was replaced */
+    int drop_alone;          /* drop one that is a reply alone, too */
 } redis_guard;
 
 /* Hands the reader the bytes it may see; 0, or -1 (out of memory). */
@@ -59,6 +60,13 @@ void redis_guard_init(redis_guard *g, uint64_t bulk_limit,
 int redis_guard_feed(redis_guard *g, const char *data, size_t len,
                      redis_guard_sink sink, void *arg, char *why,
                      size_t why_size);
+
+/* An oversized bulk string that is a reply alone is read to its end and
+ * dropped, as inside an array, rather than ending the stream there: for
+ * a connection that pipelines (redis_async.c), where the replies behind
+ * it are other operations' (a write's among them, which would otherwise
+ * fail as of unknown outcome). */
+void redis_guard_drop_alone(redis_guard *g);
 
 /* Whether a reply was cut short at an oversized bulk string: nothing
  * after it can be read from this connection. */
