@@ -20,8 +20,9 @@
  * oldest on its connection, the connection is drained: no new command
  * goes on it, new ones get a new connection, and it is closed once
  * nothing on it waits any more. The blocking parts (connecting, topology
- * refreshes) run on the I/O thread, bounded by connect_timeout_ms and the
- * operation's deadline; see docs/REDIS.md.
+ * refreshes) run on the I/O thread, bounded by the earliest deadline of
+ * all it holds and by a blocking call's time (timeout_ms, and
+ * connect_timeout_ms for a connect); see docs/REDIS.md.
  */
 #ifndef OBOL_REDIS_ASYNC_H
 #define OBOL_REDIS_ASYNC_H
