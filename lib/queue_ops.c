@@ -196,6 +196,9 @@ static int start(queue_op *op, int driver_kind, obol_error *err)
         obol_workers_run(w, &op->job);
         return OBOL_OK;
     default:
+        /* Done before anything can dispatch: no deadline to arm the
+         * timer for (a timerfd_settime() per read, else). */
+        op->deadline_ms = 0;
         obol_queue_admit(op);
         op->run(op);
         obol_queue_finish(op);
