@@ -660,25 +660,36 @@ static int count_expired(void *arg, const obol_driver_record *record)
     return OBOL_OK;
 }
 
-/* del of key, counted into *removed unless removed is NULL. */
-static int remove_session(obol_store *st, const obol_driver_key *key,
-                          uint64_t *removed, obol_error *err)
+/* A removal of the records at key, and what counts them. */
+typedef int (*counted_removal)(void *handle, const obol_driver_key *key,
+                               uint64_t *removed, obol_error *err);
+typedef int (*plain_removal)(void *handle, const obol_driver_key *key,
+                             obol_error *err);
+typedef int (*held_counter)(obol_store *st, const obol_driver_key *key,
+                            uint64_t *count, obol_error *err);
+
+/* The removal at key, counted into *removed unless removed is NULL: by
+ * the driver's counted slot when it has one (counted not NULL), else by
+ * count_first just before the plain slot. */
+static int remove_keyed(obol_store *st, const obol_driver_key *key,
+                        counted_removal counted, held_counter count_first,
+                        plain_removal plain, uint64_t *removed,
+                        obol_error *err)
 {
-    const obol_driver *d = st->driver;
     uint64_t count = 0;
     int status = OBOL_OK;
 
-    if (removed != NULL && OBOL_DRIVER_HAS_SLOT(d, del_counted, 5)) {
+    if (removed != NULL && counted != NULL) {
         obol_store_driver_enter(st);
-        status = d->del_counted(st->handle, key, &count, err);
+        status = counted(st->handle, key, &count, err);
         obol_store_driver_leave(st);
     } else {
         if (removed != NULL)
-            status = count_held(st, key, &count, err);
+            status = count_first(st, key, &count, err);
         if (status != OBOL_OK)
             return status;
         obol_store_driver_enter(st);
-        status = d->del(st->handle, key, err);
+        status = plain(st->handle, key, err);
         obol_store_driver_leave(st);
     }
     if (status == OBOL_OK && removed != NULL)
@@ -686,29 +697,27 @@ static int remove_session(obol_store *st, const obol_driver_key *key,
     return status;
 }
 
+/* del of key, counted into *removed unless removed is NULL. */
+static int remove_session(obol_store *st, const obol_driver_key *key,
+                          uint64_t *removed, obol_error *err)
+{
+    const obol_driver *d = st->driver;
+
+    return remove_keyed(st, key,
+                        OBOL_DRIVER_HAS_SLOT(d, del_counted, 5)
+                            ? d->del_counted : NULL,
+                        count_held, d->del, removed, err);
+}
+
 int obol_store_remove_user(obol_store *st, const obol_driver_key *key,
                            uint64_t *removed, obol_error *err)
 {
     const obol_driver *d = st->driver;
-    uint64_t count = 0;
-    int status = OBOL_OK;
 
-    if (removed != NULL && OBOL_DRIVER_HAS_SLOT(d, del_all_counted, 5)) {
-        obol_store_driver_enter(st);
-        status = d->del_all_counted(st->handle, key, &count, err);
-        obol_store_driver_leave(st);
-    } else {
-        if (removed != NULL)
-            status = count_user(st, key, &count, err);
-        if (status != OBOL_OK)
-            return status;
-        obol_store_driver_enter(st);
-        status = d->del_all(st->handle, key, err);
-        obol_store_driver_leave(st);
-    }
-    if (status == OBOL_OK && removed != NULL)
-        *removed = count;
-    return status;
+    return remove_keyed(st, key,
+                        OBOL_DRIVER_HAS_SLOT(d, del_all_counted, 5)
+                            ? d->del_all_counted : NULL,
+                        count_user, d->del_all, removed, err);
 }
 
 /* prune(now), counted into *removed unless removed is NULL. The fallback
