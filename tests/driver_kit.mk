@@ -17,12 +17,7 @@ PLANTED_DRIVERS = tests/fake_drivers/plantprune.la \
 	tests/fake_drivers/plantwalk.la
 check_LTLIBRARIES += $(PLANTED_DRIVERS)
 PLANTED_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
-PLANTED_LMDB_SOURCES = drivers/lmdb/lmdb_driver.c drivers/lmdb/lmdb_internal.h \
-	drivers/lmdb/lmdb_host.c \
-	drivers/lmdb/lmdb_options.c drivers/lmdb/lmdb_options.h \
-	drivers/lmdb/lmdb_env.c drivers/lmdb/lmdb_env.h \
-	drivers/lmdb/lmdb_keys.c drivers/lmdb/lmdb_keys.h \
-	drivers/lmdb/lmdb_walk.c drivers/lmdb/lmdb_walk.h
+PLANTED_LMDB_SOURCES = $(LMDB_DRIVER_SOURCES)
 tests_fake_drivers_plantprune_la_SOURCES = tests/fake_drivers/plantprune.c \
 	$(PLANTED_LMDB_SOURCES)
 tests_fake_drivers_plantprune_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden \

@@ -13,6 +13,7 @@
 
 #include "lmdb_env.h"
 #include "lmdb_internal.h"
+#include "lmdb_readers.h"
 
 /* A write that keeps finding the map full gets this many growths (each
  * doubles it) before we give up; 2^40 times the initial size is more than
@@ -29,6 +30,7 @@ struct lmdb_env {
      * resize holds it exclusive. */
     pthread_rwlock_t resize_lock;
     size_t map_size;       /* guarded by resize_lock */
+    lmdb_readers readers;  /* idle read transactions */
     struct lmdb_env *next; /* guarded by registry_lock */
 };
 
@@ -258,6 +260,7 @@ static int configure_env(MDB_env *env, const char *path,
 
 static void free_env(lmdb_env *e)
 {
+    lmdb_readers_drain(&e->readers);
     if (e->view.env != NULL)
         mdb_env_close(e->view.env);
     pthread_rwlock_destroy(&e->resize_lock);
@@ -419,8 +422,9 @@ static int run_once(lmdb_env *env, int write, lmdb_txn_body body, void *arg,
 {
     pthread_rwlock_rdlock(&env->resize_lock);
     *seen = env->map_size;
-    *begin_rc = mdb_txn_begin(env->view.env, NULL, write ? 0 : MDB_RDONLY,
-                              &t->txn);
+    *begin_rc = write ? mdb_txn_begin(env->view.env, NULL, 0, &t->txn)
+                      : lmdb_readers_begin(&env->readers, env->view.env,
+                                           &t->txn);
     if (*begin_rc != 0) {
         pthread_rwlock_unlock(&env->resize_lock);
         return OBOL_ERR_BACKEND;
@@ -430,8 +434,10 @@ static int run_once(lmdb_env *env, int write, lmdb_txn_body body, void *arg,
         int rc = mdb_txn_commit(t->txn);
         if (rc != 0)
             status = lmdb_txn_mdb_fail(t, "mdb_txn_commit", rc);
-    } else {
+    } else if (write) {
         mdb_txn_abort(t->txn);
+    } else {
+        lmdb_readers_end(&env->readers, t->txn);
     }
     pthread_rwlock_unlock(&env->resize_lock);
     return status;

@@ -1,13 +1,16 @@
 # The LMDB driver: a libtool module, lmdb.so, that links LMDB and pthread
 # only (never libobol): everything else comes through the host table.
 driver_LTLIBRARIES += drivers/lmdb.la
-drivers_lmdb_la_SOURCES = \
+# Also built into the planted test drivers (tests/driver_kit.mk).
+LMDB_DRIVER_SOURCES = \
 	drivers/lmdb/lmdb_driver.c drivers/lmdb/lmdb_internal.h \
 	drivers/lmdb/lmdb_host.c \
 	drivers/lmdb/lmdb_options.c drivers/lmdb/lmdb_options.h \
 	drivers/lmdb/lmdb_env.c drivers/lmdb/lmdb_env.h \
+	drivers/lmdb/lmdb_readers.c drivers/lmdb/lmdb_readers.h \
 	drivers/lmdb/lmdb_keys.c drivers/lmdb/lmdb_keys.h \
 	drivers/lmdb/lmdb_walk.c drivers/lmdb/lmdb_walk.h
+drivers_lmdb_la_SOURCES = $(LMDB_DRIVER_SOURCES)
 drivers_lmdb_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden -pthread \
 	$(LMDB_CFLAGS)
 drivers_lmdb_la_LIBADD = $(LMDB_LIBS) -lpthread

@@ -1,0 +1,41 @@
+/*
+ * Idle read transactions, kept for reuse.
+ *
+ * Beginning a read transaction costs an allocation and, under MDB_NOTLS,
+ * the lock of LMDB's reader table to find a free slot; ending one gives
+ * both back. A transaction that is reset instead keeps its slot and its
+ * memory, and mdb_txn_renew() makes it current again for a fraction of
+ * that (docs/BENCHMARKS.md, "The read path"). MDB_NOTLS lets any thread
+ * renew a transaction another thread reset, so one small shelf per
+ * environment serves every thread without locks: a thread takes a
+ * transaction off it, or begins one when it is empty, and puts it back
+ * reset, or aborts it when the shelf is full.
+ *
+ * A reset transaction pins no snapshot (LMDB may reuse the pages it
+ * read), so idle ones hold back nothing but their reader slots, at most
+ * LMDB_IDLE_READERS of the environment's max_readers.
+ */
+#ifndef OBOL_LMDB_READERS_H
+#define OBOL_LMDB_READERS_H
+
+#include <stdatomic.h>
+
+#include <lmdb.h>
+
+#define LMDB_IDLE_READERS 8
+
+typedef struct lmdb_readers {
+    _Atomic(MDB_txn *) idle[LMDB_IDLE_READERS];
+} lmdb_readers;
+
+/* A read transaction of env, current: a renewed idle one or a new one.
+ * Returns 0 or what mdb_txn_begin() returned. */
+int lmdb_readers_begin(lmdb_readers *r, MDB_env *env, MDB_txn **txn);
+
+/* Ends a read transaction: shelved reset, or aborted. */
+void lmdb_readers_end(lmdb_readers *r, MDB_txn *txn);
+
+/* Aborts every idle transaction; no other call may run on r. */
+void lmdb_readers_drain(lmdb_readers *r);
+
+#endif
