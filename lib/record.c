@@ -148,75 +148,19 @@ static void log_record(obol_store *st, int level, const obol_driver_key *key,
                    why);
 }
 
-/* A record that is not to be trusted, for reason (OBOL_REFUSED_*):
- * OBOL_ERR_CORRUPT, the logger is told why, the store's stats count it,
- * and the event hook is told what: a key it does not know (event
- * OBOL_EVENT_UNKNOWN_KEY), or anything else (OBOL_EVENT_BAD_SEAL). */
-static int refuse(obol_store *st, const obol_driver_key *key,
-                  const obol_unsealed *payload, int reason, const char *why,
-                  obol_error *err)
+/* Bytes a driver kept back are a record too long for it to copy. */
+static void judge_unfit(const obol_store *st, const uint8_t *bytes,
+                        size_t len, obol_record_verdict *v)
 {
-    log_record(st, OBOL_LOG_WARNING, key, "refused", why);
-    obol_stats_refused(st, reason);
-    obol_store_event(st, payload->unknown_key ? OBOL_EVENT_UNKNOWN_KEY
-                                              : OBOL_EVENT_BAD_SEAL,
-                     key, payload->key_id, why);
-    return obol_set_error(err, OBOL_ERR_CORRUPT, "record refused: %s", why);
-}
-
-/* Decodes a verified payload and checks it is the live session asked for. */
-static int decode_checked(obol_store *st, const obol_driver_key *key,
-                          const obol_unsealed *payload, obol_session **out,
-                          obol_error *err)
-{
-    char why[160];
-    const char *wrong;
-    obol_session *s;
-    int status;
-
-    status = obol_codec_decode(payload->payload, payload->len, &s, why,
-                               sizeof why);
-    if (status == OBOL_ERR_NOMEM)
-        return obol_set_error(err, status, "out of memory decoding a session");
-    if (status != OBOL_OK)
-        return refuse(st, key, payload, OBOL_REFUSED_UNDECODABLE, why, err);
-    wrong = mismatch(s, key);
-    if (wrong != NULL) {
-        obol_session_free(s);
-        return refuse(st, key, payload, OBOL_REFUSED_MISFILED, wrong, err);
-    }
-    if (obol_store_now(st) > s->refresh_expires_at) {
-        obol_session_free(s);
-        log_record(st, OBOL_LOG_DEBUG, key, "skipped", "it has expired");
-        return obol_set_error(err, OBOL_NOT_FOUND, "session has expired");
-    }
-    *out = s;
-    return OBOL_OK;
-}
-
-int obol_record_fits(const obol_store *st, const uint8_t *bytes, size_t len)
-{
-    return len <= st->config.max_record && (bytes != NULL || len == 0);
-}
-
-/* A record longer than max_record is refused before its seal is even
- * looked at, as one whose seal fails is: otherwise whoever can write to
- * the backend could make every read take in (and verify, and decrypt)
- * gigabytes. A driver that kept such bytes back shows them as NULL. */
-static int refuse_unfit(obol_store *st, const obol_driver_key *key,
-                        const uint8_t *bytes, size_t len, obol_error *err)
-{
-    obol_unsealed none = { 0 };
-    char why[128];
-
+    v->status = OBOL_ERR_CORRUPT;
+    v->refusal = OBOL_REFUSED_OVERSIZED;
     if (len > st->config.max_record)
-        snprintf(why, sizeof why, "record of %zu bytes is over max_record "
-                 "(%llu)", len, (unsigned long long)st->config.max_record);
+        snprintf(v->why, sizeof v->why, "record of %zu bytes is over "
+                 "max_record (%llu)", len,
+                 (unsigned long long)st->config.max_record);
     else
-        snprintf(why, sizeof why, "the driver returned %s bytes for a "
-                 "record of %zu", bytes == NULL ? "no" : "its", len);
-    /* Bytes a driver kept back are a record too long for it to copy. */
-    return refuse(st, key, &none, OBOL_REFUSED_OVERSIZED, why, err);
+        snprintf(v->why, sizeof v->why, "the driver returned %s bytes for "
+                 "a record of %zu", bytes == NULL ? "no" : "its", len);
 }
 
 /* Why a seal that did not verify was refused. */
@@ -228,44 +172,148 @@ static int refusal_of(const obol_unsealed *payload)
                                      : OBOL_REFUSED_BAD_SEAL;
 }
 
+static int refused(obol_record_verdict *v, int refusal, const char *why)
+{
+    v->refusal = refusal;
+    if (why != v->why)
+        snprintf(v->why, sizeof v->why, "%s", why);
+    return v->status = OBOL_ERR_CORRUPT;
+}
+
+static int out_of_memory(obol_record_verdict *v, const char *what)
+{
+    snprintf(v->why, sizeof v->why, "out of memory %s", what);
+    return v->status = OBOL_ERR_NOMEM;
+}
+
+/* Decodes a verified payload and checks it is the live session asked for. */
+static int decode_checked(obol_store *st, const obol_driver_key *key,
+                          const obol_unsealed *payload, obol_session **out,
+                          obol_record_verdict *v)
+{
+    const char *wrong;
+    obol_session *s;
+    int status;
+
+    status = obol_codec_decode(payload->payload, payload->len, &s, v->why,
+                               sizeof v->why);
+    if (status == OBOL_ERR_NOMEM)
+        return out_of_memory(v, "decoding a session");
+    if (status != OBOL_OK)
+        return refused(v, OBOL_REFUSED_UNDECODABLE, v->why);
+    wrong = mismatch(s, key);
+    if (wrong != NULL) {
+        obol_session_free(s);
+        return refused(v, OBOL_REFUSED_MISFILED, wrong);
+    }
+    if (obol_store_now(st) > s->refresh_expires_at) {
+        obol_session_free(s);
+        return v->status = OBOL_NOT_FOUND;
+    }
+    *out = s;
+    return v->status = OBOL_OK;
+}
+
+int obol_record_fits(const obol_store *st, const uint8_t *bytes, size_t len)
+{
+    return len <= st->config.max_record && (bytes != NULL || len == 0);
+}
+
+/* A record longer than max_record is refused before its seal is even
+ * looked at, as one whose seal fails is: otherwise whoever can write to
+ * the backend could make every read take in (and verify, and decrypt)
+ * gigabytes. A driver that kept such bytes back shows them as NULL. */
+int obol_record_judge(obol_store *st, const obol_driver_key *key,
+                      const uint8_t *bytes, size_t len, obol_session **out,
+                      obol_record_verdict *v)
+{
+    obol_seal_context ctx = context_of(st, key);
+    obol_unsealed payload;
+    obol_error why;
+    int status;
+
+    v->unsigned_read = 0;
+    v->sealed = 0;
+    v->unknown_key = 0;
+    v->key_id = 0;
+    if (!obol_record_fits(st, bytes, len)) {
+        judge_unfit(st, bytes, len, v);
+        return v->status;
+    }
+    status = obol_unseal(st->keys, st->config.allow_unsigned, &ctx, bytes, len,
+                         &payload, &why);
+    v->unknown_key = payload.unknown_key;
+    v->key_id = payload.key_id;
+    if (status == OBOL_ERR_NOMEM)
+        return out_of_memory(v, "decrypting");
+    if (status != OBOL_OK)
+        return refused(v, refusal_of(&payload), why.message);
+    v->sealed = 1;
+    v->format = payload.format;
+    v->unsigned_read = payload.was_unsigned;
+    status = decode_checked(st, key, &payload, out, v);
+    /* The decrypted session, refresh token id and payload included. */
+    obol_wipe_free(payload.owned, payload.len);
+    return status;
+}
+
+/* A record that is not to be trusted: the logger is told why, the
+ * store's stats count it (by v->refusal, OBOL_REFUSED_*), and the event
+ * hook is told what: a key it does not know (OBOL_EVENT_UNKNOWN_KEY), or
+ * anything else (OBOL_EVENT_BAD_SEAL). */
+static int report_refusal(obol_store *st, const obol_driver_key *key,
+                          const obol_record_verdict *v, obol_error *err)
+{
+    log_record(st, OBOL_LOG_WARNING, key, "refused", v->why);
+    obol_stats_refused(st, v->refusal);
+    obol_store_event(st, v->unknown_key ? OBOL_EVENT_UNKNOWN_KEY
+                                        : OBOL_EVENT_BAD_SEAL,
+                     key, v->key_id, v->why);
+    return obol_set_error(err, OBOL_ERR_CORRUPT, "record refused: %s",
+                          v->why);
+}
+
+static void report_unsigned(obol_store *st, const obol_driver_key *key)
+{
+    obol_stats_unsigned_accepted(st);
+    log_record(st, OBOL_LOG_WARNING, key, "accepted",
+               "it is unsigned and allow_unsigned=1 (run `obol rekey` to "
+               "seal it)");
+    obol_store_event(st, OBOL_EVENT_UNSIGNED_READ, key, 0,
+                     "unsigned record read with allow_unsigned=1");
+}
+
+int obol_record_report(obol_store *st, const obol_driver_key *key,
+                       const obol_record_verdict *v, obol_error *err)
+{
+    if (v->unsigned_read)
+        report_unsigned(st, key);
+    switch (v->status) {
+    case OBOL_OK:
+        return OBOL_OK;
+    case OBOL_NOT_FOUND:
+        log_record(st, OBOL_LOG_DEBUG, key, "skipped", "it has expired");
+        return obol_set_error(err, OBOL_NOT_FOUND, "session has expired");
+    case OBOL_ERR_CORRUPT:
+        return report_refusal(st, key, v, err);
+    default:
+        return obol_set_error(err, v->status, "%s", v->why);
+    }
+}
+
 int obol_record_open_sealed(obol_store *st, const obol_driver_key *key,
                             const uint8_t *bytes, size_t len,
                             obol_session **out, obol_seal_info *seal,
                             obol_error *err)
 {
-    obol_seal_context ctx = context_of(st, key);
-    obol_unsealed payload;
-    int status;
+    obol_record_verdict v;
 
-    if (!obol_record_fits(st, bytes, len))
-        return refuse_unfit(st, key, bytes, len, err);
-    status = obol_unseal(st->keys, st->config.allow_unsigned, &ctx, bytes, len,
-                         &payload, err);
-    if (status == OBOL_ERR_NOMEM)
-        return status;
-    if (status != OBOL_OK) {
-        char why[sizeof err->message];
-
-        /* refuse() rewrites err->message: format from a copy. */
-        memcpy(why, err->message, sizeof why);
-        return refuse(st, key, &payload, refusal_of(&payload), why, err);
+    obol_record_judge(st, key, bytes, len, out, &v);
+    if (seal != NULL && v.sealed) {
+        seal->key_id = v.key_id;
+        seal->format = v.format;
     }
-    if (payload.was_unsigned) {
-        obol_stats_unsigned_accepted(st);
-        log_record(st, OBOL_LOG_WARNING, key, "accepted",
-                   "it is unsigned and allow_unsigned=1 (run `obol rekey` "
-                   "to seal it)");
-        obol_store_event(st, OBOL_EVENT_UNSIGNED_READ, key, 0,
-                         "unsigned record read with allow_unsigned=1");
-    }
-    if (seal != NULL) {
-        seal->key_id = payload.key_id;
-        seal->format = payload.format;
-    }
-    status = decode_checked(st, key, &payload, out, err);
-    /* The decrypted session, refresh token id and payload included. */
-    obol_wipe_free(payload.owned, payload.len);
-    return status;
+    return obol_record_report(st, key, &v, err);
 }
 
 int obol_record_open(obol_store *st, const obol_driver_key *key,

@@ -64,6 +64,34 @@ typedef struct obol_seal_info {
     int format;         /* OBOL_SEAL_MAC or OBOL_SEAL_AEAD; 0 unsigned */
 } obol_seal_info;
 
+/* What opening a record found, before anybody is told. */
+typedef struct obol_record_verdict {
+    int status;        /* OBOL_OK; OBOL_NOT_FOUND (not live);
+                          OBOL_ERR_CORRUPT (refused); OBOL_ERR_NOMEM */
+    int refusal;       /* OBOL_REFUSED_* when refused */
+    int sealed;        /* the seal verified (format, key_id are set) */
+    int format;        /* OBOL_SEAL_MAC or OBOL_SEAL_AEAD; 0 unsigned */
+    uint32_t key_id;   /* the key the record names, 0 unsigned */
+    int unknown_key;   /* refused because no key of the store has key_id */
+    int unsigned_read; /* an unsigned record accepted (allow_unsigned=1) */
+    char why[256];     /* what was wrong, when status is not OBOL_OK */
+} obol_record_verdict;
+
+/*
+ * obol_record_open() in two halves, for a caller that must open the
+ * record where nothing else may run (a driver's view(), driver.h "Reads
+ * in place"). obol_record_judge() verifies, decodes and checks, fills *v
+ * and, on OBOL_OK, *out, and has no other effect: no logger, stats or
+ * event hook is called. obol_record_report() then does what opening
+ * tells (the warnings, the counts, the events), fills err and returns
+ * v->status.
+ */
+int obol_record_judge(obol_store *st, const obol_driver_key *key,
+                      const uint8_t *bytes, size_t len, obol_session **out,
+                      obol_record_verdict *v);
+int obol_record_report(obol_store *st, const obol_driver_key *key,
+                       const obol_record_verdict *v, obol_error *err);
+
 /* obol_record_open(), telling *seal (which may be NULL) how the record was
  * sealed whenever it verified, even when it then turns out not to be live. */
 int obol_record_open_sealed(obol_store *st, const obol_driver_key *key,

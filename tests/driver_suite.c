@@ -57,6 +57,52 @@ static int drv_put(fixture *f, obol_driver_key key, obol_bytes sealed,
 
 /* Reads key; returns the status, and on OBOL_OK checks the bytes equal
  * want. */
+/* What a driver's view() (ABI 1.7) showed. */
+typedef struct shown {
+    int calls;
+    size_t len;
+    int same;   /* the bytes were those expected */
+    obol_bytes expected;
+} shown;
+
+static void compare_shown(void *arg, const uint8_t *sealed, size_t sealed_len)
+{
+    shown *s = arg;
+
+    s->calls++;
+    s->len = sealed_len;
+    s->same = sealed_len == s->expected.len &&
+              (sealed_len == 0 ||
+               (sealed != NULL && s->expected.data != NULL &&
+                memcmp(sealed, s->expected.data, sealed_len) == 0));
+}
+
+static int has_view(const obol_driver *d)
+{
+    return OBOL_DRIVER_HAS_SLOT(d, view, 7);
+}
+
+/* view() finds what get() found (status), showing want once; data NULL
+ * in want checks only the length. */
+static void assert_view_agrees(fixture *f, obol_driver_key key, int status,
+                               obol_bytes want)
+{
+    const obol_driver *d = f->st->driver;
+    shown seen = { .expected = want };
+    obol_error err;
+
+    if (!has_view(d))
+        return;
+    assert_int_equal(d->view(f->st->handle, &key, compare_shown, &seen, &err),
+                     status);
+    assert_int_equal(seen.calls, status == OBOL_OK ? 1 : 0);
+    if (status != OBOL_OK)
+        return;
+    assert_int_equal(seen.len, want.len);
+    if (want.data != NULL)
+        assert_true(seen.same);
+}
+
 static int drv_get_equals(fixture *f, obol_driver_key key, obol_bytes want)
 {
     uint8_t *bytes = NULL;
@@ -70,6 +116,8 @@ static int drv_get_equals(fixture *f, obol_driver_key key, obol_bytes want)
             assert_memory_equal(bytes, want.data, len);
         free(bytes);
     }
+    if (status == OBOL_OK || status == OBOL_NOT_FOUND)
+        assert_view_agrees(f, key, status, want);
     return status;
 }
 
@@ -942,6 +990,8 @@ static void assert_driver_keeps_it_back(fixture *f, obol_driver_key key,
                      OBOL_OK);
     assert_null(bytes);
     assert_int_equal(got_len, len);
+    /* view() shows it in place, by its length, as any other. */
+    assert_view_agrees(f, key, OBOL_OK, (obol_bytes){ NULL, len });
     assert_int_equal(d->list(f->st->handle, &key, note_oversized, &seen, &err),
                      OBOL_OK);
     assert_int_equal(seen.without_bytes, 1);

@@ -229,21 +229,50 @@ static void insert(void *handle, obol_driver_key key)
 }
 
 /* get() compared with the expected bytes; NULL expects OBOL_NOT_FOUND. */
+/* What view() showed: a copy of the bytes and how often it was called. */
+typedef struct shown {
+    int calls;
+    size_t len;
+    uint8_t bytes[65536];
+} shown;
+
+static void keep_shown(void *arg, const uint8_t *sealed, size_t sealed_len)
+{
+    shown *s = arg;
+    s->calls++;
+    s->len = sealed_len;
+    if (sealed_len <= sizeof s->bytes)
+        memcpy(s->bytes, sealed, sealed_len);
+}
+
+/* get() and view() both find expected (NULL: neither finds anything). */
 static void assert_stored(void *handle, obol_driver_key key,
                           const void *expected, size_t expected_len)
 {
     uint8_t *sealed = NULL;
     size_t sealed_len = 0;
     obol_error err = { 0 };
+    static shown seen_by_view;
     int status = driver->get(handle, &key, &sealed, &sealed_len, &err);
+    int viewed;
+
+    seen_by_view.calls = 0;
+    viewed = driver->view(handle, &key, keep_shown, &seen_by_view, &err);
     if (expected == NULL) {
         assert_int_equal(status, OBOL_NOT_FOUND);
+        assert_int_equal(viewed, OBOL_NOT_FOUND);
+        assert_int_equal(seen_by_view.calls, 0);
         return;
     }
     assert_int_equal(status, OBOL_OK);
     assert_int_equal(sealed_len, expected_len);
     assert_memory_equal(sealed, expected, expected_len);
     free(sealed);
+    assert_int_equal(viewed, OBOL_OK);
+    assert_int_equal(seen_by_view.calls, 1);
+    assert_int_equal(seen_by_view.len, expected_len);
+    if (expected_len <= sizeof seen_by_view.bytes)
+        assert_memory_equal(seen_by_view.bytes, expected, expected_len);
 }
 
 /* Collects what list() or scan() visit. */
@@ -360,8 +389,8 @@ static void table_declares_itself(void **state)
                          | OBOL_DRIVER_PERSISTENT | OBOL_DRIVER_LOCAL);
     /* ABI 1.1: put_batch; 1.2: check; 1.3: prefixes; 1.5: the counted
      * removals (not 1.4's stats); 1.6: OBOL_DRIVER_LOCAL, no native
-     * non-blocking slots. */
-    assert_int_equal(driver->abi_minor, 6);
+     * non-blocking slots; 1.7: view. */
+    assert_int_equal(driver->abi_minor, 7);
     assert_int_equal(driver->struct_size, sizeof(obol_driver));
     assert_true(OBOL_DRIVER_HAS_SLOT(driver, put_batch, 1));
     assert_true(OBOL_DRIVER_HAS_SLOT(driver, check, 2));
@@ -370,6 +399,7 @@ static void table_declares_itself(void **state)
     assert_true(OBOL_DRIVER_HAS_SLOT(driver, del_counted, 5));
     assert_true(OBOL_DRIVER_HAS_SLOT(driver, del_all_counted, 5));
     assert_true(OBOL_DRIVER_HAS_SLOT(driver, prune_counted, 5));
+    assert_true(OBOL_DRIVER_HAS_SLOT(driver, view, 7));
 }
 
 static void config_refuses_host(void **state)

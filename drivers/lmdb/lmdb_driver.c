@@ -178,13 +178,18 @@ static void *op_begin(lmdb_store *st, size_t args_size, lmdb_env **env,
 typedef struct get_args {
     lmdb_key key;
     size_t max_record;
+    /* get(): the copy handed over */
     uint8_t *sealed;
     size_t sealed_len;
+    /* view(): whom to show the record, in place */
+    obol_driver_show show;
+    void *show_arg;
 } get_args;
 
-static int get_body(lmdb_txn *t, void *arg)
+/* The sealed bytes of a's record in t, where they lie. */
+static int find_record(lmdb_txn *t, get_args *a, const uint8_t **sealed,
+                       size_t *sealed_len)
 {
-    get_args *a = arg;
     MDB_val key = { a->key.len, a->key.bytes }, value;
     int rc = mdb_get(t->txn, t->view->sessions, &key, &value);
     if (rc == MDB_NOTFOUND)
@@ -197,47 +202,84 @@ static int get_body(lmdb_txn *t, void *arg)
                                  &lock_version) != 0)
         return lmdb_fail(t->err, OBOL_ERR_CORRUPT,
                          "lmdb: malformed record in %s", t->view->path);
-    a->sealed_len = value.mv_size - LMDB_VALUE_HEADER_SIZE;
+    *sealed = (const uint8_t *)value.mv_data + LMDB_VALUE_HEADER_SIZE;
+    *sealed_len = value.mv_size - LMDB_VALUE_HEADER_SIZE;
+    return OBOL_OK;
+}
+
+static int copy_body(lmdb_txn *t, void *arg)
+{
+    get_args *a = arg;
+    const uint8_t *found;
+    int status = find_record(t, a, &found, &a->sealed_len);
+    if (status != OBOL_OK)
+        return status;
     if (lmdb_too_long(a->max_record, a->sealed_len))
         return OBOL_OK;         /* refused by the core: never copied */
     /* alloc(0) may return NULL; ask for at least one byte. */
     a->sealed = lmdb_host->alloc(a->sealed_len > 0 ? a->sealed_len : 1);
     if (a->sealed == NULL)
         return lmdb_fail(t->err, OBOL_ERR_NOMEM, "lmdb: out of memory");
-    memcpy(a->sealed, (const uint8_t *)value.mv_data + LMDB_VALUE_HEADER_SIZE,
-           a->sealed_len);
+    memcpy(a->sealed, found, a->sealed_len);
     return OBOL_OK;
 }
 
-/* Expired records are returned too: the core decides liveness. */
+/* Shown inside the read transaction: the core only verifies and decodes,
+ * and calls nothing of ours. */
+static int show_body(lmdb_txn *t, void *arg)
+{
+    get_args *a = arg;
+    const uint8_t *found;
+    size_t len;
+    int status = find_record(t, a, &found, &len);
+    if (status == OBOL_OK)
+        a->show(a->show_arg, found, len);
+    return status;
+}
+
+/* Looks the record of where up with body. Expired records are found too:
+ * the core decides liveness. */
+static int lookup(lmdb_store *st, const obol_driver_key *where,
+                  lmdb_txn_body body, get_args *a, obol_error *err)
+{
+    lmdb_env *env;
+    int status = store_env(st, &env, err);
+    if (status != OBOL_OK)
+        return status;
+    const lmdb_env_view *view = lmdb_env_get_view(env);
+    a->max_record = st->max_record;
+    /* A key too long to store cannot have been stored. */
+    if (lmdb_key_session(&a->key, session_key_limit(view), st->prefix,
+                         where) != 0)
+        return OBOL_NOT_FOUND;
+    return lmdb_env_run(env, 0, body, a, err);
+}
+
 static int lmdb_get(void *handle, const obol_driver_key *where,
                     uint8_t **sealed, size_t *sealed_len, obol_error *err)
 {
-    lmdb_store *st = handle;
-    lmdb_env *env;
     /* On the stack, unlike the other operations' keys (op_begin()): one
      * key is 2 KiB, and a block that size from the heap is past glibc's
      * per-thread cache, which on the hottest call cost more than the
      * read itself (docs/BENCHMARKS.md, "The read path"). */
     get_args a;
-    int status = store_env(st, &env, err);
-    if (status != OBOL_OK)
-        return status;
-    const lmdb_env_view *view = lmdb_env_get_view(env);
-    a.max_record = st->max_record;
     a.sealed = NULL;
     a.sealed_len = 0;
-    /* A key too long to store cannot have been stored. */
-    if (lmdb_key_session(&a.key, session_key_limit(view), st->prefix,
-                         where) != 0)
-        status = OBOL_NOT_FOUND;
-    else
-        status = lmdb_env_run(env, 0, get_body, &a, err);
+    int status = lookup(handle, where, copy_body, &a, err);
     if (status == OBOL_OK) {
         *sealed = a.sealed;
         *sealed_len = a.sealed_len;
     }
     return status;
+}
+
+static int lmdb_view(void *handle, const obol_driver_key *where,
+                     obol_driver_show show, void *arg, obol_error *err)
+{
+    get_args a;   /* on the stack, as in lmdb_get() */
+    a.show = show;
+    a.show_arg = arg;
+    return lookup(handle, where, show_body, &a, err);
 }
 
 /* --------------------------------------------------------- put and del */
@@ -790,9 +832,9 @@ static const char *const lmdb_schemes[] = { "lmdb", NULL };
 
 static const obol_driver lmdb_driver = {
     .abi_major = OBOL_DRIVER_ABI_MAJOR,
-    .abi_minor = 6,   /* every slot up to the counted removals (1.5) but
-                         stats (1.4), and OBOL_DRIVER_LOCAL (1.6); no
-                         native non-blocking path: it runs inline */
+    .abi_minor = 7,   /* every slot but stats (1.4) and the native
+                         non-blocking path (1.6: it runs inline, as
+                         OBOL_DRIVER_LOCAL says) */
     .struct_size = sizeof(obol_driver),
     .name = "lmdb",
     .schemes = lmdb_schemes,
@@ -814,6 +856,7 @@ static const obol_driver lmdb_driver = {
     .del_counted = lmdb_del_counted,
     .del_all_counted = lmdb_del_all_counted,
     .prune_counted = lmdb_prune_counted,
+    .view = lmdb_view,
 };
 
 /* Refuses (NULL) a host of another major ABI, or one too old to have the

@@ -134,6 +134,15 @@
  * network, microseconds to a few milliseconds), so the core may run them
  * inline at submit instead.
  *
+ * Reads in place (ABI 1.7). view() does what get() does without handing
+ * the record over: it shows the stored bytes to the core's show()
+ * callback where they lie (in a read transaction, under a lock) and
+ * returns once show() has returned, so that nothing is allocated, copied
+ * or freed per read. show() only verifies and decodes; it never calls
+ * the driver, and it is short (a MAC over the record). A record longer
+ * than max_record is shown too: the core refuses it by its length
+ * without reading its bytes, so view() needs no bounded read of its own.
+ *
  * Versions. Slots are only ever added at the end of a table, with a minor
  * bump. The core refuses a driver whose abi_major differs from its own or
  * whose struct_size is smaller than the version 1.0 table, and reads a slot
@@ -146,6 +155,7 @@
  *     1.4  stats (optional)
  *     1.5  del_counted, del_all_counted, prune_counted (optional)
  *     1.6  native_ops, submit (optional); OBOL_DRIVER_LOCAL
+ *     1.7  view (optional)
  */
 #ifndef OBOL_DRIVER_H
 #define OBOL_DRIVER_H
@@ -161,7 +171,7 @@ extern "C" {
 #endif
 
 #define OBOL_DRIVER_ABI_MAJOR 1
-#define OBOL_DRIVER_ABI_MINOR 6
+#define OBOL_DRIVER_ABI_MINOR 7
 
 /* A counted byte string; data need not be NUL-terminated. */
 typedef struct obol_bytes {
@@ -190,6 +200,11 @@ typedef struct obol_driver_record {
  * driver function returns that status.
  */
 typedef int (*obol_driver_visit)(void *arg, const obol_driver_record *record);
+
+/* Called by view() (ABI 1.7) once, with a record's sealed bytes where
+ * they are stored; they are valid only during the call. */
+typedef void (*obol_driver_show)(void *arg, const uint8_t *sealed,
+                                 size_t sealed_len);
 
 /* Called by prefixes() once per prefix; the bytes are valid only during
  * the call. Returning anything but OBOL_OK stops it, and prefixes()
@@ -439,6 +454,14 @@ typedef struct obol_driver {
      * handle runs natively, 0 for none; it makes no round trip. */
     uint32_t (*native_ops)(void *handle);
     int (*submit)(void *handle, obol_driver_op *op, obol_error *err);
+
+    /* Optional, ABI 1.7 (NULL: the core calls get()). See "Reads in
+     * place" above. OBOL_NOT_FOUND or an error without calling show, or
+     * OBOL_OK once show(arg, sealed, sealed_len) has been called exactly
+     * once with the bytes get() would have copied, valid only during that
+     * call. */
+    int (*view)(void *handle, const obol_driver_key *key,
+                obol_driver_show show, void *arg, obol_error *err);
 } obol_driver;
 
 /* The required slots of the version 1.0 table end after this one; a
