@@ -314,15 +314,20 @@ static inline const char *read_varint(reader *r, uint64_t *out)
 /* Which fields each version defines; fields a version does not define are
  * skipped like any unknown field, so a v1 record cannot smuggle in a type
  * that its upgrade would then overwrite. */
+#define FIELDS_V2 (FIELD_BIT(FIELD_LAST + 1) - FIELD_BIT(FIELD_ID))
+#define FIELDS_V1                                                            \
+    (FIELDS_V2 & ~(FIELD_BIT(FIELD_TYPE) | FIELD_BIT(FIELD_TOKENS_FRESH_FROM) | \
+                   FIELD_BIT(FIELD_PREV_TOKENS_FRESH_FROM) |                   \
+                   FIELD_BIT(FIELD_PREV_REFRESH_TOKEN_ID)))
+
+static uint32_t fields_of(uint32_t version)
+{
+    return version == 1 ? FIELDS_V1 : FIELDS_V2;
+}
+
 static int field_known(uint64_t field, uint32_t version)
 {
-    if (field < FIELD_ID || field > FIELD_LAST)
-        return 0;
-    if (version == 1)
-        return field != FIELD_TYPE && field != FIELD_TOKENS_FRESH_FROM &&
-               field != FIELD_PREV_TOKENS_FRESH_FROM &&
-               field != FIELD_PREV_REFRESH_TOKEN_ID;
-    return 1;
+    return field <= FIELD_LAST && (fields_of(version) & FIELD_BIT(field));
 }
 
 static unsigned field_wire_type(unsigned field)
@@ -523,13 +528,7 @@ static int read_header(reader *r, uint32_t *version)
  * into an error instead of a session whose times silently became 0. */
 static uint32_t required_fields(uint32_t version)
 {
-    uint32_t all = 0;
-    unsigned f;
-
-    for (f = FIELD_ID; f < FIELD_EXTRA_PAYLOAD; f++)
-        if (field_known(f, version))
-            all |= FIELD_BIT(f);
-    return all;
+    return fields_of(version) & (FIELD_BIT(FIELD_EXTRA_PAYLOAD) - 1);
 }
 
 static int check_required(reader *r, uint32_t version, uint32_t seen)
