@@ -275,7 +275,9 @@ static const obol_driver mine_driver = {
      * obol_delete_counted() and the others removed by reading first),
      * native_ops and submit (ABI 1.6: without them the non-blocking API
      * runs each operation as a blocking call on the core's worker
-     * threads; docs/DRIVERS.md, "Non-blocking operations"). */
+     * threads; docs/DRIVERS.md, "Non-blocking operations"), view
+     * (ABI 1.7: without it obol_get() reads through get(), a copy per
+     * read; docs/DRIVERS.md, "Reads in place"). */
 };
 
 const obol_driver *obol_driver_mine_entry(const obol_driver_host *new_host)

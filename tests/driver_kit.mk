@@ -14,7 +14,7 @@ dist_man_MANS += man/obol-config.5
 # (real shared objects in tests/fake_drivers/.libs, never installed). Each
 # links the source of the real driver it wraps.
 PLANTED_DRIVERS = tests/fake_drivers/plantprune.la \
-	tests/fake_drivers/plantwalk.la
+	tests/fake_drivers/plantwalk.la tests/fake_drivers/plantview.la
 check_LTLIBRARIES += $(PLANTED_DRIVERS)
 PLANTED_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
 PLANTED_LMDB_SOURCES = $(LMDB_DRIVER_SOURCES)
@@ -24,6 +24,11 @@ tests_fake_drivers_plantprune_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden \
 	-pthread $(LMDB_CFLAGS)
 tests_fake_drivers_plantprune_la_LIBADD = $(LMDB_LIBS) -lpthread
 tests_fake_drivers_plantprune_la_LDFLAGS = $(PLANTED_LDFLAGS)
+tests_fake_drivers_plantview_la_SOURCES = tests/fake_drivers/plantview.c \
+	$(PLANTED_LMDB_SOURCES)
+tests_fake_drivers_plantview_la_CFLAGS = $(tests_fake_drivers_plantprune_la_CFLAGS)
+tests_fake_drivers_plantview_la_LIBADD = $(tests_fake_drivers_plantprune_la_LIBADD)
+tests_fake_drivers_plantview_la_LDFLAGS = $(PLANTED_LDFLAGS)
 tests_fake_drivers_plantwalk_la_SOURCES = tests/fake_drivers/plantwalk.c \
 	drivers/memory/memory_driver.c
 tests_fake_drivers_plantwalk_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden \

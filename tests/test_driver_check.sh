@@ -13,7 +13,7 @@ trap 'rm -rf "$work"' EXIT
 CMOCKA_MESSAGE_OUTPUT=TAP
 export CMOCKA_MESSAGE_OUTPUT
 
-echo "1..9"
+echo "1..12"
 number=0
 # report OK DESCRIPTION [LOG]: one TAP line; the log's end as comments on
 # failure.
@@ -41,6 +41,19 @@ grep '^not ok' "$work/prune.log" | sed 's/^/# failed: /'
 left=$("$records" "$work/prune" 2>&1)
 [ "$left" = "sessions 0 expiry 0" ]
 report $? "every record the run wrote is deleted, failed cases' too ($left)"
+
+# --- view() showing other bytes than get() returns (over LMDB)
+mkdir "$work/view"
+"$check" --driver-path "$plants" --timeout 30 "plantview://$work/view?sync=off" \
+    >"$work/view.log" 2>&1
+status=$?
+[ "$status" = 1 ]
+report $? "a view that shows other bytes than get fails the run (exit $status)" "$work/view.log"
+grep -q '^not ok [0-9]* - sealed_bytes_come_back_verbatim$' "$work/view.log"
+report $? "it fails sealed_bytes_come_back_verbatim" "$work/view.log"
+left=$("$records" "$work/view" 2>&1)
+[ "$left" = "sessions 0 expiry 0" ]
+report $? "every record the view run wrote is deleted ($left)"
 
 # --- list() and scan() holding a lock across the visitor (over memory)
 started=$(date +%s)
