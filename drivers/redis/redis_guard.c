@@ -142,11 +142,24 @@ static int replace_bulk(redis_guard *g, pass *p, int64_t n)
     return 0;
 }
 
-static int bulk_header(redis_guard *g, pass *p, int64_t n)
+/* Passes a header on that is within the limits: as part of the run when
+ * it lies whole in this input (in_input), so that a reply of many short
+ * elements reaches the reader in one piece rather than two per element;
+ * else from g->header, where the bytes of earlier inputs were kept. */
+static int pass_header(redis_guard *g, pass *p, const char *in_input)
+{
+    if (in_input == NULL)
+        return emit(p, g->header, g->header_len);
+    keep(p, in_input, g->header_len);
+    return 0;
+}
+
+static int bulk_header(redis_guard *g, pass *p, int64_t n,
+                       const char *in_input)
 {
     if (g->bulk_limit != 0 && n > 0 && (uint64_t)n > g->bulk_limit)
         return replace_bulk(g, p, n);
-    if (emit(p, g->header, g->header_len) != 0)
+    if (pass_header(g, p, in_input) != 0)
         return -2;
     if (n < 0) {
         element_done(g);    /* nil */
@@ -157,7 +170,8 @@ static int bulk_header(redis_guard *g, pass *p, int64_t n)
     return 0;
 }
 
-static int array_header(redis_guard *g, pass *p, int64_t n)
+static int array_header(redis_guard *g, pass *p, int64_t n,
+                        const char *in_input)
 {
     if (n > 0 && (uint64_t)n > g->element_limit)
         return refuse(p, "an array of %" PRId64 " elements is over the "
@@ -172,7 +186,7 @@ static int array_header(redis_guard *g, pass *p, int64_t n)
     if (n > 0 && (g->reply_elements += (uint64_t)n) > g->element_limit)
         return refuse(p, "a reply of more than %" PRIu64 " elements in all",
                       g->element_limit);
-    if (emit(p, g->header, g->header_len) != 0)
+    if (pass_header(g, p, in_input) != 0)
         return -2;
     if (n <= 0) {
         element_done(g);    /* empty or nil */
@@ -183,14 +197,39 @@ static int array_header(redis_guard *g, pass *p, int64_t n)
     return 0;
 }
 
-static int header_done(redis_guard *g, pass *p)
+static int header_done(redis_guard *g, pass *p, const char *in_input)
 {
     int64_t n;
 
     if (header_number(g, &n) != 0)
         return refuse(p, "the header '%.*s' is malformed",
                       (int)(g->header_len - 2), g->header);
-    return g->header[0] == '$' ? bulk_header(g, p, n) : array_header(g, p, n);
+    return g->header[0] == '$' ? bulk_header(g, p, n, in_input)
+                               : array_header(g, p, n, in_input);
+}
+
+/* Reads a header up to its LF, or as much of it as this input holds,
+ * into g->header; in_input is where it starts in this input, when it
+ * started here. Past sizeof g->header bytes without an LF it is refused
+ * (at the first byte over). */
+static int read_header(redis_guard *g, pass *p, const char *here,
+                       size_t left, size_t *at)
+{
+    size_t room = sizeof g->header - g->header_len;
+    size_t n = left < room ? left : room;
+    const char *in_input = g->header_len == 0 ? here : NULL;
+    const char *newline;
+
+    if (room == 0)
+        return refuse(p, "a header is longer than %zu bytes",
+                      sizeof g->header);
+    newline = memchr(here, '\n', n);
+    if (newline != NULL)
+        n = (size_t)(newline - here) + 1;
+    memcpy(g->header + g->header_len, here, n);
+    g->header_len += n;
+    *at += n;
+    return newline != NULL ? header_done(g, p, in_input) : 0;
 }
 
 /* Consumes bytes from data[*at] in the current state. */
@@ -216,12 +255,7 @@ static int step(redis_guard *g, pass *p, const char *data, size_t len,
         g->state = IN_LINE;
         return 0;
     case IN_HEADER:
-        if (g->header_len == sizeof g->header)
-            return refuse(p, "a header is longer than %zu bytes",
-                          sizeof g->header);
-        g->header[g->header_len++] = *here;
-        (*at)++;
-        return *here == '\n' ? header_done(g, p) : 0;
+        return read_header(g, p, here, left, at);
     case IN_LINE: {
         const char *newline = memchr(here, '\n', left);
 
