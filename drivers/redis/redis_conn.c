@@ -22,6 +22,7 @@
 #include "redis_conn.h"
 #include "redis_driver.h"
 #include "redis_guard.h"
+#include "redis_reply.h"
 #include "redis_tls.h"
 
 /* The longest reply element kept besides records (INFO, a slot map
@@ -39,6 +40,7 @@ struct redis_conn {
     redis_tls_session *tls;  /* NULL: in the clear */
     int received_any;        /* a first byte came from the server */
     redisReader *reader;
+    redis_reply_arena arena; /* where the reader builds its replies */
     redis_guard guard;       /* what the reader may be fed */
     char *out;               /* formatted commands not sent yet */
     size_t out_len, out_cap;
@@ -282,7 +284,7 @@ static int expect_ok(redis_conn *conn, int64_t deadline, const char *what,
                                        "redis %s: %s: unexpected reply type "
                                        "%d", conn->ep->where, what,
                                        reply->type);
-    freeReplyObject(reply);
+    redis_reply_free(reply);
     return status;
 }
 
@@ -359,7 +361,7 @@ int redis_conn_open(const redis_endpoint *ep, const redis_settings *settings,
     conn->fd = -1;
     conn->ep = ep;
     conn->settings = settings;
-    conn->reader = redisReaderCreate();
+    conn->reader = redis_reply_reader_new(&conn->arena);
     if (conn->reader == NULL) {
         free(conn);
         return nomem(err);
