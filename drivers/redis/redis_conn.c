@@ -721,8 +721,9 @@ int redis_conn_read(redis_conn *conn, int64_t deadline, const char *what,
 
         if (status != OBOL_OK || *reply != NULL)
             return status;
-        if (wait_for != 0 && !read_first) {
-            int ready = wait_fd(conn->fd, wait_for, deadline);
+        if (!read_first) {
+            int ready = wait_for != 0 ? wait_fd(conn->fd, wait_for, deadline)
+                                      : redis_now_ms() < deadline;
             if (ready <= 0)
                 return io_failed(conn, ready == 0 ? ETIMEDOUT : errno, what,
                                  err);
@@ -737,7 +738,10 @@ int redis_conn_read(redis_conn *conn, int64_t deadline, const char *what,
         if (received == 0)
             continue;
         conn->received_any = 1;
-        wait_for = POLLIN;
+        /* A full buffer leaves more on the socket, most likely (a list
+         * of many records): read it at once, without a poll() to say so
+         * (a recv() that finds nothing says so too, and then we wait). */
+        wait_for = received == sizeof buf ? 0 : POLLIN;
         status = feed(conn, buf, received, what, err);
         if (status != OBOL_OK)
             return status;
