@@ -106,6 +106,60 @@ static void an_oversized_element_is_dropped_as_it_arrives(void **state)
               "*3\r\n$1\r\na\r\n:12\r\n*1\r\n$1\r\nb\r\n+OK\r\n", 0);
 }
 
+/* Cut anywhere (every chunk size, so that each header is split at each
+ * of its bytes somewhere), a stream passes as it does whole: a header
+ * that lies whole in one input goes on with the bytes around it, one
+ * split across inputs from the guard's own copy. */
+static void every_cut_of_a_stream_passes_the_same(void **state)
+{
+    static const char in[] = "*4\r\n$2\r\nid\r\n$12\r\n0123456789ab\r\n"
+                             "$10\r\n1700000000\r\n$1\r\n3\r\n+OK\r\n"
+                             "*2\r\n$0\r\n\r\n:5\r\n";
+    static const char want[] = "*4\r\n$2\r\nid\r\n:12\r\n"
+                               "$10\r\n1700000000\r\n$1\r\n3\r\n+OK\r\n"
+                               "*2\r\n$0\r\n\r\n:5\r\n";
+    (void)state;
+
+    for (size_t chunk = 1; chunk < sizeof in; chunk++) {
+        redis_guard g;
+        sink_buf out;
+        char why[128] = "";
+
+        redis_guard_init(&g, 10, 100, 64);
+        assert_int_equal(run(&g, in, sizeof in - 1, chunk, &out, why), 0);
+        assert_int_equal(out.len, sizeof want - 1);
+        assert_memory_equal(out.bytes, want, out.len);
+    }
+}
+
+static int count_calls(void *arg, const char *bytes, size_t len)
+{
+    (void)bytes;
+    (void)len;
+    ++*(int *)arg;
+    return 0;
+}
+
+/* A reply of many short elements that came in one read reaches the
+ * reader in one piece, not two per element (each piece costs hiredis
+ * an append to its buffer). */
+static void a_reply_in_one_input_is_passed_in_one_piece(void **state)
+{
+    static const char in[] = "*8\r\n$2\r\ns1\r\n$3\r\nabc\r\n"
+                             "$10\r\n1700000000\r\n$1\r\n1\r\n"
+                             "$2\r\ns2\r\n$3\r\ndef\r\n$3\r\ninf\r\n"
+                             "$1\r\n2\r\n";
+    redis_guard g;
+    int calls = 0;
+    char why[128] = "";
+    (void)state;
+
+    redis_guard_init(&g, 10, 100, 64);
+    assert_int_equal(redis_guard_feed(&g, in, sizeof in - 1, count_calls,
+                                      &calls, why, sizeof why), 0);
+    assert_int_equal(calls, 1);
+}
+
 static void expect_refused(const char *in, const char *says)
 {
     for (size_t chunk = 0; chunk < 2; chunk++) {
@@ -168,6 +222,8 @@ int main(void)
         cmocka_unit_test(replies_within_the_limits_pass_unchanged),
         cmocka_unit_test(an_oversized_reply_ends_at_its_header),
         cmocka_unit_test(an_oversized_element_is_dropped_as_it_arrives),
+        cmocka_unit_test(every_cut_of_a_stream_passes_the_same),
+        cmocka_unit_test(a_reply_in_one_input_is_passed_in_one_piece),
         cmocka_unit_test(streams_over_the_other_limits_are_refused),
         cmocka_unit_test(a_line_ending_in_lf_alone_is_refused),
     };

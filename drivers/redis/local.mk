@@ -8,6 +8,8 @@ drivers_redis_la_SOURCES = \
 	drivers/redis/redis_config.c drivers/redis/redis_config.h \
 	drivers/redis/redis_conn.c drivers/redis/redis_conn.h \
 	drivers/redis/redis_guard.c drivers/redis/redis_guard.h \
+	drivers/redis/redis_number.c drivers/redis/redis_number.h \
+	drivers/redis/redis_reply.c drivers/redis/redis_reply.h \
 	drivers/redis/redis_tls.c drivers/redis/redis_tls.h \
 	drivers/redis/redis_pool.c drivers/redis/redis_pool.h \
 	drivers/redis/redis_topology.c drivers/redis/redis_topology.h \
@@ -41,6 +43,25 @@ tests_test_redis_guard_SOURCES = tests/test_redis_guard.c \
 tests_test_redis_guard_CPPFLAGS = $(AM_CPPFLAGS) -I$(srcdir)/drivers/redis
 tests_test_redis_guard_CFLAGS = $(TEST_CFLAGS)
 tests_test_redis_guard_LDADD = $(CMOCKA_LIBS)
+
+# The numbers of a list reply on their own: the digits read by hand give
+# what strtod() and strtoull() give.
+check_PROGRAMS += tests/test_redis_number
+TESTS += tests/test_redis_number
+tests_test_redis_number_SOURCES = tests/test_redis_number.c \
+	drivers/redis/redis_number.c drivers/redis/redis_number.h
+tests_test_redis_number_CPPFLAGS = $(AM_CPPFLAGS) -I$(srcdir)/drivers/redis
+tests_test_redis_number_CFLAGS = $(TEST_CFLAGS)
+tests_test_redis_number_LDADD = $(CMOCKA_LIBS)
+
+# The arena replies on their own, next to hiredis's own reader.
+check_PROGRAMS += tests/test_redis_reply
+TESTS += tests/test_redis_reply
+tests_test_redis_reply_SOURCES = tests/test_redis_reply.c \
+	drivers/redis/redis_reply.c drivers/redis/redis_reply.h
+tests_test_redis_reply_CPPFLAGS = $(AM_CPPFLAGS) -I$(srcdir)/drivers/redis
+tests_test_redis_reply_CFLAGS = $(TEST_CFLAGS) $(HIREDIS_CFLAGS)
+tests_test_redis_reply_LDADD = $(CMOCKA_LIBS) $(HIREDIS_LIBS)
 
 # Raw hiredis next to the driver and the store against one server;
 # built by make, run by hand: bench/redis_bench [redis://host:port];

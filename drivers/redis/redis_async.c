@@ -20,6 +20,7 @@
 #include "redis_conn.h"
 #include "redis_driver.h"
 #include "redis_ops.h"
+#include "redis_reply.h"
 #include "redis_router.h"
 #include "redis_topology.h"
 
@@ -262,7 +263,7 @@ static int64_t block_until(const redis_async *a, const async_op *op,
 static void op_free(redis_async *a, async_op *op)
 {
     if (op->held != NULL)
-        freeReplyObject(op->held);
+        redis_reply_free(op->held);
     redis_command_clear(&op->cmd);
     if (a == NULL) {
         free(op);
@@ -414,12 +415,12 @@ static void after_attempt(redis_async *a, async_op *op, redis_outcome result,
         if (status == OBOL_OK && reply != NULL)
             status = read_answer(a, op, reply);
         if (reply != NULL)
-            freeReplyObject(reply);
+            redis_reply_free(reply);
         finish(a, op, status);
         return;
     }
     if (reply != NULL)
-        freeReplyObject(reply);
+        redis_reply_free(reply);
     if (step == REDIS_ROUTE_NOW) {
         op->state = OP_READY;
         list_push(&a->ready, op);
@@ -528,7 +529,7 @@ static void conn_failed(redis_async *a, async_conn *c, const obol_error *err)
         redis_outcome result = REDIS_RETRY_REFRESH;
 
         if (op->held != NULL) {
-            freeReplyObject(op->held);
+            redis_reply_free(op->held);
             op->held = NULL;
         }
         op->err = *err;
@@ -708,13 +709,13 @@ static void on_answer(redis_async *a, async_op *op, redis_node *node,
     if (reply->type == REDIS_REPLY_ERROR) {
         result = redis_router_classify(r, &op->cmd.sc.call, reply, node,
                                        &op->route.a, &op->err);
-        freeReplyObject(reply);
+        redis_reply_free(reply);
         reply = NULL;
     } else if (wait_reply != NULL &&
                redis_router_check_wait(r, wait_reply, node,
                                        op->cmd.sc.call.what, &op->err) !=
                    OBOL_OK) {
-        freeReplyObject(reply);
+        redis_reply_free(reply);
         reply = NULL;
     } else {
         op->err.status = OBOL_OK;
@@ -744,7 +745,7 @@ static void on_wait_reply(redis_async *a, async_conn *c, uint64_t seq,
         detach(a, op);
         on_answer(a, op, c->node, held, reply);
     }
-    freeReplyObject(reply);
+    redis_reply_free(reply);
 }
 
 /* The next reply on c goes to whoever waits for it first. */
@@ -760,7 +761,7 @@ static void on_reply(redis_async *a, async_conn *c, redisReply *reply)
         return;
     }
     if (op == NULL || e.part == PART_ASKING) {
-        freeReplyObject(reply);
+        redis_reply_free(reply);
         return;
     }
     if (op->with_wait) {
@@ -801,7 +802,7 @@ static void on_readable(redis_async *a, async_conn *c)
         if (reply == NULL)
             break;
         if (c->head == c->tail) {
-            freeReplyObject(reply);
+            redis_reply_free(reply);
             redis_host->set_error(&err, OBOL_ERR_BACKEND,
                                   "redis %s: a reply nobody asked for",
                                   c->node->ep.where);

@@ -22,6 +22,7 @@
 #include "redis_conn.h"
 #include "redis_driver.h"
 #include "redis_guard.h"
+#include "redis_reply.h"
 #include "redis_tls.h"
 
 /* The longest reply element kept besides records (INFO, a slot map
@@ -39,6 +40,7 @@ struct redis_conn {
     redis_tls_session *tls;  /* NULL: in the clear */
     int received_any;        /* a first byte came from the server */
     redisReader *reader;
+    redis_reply_arena arena; /* where the reader builds its replies */
     redis_guard guard;       /* what the reader may be fed */
     char *out;               /* formatted commands not sent yet */
     size_t out_len, out_cap;
@@ -282,7 +284,7 @@ static int expect_ok(redis_conn *conn, int64_t deadline, const char *what,
                                        "redis %s: %s: unexpected reply type "
                                        "%d", conn->ep->where, what,
                                        reply->type);
-    freeReplyObject(reply);
+    redis_reply_free(reply);
     return status;
 }
 
@@ -359,7 +361,7 @@ int redis_conn_open(const redis_endpoint *ep, const redis_settings *settings,
     conn->fd = -1;
     conn->ep = ep;
     conn->settings = settings;
-    conn->reader = redisReaderCreate();
+    conn->reader = redis_reply_reader_new(&conn->arena);
     if (conn->reader == NULL) {
         free(conn);
         return nomem(err);
@@ -719,8 +721,9 @@ int redis_conn_read(redis_conn *conn, int64_t deadline, const char *what,
 
         if (status != OBOL_OK || *reply != NULL)
             return status;
-        if (wait_for != 0 && !read_first) {
-            int ready = wait_fd(conn->fd, wait_for, deadline);
+        if (!read_first) {
+            int ready = wait_for != 0 ? wait_fd(conn->fd, wait_for, deadline)
+                                      : redis_now_ms() < deadline;
             if (ready <= 0)
                 return io_failed(conn, ready == 0 ? ETIMEDOUT : errno, what,
                                  err);
@@ -735,7 +738,10 @@ int redis_conn_read(redis_conn *conn, int64_t deadline, const char *what,
         if (received == 0)
             continue;
         conn->received_any = 1;
-        wait_for = POLLIN;
+        /* A full buffer leaves more on the socket, most likely (a list
+         * of many records): read it at once, without a poll() to say so
+         * (a recv() that finds nothing says so too, and then we wait). */
+        wait_for = received == sizeof buf ? 0 : POLLIN;
         status = feed(conn, buf, received, what, err);
         if (status != OBOL_OK)
             return status;

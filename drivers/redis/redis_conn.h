@@ -75,8 +75,9 @@ int redis_conn_append(redis_conn *conn, int argc, const char **argv,
 int redis_conn_flush(redis_conn *conn, int64_t deadline, const char *what,
                      int *sent_any, obol_error *err);
 
-/* Reads the next reply (free it with freeReplyObject()). Error replies
- * are returned as replies, with OBOL_OK. */
+/* Reads the next reply (free it with redis_reply_free(): the reader
+ * builds it in an arena, redis_reply.h). Error replies are returned as
+ * replies, with OBOL_OK. */
 int redis_conn_read(redis_conn *conn, int64_t deadline, const char *what,
                     redisReply **reply, obol_error *err);
 

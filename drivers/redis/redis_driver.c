@@ -21,6 +21,7 @@
 #include "redis_handle.h"
 #include "redis_keys.h"
 #include "redis_ops.h"
+#include "redis_reply.h"
 #include "redis_router.h"
 #include "redis_scripts.h"
 #include "redis_slot.h"
@@ -137,7 +138,7 @@ static int redis_get(void *handle, const obol_driver_key *key,
     if (status != OBOL_OK)
         return status;
     status = redis_reply_get(h, reply, sealed, sealed_len, err);
-    freeReplyObject(reply);
+    redis_reply_free(reply);
     return status;
 }
 
@@ -156,7 +157,7 @@ static int redis_put(void *handle, const obol_driver_record *record,
     if (status != OBOL_OK)
         return status;
     status = redis_reply_upsert(h, reply, err);
-    freeReplyObject(reply);
+    redis_reply_free(reply);
     return status;
 }
 
@@ -328,7 +329,7 @@ static void batch_clear(batch *b)
         free(b->groups[g].argv);
         free(b->groups[g].argv_len);
         if (b->replies[g] != NULL)
-            freeReplyObject(b->replies[g]);
+            redis_reply_free(b->replies[g]);
     }
     free(b->order);
     free(b->args);
@@ -384,7 +385,7 @@ static int run_removal(redis_handle *h, redis_command *c,
     if (status != OBOL_OK)
         return status;
     status = redis_reply_removed(h, c->sc.call.what, reply, removed, err);
-    freeReplyObject(reply);
+    redis_reply_free(reply);
     return status;
 }
 
@@ -433,7 +434,7 @@ static int redis_del_all(void *handle, const obol_driver_key *key,
     status = run_command(h, &c, &reply, err);
     redis_command_clear(&c);
     if (status == OBOL_OK)
-        freeReplyObject(reply);
+        redis_reply_free(reply);
     return status;
 }
 
@@ -454,7 +455,7 @@ static int list_keys(redis_handle *h, obol_bytes user, obol_bytes type,
     if (status != OBOL_OK)
         return status;
     status = redis_reply_list(h, reply, user, type, visit, arg, err);
-    freeReplyObject(reply);
+    redis_reply_free(reply);
     return status;
 }
 
@@ -556,13 +557,13 @@ static int server_version(redis_handle *h, redis_node *node, char *out,
         return status;
     if (reply->type != REDIS_REPLY_STRING) {
         status = redis_reply_unexpected(h, "INFO", reply, err);
-        freeReplyObject(reply);
+        redis_reply_free(reply);
         return status;
     }
     version = strstr(reply->str, "redis_version:");
     version = version != NULL ? version + strlen("redis_version:") : "unknown";
     snprintf(out, size, "%.*s", (int)strcspn(version, "\r\n"), version);
-    freeReplyObject(reply);
+    redis_reply_free(reply);
     return OBOL_OK;
 }
 

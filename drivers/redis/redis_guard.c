@@ -10,7 +10,7 @@
 
 enum {
     AT_TYPE,     /* the next byte starts an element */
-    IN_HEADER,   /* reading a '$' or '*' header into g->header */
+    IN_HEADER,   /* reading a '$' or '*' header */
     IN_LINE,     /* passing a '+', '-' or ':' line on */
     IN_BULK,     /* passing a bulk string's bytes on */
     DROPPING,    /* dropping an oversized bulk string's bytes */
@@ -100,15 +100,16 @@ static void element_done(redis_guard *g)
     g->state = AT_TYPE;
 }
 
-/* The number of a complete header "<type><digits>\r\n": 0, or -1. */
-static int header_number(const redis_guard *g, int64_t *out)
+/* The number of a complete header "<type><digits>\r\n" of len bytes:
+ * 0, or -1. */
+static int header_number(const char *header, size_t len, int64_t *out)
 {
-    const char *p = g->header + 1;
-    const char *end = g->header + g->header_len - 2;   /* at "\r\n" */
+    const char *p = header + 1;
+    const char *end = header + len - 2;   /* at "\r\n" */
     int negative = *p == '-';
     int64_t n = 0;
 
-    if (g->header_len < 4 || end[0] != '\r')
+    if (len < 4 || end[0] != '\r')
         return -1;
     p += negative;
     if (p == end)
@@ -142,11 +143,26 @@ static int replace_bulk(redis_guard *g, pass *p, int64_t n)
     return 0;
 }
 
-static int bulk_header(redis_guard *g, pass *p, int64_t n)
+/* Passes a header (g->header_len bytes at header) on that is within the
+ * limits: as part of the run when it lies whole in this input
+ * (in_input), so that a reply of many short elements reaches the reader
+ * in one piece rather than two per element; else from g->header, where
+ * the bytes of earlier inputs were kept. */
+static int pass_header(redis_guard *g, pass *p, const char *header,
+                       int in_input)
+{
+    if (!in_input)
+        return emit(p, header, g->header_len);
+    keep(p, header, g->header_len);
+    return 0;
+}
+
+static int bulk_header(redis_guard *g, pass *p, int64_t n,
+                       const char *header, int in_input)
 {
     if (g->bulk_limit != 0 && n > 0 && (uint64_t)n > g->bulk_limit)
         return replace_bulk(g, p, n);
-    if (emit(p, g->header, g->header_len) != 0)
+    if (pass_header(g, p, header, in_input) != 0)
         return -2;
     if (n < 0) {
         element_done(g);    /* nil */
@@ -157,7 +173,8 @@ static int bulk_header(redis_guard *g, pass *p, int64_t n)
     return 0;
 }
 
-static int array_header(redis_guard *g, pass *p, int64_t n)
+static int array_header(redis_guard *g, pass *p, int64_t n,
+                        const char *header, int in_input)
 {
     if (n > 0 && (uint64_t)n > g->element_limit)
         return refuse(p, "an array of %" PRId64 " elements is over the "
@@ -172,7 +189,7 @@ static int array_header(redis_guard *g, pass *p, int64_t n)
     if (n > 0 && (g->reply_elements += (uint64_t)n) > g->element_limit)
         return refuse(p, "a reply of more than %" PRIu64 " elements in all",
                       g->element_limit);
-    if (emit(p, g->header, g->header_len) != 0)
+    if (pass_header(g, p, header, in_input) != 0)
         return -2;
     if (n <= 0) {
         element_done(g);    /* empty or nil */
@@ -183,14 +200,80 @@ static int array_header(redis_guard *g, pass *p, int64_t n)
     return 0;
 }
 
-static int header_done(redis_guard *g, pass *p)
+/* A header of g->header_len bytes at header is complete. */
+static int header_done(redis_guard *g, pass *p, const char *header,
+                       int in_input)
 {
     int64_t n;
 
-    if (header_number(g, &n) != 0)
+    if (header_number(header, g->header_len, &n) != 0)
         return refuse(p, "the header '%.*s' is malformed",
-                      (int)(g->header_len - 2), g->header);
-    return g->header[0] == '$' ? bulk_header(g, p, n) : array_header(g, p, n);
+                      (int)(g->header_len - 2), header);
+    return header[0] == '$' ? bulk_header(g, p, n, header, in_input)
+                            : array_header(g, p, n, header, in_input);
+}
+
+/* Reads a header up to its LF, or as much of it as this input holds.
+ * One that lies whole in this input is read where it is; the part of
+ * one that does not is kept in g->header for the next input. Past
+ * sizeof g->header bytes without an LF it is refused (at the first byte
+ * over). Headers are a few bytes: a loop finds the LF sooner than a
+ * call of memchr(). */
+static int read_header(redis_guard *g, pass *p, const char *here,
+                       size_t left, size_t *at)
+{
+    size_t room = sizeof g->header - g->header_len;
+    size_t n = left < room ? left : room;
+    size_t end = 0;
+
+    if (room == 0)
+        return refuse(p, "a header is longer than %zu bytes",
+                      sizeof g->header);
+    while (end < n && here[end] != '\n')
+        end++;
+    if (end == n) {
+        memcpy(g->header + g->header_len, here, n);
+        g->header_len += n;
+        *at += n;
+        return 0;
+    }
+    end++;              /* through the LF */
+    *at += end;
+    if (g->header_len == 0) {
+        g->header_len = end;
+        return header_done(g, p, here, 1);
+    }
+    memcpy(g->header + g->header_len, here, end);
+    g->header_len += end;
+    return header_done(g, p, g->header, 0);
+}
+
+/* The usual element of a list, a bulk string within the limit that lies
+ * whole in this input, checked and passed on in one go: 1 when here is
+ * one, else 0 (nothing consumed) for read_header() and the states after
+ * it to take. Only a header of 1 to 18 plain digits is taken here, which
+ * reads as header_number() reads it, with no room for an overflow. */
+static int whole_bulk(redis_guard *g, pass *p, const char *here, size_t left,
+                      size_t *at)
+{
+    size_t end = 1;
+    uint64_t n = 0;
+    uint64_t total;
+
+    while (end < left && end <= 18 && here[end] >= '0' && here[end] <= '9')
+        n = n * 10 + (uint64_t)(here[end++] - '0');
+    if (end == 1 || end + 1 >= left || here[end] != '\r' ||
+        here[end + 1] != '\n')
+        return 0;
+    if (g->bulk_limit != 0 && n > g->bulk_limit)
+        return 0;
+    total = (uint64_t)end + 2 + n + 2;
+    if (total > left)
+        return 0;
+    keep(p, here, (size_t)total);
+    *at += (size_t)total;
+    element_done(g);
+    return 1;
 }
 
 /* Consumes bytes from data[*at] in the current state. */
@@ -203,10 +286,12 @@ static int step(redis_guard *g, pass *p, const char *data, size_t len,
 
     switch (g->state) {
     case AT_TYPE:
+        if (*here == '$' && whole_bulk(g, p, here, left, at))
+            return 0;
         if (*here == '$' || *here == '*') {
             g->header_len = 0;
             g->state = IN_HEADER;
-            return 0;
+            return read_header(g, p, here, left, at);
         }
         if (*here != '+' && *here != '-' && *here != ':')
             return refuse(p, "the byte 0x%02x starts no reply",
@@ -216,12 +301,7 @@ static int step(redis_guard *g, pass *p, const char *data, size_t len,
         g->state = IN_LINE;
         return 0;
     case IN_HEADER:
-        if (g->header_len == sizeof g->header)
-            return refuse(p, "a header is longer than %zu bytes",
-                          sizeof g->header);
-        g->header[g->header_len++] = *here;
-        (*at)++;
-        return *here == '\n' ? header_done(g, p) : 0;
+        return read_header(g, p, here, left, at);
     case IN_LINE: {
         const char *newline = memchr(here, '\n', left);
 

@@ -35,8 +35,8 @@ typedef struct redis_guard {
     size_t line_limit;
     /* Where in the stream it is; see redis_guard.c. */
     int state;
-    char header[32];         /* a '$' or '*' header being read */
-    size_t header_len;
+    char header[32];         /* a header begun in an earlier input */
+    size_t header_len;       /* its bytes so far (or a whole one's) */
     size_t line_len;         /* of a '+', '-' or ':' line so far */
     int line_cr;             /* its last byte so far was CR */
     uint64_t bulk_left;      /* bytes of a bulk (CRLF included) to go */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "redis_driver.h"
+#include "redis_number.h"
 #include "redis_ops.h"
 #include "redis_slot.h"
 
@@ -246,41 +247,6 @@ int redis_reply_removed(const redis_handle *h, const char *what,
     return OBOL_OK;
 }
 
-/* A score as Redis prints it ("1700000000", "1.7e+18", "inf") back to
- * expires_at; "" (no score: a damaged entry) reads as long dead. */
-static int64_t expires_at_of(const redisReply *score)
-{
-    char number[64];
-    char *end;
-    double value;
-
-    if (score->len == 0 || score->len >= sizeof number)
-        return 0;
-    memcpy(number, score->str, score->len);
-    number[score->len] = '\0';
-    if (strcmp(number, "inf") == 0)
-        return INT64_MAX;
-    value = strtod(number, &end);
-    if (*end != '\0')
-        return 0;
-    if (value >= 9223372036854775807.0)
-        return INT64_MAX;
-    if (value <= -9223372036854775807.0)
-        return INT64_MIN;
-    return (int64_t)value;
-}
-
-static uint64_t lock_version_of(const redisReply *lock)
-{
-    char number[32];
-
-    if (lock->len == 0 || lock->len >= sizeof number)
-        return 0;
-    memcpy(number, lock->str, lock->len);
-    number[lock->len] = '\0';
-    return strtoull(number, NULL, 10);
-}
-
 /* One id, sealed, score, lock quadruple of a list script reply as a
  * record: 1, or 0 for an entry to skip. A record too long to read is
  * shown without its bytes; a score or lock the guard replaced (too long
@@ -290,6 +256,7 @@ static int record_of(const redis_handle *h, redisReply **e,
                      obol_driver_record *record)
 {
     static const redisReply empty = { .type = REDIS_REPLY_STRING, .str = "" };
+    const redisReply *score, *lock;
     size_t len;
 
     if (e[0]->type == REDIS_REPLY_INTEGER) {
@@ -308,10 +275,10 @@ static int record_of(const redis_handle *h, redisReply **e,
         record->sealed.data = (const uint8_t *)e[1]->str;
         record->sealed.len = e[1]->len;
     }
-    record->expires_at = expires_at_of(e[2]->type == REDIS_REPLY_STRING
-                                           ? e[2] : &empty);
-    record->lock_version = lock_version_of(e[3]->type == REDIS_REPLY_STRING
-                                               ? e[3] : &empty);
+    score = e[2]->type == REDIS_REPLY_STRING ? e[2] : &empty;
+    lock = e[3]->type == REDIS_REPLY_STRING ? e[3] : &empty;
+    record->expires_at = redis_number_expires_at(score->str, score->len);
+    record->lock_version = redis_number_lock_version(lock->str, lock->len);
     return 1;
 }
 

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "redis_driver.h"
+#include "redis_reply.h"
 #include "redis_router.h"
 
 static void count(uint64_t *counter)
@@ -267,7 +268,7 @@ static redis_outcome read_replies(redis_router *r, redis_conn *conn,
     if (a->asking) {
         status = redis_conn_read(conn, deadline, "ASKING", &main_reply, err);
         if (status == OBOL_OK)
-            freeReplyObject(main_reply);
+            redis_reply_free(main_reply);
         main_reply = NULL;
     }
     if (status == OBOL_OK)
@@ -276,22 +277,22 @@ static redis_outcome read_replies(redis_router *r, redis_conn *conn,
         status = redis_conn_read(conn, deadline, "WAIT", &wait_reply, err);
     if (status != OBOL_OK) {
         if (main_reply != NULL)
-            freeReplyObject(main_reply);
+            redis_reply_free(main_reply);
         return status == OBOL_ERR_NOMEM ? REDIS_DONE
                                         : redis_router_lost_after_send(call, node, err);
     }
     if (main_reply->type == REDIS_REPLY_ERROR) {
         result = redis_router_classify(r, call, main_reply, node, a, err);
-        freeReplyObject(main_reply);
+        redis_reply_free(main_reply);
     } else if (wait_reply != NULL &&
                redis_router_check_wait(r, wait_reply, node, call->what, err) != OBOL_OK) {
-        freeReplyObject(main_reply);
+        redis_reply_free(main_reply);
     } else {
         *reply = main_reply;
         err->status = OBOL_OK;
     }
     if (wait_reply != NULL)
-        freeReplyObject(wait_reply);
+        redis_reply_free(wait_reply);
     return result;
 }
 
@@ -531,7 +532,7 @@ static void free_replies(redisReply **replies, size_t count)
 {
     for (size_t i = 0; i < count; i++)
         if (replies[i] != NULL) {
-            freeReplyObject(replies[i]);
+            redis_reply_free(replies[i]);
             replies[i] = NULL;
         }
 }
@@ -572,13 +573,13 @@ static int read_group(redis_router *r, redis_conn *conn, redis_node *node,
         default:
             redo[group[g]] = 1;
         }
-        freeReplyObject(reply);
+        redis_reply_free(reply);
     }
     if (status == OBOL_OK && with_wait) {
         status = redis_conn_read(conn, deadline, "WAIT", &reply, err);
         if (status == OBOL_OK) {
             status = redis_router_check_wait(r, reply, node, calls[group[0]].what, err);
-            freeReplyObject(reply);
+            redis_reply_free(reply);
         }
     }
     return status;

@@ -66,7 +66,7 @@ int64_t redis_router_deadline(const redis_router *r);
 
 /*
  * Runs call and returns its reply in *reply (free it with
- * freeReplyObject()), which is never an error reply. An error reply that
+ * redis_reply_free()), which is never an error reply. An error reply that
  * is not one of the transient states above is OBOL_ERR_BACKEND naming the
  * server, the command and the reply; running out of time while retrying
  * is OBOL_ERR_TIMEOUT with the last reason.

@@ -7,6 +7,7 @@
 
 #include "redis_driver.h"
 #include "redis_lua.h"
+#include "redis_reply.h"
 #include "redis_scripts.h"
 #include "redis_slot.h"
 
@@ -27,14 +28,14 @@ int redis_scripts_load(redis_router *r, redis_node *node,
             return status;
         if (reply->type != REDIS_REPLY_STRING ||
             reply->len != sizeof scripts->sha[i] - 1) {
-            freeReplyObject(reply);
+            redis_reply_free(reply);
             return redis_host->set_error(err, OBOL_ERR_BACKEND,
                                          "redis %s: SCRIPT LOAD: unexpected "
                                          "reply", node->ep.where);
         }
         memcpy(scripts->sha[i], reply->str, reply->len);
         scripts->sha[i][reply->len] = '\0';
-        freeReplyObject(reply);
+        redis_reply_free(reply);
     }
     return OBOL_OK;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "redis_driver.h"
+#include "redis_reply.h"
 #include "redis_sentinel.h"
 
 void redis_sentinels_init(redis_sentinels *s, const redis_settings *settings)
@@ -88,7 +89,7 @@ static int ask_one(redis_sentinels *s, const redis_endpoint *sentinel,
     if (status == OBOL_OK) {
         status = read_address(sentinel, name, reply, host, host_size, port,
                               err);
-        freeReplyObject(reply);
+        redis_reply_free(reply);
     }
     redis_conn_close(conn);
     return status;
@@ -171,6 +172,6 @@ int redis_sentinel_check_role(redis_conn *conn, int64_t deadline,
                     reply->element[0]->type == REDIS_REPLY_STRING
                 ? reply->element[0]->str
                 : reply->type == REDIS_REPLY_ERROR ? reply->str : "?");
-    freeReplyObject(reply);
+    redis_reply_free(reply);
     return status;
 }

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "redis_driver.h"
+#include "redis_reply.h"
 #include "redis_sentinel.h"
 #include "redis_slot.h"
 #include "redis_topology.h"
@@ -477,7 +478,7 @@ static int read_map_from(redis_topology *t, redis_node *node,
     if (status != OBOL_OK)
         return status;
     if (reply->type == REDIS_REPLY_ERROR) {
-        freeReplyObject(reply);
+        redis_reply_free(reply);
         reply = NULL;
         argv[1] = "SLOTS";
         argv_len[1] = 5;
@@ -489,14 +490,14 @@ static int read_map_from(redis_topology *t, redis_node *node,
                                            "redis %s: CLUSTER SLOTS: %s (is "
                                            "it a cluster node?)",
                                            node->ep.where, reply->str);
-            freeReplyObject(reply);
+            redis_reply_free(reply);
             return status;
         }
         parsed = parse_slots(t, reply, node, map);
     } else {
         parsed = parse_shards(t, reply, node, map);
     }
-    freeReplyObject(reply);
+    redis_reply_free(reply);
     if (parsed != 0)
         return redis_host->set_error(err, OBOL_ERR_BACKEND,
                                      "redis %s: CLUSTER %s: unexpected reply",

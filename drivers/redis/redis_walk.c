@@ -8,6 +8,7 @@
 
 #include "redis_driver.h"
 #include "redis_keys.h"
+#include "redis_reply.h"
 #include "redis_walk.h"
 
 #define MAX_MASTERS 256
@@ -81,7 +82,7 @@ static long long scan_budget(redis_router *r, redis_node *node)
         OBOL_OK) {
         if (reply->type == REDIS_REPLY_INTEGER && reply->integer >= 0)
             keys = reply->integer;
-        freeReplyObject(reply);
+        redis_reply_free(reply);
     }
     return 4 * keys / SCAN_COUNT + 1000;
 }
@@ -109,7 +110,7 @@ static int scan_node(redis_router *r, redis_node *node, const char *pattern,
             reply->element[0]->type != REDIS_REPLY_STRING ||
             reply->element[0]->len >= sizeof cursor ||
             reply->element[1]->type != REDIS_REPLY_ARRAY) {
-            freeReplyObject(reply);
+            redis_reply_free(reply);
             status = unexpected(node, "SCAN", err);
             break;
         }
@@ -117,7 +118,7 @@ static int scan_node(redis_router *r, redis_node *node, const char *pattern,
             strlen(cursor) == reply->element[0]->len &&
             memcmp(cursor, reply->element[0]->str, reply->element[0]->len) ==
                 0) {
-            freeReplyObject(reply);
+            redis_reply_free(reply);
             return redis_host->set_error(err, OBOL_ERR_BACKEND,
                                          "redis %s: SCAN: the cursor %s does "
                                          "not advance", node->ep.where,
@@ -126,7 +127,7 @@ static int scan_node(redis_router *r, redis_node *node, const char *pattern,
         memcpy(cursor, reply->element[0]->str, reply->element[0]->len);
         cursor[reply->element[0]->len] = '\0';
         status = visit_names(reply->element[1], prefix, suffix, fn, arg, err);
-        freeReplyObject(reply);
+        redis_reply_free(reply);
         if (status == OBOL_OK && --budget == 0 && strcmp(cursor, "0") != 0)
             return redis_host->set_error(err, OBOL_ERR_BACKEND,
                                          "redis %s: SCAN: no end after more "
@@ -179,7 +180,7 @@ static int add_own_slots(redis_router *r, redis_node *node, text *layout,
         return status;
     if (reply->type != REDIS_REPLY_STRING ||
         (line = strstr(reply->str, "myself")) == NULL) {
-        freeReplyObject(reply);
+        redis_reply_free(reply);
         return unexpected(node, "CLUSTER NODES", err);
     }
     while (line > reply->str && line[-1] != '\n')
@@ -196,7 +197,7 @@ static int add_own_slots(redis_router *r, redis_node *node, text *layout,
         text_add(layout, slots, (size_t)(end - slots)) != 0 ||
         text_add(layout, "\n", 1) != 0)
         status = nomem(err);
-    freeReplyObject(reply);
+    redis_reply_free(reply);
     return status;
 }
 
@@ -355,13 +356,13 @@ static int scan_prefixes(redis_router *r, redis_node *node,
             reply->element[0]->type != REDIS_REPLY_STRING ||
             reply->element[0]->len >= sizeof cursor ||
             reply->element[1]->type != REDIS_REPLY_ARRAY) {
-            freeReplyObject(reply);
+            redis_reply_free(reply);
             return unexpected(node, "SCAN", err);
         }
         memcpy(cursor, reply->element[0]->str, reply->element[0]->len);
         cursor[reply->element[0]->len] = '\0';
         status = visit_prefixes(reply->element[1], visit, arg, err);
-        freeReplyObject(reply);
+        redis_reply_free(reply);
         if (status != OBOL_OK || strcmp(cursor, "0") == 0)
             break;
     }
