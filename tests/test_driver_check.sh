@@ -42,15 +42,15 @@ left=$("$records" "$work/prune" 2>&1)
 [ "$left" = "sessions 0 expiry 0" ]
 report $? "every record the run wrote is deleted, failed cases' too ($left)"
 
-# --- view() showing other bytes than get() returns (over LMDB)
+# --- view() showing a record where get() finds none (over LMDB)
 mkdir "$work/view"
 "$check" --driver-path "$plants" --timeout 30 "plantview://$work/view?sync=off" \
     >"$work/view.log" 2>&1
 status=$?
 [ "$status" = 1 ]
-report $? "a view that shows other bytes than get fails the run (exit $status)" "$work/view.log"
-grep -q '^not ok [0-9]* - sealed_bytes_come_back_verbatim$' "$work/view.log"
-report $? "it fails sealed_bytes_come_back_verbatim" "$work/view.log"
+report $? "a view that shows a missing record fails the run (exit $status)" "$work/view.log"
+grep -q '^not ok [0-9]* - put_with_a_lock_on_a_missing_record_conflicts$' "$work/view.log"
+report $? "it fails put_with_a_lock_on_a_missing_record_conflicts" "$work/view.log"
 left=$("$records" "$work/view" 2>&1)
 [ "$left" = "sessions 0 expiry 0" ]
 report $? "every record the view run wrote is deleted ($left)"

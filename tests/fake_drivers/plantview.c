@@ -1,13 +1,10 @@
 /*
  * A planted bug for obol-driver-check to catch: the LMDB driver, whole,
- * except that view() shows the record it was asked for with its last
- * byte flipped, as a driver that showed a buffer it had reused for
- * something else would. get() is the real one, so only a check that
- * compares what view() shows with what get() returns can tell.
+ * except that view() of a missing record shows an empty one and returns
+ * OBOL_OK, where get() says OBOL_NOT_FOUND. The core refuses an empty
+ * record, so a get still finds nothing; only a check that compares
+ * view() with get() can tell.
  */
-#include <stdlib.h>
-#include <string.h>
-
 #include <obol/driver.h>
 
 OBOL_DRIVER_EXPORT(lmdb);
@@ -17,20 +14,15 @@ static const obol_driver *inner;
 static obol_driver table;
 static const char *const schemes[] = { "plantview", NULL };
 
-static int show_a_changed_copy(void *handle, const obol_driver_key *key,
-                               obol_driver_show show, void *arg,
-                               obol_error *err)
+static int show_nothing_as_a_record(void *handle, const obol_driver_key *key,
+                                    obol_driver_show show, void *arg,
+                                    obol_error *err)
 {
-    uint8_t *sealed = NULL;
-    size_t len = 0;
-    int status = inner->get(handle, key, &sealed, &len, err);
+    int status = inner->view(handle, key, show, arg, err);
 
-    if (status != OBOL_OK)
+    if (status != OBOL_NOT_FOUND)
         return status;
-    if (sealed != NULL && len > 0)
-        sealed[len - 1] ^= 1;
-    show(arg, sealed, len);
-    free(sealed);
+    show(arg, (const uint8_t *)"", 0);
     return OBOL_OK;
 }
 
@@ -40,6 +32,6 @@ const obol_driver *obol_driver_plantview_entry(const obol_driver_host *host)
     table = *inner;
     table.name = "plantview";
     table.schemes = schemes;
-    table.view = show_a_changed_copy;
+    table.view = show_nothing_as_a_record;
     return &table;
 }
