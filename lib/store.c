@@ -326,8 +326,13 @@ static void judge_shown(void *arg, const uint8_t *sealed, size_t sealed_len)
 static int get_in_place(obol_store *st, const obol_driver_key *key,
                         obol_session **out, obol_error *err)
 {
-    shown s = { .st = st, .key = key };
+    shown s;   /* not zeroed whole: the verdict's message is 256 bytes */
     int status;
+
+    s.st = st;
+    s.key = key;
+    s.session = NULL;
+    s.judged = 0;
 
     obol_store_driver_enter(st);
     status = st->driver->view(st->handle, key, judge_shown, &s, err);
