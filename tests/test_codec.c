@@ -612,6 +612,30 @@ static void decode_accepts_non_minimal_varint(void **state)
     obol_session_free(s);
 }
 
+/* Every varint length, 1 to 10 bytes, at the end of the input and with
+ * more bytes after it: the reader takes up to eight bytes at a time where
+ * that many are there, and byte by byte where they are not. */
+static void decode_reads_every_varint_length_wherever_it_ends(void **state)
+{
+    (void)state;
+    for (unsigned bits = 0; bits <= 64; bits++) {
+        uint64_t value = bits == 64 ? UINT64_MAX
+                                    : (bits == 0 ? 0 : (1ULL << bits) - 1);
+        for (int trailing = 0; trailing < 2; trailing++) {
+            record r;
+            obol_session *s;
+
+            build_v2(&r, BIT(11));
+            put_uint(&r, 11, value);
+            if (trailing)   /* an unknown field of ten bytes after it */
+                put_bytes(&r, 50, "0123456789", 10);
+            s = decode_ok(&r);
+            assert_true(s->lock_version == value);
+            obol_session_free(s);
+        }
+    }
+}
+
 /* ------------------------------------------------------------- corruption */
 
 static void decode_rejects_unknown_wire_type(void **state)
@@ -952,6 +976,7 @@ int main(void)
         cmocka_unit_test(decode_skips_unknown_length_delimited_field),
         cmocka_unit_test(decode_accepts_fields_in_any_order),
         cmocka_unit_test(decode_accepts_non_minimal_varint),
+        cmocka_unit_test(decode_reads_every_varint_length_wherever_it_ends),
         cmocka_unit_test(decode_rejects_unknown_wire_type),
         cmocka_unit_test(decode_rejects_every_truncation),
         cmocka_unit_test(decode_rejects_length_beyond_input),
