@@ -28,11 +28,19 @@ static uint32_t get_u32_be(const uint8_t *p)
            (uint32_t)p[3];
 }
 
-/* Each part is length-prefixed, so ("ab", "c") and ("a", "bc") differ. */
+/* Each part is length-prefixed, so ("ab", "c") and ("a", "bc") differ:
+ * eight bytes, least significant first. Every MAC writes four, so where
+ * memory is in that order already they are one store. */
 static void put_len(uint8_t len[8], size_t n)
 {
+    uint64_t v = (uint64_t)n;
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(len, &v, sizeof v);
+#else
     for (int i = 0; i < 8; i++)
-        len[i] = (uint8_t)((uint64_t)n >> (8 * i));
+        len[i] = (uint8_t)(v >> (8 * i));
+#endif
 }
 
 static void absorb_part(crypto_generichash_state *state, obol_bytes part)
