@@ -1,6 +1,7 @@
 /* The numbers of a list script reply; see redis_number.h. */
 #include "config.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,7 +46,9 @@ static int64_t parsed_expires_at(const char *text, size_t len)
     if (strcmp(number, "inf") == 0)
         return INT64_MAX;
     value = strtod(number, &end);
-    if (*end != '\0')
+    /* NaN ("nan", "-nan") is no time: converting it to an integer is
+     * undefined, so it reads as damaged. */
+    if (*end != '\0' || isnan(value))
         return 0;
     if (value >= 9223372036854775807.0)
         return INT64_MAX;

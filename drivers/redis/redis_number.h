@@ -14,7 +14,7 @@
 
 /* A score as Redis prints it ("1700000000", "1.7e+18", "inf") back to
  * expires_at, clamped to int64_t; "" (no score: a damaged entry), or
- * text that is no number, reads as long dead (0). */
+ * text that is no number (NaN included), reads as long dead (0). */
 int64_t redis_number_expires_at(const char *text, size_t len);
 
 /* A lock version as the scripts store it (decimal); "" reads as 0. */
