@@ -228,7 +228,6 @@ static void insert(void *handle, obol_driver_key key)
                      OBOL_OK);
 }
 
-/* get() compared with the expected bytes; NULL expects OBOL_NOT_FOUND. */
 /* What view() showed: a copy of the bytes and how often it was called. */
 typedef struct shown {
     int calls;
@@ -245,7 +244,8 @@ static void keep_shown(void *arg, const uint8_t *sealed, size_t sealed_len)
         memcpy(s->bytes, sealed, sealed_len);
 }
 
-/* get() and view() both find expected (NULL: neither finds anything). */
+/* get() and view() compared with the expected bytes; NULL expects
+ * OBOL_NOT_FOUND of both. */
 static void assert_stored(void *handle, obol_driver_key key,
                           const void *expected, size_t expected_len)
 {
@@ -1488,6 +1488,51 @@ static void forked_child_opens_its_own_environment(void **state)
     driver->close(handle);
 }
 
+/* Reads in another process after ours: with max_readers=1 a read that
+ * has ended keeps no reader slot (the shelf of reset transactions holds
+ * one per 16 slots), so the child's reads find the only one free. */
+static int child_reads(const char *dir, const char *max_readers,
+                       int readers)
+{
+    void *own = child_open(dir, "max_readers", max_readers);
+    if (own == NULL)
+        return 1;
+    obol_driver_key key = key_of(text("u"), text("full"), text("parent"));
+    int failed = 0;
+    for (int i = 0; i < readers; i++) {
+        uint8_t *sealed = NULL;
+        size_t len = 0;
+        obol_error err = { 0 };
+        if (driver->get(own, &key, &sealed, &len, &err) != OBOL_OK) {
+            fprintf(stderr, "child read %d: %s\n", i, err.message);
+            failed = 1;
+        }
+        free(sealed);
+    }
+    driver->close(own);
+    return failed;
+}
+
+static void idle_reads_leave_slots_to_other_processes(void **state)
+{
+    fixture *f = *state;
+    void *handle = open_store(f->dir, "obol", "max_readers", "1");
+    insert(handle, key_of(text("u"), text("full"), text("parent")));
+    assert_stored(handle, key_of(text("u"), text("full"), text("parent")),
+                  "parent", 6);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        driver->close(handle);
+        _exit(child_reads(f->dir, "1", 3));
+    }
+    assert_child_succeeded(pid);
+    /* And ours goes on after the child's. */
+    assert_stored(handle, key_of(text("u"), text("full"), text("parent")),
+                  "parent", 6);
+    driver->close(handle);
+}
+
 static void committed_data_survives_sigkill(void **state)
 {
     fixture *f = *state;
@@ -1788,6 +1833,7 @@ int main(void)
         WITH_DIR(health_names_version_and_path),
         WITH_DIR(two_handles_share_one_environment),
         WITH_DIR(forked_child_opens_its_own_environment),
+        WITH_DIR(idle_reads_leave_slots_to_other_processes),
         WITH_DIR(committed_data_survives_sigkill),
         WITH_DIR(threads_lose_no_update),
         WITH_DIR(processes_and_threads_lose_no_update),

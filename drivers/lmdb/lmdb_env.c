@@ -295,6 +295,7 @@ static int open_env(const char *path, const lmdb_env_settings *settings,
         return status;
     }
     e->view.max_key = (size_t)mdb_env_get_maxkeysize(e->view.env);
+    lmdb_readers_init(&e->readers, e->view.env);
     e->map_size = current_map_size(e->view.env);
     e->generation = fork_generation;
     e->refs = 1;
@@ -409,7 +410,7 @@ static int recover_begin(lmdb_env *env, int rc, obol_error *err)
     if (rc == MDB_READERS_FULL) {
         int dead = 0;
         mdb_reader_check(env->view.env, &dead);
-        if (dead > 0)
+        if (dead > 0 || lmdb_readers_drain(&env->readers) > 0)
             return OBOL_OK;
     }
     return lmdb_fail_mdb(err, rc, "mdb_txn_begin", env->path);

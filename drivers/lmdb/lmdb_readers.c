@@ -5,9 +5,17 @@
 
 #include "lmdb_readers.h"
 
+void lmdb_readers_init(lmdb_readers *r, MDB_env *env)
+{
+    unsigned int slots = 0;
+    mdb_env_get_maxreaders(env, &slots);
+    r->capacity = slots / 16 < LMDB_IDLE_READERS ? (int)(slots / 16)
+                                                 : LMDB_IDLE_READERS;
+}
+
 static MDB_txn *take_idle(lmdb_readers *r)
 {
-    for (int i = 0; i < LMDB_IDLE_READERS; i++) {
+    for (int i = 0; i < r->capacity; i++) {
         MDB_txn *txn = atomic_exchange(&r->idle[i], NULL);
         if (txn != NULL)
             return txn;
@@ -33,7 +41,7 @@ int lmdb_readers_begin(lmdb_readers *r, MDB_env *env, MDB_txn **txn)
 void lmdb_readers_end(lmdb_readers *r, MDB_txn *txn)
 {
     mdb_txn_reset(txn);
-    for (int i = 0; i < LMDB_IDLE_READERS; i++) {
+    for (int i = 0; i < r->capacity; i++) {
         MDB_txn *none = NULL;
         if (atomic_compare_exchange_strong(&r->idle[i], &none, txn))
             return;
@@ -41,9 +49,13 @@ void lmdb_readers_end(lmdb_readers *r, MDB_txn *txn)
     mdb_txn_abort(txn);
 }
 
-void lmdb_readers_drain(lmdb_readers *r)
+int lmdb_readers_drain(lmdb_readers *r)
 {
     MDB_txn *txn;
-    while ((txn = take_idle(r)) != NULL)
+    int drained = 0;
+    while ((txn = take_idle(r)) != NULL) {
         mdb_txn_abort(txn);
+        drained++;
+    }
+    return drained;
 }
