@@ -507,8 +507,7 @@ static int get_all_async(obol_queue *q, const char *uid, const char *type,
                   err);
     if (op == NULL)
         return err->status;
-    op->collector.st = op->st;
-    op->collector.err = &op->err;
+    obol_store_collector_init(&op->collector, op->st, &op->err);
     op->dop.visit = obol_store_collect;
     op->dop.visit_arg = &op->collector;
     op->run = get_all_run;

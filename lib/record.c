@@ -187,7 +187,7 @@ static int out_of_memory(obol_record_verdict *v, const char *what)
 }
 
 /* Decodes a verified payload and checks it is the live session asked for. */
-static int decode_checked(obol_store *st, const obol_driver_key *key,
+static int decode_checked(const obol_driver_key *key, int64_t now,
                           const obol_unsealed *payload, obol_session **out,
                           obol_record_verdict *v)
 {
@@ -206,7 +206,7 @@ static int decode_checked(obol_store *st, const obol_driver_key *key,
         obol_session_free(s);
         return refused(v, OBOL_REFUSED_MISFILED, wrong);
     }
-    if (obol_store_now(st) > s->refresh_expires_at) {
+    if (now > s->refresh_expires_at) {
         obol_session_free(s);
         return v->status = OBOL_NOT_FOUND;
     }
@@ -224,8 +224,8 @@ int obol_record_fits(const obol_store *st, const uint8_t *bytes, size_t len)
  * the backend could make every read take in (and verify, and decrypt)
  * gigabytes. A driver that kept such bytes back shows them as NULL. */
 int obol_record_judge(obol_store *st, const obol_driver_key *key,
-                      const uint8_t *bytes, size_t len, obol_session **out,
-                      obol_record_verdict *v)
+                      const uint8_t *bytes, size_t len, int64_t now,
+                      obol_session **out, obol_record_verdict *v)
 {
     obol_seal_context ctx = context_of(st, key);
     obol_unsealed payload;
@@ -251,7 +251,7 @@ int obol_record_judge(obol_store *st, const obol_driver_key *key,
     v->sealed = 1;
     v->format = payload.format;
     v->unsigned_read = payload.was_unsigned;
-    status = decode_checked(st, key, &payload, out, v);
+    status = decode_checked(key, now, &payload, out, v);
     /* The decrypted session, refresh token id and payload included. */
     obol_wipe_free(payload.owned, payload.len);
     return status;
@@ -308,7 +308,7 @@ int obol_record_open_sealed(obol_store *st, const obol_driver_key *key,
 {
     obol_record_verdict v;
 
-    obol_record_judge(st, key, bytes, len, out, &v);
+    obol_record_judge(st, key, bytes, len, obol_store_now(st), out, &v);
     if (seal != NULL && v.sealed) {
         seal->key_id = v.key_id;
         seal->format = v.format;
@@ -321,4 +321,14 @@ int obol_record_open(obol_store *st, const obol_driver_key *key,
                      obol_error *err)
 {
     return obol_record_open_sealed(st, key, bytes, len, out, NULL, err);
+}
+
+int obol_record_open_at(obol_store *st, const obol_driver_key *key,
+                        const uint8_t *bytes, size_t len, int64_t now,
+                        obol_session **out, obol_error *err)
+{
+    obol_record_verdict v;
+
+    obol_record_judge(st, key, bytes, len, now, out, &v);
+    return obol_record_report(st, key, &v, err);
 }

@@ -53,6 +53,12 @@ int obol_record_open(obol_store *st, const obol_driver_key *key,
                      const uint8_t *bytes, size_t len, obol_session **out,
                      obol_error *err);
 
+/* obol_record_open() judging liveness at now (obol_store_now()), for a
+ * caller that opens many records at one time. */
+int obol_record_open_at(obol_store *st, const obol_driver_key *key,
+                        const uint8_t *bytes, size_t len, int64_t now,
+                        obol_session **out, obol_error *err);
+
 /* Whether len stored bytes at bytes may be read at all: no longer than
  * max_record, and there (a driver shows a longer record as NULL bytes,
  * driver.h "Bounded reads"). obol_record_open() refuses any other. */
@@ -80,15 +86,16 @@ typedef struct obol_record_verdict {
 /*
  * obol_record_open() in two halves, for a caller that must open the
  * record where nothing else may run (a driver's view(), driver.h "Reads
- * in place"). obol_record_judge() verifies, decodes and checks, fills *v
- * and, on OBOL_OK, *out, and has no other effect: no logger, stats or
- * event hook is called. obol_record_report() then does what opening
+ * in place"). obol_record_judge() verifies, decodes and checks (the
+ * session is live at now, from obol_store_now()), fills *v and, on
+ * OBOL_OK, *out, and has no other effect: no logger, stats, event hook
+ * or clock of the application's is called. obol_record_report() then does what opening
  * tells (the warnings, the counts, the events), fills err and returns
  * v->status.
  */
 int obol_record_judge(obol_store *st, const obol_driver_key *key,
-                      const uint8_t *bytes, size_t len, obol_session **out,
-                      obol_record_verdict *v);
+                      const uint8_t *bytes, size_t len, int64_t now,
+                      obol_session **out, obol_record_verdict *v);
 int obol_record_report(obol_store *st, const obol_driver_key *key,
                        const obol_record_verdict *v, obol_error *err);
 

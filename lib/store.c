@@ -309,6 +309,7 @@ int obol_get(obol_store *st, const char *sid, const char *uid,
 typedef struct shown {
     obol_store *st;
     const obol_driver_key *key;
+    int64_t now;   /* read before: the clock may be the application's */
     obol_session *session;
     int judged;
     obol_record_verdict verdict;
@@ -319,8 +320,8 @@ static void judge_shown(void *arg, const uint8_t *sealed, size_t sealed_len)
     shown *s = arg;
 
     if (s->judged++ == 0)
-        obol_record_judge(s->st, s->key, sealed, sealed_len, &s->session,
-                          &s->verdict);
+        obol_record_judge(s->st, s->key, sealed, sealed_len, s->now,
+                          &s->session, &s->verdict);
 }
 
 static int get_in_place(obol_store *st, const obol_driver_key *key,
@@ -331,9 +332,9 @@ static int get_in_place(obol_store *st, const obol_driver_key *key,
 
     s.st = st;
     s.key = key;
+    s.now = obol_store_now(st);
     s.session = NULL;
     s.judged = 0;
-
     obol_store_driver_enter(st);
     status = st->driver->view(st->handle, key, judge_shown, &s, err);
     obol_store_driver_leave(st);
@@ -842,14 +843,24 @@ int obol_store_delete(obol_store *st, const char *sid, const char *uid,
     return obol_store_delete_counted(st, sid, uid, type, NULL, err);
 }
 
+void obol_store_collector_init(obol_store_collector *c, obol_store *st,
+                               obol_error *err)
+{
+    *c = (obol_store_collector){ .st = st, .err = err };
+}
+
 int obol_store_collect(void *arg, const obol_driver_record *record)
 {
     obol_store_collector *c = arg;
     obol_session *s;
     int status;
 
-    status = obol_record_open(c->st, &record->key, record->sealed.data,
-                              record->sealed.len, &s, c->err);
+    if (!c->timed) {
+        c->now = obol_store_now(c->st);
+        c->timed = 1;
+    }
+    status = obol_record_open_at(c->st, &record->key, record->sealed.data,
+                                 record->sealed.len, c->now, &s, c->err);
     if (status == OBOL_NOT_FOUND || status == OBOL_ERR_CORRUPT)
         return OBOL_OK;   /* expired, or refused and logged: skip it */
     if (status != OBOL_OK)
@@ -874,7 +885,7 @@ int obol_store_get_all(obol_store *st, const char *uid, const char *type,
 {
     obol_error local;
     obol_driver_key key;
-    obol_store_collector c = { 0 };
+    obol_store_collector c;
     int status;
 
     if (err == NULL)
@@ -887,8 +898,7 @@ int obol_store_get_all(obol_store *st, const char *uid, const char *type,
     status = obol_store_prepare(st, "get_all", NULL, 0, uid, type, &key, err);
     if (status != OBOL_OK)
         return status;
-    c.st = st;
-    c.err = err;
+    obol_store_collector_init(&c, st, err);
     obol_store_driver_enter(st);
     status = st->driver->list(st->handle, &key, obol_store_collect, &c, err);
     obol_store_driver_leave(st);

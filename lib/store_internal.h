@@ -84,11 +84,19 @@ int obol_store_upsert_end(obol_session *s, int status, obol_error *err);
  * list()'s status for what obol_get_all() returns. */
 typedef struct obol_store_collector {
     obol_store *st;
+    int timed;      /* now is read (at the first record) */
+    int64_t now;    /* what every record's liveness is judged at */
     obol_session **items;
     size_t count;
     size_t capacity;
     obol_error *err;
 } obol_store_collector;
+
+/* An empty collector for st, reporting to err. It reads the store's
+ * clock once, when the first record comes (a queued list may run well
+ * after it was asked for), and judges every record at that time. */
+void obol_store_collector_init(obol_store_collector *c, obol_store *st,
+                               obol_error *err);
 
 int obol_store_collect(void *arg, const obol_driver_record *record);
 int obol_store_collected(obol_store_collector *c, int status,
