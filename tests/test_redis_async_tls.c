@@ -107,6 +107,12 @@ static void large_records_pipeline_over_tls(void **state)
         async_kit_free(ops[i]);
     }
     assert_int_equal(async_kit_driver->stats(h, &after, &err), OBOL_OK);
+    if (after.connects != before.connects)   /* seen once under load */
+        print_message("# connects %llu -> %llu, reconnects %llu -> %llu\n",
+                      (unsigned long long)before.connects,
+                      (unsigned long long)after.connects,
+                      (unsigned long long)before.reconnects,
+                      (unsigned long long)after.reconnects);
     assert_int_equal(after.connects, before.connects);
     free(sealed);
     free(ops);
