@@ -587,7 +587,7 @@ check "and leaves a present one as it is, even older" test "$(lock_in "$new" "$b
 run migrate --only-newer "$old" "$new"
 check "migrate --only-newer says what it left alone" \
     grep -q "^copied 1, skipped 0 (expired), left 3 alone (as new or newer in the destination)" "$work/out"
-run rm "$new" "$c" carol
+run rm -- "$new" "$c" carol
 run migrate --only-newer "$old" "$new"
 check "a session deleted in the new store comes back (no tombstones: docs/SECURITY.md)" \
     test "$(lock_in "$new" "$c" carol)" = 1
@@ -599,7 +599,7 @@ expect "import --only-newer of a backup over a live store" 0
 check "import --only-newer says what it left alone" \
     grep -q "^imported 0 sessions (0 already expired: not written; 4 left alone: the store's is as new or newer)" "$work/out"
 check "and rolls nothing back" test "$(lock_in "$new" "$a" alice)" = 3
-run rm "$new" "$d" dave
+run rm -- "$new" "$d" dave
 run_in "$work/new-backup.jsonl" import --only-missing --json "$new"
 expect "import --only-missing" 0
 check "import --only-missing --json counts what it left alone" \
