@@ -600,46 +600,23 @@ static void floor_setup(floor_bench *f, raw_bench *raw, const core_bench *b,
     f->context_len = n;
 }
 
-static void floor_once(void *arg, long i)
+/* One read at the floor: the MAC starts from the key (keyed) or from
+ * the state the keyring prepared for it once, copied, as obol_unseal()
+ * does; the key block is compressed in either case (lib/keys.c). */
+static void floor_read(floor_bench *f, int prepared)
 {
-    floor_bench *f = arg;
     raw_bench *b = f->raw;
     crypto_generichash_state state;
     uint8_t mac[32];
     MDB_val value;
     int rc;
 
-    (void)i;
     if ((rc = mdb_txn_renew(f->txn)) != 0 ||
         (rc = mdb_get(f->txn, b->dbi, &b->key, &value)) != 0)
         die("mdb_get", mdb_strerror(rc));
-    crypto_generichash_init(&state, f->mac_key, sizeof f->mac_key, 32);
-    crypto_generichash_update(&state, f->context, f->context_len);
-    crypto_generichash_update(&state, (const uint8_t *)value.mv_data + OBOL_SEAL_HEADER_BYTES,
-                              value.mv_size - OBOL_SEAL_HEADER_BYTES);
-    crypto_generichash_final(&state, mac, sizeof mac);
-    if (crypto_verify_32(mac, (const uint8_t *)value.mv_data + 5) != 0)
-        die("floor", "the MAC does not verify");
-    mdb_txn_reset(f->txn);
-}
-
-/* The floor with the MAC key's state prepared once, as the keyring keeps
- * it (lib/keys.c: the key block already compressed where libsodium's
- * state allows it), copied for each read. */
-static void floor_prepared_once(void *arg, long i)
-{
-    floor_bench *f = arg;
-    raw_bench *b = f->raw;
-    crypto_generichash_state state;
-    uint8_t mac[32];
-    MDB_val value;
-    int rc;
-
-    (void)i;
-    if ((rc = mdb_txn_renew(f->txn)) != 0 ||
-        (rc = mdb_get(f->txn, b->dbi, &b->key, &value)) != 0)
-        die("mdb_get", mdb_strerror(rc));
-    if (obol_keyring_mac_state(f->ring, 1, &state, NULL) != OBOL_OK)
+    if (!prepared)
+        crypto_generichash_init(&state, f->mac_key, sizeof f->mac_key, 32);
+    else if (obol_keyring_mac_state(f->ring, 1, &state, NULL) != OBOL_OK)
         die("floor", "no key 1");
     crypto_generichash_update(&state, f->context, f->context_len);
     crypto_generichash_update(&state, (const uint8_t *)value.mv_data +
@@ -649,6 +626,18 @@ static void floor_prepared_once(void *arg, long i)
     if (crypto_verify_32(mac, (const uint8_t *)value.mv_data + 5) != 0)
         die("floor", "the MAC does not verify");
     mdb_txn_reset(f->txn);
+}
+
+static void floor_once(void *arg, long i)
+{
+    (void)i;
+    floor_read(arg, 0);
+}
+
+static void floor_prepared_once(void *arg, long i)
+{
+    (void)i;
+    floor_read(arg, 1);
 }
 
 /* The parts of obol_get, each alone, for the breakdown. */
