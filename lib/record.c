@@ -301,14 +301,14 @@ int obol_record_report(obol_store *st, const obol_driver_key *key,
     }
 }
 
-int obol_record_open_sealed(obol_store *st, const obol_driver_key *key,
-                            const uint8_t *bytes, size_t len,
-                            obol_session **out, obol_seal_info *seal,
-                            obol_error *err)
+/* Judged at now and reported, telling *seal (NULL: nobody asks). */
+static int open_at(obol_store *st, const obol_driver_key *key,
+                   const uint8_t *bytes, size_t len, int64_t now,
+                   obol_session **out, obol_seal_info *seal, obol_error *err)
 {
     obol_record_verdict v;
 
-    obol_record_judge(st, key, bytes, len, obol_store_now(st), out, &v);
+    obol_record_judge(st, key, bytes, len, now, out, &v);
     if (seal != NULL && v.sealed) {
         seal->key_id = v.key_id;
         seal->format = v.format;
@@ -316,19 +316,24 @@ int obol_record_open_sealed(obol_store *st, const obol_driver_key *key,
     return obol_record_report(st, key, &v, err);
 }
 
+int obol_record_open_sealed(obol_store *st, const obol_driver_key *key,
+                            const uint8_t *bytes, size_t len,
+                            obol_session **out, obol_seal_info *seal,
+                            obol_error *err)
+{
+    return open_at(st, key, bytes, len, obol_store_now(st), out, seal, err);
+}
+
 int obol_record_open(obol_store *st, const obol_driver_key *key,
                      const uint8_t *bytes, size_t len, obol_session **out,
                      obol_error *err)
 {
-    return obol_record_open_sealed(st, key, bytes, len, out, NULL, err);
+    return open_at(st, key, bytes, len, obol_store_now(st), out, NULL, err);
 }
 
 int obol_record_open_at(obol_store *st, const obol_driver_key *key,
                         const uint8_t *bytes, size_t len, int64_t now,
                         obol_session **out, obol_error *err)
 {
-    obol_record_verdict v;
-
-    obol_record_judge(st, key, bytes, len, now, out, &v);
-    return obol_record_report(st, key, &v, err);
+    return open_at(st, key, bytes, len, now, out, NULL, err);
 }
